@@ -1,0 +1,38 @@
+# The two front-door commands: `make test` and `make demo`. Each creates
+# .venv with the package and what it needs, so a fresh machine needs only
+# Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test check demo serve bench codegen clean
+
+$(STAMP): pyproject.toml setup.cfg
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,typing]'
+	touch $(STAMP)
+
+## Tests, then typing and style: everything CI checks.
+test: $(STAMP)
+	$(BIN)/python -m qbwc_spyne.codegen --check
+	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Serve the example handler on 127.0.0.1 and drive a whole Web Connector session against it.
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+## Regenerate qbwc_spyne/_service.py from wsdl/QBWebConnectorSvc.wsdl.
+codegen: $(STAMP)
+	$(BIN)/python -m qbwc_spyne.codegen
+
+## Benchmarks: figures side by side with floors measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_server.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,51 @@
+"""qbwc_spyne: a QuickBooks Web Connector service for Python, served as a WSGI app.
+
+Subclass :class:`QBWCHandler`, hand it to :func:`make_wsgi_app`, and serve
+the result with any WSGI server::
+
+    from qbwc_spyne import QBWCHandler, make_wsgi_app
+
+    class Handler(QBWCHandler):
+        def on_authenticate(self, event):
+            ...
+
+    app = make_wsgi_app(Handler())
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import events, exceptions
+from ._handler import QBWCHandler
+from ._session import Session, SessionState
+from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._server import QBWCServer, make_wsgi_app
+
+__all__ = [
+    "MemorySessionStore",
+    "QBWCHandler",
+    "QBWCServer",
+    "SQLiteSessionStore",
+    "Session",
+    "SessionState",
+    "SessionStore",
+    "__version__",
+    "events",
+    "exceptions",
+    "make_wsgi_app",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in spyne and the generated service module. Loading it
+    # on first use keeps `python -m qbwc_spyne.codegen` working when that
+    # module is stale or broken, and the command line quick to start.
+    if name in ("QBWCServer", "make_wsgi_app"):
+        from . import _server
+
+        return getattr(_server, name)
+    raise AttributeError(f"module 'qbwc_spyne' has no attribute {name!r}")

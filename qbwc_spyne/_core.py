@@ -1,0 +1,544 @@
+"""The Web Connector conversation as a state machine, with no I/O of its own.
+
+Theory of operation
+-------------------
+The Web Connector drives; we answer. Each of its calls becomes one method
+here, named after the WSDL operation in snake_case, taking and returning
+plain Python values (the spyne adapter in ``_service.py`` does the SOAP).
+The core holds no state between calls: the session is loaded from the store
+by ticket, moved along ``_TRANSITIONS``, and saved again. The clock and the
+ticket source are handed in, so tests can drive time.
+
+A call the session's state does not expect (a response with no request
+outstanding, say) is a protocol violation: ``on_error`` fires and the call
+gets its operation's failure value. So does a call whose ticket is unknown
+or expired, and a call whose handler raised.
+
+Strategy for failures: the Web Connector aborts the whole update with a
+QBWC10xx dialog when a call returns a SOAP fault, so once a ticket exists no
+failure becomes a fault. Each operation has a failure value that the Web
+Connector handles gracefully (``_FAILURE``): "" from sendRequestXML and -1
+from receiveResponseXML both lead to getLastError, which explains; "done"
+from connectionError ends the update; "busy" from authenticate means "try
+later". ``Core._serve`` applies it to anything that escapes, store errors
+included.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import events as ev
+from ._handler import QBWCHandler
+from ._session import Session, SessionState
+from ._stores import SessionStore
+from ._xml import split_hcp_response
+from .exceptions import ConfigurationError
+
+__all__ = ["Core", "version_newer"]
+
+logger = logging.getLogger("qbwc_spyne")
+
+T = TypeVar("T")
+
+READY = SessionState.READY
+AWAITING_RESPONSE = SessionState.AWAITING_RESPONSE
+AWAITING_LAST_ERROR = SessionState.AWAITING_LAST_ERROR
+INTERACTIVE = SessionState.INTERACTIVE
+FINISHED = SessionState.FINISHED
+
+# (state, operation) -> {outcome: next state}. A (state, operation) pair with
+# no row is a call the Web Connector does not make in that state.
+_TRANSITIONS: dict[tuple[SessionState, str], dict[str, SessionState]] = {
+    (READY, "sendRequestXML"): {"request": AWAITING_RESPONSE, "no request": AWAITING_LAST_ERROR},
+    (AWAITING_RESPONSE, "receiveResponseXML"): {
+        "more": READY,
+        "complete": FINISHED,
+        "failed": AWAITING_LAST_ERROR,
+    },
+    (INTERACTIVE, "getInteractiveURL"): {"url": INTERACTIVE},
+    (INTERACTIVE, "interactiveDone"): {"done": READY, "not done": INTERACTIVE},
+    (INTERACTIVE, "interactiveRejected"): {"rejected": FINISHED},
+}
+for _state in SessionState:
+    # "getLastError is called when sendRequestXML returned '' or
+    # receiveResponseXML returned a negative number" -- but answering it is
+    # harmless in any state, and its answer decides what happens next.
+    _TRANSITIONS[(_state, "getLastError")] = {
+        "pause": READY,
+        "interactive": INTERACTIVE,
+        "error": FINISHED,
+    }
+    # QuickBooks can fail to open at the start, or be lost later on.
+    _TRANSITIONS[(_state, "connectionError")] = {"retry": READY, "done": FINISHED}
+
+# What each operation answers when it cannot be served (see the docstring).
+UNKNOWN_TICKET_MESSAGE = "The session ticket is unknown or the session has expired."
+_FAILURE: dict[str, Any] = {
+    "serverVersion": "",
+    "clientVersion": "",
+    "authenticate": ["", "busy"],
+    "sendRequestXML": "",
+    "receiveResponseXML": -1,
+    "connectionError": "done",
+    "getLastError": UNKNOWN_TICKET_MESSAGE,
+    "closeConnection": UNKNOWN_TICKET_MESSAGE,
+    "getInteractiveURL": "",
+    "interactiveDone": "Done",
+    "interactiveRejected": "",
+}
+
+#: The words authenticate's second element may carry besides a company file.
+NVU, BUSY, NONE = "nvu", "busy", "none"
+
+
+def _new_ticket() -> str:
+    # A GUID, as the Web Connector's own examples use, from the OS's
+    # cryptographic source: a ticket is the only credential of later calls.
+    return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def version_newer(required: str, actual: str) -> bool:
+    """Tell whether dotted version ``required`` is newer than ``actual``."""
+    req, act = _version_tuple(required), _version_tuple(actual)
+    width = max(len(req), len(act))
+    return req + (0,) * (width - len(req)) > act + (0,) * (width - len(act))
+
+
+class Core:
+    """Serves each Web Connector operation by firing the handler's events.
+
+    Args:
+        handler: the application's handler.
+        store: where sessions live between calls.
+        clock: returns the time in seconds since the epoch.
+        new_ticket: returns a fresh session ticket.
+        session_timeout: seconds a session may stay idle before it expires.
+        max_connection_retries: connectionError retries allowed per session
+            before "done" is answered whatever the handler says.
+    """
+
+    def __init__(
+        self,
+        handler: QBWCHandler,
+        store: SessionStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_ticket: Callable[[], str] = _new_ticket,
+        session_timeout: float = 1800.0,
+        max_connection_retries: int = 3,
+    ) -> None:
+        if not isinstance(handler, QBWCHandler):
+            raise ConfigurationError(f"handler must be a QBWCHandler, not {type(handler).__name__}")
+        if session_timeout <= 0:
+            raise ConfigurationError("session_timeout must be positive")
+        self.handler = handler
+        self.store = store
+        self.clock = clock
+        self.new_ticket = new_ticket
+        self.session_timeout = session_timeout
+        self.max_connection_retries = max_connection_retries
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _serve(self, operation: str, serve: Callable[[], T]) -> T:
+        """Run one operation; anything that escapes becomes its failure value."""
+        try:
+            return serve()
+        except Exception as exc:
+            self._error(
+                ev.ErrorCode.INTERNAL_ERROR,
+                f"{operation} failed: {type(exc).__name__}: {exc}",
+                operation,
+                exc,
+            )
+            failure: T = _FAILURE[operation]
+            return failure
+
+    def _error(
+        self,
+        code: ev.ErrorCode,
+        description: str,
+        operation: str,
+        exc: BaseException | None = None,
+        session: Session | None = None,
+    ) -> None:
+        event = ev.ErrorEvent(
+            error_code=code,
+            description=description,
+            operation=operation,
+            exception=exc,
+            session=session,
+        )
+        try:
+            self.handler.on_error(event)
+        except Exception:
+            logger.exception("on_error raised while reporting: %s", description)
+
+    def _fire(
+        self, method: Callable[[Any], None], event: Any, operation: str, session: Session | None
+    ) -> BaseException | None:
+        """Call a handler method; return what it raised, after reporting it."""
+        try:
+            method(event)
+        except Exception as exc:
+            self._error(
+                ev.ErrorCode.HANDLER_FAILED,
+                f"{method.__name__} raised {type(exc).__name__}: {exc}",
+                operation,
+                exc,
+                session,
+            )
+            return exc
+        return None
+
+    def _load(self, ticket: str | None, operation: str) -> Session | None:
+        """Find the live session for ``ticket``, or report why there is none."""
+        session = self.store.get(ticket) if ticket else None
+        if session is None:
+            self._error(ev.ErrorCode.UNKNOWN_TICKET, UNKNOWN_TICKET_MESSAGE, operation)
+            return None
+        now = self.clock()
+        if now - session.last_seen > self.session_timeout:
+            self.store.delete(session.ticket)
+            self._error(
+                ev.ErrorCode.SESSION_EXPIRED,
+                f"session idle for {now - session.last_seen:.0f} s, longer than "
+                f"the {self.session_timeout:.0f} s allowed",
+                operation,
+                session=session,
+            )
+            return None
+        session.last_seen = now
+        return session
+
+    def _expects(self, session: Session, operation: str) -> bool:
+        """Check that ``operation`` may come in the session's state."""
+        if (session.state, operation) in _TRANSITIONS:
+            return True
+        message = f"Unexpected {operation} call while the session is {session.state.value}."
+        session.last_error = message
+        self.store.put(session)
+        self._error(ev.ErrorCode.PROTOCOL_VIOLATION, message, operation, session=session)
+        return False
+
+    def _move(self, session: Session, operation: str, outcome: str) -> None:
+        session.state = _TRANSITIONS[(session.state, operation)][outcome]
+        self.store.put(session)
+
+    # -- the operations -------------------------------------------------------
+
+    def server_version(self) -> str:
+        """serverVersion: return the text the Web Connector displays."""
+
+        def serve() -> str:
+            event = ev.ServerVersionEvent()
+            self._fire(self.handler.on_server_version, event, "serverVersion", None)
+            return str(event.version)
+
+        return self._serve("serverVersion", serve)
+
+    def client_version(self, str_version: str | None) -> str:
+        """clientVersion: return "", "W:<text>", "E:<text>" or "O:<version>"."""
+
+        def serve() -> str:
+            event = ev.ClientVersionEvent(client_version=str_version or "")
+            if self._fire(self.handler.on_client_version, event, "clientVersion", None):
+                return ""
+            if event.error_message:
+                return f"E:{event.error_message}"
+            if event.warning_message:
+                return f"W:{event.warning_message}"
+            if event.required_version and version_newer(
+                event.required_version, event.client_version
+            ):
+                return f"O:{event.required_version}"
+            return ""
+
+        return self._serve("clientVersion", serve)
+
+    def authenticate(self, user: str | None, password: str | None) -> list[str]:
+        """authenticate: return [ticket, "nvu"|"busy"|"none"|company file, delay?, interval?].
+
+        A session is created only when there is work, that is when the
+        second element names a company file ("" = the open one).
+        """
+
+        def serve() -> list[str]:
+            now = self.clock()
+            self.store.purge(now - self.session_timeout)
+            event = ev.AuthenticateEvent(
+                user=user or "", password=password or "", session_ticket=self.new_ticket()
+            )
+            if self._fire(self.handler.on_authenticate, event, "authenticate", None):
+                return [event.session_ticket, BUSY]
+            ticket = str(event.session_ticket)
+            if not event.accept:
+                answer = NVU
+            elif event.busy:
+                answer = BUSY
+            elif event.no_work:
+                answer = NONE
+            elif not ticket or self.store.get(ticket) is not None:
+                # A ticket the handler chose must not take over a live session.
+                self._error(
+                    ev.ErrorCode.HANDLER_FAILED,
+                    "on_authenticate set a session_ticket that is empty or already in use",
+                    "authenticate",
+                )
+                return [ticket, BUSY]
+            else:
+                answer = str(event.company_file)
+                self.store.put(
+                    Session(
+                        ticket=ticket,
+                        user=event.user,
+                        company_file=answer,
+                        created=now,
+                        last_seen=now,
+                    )
+                )
+            result = [ticket, answer]
+            if event.update_delay is not None or event.update_interval is not None:
+                result.append("" if event.update_delay is None else str(int(event.update_delay)))
+            if event.update_interval is not None:
+                result.append(str(int(event.update_interval)))
+            return result
+
+        return self._serve("authenticate", serve)
+
+    def send_request_xml(
+        self,
+        ticket: str | None,
+        hcp_response: str | None,
+        company_file: str | None,
+        country: str | None,
+        major_version: int | None,
+        minor_version: int | None,
+    ) -> str:
+        """sendRequestXML: return the next qbXML request, or "" to signal getLastError."""
+
+        def serve() -> str:
+            session = self._load(ticket, "sendRequestXML")
+            if session is None or not self._expects(session, "sendRequestXML"):
+                return ""
+            if hcp_response:
+                self._keep_hcp(session, hcp_response)
+            session.company_file = company_file or session.company_file
+            session.qbxml_country = country or session.qbxml_country
+            session.qbxml_major_version = major_version or session.qbxml_major_version
+            session.qbxml_minor_version = minor_version or 0
+            event = ev.SendRequestEvent(
+                session_ticket=session.ticket,
+                company_response=session.company_response,
+                host_response=session.host_response,
+                prefs_response=session.prefs_response,
+                company_file=session.company_file,
+                qbxml_country=session.qbxml_country,
+                qbxml_major_version=session.qbxml_major_version,
+                qbxml_minor_version=session.qbxml_minor_version,
+                session=session,
+            )
+            raised = self._fire(self.handler.on_send_request, event, "sendRequestXML", session)
+            request = "" if raised else str(event.request or "")
+            if raised:
+                session.last_error = f"The application failed to build a request: {raised}"
+            elif not request and not session.last_error:
+                session.last_error = "The application had no request to send."
+            self._move(session, "sendRequestXML", "request" if request else "no request")
+            return request
+
+        return self._serve("sendRequestXML", serve)
+
+    def _keep_hcp(self, session: Session, hcp_response: str) -> None:
+        try:
+            host, company, prefs = split_hcp_response(hcp_response)
+        except ValueError as exc:  # XMLSyntaxError and UnsafeXML are ValueErrors
+            self._error(
+                ev.ErrorCode.BAD_INPUT,
+                f"strHCPResponse could not be read: {exc}",
+                "sendRequestXML",
+                exc,
+                session,
+            )
+            return
+        session.host_response, session.company_response, session.prefs_response = (
+            host,
+            company,
+            prefs,
+        )
+
+    def receive_response_xml(
+        self,
+        ticket: str | None,
+        response: str | None,
+        hresult: str | None,
+        message: str | None,
+    ) -> int:
+        """receiveResponseXML: return the percentage done (0-100), or -1 for an error."""
+
+        def serve() -> int:
+            session = self._load(ticket, "receiveResponseXML")
+            if session is None or not self._expects(session, "receiveResponseXML"):
+                return -1
+            success = not hresult
+            if not success:
+                session.last_error = f"QuickBooks reported {hresult}: {message or ''}".strip()
+            event = ev.ReceiveResponseEvent(
+                session_ticket=session.ticket,
+                response=response or "",
+                error_code=hresult or "",
+                error_message=message or "",
+                success=success,
+                session=session,
+            )
+            raised = self._fire(
+                self.handler.on_receive_response, event, "receiveResponseXML", session
+            )
+            if raised:
+                session.last_error = f"The application failed to process the response: {raised}"
+                percent = -1
+            else:
+                # "QBWC throws an error if the return value contains a decimal."
+                percent = max(min(int(event.percent_done), 100), -1)
+            if percent < 0 and not session.last_error:
+                session.last_error = "The application reported an error."
+            outcome = "failed" if percent < 0 else "complete" if percent == 100 else "more"
+            self._move(session, "receiveResponseXML", outcome)
+            return percent
+
+        return self._serve("receiveResponseXML", serve)
+
+    def connection_error(self, ticket: str | None, hresult: str | None, message: str | None) -> str:
+        """connectionError: return a company file to retry with, or "done"."""
+
+        def serve() -> str:
+            session = self._load(ticket, "connectionError")
+            if session is None:
+                return "done"
+            session.last_error = f"QuickBooks could not be opened: {hresult}: {message}"
+            event = ev.ConnectionErrorEvent(
+                session_ticket=session.ticket,
+                error_code=hresult or "",
+                error_message=message or "",
+                session=session,
+            )
+            raised = self._fire(self.handler.on_connection_error, event, "connectionError", session)
+            retry = "" if raised else str(event.company_file or "")
+            if retry and session.connection_retries >= self.max_connection_retries:
+                # "Don't retry the same operation in response to the
+                # connectionError more than a couple of times."
+                retry = ""
+            if retry:
+                session.connection_retries += 1
+                session.company_file = retry
+            self._move(session, "connectionError", "retry" if retry else "done")
+            return retry or "done"
+
+        return self._serve("connectionError", serve)
+
+    def get_last_error(self, ticket: str | None) -> str:
+        """getLastError: return "NoOp", "Interactive mode" or an error message."""
+
+        def serve() -> str:
+            session = self._load(ticket, "getLastError")
+            if session is None:
+                return UNKNOWN_TICKET_MESSAGE
+            event = ev.GetLastErrorEvent(
+                session_ticket=session.ticket, error_message=session.last_error, session=session
+            )
+            if self._fire(self.handler.on_get_last_error, event, "getLastError", session):
+                event = ev.GetLastErrorEvent(
+                    session_ticket=session.ticket, error_message=session.last_error
+                )
+            if event.pause:
+                answer, outcome = "NoOp", "pause"
+            elif event.interactive_mode:
+                answer, outcome = "Interactive mode", "interactive"
+            else:
+                answer, outcome = str(event.error_message or ""), "error"
+            if outcome != "error":
+                session.last_error = ""
+            self._move(session, "getLastError", outcome)
+            return answer
+
+        return self._serve("getLastError", serve)
+
+    def close_connection(self, ticket: str | None) -> str:
+        """closeConnection: end the session; return the status text to show."""
+
+        def serve() -> str:
+            session = self._load(ticket, "closeConnection")
+            if session is None:
+                return UNKNOWN_TICKET_MESSAGE
+            event = ev.CloseConnectionEvent(session_ticket=session.ticket, session=session)
+            try:
+                raised = self._fire(
+                    self.handler.on_close_connection, event, "closeConnection", session
+                )
+            finally:
+                self.store.delete(session.ticket)
+            return "OK" if raised else str(event.response_message)
+
+        return self._serve("closeConnection", serve)
+
+    def get_interactive_url(self, ticket: str | None, session_id: str | None) -> str:
+        """getInteractiveURL: return the URL the Web Connector opens."""
+
+        def serve() -> str:
+            session = self._load(ticket, "getInteractiveURL")
+            if session is None or not self._expects(session, "getInteractiveURL"):
+                return ""
+            event = ev.GetInteractiveURLEvent(
+                session_ticket=session.ticket, session_id=session_id or "", session=session
+            )
+            raised = self._fire(
+                self.handler.on_get_interactive_url, event, "getInteractiveURL", session
+            )
+            self._move(session, "getInteractiveURL", "url")
+            return "" if raised else str(event.url)
+
+        return self._serve("getInteractiveURL", serve)
+
+    def interactive_done(self, ticket: str | None) -> str:
+        """interactiveDone: return "Done" when the interactive session is over."""
+
+        def serve() -> str:
+            session = self._load(ticket, "interactiveDone")
+            if session is None or not self._expects(session, "interactiveDone"):
+                return "Done"
+            event = ev.InteractiveDoneEvent(session_ticket=session.ticket, session=session)
+            raised = self._fire(self.handler.on_interactive_done, event, "interactiveDone", session)
+            response = "Done" if raised else str(event.response)
+            self._move(session, "interactiveDone", "done" if response == "Done" else "not done")
+            return response
+
+        return self._serve("interactiveDone", serve)
+
+    def interactive_rejected(self, ticket: str | None, reason: str | None) -> str:
+        """interactiveRejected: return the message to show the user."""
+
+        def serve() -> str:
+            session = self._load(ticket, "interactiveRejected")
+            if session is None or not self._expects(session, "interactiveRejected"):
+                return ""
+            event = ev.InteractiveRejectedEvent(
+                session_ticket=session.ticket, reason_message=reason or "", session=session
+            )
+            raised = self._fire(
+                self.handler.on_interactive_rejected, event, "interactiveRejected", session
+            )
+            self._move(session, "interactiveRejected", "rejected")
+            return "" if raised else str(event.response_message)
+
+        return self._serve("interactiveRejected", serve)

@@ -1,0 +1,342 @@
+"""Serving the Web Connector: the WSGI app, and ``process_request`` for other hosts.
+
+Strategy: everything that can be refused without parsing XML is refused
+here, before spyne sees a byte: wrong method or path, wrong Content-Type, a
+body over the size limit, any DOCTYPE or entity declaration. What passes is
+handed to spyne (``_service.py``), which parses the envelope and calls the
+protocol core. spyne's own faults (malformed XML, an unknown operation, a
+value of the wrong type) are cut to a one-line faultstring, since they may
+quote the offending input.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from spyne import Application
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from ._core import Core
+from ._handler import QBWCHandler
+from ._logging import install_log_filters
+from ._service import NAMESPACE, QBWebConnectorSvc
+from ._stores import MemorySessionStore, SessionStore
+from ._xml import has_doctype
+from .exceptions import BadRequest, ConfigurationError, RemoteProtocolError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
+
+logger = logging.getLogger("qbwc_spyne")
+
+#: Real receiveResponseXML bodies run to tens of MB.
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+
+WSDL_FILE = Path(__file__).resolve().parent / "QBWebConnectorSvc.wsdl"
+_SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_XML = "text/xml; charset=utf-8"
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+
+
+def _fault(code: str, message: str) -> bytes:
+    """A SOAP 1.1 Fault envelope with a one-line faultstring."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{_SOAP_ENV}"><soap:Body><soap:Fault>'
+        f"<faultcode>soap:{code}</faultcode><faultstring>{escape(message, quote=False)}"
+        "</faultstring></soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class QBWCServer:
+    """A Web Connector service: a WSGI callable, and ``process_request`` for other hosts.
+
+    Args:
+        handler: the application's :class:`~qbwc_spyne.QBWCHandler`.
+        store: where sessions live; a :class:`~qbwc_spyne.MemorySessionStore`
+            if not given (one process only: use
+            :class:`~qbwc_spyne.SQLiteSessionStore` for several workers).
+        public_url: the endpoint's URL as the Web Connector reaches it, for
+            the WSDL's ``soap:address`` behind a proxy; by default the URL
+            of the ``?wsdl`` request.
+        max_body_bytes: the largest request body accepted (413 above it).
+        session_timeout: seconds a session may stay idle before it expires.
+        max_connection_retries: connectionError retries allowed per session.
+        clock: the time source, for tests.
+
+    Raises:
+        ConfigurationError: a handler that is not a QBWCHandler, or a bad limit.
+    """
+
+    def __init__(
+        self,
+        handler: QBWCHandler,
+        *,
+        store: SessionStore | None = None,
+        public_url: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        session_timeout: float = 1800.0,
+        max_connection_retries: int = 3,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_body_bytes <= 0:
+            raise ConfigurationError("max_body_bytes must be positive")
+        self.core = Core(
+            handler,
+            store if store is not None else MemorySessionStore(),
+            clock=clock,
+            session_timeout=session_timeout,
+            max_connection_retries=max_connection_retries,
+        )
+        self.public_url = public_url
+        self.max_body_bytes = max_body_bytes
+        install_log_filters()
+        application = Application(
+            [QBWebConnectorSvc],
+            tns=NAMESPACE,
+            name="QBWebConnectorSvc",
+            # Soft validation checks types and occurrence while reading, at
+            # no extra pass over the document; huge_tree admits the large
+            # text nodes of real responses (no DTD ever reaches the parser).
+            in_protocol=Soap11(validator="soft", huge_tree=True),
+            out_protocol=Soap11(),
+        )
+        application.qbwc_core = self.core
+        # Bodies were size-checked already; the chunks spyne yields are joined
+        # in _call_spyne so that every response carries a Content-Length.
+        self._spyne = WsgiApplication(application, max_content_length=max_body_bytes)
+        wsdl = WSDL_FILE.read_text(encoding="utf-8")
+        match = re.search(r'(<soap:address location=")[^"]*(")', wsdl)
+        if match is None:
+            raise ConfigurationError(f"{WSDL_FILE} has no soap:address")
+        self._wsdl_head, self._wsdl_tail = wsdl[: match.end(1)], wsdl[match.start(2) :]
+
+    @property
+    def store(self) -> SessionStore:
+        """The session store."""
+        return self.core.store
+
+    @property
+    def handler(self) -> QBWCHandler:
+        """The application's handler."""
+        return self.core.handler
+
+    # -- WSGI ------------------------------------------------------------------
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        at_root = environ.get("PATH_INFO", "") in ("", "/")
+        if method == "GET" and at_root and environ.get("QUERY_STRING", "").lower() == "wsdl":
+            return self._send(start_response, "200 OK", self._wsdl(environ))
+        if not at_root:
+            return self._send(start_response, "404 Not Found", b"Not Found\n", "text/plain")
+        if method != "POST":
+            return self._send(
+                start_response,
+                "405 Method Not Allowed",
+                b"POST a SOAP 1.1 request, or GET ?wsdl\n",
+                "text/plain",
+                [("Allow", "GET, POST")],
+            )
+        try:
+            body, content_type = self._read(environ)
+        except RemoteProtocolError as exc:
+            logger.warning(
+                "refused a request from %s: %s", environ.get("REMOTE_ADDR", "?"), exc
+            )
+            status = f"{exc.error_status_hint} {_REASONS[exc.error_status_hint]}"
+            if exc.error_status_hint == 415:
+                return self._send(start_response, status, f"{exc}\n".encode(), "text/plain")
+            return self._send(start_response, status, _fault("Client", str(exc)))
+        return self._call_spyne(environ, start_response, body, content_type)
+
+    def _read(self, environ: Environ) -> tuple[bytes, str]:
+        """Return the body and the Content-Type to give spyne, or raise BadRequest."""
+        content_type = environ.get("CONTENT_TYPE", "")
+        mime, _, params = content_type.partition(";")
+        if mime.strip().lower() != "text/xml":
+            raise BadRequest(
+                f"Content-Type must be text/xml (SOAP 1.1), not {content_type[:60]!r}",
+                error_status_hint=415,
+            )
+        try:
+            declared = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
+        if declared > self.max_body_bytes:
+            raise BadRequest(
+                f"the body of {declared} bytes exceeds the limit of {self.max_body_bytes}",
+                error_status_hint=413,
+            )
+        stream = environ["wsgi.input"]
+        # Without a Content-Length, read one byte past the limit to detect it.
+        body: bytes = stream.read(declared if declared >= 0 else self.max_body_bytes + 1)
+        if len(body) > self.max_body_bytes:
+            raise BadRequest(
+                f"the body exceeds the limit of {self.max_body_bytes} bytes",
+                error_status_hint=413,
+            )
+        if not body.strip():
+            raise BadRequest("the request body is empty", error_status_hint=500)
+        if has_doctype(body):
+            raise BadRequest(
+                "DOCTYPE and entity declarations are not accepted", error_status_hint=500
+            )
+        # spyne decodes the body to text when told a charset, then fails on the
+        # XML declaration and encodes it again: two needless copies of a large
+        # body. lxml reads the encoding from the declaration itself.
+        charset = re.search(r"charset\s*=\s*\"?([\w-]+)", params, re.IGNORECASE)
+        if charset is None or charset.group(1).lower() in ("utf-8", "utf8", "us-ascii"):
+            content_type = "text/xml"
+        return body, content_type
+
+    def _call_spyne(
+        self, environ: Environ, start_response: StartResponse, body: bytes, content_type: str
+    ) -> Iterable[bytes]:
+        inner = dict(environ)
+        inner["wsgi.input"] = io.BytesIO(body)
+        inner["CONTENT_LENGTH"] = str(len(body))
+        inner["CONTENT_TYPE"] = content_type
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured[:] = [status, headers]
+
+        chunks = self._spyne(inner, capture)
+        try:
+            payload = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        status = captured[0]
+        if not status.startswith("200"):
+            code, message = self._read_fault(payload)
+            logger.warning(
+                "answered a request from %s with a %s fault: %s",
+                environ.get("REMOTE_ADDR", "?"),
+                code,
+                message,
+            )
+            payload = _fault(code, message)
+        return self._send(start_response, status, payload)
+
+    @staticmethod
+    def _read_fault(payload: bytes) -> tuple[str, str]:
+        """Return the fault code (unprefixed) and a one-line faultstring of spyne's fault."""
+        try:
+            root = etree.fromstring(payload, etree.XMLParser(resolve_entities=False))
+        except etree.XMLSyntaxError:
+            return "Server", "The server could not answer the request."
+        code = root.findtext(f".//{{{_SOAP_ENV}}}Fault/faultcode") or "Server"
+        text = root.findtext(f".//{{{_SOAP_ENV}}}Fault/faultstring") or "SOAP fault"
+        return code.rpartition(":")[2] or "Server", _one_line(text)
+
+    def _wsdl(self, environ: Environ) -> bytes:
+        url = self.public_url
+        if url is None:
+            scheme = environ.get("wsgi.url_scheme", "http")
+            host = environ.get("HTTP_HOST") or (
+                f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+            )
+            url = f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+        return f"{self._wsdl_head}{escape(url)}{self._wsdl_tail}".encode()
+
+    @staticmethod
+    def _send(
+        start_response: StartResponse,
+        status: str,
+        body: bytes,
+        content_type: str = _XML,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> list[bytes]:
+        if content_type == "text/plain":
+            content_type = "text/plain; charset=utf-8"
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        start_response(status, headers + (extra or []))
+        return [body]
+
+    # -- other hosts -------------------------------------------------------------
+
+    def process_request(self, request_data: bytes) -> bytes:
+        """Serve one SOAP request given as bytes; return the response bytes.
+
+        For hosts that are not WSGI (the reference class's model): read the
+        HTTP body yourself, call this, and send the result with
+        ``Content-Type: text/xml; charset=utf-8``. It runs the same pipeline
+        as the WSGI app, checks included; a fault comes back as a SOAP Fault
+        document.
+        """
+        environ: Environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": _XML,
+            "CONTENT_LENGTH": str(len(request_data)),
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(request_data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        return b"".join(self(environ, lambda status, headers, exc_info=None: None))
+
+
+_REASONS = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+
+
+def make_wsgi_app(
+    handler: QBWCHandler,
+    *,
+    store: SessionStore | None = None,
+    public_url: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    **options: Any,
+) -> QBWCServer:
+    """Return a WSGI application serving ``handler`` to the Web Connector.
+
+    The app answers POSTed SOAP 1.1 at its root and ``GET ?wsdl`` with the
+    WSDL, ``soap:address`` set to ``public_url`` (or to the request's URL).
+    Mount it anywhere: under a URL prefix its root is the prefix.
+
+    Args:
+        handler: the application's handler.
+        store: where sessions live (default: in memory, one process).
+        public_url: the endpoint's public URL, when behind a proxy.
+        max_body_bytes: the largest request body accepted.
+        **options: ``session_timeout``, ``max_connection_retries``, ``clock``;
+            see :class:`QBWCServer`.
+
+    Returns:
+        A :class:`QBWCServer`, which is the WSGI callable.
+    """
+    return QBWCServer(
+        handler, store=store, public_url=public_url, max_body_bytes=max_body_bytes, **options
+    )

@@ -1,0 +1,149 @@
+"""Where sessions live between two Web Connector calls.
+
+The Web Connector keeps no state: each call carries only the ticket, and the
+next call of a session may reach another worker process, or a server that
+restarted in between. So every session is saved after every call, and the
+store is the only place it lives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ._session import Session
+
+__all__ = ["MemorySessionStore", "SQLiteSessionStore", "SessionStore"]
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Saves and loads sessions by ticket. Implementations must be thread-safe."""
+
+    def get(self, ticket: str) -> Session | None:
+        """Return a copy of the session with this ticket, or None."""
+
+    def put(self, session: Session) -> None:
+        """Save the session, replacing any saved under the same ticket."""
+
+    def delete(self, ticket: str) -> None:
+        """Forget the session; a missing ticket is not an error."""
+
+    def purge(self, idle_before: float) -> int:
+        """Delete sessions last seen before ``idle_before``; return how many."""
+
+
+class MemorySessionStore:
+    """Sessions in a dict: for tests and single-process servers.
+
+    Sessions are kept as JSON text, as the SQLite store keeps them, so that
+    a handler that puts a non-JSON value in ``session.data`` fails here the
+    same way it would in production.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ticket: str) -> Session | None:
+        with self._lock:
+            saved = self._sessions.get(ticket)
+        return None if saved is None else Session.from_dict(json.loads(saved[0]))
+
+    def put(self, session: Session) -> None:
+        text = json.dumps(session.to_dict())
+        with self._lock:
+            self._sessions[session.ticket] = (text, session.last_seen)
+
+    def delete(self, ticket: str) -> None:
+        with self._lock:
+            self._sessions.pop(ticket, None)
+
+    def purge(self, idle_before: float) -> int:
+        with self._lock:
+            stale = [t for t, (_, seen) in self._sessions.items() if seen < idle_before]
+            for ticket in stale:
+                del self._sessions[ticket]
+        return len(stale)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+class SQLiteSessionStore:
+    """Sessions in a SQLite file, shared by every process on one machine.
+
+    WAL mode lets readers and the writer of several worker processes proceed
+    together; a busy timeout makes a writer wait for another rather than
+    fail. One connection per process, guarded by a lock: session reads and
+    writes are tiny, so serialising them costs less than a connection per
+    thread would.
+
+    Args:
+        path: the database file; created with its table when missing.
+        timeout: seconds a write waits for another process's lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection must not cross a fork (gunicorn forks its workers after
+        # loading the app): each process opens its own.
+        if self._conn is None or self._pid != os.getpid():
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
+                " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
+            )
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def get(self, ticket: str) -> Session | None:
+        with self._lock:
+            row = (
+                self._connect()
+                .execute("SELECT session FROM qbwc_sessions WHERE ticket = ?", (ticket,))
+                .fetchone()
+            )
+        return None if row is None else Session.from_dict(json.loads(row[0]))
+
+    def put(self, session: Session) -> None:
+        text = json.dumps(session.to_dict())
+        with self._lock:
+            self._connect().execute(
+                "INSERT OR REPLACE INTO qbwc_sessions (ticket, last_seen, session) VALUES (?, ?, ?)",
+                (session.ticket, session.last_seen, text),
+            )
+
+    def delete(self, ticket: str) -> None:
+        with self._lock:
+            self._connect().execute("DELETE FROM qbwc_sessions WHERE ticket = ?", (ticket,))
+
+    def purge(self, idle_before: float) -> int:
+        with self._lock:
+            cursor = self._connect().execute(
+                "DELETE FROM qbwc_sessions WHERE last_seen < ?", (idle_before,)
+            )
+        return cursor.rowcount
+
+    def close(self) -> None:
+        """Close this process's connection; the next call reopens it."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -1,0 +1,78 @@
+"""Exceptions raised by qbwc_spyne.
+
+This module imports nothing from the package, so any module may import it.
+
+The tree, split by who is at fault::
+
+    QBWCError
+    ├── RemoteProtocolError   the Web Connector (or whoever posted) broke the protocol
+    │   ├── BadRequest        the HTTP request is not a SOAP call we can read
+    │   └── UnknownTicket     the ticket names no live session
+    ├── HandlerError          the application's handler raised or misused the API
+    └── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
+
+Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
+are return values, never exceptions. None of these exceptions reaches the
+Web Connector as a SOAP fault in the middle of a session: the protocol core
+turns each into the failure value of the operation that met it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadRequest",
+    "ConfigurationError",
+    "HandlerError",
+    "QBWCError",
+    "RemoteProtocolError",
+    "UnknownTicket",
+]
+
+
+class QBWCError(Exception):
+    """Base class of every exception qbwc_spyne raises."""
+
+
+class RemoteProtocolError(QBWCError):
+    """The peer broke the Web Connector protocol.
+
+    Attributes:
+        error_status_hint: the HTTP status a server should answer with when
+            the error is met before any SOAP processing (like h11's hint).
+    """
+
+    def __init__(self, message: str, *, error_status_hint: int = 400) -> None:
+        super().__init__(message)
+        self.error_status_hint = error_status_hint
+
+
+class BadRequest(RemoteProtocolError):
+    """The HTTP request could not be read as a SOAP 1.1 call."""
+
+
+class UnknownTicket(RemoteProtocolError):
+    """The ticket is unknown, or its session expired or was closed.
+
+    Attributes:
+        ticket: the ticket as received (possibly empty).
+    """
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__("The session ticket is unknown or the session has expired.")
+        self.ticket = ticket
+
+
+class HandlerError(QBWCError):
+    """The application's handler raised, or returned something unusable.
+
+    Attributes:
+        operation: the Web Connector operation being served, e.g. ``"sendRequestXML"``.
+    """
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+class ConfigurationError(QBWCError):
+    """qbwc_spyne was configured wrongly: a bad argument, setting or file."""
