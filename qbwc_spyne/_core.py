@@ -26,6 +26,7 @@ included.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import secrets
@@ -38,7 +39,7 @@ from . import events as ev
 from ._handler import QBWCHandler
 from ._session import Session, SessionState
 from ._stores import SessionStore
-from ._xml import split_hcp_response
+from ._xml import XMLError, split_hcp_response
 from .exceptions import ConfigurationError
 
 __all__ = ["Core", "version_newer"]
@@ -162,7 +163,8 @@ class Core:
                 operation,
                 exc,
             )
-            failure: T = _FAILURE[operation]
+            # A copy: a list answer must not be shared between calls.
+            failure: T = copy.copy(_FAILURE[operation])
             return failure
 
     def _error(
@@ -363,7 +365,7 @@ class Core:
     def _keep_hcp(self, session: Session, hcp_response: str) -> None:
         try:
             host, company, prefs = split_hcp_response(hcp_response)
-        except ValueError as exc:  # XMLSyntaxError and UnsafeXML are ValueErrors
+        except XMLError as exc:
             self._error(
                 ev.ErrorCode.BAD_INPUT,
                 f"strHCPResponse could not be read: {exc}",

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from lxml import etree
 
-__all__ = ["UnsafeXML", "has_doctype", "parse_qbxml", "split_hcp_response"]
+__all__ = ["UnsafeXML", "XMLError", "has_doctype", "parse_qbxml", "split_hcp_response"]
 
 
-class UnsafeXML(ValueError):
+class XMLError(ValueError):
+    """A qbXML document could not be read."""
+
+
+class UnsafeXML(XMLError):
     """The document declares a DTD or entities, which qbXML never does."""
 
 
@@ -51,12 +55,15 @@ def parse_qbxml(text: str | bytes) -> etree._Element:
 
     Raises:
         UnsafeXML: the document declares a DTD or entities.
-        lxml.etree.XMLSyntaxError: the document is not well-formed.
+        XMLError: the document is not well-formed.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     if has_doctype(data):
         raise UnsafeXML("qbXML must not declare a DOCTYPE or entities")
-    return etree.fromstring(data, _parser())
+    try:
+        return etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise XMLError(f"qbXML is not well-formed: {exc}") from None
 
 
 def split_hcp_response(text: str) -> tuple[str, str, str]:
@@ -70,7 +77,7 @@ def split_hcp_response(text: str) -> tuple[str, str, str]:
         (host_response, company_response, prefs_response)
 
     Raises:
-        UnsafeXML, lxml.etree.XMLSyntaxError: as :func:`parse_qbxml`.
+        XMLError: as :func:`parse_qbxml`.
     """
     root = parse_qbxml(text)
     found = {"HostQueryRs": "", "CompanyQueryRs": "", "PreferencesQueryRs": ""}

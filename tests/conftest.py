@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import zeep
+
+from qbwc_spyne import MemorySessionStore, QBWCServer
+from qbwc_spyne._core import Core
+from qbwc_spyne.testing import WSGITransport, make_client
+
+from .helpers import FakeClock, RecordingHandler, response_schema
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def handler() -> RecordingHandler:
+    """A handler that accepts every user with the open company file and records events."""
+    return RecordingHandler(authenticate={"company_file": ""})
+
+
+@pytest.fixture
+def store() -> MemorySessionStore:
+    return MemorySessionStore()
+
+
+@pytest.fixture
+def core(handler: RecordingHandler, store: MemorySessionStore, clock: FakeClock) -> Core:
+    """The protocol core alone, without spyne."""
+    return Core(handler, store, clock=clock)
+
+
+@pytest.fixture
+def server(handler: RecordingHandler, store: MemorySessionStore, clock: FakeClock) -> QBWCServer:
+    return QBWCServer(handler, store=store, clock=clock, public_url="https://qb.example.com/qbwc")
+
+
+@pytest.fixture
+def transport(server: QBWCServer) -> WSGITransport:
+    """A zeep transport calling the server in-process; it keeps every exchange."""
+    return WSGITransport(server)
+
+
+@pytest.fixture
+def wc(transport: WSGITransport) -> zeep.client.ServiceProxy:
+    """zeep, built strictly from wsdl/, playing the Web Connector: ``wc.authenticate(...)``."""
+    return make_client(transport).service
+
+
+@pytest.fixture(scope="session")
+def schema():
+    return response_schema()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_spyne(caplog: pytest.LogCaptureFixture) -> None:
+    # spyne logs client faults with tracebacks at ERROR; capture, don't print.
+    caplog.set_level(logging.INFO)

@@ -1,0 +1,150 @@
+"""Test doubles and checks shared by the test modules."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from qbwc_spyne import QBWCHandler
+from qbwc_spyne.events import ErrorEvent
+
+DATA = Path(__file__).resolve().parent / "data"
+TRAFFIC = DATA / "traffic"
+WSDL = Path(__file__).resolve().parent.parent / "wsdl" / "QBWebConnectorSvc.wsdl"
+TNS = "http://developer.intuit.com/"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL_NS = {
+    "wsdl": "http://schemas.xmlsoap.org/wsdl/",
+    "s": "http://www.w3.org/2001/XMLSchema",
+    "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+}
+
+QBXML_REQUEST = (
+    '<?xml version="1.0" encoding="utf-8"?><?qbxml version="13.0"?>'
+    '<QBXML><QBXMLMsgsRq onError="stopOnError"><CustomerQueryRq requestID="1">'
+    "<MaxReturned>5</MaxReturned></CustomerQueryRq></QBXMLMsgsRq></QBXML>"
+)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+Answer = dict[str, Any] | Callable[[Any], None]
+
+
+class RecordingHandler(QBWCHandler):
+    """Answers each event with preset field values (or a callable) and records it.
+
+    ``answers`` maps an event name (``"authenticate"``, ``"send_request"``, ...)
+    to a dict of field values to set, or to a callable that receives the event.
+    """
+
+    def __init__(self, **answers: Answer) -> None:
+        self.answers = answers
+        self.events: list[tuple[str, Any]] = []
+        self.errors: list[ErrorEvent] = []
+
+    def _answer(self, name: str, event: Any) -> None:
+        answer = self.answers.get(name)
+        if callable(answer):
+            answer(event)
+        elif answer:
+            for key, value in answer.items():
+                setattr(event, key, value)
+        # Record a snapshot: the session object changes on later calls.
+        self.events.append((name, copy.deepcopy(event)))
+
+    def named(self, name: str) -> list[Any]:
+        """Return the events of one kind, in order."""
+        return [event for n, event in self.events if n == name]
+
+    def on_authenticate(self, event: Any) -> None:
+        self._answer("authenticate", event)
+
+    def on_server_version(self, event: Any) -> None:
+        self._answer("server_version", event)
+
+    def on_client_version(self, event: Any) -> None:
+        self._answer("client_version", event)
+
+    def on_send_request(self, event: Any) -> None:
+        self._answer("send_request", event)
+
+    def on_receive_response(self, event: Any) -> None:
+        self._answer("receive_response", event)
+
+    def on_connection_error(self, event: Any) -> None:
+        self._answer("connection_error", event)
+
+    def on_get_last_error(self, event: Any) -> None:
+        self._answer("get_last_error", event)
+
+    def on_close_connection(self, event: Any) -> None:
+        self._answer("close_connection", event)
+
+    def on_get_interactive_url(self, event: Any) -> None:
+        self._answer("get_interactive_url", event)
+
+    def on_interactive_done(self, event: Any) -> None:
+        self._answer("interactive_done", event)
+
+    def on_interactive_rejected(self, event: Any) -> None:
+        self._answer("interactive_rejected", event)
+
+    def on_error(self, event: ErrorEvent) -> None:
+        self.errors.append(event)
+
+
+def raises(exc: Exception) -> Callable[[Any], None]:
+    """An answer that raises ``exc``."""
+
+    def answer(event: Any) -> None:
+        raise exc
+
+    return answer
+
+
+def response_schema() -> etree.XMLSchema:
+    """The XML Schema in wsdl/, to validate response bodies against."""
+    root = etree.parse(str(WSDL)).getroot()
+    return etree.XMLSchema(copy.deepcopy(root.find("wsdl:types/s:schema", WSDL_NS)))
+
+
+def soap_body_child(response: bytes) -> etree._Element:
+    """Check the response is a SOAP 1.1 envelope starting with ``<?xml``; return the Body's child."""
+    assert response.startswith(b"<?xml"), response[:40]
+    root = etree.fromstring(response)
+    assert root.tag == f"{{{SOAP_ENV}}}Envelope"
+    body = root.find(f"{{{SOAP_ENV}}}Body")
+    assert body is not None and len(body) == 1
+    child: etree._Element = body[0]
+    return child
+
+
+def fault_of(response: bytes) -> tuple[str, str]:
+    """Return (faultcode, faultstring) of a SOAP 1.1 Fault response."""
+    child = soap_body_child(response)
+    assert child.tag == f"{{{SOAP_ENV}}}Fault", etree.tostring(child)[:200]
+    return child.findtext("faultcode") or "", child.findtext("faultstring") or ""
+
+
+def traffic(name: str, ticket: str | None = None) -> bytes:
+    """A sample request body from tests/data/traffic, with its ticket replaced."""
+    data = (TRAFFIC / name).read_bytes()
+    if ticket is not None:
+        data = data.replace(b"354f40b4-b661-4472-a13f-8abf13a743c3", ticket.encode())
+    return data

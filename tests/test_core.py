@@ -1,0 +1,569 @@
+"""The protocol core on its own: each operation's mapping to the wire, and the state machine."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState
+from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
+from qbwc_spyne.events import AuthenticateEvent, ErrorCode
+from qbwc_spyne.exceptions import ConfigurationError
+
+from .helpers import QBXML_REQUEST, TRAFFIC, FakeClock, RecordingHandler, raises
+
+HCP = (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+COMPANY = r"C:\Company Files\Test.qbw"
+
+
+def start(core: Core) -> str:
+    """Authenticate and return the ticket of the new session."""
+    ticket, answer = core.authenticate("user", "secret")[:2]
+    assert answer == ""
+    return ticket
+
+
+def send(core: Core, ticket: str, hcp: str = "") -> str:
+    return core.send_request_xml(ticket, hcp, COMPANY, "US", 13, 0)
+
+
+class TestHandlerContract:
+    def test_handler_without_on_authenticate_cannot_be_instantiated(self):
+        """No server accepts everyone by accident: on_authenticate is abstract."""
+
+        class Lazy(QBWCHandler):
+            pass
+
+        with pytest.raises(TypeError, match="on_authenticate"):
+            Lazy()  # type: ignore[abstract]
+
+    def test_core_refuses_something_that_is_not_a_handler(self):
+        """A plain object is refused at construction, not at the first call."""
+        with pytest.raises(ConfigurationError):
+            Core(object(), MemorySessionStore())  # type: ignore[arg-type]
+
+    def test_password_is_not_in_the_event_repr(self):
+        """An AuthenticateEvent logged by repr does not leak the password."""
+        event = AuthenticateEvent(user="u", password="hunter2")
+        assert "hunter2" not in repr(event)
+
+
+class TestServerAndClientVersion:
+    def test_server_version_returns_the_handlers_text(self):
+        """serverVersion returns event.version."""
+        core = Core(RecordingHandler(server_version={"version": "2.5"}), MemorySessionStore())
+        assert core.server_version() == "2.5"
+
+    @pytest.mark.parametrize(
+        ("answer", "expected"),
+        [
+            ({}, ""),
+            ({"error_message": "upgrade"}, "E:upgrade"),
+            ({"warning_message": "old"}, "W:old"),
+            ({"error_message": "bad", "warning_message": "old"}, "E:bad"),
+            ({"required_version": "2.2"}, "O:2.2"),
+            ({"required_version": "2.1.0.30"}, ""),
+            ({"required_version": "2.1"}, ""),
+            ({"required_version": "2.1.0.31"}, "O:2.1.0.31"),
+            ({"warning_message": "old", "required_version": "3.0"}, "W:old"),
+        ],
+    )
+    def test_client_version_maps_event_fields_to_the_wire(self, answer, expected):
+        """E: beats W:, W: beats O:, and O: is sent only when the client is older."""
+        core = Core(RecordingHandler(client_version=answer), MemorySessionStore())
+        assert core.client_version("2.1.0.30") == expected
+
+    @pytest.mark.parametrize(
+        ("required", "actual", "newer"),
+        [("2.2", "2.1.0.30", True), ("2.1", "2.1.0.0", False), ("10.0", "9.9", True)],
+    )
+    def test_version_comparison_is_numeric(self, required, actual, newer):
+        """Dotted versions compare part by part as numbers, not as text."""
+        assert version_newer(required, actual) is newer
+
+    def test_client_version_handler_failure_lets_the_update_proceed(self):
+        """A raising on_client_version answers "" and fires on_error."""
+        handler = RecordingHandler(client_version=raises(RuntimeError("boom")))
+        assert Core(handler, MemorySessionStore()).client_version("2.1") == ""
+        assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
+
+
+class TestAuthenticate:
+    def test_accepted_user_gets_a_random_guid_ticket_and_a_session(self, core, store):
+        """A ticket is a version-4 GUID; each authenticate gets another; a session is stored."""
+        first, second = core.authenticate("u", "p"), core.authenticate("u", "p")
+        assert first[1] == "" and len(first) == 2
+        assert uuid.UUID(first[0]).version == 4
+        assert first[0] != second[0]
+        session = store.get(first[0])
+        assert session is not None and session.user == "u" and session.state is SessionState.READY
+
+    @pytest.mark.parametrize(
+        ("answer", "word"),
+        [
+            ({"accept": False}, "nvu"),
+            ({"busy": True}, "busy"),
+            ({"no_work": True}, "none"),
+            ({"accept": False, "busy": True}, "nvu"),
+        ],
+    )
+    def test_refusals_answer_their_word_and_create_no_session(self, answer, word, store):
+        """nvu, busy and none create no session, so the ticket is useless afterwards."""
+        core = Core(RecordingHandler(authenticate=answer), store)
+        ticket, result = core.authenticate("u", "p")
+        assert result == word
+        assert store.get(ticket) is None
+
+    def test_company_file_is_the_second_element(self, store):
+        """A company file set by the handler is returned for the Web Connector to open."""
+        core = Core(RecordingHandler(authenticate={"company_file": COMPANY}), store)
+        ticket, result = core.authenticate("u", "p")
+        assert result == COMPANY
+        assert store.get(ticket).company_file == COMPANY  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize(
+        ("answer", "tail"),
+        [
+            ({"update_delay": 60}, ["60"]),
+            ({"update_interval": 300}, ["", "300"]),
+            ({"update_delay": 0, "update_interval": 300}, ["0", "300"]),
+            ({"no_work": True, "update_delay": 60}, ["60"]),
+        ],
+    )
+    def test_delay_and_interval_are_sent_only_when_set(self, answer, tail):
+        """The third and fourth elements appear only when the handler set them."""
+        core = Core(RecordingHandler(authenticate=answer), MemorySessionStore())
+        assert core.authenticate("u", "p")[2:] == tail
+
+    def test_handler_may_choose_its_own_ticket(self, store):
+        """A session_ticket set by the handler is the ticket."""
+        core = Core(RecordingHandler(authenticate={"session_ticket": "mine"}), store)
+        assert core.authenticate("u", "p")[0] == "mine"
+        assert store.get("mine") is not None
+
+    def test_a_handler_ticket_never_takes_over_a_live_session(self, store):
+        """Reusing a live session's ticket answers busy and leaves that session alone."""
+        handler = RecordingHandler(authenticate={"session_ticket": "same"})
+        core = Core(handler, store)
+        core.authenticate("alice", "p")
+        assert core.authenticate("bob", "p") == ["same", "busy"]
+        assert store.get("same").user == "alice"  # type: ignore[union-attr]
+        assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
+
+    def test_handler_that_raises_gets_busy_and_on_error(self, store):
+        """A failing on_authenticate answers busy (try later), never a fault."""
+        handler = RecordingHandler(authenticate=raises(ValueError("db down")))
+        ticket, word = Core(handler, store).authenticate("u", "p")
+        assert word == "busy" and store.get(ticket) is None
+        assert "db down" in handler.errors[0].description
+
+    def test_none_username_and_password_become_empty_strings(self, handler, core):
+        """Missing elements reach the handler as "", not None."""
+        core.authenticate(None, None)
+        event = handler.named("authenticate")[0]
+        assert (event.user, event.password) == ("", "")
+
+    def test_expired_sessions_are_purged_on_authenticate(self, core, store, clock):
+        """Idle sessions do not pile up in the store."""
+        old = start(core)
+        clock.advance(1801)
+        start(core)
+        assert store.get(old) is None and len(store) == 1
+
+
+class TestSendRequest:
+    def test_first_call_splits_the_hcp_response_into_three_documents(self, core, handler, store):
+        """host, company and prefs responses are standalone qbXML kept on the session."""
+        ticket = start(core)
+        send(core, ticket, HCP)
+        event = handler.named("send_request")[0]
+        assert "<HostQueryRs" in event.host_response and "<CompanyQueryRs" not in event.host_response
+        assert "<CompanyQueryRs" in event.company_response
+        assert "<PreferencesQueryRs" in event.prefs_response
+        for document in (event.host_response, event.company_response, event.prefs_response):
+            assert document.startswith('<?xml version="1.0" ?>')
+        session = store.get(ticket)
+        assert session.host_response == event.host_response  # type: ignore[union-attr]
+        assert (event.qbxml_country, event.qbxml_major_version) == ("US", 13)
+        assert event.company_file == COMPANY
+
+    def test_later_calls_still_see_the_hcp_responses(self, store, clock):
+        """The HCP responses of the first call are given to every later call of the session."""
+        handler = RecordingHandler(
+            authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response={"percent_done": 50}
+        )
+        core = Core(handler, store, clock=clock)
+        ticket = start(core)
+        send(core, ticket, HCP)
+        core.receive_response_xml(ticket, "<QBXML/>", "", "")
+        send(core, ticket, "")
+        first, second = handler.named("send_request")
+        assert second.host_response == first.host_response != ""
+
+    def test_request_is_returned_and_a_response_is_then_expected(self, store):
+        """A request moves the session to awaiting its response."""
+        core = Core(RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}), store)
+        ticket = start(core)
+        assert send(core, ticket) == QBXML_REQUEST
+        assert store.get(ticket).state is SessionState.AWAITING_RESPONSE  # type: ignore[union-attr]
+
+    def test_empty_request_leads_to_get_last_error_with_a_message(self, core):
+        """With nothing set, "" is returned and getLastError explains instead of showing ""."""
+        ticket = start(core)
+        assert send(core, ticket) == ""
+        assert core.get_last_error(ticket) == "The application had no request to send."
+
+    def test_handler_error_message_reaches_get_last_error(self, store):
+        """A handler that records session.last_error has it shown by getLastError."""
+
+        def refuse(event):
+            event.session.last_error = "Nothing to sync yet"
+
+        core = Core(RecordingHandler(authenticate={}, send_request=refuse), store)
+        ticket = start(core)
+        assert send(core, ticket) == ""
+        assert core.get_last_error(ticket) == "Nothing to sync yet"
+
+    def test_handler_that_raises_returns_empty_and_get_last_error_carries_it(self, store):
+        """A raising on_send_request is no fault: "" then getLastError with the message."""
+        handler = RecordingHandler(authenticate={}, send_request=raises(KeyError("customer 7")))
+        core = Core(handler, store)
+        ticket = start(core)
+        assert send(core, ticket) == ""
+        assert "customer 7" in core.get_last_error(ticket)
+        assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
+        assert isinstance(handler.errors[0].exception, KeyError)
+
+    def test_unknown_ticket_returns_empty_and_get_last_error_says_why(self, core, handler):
+        """An unknown ticket gets "" and getLastError names the cause; on_error fires."""
+        assert send(core, "no-such-ticket") == ""
+        assert core.get_last_error("no-such-ticket") == UNKNOWN_TICKET_MESSAGE
+        assert handler.errors[0].error_code == ErrorCode.UNKNOWN_TICKET
+
+    def test_expired_session_is_refused_and_forgotten(self, core, handler, store, clock):
+        """A session idle past the timeout is deleted at its next call."""
+        ticket = start(core)
+        clock.advance(1800.5)
+        assert send(core, ticket) == ""
+        assert store.get(ticket) is None
+        assert handler.errors[0].error_code == ErrorCode.SESSION_EXPIRED
+
+    def test_activity_keeps_a_session_alive(self, store, clock):
+        """The idle timeout counts from the last call, not from authenticate."""
+        core = Core(RecordingHandler(authenticate={}, receive_response={"percent_done": 10},
+                                     send_request={"request": QBXML_REQUEST}), store, clock=clock)
+        ticket = start(core)
+        for _ in range(3):
+            clock.advance(1000)
+            assert send(core, ticket) == QBXML_REQUEST
+            assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == 10
+
+    def test_malformed_hcp_response_is_reported_and_the_session_goes_on(self, store):
+        """An unreadable strHCPResponse fires on_error(BAD_INPUT); the request still goes out."""
+        handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
+        core = Core(handler, store)
+        ticket = start(core)
+        assert send(core, ticket, "<QBXML><unclosed>") == QBXML_REQUEST
+        assert handler.errors[0].error_code == ErrorCode.BAD_INPUT
+
+    def test_hcp_response_with_a_doctype_is_not_parsed(self, store):
+        """Entities in the embedded qbXML are never expanded."""
+        handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
+        core = Core(handler, store)
+        ticket = start(core)
+        bomb = '<?xml version="1.0"?><!DOCTYPE q [<!ENTITY a "aaaa">]><QBXML>&a;</QBXML>'
+        send(core, ticket, bomb)
+        assert handler.errors[0].error_code == ErrorCode.BAD_INPUT
+        assert handler.named("send_request")[0].host_response == ""
+
+
+class TestReceiveResponse:
+    def make(self, store, percent=None, **answers):
+        answers.setdefault("authenticate", {})
+        answers.setdefault("send_request", {"request": QBXML_REQUEST})
+        if percent is not None:
+            answers["receive_response"] = {"percent_done": percent}
+        handler = RecordingHandler(**answers)
+        core = Core(handler, store)
+        ticket = start(core)
+        send(core, ticket)
+        return core, handler, ticket
+
+    @pytest.mark.parametrize(
+        ("percent", "expected", "state"),
+        [
+            (None, 100, SessionState.FINISHED),
+            (40, 40, SessionState.READY),
+            (33.9, 33, SessionState.READY),
+            (250, 100, SessionState.FINISHED),
+            (-5, -1, SessionState.AWAITING_LAST_ERROR),
+        ],
+    )
+    def test_percent_done_is_an_int_at_most_100(self, store, percent, expected, state):
+        """Decimals are dropped, values above 100 capped, negatives sent as -1."""
+        core, _, ticket = self.make(store, percent)
+        assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == expected
+        assert store.get(ticket).state is state  # type: ignore[union-attr]
+
+    def test_success_is_true_only_without_hresult(self, store):
+        """success reflects the hresult; the error fields are passed through."""
+        core, handler, ticket = self.make(store, 50)
+        core.receive_response_xml(ticket, "<QBXML/>", "", "")
+        send(core, ticket)
+        core.receive_response_xml(ticket, "", "0x80040400", "QuickBooks found an error")
+        ok, failed = handler.named("receive_response")
+        assert ok.success and ok.response == "<QBXML/>"
+        assert not failed.success
+        assert (failed.error_code, failed.error_message) == ("0x80040400", "QuickBooks found an error")
+
+    def test_negative_percent_then_get_last_error_shows_the_hresult(self, store):
+        """After a failed response, getLastError shows what QuickBooks reported."""
+        core, _, ticket = self.make(store, -1)
+        assert core.receive_response_xml(ticket, "", "0x80040400", "parse error") == -1
+        assert core.get_last_error(ticket) == "QuickBooks reported 0x80040400: parse error"
+
+    def test_handler_that_raises_returns_minus_one(self, store):
+        """A raising on_receive_response answers -1 and getLastError carries the message."""
+        core, handler, ticket = self.make(store, receive_response=raises(ValueError("bad row")))
+        assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
+        assert "bad row" in core.get_last_error(ticket)
+        assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
+
+    def test_unknown_ticket_returns_minus_one(self, core):
+        """receiveResponseXML with an unknown ticket answers -1, not a fault."""
+        assert core.receive_response_xml("nope", "<QBXML/>", "", "") == -1
+
+    def test_response_without_outstanding_request_is_a_protocol_violation(self, core, handler):
+        """A response before any request is refused with -1 and explained."""
+        ticket = start(core)
+        assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
+        assert handler.errors[0].error_code == ErrorCode.PROTOCOL_VIOLATION
+        assert "Unexpected receiveResponseXML" in core.get_last_error(ticket)
+        assert handler.named("receive_response") == []
+
+    def test_request_while_a_response_is_due_is_a_protocol_violation(self, store):
+        """Two sendRequestXML in a row: the second gets "" and on_error fires."""
+        core, handler, ticket = self.make(store)
+        assert send(core, ticket) == ""
+        assert handler.errors[0].error_code == ErrorCode.PROTOCOL_VIOLATION
+        assert len(handler.named("send_request")) == 1
+
+
+class TestConnectionError:
+    def test_default_ends_the_update(self, core, handler):
+        """Without a company file to retry with, the answer is "done"."""
+        ticket = start(core)
+        assert core.connection_error(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
+        event = handler.named("connection_error")[0]
+        assert (event.error_code, event.error_message) == ("0x80040408", "Could not start QuickBooks.")
+
+    def test_company_file_is_returned_until_the_retry_limit(self, store):
+        """The handler's company file is returned 3 times, then "done"."""
+        core = Core(RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}), store)
+        ticket = start(core)
+        answers = [core.connection_error(ticket, "0x80040408", "x") for _ in range(5)]
+        assert answers == [COMPANY, COMPANY, COMPANY, "done", "done"]
+
+    def test_retry_limit_is_configurable(self, store):
+        """max_connection_retries=1 allows one retry."""
+        core = Core(
+            RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}),
+            store,
+            max_connection_retries=1,
+        )
+        ticket = start(core)
+        assert [core.connection_error(ticket, "h", "m") for _ in range(2)] == [COMPANY, "done"]
+
+    def test_unknown_ticket_answers_done(self, core):
+        """connectionError with an unknown ticket ends the update."""
+        assert core.connection_error("nope", "0x80040408", "x") == "done"
+
+
+class TestGetLastError:
+    @pytest.mark.parametrize(
+        ("answer", "expected", "state"),
+        [
+            ({"pause": True}, "NoOp", SessionState.READY),
+            ({"interactive_mode": True}, "Interactive mode", SessionState.INTERACTIVE),
+            ({"error_message": "Custom"}, "Custom", SessionState.FINISHED),
+            ({"pause": True, "interactive_mode": True}, "NoOp", SessionState.READY),
+        ],
+    )
+    def test_event_fields_map_to_the_wire(self, store, answer, expected, state):
+        """pause -> NoOp, interactive_mode -> "Interactive mode", else error_message."""
+        core = Core(RecordingHandler(authenticate={}, get_last_error=answer), store)
+        ticket = start(core)
+        send(core, ticket)
+        assert core.get_last_error(ticket) == expected
+        assert store.get(ticket).state is state  # type: ignore[union-attr]
+
+    def test_pause_lets_the_web_connector_ask_again(self, store):
+        """After NoOp the next sendRequestXML is served normally."""
+        requests = iter(["", QBXML_REQUEST])
+
+        def answer(event):
+            event.request = next(requests)
+
+        core = Core(RecordingHandler(authenticate={}, send_request=answer,
+                                     get_last_error={"pause": True}), store)
+        ticket = start(core)
+        assert send(core, ticket) == ""
+        assert core.get_last_error(ticket) == "NoOp"
+        assert send(core, ticket) == QBXML_REQUEST
+
+    def test_handler_that_raises_still_returns_the_last_error(self, store):
+        """A raising on_get_last_error falls back to the recorded error."""
+
+        def refuse(event):
+            event.session.last_error = "recorded"
+
+        core = Core(RecordingHandler(authenticate={}, send_request=refuse,
+                                     get_last_error=raises(RuntimeError("x"))), store)
+        ticket = start(core)
+        send(core, ticket)
+        assert core.get_last_error(ticket) == "recorded"
+
+
+class TestCloseConnection:
+    def test_close_returns_the_message_and_ends_the_session(self, store):
+        """closeConnection answers response_message and deletes the session."""
+        core = Core(RecordingHandler(authenticate={}, close_connection={"response_message": "Synced 5"}), store)
+        ticket = start(core)
+        assert core.close_connection(ticket) == "Synced 5"
+        assert store.get(ticket) is None
+        assert core.close_connection(ticket) == UNKNOWN_TICKET_MESSAGE
+
+    def test_default_message_is_ok(self, core):
+        """With nothing set, closeConnection answers "OK"."""
+        assert core.close_connection(start(core)) == "OK"
+
+    def test_session_is_deleted_even_if_the_handler_raises(self, store):
+        """A raising on_close_connection still ends the session, answering OK."""
+        core = Core(RecordingHandler(authenticate={}, close_connection=raises(OSError("x"))), store)
+        ticket = start(core)
+        assert core.close_connection(ticket) == "OK"
+        assert store.get(ticket) is None
+
+
+class TestInteractive:
+    def interactive_session(self, store, **answers):
+        answers.update(authenticate={}, get_last_error={"interactive_mode": True})
+        handler = RecordingHandler(**answers)
+        core = Core(handler, store)
+        ticket = start(core)
+        send(core, ticket)
+        assert core.get_last_error(ticket) == "Interactive mode"
+        return core, handler, ticket
+
+    def test_url_done_and_back_to_requests(self, store):
+        """getInteractiveURL returns the url; interactiveDone "Done" lets requests resume."""
+        core, handler, ticket = self.interactive_session(
+            store, get_interactive_url={"url": "https://app.example.com/fix"}
+        )
+        assert core.get_interactive_url(ticket, "sid-1") == "https://app.example.com/fix"
+        assert handler.named("get_interactive_url")[0].session_id == "sid-1"
+        assert core.interactive_done(ticket) == "Done"
+        assert store.get(ticket).state is SessionState.READY  # type: ignore[union-attr]
+
+    def test_interactive_not_done_keeps_polling(self, store):
+        """A response other than Done keeps the session interactive."""
+        core, _, ticket = self.interactive_session(store, interactive_done={"response": "Continue"})
+        assert core.interactive_done(ticket) == "Continue"
+        assert store.get(ticket).state is SessionState.INTERACTIVE  # type: ignore[union-attr]
+
+    def test_rejected_returns_the_message_and_finishes(self, store):
+        """interactiveRejected passes the reason and returns response_message."""
+        core, handler, ticket = self.interactive_session(
+            store, interactive_rejected={"response_message": "Sync cancelled"}
+        )
+        assert core.interactive_rejected(ticket, "User rejected interactive mode") == "Sync cancelled"
+        assert handler.named("interactive_rejected")[0].reason_message == "User rejected interactive mode"
+        assert store.get(ticket).state is SessionState.FINISHED  # type: ignore[union-attr]
+
+    def test_interactive_calls_outside_interactive_mode_are_refused(self, core, handler):
+        """getInteractiveURL in a plain session answers "" and reports a violation."""
+        ticket = start(core)
+        assert core.get_interactive_url(ticket, "") == ""
+        assert handler.errors[0].error_code == ErrorCode.PROTOCOL_VIOLATION
+
+
+class TestFailuresNeverEscape:
+    class BrokenStore(MemorySessionStore):
+        def get(self, ticket):
+            raise OSError("disk gone")
+
+    @pytest.mark.parametrize(
+        ("call", "expected"),
+        [
+            (lambda c: c.send_request_xml("t", "", "", "US", 13, 0), ""),
+            (lambda c: c.receive_response_xml("t", "", "", ""), -1),
+            (lambda c: c.connection_error("t", "", ""), "done"),
+            (lambda c: c.get_last_error("t"), UNKNOWN_TICKET_MESSAGE),
+            (lambda c: c.close_connection("t"), UNKNOWN_TICKET_MESSAGE),
+            (lambda c: c.get_interactive_url("t", ""), ""),
+            (lambda c: c.interactive_done("t"), "Done"),
+            (lambda c: c.interactive_rejected("t", ""), ""),
+            (lambda c: c.authenticate("u", "p"), ["", "busy"]),
+        ],
+    )
+    def test_store_failure_gives_the_operations_failure_value(self, call, expected):
+        """A broken store is reported through on_error and answered with the safe value."""
+        handler = RecordingHandler(authenticate={})
+        core = Core(handler, self.BrokenStore())
+        assert call(core) == expected
+        assert handler.errors[-1].error_code == ErrorCode.INTERNAL_ERROR
+        assert "disk gone" in handler.errors[-1].description
+
+    def test_failure_value_lists_are_not_shared(self):
+        """Mutating one failure answer does not change the next one."""
+        core = Core(RecordingHandler(), self.BrokenStore())
+        core.authenticate("u", "p").append("x")
+        assert core.authenticate("u", "p") == ["", "busy"]
+
+    def test_on_error_that_raises_is_swallowed(self, caplog):
+        """A failing on_error does not turn the answer into a fault."""
+
+        class Handler(RecordingHandler):
+            def on_error(self, event):
+                raise RuntimeError("alerting down")
+
+        core = Core(Handler(), MemorySessionStore())
+        assert core.get_last_error("unknown") == UNKNOWN_TICKET_MESSAGE
+        assert "on_error raised" in caplog.text
+
+    def test_non_json_session_data_is_refused_safely(self, store):
+        """session.data must be JSON: a set is reported, not turned into a fault."""
+
+        def keep_a_set(event):
+            event.session.data["seen"] = {1, 2}
+            event.request = QBXML_REQUEST
+
+        handler = RecordingHandler(authenticate={}, send_request=keep_a_set)
+        core = Core(handler, store)
+        ticket = start(core)
+        assert send(core, ticket) == ""
+        assert handler.errors[-1].error_code == ErrorCode.INTERNAL_ERROR
+
+
+def test_whole_session_with_several_requests(store, clock):
+    """authenticate, three request/response rounds with rising percentages, close."""
+    percents = iter([33, 66, 100])
+
+    def progress(event):
+        event.percent_done = next(percents)
+        event.session.data["rounds"] = event.session.data.get("rounds", 0) + 1
+
+    handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST},
+                               receive_response=progress)
+    core = Core(handler, store, clock=clock)
+    ticket = start(core)
+    results = []
+    for hcp in (HCP, "", ""):
+        assert send(core, ticket, hcp) == QBXML_REQUEST
+        results.append(core.receive_response_xml(ticket, "<QBXML/>", "", ""))
+    assert results == [33, 66, 100]
+    assert store.get(ticket).data == {"rounds": 3}  # type: ignore[union-attr]
+    assert core.close_connection(ticket) == "OK"
+    assert re.fullmatch(r"[0-9a-f-]{36}", ticket)
