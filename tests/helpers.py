@@ -121,7 +121,12 @@ def raises(exc: Exception) -> Callable[[Any], None]:
 def response_schema() -> etree.XMLSchema:
     """The XML Schema in wsdl/, to validate response bodies against."""
     root = etree.parse(str(WSDL)).getroot()
-    return etree.XMLSchema(copy.deepcopy(root.find("wsdl:types/s:schema", WSDL_NS)))
+    original = root.find("wsdl:types/s:schema", WSDL_NS)
+    # The tns: prefix in type="tns:ArrayOfString" is declared on the WSDL's
+    # root, so the standalone schema must declare it too.
+    schema = etree.Element(original.tag, attrib=dict(original.attrib), nsmap=root.nsmap)
+    schema.extend(copy.deepcopy(child) for child in original)
+    return etree.XMLSchema(schema)
 
 
 def soap_body_child(response: bytes) -> etree._Element:
