@@ -32,7 +32,7 @@ codegen: $(STAMP)
 
 ## Benchmarks: figures side by side with floors measured in the same run.
 bench: $(STAMP)
-	$(BIN)/python bench/bench_server.py
+	$(BIN)/python -m bench.bench_server
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

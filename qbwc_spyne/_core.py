@@ -40,7 +40,7 @@ from ._handler import QBWCHandler
 from ._session import Session, SessionState
 from ._stores import SessionStore
 from ._xml import XMLError, split_hcp_response
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, HandlerError
 
 __all__ = ["Core", "version_newer"]
 
@@ -149,6 +149,7 @@ class Core:
         self.new_ticket = new_ticket
         self.session_timeout = session_timeout
         self.max_connection_retries = max_connection_retries
+        self._next_purge = 0.0
 
     # -- plumbing -----------------------------------------------------------
 
@@ -278,7 +279,11 @@ class Core:
 
         def serve() -> list[str]:
             now = self.clock()
-            self.store.purge(now - self.session_timeout)
+            if now >= self._next_purge:
+                # Expired sessions are refused when met; this only reclaims the
+                # space of those never met again, so once a minute is enough.
+                self.store.purge(now - self.session_timeout)
+                self._next_purge = now + 60.0
             event = ev.AuthenticateEvent(
                 user=user or "", password=password or "", session_ticket=self.new_ticket()
             )
@@ -407,12 +412,25 @@ class Core:
             raised = self._fire(
                 self.handler.on_receive_response, event, "receiveResponseXML", session
             )
+            if not raised:
+                try:
+                    # "QBWC throws an error if the return value contains a decimal."
+                    percent = max(min(int(event.percent_done), 100), -1)
+                except (TypeError, ValueError):
+                    raised = HandlerError(
+                        f"percent_done must be a number, not {event.percent_done!r}",
+                        operation="receiveResponseXML",
+                    )
+                    self._error(
+                        ev.ErrorCode.HANDLER_FAILED,
+                        str(raised),
+                        "receiveResponseXML",
+                        raised,
+                        session,
+                    )
             if raised:
                 session.last_error = f"The application failed to process the response: {raised}"
                 percent = -1
-            else:
-                # "QBWC throws an error if the return value contains a decimal."
-                percent = max(min(int(event.percent_done), 100), -1)
             if percent < 0 and not session.last_error:
                 session.last_error = "The application reported an error."
             outcome = "failed" if percent < 0 else "complete" if percent == 100 else "more"

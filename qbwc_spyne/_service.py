@@ -19,7 +19,7 @@ __all__ = ["NAMESPACE", "QBWebConnectorSvc", "String"]
 NAMESPACE = "http://developer.intuit.com/"
 
 
-class String(Unicode):  # type: ignore[misc]
+class String(Unicode):
     """xs:string read as XSD reads it: an empty element is "", not nil.
 
     The Web Connector sends ``<hresult />`` on every successful response.

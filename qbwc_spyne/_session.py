@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Session", "SessionState"]
@@ -72,8 +72,13 @@ class Session:
     connection_retries: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the session as JSON-ready values (what stores save)."""
-        values = asdict(self)
+        """Return the session as JSON-ready values (what stores save).
+
+        A shallow copy: ``data`` is the session's own dict, so serialise the
+        result before changing the session again. (``dataclasses.asdict``
+        deep-copies, which cost more than the rest of a call.)
+        """
+        values = dict(vars(self))
         values["state"] = self.state.value
         return values
 

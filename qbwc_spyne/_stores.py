@@ -126,7 +126,8 @@ class SQLiteSessionStore:
         text = json.dumps(session.to_dict())
         with self._lock:
             self._connect().execute(
-                "INSERT OR REPLACE INTO qbwc_sessions (ticket, last_seen, session) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO qbwc_sessions (ticket, last_seen, session)"
+                " VALUES (?, ?, ?)",
                 (session.ticket, session.last_seen, text),
             )
 

@@ -134,7 +134,7 @@ __all__ = ["NAMESPACE", "QBWebConnectorSvc", "String"]
 NAMESPACE = "http://developer.intuit.com/"
 
 
-class String(Unicode):  # type: ignore[misc]
+class String(Unicode):
     """xs:string read as XSD reads it: an empty element is "", not nil.
 
     The Web Connector sends ``<hresult />`` on every successful response.
@@ -189,7 +189,12 @@ def generate(operations: list[Operation]) -> str:
             f'        _out_variable_name="{op.result.name}",\n'
             f"    )\n"
             + _wrap(f"def {op.name}", params, f" -> {result}:", "    ")
-            + _wrap(f"return _core(ctx).{op.core_method}", [p.name for p in op.parameters], "", "        ")
+            + _wrap(
+                f"return _core(ctx).{op.core_method}",
+                [p.name for p in op.parameters],
+                "",
+                "        ",
+            )
         )
     return "".join(lines)
 

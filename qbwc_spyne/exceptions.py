@@ -6,9 +6,8 @@ The tree, split by who is at fault::
 
     QBWCError
     ├── RemoteProtocolError   the Web Connector (or whoever posted) broke the protocol
-    │   ├── BadRequest        the HTTP request is not a SOAP call we can read
-    │   └── UnknownTicket     the ticket names no live session
-    ├── HandlerError          the application's handler raised or misused the API
+    │   └── BadRequestError   the HTTP request is not a SOAP call we can read
+    ├── HandlerError          the application's handler misused the API
     └── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
@@ -20,12 +19,11 @@ turns each into the failure value of the operation that met it.
 from __future__ import annotations
 
 __all__ = [
-    "BadRequest",
+    "BadRequestError",
     "ConfigurationError",
     "HandlerError",
     "QBWCError",
     "RemoteProtocolError",
-    "UnknownTicket",
 ]
 
 
@@ -46,24 +44,12 @@ class RemoteProtocolError(QBWCError):
         self.error_status_hint = error_status_hint
 
 
-class BadRequest(RemoteProtocolError):
+class BadRequestError(RemoteProtocolError):
     """The HTTP request could not be read as a SOAP 1.1 call."""
 
 
-class UnknownTicket(RemoteProtocolError):
-    """The ticket is unknown, or its session expired or was closed.
-
-    Attributes:
-        ticket: the ticket as received (possibly empty).
-    """
-
-    def __init__(self, ticket: str) -> None:
-        super().__init__("The session ticket is unknown or the session has expired.")
-        self.ticket = ticket
-
-
 class HandlerError(QBWCError):
-    """The application's handler raised, or returned something unusable.
+    """The application's handler set something unusable (e.g. a non-numeric percent_done).
 
     Attributes:
         operation: the Web Connector operation being served, e.g. ``"sendRequestXML"``.

@@ -40,7 +40,7 @@ class Exchange:
     response_headers: dict[str, str]
 
 
-class WSGITransport(zeep.Transport):  # type: ignore[misc]
+class WSGITransport(zeep.Transport):
     """A zeep transport that calls a WSGI app in-process instead of the network.
 
     Every exchange is kept in :attr:`exchanges`, raw bytes included.
@@ -51,7 +51,7 @@ class WSGITransport(zeep.Transport):  # type: ignore[misc]
     """
 
     def __init__(self, app: WSGIApp, *, path: str = "/") -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._client = Client(app)
         self._path = path
         self.exchanges: list[Exchange] = []
@@ -78,6 +78,8 @@ class WSGITransport(zeep.Transport):  # type: ignore[misc]
 
 def make_client(transport: zeep.Transport, *, strict: bool = True) -> zeep.Client:
     """Build a zeep client from the project's WSDL over ``transport``."""
-    return zeep.Client(
-        str(WSDL_PATH), transport=transport, settings=zeep.Settings(strict=strict)
+    settings = zeep.Settings(strict=strict)
+    client: zeep.Client = zeep.Client(  # type: ignore[no-untyped-call]
+        str(WSDL_PATH), transport=transport, settings=settings
     )
+    return client

@@ -130,7 +130,7 @@ def response_schema() -> etree.XMLSchema:
 
 
 def soap_body_child(response: bytes) -> etree._Element:
-    """Check the response is a SOAP 1.1 envelope starting with ``<?xml``; return the Body's child."""
+    """Check ``response`` is a SOAP 1.1 envelope led by ``<?xml``; return the Body's child."""
     assert response.startswith(b"<?xml"), response[:40]
     root = etree.fromstring(response)
     assert root.tag == f"{{{SOAP_ENV}}}Envelope"

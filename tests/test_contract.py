@@ -17,14 +17,22 @@ from .helpers import DATA, WSDL, WSDL_NS, RecordingHandler
 S = "{http://www.w3.org/2001/XMLSchema}"
 
 OPERATIONS = [
-    "serverVersion", "clientVersion", "authenticate", "sendRequestXML", "receiveResponseXML",
-    "connectionError", "getLastError", "closeConnection", "getInteractiveURL",
-    "interactiveDone", "interactiveRejected",
+    "serverVersion",
+    "clientVersion",
+    "authenticate",
+    "sendRequestXML",
+    "receiveResponseXML",
+    "connectionError",
+    "getLastError",
+    "closeConnection",
+    "getInteractiveURL",
+    "interactiveDone",
+    "interactiveRejected",
 ]
 
 
 def signatures(root: etree._Element) -> dict[str, tuple]:
-    """Each operation's input elements and result element, as (name, type, minOccurs, maxOccurs, nillable).
+    """Each operation's input and result elements as (name, type, min, max, nillable).
 
     Works for any document/literal wrapped WSDL, whatever its prefixes: types
     are compared by their local name in the XML Schema namespace (or "tns:").
@@ -39,7 +47,9 @@ def signatures(root: etree._Element) -> dict[str, tuple]:
     def fields(element_name: str) -> tuple:
         element = schema.find(f"{S}element[@name='{element_name}']")
         if element.get("type"):  # spyne names a complexType instead of nesting it
-            complex_type = schema.find(f"{S}complexType[@name='{element.get('type').split(':')[1]}']")
+            complex_type = schema.find(
+                f"{S}complexType[@name='{element.get('type').split(':')[1]}']"
+            )
         else:
             complex_type = element.find(f"{S}complexType")
         return tuple(
@@ -72,7 +82,9 @@ class TestOurWSDL:
         bound = [op.get("name") for op in root.iterfind("wsdl:binding/wsdl:operation", WSDL_NS)]
         assert bound == OPERATIONS
 
-    @pytest.mark.parametrize("copy", ["TroubleshootWebServiceFS.intuit.wsdl", "QBWebConnectorSvc.intuit-v1.wsdl"])
+    @pytest.mark.parametrize(
+        "copy", ["TroubleshootWebServiceFS.intuit.wsdl", "QBWebConnectorSvc.intuit-v1.wsdl"]
+    )
     def test_matches_intuits_copies_operation_by_operation(self, copy):
         """Every operation Intuit's WSDL has is identical here: names, order, types, occurrence."""
         intuit = signatures(etree.parse(str(DATA / copy)).getroot())
@@ -89,7 +101,10 @@ class TestOurWSDL:
             (("wcTicket", *string), ("sessionID", *string)),
             (("getInteractiveURLResult", *string),),
         )
-        assert mine["interactiveDone"] == ((("wcTicket", *string),), (("interactiveDoneResult", *string),))
+        assert mine["interactiveDone"] == (
+            (("wcTicket", *string),),
+            (("interactiveDoneResult", *string),),
+        )
         assert mine["interactiveRejected"] == (
             (("wcTicket", *string), ("reason", *string)),
             (("interactiveRejectedResult", *string),),
@@ -100,15 +115,21 @@ class TestOurWSDL:
         root = ours()
         bindings = root.findall("wsdl:binding", WSDL_NS)
         assert len(bindings) == 1
-        assert bindings[0].find("soap:binding", WSDL_NS).get("transport") == "http://schemas.xmlsoap.org/soap/http"
+        assert (
+            bindings[0].find("soap:binding", WSDL_NS).get("transport")
+            == "http://schemas.xmlsoap.org/soap/http"
+        )
         for op in bindings[0].iterfind("wsdl:operation", WSDL_NS):
             soap_op = op.find("soap:operation", WSDL_NS)
             assert soap_op.get("soapAction") == f"http://developer.intuit.com/{op.get('name')}"
             assert soap_op.get("style") == "document"
-            assert [b.get("use") for b in op.iterfind(".//soap:body", WSDL_NS)] == ["literal", "literal"]
+            assert [b.get("use") for b in op.iterfind(".//soap:body", WSDL_NS)] == [
+                "literal",
+                "literal",
+            ]
 
     def test_service_port_and_namespace(self):
-        """Service QBWebConnectorSvc, port QBWebConnectorSvcSoap, qualified elements in Intuit's namespace."""
+        """Service QBWebConnectorSvc, port QBWebConnectorSvcSoap, qualified Intuit namespace."""
         root = ours()
         assert root.get("targetNamespace") == "http://developer.intuit.com/"
         schema = root.find("wsdl:types/s:schema", WSDL_NS)
@@ -123,7 +144,11 @@ class TestOurWSDL:
         schema = ours().find("wsdl:types/s:schema", WSDL_NS)
         (item,) = schema.findall(f"{S}complexType[@name='ArrayOfString']/{S}sequence/{S}element")
         assert dict(item.attrib) == {
-            "minOccurs": "0", "maxOccurs": "unbounded", "name": "string", "nillable": "true", "type": "s:string",
+            "minOccurs": "0",
+            "maxOccurs": "unbounded",
+            "name": "string",
+            "nillable": "true",
+            "type": "s:string",
         }
 
 
@@ -157,24 +182,43 @@ class TestServedWSDL:
         assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
         served = response.get_data()
         original = WSDL.read_bytes()
-        assert served.replace(b"https://qb.example.com/sync?a=1&amp;b=2", b"http://localhost:8000/qbwc") == original
+        assert (
+            served.replace(
+                b"https://qb.example.com/sync?a=1&amp;b=2", b"http://localhost:8000/qbwc"
+            )
+            == original
+        )
         root = etree.fromstring(served)
-        assert root.find(".//soap:address", WSDL_NS).get("location") == "https://qb.example.com/sync?a=1&b=2"
+        assert (
+            root.find(".//soap:address", WSDL_NS).get("location")
+            == "https://qb.example.com/sync?a=1&b=2"
+        )
 
     def test_address_defaults_to_the_request_url_under_a_prefix(self):
         """Without public_url, soap:address is the URL the WSDL was fetched from."""
         server = QBWCServer(RecordingHandler())
         environ = {"SCRIPT_NAME": "/integrations/qbwc"}
-        response = Client(server).get("/", query_string="wsdl", base_url="https://shop.example.com/", environ_overrides=environ)
+        response = Client(server).get(
+            "/",
+            query_string="wsdl",
+            base_url="https://shop.example.com/",
+            environ_overrides=environ,
+        )
         root = etree.fromstring(response.get_data())
-        assert root.find(".//soap:address", WSDL_NS).get("location") == "https://shop.example.com/integrations/qbwc/"
+        assert (
+            root.find(".//soap:address", WSDL_NS).get("location")
+            == "https://shop.example.com/integrations/qbwc/"
+        )
 
 
 class TestCodegen:
     def test_checked_in_service_is_up_to_date(self):
         """python -m qbwc_spyne.codegen --check passes on the repository."""
         result = subprocess.run(
-            [sys.executable, "-m", "qbwc_spyne.codegen", "--check"], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "qbwc_spyne.codegen", "--check"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
 
@@ -184,7 +228,9 @@ class TestCodegen:
         changed.write_text(WSDL.read_text().replace('name="strVersion"', 'name="strClientVersion"'))
         result = subprocess.run(
             [sys.executable, "-m", "qbwc_spyne.codegen", "--check", "--wsdl", str(changed)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 1
         assert "python -m qbwc_spyne.codegen" in result.stderr
@@ -203,6 +249,10 @@ class TestCodegen:
     def test_unsupported_types_are_refused(self, tmp_path: Path):
         """A WSDL type the generator does not know stops it instead of guessing."""
         changed = tmp_path / "changed.wsdl"
-        changed.write_text(WSDL.read_text().replace('name="qbXMLMajorVers" type="s:int"', 'name="qbXMLMajorVers" type="s:long"'))
+        changed.write_text(
+            WSDL.read_text().replace(
+                'name="qbXMLMajorVers" type="s:int"', 'name="qbXMLMajorVers" type="s:long"'
+            )
+        )
         with pytest.raises(SystemExit, match="unsupported type s:long"):
             codegen.read_operations(changed)

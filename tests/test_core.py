@@ -12,7 +12,7 @@ from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
 from qbwc_spyne.events import AuthenticateEvent, ErrorCode
 from qbwc_spyne.exceptions import ConfigurationError
 
-from .helpers import QBXML_REQUEST, TRAFFIC, FakeClock, RecordingHandler, raises
+from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler, raises
 
 HCP = (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
 COMPANY = r"C:\Company Files\Test.qbw"
@@ -121,7 +121,7 @@ class TestAuthenticate:
         core = Core(RecordingHandler(authenticate={"company_file": COMPANY}), store)
         ticket, result = core.authenticate("u", "p")
         assert result == COMPANY
-        assert store.get(ticket).company_file == COMPANY  # type: ignore[union-attr]
+        assert store.get(ticket).company_file == COMPANY
 
     @pytest.mark.parametrize(
         ("answer", "tail"),
@@ -149,7 +149,7 @@ class TestAuthenticate:
         core = Core(handler, store)
         core.authenticate("alice", "p")
         assert core.authenticate("bob", "p") == ["same", "busy"]
-        assert store.get("same").user == "alice"  # type: ignore[union-attr]
+        assert store.get("same").user == "alice"
         assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
 
     def test_handler_that_raises_gets_busy_and_on_error(self, store):
@@ -179,20 +179,24 @@ class TestSendRequest:
         ticket = start(core)
         send(core, ticket, HCP)
         event = handler.named("send_request")[0]
-        assert "<HostQueryRs" in event.host_response and "<CompanyQueryRs" not in event.host_response
+        assert (
+            "<HostQueryRs" in event.host_response and "<CompanyQueryRs" not in event.host_response
+        )
         assert "<CompanyQueryRs" in event.company_response
         assert "<PreferencesQueryRs" in event.prefs_response
         for document in (event.host_response, event.company_response, event.prefs_response):
             assert document.startswith('<?xml version="1.0" ?>')
         session = store.get(ticket)
-        assert session.host_response == event.host_response  # type: ignore[union-attr]
+        assert session.host_response == event.host_response
         assert (event.qbxml_country, event.qbxml_major_version) == ("US", 13)
         assert event.company_file == COMPANY
 
     def test_later_calls_still_see_the_hcp_responses(self, store, clock):
         """The HCP responses of the first call are given to every later call of the session."""
         handler = RecordingHandler(
-            authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response={"percent_done": 50}
+            authenticate={},
+            send_request={"request": QBXML_REQUEST},
+            receive_response={"percent_done": 50},
         )
         core = Core(handler, store, clock=clock)
         ticket = start(core)
@@ -204,10 +208,12 @@ class TestSendRequest:
 
     def test_request_is_returned_and_a_response_is_then_expected(self, store):
         """A request moves the session to awaiting its response."""
-        core = Core(RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}), store)
+        core = Core(
+            RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}), store
+        )
         ticket = start(core)
         assert send(core, ticket) == QBXML_REQUEST
-        assert store.get(ticket).state is SessionState.AWAITING_RESPONSE  # type: ignore[union-attr]
+        assert store.get(ticket).state is SessionState.AWAITING_RESPONSE
 
     def test_empty_request_leads_to_get_last_error_with_a_message(self, core):
         """With nothing set, "" is returned and getLastError explains instead of showing ""."""
@@ -252,8 +258,15 @@ class TestSendRequest:
 
     def test_activity_keeps_a_session_alive(self, store, clock):
         """The idle timeout counts from the last call, not from authenticate."""
-        core = Core(RecordingHandler(authenticate={}, receive_response={"percent_done": 10},
-                                     send_request={"request": QBXML_REQUEST}), store, clock=clock)
+        core = Core(
+            RecordingHandler(
+                authenticate={},
+                receive_response={"percent_done": 10},
+                send_request={"request": QBXML_REQUEST},
+            ),
+            store,
+            clock=clock,
+        )
         ticket = start(core)
         for _ in range(3):
             clock.advance(1000)
@@ -305,7 +318,7 @@ class TestReceiveResponse:
         """Decimals are dropped, values above 100 capped, negatives sent as -1."""
         core, _, ticket = self.make(store, percent)
         assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == expected
-        assert store.get(ticket).state is state  # type: ignore[union-attr]
+        assert store.get(ticket).state is state
 
     def test_success_is_true_only_without_hresult(self, store):
         """success reflects the hresult; the error fields are passed through."""
@@ -316,7 +329,10 @@ class TestReceiveResponse:
         ok, failed = handler.named("receive_response")
         assert ok.success and ok.response == "<QBXML/>"
         assert not failed.success
-        assert (failed.error_code, failed.error_message) == ("0x80040400", "QuickBooks found an error")
+        assert (failed.error_code, failed.error_message) == (
+            "0x80040400",
+            "QuickBooks found an error",
+        )
 
     def test_negative_percent_then_get_last_error_shows_the_hresult(self, store):
         """After a failed response, getLastError shows what QuickBooks reported."""
@@ -357,11 +373,16 @@ class TestConnectionError:
         ticket = start(core)
         assert core.connection_error(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
         event = handler.named("connection_error")[0]
-        assert (event.error_code, event.error_message) == ("0x80040408", "Could not start QuickBooks.")
+        assert (event.error_code, event.error_message) == (
+            "0x80040408",
+            "Could not start QuickBooks.",
+        )
 
     def test_company_file_is_returned_until_the_retry_limit(self, store):
         """The handler's company file is returned 3 times, then "done"."""
-        core = Core(RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}), store)
+        core = Core(
+            RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}), store
+        )
         ticket = start(core)
         answers = [core.connection_error(ticket, "0x80040408", "x") for _ in range(5)]
         assert answers == [COMPANY, COMPANY, COMPANY, "done", "done"]
@@ -397,7 +418,7 @@ class TestGetLastError:
         ticket = start(core)
         send(core, ticket)
         assert core.get_last_error(ticket) == expected
-        assert store.get(ticket).state is state  # type: ignore[union-attr]
+        assert store.get(ticket).state is state
 
     def test_pause_lets_the_web_connector_ask_again(self, store):
         """After NoOp the next sendRequestXML is served normally."""
@@ -406,8 +427,10 @@ class TestGetLastError:
         def answer(event):
             event.request = next(requests)
 
-        core = Core(RecordingHandler(authenticate={}, send_request=answer,
-                                     get_last_error={"pause": True}), store)
+        core = Core(
+            RecordingHandler(authenticate={}, send_request=answer, get_last_error={"pause": True}),
+            store,
+        )
         ticket = start(core)
         assert send(core, ticket) == ""
         assert core.get_last_error(ticket) == "NoOp"
@@ -419,8 +442,12 @@ class TestGetLastError:
         def refuse(event):
             event.session.last_error = "recorded"
 
-        core = Core(RecordingHandler(authenticate={}, send_request=refuse,
-                                     get_last_error=raises(RuntimeError("x"))), store)
+        core = Core(
+            RecordingHandler(
+                authenticate={}, send_request=refuse, get_last_error=raises(RuntimeError("x"))
+            ),
+            store,
+        )
         ticket = start(core)
         send(core, ticket)
         assert core.get_last_error(ticket) == "recorded"
@@ -429,7 +456,10 @@ class TestGetLastError:
 class TestCloseConnection:
     def test_close_returns_the_message_and_ends_the_session(self, store):
         """closeConnection answers response_message and deletes the session."""
-        core = Core(RecordingHandler(authenticate={}, close_connection={"response_message": "Synced 5"}), store)
+        core = Core(
+            RecordingHandler(authenticate={}, close_connection={"response_message": "Synced 5"}),
+            store,
+        )
         ticket = start(core)
         assert core.close_connection(ticket) == "Synced 5"
         assert store.get(ticket) is None
@@ -465,22 +495,27 @@ class TestInteractive:
         assert core.get_interactive_url(ticket, "sid-1") == "https://app.example.com/fix"
         assert handler.named("get_interactive_url")[0].session_id == "sid-1"
         assert core.interactive_done(ticket) == "Done"
-        assert store.get(ticket).state is SessionState.READY  # type: ignore[union-attr]
+        assert store.get(ticket).state is SessionState.READY
 
     def test_interactive_not_done_keeps_polling(self, store):
         """A response other than Done keeps the session interactive."""
         core, _, ticket = self.interactive_session(store, interactive_done={"response": "Continue"})
         assert core.interactive_done(ticket) == "Continue"
-        assert store.get(ticket).state is SessionState.INTERACTIVE  # type: ignore[union-attr]
+        assert store.get(ticket).state is SessionState.INTERACTIVE
 
     def test_rejected_returns_the_message_and_finishes(self, store):
         """interactiveRejected passes the reason and returns response_message."""
         core, handler, ticket = self.interactive_session(
             store, interactive_rejected={"response_message": "Sync cancelled"}
         )
-        assert core.interactive_rejected(ticket, "User rejected interactive mode") == "Sync cancelled"
-        assert handler.named("interactive_rejected")[0].reason_message == "User rejected interactive mode"
-        assert store.get(ticket).state is SessionState.FINISHED  # type: ignore[union-attr]
+        assert (
+            core.interactive_rejected(ticket, "User rejected interactive mode") == "Sync cancelled"
+        )
+        assert (
+            handler.named("interactive_rejected")[0].reason_message
+            == "User rejected interactive mode"
+        )
+        assert store.get(ticket).state is SessionState.FINISHED
 
     def test_interactive_calls_outside_interactive_mode_are_refused(self, core, handler):
         """getInteractiveURL in a plain session answers "" and reports a violation."""
@@ -555,8 +590,9 @@ def test_whole_session_with_several_requests(store, clock):
         event.percent_done = next(percents)
         event.session.data["rounds"] = event.session.data.get("rounds", 0) + 1
 
-    handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST},
-                               receive_response=progress)
+    handler = RecordingHandler(
+        authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response=progress
+    )
     core = Core(handler, store, clock=clock)
     ticket = start(core)
     results = []
@@ -564,6 +600,23 @@ def test_whole_session_with_several_requests(store, clock):
         assert send(core, ticket, hcp) == QBXML_REQUEST
         results.append(core.receive_response_xml(ticket, "<QBXML/>", "", ""))
     assert results == [33, 66, 100]
-    assert store.get(ticket).data == {"rounds": 3}  # type: ignore[union-attr]
+    assert store.get(ticket).data == {"rounds": 3}
     assert core.close_connection(ticket) == "OK"
     assert re.fullmatch(r"[0-9a-f-]{36}", ticket)
+
+
+def test_non_numeric_percent_done_is_a_handler_error(store):
+    """percent_done = "half" answers -1 and reports a HandlerError."""
+    from qbwc_spyne.exceptions import HandlerError
+
+    handler = RecordingHandler(
+        authenticate={},
+        send_request={"request": QBXML_REQUEST},
+        receive_response={"percent_done": "half"},
+    )
+    core = Core(handler, store)
+    ticket = start(core)
+    send(core, ticket)
+    assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
+    assert isinstance(handler.errors[0].exception, HandlerError)
+    assert "percent_done must be a number" in core.get_last_error(ticket)

@@ -1,4 +1,4 @@
-"""The WSGI app end to end, in-process: zeep plays the Web Connector through werkzeug's test client."""
+"""The WSGI app end to end, in-process: zeep plays the Web Connector via werkzeug's Client."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def assert_all_valid(transport, schema):
 
 class TestSessions:
     def test_whole_session_in_the_web_connectors_order(self, schema):
-        """serverVersion, clientVersion, authenticate, 3 rounds, closeConnection: each answer as set."""
+        """serverVersion, clientVersion, authenticate, 3 rounds, closeConnection: answers as set."""
         percents = iter([33, 66, 100])
         handler = RecordingHandler(
             server_version={"version": "shop-sync 1.2"},
@@ -78,7 +78,7 @@ class TestSessions:
         assert_all_valid(transport, schema)
 
     def test_noop_pause_then_the_request(self, schema):
-        """"" from sendRequestXML, NoOp from getLastError, then the request on the next call."""
+        """ "" from sendRequestXML, NoOp from getLastError, then the request on the next call."""
         requests = iter(["", QBXML_REQUEST])
         handler = RecordingHandler(
             authenticate={},
@@ -95,7 +95,7 @@ class TestSessions:
         assert_all_valid(transport, schema)
 
     def test_interactive_mode(self, schema):
-        """getLastError "Interactive mode", getInteractiveURL, interactiveDone, then requests resume."""
+        """getLastError asks for interactive mode; URL, interactiveDone, then requests resume."""
         requests = iter(["", QBXML_REQUEST])
         handler = RecordingHandler(
             authenticate={},
@@ -123,8 +123,14 @@ class TestSessions:
         ticket = wc.authenticate("u", "p")[0]
         wc.sendRequestXML(ticket, HCP, "", "US", 13, 0)
         wc.getLastError(ticket)
-        assert wc.interactiveRejected(ticket, "User rejected interactive mode") == "Nothing was changed"
-        assert handler.named("interactive_rejected")[0].reason_message == "User rejected interactive mode"
+        assert (
+            wc.interactiveRejected(ticket, "User rejected interactive mode")
+            == "Nothing was changed"
+        )
+        assert (
+            handler.named("interactive_rejected")[0].reason_message
+            == "User rejected interactive mode"
+        )
         assert_all_valid(transport, schema)
 
     def test_connection_error_retry_with_another_company_file(self, schema):
@@ -226,7 +232,9 @@ class TestRecordedTraffic:
     def post(self, client, name, action):
         body = traffic(name)
         response = client.post(
-            "/", data=body, headers={**SOAP_HEADERS, "SOAPAction": f'"http://developer.intuit.com/{action}"'}
+            "/",
+            data=body,
+            headers={**SOAP_HEADERS, "SOAPAction": f'"http://developer.intuit.com/{action}"'},
         )
         assert response.status_code == 200, response.get_data()[:300]
         return soap_body_child(response.get_data())
@@ -283,7 +291,11 @@ class TestRecordedTraffic:
         assert "<ProductName>QuickBooks Pro 2014</ProductName>" in event.host_response
         assert "<CompanyQueryRs" in event.company_response
         assert "<PreferencesQueryRs" in event.prefs_response
-        assert (event.qbxml_country, event.qbxml_major_version, event.qbxml_minor_version) == ("US", 13, 0)
+        assert (event.qbxml_country, event.qbxml_major_version, event.qbxml_minor_version) == (
+            "US",
+            13,
+            0,
+        )
 
     def test_prefixed_result_items_are_in_intuits_namespace(self, session):
         """ArrayOfString items are <string> elements qualified in http://developer.intuit.com/."""
@@ -302,25 +314,69 @@ def valid_call(client: Client) -> bytes:
 class TestBadInput:
     @pytest.fixture
     def client(self):
-        return Client(QBWCServer(RecordingHandler(server_version={"version": "v1"}), max_body_bytes=64 * 1024))
+        return Client(
+            QBWCServer(RecordingHandler(server_version={"version": "v1"}), max_body_bytes=64 * 1024)
+        )
 
     @pytest.mark.parametrize(
         ("body", "code", "message"),
         [
             (b"<soap:Envelope", "Client.XMLSyntaxError", ""),
-            (traffic("serverVersion.request.xml").replace(b"serverVersion", b"stealData"), "Client.ResourceNotFound", "stealData"),
-            (traffic("sendRequestXML.subsequent.request.xml").replace(b">13<", b">abc<"), "Client.ValidationError", "abc"),
-            (traffic("sendRequestXML.subsequent.request.xml").replace(b">13<", b">99999999999<"), "Client.ValidationError", ""),
-            (traffic("sendRequestXML.subsequent.request.xml").replace(b"<qbXMLMinorVers>0</qbXMLMinorVers>", b""), "Client.ValidationError", "qbXMLMinorVers"),
-            (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>' + traffic("serverVersion.request.xml")[38:], "Client", "DOCTYPE"),
-            (b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>', "Client", "DOCTYPE"),
-            ('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE x><x/>'.encode("utf-16"), "Client", "DOCTYPE"),
+            (
+                traffic("serverVersion.request.xml").replace(b"serverVersion", b"stealData"),
+                "Client.ResourceNotFound",
+                "stealData",
+            ),
+            (
+                traffic("sendRequestXML.subsequent.request.xml").replace(b">13<", b">abc<"),
+                "Client.ValidationError",
+                "abc",
+            ),
+            (
+                traffic("sendRequestXML.subsequent.request.xml").replace(b">13<", b">99999999999<"),
+                "Client.ValidationError",
+                "",
+            ),
+            (
+                traffic("sendRequestXML.subsequent.request.xml").replace(
+                    b"<qbXMLMinorVers>0</qbXMLMinorVers>", b""
+                ),
+                "Client.ValidationError",
+                "qbXMLMinorVers",
+            ),
+            (
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
+                + traffic("serverVersion.request.xml")[38:],
+                "Client",
+                "DOCTYPE",
+            ),
+            (
+                b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>',
+                "Client",
+                "DOCTYPE",
+            ),
+            (
+                '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE x><x/>'.encode("utf-16"),
+                "Client",
+                "DOCTYPE",
+            ),
             (b"   ", "Client", "empty"),
         ],
-        ids=["malformed", "unknown-operation", "wrong-type", "int32-overflow", "missing-element",
-             "internal-entity", "external-dtd", "utf16-doctype", "empty-body"],
+        ids=[
+            "malformed",
+            "unknown-operation",
+            "wrong-type",
+            "int32-overflow",
+            "missing-element",
+            "internal-entity",
+            "external-dtd",
+            "utf16-doctype",
+            "empty-body",
+        ],
     )
-    def test_each_bad_request_gets_a_one_line_fault_and_the_server_goes_on(self, client, body, code, message):
+    def test_each_bad_request_gets_a_one_line_fault_and_the_server_goes_on(
+        self, client, body, code, message
+    ):
         """SOAP 1.1 Fault, HTTP 500, one-line faultstring; the next valid call is answered."""
         response = client.post("/", data=body, headers=SOAP_HEADERS)
         assert response.status_code == 500
@@ -338,7 +394,9 @@ class TestBadInput:
                 raise AssertionError("the body must not be read")
 
         response = client.post(
-            "/", input_stream=Unreadable(), headers=SOAP_HEADERS,
+            "/",
+            input_stream=Unreadable(),
+            headers=SOAP_HEADERS,
             environ_overrides={"CONTENT_LENGTH": str(10**9)},
         )
         assert response.status_code == 413
@@ -348,14 +406,18 @@ class TestBadInput:
     def test_chunked_body_over_the_limit_is_refused(self, client):
         """Without a Content-Length the read stops one byte past the limit."""
         body = b"<x>" + b"a" * 70_000 + b"</x>"
-        response = client.post("/", data=body, headers=SOAP_HEADERS, environ_overrides={"CONTENT_LENGTH": ""})
+        response = client.post(
+            "/", data=body, headers=SOAP_HEADERS, environ_overrides={"CONTENT_LENGTH": ""}
+        )
         assert response.status_code == 413
         valid_call(client)
 
     @pytest.mark.parametrize("content_type", ["application/json", "application/soap+xml", ""])
     def test_wrong_content_type_gets_415(self, client, content_type):
         """Only text/xml (SOAP 1.1) is accepted."""
-        response = client.post("/", data=traffic("serverVersion.request.xml"), headers={"Content-Type": content_type})
+        response = client.post(
+            "/", data=traffic("serverVersion.request.xml"), headers={"Content-Type": content_type}
+        )
         assert response.status_code == 415
         assert b"text/xml" in response.get_data()
 
@@ -387,7 +449,7 @@ class TestBadInput:
         assert len(caplog.text) < 20_000
 
     def test_password_is_not_logged_when_authenticate_fails(self, caplog):
-        """A handler failure during authenticate is logged (by the default on_error) without the password."""
+        """A failing on_authenticate is logged by the default on_error, password left out."""
 
         class Handler(QBWCHandler):
             def on_authenticate(self, event):
@@ -408,7 +470,7 @@ class TestHosting:
         server = QBWCServer(RecordingHandler(server_version={"version": "9"}))
         answer = server.process_request(traffic("serverVersion.request.xml"))
         assert soap_body_child(answer).findtext(f"{{{TNS}}}serverVersionResult") == "9"
-        code, text = fault_of(server.process_request(b'<!DOCTYPE x><x/>'))
+        code, text = fault_of(server.process_request(b"<!DOCTYPE x><x/>"))
         assert code == "soap:Client" and "DOCTYPE" in text
 
     def test_make_wsgi_app_under_a_url_prefix(self, schema):
@@ -416,7 +478,9 @@ class TestHosting:
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
         from werkzeug.wrappers import Response
 
-        app = make_wsgi_app(RecordingHandler(authenticate={}), public_url="https://shop.example.com/qbwc")
+        app = make_wsgi_app(
+            RecordingHandler(authenticate={}), public_url="https://shop.example.com/qbwc"
+        )
         site = DispatcherMiddleware(Response("shop home"), {"/qbwc": app})
         transport = WSGITransport(site, path="/qbwc")
         wc = make_client(transport).service
@@ -435,7 +499,9 @@ class TestHosting:
             event.session.data["rounds"] = done
             event.percent_done = 100 if done == 3 else done * 30
 
-        handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response=progress)
+        handler = RecordingHandler(
+            authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response=progress
+        )
         server = QBWCServer(handler, store=SQLiteSessionStore(tmp_path / "sessions.db"))
         failures: list[BaseException] = []
 
@@ -468,7 +534,11 @@ class TestHosting:
 def test_response_bytes_begin_with_the_xml_declaration():
     """Nothing precedes <?xml: no BOM, no whitespace."""
     server = QBWCServer(RecordingHandler(authenticate={}))
-    for name in ("serverVersion.request.xml", "authenticate.request.xml", "getLastError.request.xml"):
+    for name in (
+        "serverVersion.request.xml",
+        "authenticate.request.xml",
+        "getLastError.request.xml",
+    ):
         answer = server.process_request(traffic(name))
         assert answer.startswith(b"<?xml version=")
         etree.fromstring(answer)

@@ -1,0 +1,363 @@
+"""How fast is the server, and how much memory does a large response take?
+
+Run ``make bench`` (or ``python bench/bench_server.py``). Every figure
+stands beside floors measured in the same run:
+
+- bare spyne: the same generated spyne service, with the same signatures,
+  over a core that returns constants: the framework's own cost;
+- lxml parse: lxml parsing the same envelope: the least any SOAP server
+  must spend on it.
+
+Per call, each operation is timed in-process through the WSGI callable
+(median of many calls). The large call is a receiveResponseXML carrying a
+qbXML CustomerQuery response of 100,000 CustomerRet (about 30 MB); each of
+its measurements runs in a fresh process so that peak memory (maximum RSS
+above the process's size once the body is loaded) belongs to that case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from lxml import etree
+from spyne import Application
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, Session, SessionState
+from qbwc_spyne._service import NAMESPACE, QBWebConnectorSvc
+from qbwc_spyne.events import (
+    AuthenticateEvent,
+    ConnectionErrorEvent,
+    InteractiveDoneEvent,
+    ReceiveResponseEvent,
+    SendRequestEvent,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAFFIC = ROOT / "tests" / "data" / "traffic"
+TICKET = "354f40b4-b661-4472-a13f-8abf13a743c3"
+REQUEST = (
+    '<?xml version="1.0" encoding="utf-8"?><?qbxml version="13.0"?><QBXML>'
+    '<QBXMLMsgsRq onError="stopOnError"><CustomerQueryRq requestID="1"><MaxReturned>100'
+    "</MaxReturned></CustomerQueryRq></QBXMLMsgsRq></QBXML>"
+)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+class BenchHandler(QBWCHandler):
+    """Answers every call with a fixed value, as cheaply as a real handler could."""
+
+    def on_authenticate(self, event: AuthenticateEvent) -> None:
+        event.session_ticket = TICKET
+
+    def on_send_request(self, event: SendRequestEvent) -> None:
+        event.request = REQUEST
+
+    def on_receive_response(self, event: ReceiveResponseEvent) -> None:
+        event.percent_done = 50
+
+    def on_connection_error(self, event: ConnectionErrorEvent) -> None:
+        event.company_file = ""
+
+    def on_interactive_done(self, event: InteractiveDoneEvent) -> None:
+        event.response = "Continue"
+
+
+class NullCore:
+    """The floor: every operation answers a constant, with no logic at all."""
+
+    def server_version(self) -> str:
+        return "1"
+
+    def client_version(self, *args: Any) -> str:
+        return ""
+
+    def authenticate(self, *args: Any) -> list[str]:
+        return [TICKET, ""]
+
+    def send_request_xml(self, *args: Any) -> str:
+        return REQUEST
+
+    def receive_response_xml(self, *args: Any) -> int:
+        return 50
+
+    def connection_error(self, *args: Any) -> str:
+        return "done"
+
+    def get_last_error(self, *args: Any) -> str:
+        return "NoOp"
+
+    def close_connection(self, *args: Any) -> str:
+        return "OK"
+
+    def get_interactive_url(self, *args: Any) -> str:
+        return "https://example.com/"
+
+    def interactive_done(self, *args: Any) -> str:
+        return "Done"
+
+    def interactive_rejected(self, *args: Any) -> str:
+        return ""
+
+
+def bare_spyne() -> WSGIApp:
+    application = Application(
+        [QBWebConnectorSvc],
+        tns=NAMESPACE,
+        name="QBWebConnectorSvc",
+        # huge_tree: without it spyne cannot read a real large response at all.
+        in_protocol=Soap11(validator="soft", huge_tree=True),
+        out_protocol=Soap11(),
+    )
+    application.qbwc_core = NullCore()
+    app: WSGIApp = WsgiApplication(application, max_content_length=200 * 1024 * 1024)
+    return app
+
+
+def envelope(operation: str, inner: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
+        'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>'
+        f'<{operation} xmlns="http://developer.intuit.com/">{inner}</{operation}>'
+        "</soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def bodies() -> dict[str, bytes]:
+    """One request body per operation, in the Web Connector's shape."""
+    t = f"<ticket>{TICKET}</ticket>"
+    w = f"<wcTicket>{TICKET}</wcTicket>"
+    return {
+        "serverVersion": (TRAFFIC / "serverVersion.request.xml").read_bytes(),
+        "clientVersion": (TRAFFIC / "clientVersion.request.xml").read_bytes(),
+        "authenticate": (TRAFFIC / "authenticate.request.xml").read_bytes(),
+        "sendRequestXML": (TRAFFIC / "sendRequestXML.subsequent.request.xml").read_bytes(),
+        "receiveResponseXML": re.sub(
+            rb"<ticket>[^<]*</ticket>",
+            t.encode(),
+            (TRAFFIC / "receiveResponseXML.InvoiceAddRs.request.xml").read_bytes(),
+        ),
+        "connectionError": (TRAFFIC / "connectionError.request.xml").read_bytes(),
+        "getLastError": (TRAFFIC / "getLastError.request.xml").read_bytes(),
+        "closeConnection": (TRAFFIC / "closeConnection.request.xml").read_bytes(),
+        "getInteractiveURL": envelope("getInteractiveURL", w + "<sessionID>s</sessionID>"),
+        "interactiveDone": envelope("interactiveDone", w),
+        "interactiveRejected": envelope("interactiveRejected", w + "<reason>no</reason>"),
+    }
+
+
+def call(app: WSGIApp, body: bytes) -> bytes:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+    }
+    status: list[str] = []
+    result = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    if not status[0].startswith("200"):
+        raise RuntimeError(f"{status[0]}: {result[:300]!r}")
+    return result
+
+
+# The session state each operation needs before it is called (the state
+# machine refuses, say, a response with no request outstanding).
+NEEDS = {
+    "sendRequestXML": SessionState.READY,
+    "receiveResponseXML": SessionState.AWAITING_RESPONSE,
+    "getInteractiveURL": SessionState.INTERACTIVE,
+    "interactiveDone": SessionState.INTERACTIVE,
+    "interactiveRejected": SessionState.INTERACTIVE,
+}
+
+
+def per_call(calls: int) -> list[tuple[str, float, float]]:
+    """Median microseconds per call, ours and the bare-spyne floor, per operation."""
+    store = MemorySessionStore()
+    ours = QBWCServer(BenchHandler(), store=store)
+    floor = bare_spyne()
+    rows = []
+    for operation, body in bodies().items():
+        timings: dict[str, list[float]] = {"ours": [], "floor": []}
+        for i in range(calls):
+            # Alternate which goes first, so neither always meets a warm cache.
+            order: list[tuple[str, WSGIApp]] = [("ours", ours), ("floor", floor)]
+            order = order[:: 1 if i % 2 else -1]
+            for name, app in order:
+                # Untimed set-up: the session the call needs, in the state it
+                # needs (authenticate creates its own).
+                store.delete(TICKET)
+                if operation != "authenticate":
+                    now = time.time()
+                    session = Session(ticket=TICKET, user="foo", created=now, last_seen=now)
+                    session.state = NEEDS.get(operation, SessionState.READY)
+                    store.put(session)
+                start = time.perf_counter()
+                call(app, body)
+                timings[name].append(time.perf_counter() - start)
+        rows.append(
+            (
+                operation,
+                statistics.median(timings["ours"]) * 1e6,
+                statistics.median(timings["floor"]) * 1e6,
+            )
+        )
+    return rows
+
+
+def large_body(records: int) -> bytes:
+    """A receiveResponseXML whose response holds ``records`` CustomerRet."""
+    rows = []
+    for n in range(records):
+        rows.append(
+            f"<CustomerRet><ListID>{n:08X}-1232697602</ListID>"
+            "<TimeModified>2009-01-23T03:00:02-05:00</TimeModified>"
+            f"<EditSequence>1232697602</EditSequence><FullName>Customer {n} &amp; Sons"
+            "</FullName><Balance>0.00</Balance></CustomerRet>"
+        )
+    qbxml = (
+        '<?xml version="1.0" ?>\n<QBXML>\n<QBXMLMsgsRs>\n<CustomerQueryRs requestID="1" '
+        'statusCode="0" statusSeverity="Info" statusMessage="Status OK">'
+        + "\n".join(rows)
+        + "</CustomerQueryRs>\n</QBXMLMsgsRs>\n</QBXML>\n"
+    )
+    return envelope(
+        "receiveResponseXML",
+        f"<ticket>{TICKET}</ticket><response>{escape(qbxml)}</response><hresult /><message />",
+    )
+
+
+def memory(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in bytes.
+
+    Not getrusage's ru_maxrss: Linux carries it across exec, so a child
+    would inherit the peak of the parent that built the body.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def measure_large(case: str, path: str) -> dict[str, float]:
+    """In this process: load the body, then time one call of ``case`` and its peak memory."""
+    body = Path(path).read_bytes()
+    if case == "ours":
+        store = MemorySessionStore()
+        app: WSGIApp = QBWCServer(BenchHandler(), store=store)
+    elif case == "spyne":
+        app = bare_spyne()
+    if case in ("ours", "spyne"):
+        # Warm up with a small call, so imports and first-call costs are not counted.
+        small = bodies()["getLastError"]
+        call(app, small)
+    baseline = memory("VmRSS")
+    start = time.perf_counter()
+    if case == "parse":
+        parser = etree.XMLParser(huge_tree=True, resolve_entities=False)
+        etree.fromstring(body, parser)
+    else:
+        if case == "ours":
+            now = time.time()
+            session = Session(ticket=TICKET, user="foo", created=now, last_seen=now)
+            session.state = SessionState.AWAITING_RESPONSE
+            store.put(session)
+        call(app, body)
+    seconds = time.perf_counter() - start
+    peak = memory("VmHWM")
+    return {"seconds": seconds, "peak_extra": peak - baseline, "body": len(body)}
+
+
+def large(records: int, repeat: int) -> dict[str, dict[str, float]]:
+    with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as handle:
+        handle.write(large_body(records))
+        path = handle.name
+    results: dict[str, list[dict[str, float]]] = {"ours": [], "spyne": [], "parse": []}
+    try:
+        for _ in range(repeat):
+            for case in results:
+                output = subprocess.run(
+                    [sys.executable, __file__, "--measure-large", case, path],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                results[case].append(json.loads(output))
+    finally:
+        Path(path).unlink()
+    return {
+        case: {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_extra": statistics.median(r["peak_extra"] for r in runs),
+            "body": runs[0]["body"],
+        }
+        for case, runs in results.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400, help="calls per operation")
+    parser.add_argument(
+        "--records", type=int, default=100_000, help="CustomerRet in the large call"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each large case")
+    parser.add_argument(
+        "--measure-large", nargs=2, metavar=("CASE", "BODY"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.measure_large:
+        print(json.dumps(measure_large(*args.measure_large)))
+        return
+
+    print(f"Per call, in-process, median of {args.calls} calls (target: at most 1.25x the floor)\n")
+    print(f"{'operation':<22}{'qbwc_spyne µs':>15}{'bare spyne µs':>15}{'ratio':>8}")
+    for operation, ours, floor in per_call(args.calls):
+        print(f"{operation:<22}{ours:>15.0f}{floor:>15.0f}{ours / floor:>8.2f}")
+
+    figures = large(args.records, args.repeat)
+    mb = 1024 * 1024
+    body = figures["ours"]["body"]
+    print(
+        f"\nreceiveResponseXML of {body / mb:.1f} MB ({args.records:,} CustomerRet), "
+        f"median of {args.repeat} fresh processes\n"
+        "(targets: time at most 1.5x the lxml parse, peak memory at most 4x the body)\n"
+    )
+    print(f"{'case':<14}{'time ms':>10}{'x parse':>9}{'peak MB':>10}{'x body':>8}")
+    for case, label in (("ours", "qbwc_spyne"), ("spyne", "bare spyne"), ("parse", "lxml parse")):
+        f = figures[case]
+        print(
+            f"{label:<14}{f['seconds'] * 1000:>10.0f}"
+            f"{f['seconds'] / figures['parse']['seconds']:>9.2f}"
+            f"{f['peak_extra'] / mb:>10.0f}{f['peak_extra'] / body:>8.2f}"
+        )
+    print("\npeak MB: the most memory the call added to a process already holding the body.")
+
+
+if __name__ == "__main__":
+    main()
