@@ -24,7 +24,7 @@ test: $(STAMP)
 
 ## Serve the example handler on 127.0.0.1 and drive a whole Web Connector session against it.
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python -m examples.demo
 
 ## Regenerate qbwc_spyne/_service.py from wsdl/QBWebConnectorSvc.wsdl.
 codegen: $(STAMP)

@@ -1,0 +1,51 @@
+"""The examples run as the README says."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.test import Client
+
+from qbwc_spyne.testing import WSGITransport, make_client
+
+from .helpers import TRAFFIC
+
+HCP = (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+CUSTOMERS = (
+    '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="1" statusCode="0" '
+    'statusSeverity="Info" statusMessage="Status OK"><CustomerRet><FullName>A</FullName>'
+    "</CustomerRet></CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+)
+
+
+def test_flask_site_serves_the_web_connector_under_a_prefix():
+    """Flask keeps its pages; /qbwc answers a whole session and /qbwc?wsdl the WSDL."""
+    from examples.flask_mount import app
+
+    site = app.wsgi_app
+    assert Client(app).get("/").get_data(as_text=True).startswith("The shop")
+    wsdl = Client(app).get("/qbwc?wsdl", base_url="https://shop.example.com/").get_data()
+    assert b'location="https://shop.example.com/qbwc"' in wsdl
+    wc = make_client(WSGITransport(site, path="/qbwc")).service
+    ticket = wc.authenticate("demo", "demo-password")[0]
+    assert "<CustomerQueryRq" in wc.sendRequestXML(ticket, HCP, "", "US", 13, 0)
+    assert wc.receiveResponseXML(ticket, CUSTOMERS, "", "") == 100
+    assert wc.closeConnection(ticket) == "Read 1 customers"
+
+
+def test_example_refuses_a_wrong_password():
+    """The example compares credentials and answers nvu for a wrong password."""
+    from examples.customer_sync import app
+
+    wc = make_client(WSGITransport(app)).service
+    assert wc.authenticate("demo", "guess")[1] == "nvu"
+
+
+@pytest.mark.wire
+def test_demo_drives_a_whole_session_over_http(capsys):
+    """make demo's script serves on 127.0.0.1 and completes a session."""
+    from examples.demo import main
+
+    main()
+    out = capsys.readouterr().out
+    assert "Serving the example handler at http://127.0.0.1:" in out
+    assert "'Read 3 customers'" in out and "Done:" in out
