@@ -9,6 +9,7 @@ The tree, split by who is at fault::
     │   └── BadRequestError   the HTTP request is not a SOAP call we can read
     ├── HandlerError          the application's handler misused the API
     └── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
+        └── QWCError          a QWC file property the Web Connector would refuse
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
@@ -23,6 +24,7 @@ __all__ = [
     "ConfigurationError",
     "HandlerError",
     "QBWCError",
+    "QWCError",
     "RemoteProtocolError",
 ]
 
@@ -62,3 +64,15 @@ class HandlerError(QBWCError):
 
 class ConfigurationError(QBWCError):
     """qbwc_spyne was configured wrongly: a bad argument, setting or file."""
+
+
+class QWCError(ConfigurationError):
+    """A QWC file property is missing or has a value the Web Connector refuses.
+
+    Attributes:
+        field: the property at fault, e.g. ``"owner_id"`` (``"file"`` for the file itself).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field

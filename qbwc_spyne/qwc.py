@@ -1,0 +1,317 @@
+"""QWC files: what a user imports into the Web Connector to add your application.
+
+A QWC file names the application, the endpoint the Web Connector calls, the
+user name it sends to authenticate, and IDs that tie the application to a
+company file. The Web Connector refuses a file it does not like
+("QBWC1039: There was a problem adding the application"), so
+:meth:`QWCFile.validate` checks what the Web Connector checks, and every
+error names the field.
+
+::
+
+    qwc = QWCFile(
+        app_name="Shop sync",
+        app_url="https://shop.example.com/qbwc",
+        app_support_url="https://shop.example.com/help",
+        app_description="Sends shop orders to QuickBooks",
+        user="shop",
+        owner_id=stable_owner_id("Shop sync"),
+        file_id=stable_file_id("Shop sync", "shop"),
+    )
+    qwc.write("shop.qwc")
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from .exceptions import QWCError
+
+__all__ = ["QWCError", "QWCFile", "stable_file_id", "stable_owner_id"]
+
+_GUID = re.compile(
+    r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}"
+)
+
+# "Possible values are: 0x0 All, 0x1 Simple Start, 0x2 Professional,
+# 0x4 Premier, 0x8 Enterprise ... you may [combine] the desired values."
+AUTH_FLAG_BITS = 0xF
+PERSONAL_DATA_PREFS = {0: "pdpNotNeeded", 1: "pdpOptional", 2: "pdpRequired"}
+UNATTENDED_MODE_PREFS = {0: "umpOptional", 1: "umpRequired"}
+QB_TYPES = ("QBFS", "QBPOS")
+STYLES = ("Document", "DocWrapped", "RPC")
+
+# A namespace of our own for the stable IDs: uuid5(namespace, name) gives the
+# same GUID for the same name on every machine.
+_ID_NAMESPACE = uuid.UUID("5b1c6f2e-8a4d-5e2b-9c3a-7f0d4e6b1a29")
+
+
+def _braced(value: uuid.UUID) -> str:
+    return "{" + str(value).upper() + "}"
+
+
+def stable_owner_id(app_name: str) -> str:
+    """The OwnerID for an application: the same GUID every time for the same name.
+
+    The Web Connector stores OwnerID with the company file; a regenerated
+    QWC file with the same OwnerID does not ask the user to authorise again.
+    """
+    return _braced(uuid.uuid5(_ID_NAMESPACE, f"owner:{app_name}"))
+
+
+def stable_file_id(app_name: str, user: str) -> str:
+    """The FileID for one user of an application, stable across regenerations."""
+    return _braced(uuid.uuid5(_ID_NAMESPACE, f"file:{app_name}:{user}"))
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+@dataclass(kw_only=True)
+class QWCFile:
+    """The properties of a QWC file; names follow the QBWCServer reference class.
+
+    Attributes:
+        app_name: the name shown in the Web Connector, unique per install (required).
+        app_url: the endpoint; https, except on localhost (required).
+        app_support_url: where users find help; same host as app_url (required).
+        app_description: a line shown in the Web Connector (required).
+        user: the user name the Web Connector sends to authenticate (required).
+        owner_id: GUID in braces identifying the application (required).
+        file_id: GUID in braces, one per user or company file (required).
+        app_id: passed to QuickBooks; unused by it today.
+        app_display_name: a name for display only.
+        app_unique_name: makes the Web Connector replace, not clone, the app.
+        auth_flags: the QuickBooks editions supported: 0x1 Simple Start,
+            0x2 Pro, 0x4 Premier, 0x8 Enterprise, or their combination; None for all.
+        cert_url: where the Web Connector gets the server's certificate.
+        is_read_only: whether read-only access to the company file is enough.
+        notify: whether the Web Connector may show tray notifications.
+        personal_data_pref: 0 not needed, 1 optional, 2 required.
+        unattended_mode_pref: 0 optional, 1 required (QuickBooks closed).
+        update_interval: seconds between automatic runs; 0 for none.
+        qb_type: "QBFS" (QuickBooks) or "QBPOS" (Point of Sale).
+        style: SOAP style: "Document" (for this server), "DocWrapped" or "RPC".
+    """
+
+    app_name: str
+    app_url: str
+    app_support_url: str
+    app_description: str
+    user: str
+    owner_id: str
+    file_id: str
+    app_id: str = ""
+    app_display_name: str = ""
+    app_unique_name: str = ""
+    auth_flags: int | None = None
+    cert_url: str = ""
+    is_read_only: bool = False
+    notify: bool = False
+    personal_data_pref: int = 0
+    unattended_mode_pref: int = 0
+    update_interval: int = 0
+    qb_type: str = "QBFS"
+    style: str = "Document"
+
+    def validate(self) -> None:
+        """Check the file as the Web Connector would.
+
+        Raises:
+            QWCError: the first problem found; ``error.field`` names the property.
+        """
+        for name in ("app_name", "app_url", "app_support_url", "app_description", "user"):
+            if not str(getattr(self, name)).strip():
+                raise QWCError(name, "is required")
+        for name in ("owner_id", "file_id"):
+            if not _GUID.fullmatch(getattr(self, name)):
+                raise QWCError(
+                    name, "must be a GUID in braces, {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}"
+                )
+        url = urlsplit(self.app_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise QWCError("app_url", f"is not an http(s) URL: {self.app_url!r}")
+        # "The URL ... must be a https:// URL. The only exception to this is
+        # when using 'localhost' for development."
+        if url.scheme != "https" and url.hostname.lower() != "localhost":
+            raise QWCError("app_url", "must use https (http is allowed only for localhost)")
+        # "The domain name specified in this URL must match the domain name
+        # specified in [AppURL]."
+        if _host(self.app_support_url) != url.hostname.lower():
+            raise QWCError(
+                "app_support_url",
+                f"must be on the same host as app_url ({url.hostname}), "
+                f"not {_host(self.app_support_url) or self.app_support_url!r}",
+            )
+        if self.cert_url and urlsplit(self.cert_url).scheme != "https":
+            raise QWCError("cert_url", "must be an https URL")
+        if self.auth_flags is not None and not (
+            isinstance(self.auth_flags, int) and 0 <= self.auth_flags <= AUTH_FLAG_BITS
+        ):
+            raise QWCError(
+                "auth_flags",
+                "must combine 0x1 (Simple Start), 0x2 (Pro), 0x4 (Premier), 0x8 (Enterprise)",
+            )
+        if self.personal_data_pref not in PERSONAL_DATA_PREFS:
+            raise QWCError("personal_data_pref", "must be 0, 1 or 2")
+        if self.unattended_mode_pref not in UNATTENDED_MODE_PREFS:
+            raise QWCError("unattended_mode_pref", "must be 0 or 1")
+        if not isinstance(self.update_interval, int) or self.update_interval < 0:
+            raise QWCError("update_interval", "must be a whole number of seconds, 0 or more")
+        if self.qb_type not in QB_TYPES:
+            raise QWCError("qb_type", "must be QBFS or QBPOS")
+        if self.style not in STYLES:
+            raise QWCError("style", "must be Document, DocWrapped or RPC")
+
+    def to_xml(self) -> str:
+        """Return the file's text, after :meth:`validate`."""
+        self.validate()
+        root = etree.Element("QBWCXML")
+
+        def add(tag: str, text: str) -> None:
+            etree.SubElement(root, tag).text = text
+
+        add("AppName", self.app_name)
+        add("AppID", self.app_id)
+        add("AppURL", self.app_url)
+        add("AppDescription", self.app_description)
+        add("AppSupport", self.app_support_url)
+        add("UserName", self.user)
+        add("OwnerID", self.owner_id)
+        add("FileID", self.file_id)
+        add("QBType", self.qb_type)
+        add("Style", self.style)
+        if self.update_interval:
+            # "the 'Every_Min' value will be set to the nearest minute value."
+            minutes = max(1, round(self.update_interval / 60))
+            scheduler = etree.SubElement(root, "Scheduler")
+            etree.SubElement(scheduler, "RunEveryNMinutes").text = str(minutes)
+        add("IsReadOnly", "true" if self.is_read_only else "false")
+        add("Notify", "true" if self.notify else "false")
+        if self.auth_flags is not None:
+            add("AuthFlags", f"0x{self.auth_flags:X}")
+        add("PersonalDataPref", PERSONAL_DATA_PREFS[self.personal_data_pref])
+        add("UnattendedModePref", UNATTENDED_MODE_PREFS[self.unattended_mode_pref])
+        for tag, value in (
+            ("AppDisplayName", self.app_display_name),
+            ("AppUniqueName", self.app_unique_name),
+            ("CertURL", self.cert_url),
+        ):
+            if value:
+                add(tag, value)
+        body = etree.tostring(root, pretty_print=True, encoding="unicode")
+        return '<?xml version="1.0"?>\n' + body
+
+    def write(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the file; return its path.
+
+        Raises:
+            QWCError: the properties are invalid.
+            FileExistsError: the file exists and ``overwrite`` is false.
+        """
+        target = Path(path)
+        text = self.to_xml()
+        with open(target, "w" if overwrite else "x", encoding="utf-8", newline="\r\n") as out:
+            out.write(text)
+        return target
+
+    @classmethod
+    def parse(cls, source: str | bytes | os.PathLike[str]) -> QWCFile:
+        """Read a QWC file (a path, or its text) back into a QWCFile.
+
+        Raises:
+            QWCError: the file is not a readable QWC file.
+        """
+        if isinstance(source, os.PathLike):
+            data = Path(source).read_bytes()
+        else:
+            data = source.encode() if isinstance(source, str) else source
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError as exc:
+            raise QWCError("file", f"is not well-formed XML: {exc}") from None
+        if root.tag != "QBWCXML" or root.getroottree().docinfo.doctype:
+            raise QWCError("file", "is not a QWC file (the root must be <QBWCXML>)")
+
+        def text(tag: str) -> str:
+            return (root.findtext(tag) or "").strip()
+
+        def flag(tag: str) -> bool:
+            return text(tag).lower() == "true"
+
+        values: dict[str, Any] = {
+            "app_name": text("AppName"),
+            "app_id": text("AppID"),
+            "app_url": text("AppURL"),
+            "app_description": text("AppDescription"),
+            "app_support_url": text("AppSupport"),
+            "user": text("UserName"),
+            "owner_id": text("OwnerID"),
+            "file_id": text("FileID"),
+            "qb_type": text("QBType") or "QBFS",
+            "style": text("Style") or "Document",
+            "is_read_only": flag("IsReadOnly"),
+            "notify": flag("Notify"),
+            "app_display_name": text("AppDisplayName"),
+            "app_unique_name": text("AppUniqueName"),
+            "cert_url": text("CertURL"),
+        }
+        try:
+            if text("AuthFlags"):
+                values["auth_flags"] = int(text("AuthFlags"), 0)
+            minutes, seconds = (
+                text("Scheduler/RunEveryNMinutes"),
+                text("Scheduler/RunEveryNSeconds"),
+            )
+            values["update_interval"] = int(minutes) * 60 if minutes else int(seconds or 0)
+        except ValueError as exc:
+            raise QWCError("file", f"has a malformed number: {exc}") from None
+        for tag, field_name, words in (
+            ("PersonalDataPref", "personal_data_pref", PERSONAL_DATA_PREFS),
+            ("UnattendedModePref", "unattended_mode_pref", UNATTENDED_MODE_PREFS),
+        ):
+            word = text(tag)
+            if word:
+                codes = {name: code for code, name in words.items()}
+                if word not in codes:
+                    raise QWCError(field_name, f"has an unknown value {word!r}")
+                values[field_name] = codes[word]
+        return cls(**values)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> QWCFile:
+        """Build from a mapping such as a TOML table; unknown keys are an error.
+
+        Missing ``owner_id`` and ``file_id`` are derived with
+        :func:`stable_owner_id` and :func:`stable_file_id`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise QWCError(unknown[0], "is not a QWC property")
+        values = dict(values)
+        if "auth_flags" in values and isinstance(values["auth_flags"], str):
+            try:
+                values["auth_flags"] = int(values["auth_flags"], 0)
+            except ValueError:
+                raise QWCError("auth_flags", "must be a number such as 0xF") from None
+        for required in ("app_name", "user"):
+            if not values.get(required):
+                raise QWCError(required, "is required")
+        values.setdefault("owner_id", stable_owner_id(values["app_name"]))
+        values.setdefault("file_id", stable_file_id(values["app_name"], values["user"]))
+        for required in ("app_url", "app_support_url", "app_description"):
+            values.setdefault(required, "")
+        return cls(**values)

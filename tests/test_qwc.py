@@ -1,0 +1,211 @@
+"""QWC files: every property written, read back, and validated as the Web Connector would."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from qbwc_spyne.qwc import QWCError, QWCFile, stable_file_id, stable_owner_id
+
+
+def valid(**changes) -> QWCFile:
+    values = {
+        "app_name": "Shop & Sync",
+        "app_url": "https://shop.example.com/qbwc",
+        "app_support_url": "https://shop.example.com/help",
+        "app_description": "Sends <orders> to QuickBooks",
+        "user": "shop",
+        "owner_id": "{6B063959-81B0-4622-85D6-F548C8CCB517}",
+        "file_id": "{90A44FB5-33D9-4815-AC85-BC87A7E7D1EB}",
+    }
+    values.update(changes)
+    return QWCFile(**values)
+
+
+FULL = {
+    "app_id": "APP-1",
+    "app_display_name": "Shop",
+    "app_unique_name": "shop-sync",
+    "auth_flags": 0xA,
+    "cert_url": "https://shop.example.com/cert",
+    "is_read_only": True,
+    "notify": True,
+    "personal_data_pref": 2,
+    "unattended_mode_pref": 1,
+    "update_interval": 900,
+    "qb_type": "QBPOS",
+    "style": "DocWrapped",
+}
+
+
+class TestWriting:
+    def test_every_property_survives_a_round_trip(self):
+        """to_xml then parse gives the same QWCFile, every property set."""
+        qwc = valid(**FULL)
+        assert QWCFile.parse(qwc.to_xml()) == qwc
+
+    def test_defaults_survive_a_round_trip(self):
+        """A minimal file reads back equal, defaults included."""
+        assert QWCFile.parse(valid().to_xml()) == valid()
+
+    def test_element_names_and_words_are_the_web_connectors(self):
+        """QBWCXML with the Web Connector's element names, words and hex AuthFlags."""
+        root = etree.fromstring(valid(**FULL).to_xml().encode())
+        assert root.tag == "QBWCXML"
+        assert root.findtext("AppSupport") == "https://shop.example.com/help"
+        assert root.findtext("UserName") == "shop"
+        assert root.findtext("PersonalDataPref") == "pdpRequired"
+        assert root.findtext("UnattendedModePref") == "umpRequired"
+        assert root.findtext("AuthFlags") == "0xA"
+        assert root.findtext("IsReadOnly") == "true"
+        assert root.findtext("Scheduler/RunEveryNMinutes") == "15"
+        assert root.findtext("AppDescription") == "Sends <orders> to QuickBooks"
+
+    @pytest.mark.parametrize(
+        ("seconds", "minutes"), [(60, "1"), (89, "1"), (90, "2"), (20, "1"), (3600, "60")]
+    )
+    def test_interval_is_written_as_the_nearest_whole_minute(self, seconds, minutes):
+        """update_interval in seconds becomes RunEveryNMinutes, at least 1."""
+        root = etree.fromstring(valid(update_interval=seconds).to_xml().encode())
+        assert root.findtext("Scheduler/RunEveryNMinutes") == minutes
+
+    def test_no_scheduler_without_an_interval(self):
+        """update_interval 0 leaves the Scheduler out."""
+        assert "Scheduler" not in valid().to_xml()
+
+    def test_write_refuses_to_overwrite_unless_asked(self, tmp_path):
+        """An existing file is an error unless overwrite=True, as in the reference."""
+        path = tmp_path / "shop.qwc"
+        valid().write(path)
+        with pytest.raises(FileExistsError):
+            valid(user="other").write(path)
+        assert QWCFile.parse(path).user == "shop"
+        valid(user="other").write(path, overwrite=True)
+        assert QWCFile.parse(path).user == "other"
+
+    def test_written_file_uses_windows_line_ends(self, tmp_path):
+        """The file is for a Windows program: CRLF line ends."""
+        path = valid().write(tmp_path / "x.qwc")
+        assert b"\r\n" in path.read_bytes() and b"\n<" not in path.read_bytes().replace(
+            b"\r\n", b""
+        )
+
+    def test_parse_reads_run_every_n_seconds(self):
+        """Files written by others may schedule in seconds."""
+        text = (
+            valid()
+            .to_xml()
+            .replace(
+                "<Style>", "<Scheduler><RunEveryNSeconds>45</RunEveryNSeconds></Scheduler><Style>"
+            )
+        )
+        assert QWCFile.parse(text).update_interval == 45
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"app_name": ""}, "app_name"),
+            ({"app_url": ""}, "app_url"),
+            ({"app_support_url": ""}, "app_support_url"),
+            ({"app_description": " "}, "app_description"),
+            ({"user": ""}, "user"),
+            ({"owner_id": "6B063959-81B0-4622-85D6-F548C8CCB517"}, "owner_id"),
+            ({"file_id": "{not-a-guid}"}, "file_id"),
+            ({"app_url": "http://shop.example.com/qbwc"}, "app_url"),
+            ({"app_url": "ftp://shop.example.com/"}, "app_url"),
+            (
+                {"app_url": "http://devbox:8000/", "app_support_url": "http://devbox:8000/"},
+                "app_url",
+            ),
+            ({"app_support_url": "https://help.other.com/"}, "app_support_url"),
+            ({"auth_flags": 0x10}, "auth_flags"),
+            ({"auth_flags": -1}, "auth_flags"),
+            ({"personal_data_pref": 3}, "personal_data_pref"),
+            ({"unattended_mode_pref": 2}, "unattended_mode_pref"),
+            ({"update_interval": -60}, "update_interval"),
+            ({"qb_type": "QBOE"}, "qb_type"),
+            ({"style": "Wrapped"}, "style"),
+            ({"cert_url": "http://shop.example.com/cert"}, "cert_url"),
+        ],
+    )
+    def test_each_error_names_its_field(self, changes, field):
+        """Every refusal says which property is wrong."""
+        with pytest.raises(QWCError) as error:
+            valid(**changes).validate()
+        assert error.value.field == field
+        assert str(error.value).startswith(field)
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {
+                "app_url": "http://localhost:8000/qbwc",
+                "app_support_url": "http://localhost:8000/help",
+            },
+            {"app_url": "https://devbox/qbwc", "app_support_url": "https://devbox/help"},
+            {"app_support_url": "https://SHOP.example.com/support"},
+            {"auth_flags": 0x0},
+            {"auth_flags": 0xF},
+        ],
+    )
+    def test_what_the_web_connector_accepts_passes(self, changes):
+        """http on localhost, a machine name over https, host case, all AuthFlags combinations."""
+        valid(**changes).validate()
+
+    def test_to_xml_validates_first(self):
+        """No invalid file is ever written."""
+        with pytest.raises(QWCError):
+            valid(owner_id="x").to_xml()
+
+    @pytest.mark.parametrize(
+        ("text", "field"),
+        [
+            ("<QBWCXML><AppName>x", "file"),
+            ("<Other/>", "file"),
+            (
+                "<QBWCXML><PersonalDataPref>pdpSometimes</PersonalDataPref></QBWCXML>",
+                "personal_data_pref",
+            ),
+            ("<QBWCXML><AuthFlags>lots</AuthFlags></QBWCXML>", "file"),
+            (
+                '<!DOCTYPE QBWCXML [<!ENTITY a "b">]><QBWCXML><AppName>&a;</AppName></QBWCXML>',
+                "file",
+            ),
+        ],
+    )
+    def test_unreadable_files_are_refused_clearly(self, text, field):
+        """Malformed XML, another root, unknown words, a DOCTYPE: a QWCError naming the cause."""
+        with pytest.raises(QWCError) as error:
+            QWCFile.parse(text)
+        assert error.value.field == field
+
+
+class TestStableIds:
+    def test_ids_are_stable_and_distinct(self):
+        """The same app and user give the same IDs; another app or user another."""
+        assert stable_owner_id("Shop") == stable_owner_id("Shop") != stable_owner_id("Other")
+        assert (
+            stable_file_id("Shop", "a")
+            == stable_file_id("Shop", "a")
+            != stable_file_id("Shop", "b")
+        )
+        valid(owner_id=stable_owner_id("Shop"), file_id=stable_file_id("Shop", "a")).validate()
+
+    def test_from_mapping_derives_missing_ids(self):
+        """A TOML-style table without IDs gets the stable ones; unknown keys are refused."""
+        qwc = QWCFile.from_mapping(
+            {
+                "app_name": "Shop",
+                "user": "a",
+                "app_url": "https://s.example.com/q",
+                "app_support_url": "https://s.example.com/",
+                "app_description": "d",
+                "auth_flags": "0xF",
+            }
+        )
+        assert qwc.owner_id == stable_owner_id("Shop") and qwc.auth_flags == 0xF
+        with pytest.raises(QWCError) as error:
+            QWCFile.from_mapping({"app_name": "Shop", "user": "a", "colour": "red"})
+        assert error.value.field == "colour"
