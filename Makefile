@@ -22,9 +22,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Serve the example handler on 127.0.0.1 and drive a whole Web Connector session against it.
+## Mirror a fake QuickBooks company through a real server with the simulated Web Connector.
 demo: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/qbwc-spyne demo
+
+## Keep the demo integration up for a real Web Connector (import demo.qwc).
+serve: $(STAMP)
+	$(BIN)/qbwc-spyne serve 'examples.customer_mirror:make_app()' --port 8000
 
 ## Regenerate qbwc_spyne/_service.py from wsdl/QBWebConnectorSvc.wsdl.
 codegen: $(STAMP)

@@ -1,75 +1,123 @@
-"""The demo behind `make demo`: a Web Connector session against a real server.
+"""The demo behind `make demo` (`qbwc-spyne demo`).
 
-It serves the example handler (examples/customer_sync.py) with werkzeug on
-127.0.0.1, then plays the Web Connector over HTTP with zeep, built from
-wsdl/QBWebConnectorSvc.wsdl, printing each call and its answer. The qbXML
-QuickBooks would answer with is a fixed sample here.
+It serves the customer-mirror integration (examples/customer_mirror.py) on
+127.0.0.1 with a SQLite session store, then plays the Web Connector against
+it over HTTP with the simulator, QuickBooks being the fake one loaded with
+examples/demo_company.json (23 customers). The integration pages through
+the customers five at a time with a qbXML iterator, mirroring them into
+SQLite, then adds an invoice and records its TxnID. Last, it writes
+demo.qwc, which a Web Connector on this machine can import to talk to
+`make serve`.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
 
-import zeep
 from werkzeug.serving import make_server
 
-from examples.customer_sync import PASSWORD, USER, app
-from qbwc_spyne.testing import WSDL_PATH
+from examples.customer_mirror import PASSWORD, USER, make_app
+from qbwc_spyne.qwc import QWCFile, stable_file_id, stable_owner_id
+from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-HCP = (
-    '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><HostQueryRs requestID="0" statusCode="0" '
-    'statusSeverity="Info" statusMessage="Status OK"><HostRet><ProductName>QuickBooks Pro 2014'
-    "</ProductName><MajorVersion>24</MajorVersion><MinorVersion>0</MinorVersion><Country>US"
-    "</Country><SupportedQBXMLVersion>13.0</SupportedQBXMLVersion></HostRet></HostQueryRs>"
-    "</QBXMLMsgsRs></QBXML>"
-)
-CUSTOMERS = (
-    '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="1" statusCode="0" '
-    'statusSeverity="Info" statusMessage="Status OK">'
-    + "".join(
-        f"<CustomerRet><ListID>8000000{n}-1</ListID><FullName>{name}</FullName></CustomerRet>"
-        for n, name in enumerate(["Abercrombie, Kristy", "Baker &amp; Sons", "Cook, Brian"])
+HERE = Path(__file__).resolve().parent
+COMPANY = HERE / "demo_company.json"
+SERVE_URL = "http://localhost:8000/"  # where `make serve` listens
+
+
+def demo_qwc() -> QWCFile:
+    """The QWC file for the demo served by `make serve`."""
+    name = "qbwc_spyne demo"
+    return QWCFile(
+        app_name=name,
+        app_url=SERVE_URL,
+        app_support_url=SERVE_URL + "?wsdl",
+        app_description="Mirrors QuickBooks customers into SQLite (qbwc_spyne demo)",
+        user=USER,
+        owner_id=stable_owner_id(name),
+        file_id=stable_file_id(name, USER),
+        is_read_only=False,
     )
-    + "</CustomerQueryRs></QBXMLMsgsRs></QBXML>"
-)
 
 
-def show(call: str, answer: Any) -> Any:
-    text = repr(answer)
-    print(f"  {call:<58} -> {text if len(text) < 70 else text[:67] + '...'}")
-    return answer
-
-
-def main() -> None:
+def run(
+    *,
+    directory: str | Path = "demo-data",
+    qwc_path: str | Path = "demo.qwc",
+    progress: Callable[[int], None] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the demo; return 0 when everything checked out."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    folder = Path(directory)
+    for stale in ("mirror.db", "sessions.db"):
+        for path in folder.glob(stale + "*"):
+            path.unlink()
+    server = make_server("127.0.0.1", 0, make_app(folder), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}/"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"Serving the example handler at {url} (WSDL: {url}?wsdl)\n")
-    print("The Web Connector's calls, over HTTP:")
+    quickbooks = FakeQuickBooks.from_json(COMPANY)
+    in_quickbooks = len(quickbooks.records["Customer"])
+    print(f"Serving the customer mirror at {url}", file=out)
+    print(f"Fake QuickBooks: {quickbooks.company_name}, {in_quickbooks} customers\n", file=out)
+    began = time.perf_counter()
     try:
-        client = zeep.Client(str(WSDL_PATH), settings=zeep.Settings(strict=True))
-        wc = client.create_service("{http://developer.intuit.com/}QBWebConnectorSvcSoap", url)
-        show("serverVersion()", wc.serverVersion())
-        show('clientVersion("2.3.0.215")', wc.clientVersion("2.3.0.215") or "")
-        ticket, company = show(f'authenticate("{USER}", "***")', wc.authenticate(USER, PASSWORD))
-        request = show(
-            "sendRequestXML(ticket, HCP response, ...)",
-            wc.sendRequestXML(ticket, HCP, company or "", "US", 13, 0),
-        )
-        assert "<CustomerQueryRq" in request
-        show(
-            "receiveResponseXML(ticket, 3 customers, '', '')",
-            wc.receiveResponseXML(ticket, CUSTOMERS, "", ""),
-        )
-        result = show("closeConnection(ticket)", wc.closeConnection(ticket))
-        assert result == "Read 3 customers", result
-        print("\nDone: a whole Web Connector session, every answer as the WSDL says.")
+        result = WebConnector(
+            url,
+            user=USER,
+            password=PASSWORD,
+            quickbooks=quickbooks,
+            noop_delay=0,
+            progress=progress,
+        ).update()
     finally:
         server.shutdown()
+    seconds = time.perf_counter() - began
+
+    print("\nThe Web Connector's calls:", file=out)
+    for number, call in enumerate(result.calls, 1):
+        answer = call.result if call.operation != "sendRequestXML" else _request_name(call.result)
+        print(f"  {number:>2}. {call.operation:<20} -> {str(answer)[:70]}", file=out)
+
+    with sqlite3.connect(folder / "mirror.db") as db:
+        mirrored = {row[0] for row in db.execute("SELECT list_id FROM customers")}
+        invoice = db.execute("SELECT txn_id, subtotal FROM invoices").fetchone()
+    expected = set(quickbooks.records["Customer"])
+    pages = sum("CustomerQueryRq" in r for r in result.requests)
+    txn_ok = invoice is not None and invoice[0] in quickbooks.records["Invoice"]
+    demo_qwc().write(qwc_path, overwrite=True)
+
+    print("\nSummary", file=out)
+    print(f"  status:     {result.status} ({', '.join(result.messages)})", file=out)
+    print(
+        f"  customers:  {len(mirrored)} mirrored of {in_quickbooks} in QuickBooks, "
+        f"in {pages} pages of 5 ({'all match' if mirrored == expected else 'MISMATCH'})",
+        file=out,
+    )
+    if invoice is not None:
+        print(
+            f"  invoice:    TxnID {invoice[0]}, subtotal {invoice[1]} "
+            f"({'found in QuickBooks' if txn_ok else 'NOT in QuickBooks'})",
+            file=out,
+        )
+    print(f"  calls:      {len(result.calls)} in {seconds:.2f} s", file=out)
+    print(f"  QWC file:   {qwc_path} (for `make serve` at {SERVE_URL})", file=out)
+    return 0 if result.ok and mirrored == expected and txn_ok else 1
+
+
+def _request_name(request: str) -> str:
+    for name in ("CustomerQueryRq", "InvoiceAddRq"):
+        if name in request:
+            return f"<{name}> request" + (" (iterator Continue)" if "Continue" in request else "")
+    return request[:60]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

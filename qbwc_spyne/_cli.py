@@ -1,0 +1,316 @@
+"""The qbwc-spyne command line: serve, qwc, simulate, hash-password, demo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._version import __version__
+from .exceptions import QBWCError
+
+__all__ = ["main"]
+
+PROG = "qbwc-spyne"
+
+
+class CommandError(Exception):
+    """A one-line error for the user; the command exits 1."""
+
+
+def progress_bar(stream: TextIO = sys.stderr) -> Callable[[int], None]:
+    """A progress callback: a bar redrawn in place on a terminal, a line per change elsewhere."""
+    state = {"last": -1}
+
+    def show(percent: int) -> None:
+        percent = max(0, min(percent, 100))
+        if percent == state["last"]:
+            return
+        state["last"] = percent
+        if stream.isatty():
+            filled = percent * 30 // 100
+            stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
+            if percent == 100:
+                stream.write("\n")
+        else:
+            stream.write(f"progress: {percent}%\n")
+        stream.flush()
+
+    return show
+
+
+# -- serve ----------------------------------------------------------------------------
+
+
+def load_target(spec: str) -> Any:
+    """Import ``module:attribute`` (``module:factory()`` calls it), from the current directory too."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise CommandError(f"TARGET must be module:attribute, not {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    call = attribute.endswith("()")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.removesuffix("()").split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"cannot load {spec}: {exc}") from None
+    return value() if call else value
+
+
+def open_store(spec: str) -> Any:
+    from ._stores import MemorySessionStore, SQLiteSessionStore
+
+    if spec == "memory":
+        return MemorySessionStore()
+    if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
+        return SQLiteSessionStore(spec[len("sqlite:") :])
+    raise CommandError(f"--store must be memory or sqlite:PATH, not {spec!r}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from ._handler import QBWCHandler
+    from ._server import make_wsgi_app
+
+    target = load_target(args.target)
+    if isinstance(target, type) and issubclass(target, QBWCHandler):
+        target = target()
+    if isinstance(target, QBWCHandler):
+        store = open_store(args.store) if args.store else None
+        app = make_wsgi_app(target, store=store, public_url=args.public_url)
+    elif callable(target):
+        if args.store or args.public_url:
+            raise CommandError("--store and --public-url apply to a handler, not a WSGI app")
+        app = target
+    else:
+        raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    url = f"http://{args.host}:{server.server_port}/"
+    print(f"Serving {args.target} for the Web Connector at {url}")
+    print(f"WSDL: {url}?wsdl")
+    print("This is werkzeug's development server; in production use gunicorn. Ctrl-C stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+# -- qwc ------------------------------------------------------------------------------
+
+_QWC_OPTIONS = {
+    "app_name": "--app-name",
+    "app_url": "--app-url",
+    "app_support_url": "--support-url",
+    "app_description": "--description",
+    "user": "--user",
+    "owner_id": "--owner-id",
+    "file_id": "--file-id",
+    "update_interval": "--interval",
+    "qb_type": "--qb-type",
+}
+
+
+def cmd_qwc(args: argparse.Namespace) -> int:
+    from .qwc import QWCFile
+
+    if args.check:
+        QWCFile.parse(Path(args.check)).validate()
+        print(f"{args.check}: valid")
+        return 0
+    values: dict[str, Any] = {}
+    if args.toml:
+        with open(args.toml, "rb") as handle:
+            table = tomllib.load(handle)
+        values.update(table.get("qwc", table))
+    for field in _QWC_OPTIONS:
+        if getattr(args, field) is not None:
+            values[field] = getattr(args, field)
+    if args.read_only:
+        values["is_read_only"] = True
+    text = QWCFile.from_mapping(values).to_xml()
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        QWCFile.parse(text).write(args.output, overwrite=args.overwrite)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+# -- simulate ---------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    try:
+        from .testing import FakeQuickBooks, WebConnector
+    except ImportError as exc:
+        raise CommandError(f"simulate needs the testing extra (zeep): {exc}") from None
+    password = args.password
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    try:
+        quickbooks = (
+            FakeQuickBooks.from_json(Path(args.company)) if args.company else FakeQuickBooks()
+        )
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot load the company {args.company}: {exc}") from None
+    connector = WebConnector(
+        args.url,
+        user=args.user,
+        password=password,
+        quickbooks=quickbooks,
+        version=args.client_version,
+        noop_delay=args.noop_delay,
+        progress=None if args.quiet else progress_bar(),
+    )
+    try:
+        result = connector.update()
+    except Exception as exc:  # the server's transport or SOAP errors, as one line
+        raise CommandError(f"the update failed: {type(exc).__name__}: {exc}") from None
+    print(result.transcript())
+    if args.json:
+        Path(args.json).write_text(result.to_json(), encoding="utf-8")
+    return 0 if result.ok else 1
+
+
+# -- hash-password -------------------------------------------------------------------
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from .auth import hash_password
+
+    if args.stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    if not password:
+        raise CommandError("the password is empty")
+    print(hash_password(password))
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        from examples.demo import run
+    except ImportError as exc:
+        raise CommandError(
+            f"the demo lives in examples/ of a qbwc_spyne checkout; run it from there ({exc})"
+        ) from None
+    status: int = run(directory=args.directory, qwc_path=args.qwc, progress=progress_bar())
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="QuickBooks Web Connector service tools."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a handler or WSGI app with werkzeug (development)",
+        description="Serve TARGET for the Web Connector with werkzeug's development server. "
+        "In production, run the WSGI app with gunicorn: gunicorn 'module:app'.",
+    )
+    serve.add_argument(
+        "target",
+        metavar="TARGET",
+        help="module:attribute of a QBWCHandler (class or "
+        "instance) or a WSGI app; module:factory() calls a factory",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--store", help="session store for a handler: memory or sqlite:PATH")
+    serve.add_argument("--public-url", help="the URL the Web Connector uses, for the WSDL")
+    serve.set_defaults(run=cmd_serve)
+
+    qwc = commands.add_parser(
+        "qwc",
+        help="write or check a QWC file",
+        description="Write a QWC file from options and/or a TOML file "
+        "(a [qwc] table of QWCFile properties), or check one with --check.",
+    )
+    qwc.add_argument("--check", metavar="FILE", help="validate an existing .qwc file")
+    qwc.add_argument("--toml", metavar="FILE", help="read properties from a TOML file")
+    for field, option in _QWC_OPTIONS.items():
+        qwc.add_argument(option, dest=field, type=int if field == "update_interval" else str)
+    qwc.add_argument("--read-only", action="store_true", help="ask for read-only access")
+    qwc.add_argument("-o", "--output", help="where to write (default: standard output)")
+    qwc.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    qwc.set_defaults(run=cmd_qwc)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="drive a QBWC server with a simulated Web Connector",
+        description="Play the Web Connector against URL, with a fake "
+        "QuickBooks answering the requests.",
+    )
+    simulate.add_argument("url", metavar="URL")
+    simulate.add_argument("--user", required=True)
+    simulate.add_argument("--password", help="the password (prompted for if not given)")
+    simulate.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    simulate.add_argument("--company", metavar="JSON", help="the fake QuickBooks company")
+    simulate.add_argument("--json", metavar="FILE", help="write the transcript as JSON")
+    simulate.add_argument(
+        "--noop-delay", type=float, default=5.0, help="seconds to wait after NoOp"
+    )
+    simulate.add_argument("--client-version", default="2.3.0.215", help="the version to report")
+    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.set_defaults(run=cmd_simulate)
+
+    hash_pw = commands.add_parser(
+        "hash-password",
+        help="print an Argon2 hash of a password",
+        description="Prompt for a password (or read one line from "
+        "stdin) and print its hash for qbwc_spyne.auth.PasswordCheck.",
+    )
+    hash_pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    hash_pw.set_defaults(run=cmd_hash_password)
+
+    demo = commands.add_parser("demo", help="run the demo (from a qbwc_spyne checkout)")
+    demo.add_argument("--directory", default="demo-data", help="where the demo keeps its databases")
+    demo.add_argument("--qwc", default="demo.qwc", help="where to write the demo's QWC file")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except (CommandError, QBWCError, OSError, ValueError, tomllib.TOMLDecodeError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

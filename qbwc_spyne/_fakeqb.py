@@ -1,0 +1,756 @@
+"""A fake QuickBooks: answers qbXML from an in-memory company, as QuickBooks does.
+
+Theory of operation
+-------------------
+Records are kept as the ``*Ret`` elements QuickBooks would return, in the
+order they were created, per type. An Add builds the ``*Ret`` from the
+``*Add`` element (ids, times and edit sequence first, then the fields as
+given, line items renamed ``*LineRet``); a Mod replaces fields; a Query
+filters and returns copies. What QuickBooks checks, the fake checks, with
+QuickBooks' status codes and messages:
+
+- 1 (Info): a query matched nothing;
+- 500 (Warn): a FullName asked for does not exist (the others are returned);
+- 3100: an Add or Mod would duplicate a name;
+- 3120: a ListID or TxnID asked for does not exist;
+- 3140: a reference (CustomerRef, ItemRef) names nothing;
+- 3200: a Mod's EditSequence is out of date;
+- 3391: an iteratorID that is unknown, spent, or continued with other criteria.
+
+A document that is not well-formed, lacks ``<?qbxml version?>`` or
+``onError``, asks for a qbXML version the company does not support, or
+holds a request the fake does not know, is refused whole, as QuickBooks'
+request processor refuses it: hresult 0x80040400 and no response.
+
+Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
+first ``MaxReturned`` records with ``iteratorID`` and
+``iteratorRemainingCount``; ``iterator="Continue"`` with that ID and the
+same criteria answers the next; once the count reaches 0 the ID is spent.
+Iterators live as long as the connection: :meth:`FakeQuickBooks.close`
+(the Web Connector ending its session) forgets them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ._xml import XMLError, parse_qbxml
+
+__all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
+
+#: qbXML versions of QuickBooks 2014 (the HCP response in the tests' traffic).
+DEFAULT_VERSIONS = (
+    "1.0", "1.1", "2.0", "2.1", "3.0", "4.0", "4.1", "5.0", "6.0", "7.0", "8.0", "9.0",
+    "10.0", "11.0", "12.0", "13.0",
+)  # fmt: skip
+
+LIST_TYPES = ("Customer", "ItemService", "ItemInventory", "ItemNonInventory")
+ITEM_TYPES = ("ItemService", "ItemInventory", "ItemNonInventory")
+TXN_TYPES = ("Invoice", "SalesReceipt", "ReceivePayment")
+_LINES = {"Invoice": "InvoiceLine", "SalesReceipt": "SalesReceiptLine"}
+
+PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provided XML text stream.")
+NOT_RUNNING = ("0x80040408", "Could not start QuickBooks.")
+_COMPANY_TZ = timezone(timedelta(hours=-5))
+
+
+class QuickBooksUnavailable(Exception):
+    """QuickBooks could not be opened; carries the hresult the Web Connector reports."""
+
+    def __init__(self, hresult: str, message: str) -> None:
+        super().__init__(f"{hresult}: {message}")
+        self.hresult = hresult
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuickBooksAnswer:
+    """What the Web Connector gets back for one request document."""
+
+    response: str
+    hresult: str = ""
+    message: str = ""
+
+
+class _Status(Exception):
+    """A non-OK status for one request (the document goes on, per onError)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def severity(self) -> str:
+        return "Info" if self.code < 500 else "Warn" if self.code < 1000 else "Error"
+
+
+class _Refused(Exception):
+    """The request processor refuses the whole document (an hresult, no response)."""
+
+
+@dataclass
+class _Iterator:
+    kind: str
+    criteria: bytes
+    remaining: list[str]
+
+
+def _not_found(key: str) -> _Status:
+    return _Status(
+        3120,
+        f'Object "{key}" specified in the request cannot be found.  QuickBooks error message: '
+        "Invalid argument.  The specified record does not exist in the list.",
+    )
+
+
+def _element(tag: str, value: Any) -> etree._Element:
+    """Build an element from JSON-like data: dicts are children, lists repeat."""
+    element = etree.Element(tag)
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            for item in child if isinstance(child, list) else [child]:
+                element.append(_element(key, item))
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif value is not None:
+        element.text = str(value)
+    return element
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def _decimal(element: etree._Element, tag: str, default: str = "0") -> Decimal:
+    text = element.findtext(tag) or default
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise _Refused(f"{tag} is not a number: {text!r}") from None
+
+
+def _parse_time(text: str) -> datetime:
+    """qbXML dates and datetimes; those without an offset are the company's local time."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), _COMPANY_TZ)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Refused(f"not a date: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_COMPANY_TZ)
+
+
+class FakeQuickBooks:
+    """An in-memory QuickBooks company that answers qbXML as QuickBooks does.
+
+    Args:
+        company_name: the company's name, in the CompanyQuery answer.
+        company_file: the path the Web Connector reports for the open company.
+        product: the product name in the HostQuery answer.
+        country: the edition's country: "US", "CA", "UK".
+        versions: the qbXML versions it supports, in the HostQuery answer.
+        start: the company clock's first reading; each change advances it a second.
+
+    Faults on demand (attributes, change them at any time):
+        running: False makes opening QuickBooks fail (hresult 0x80040408).
+        failed_opens: how many of the next openings fail anyway.
+        delay: seconds each request takes to answer.
+        lose_responses: how many of the next responses are lost: QuickBooks
+            carries out the request but the Web Connector never delivers
+            the answer (its session dies).
+    """
+
+    def __init__(
+        self,
+        *,
+        company_name: str = "Fake Company",
+        company_file: str = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Fake.qbw",
+        product: str = "QuickBooks Pro 2014",
+        country: str = "US",
+        versions: Iterable[str] = DEFAULT_VERSIONS,
+        start: datetime | None = None,
+    ) -> None:
+        self.company_name = company_name
+        self.company_file = company_file
+        self.product = product
+        self.country = country
+        self.versions = tuple(versions)
+        self.records: dict[str, dict[str, etree._Element]] = {
+            kind: {} for kind in LIST_TYPES + TXN_TYPES
+        }
+        self.requests: list[str] = []
+        self.running = True
+        self.failed_opens = 0
+        self.delay = 0.0
+        self.lose_responses = 0
+        self._iterators: dict[str, _Iterator] = {}
+        self._now = start or datetime(2024, 1, 2, 9, 0, 0, tzinfo=_COMPANY_TZ)
+        self._serial = 0
+        self._lock = threading.RLock()
+
+    # -- loading -------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> FakeQuickBooks:
+        """Build a company from JSON: a path, JSON text, or the parsed mapping.
+
+        The format::
+
+            {"company_name": "...", "company_file": "...",
+             "customers": [{"Name": "...", "Phone": "..."}],
+             "items": [{"type": "ItemService", "Name": "...", ...}],
+             "invoices": [{"CustomerRef": {"FullName": "..."},
+                           "InvoiceLineAdd": [{"ItemRef": {"FullName": "..."}, ...}]}]}
+
+        Records are added in order through the same code as qbXML Adds, so
+        a bad reference or a duplicate name fails loading with its message.
+        """
+        if isinstance(source, Mapping):
+            data = dict(source)
+        elif isinstance(source, os.PathLike) or not str(source).lstrip().startswith("{"):
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+        else:
+            data = json.loads(str(source))
+        options = {k: data[k] for k in ("company_name", "company_file", "country") if k in data}
+        if "versions" in data:
+            options["versions"] = data["versions"]
+        company = cls(**options)
+        company.load(data)
+        return company
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Add the customers, items and transactions of a JSON-like mapping."""
+        try:
+            for values in data.get("customers", []):
+                self._add("Customer", _element("CustomerAdd", values))
+            for values in data.get("items", []):
+                values = dict(values)
+                kind = values.pop("type", "ItemService")
+                if kind not in ITEM_TYPES:
+                    raise ValueError(f"unknown item type {kind!r}")
+                self._add(kind, _element(f"{kind}Add", values))
+            for key, kind in (
+                ("invoices", "Invoice"),
+                ("sales_receipts", "SalesReceipt"),
+                ("payments", "ReceivePayment"),
+            ):
+                for values in data.get(key, []):
+                    self._add(kind, _element(f"{kind}Add", values))
+        except _Status as status:
+            raise ValueError(f"the company data is invalid: {status.message}") from None
+        except _Refused as refusal:
+            raise ValueError(f"the company data is invalid: {refusal}") from None
+
+    def add_customers(self, count: int, *, prefix: str = "Customer") -> list[str]:
+        """Add ``count`` customers named ``prefix 0001`` ...; return their ListIDs."""
+        with self._lock:
+            return [
+                self._add(
+                    "Customer", _element("CustomerAdd", {"Name": f"{prefix} {n:04d}"})
+                ).findtext("ListID", "")
+                for n in range(1, count + 1)
+            ]
+
+    # -- what the Web Connector does --------------------------------------------
+
+    def open(self, company_file: str = "") -> str:
+        """Open the company, as the Web Connector does before the first request.
+
+        Returns:
+            The company file path.
+
+        Raises:
+            QuickBooksUnavailable: QuickBooks is not running, an opening was
+                set to fail, or another company file was asked for.
+        """
+        with self._lock:
+            if not self.running:
+                raise QuickBooksUnavailable(*NOT_RUNNING)
+            if self.failed_opens > 0:
+                self.failed_opens -= 1
+                raise QuickBooksUnavailable(*NOT_RUNNING)
+            if company_file and company_file.lower() != self.company_file.lower():
+                raise QuickBooksUnavailable(
+                    NOT_RUNNING[0], f'Could not open the company file "{company_file}".'
+                )
+            return self.company_file
+
+    def close(self) -> None:
+        """End the connection: its iterators are forgotten."""
+        with self._lock:
+            self._iterators.clear()
+
+    def highest_version(self) -> tuple[int, int]:
+        """The highest qbXML version supported, as (major, minor)."""
+        major, minor = max(tuple(int(p) for p in v.split(".")) for v in self.versions)
+        return major, minor
+
+    def hcp_response(self) -> str:
+        """The answer to HostQuery, CompanyQuery and PreferencesQuery (strHCPResponse)."""
+        major, minor = self.highest_version()
+        host = _element(
+            "HostRet",
+            {
+                "ProductName": self.product,
+                "MajorVersion": str(major + 11),
+                "MinorVersion": "0",
+                "Country": self.country,
+                "SupportedQBXMLVersion": list(self.versions),
+                "IsAutomaticLogin": False,
+                "QBFileMode": "SingleUser",
+            },
+        )
+        company = _element(
+            "CompanyRet",
+            {
+                "IsSampleCompany": False,
+                "CompanyName": self.company_name,
+                "LegalCompanyName": self.company_name,
+                "Address": {"Addr1": self.company_name},
+            },
+        )
+        prefs = _element(
+            "PreferencesRet",
+            {
+                "AccountingPreferences": {"IsUsingAccountNumbers": False},
+                "MultiCurrencyPreferences": {"IsMultiCurrencyOn": False},
+            },
+        )
+        rows = [
+            self._rs("HostQueryRs", "0", None, [host]),
+            self._rs("CompanyQueryRs", "1", None, [company]),
+            self._rs("PreferencesQueryRs", "2", None, [prefs]),
+        ]
+        return self._document(rows)
+
+    def process(self, request: str) -> QuickBooksAnswer:
+        """Carry out one qbXML request document; return what the Web Connector posts back."""
+        with self._lock:
+            self.requests.append(request)
+            if self.delay:
+                time.sleep(self.delay)
+            try:
+                rows = self._process(request)
+            except _Refused:
+                return QuickBooksAnswer(response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1])
+            return QuickBooksAnswer(response=self._document(rows))
+
+    # -- request processing -------------------------------------------------------
+
+    def _process(self, request: str) -> list[etree._Element]:
+        try:
+            root = parse_qbxml(request)
+        except XMLError as exc:
+            raise _Refused(str(exc)) from None
+        versions = [
+            pi.get("version")
+            for pi in root.itersiblings(preceding=True)
+            if isinstance(pi, etree._ProcessingInstruction) and pi.target == "qbxml"
+        ]
+        if len(versions) != 1 or versions[0] not in self.versions:
+            raise _Refused(f"qbXML version {versions or 'missing'} is not supported")
+        messages = root.find("QBXMLMsgsRq")
+        if root.tag != "QBXML" or messages is None:
+            raise _Refused("not a QBXML request document")
+        on_error = messages.get("onError")
+        if on_error not in ("stopOnError", "continueOnError", "rollbackOnError"):
+            raise _Refused("QBXMLMsgsRq needs onError")
+        requests = [rq for rq in messages if isinstance(rq.tag, str)]  # not comments
+        for rq in requests:
+            if self._handler(rq.tag) is None:
+                raise _Refused(f"unknown request {rq.tag}")
+        rows = []
+        for rq in requests:
+            kind, action = self._handler(rq.tag)  # type: ignore[misc]
+            rs_tag = rq.tag[:-2] + "Rs"
+            try:
+                rets, extra, status = getattr(self, f"_{action}_rq")(kind, rq)
+                rows.append(self._rs(rs_tag, rq.get("requestID"), status, rets, extra))
+            except _Status as failure:
+                rows.append(self._rs(rs_tag, rq.get("requestID"), failure, [], {}))
+                if failure.code >= 1000 and on_error != "continueOnError":
+                    break
+        return rows
+
+    @staticmethod
+    def _handler(tag: str) -> tuple[str, str] | None:
+        for action in ("Query", "Add", "Mod"):
+            suffix = f"{action}Rq"
+            if tag.endswith(suffix):
+                kind = tag[: -len(suffix)]
+                known = LIST_TYPES + TXN_TYPES + (("Item",) if action == "Query" else ())
+                if kind in known and not (action == "Mod" and kind == "ReceivePayment"):
+                    return kind, action.lower()
+        return None
+
+    def _rs(
+        self,
+        tag: str,
+        request_id: str | None,
+        status: _Status | None,
+        rets: list[etree._Element],
+        extra: Mapping[str, str] | None = None,
+    ) -> etree._Element:
+        rs = etree.Element(tag)
+        if request_id is not None:
+            rs.set("requestID", request_id)
+        rs.set("statusCode", str(status.code if status else 0))
+        rs.set("statusSeverity", status.severity if status else "Info")
+        rs.set("statusMessage", status.message if status else "Status OK")
+        for key, value in (extra or {}).items():
+            rs.set(key, value)
+        rs.extend(rets)
+        return rs
+
+    @staticmethod
+    def _document(rows: list[etree._Element]) -> str:
+        body = "\n".join(etree.tostring(row, encoding="unicode") for row in rows)
+        # QuickBooks' own shape: a declaration without encoding, line breaks.
+        return f'<?xml version="1.0" ?>\n<QBXML>\n<QBXMLMsgsRs>\n{body}\n</QBXMLMsgsRs>\n</QBXML>\n'
+
+    # -- the clock and ids -----------------------------------------------------------
+
+    def _tick(self) -> tuple[str, str]:
+        """Advance the clock a second; return (timestamp, edit sequence)."""
+        self._now += timedelta(seconds=1)
+        return self._now.isoformat(), str(int(self._now.timestamp()))
+
+    def _new_id(self) -> str:
+        self._serial += 1
+        return f"{0x80000000 + self._serial:X}-{int(self._now.timestamp())}"
+
+    # -- queries -----------------------------------------------------------------------
+
+    def _family(self, kind: str) -> tuple[str, ...]:
+        return ITEM_TYPES if kind == "Item" else (kind,)
+
+    def _find(self, kind: str, key: str) -> etree._Element | None:
+        for family_kind in self._family(kind):
+            found = self.records[family_kind].get(key)
+            if found is not None:
+                return found
+        return None
+
+    def _by_name(self, kind: str, name: str) -> etree._Element | None:
+        for family_kind in self._family(kind):
+            for record in self.records[family_kind].values():
+                if (record.findtext("FullName") or "").lower() == name.lower():
+                    return record
+        return None
+
+    def _matches(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], _Status | None]:
+        is_list = kind not in TXN_TYPES
+        ids = [el.text or "" for el in rq.iterfind("ListID" if is_list else "TxnID")]
+        names = [el.text or "" for el in rq.iterfind("FullName" if is_list else "RefNumber")]
+        if ids:
+            found = []
+            for key in ids:
+                record = self._find(kind, key)
+                if record is None:
+                    raise _not_found(key)
+                found.append(record)
+            return found, None
+        if names:
+            found, missing = [], []
+            for name in names:
+                record = (
+                    self._by_name(kind, name)
+                    if is_list
+                    else next(
+                        (r for r in self.records[kind].values() if r.findtext("RefNumber") == name),
+                        None,
+                    )
+                )
+                (found if record is not None else missing).append(
+                    record if record is not None else name
+                )
+            warning = None
+            if missing:
+                warning = _Status(
+                    500,
+                    "The query request has not been fully completed. There was a required "
+                    f'element ("{missing[0]}") that could not be found in QuickBooks.',
+                )
+            return found, warning
+        records = [r for k in self._family(kind) for r in self.records[k].values()]
+        records.sort(key=lambda r: (r.findtext("TimeCreated") or "", r.findtext("ListID") or ""))
+        modified = rq.find("ModifiedDateRangeFilter") if not is_list else rq
+        if modified is not None:
+            low, high = modified.findtext("FromModifiedDate"), modified.findtext("ToModifiedDate")
+            if low:
+                records = [
+                    r
+                    for r in records
+                    if _parse_time(r.findtext("TimeModified", "")) >= _parse_time(low)
+                ]
+            if high:
+                records = [
+                    r
+                    for r in records
+                    if _parse_time(r.findtext("TimeModified", "")) <= _parse_time(high)
+                ]
+        if is_list:
+            active = rq.findtext("ActiveStatus") or "ActiveOnly"
+            if active != "All":
+                wanted = "true" if active == "ActiveOnly" else "false"
+                records = [r for r in records if (r.findtext("IsActive") or "true") == wanted]
+        else:
+            entity = rq.find("EntityFilter")
+            if entity is not None:
+                keys = {el.text for el in entity if el.tag in ("ListID", "FullName")}
+                records = [
+                    r
+                    for r in records
+                    if keys & {r.findtext("CustomerRef/ListID"), r.findtext("CustomerRef/FullName")}
+                ]
+            dates = rq.find("TxnDateRangeFilter")
+            if dates is not None:
+                low, high = dates.findtext("FromTxnDate"), dates.findtext("ToTxnDate")
+                records = [
+                    r
+                    for r in records
+                    if (not low or (r.findtext("TxnDate") or "") >= low)
+                    and (not high or (r.findtext("TxnDate") or "") <= high)
+                ]
+        return records, None
+
+    def _query_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        limit_text = rq.findtext("MaxReturned")
+        limit = int(limit_text) if limit_text and limit_text.isdigit() else None
+        iterator = rq.get("iterator")
+        # Every Continue must repeat the Start's criteria, MaxReturned included.
+        criteria = b"".join(etree.tostring(child, method="c14n") for child in rq)
+        extra: dict[str, str] = {}
+        if iterator == "Continue":
+            iterator_id = rq.get("iteratorID") or ""
+            state = self._iterators.get(iterator_id)
+            if state is None or state.kind != kind or state.criteria != criteria:
+                raise _Status(3391, f'The iteratorID "{iterator_id}" is not valid.')
+            page_keys = state.remaining[: limit or len(state.remaining)]
+            state.remaining = state.remaining[len(page_keys) :]
+            if not state.remaining:
+                del self._iterators[iterator_id]
+            records = [r for r in (self._find(kind, k) for k in page_keys) if r is not None]
+            extra = {"iteratorRemainingCount": str(len(state.remaining)), "iteratorID": iterator_id}
+            status = None
+        else:
+            records, status = self._matches(kind, rq)
+            if iterator == "Start":
+                iterator_id = "{" + str(uuid.uuid4()) + "}"
+                keys = [self._key(r) for r in records]
+                page = keys[: limit or len(keys)]
+                rest = keys[len(page) :]
+                if rest:
+                    self._iterators[iterator_id] = _Iterator(kind, criteria, rest)
+                extra = {"iteratorRemainingCount": str(len(rest)), "iteratorID": iterator_id}
+                records = records[: len(page)]
+            elif limit is not None:
+                records = records[:limit]
+        if not records and status is None:
+            status = _Status(1, "A query request did not find a matching object in QuickBooks")
+        include_lines = (rq.findtext("IncludeLineItems") or "false") == "true"
+        return [self._copy(r, include_lines) for r in records], extra, status
+
+    @staticmethod
+    def _key(record: etree._Element) -> str:
+        return record.findtext("ListID") or record.findtext("TxnID") or ""
+
+    @staticmethod
+    def _copy(record: etree._Element, include_lines: bool) -> etree._Element:
+        copy = etree.fromstring(etree.tostring(record))
+        if not include_lines:
+            for line in [c for c in copy if c.tag.endswith("LineRet")]:
+                copy.remove(line)
+        return copy
+
+    # -- adds and mods --------------------------------------------------------------------
+
+    def _add_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        add = rq.find(f"{kind}Add")
+        if add is None:
+            raise _Refused(f"{rq.tag} without {kind}Add")
+        return [self._copy(self._add(kind, add), True)], {}, None
+
+    def _check_name(self, kind: str, name: str, exclude: etree._Element | None = None) -> None:
+        family = ("Item",) if kind in ITEM_TYPES else (kind,)
+        for family_kind in family:
+            existing = self._by_name(family_kind, name)
+            if existing is not None and existing is not exclude:
+                raise _Status(3100, f'The name "{name}" of the list element is already in use.')
+
+    def _reference(
+        self, owner: str, ref: etree._Element | None, kind: str, label: str
+    ) -> etree._Element:
+        key = ref.findtext("ListID") if ref is not None else None
+        name = ref.findtext("FullName") if ref is not None else None
+        record = self._find(kind, key) if key else self._by_name(kind, name) if name else None
+        if record is None:
+            raise _Status(
+                3140,
+                f'There is an invalid reference to QuickBooks {label} "{key or name}" in the {owner}.',
+            )
+        resolved = etree.Element(ref.tag if ref is not None else f"{label}Ref")
+        etree.SubElement(resolved, "ListID").text = record.findtext("ListID")
+        etree.SubElement(resolved, "FullName").text = record.findtext("FullName")
+        return resolved
+
+    def _add(self, kind: str, add: etree._Element) -> etree._Element:
+        stamp, sequence = self._tick()
+        ret = etree.Element(f"{kind}Ret")
+        if kind in LIST_TYPES:
+            name = add.findtext("Name")
+            if not name:
+                raise _Refused(f"{kind}Add without Name")
+            self._check_name(kind, name)
+            key = self._new_id()
+            for tag, text in (
+                ("ListID", key),
+                ("TimeCreated", stamp),
+                ("TimeModified", stamp),
+                ("EditSequence", sequence),
+                ("Name", name),
+                ("FullName", name),
+                ("IsActive", add.findtext("IsActive") or "true"),
+            ):
+                etree.SubElement(ret, tag).text = text
+            ret.extend(self._clone(c) for c in add if c.tag not in ("Name", "IsActive"))
+            if kind == "Customer":
+                etree.SubElement(ret, "Balance").text = "0.00"
+                etree.SubElement(ret, "TotalBalance").text = "0.00"
+        else:
+            key = f"{self._serial + 1:X}-{int(self._now.timestamp())}"
+            self._serial += 1
+            customer = self._reference(kind, add.find("CustomerRef"), "Customer", "Customer")
+            number = str(sum(len(self.records[k]) for k in TXN_TYPES) + 1)
+            for tag, text in (
+                ("TxnID", key),
+                ("TimeCreated", stamp),
+                ("TimeModified", stamp),
+                ("EditSequence", sequence),
+                ("TxnNumber", number),
+            ):
+                etree.SubElement(ret, tag).text = text
+            ret.append(customer)
+            etree.SubElement(ret, "TxnDate").text = (
+                add.findtext("TxnDate") or self._now.date().isoformat()
+            )
+            etree.SubElement(ret, "RefNumber").text = add.findtext("RefNumber") or number
+            skip = {"CustomerRef", "TxnDate", "RefNumber"}
+            if kind == "ReceivePayment":
+                self._payment(ret, add)
+                skip |= {"TotalAmount", "AppliedToTxnAdd"}
+            ret.extend(
+                self._clone(c) for c in add if c.tag not in skip and not c.tag.endswith("LineAdd")
+            )
+            if kind in _LINES:
+                self._lines(kind, ret, add)
+        self.records[kind][key] = ret
+        return ret
+
+    def _lines(self, kind: str, ret: etree._Element, add: etree._Element) -> None:
+        line_tag = _LINES[kind]
+        total = Decimal("0")
+        for line in add.iterfind(f"{line_tag}Add"):
+            out = etree.SubElement(ret, f"{line_tag}Ret")
+            etree.SubElement(out, "TxnLineID").text = self._new_id()
+            out.append(self._reference(kind, line.find("ItemRef"), "Item", "Item"))
+            quantity = _decimal(line, "Quantity", "1")
+            rate = _decimal(line, "Rate", "0")
+            amount = _decimal(line, "Amount", str(quantity * rate))
+            for tag in ("Desc",):
+                if line.findtext(tag):
+                    etree.SubElement(out, tag).text = line.findtext(tag)
+            etree.SubElement(out, "Quantity").text = f"{quantity.normalize()}"
+            etree.SubElement(out, "Rate").text = _money(rate)
+            etree.SubElement(out, "Amount").text = _money(amount)
+            total += amount
+        etree.SubElement(ret, "Subtotal").text = _money(total)
+        if kind == "Invoice":
+            etree.SubElement(ret, "BalanceRemaining").text = _money(total)
+            etree.SubElement(ret, "IsPaid").text = "true" if total == 0 else "false"
+        else:
+            etree.SubElement(ret, "TotalAmount").text = _money(total)
+
+    def _payment(self, ret: etree._Element, add: etree._Element) -> None:
+        etree.SubElement(ret, "TotalAmount").text = _money(_decimal(add, "TotalAmount"))
+        for applied in add.iterfind("AppliedToTxnAdd"):
+            invoice = self.records["Invoice"].get(applied.findtext("TxnID") or "")
+            if invoice is None:
+                raise _not_found(applied.findtext("TxnID") or "")
+            paid = _decimal(applied, "PaymentAmount")
+            balance = _decimal(invoice, "BalanceRemaining") - paid
+            invoice.find("BalanceRemaining").text = _money(balance)  # type: ignore[union-attr]
+            invoice.find("IsPaid").text = "true" if balance <= 0 else "false"  # type: ignore[union-attr]
+            out = etree.SubElement(ret, "AppliedToTxnRet")
+            etree.SubElement(out, "TxnID").text = invoice.findtext("TxnID")
+            etree.SubElement(out, "Amount").text = _money(paid)
+
+    def _mod_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        mod = rq.find(f"{kind}Mod")
+        id_tag = "TxnID" if kind in TXN_TYPES else "ListID"
+        key = mod.findtext(id_tag) if mod is not None else None
+        sequence = mod.findtext("EditSequence") if mod is not None else None
+        if mod is None or not key or not sequence:
+            raise _Refused(f"{rq.tag} needs {kind}Mod with {id_tag} and EditSequence")
+        record = self.records[kind].get(key)
+        if record is None:
+            raise _not_found(key)
+        if record.findtext("EditSequence") != sequence:
+            raise _Status(3200, f'The provided edit sequence "{sequence}" is out-of-date. ')
+        new_name = mod.findtext("Name")
+        if new_name and kind in LIST_TYPES:
+            self._check_name(kind, new_name, exclude=record)
+        stamp, new_sequence = self._tick()
+        for change in mod:
+            if change.tag in (id_tag, "EditSequence") or change.tag.endswith("LineMod"):
+                continue
+            if change.tag.endswith("Ref"):
+                change = self._reference(
+                    kind,
+                    change,
+                    "Customer" if change.tag == "CustomerRef" else "Item",
+                    change.tag[:-3],
+                )
+            self._replace(record, change)
+            if change.tag == "Name":
+                self._replace(record, _element("FullName", change.text))
+        record.find("TimeModified").text = stamp  # type: ignore[union-attr]
+        record.find("EditSequence").text = new_sequence  # type: ignore[union-attr]
+        return [self._copy(record, True)], {}, None
+
+    @staticmethod
+    def _replace(record: etree._Element, change: etree._Element) -> None:
+        existing = record.find(change.tag)
+        new = FakeQuickBooks._clone(change)
+        if existing is not None:
+            record.replace(existing, new)
+        else:
+            record.append(new)
+
+    @staticmethod
+    def _clone(element: etree._Element) -> etree._Element:
+        clone = etree.fromstring(etree.tostring(element, with_tail=False))
+        if clone.tag.endswith("Add") and clone.tag != "AppliedToTxnAdd":
+            clone.tag = clone.tag[:-3] + "Ret"
+        return clone
