@@ -82,11 +82,10 @@ class CustomerMirror(QBWCHandler):
         data = session.data
         if data.get("phase", "customers") == "customers":
             # The same criteria on every page, as iterators require.
-            iterator = (
-                f'iterator="Continue" iteratorID="{escape(data["iterator_id"], {chr(34): "&quot;"})}"'
-                if "iterator_id" in data
-                else 'iterator="Start"'
-            )
+            iterator = 'iterator="Start"'
+            if "iterator_id" in data:
+                iterator_id = escape(data["iterator_id"], {'"': "&quot;"})
+                iterator = f'iterator="Continue" iteratorID="{iterator_id}"'
             event.request = request(
                 f'<CustomerQueryRq requestID="page-{data.get("pages", 0) + 1}" {iterator}>'
                 f"<MaxReturned>{PAGE_SIZE}</MaxReturned><ActiveStatus>All</ActiveStatus>"
@@ -113,7 +112,7 @@ class CustomerMirror(QBWCHandler):
             session.last_error = f"QuickBooks could not run the request: {event.error_message}"
             event.percent_done = -1
             return
-        rs = parse(event.response).find("QBXMLMsgsRs")[0]  # type: ignore[index]
+        rs = parse(event.response).find("QBXMLMsgsRs")[0]
         code = int(rs.get("statusCode", "0"))
         if code >= 1000:  # 1 is "no match", 500-999 warnings: neither is fatal
             session.last_error = f"QuickBooks error {code}: {rs.get('statusMessage')}"
@@ -151,7 +150,7 @@ class CustomerMirror(QBWCHandler):
         if remaining > 0:
             data["iterator_id"] = rs.get("iteratorID")
             # The invoice is the last step: customers fill 90% of the bar.
-            return 90 * data["customers"] // (data["customers"] + remaining)
+            return int(90 * data["customers"] // (data["customers"] + remaining))
         data.pop("iterator_id", None)
         data["phase"] = "invoice"
         return 90

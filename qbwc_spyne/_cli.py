@@ -49,7 +49,7 @@ def progress_bar(stream: TextIO = sys.stderr) -> Callable[[int], None]:
 
 
 def load_target(spec: str) -> Any:
-    """Import ``module:attribute`` (``module:factory()`` calls it), from the current directory too."""
+    """Import ``module:attribute`` (``module:factory()`` calls it); the cwd is importable."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise CommandError(f"TARGET must be module:attribute, not {spec!r}")
@@ -81,11 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ._handler import QBWCHandler
     from ._server import make_wsgi_app
 
+    store = open_store(args.store) if args.store else None  # before loading: fail early
     target = load_target(args.target)
     if isinstance(target, type) and issubclass(target, QBWCHandler):
         target = target()
     if isinstance(target, QBWCHandler):
-        store = open_store(args.store) if args.store else None
         app = make_wsgi_app(target, store=store, public_url=args.public_url)
     elif callable(target):
         if args.store or args.public_url:

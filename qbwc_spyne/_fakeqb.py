@@ -224,9 +224,8 @@ class FakeQuickBooks:
             data = json.loads(Path(source).read_text(encoding="utf-8"))
         else:
             data = json.loads(str(source))
-        options = {k: data[k] for k in ("company_name", "company_file", "country") if k in data}
-        if "versions" in data:
-            options["versions"] = data["versions"]
+        keys = ("company_name", "company_file", "country", "versions")
+        options: dict[str, Any] = {k: data[k] for k in keys if k in data}
         company = cls(**options)
         company.load(data)
         return company
@@ -300,7 +299,7 @@ class FakeQuickBooks:
 
     def hcp_response(self) -> str:
         """The answer to HostQuery, CompanyQuery and PreferencesQuery (strHCPResponse)."""
-        major, minor = self.highest_version()
+        major = self.highest_version()[0]
         host = _element(
             "HostRet",
             {
@@ -451,14 +450,19 @@ class FakeQuickBooks:
                     return record
         return None
 
+    def _by_ref_number(self, kind: str, number: str) -> etree._Element | None:
+        return next(
+            (r for r in self.records[kind].values() if r.findtext("RefNumber") == number), None
+        )
+
     def _matches(
         self, kind: str, rq: etree._Element
     ) -> tuple[list[etree._Element], _Status | None]:
         is_list = kind not in TXN_TYPES
         ids = [el.text or "" for el in rq.iterfind("ListID" if is_list else "TxnID")]
         names = [el.text or "" for el in rq.iterfind("FullName" if is_list else "RefNumber")]
+        found: list[etree._Element] = []
         if ids:
-            found = []
             for key in ids:
                 record = self._find(kind, key)
                 if record is None:
@@ -466,19 +470,13 @@ class FakeQuickBooks:
                 found.append(record)
             return found, None
         if names:
-            found, missing = [], []
+            missing: list[str] = []
             for name in names:
-                record = (
-                    self._by_name(kind, name)
-                    if is_list
-                    else next(
-                        (r for r in self.records[kind].values() if r.findtext("RefNumber") == name),
-                        None,
-                    )
-                )
-                (found if record is not None else missing).append(
-                    record if record is not None else name
-                )
+                record = self._by_name(kind, name) if is_list else self._by_ref_number(kind, name)
+                if record is None:
+                    missing.append(name)
+                else:
+                    found.append(record)
             warning = None
             if missing:
                 warning = _Status(
@@ -606,7 +604,8 @@ class FakeQuickBooks:
         if record is None:
             raise _Status(
                 3140,
-                f'There is an invalid reference to QuickBooks {label} "{key or name}" in the {owner}.',
+                f"There is an invalid reference to QuickBooks {label} "
+                f'"{key or name}" in the {owner}.',
             )
         resolved = etree.Element(ref.tag if ref is not None else f"{label}Ref")
         etree.SubElement(resolved, "ListID").text = record.findtext("ListID")
@@ -698,8 +697,8 @@ class FakeQuickBooks:
                 raise _not_found(applied.findtext("TxnID") or "")
             paid = _decimal(applied, "PaymentAmount")
             balance = _decimal(invoice, "BalanceRemaining") - paid
-            invoice.find("BalanceRemaining").text = _money(balance)  # type: ignore[union-attr]
-            invoice.find("IsPaid").text = "true" if balance <= 0 else "false"  # type: ignore[union-attr]
+            invoice.find("BalanceRemaining").text = _money(balance)
+            invoice.find("IsPaid").text = "true" if balance <= 0 else "false"
             out = etree.SubElement(ret, "AppliedToTxnRet")
             etree.SubElement(out, "TxnID").text = invoice.findtext("TxnID")
             etree.SubElement(out, "Amount").text = _money(paid)
@@ -735,8 +734,8 @@ class FakeQuickBooks:
             self._replace(record, change)
             if change.tag == "Name":
                 self._replace(record, _element("FullName", change.text))
-        record.find("TimeModified").text = stamp  # type: ignore[union-attr]
-        record.find("EditSequence").text = new_sequence  # type: ignore[union-attr]
+        record.find("TimeModified").text = stamp
+        record.find("EditSequence").text = new_sequence
         return [self._copy(record, True)], {}, None
 
     @staticmethod

@@ -40,7 +40,11 @@ def web_connector(fake_quickbooks: FakeQuickBooks) -> Callable[..., WebConnector
     from .testing import WebConnector
 
     def make(
-        target: Any, *, user: str = "user", password: str = "password", **options: Any
+        target: Any,
+        *,
+        user: str = "user",
+        password: str = "password",  # noqa: S107  (a test double's default)
+        **options: Any,
     ) -> WebConnector:
         options.setdefault("quickbooks", fake_quickbooks)
         options.setdefault("noop_delay", 0)

@@ -210,7 +210,7 @@ class QWCFile:
         ):
             if value:
                 add(tag, value)
-        body = etree.tostring(root, pretty_print=True, encoding="unicode")
+        body: str = etree.tostring(root, pretty_print=True, encoding="unicode")
         return '<?xml version="1.0"?>\n' + body
 
     def write(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -246,7 +246,7 @@ class QWCFile:
             raise QWCError("file", "is not a QWC file (the root must be <QBWCXML>)")
 
         def text(tag: str) -> str:
-            return (root.findtext(tag) or "").strip()
+            return str(root.findtext(tag) or "").strip()
 
         def flag(tag: str) -> bool:
             return text(tag).lower() == "true"

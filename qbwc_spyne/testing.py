@@ -41,12 +41,14 @@ from werkzeug.test import Client
 from ._fakeqb import FakeQuickBooks, QuickBooksAnswer, QuickBooksUnavailable
 
 __all__ = [
+    "STATUSES",
     "WSDL_PATH",
     "Call",
     "Exchange",
     "FakeQuickBooks",
     "HTTPTransport",
     "QuickBooksAnswer",
+    "QuickBooksUnavailable",
     "UpdateResult",
     "WSGITransport",
     "WebConnector",
@@ -79,7 +81,7 @@ class HTTPTransport(zeep.Transport):
 
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
         body = message.encode("utf-8") if isinstance(message, str) else message
-        response = super().post(address, body, headers)
+        response = super().post(address, body, headers)  # type: ignore[no-untyped-call]
         self.exchanges.append(
             Exchange(
                 request=body,
@@ -290,7 +292,8 @@ class WebConnector:
         self.transport: WSGITransport | HTTPTransport
         if isinstance(target, str):
             self.transport = HTTPTransport()
-            self._service = make_client(self.transport).create_service(self.SERVICE, target)
+            client = make_client(self.transport)
+            self._service = client.create_service(self.SERVICE, target)  # type: ignore[no-untyped-call]
         else:
             self.transport = WSGITransport(target)
             self._service = make_client(self.transport).service
@@ -353,7 +356,7 @@ class WebConnector:
                 self._end(result, "cancelled")
 
         auth = self._call(result, "authenticate", strUserName=self.user, strPassword=self.password)
-        auth = list(auth) + ["", "", "", ""]
+        auth = [*auth, "", "", "", ""]
         ticket, word = auth[0], auth[1]
         result.ticket = ticket
         if auth[3]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from werkzeug.test import Client
 
 from qbwc_spyne.testing import WSGITransport, make_client
@@ -38,14 +37,3 @@ def test_example_refuses_a_wrong_password():
 
     wc = make_client(WSGITransport(app)).service
     assert wc.authenticate("demo", "guess")[1] == "nvu"
-
-
-@pytest.mark.wire
-def test_demo_drives_a_whole_session_over_http(capsys):
-    """make demo's script serves on 127.0.0.1 and completes a session."""
-    from examples.demo import main
-
-    main()
-    out = capsys.readouterr().out
-    assert "Serving the example handler at http://127.0.0.1:" in out
-    assert "'Read 3 customers'" in out and "Done:" in out

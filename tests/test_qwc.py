@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from lxml import etree
 
@@ -9,7 +11,7 @@ from qbwc_spyne.qwc import QWCError, QWCFile, stable_file_id, stable_owner_id
 
 
 def valid(**changes) -> QWCFile:
-    values = {
+    values: dict[str, Any] = {
         "app_name": "Shop & Sync",
         "app_url": "https://shop.example.com/qbwc",
         "app_support_url": "https://shop.example.com/help",

@@ -1,0 +1,470 @@
+"""The fake QuickBooks answers as QuickBooks does: status codes, iterators, onError, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lxml import etree
+
+from qbwc_spyne._xml import split_hcp_response
+from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
+from qbwc_spyne.testing import QuickBooksUnavailable as Unavailable
+
+from .helpers import TRAFFIC
+
+
+def rq(body: str, *, on_error: str = "stopOnError", version: str = "13.0") -> str:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><?qbxml version="{version}"?>'
+        f'<QBXML><QBXMLMsgsRq onError="{on_error}">{body}</QBXMLMsgsRq></QBXML>'
+    )
+
+
+def answers(qb: FakeQuickBooks, body: str, **options: str) -> list[etree._Element]:
+    """The *Rs elements of the fake's answer to a request document."""
+    answer = qb.process(rq(body, **options))
+    assert answer.hresult == "", answer
+    assert answer.response.startswith('<?xml version="1.0" ?>\n<QBXML>')
+    return list(etree.fromstring(answer.response.encode()).find("QBXMLMsgsRs"))
+
+
+def one(qb: FakeQuickBooks, body: str, **options: str) -> etree._Element:
+    (rs,) = answers(qb, body, **options)
+    return rs
+
+
+def status(rs: etree._Element) -> tuple[int, str]:
+    return int(rs.get("statusCode")), rs.get("statusSeverity")
+
+
+@pytest.fixture
+def qb() -> FakeQuickBooks:
+    company = FakeQuickBooks(company_name="Test Co")
+    company.load(
+        {
+            "customers": [
+                {"Name": "Ada"},
+                {"Name": "Bob", "Phone": "555"},
+                {"Name": "Cy", "IsActive": False},
+            ],
+            "items": [
+                {"type": "ItemService", "Name": "Labor", "SalesOrPurchase": {"Price": "50.00"}},
+                {"type": "ItemInventory", "Name": "Widget", "SalesPrice": "3.00"},
+                {"type": "ItemNonInventory", "Name": "Card"},
+            ],
+        }
+    )
+    return company
+
+
+class TestShapesMatchQuickBooks:
+    """The fake's answers have the shape of the real ones in tests/data/traffic."""
+
+    def test_add_answer_has_the_shape_of_a_real_customer_add(self, qb):
+        """Same element order for the fields QuickBooks puts first, status 0 Info "Status OK"."""
+        real = etree.parse(str(TRAFFIC / "qbxml.CustomerAddRs.ok.xml")).find(".//CustomerRet")
+        rs = one(
+            qb,
+            '<CustomerAddRq requestID="1"><CustomerAdd><Name>Joe</Name>'
+            "<CompanyName>Joes Garage</CompanyName></CustomerAdd></CustomerAddRq>",
+        )
+        assert (rs.get("statusCode"), rs.get("statusSeverity"), rs.get("statusMessage")) == (
+            "0",
+            "Info",
+            "Status OK",
+        )
+        ret = rs.find("CustomerRet")
+        assert [c.tag for c in ret][:7] == [c.tag for c in real][:7]
+        assert ret.findtext("EditSequence").isdigit() and ret.findtext("FullName") == "Joe"
+
+    def test_unknown_list_id_is_3120_like_quickbooks(self, qb):
+        """The message of the real 3120 answer, with the ListID asked for."""
+        real = etree.parse(str(TRAFFIC / "qbxml.CustomerQueryRs.status3120-error.xml")).find(
+            ".//CustomerQueryRs"
+        )
+        rs = one(qb, "<CustomerQueryRq><ListID>8000001B-1405768916</ListID></CustomerQueryRq>")
+        assert rs.attrib == real.attrib
+
+    def test_unknown_full_name_is_the_500_warning(self, qb):
+        """A missing FullName warns with QuickBooks' wording; found ones still come back."""
+        real = etree.parse(str(TRAFFIC / "qbxml.CustomerQueryRs.status500-warn.xml")).find(
+            ".//CustomerQueryRs"
+        )
+        rs = one(qb, "<CustomerQueryRq><FullName>bleech</FullName></CustomerQueryRq>")
+        assert rs.attrib == real.attrib
+        both = one(
+            qb,
+            "<CustomerQueryRq><FullName>Ada</FullName><FullName>bleech</FullName></CustomerQueryRq>",
+        )
+        assert status(both) == (500, "Warn") and [c.findtext("Name") for c in both] == ["Ada"]
+
+    def test_hcp_response_splits_like_the_real_one(self, qb):
+        """HostQuery, CompanyQuery and PreferencesQuery answers, versions listed."""
+        host, company, prefs = split_hcp_response(qb.hcp_response())
+        versions = [v.text for v in etree.fromstring(host.encode()).iter("SupportedQBXMLVersion")]
+        assert versions[-1] == "13.0" and "1.0" in versions
+        assert "<CompanyName>Test Co</CompanyName>" in company and "<PreferencesRet>" in prefs
+        real_host, _, _ = split_hcp_response(
+            (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+        )
+        real_tags = {el.tag for el in etree.fromstring(real_host.encode()).find(".//HostRet")}
+        assert {"ProductName", "MajorVersion", "Country", "SupportedQBXMLVersion"} <= real_tags
+        assert {el.tag for el in etree.fromstring(host.encode()).find(".//HostRet")} <= real_tags
+
+
+class TestIteratorWalkthrough:
+    """The SDK's iterator walkthrough, step by step: 23 customers, 5 at a time."""
+
+    CRITERIA = (
+        "<MaxReturned>5</MaxReturned><FromModifiedDate>1984-01-29T22:03:19</FromModifiedDate>"
+        "<OwnerID>0</OwnerID>"
+    )
+
+    @pytest.fixture
+    def company(self):
+        company = FakeQuickBooks()
+        company.add_customers(23)
+        return company
+
+    def page(self, qb, request_id, start=None, criteria=CRITERIA):
+        attrs = 'iterator="Start"' if start is None else f'iterator="Continue" iteratorID="{start}"'
+        return one(
+            qb,
+            f'<CustomerQueryRq requestID="{request_id}" {attrs}>{criteria}</CustomerQueryRq>',
+            on_error="continueOnError",
+        )
+
+    def test_pages_until_the_count_reaches_zero(self, company):
+        """Start, then Continue with the same ID and criteria: 18, 13, 8, 3, 0 left; all 23 once."""
+        first = self.page(company, "1")
+        iterator_id = first.get("iteratorID")
+        assert iterator_id.startswith("{") and first.get("iteratorRemainingCount") == "18"
+        seen = [c.findtext("ListID") for c in first.iterfind("CustomerRet")]
+        counts = []
+        for request_id in range(2, 6):
+            rs = self.page(company, str(request_id), iterator_id)
+            assert rs.get("iteratorID") == iterator_id and rs.get("requestID") == str(request_id)
+            counts.append(rs.get("iteratorRemainingCount"))
+            seen += [c.findtext("ListID") for c in rs.iterfind("CustomerRet")]
+        assert counts == ["13", "8", "3", "0"]
+        assert seen == list(company.records["Customer"]) and len(set(seen)) == 23
+
+    def test_asking_after_the_iterator_is_spent_is_an_error(self, company):
+        """Once the count reached 0, the same iteratorID gets 3391."""
+        iterator_id = self.page(company, "1").get("iteratorID")
+        for n in range(4):
+            self.page(company, str(n + 2), iterator_id)
+        rs = self.page(company, "6", iterator_id)
+        assert status(rs) == (3391, "Error")
+        assert rs.get("statusMessage") == f'The iteratorID "{iterator_id}" is not valid.'
+
+    @pytest.mark.parametrize(
+        "criteria",
+        [
+            "<MaxReturned>10</MaxReturned><FromModifiedDate>1984-01-29T22:03:19</FromModifiedDate><OwnerID>0</OwnerID>",
+            "<MaxReturned>5</MaxReturned><OwnerID>0</OwnerID>",
+        ],
+        ids=["other-max-returned", "criteria-dropped"],
+    )
+    def test_continue_with_other_criteria_is_an_error(self, company, criteria):
+        """Every Continue must repeat the Start's criteria."""
+        iterator_id = self.page(company, "1").get("iteratorID")
+        assert status(self.page(company, "2", iterator_id, criteria)) == (3391, "Error")
+
+    def test_unknown_iterator_id_is_an_error(self, company):
+        """An ID QuickBooks never gave out gets 3391."""
+        assert status(self.page(company, "1", "{00000000-0000-0000-0000-000000000000}")) == (
+            3391,
+            "Error",
+        )
+
+    def test_iterators_end_with_the_connection(self, company):
+        """close() (the session's end) forgets iterators: "iteratorID not valid" afterwards."""
+        iterator_id = self.page(company, "1").get("iteratorID")
+        company.close()
+        assert status(self.page(company, "2", iterator_id)) == (3391, "Error")
+
+    def test_start_on_nothing_is_status_1_with_no_remaining(self, company):
+        """An iterator over no match: statusCode 1, remaining 0."""
+        rs = self.page(
+            company,
+            "1",
+            criteria="<MaxReturned>5</MaxReturned><FromModifiedDate>2099-01-01</FromModifiedDate>",
+        )
+        assert status(rs) == (1, "Info") and rs.get("iteratorRemainingCount") == "0"
+
+
+class TestQueries:
+    def test_empty_query_is_status_1(self, qb):
+        """No match: statusCode 1, Info, QuickBooks' message."""
+        rs = one(qb, "<InvoiceQueryRq/>")
+        assert status(rs) == (1, "Info")
+        assert (
+            rs.get("statusMessage")
+            == "A query request did not find a matching object in QuickBooks"
+        )
+
+    @pytest.mark.parametrize(
+        ("filter_", "names"),
+        [
+            ("", ["Ada", "Bob"]),
+            ("<ActiveStatus>All</ActiveStatus>", ["Ada", "Bob", "Cy"]),
+            ("<ActiveStatus>InactiveOnly</ActiveStatus>", ["Cy"]),
+            ("<MaxReturned>1</MaxReturned>", ["Ada"]),
+        ],
+    )
+    def test_active_status_and_max_returned(self, qb, filter_, names):
+        """ActiveOnly by default; All, InactiveOnly; MaxReturned caps the answer."""
+        rs = one(qb, f"<CustomerQueryRq>{filter_}</CustomerQueryRq>")
+        assert [c.findtext("Name") for c in rs] == names
+
+    def test_modified_date_filters(self, qb):
+        """FromModifiedDate and ToModifiedDate select by TimeModified, inclusive."""
+        bob = qb.records["Customer"][list(qb.records["Customer"])[1]].findtext("TimeModified")
+        after = one(
+            qb, f"<CustomerQueryRq><FromModifiedDate>{bob}</FromModifiedDate></CustomerQueryRq>"
+        )
+        before = one(
+            qb, f"<CustomerQueryRq><ToModifiedDate>{bob}</ToModifiedDate></CustomerQueryRq>"
+        )
+        assert [c.findtext("Name") for c in after] == ["Bob"]
+        assert [c.findtext("Name") for c in before] == ["Ada", "Bob"]
+
+    def test_item_query_returns_every_item_type(self, qb):
+        """ItemQuery answers service, inventory and non-inventory items as their own Rets."""
+        rs = one(qb, "<ItemQueryRq/>")
+        assert [c.tag for c in rs] == ["ItemServiceRet", "ItemInventoryRet", "ItemNonInventoryRet"]
+        assert (
+            one(qb, "<ItemInventoryQueryRq><FullName>Widget</FullName></ItemInventoryQueryRq>")[
+                0
+            ].findtext("SalesPrice")
+            == "3.00"
+        )
+
+    def test_query_by_list_id(self, qb):
+        """ListID returns exactly that record."""
+        key = list(qb.records["Customer"])[1]
+        rs = one(qb, f"<CustomerQueryRq><ListID>{key}</ListID></CustomerQueryRq>")
+        assert [c.findtext("Phone") for c in rs] == ["555"]
+
+
+class TestChanges:
+    def test_duplicate_name_is_3100(self, qb):
+        """A second customer named Ada, or an item named like another item, is refused."""
+        rs = one(qb, "<CustomerAddRq><CustomerAdd><Name>ada</Name></CustomerAdd></CustomerAddRq>")
+        assert status(rs) == (3100, "Error") and '"ada"' in rs.get("statusMessage")
+        rs = one(
+            qb,
+            "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>Labor</Name></ItemNonInventoryAdd></ItemNonInventoryAddRq>",
+        )
+        assert status(rs) == (3100, "Error")
+
+    def test_mod_with_a_stale_edit_sequence_is_3200(self, qb):
+        """A Mod must carry the current EditSequence; a good Mod changes it."""
+        key, record = next(iter(qb.records["Customer"].items()))
+        sequence = record.findtext("EditSequence")
+        good = one(
+            qb,
+            f"<CustomerModRq><CustomerMod><ListID>{key}</ListID><EditSequence>{sequence}</EditSequence>"
+            "<Phone>999</Phone></CustomerMod></CustomerModRq>",
+        )
+        assert status(good) == (0, "Info")
+        ret = good.find("CustomerRet")
+        assert ret.findtext("Phone") == "999" and ret.findtext("EditSequence") != sequence
+        stale = one(
+            qb,
+            f"<CustomerModRq><CustomerMod><ListID>{key}</ListID><EditSequence>{sequence}</EditSequence>"
+            "<Phone>000</Phone></CustomerMod></CustomerModRq>",
+        )
+        assert status(stale) == (3200, "Error")
+        assert qb.records["Customer"][key].findtext("Phone") == "999"
+
+    def test_mod_of_a_missing_record_is_3120(self, qb):
+        """Modifying a ListID that does not exist."""
+        rs = one(
+            qb,
+            "<CustomerModRq><CustomerMod><ListID>NOPE</ListID><EditSequence>1</EditSequence>"
+            "</CustomerMod></CustomerModRq>",
+        )
+        assert status(rs) == (3120, "Error")
+
+    def test_invoice_add_computes_lines_and_checks_references(self, qb):
+        """Lines get amounts and the subtotal; an unknown customer or item is 3140."""
+        rs = one(
+            qb,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Bob</FullName></CustomerRef>"
+            "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef><Quantity>2</Quantity><Rate>50.00</Rate></InvoiceLineAdd>"
+            "<InvoiceLineAdd><ItemRef><FullName>Widget</FullName></ItemRef><Quantity>3</Quantity><Rate>3.00</Rate></InvoiceLineAdd>"
+            "</InvoiceAdd></InvoiceAddRq>",
+        )
+        invoice = rs.find("InvoiceRet")
+        assert [a.text for a in invoice.iter("Amount")] == ["100.00", "9.00"]
+        assert (
+            invoice.findtext("Subtotal") == "109.00"
+            and invoice.findtext("BalanceRemaining") == "109.00"
+        )
+        assert invoice.findtext("CustomerRef/ListID") == list(qb.records["Customer"])[1]
+        bad = one(
+            qb,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Zed</FullName></CustomerRef>"
+            "</InvoiceAdd></InvoiceAddRq>",
+        )
+        assert status(bad) == (3140, "Error") and "Customer" in bad.get("statusMessage")
+
+    def test_payment_reduces_the_invoice_balance(self, qb):
+        """ReceivePayment applied to an invoice lowers BalanceRemaining and marks it paid."""
+        invoice = one(
+            qb,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef><Quantity>1</Quantity>"
+            "<Rate>50.00</Rate></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>",
+        ).find("InvoiceRet")
+        txn = invoice.findtext("TxnID")
+        paid = one(
+            qb,
+            f"<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            f"<TotalAmount>50.00</TotalAmount><AppliedToTxnAdd><TxnID>{txn}</TxnID>"
+            "<PaymentAmount>50.00</PaymentAmount></AppliedToTxnAdd></ReceivePaymentAdd></ReceivePaymentAddRq>",
+        )
+        assert status(paid) == (0, "Info")
+        stored = qb.records["Invoice"][txn]
+        assert stored.findtext("BalanceRemaining") == "0.00" and stored.findtext("IsPaid") == "true"
+
+    def test_transaction_queries_filter_by_customer_and_lines_on_request(self, qb):
+        """EntityFilter selects by customer; lines only with IncludeLineItems."""
+        for name in ("Ada", "Bob"):
+            one(
+                qb,
+                f"<SalesReceiptAddRq><SalesReceiptAdd><CustomerRef><FullName>{name}</FullName></CustomerRef>"
+                "<SalesReceiptLineAdd><ItemRef><FullName>Card</FullName></ItemRef><Amount>25.00</Amount>"
+                "</SalesReceiptLineAdd></SalesReceiptAdd></SalesReceiptAddRq>",
+            )
+        rs = one(
+            qb,
+            "<SalesReceiptQueryRq><EntityFilter><FullName>Bob</FullName></EntityFilter></SalesReceiptQueryRq>",
+        )
+        assert [r.findtext("CustomerRef/FullName") for r in rs] == ["Bob"]
+        assert rs[0].find("SalesReceiptLineRet") is None
+        rs = one(
+            qb,
+            "<SalesReceiptQueryRq><IncludeLineItems>true</IncludeLineItems></SalesReceiptQueryRq>",
+        )
+        assert [r.findtext("SalesReceiptLineRet/Amount") for r in rs] == ["25.00", "25.00"]
+        number = rs[1].findtext("RefNumber")
+        by_number = one(
+            qb,
+            f"<SalesReceiptQueryRq><RefNumber>{number}</RefNumber><RefNumber>NONE</RefNumber>"
+            "</SalesReceiptQueryRq>",
+        )
+        assert status(by_number) == (500, "Warn")
+        assert [r.findtext("CustomerRef/FullName") for r in by_number] == ["Bob"]
+
+
+class TestDocuments:
+    BAD = '<CustomerAddRq requestID="a"><CustomerAdd><Name>Ada</Name></CustomerAdd></CustomerAddRq>'
+    GOOD = '<CustomerQueryRq requestID="b"><MaxReturned>1</MaxReturned></CustomerQueryRq>'
+
+    def test_stop_on_error_stops_at_the_first_error(self, qb):
+        """Requests after a failed one get no answer; requestIDs are echoed."""
+        rows = answers(qb, self.BAD + self.GOOD, on_error="stopOnError")
+        assert [(r.get("requestID"), r.get("statusCode")) for r in rows] == [("a", "3100")]
+
+    def test_continue_on_error_answers_every_request(self, qb):
+        """Every request gets its answer, in order, with its requestID."""
+        rows = answers(qb, self.BAD + self.GOOD, on_error="continueOnError")
+        assert [(r.get("requestID"), r.get("statusCode")) for r in rows] == [
+            ("a", "3100"),
+            ("b", "0"),
+        ]
+
+    def test_warnings_do_not_stop_a_batch(self, qb):
+        """A 500 warning is not an error: stopOnError goes on."""
+        rows = answers(
+            qb, "<CustomerQueryRq><FullName>nobody</FullName></CustomerQueryRq>" + self.GOOD
+        )
+        assert [r.get("statusCode") for r in rows] == ["500", "0"]
+
+    @pytest.mark.parametrize(
+        "document",
+        [
+            "<QBXML><QBXMLMsgsRq onError='stopOnError'>",
+            rq("<CustomerQueryRq/>", version="99.0"),
+            '<?xml version="1.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><CustomerQueryRq/>'
+            "</QBXMLMsgsRq></QBXML>",
+            rq("<CustomerQueryRq/>", on_error="keepGoing"),
+            rq("<TeleportRq/>"),
+            rq("<CustomerAddRq><CustomerAdd><Phone>1</Phone></CustomerAdd></CustomerAddRq>"),
+            '<?xml version="1.0"?><!DOCTYPE QBXML><?qbxml version="13.0"?><QBXML/>',
+        ],
+        ids=[
+            "malformed",
+            "unsupported-version",
+            "no-version",
+            "bad-onerror",
+            "unknown-request",
+            "missing-name",
+            "doctype",
+        ],
+    )
+    def test_documents_quickbooks_cannot_parse_get_the_hresult(self, qb, document):
+        """The request processor refuses: hresult 0x80040400, no response, nothing changed."""
+        before = {k: len(v) for k, v in qb.records.items()}
+        assert qb.process(document) == QuickBooksAnswer(
+            response="",
+            hresult="0x80040400",
+            message="QuickBooks found an error when parsing the provided XML text stream.",
+        )
+        assert {k: len(v) for k, v in qb.records.items()} == before
+
+    def test_every_request_is_recorded(self, qb):
+        """requests keeps what QuickBooks was asked, in order."""
+        qb.process(rq(self.GOOD))
+        qb.process("junk")
+        assert qb.requests == [rq(self.GOOD), "junk"]
+
+
+class TestLoadingAndFaults:
+    def test_from_json_file_and_text(self, tmp_path):
+        """A company loads from a path or JSON text, through the same checks as Adds."""
+        data = {
+            "company_name": "J",
+            "customers": [{"Name": "A"}],
+            "invoices": [{"CustomerRef": {"FullName": "A"}}],
+        }
+        path = tmp_path / "company.json"
+        path.write_text(json.dumps(data))
+        for source in (path, json.dumps(data)):
+            company = FakeQuickBooks.from_json(source)
+            assert company.company_name == "J" and len(company.records["Invoice"]) == 1
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            ({"customers": [{"Name": "A"}, {"Name": "A"}]}, "already in use"),
+            ({"invoices": [{"CustomerRef": {"FullName": "Ghost"}}]}, "Ghost"),
+            ({"items": [{"type": "ItemMagic", "Name": "x"}]}, r"ItemMagic"),
+            ({"customers": [{"Phone": "1"}]}, "without Name"),
+        ],
+    )
+    def test_bad_company_data_is_refused_with_the_reason(self, data, message):
+        """Duplicates, dangling references and unknown types fail loading clearly."""
+        with pytest.raises(ValueError, match=message):
+            FakeQuickBooks.from_json(data)
+
+    def test_opening_fails_when_quickbooks_is_not_running(self):
+        """running=False: 0x80040408 "Could not start QuickBooks."; failed_opens fails N times."""
+        company = FakeQuickBooks()
+        company.running = False
+        with pytest.raises(Unavailable) as failure:
+            company.open("")
+        assert (failure.value.hresult, failure.value.message) == (
+            "0x80040408",
+            "Could not start QuickBooks.",
+        )
+        company.running, company.failed_opens = True, 1
+        with pytest.raises(Unavailable):
+            company.open("")
+        assert company.open("") == company.company_file
+        with pytest.raises(Unavailable, match=r"Other\.qbw"):
+            company.open(r"C:\Other.qbw")
