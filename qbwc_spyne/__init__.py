@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, exceptions
 from ._handler import QBWCHandler
+from ._jobs import JobContext, JobKind, QueueHandler, cancel_job, retry_job
+from ._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
 from ._session import Session, SessionState
 from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
 from ._version import __version__
@@ -26,17 +28,27 @@ if TYPE_CHECKING:
     from ._server import QBWCServer, make_wsgi_app
 
 __all__ = [
+    "Job",
+    "JobContext",
+    "JobKind",
+    "JobQueue",
+    "JobState",
+    "MemoryJobQueue",
     "MemorySessionStore",
     "QBWCHandler",
     "QBWCServer",
+    "QueueHandler",
+    "SQLiteJobQueue",
     "SQLiteSessionStore",
     "Session",
     "SessionState",
     "SessionStore",
     "__version__",
+    "cancel_job",
     "events",
     "exceptions",
     "make_wsgi_app",
+    "retry_job",
 ]
 
 

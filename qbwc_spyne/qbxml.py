@@ -1,19 +1,281 @@
-"""qbXML: reading QuickBooks' answers safely.
+"""qbXML: build requests from Python values, read responses, choose the version.
 
-``parse`` reads a qbXML document with no DTD, no entity expansion and no
-network access; a document that declares a DOCTYPE is refused before it is
-parsed.
+Build::
+
+    qbxml.request(
+        qbxml.Rq("CustomerQueryRq", {"MaxReturned": 100, "ActiveStatus": "All"},
+                 request_id="7", iterator="Start"),
+        version="13.0",
+    )
+
+Fields are written in the order given. A dict nests elements; a list
+repeats one; ``(tag, value)`` pairs allow repeated tags in order; booleans
+become ``true``/``false``, dates ISO 8601, ``None`` is left out. Escaping
+is lxml's, so names with ``&``, quotes and any Unicode are safe.
+
+Read::
+
+    for result in qbxml.parse_response(text):
+        if result.status is Status.ERROR: ...
+        for record in result.records:     # lxml elements with .to_dict()
+            ...
+
+For responses of tens of MB, :func:`stream` yields ``(result, record)``
+pairs from an incremental parse, keeping one record in memory at a time.
+
+No DTD is ever read: a document declaring one is refused before parsing.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO, Any
+
 from lxml import etree
 
-from ._xml import UnsafeXMLError, XMLError, parse_qbxml
+from ._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
 
-__all__ = ["UnsafeXMLError", "XMLError", "parse"]
+__all__ = [
+    "Record",
+    "Result",
+    "Rq",
+    "Status",
+    "UnsafeXMLError",
+    "XMLError",
+    "choose_version",
+    "parse",
+    "parse_response",
+    "request",
+    "stream",
+    "stream_results",
+    "supported_versions",
+]
+
+ON_ERROR = ("stopOnError", "continueOnError", "rollbackOnError")
+
+
+# -- building ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rq:
+    """One request of a document, e.g. ``Rq("CustomerAddRq", {"CustomerAdd": {...}})``.
+
+    Attributes:
+        name: the request element, ending in ``Rq``.
+        fields: its children, in order (see the module's notes on values).
+        request_id: echoed by QuickBooks as the response's ``requestID``.
+        iterator: ``"Start"`` or ``"Continue"`` for an iterated query.
+        iterator_id: the ``iteratorID`` to continue.
+    """
+
+    name: str
+    fields: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
+    request_id: str | None = None
+    iterator: str | None = None
+    iterator_id: str | None = None
+
+    def element(self) -> etree._Element:
+        """This request as an lxml element."""
+        if not self.name.endswith("Rq"):
+            raise ValueError(f"a request element ends in Rq, not {self.name!r}")
+        rq = etree.Element(self.name)
+        for attribute, value in (
+            ("requestID", self.request_id),
+            ("iterator", self.iterator),
+            ("iteratorID", self.iterator_id),
+        ):
+            if value is not None:
+                rq.set(attribute, str(value))
+        _append(rq, self.fields)
+        return rq
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _append(parent: etree._Element, fields: Any) -> None:
+    if fields is None:
+        return
+    pairs = fields.items() if isinstance(fields, Mapping) else fields
+    for tag, value in pairs:
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            child = etree.SubElement(parent, tag)
+            if isinstance(item, Mapping) or (
+                isinstance(item, tuple | list) and item and isinstance(item[0], tuple)
+            ):
+                _append(child, item)
+            else:
+                child.text = _text(item)
+
+
+def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError") -> str:
+    """A complete qbXML request document: declaration, ``<?qbxml version?>``, the requests.
+
+    Raises:
+        ValueError: ``on_error`` is not stopOnError, continueOnError or rollbackOnError.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}")
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise ValueError(f"a qbXML version looks like 13.0, not {version!r}")
+    root = etree.Element("QBXML")
+    messages = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
+    messages.extend(rq.element() for rq in requests)
+    body = etree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
+
+
+def supported_versions(host_response: str) -> list[str]:
+    """The ``SupportedQBXMLVersion`` values of a HostQuery response, numeric ones only."""
+    if not host_response:
+        return []
+    root = parse_qbxml(host_response)
+    found = (el.text or "" for el in root.iter("SupportedQBXMLVersion"))
+    return [v.strip() for v in found if re.fullmatch(r"\d+\.\d+", v.strip())]
+
+
+def _key(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def choose_version(host_response: str, *, cap: str = "13.0") -> str:
+    """The highest qbXML version the company supports, but not above ``cap``.
+
+    With no HostQuery response (or no version at or under ``cap`` in it),
+    ``cap`` is returned: the Web Connector sends the HCP response only on a
+    session's first call, so store the choice with the session.
+    """
+    usable = [v for v in supported_versions(host_response) if _key(v) <= _key(cap)]
+    return max(usable, key=_key) if usable else cap
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+class Record(etree.ElementBase):
+    """An lxml element of a response (a ``CustomerRet``, say), with :meth:`to_dict`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The children as a dict: text for leaves, dicts for groups, lists for repeated tags."""
+        values: dict[str, Any] = {}
+        for child in self:
+            if not isinstance(child.tag, str):
+                continue
+            value: Any = child.to_dict() if len(child) else (child.text or "")
+            if child.tag in values:
+                if not isinstance(values[child.tag], list):
+                    values[child.tag] = [values[child.tag]]
+                values[child.tag].append(value)
+            else:
+                values[child.tag] = value
+        return values
+
+
+def _record_parser() -> etree.XMLParser:
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=Record))
+    return parser
+
+
+class Status(enum.Enum):
+    """What a response's ``statusCode`` means for the request."""
+
+    #: 0: done.
+    OK = "ok"
+    #: 1: a query matched nothing; an empty result, not a failure.
+    NO_MATCH = "no match"
+    #: 2-499: informational.
+    INFO = "info"
+    #: 500-999: done, but perhaps not as expected (e.g. a FullName not found).
+    WARNING = "warning"
+    #: 1000 and above: not done.
+    ERROR = "error"
+
+    @classmethod
+    def of(cls, code: int) -> Status:
+        """The class of a statusCode."""
+        if code == 0:
+            return cls.OK
+        if code == 1:
+            return cls.NO_MATCH
+        if code < 500:
+            return cls.INFO
+        return cls.WARNING if code < 1000 else cls.ERROR
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """One ``*Rs`` of a response.
+
+    Attributes:
+        name: the response element, e.g. ``"CustomerQueryRs"``.
+        request_id: the ``requestID`` echoed, or None.
+        status_code: ``statusCode`` as an int.
+        severity: ``statusSeverity`` (Info, Warn, Error).
+        message: ``statusMessage``.
+        iterator_id: ``iteratorID``, for an iterated query.
+        remaining_count: ``iteratorRemainingCount``, for an iterated query.
+        records: the ``*Ret`` elements (from :func:`stream`: empty).
+    """
+
+    name: str
+    request_id: str | None
+    status_code: int
+    severity: str
+    message: str
+    iterator_id: str | None = None
+    remaining_count: int | None = None
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """The class of :attr:`status_code`."""
+        return Status.of(self.status_code)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the status is an error (warnings and no-match are fine)."""
+        return self.status is not Status.ERROR
+
+    @classmethod
+    def from_element(cls, rs: etree._Element, records: list[Record] | None = None) -> Result:
+        """Read a ``*Rs`` element's attributes (and, unless given, its records)."""
+        try:
+            code = int(rs.get("statusCode", "0"))
+            remaining = rs.get("iteratorRemainingCount")
+            remaining_count = int(remaining) if remaining is not None else None
+        except ValueError as exc:
+            raise XMLError(f"{rs.tag} has a malformed number: {exc}") from None
+        return cls(
+            name=str(rs.tag),
+            request_id=rs.get("requestID"),
+            status_code=code,
+            severity=rs.get("statusSeverity", ""),
+            message=rs.get("statusMessage", ""),
+            iterator_id=rs.get("iteratorID"),
+            remaining_count=remaining_count,
+            records=list(rs) if records is None else records,
+        )
 
 
 def parse(text: str | bytes) -> etree._Element:
@@ -24,3 +286,106 @@ def parse(text: str | bytes) -> etree._Element:
         XMLError: the document is not well-formed.
     """
     return parse_qbxml(text)
+
+
+def parse_response(text: str | bytes) -> list[Result]:
+    """Every ``*Rs`` of a response document, records included, in order.
+
+    Raises:
+        UnsafeXMLError, XMLError: as :func:`parse`; also when it is no qbXML response.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if has_doctype(data):
+        raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
+    try:
+        root = etree.fromstring(data, _record_parser())
+    except etree.XMLSyntaxError as exc:
+        raise XMLError(f"qbXML is not well-formed: {exc}") from None
+    messages = root.find("QBXMLMsgsRs")
+    if root.tag != "QBXML" or messages is None:
+        raise XMLError("not a qbXML response: no QBXML/QBXMLMsgsRs")
+    return [Result.from_element(rs) for rs in messages if isinstance(rs.tag, str)]
+
+
+def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
+    if isinstance(source, str):
+        # Encode slice by slice: a 30 MB str never becomes a second 30 MB bytes.
+        for start in range(0, len(source), size):
+            yield source[start : start + size].encode("utf-8")
+    elif isinstance(source, bytes):
+        view = memoryview(source)
+        for start in range(0, len(view), size):
+            yield bytes(view[start : start + size])
+    else:
+        while chunk := source.read(size):
+            yield chunk
+
+
+def stream(
+    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16
+) -> Iterator[tuple[Result, Record]]:
+    """Yield ``(result, record)`` for each record of a response, as it is parsed.
+
+    ``result`` describes the enclosing ``*Rs`` (its ``records`` are empty);
+    a ``*Rs`` without records yields nothing, so check
+    :func:`stream_results` when the statuses matter. Each record is freed
+    once the next is read: memory is bounded by the largest record, not
+    by the document.
+
+    Raises:
+        UnsafeXMLError, XMLError: as :func:`parse`.
+    """
+    for result, record in stream_results(source, chunk_size=chunk_size):
+        if record is not None:
+            yield result, record
+
+
+def stream_results(
+    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16
+) -> Iterator[tuple[Result, Record | None]]:
+    """Like :func:`stream`, and also ``(result, None)`` when a ``*Rs`` ends.
+
+    The ``(result, None)`` item comes after that response's records, so a
+    caller sees every status, including those of responses with no records.
+    """
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+    )
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=Record))
+    depth = 0
+    current: Result | None = None
+    first = True
+    try:
+        for chunk in _chunks(source, chunk_size):
+            if first:
+                # The prolog is in the first chunk (a DOCTYPE must precede the root).
+                if has_doctype(chunk):
+                    raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
+                first = False
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    if depth == 1 and element.tag != "QBXML":
+                        raise XMLError("not a qbXML response: the root is not QBXML")
+                    if depth == 3:
+                        current = Result.from_element(element, records=[])
+                    continue
+                depth -= 1
+                if depth == 3 and current is not None:
+                    yield current, element
+                    # Free what was read: the record, and its earlier siblings.
+                    element.clear(keep_tail=False)
+                    while element.getprevious() is not None:
+                        del element.getparent()[0]
+                elif depth == 2 and current is not None:
+                    yield current, None
+                    current = None
+                    element.clear(keep_tail=False)
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise XMLError(f"qbXML is not well-formed: {exc}") from None
