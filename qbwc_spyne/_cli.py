@@ -1,4 +1,4 @@
-"""The qbwc-spyne command line: serve, qwc, simulate, hash-password, demo."""
+"""The qbwc-spyne command line: serve, qwc, simulate, hash-password, jobs, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._queue import JobState
 from ._version import __version__
 from .exceptions import QBWCError
 
@@ -205,6 +206,46 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- jobs ------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ._jobs import cancel_job, retry_job
+    from ._queue import SQLiteJobQueue
+
+    if not Path(args.db).exists():
+        raise CommandError(f"no job database at {args.db}")
+    queue = SQLiteJobQueue(args.db)
+    if args.action == "list":
+        states = [JobState(args.state)] if args.state else []
+        rows = queue.jobs(user=args.user, states=states)
+        print(
+            f"{'id':>6}  {'user':<12} {'kind':<20} {'state':<10} {'tries':>5} {'pages':>5}  problem"
+        )
+        for job in rows:
+            problem = job.error_message or job.warning or ""
+            print(
+                f"{job.id:>6}  {job.user:<12} {job.kind:<20} {job.state.value:<10} "
+                f"{job.attempts:>5} {job.pages:>5}  {problem[:60]}"
+            )
+        return 0
+    if args.id is None:
+        raise CommandError(f"jobs {args.action} needs a job id")
+    if args.action == "show":
+        found = queue.get(args.id)
+        if found is None:
+            raise CommandError(f"no job {args.id}")
+        for name, value in asdict(found).items():
+            print(f"{name:>14}: {value.value if isinstance(value, JobState) else value}")
+        return 0
+    change = retry_job if args.action == "retry" else cancel_job
+    job = change(queue, args.id)
+    print(f"job {job.id} is now {job.state.value}")
+    return 0
+
+
 # -- demo ------------------------------------------------------------------------------
 
 
@@ -290,6 +331,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hash_pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
     hash_pw.set_defaults(run=cmd_hash_password)
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="list, show, retry or cancel jobs of a SQLite queue",
+        description="Look at and steer the jobs of a SQLiteJobQueue. retry "
+        "sends a failed, blocked, cancelled or unknown job again (for an "
+        "unknown write: your word that it did not happen).",
+    )
+    jobs.add_argument("action", choices=["list", "show", "retry", "cancel"])
+    jobs.add_argument("id", nargs="?", type=int, help="the job (show, retry, cancel)")
+    jobs.add_argument("--db", required=True, help="the SQLite file of the queue")
+    jobs.add_argument("--user", help="list: only this user's jobs")
+    jobs.add_argument("--state", choices=[s.value for s in JobState], help="list: only this state")
+    jobs.set_defaults(run=cmd_jobs)
 
     demo = commands.add_parser("demo", help="run the demo (from a qbwc_spyne checkout)")
     demo.add_argument("--directory", default="demo-data", help="where the demo keeps its databases")

@@ -67,11 +67,13 @@ class JobContext:
     """What a job kind gets: the job, the session, the qbXML version to write.
 
     Set ``job.checkpoint`` (JSON) in ``handle`` to restart an interrupted
-    query from there rather than from the start.
+    query from there rather than from the start. ``session`` is None only
+    when :meth:`JobKind.reconcile` is asked, as a session dies, whether a
+    reconcile query can be made.
     """
 
     job: Job
-    session: Session
+    session: Session | None
     version: str
 
     @property
@@ -111,6 +113,8 @@ class JobKind:
         """A query telling whether an unknown write happened (None: the operator decides).
 
         Typically a query by the job's key, e.g. an InvoiceQuery by RefNumber.
+        Called when the write's session dies (``ctx.session`` None) to choose
+        between the ``reconcile`` and ``unknown`` states, and again to send it.
         """
         return None
 
@@ -213,15 +217,25 @@ class QueueHandler(QBWCHandler):
             self._release(job, "its session ended before the answer came")
         return expired
 
+    def _reconcile_query(self, job: Job, session: Session | None) -> qbxml.Rq | None:
+        kind = self.kinds.get(job.kind)
+        if kind is None:
+            return None
+        version = session.data.get("version", self.version_cap) if session else self.version_cap
+        try:
+            return kind.reconcile(JobContext(job=job, session=session, version=version))
+        except Exception:
+            logger.exception("job %s (%s): reconcile() raised", job.id, job.kind)
+            return None
+
     def _release(self, job: Job, why: str) -> None:
         """Put a job in flight back: queries to pending, unknown writes to reconcile."""
-        kind = self.kinds.get(job.kind)
-        can_reconcile = kind is not None and type(kind).reconcile is not JobKind.reconcile
         if job.reconciling or not job.writes:
             # A query (or a reconcile query) changed nothing: ask again, from
             # the start or the checkpoint, never from an iterator page onward.
             job.state = JobState.RECONCILE if job.reconciling else JobState.PENDING
         else:
+            can_reconcile = self._reconcile_query(job, None) is not None
             job.state = JobState.RECONCILE if can_reconcile else JobState.UNKNOWN
             job.error_message = f"Outcome unknown: {why}."
         job.iterator_id = None
@@ -279,6 +293,11 @@ class QueueHandler(QBWCHandler):
             fresh = not (job.iterator_id and job.request)  # not the next page of an iterator
             try:
                 event.request = self._request(job, session)
+            except _NoReconcile:
+                job.state, job.reconciling = JobState.UNKNOWN, False
+                job.error_message = "Outcome unknown, and its kind gave no reconcile query."
+                self._settle(job, session)
+                continue
             except Exception as exc:
                 self._fail(job, session, "build", f"{type(exc).__name__}: {exc}")
                 self._report(session, job, exc)
@@ -298,7 +317,12 @@ class QueueHandler(QBWCHandler):
         if job.iterator_id and job.request:
             return _continue(job.request, job.iterator_id)
         ctx = self._context(job, session)
-        rq = kind.reconcile(ctx) if job.reconciling else kind.build(ctx)
+        if job.reconciling:
+            rq = self._reconcile_query(job, session)
+            if rq is None:
+                raise _NoReconcile
+        else:
+            rq = kind.build(ctx)
         if not isinstance(rq, qbxml.Rq):
             raise HandlerError(
                 f"{type(kind).__name__} must return a qbxml.Rq", operation="sendRequestXML"
@@ -433,7 +457,7 @@ class QueueHandler(QBWCHandler):
         )
         if left == 0:
             return 100
-        done = session.data.get("finished", 0) + (job.pages if going_on else 0)
+        done = int(session.data.get("finished", 0)) + (job.pages if going_on else 0)
         return min(99, max(1, 100 * done // (done + left)))
 
     def on_connection_error(self, event: ConnectionErrorEvent) -> None:
@@ -449,6 +473,10 @@ class QueueHandler(QBWCHandler):
         job = self._current(event.session)
         if job is not None:
             self._release(job, "the session closed before its answer came")
+
+
+class _NoReconcile(Exception):
+    """A job to reconcile whose kind gave no reconcile query after all."""
 
 
 def _dependants(queue: JobQueue, job_id: int) -> list[Job]:

@@ -170,7 +170,7 @@ def choose_version(host_response: str, *, cap: str = "13.0") -> str:
 # -- reading ----------------------------------------------------------------------------
 
 
-class Record(etree.ElementBase):
+class Record(etree.ElementBase):  # type: ignore[misc]
     """An lxml element of a response (a ``CustomerRet``, say), with :meth:`to_dict`."""
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,7 +9,15 @@ import pytest
 
 import qbwc_spyne
 
-PUBLIC_MODULES = ["qbwc_spyne", "qbwc_spyne.events", "qbwc_spyne.exceptions", "qbwc_spyne.testing"]
+PUBLIC_MODULES = [
+    "qbwc_spyne",
+    "qbwc_spyne.auth",
+    "qbwc_spyne.events",
+    "qbwc_spyne.exceptions",
+    "qbwc_spyne.qbxml",
+    "qbwc_spyne.qwc",
+    "qbwc_spyne.testing",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -39,17 +47,27 @@ def test_public_names_are_all_listed(name):
 def test_top_level_front_door():
     """The package's front door is small and names what users need."""
     assert set(qbwc_spyne.__all__) == {
+        "Job",
+        "JobContext",
+        "JobKind",
+        "JobQueue",
+        "JobState",
+        "MemoryJobQueue",
         "MemorySessionStore",
         "QBWCHandler",
         "QBWCServer",
+        "QueueHandler",
+        "SQLiteJobQueue",
         "SQLiteSessionStore",
         "Session",
         "SessionState",
         "SessionStore",
         "__version__",
+        "cancel_job",
         "events",
         "exceptions",
         "make_wsgi_app",
+        "retry_job",
     }
     assert qbwc_spyne.make_wsgi_app is importlib.import_module("qbwc_spyne._server").make_wsgi_app
     with pytest.raises(AttributeError):

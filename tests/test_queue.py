@@ -1,0 +1,567 @@
+"""The job queue with the simulator and the fake QuickBooks: what other frameworks get wrong."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from qbwc_spyne import (
+    JobContext,
+    JobKind,
+    JobState,
+    MemoryJobQueue,
+    QueueHandler,
+    SQLiteJobQueue,
+    SQLiteSessionStore,
+    cancel_job,
+    make_wsgi_app,
+    qbxml,
+    retry_job,
+)
+from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+from .helpers import FakeClock
+
+
+class SyncCustomers(JobKind):
+    """Pages through customers; records ListIDs, and a TimeModified watermark as checkpoint."""
+
+    name = "sync_customers"
+
+    def __init__(self, page: int = 100) -> None:
+        self.page = page
+        self.seen: list[str] = []
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        fields: dict[str, Any] = {"MaxReturned": self.page, "ActiveStatus": "All"}
+        if ctx.job.checkpoint:
+            fields["FromModifiedDate"] = ctx.job.checkpoint
+        return qbxml.Rq("CustomerQueryRq", fields, iterator="Start")
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        for record in result.records:
+            self.seen.append(record.findtext("ListID"))
+            ctx.job.checkpoint = record.findtext("TimeModified")
+
+
+class AddCustomer(JobKind):
+    """Adds the customer named in the payload; records its ListID. Reconciles by FullName."""
+
+    name = "add_customer"
+
+    def __init__(self) -> None:
+        self.added: dict[str, str] = {}
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": ctx.payload["name"]}})
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        self.added[ctx.payload["name"]] = result.records[0].findtext("ListID")
+
+    def reconcile(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq("CustomerQueryRq", {"FullName": ctx.payload["name"]})
+
+
+class AddCustomerNoReconcile(AddCustomer):
+    name = "add_customer_blind"
+
+    def reconcile(self, ctx: JobContext) -> None:  # type: ignore[override]
+        return None
+
+
+class AddInvoice(JobKind):
+    """Adds an invoice for a customer by name; records the TxnID."""
+
+    name = "add_invoice"
+
+    def __init__(self) -> None:
+        self.txn_ids: list[str] = []
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq(
+            "InvoiceAddRq",
+            {
+                "InvoiceAdd": {
+                    "CustomerRef": {"FullName": ctx.payload["customer"]},
+                    "RefNumber": ctx.payload.get("ref"),
+                    "InvoiceLineAdd": {
+                        "ItemRef": {"FullName": "Labor"},
+                        "Quantity": 2,
+                        "Rate": "50.00",
+                    },
+                }
+            },
+        )
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        self.txn_ids.append(result.records[0].findtext("TxnID"))
+
+
+class QueryCustomer(JobKind):
+    """A query by FullName: no match and the 500 warning are not failures."""
+
+    name = "query_customer"
+
+    def __init__(self) -> None:
+        self.results: list[qbxml.Result] = []
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        fields = [("FullName", name) for name in ctx.payload["names"]]
+        return qbxml.Rq("CustomerQueryRq", fields)
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        self.results.append(result)
+
+
+def company(customers: int = 0) -> FakeQuickBooks:
+    qb = FakeQuickBooks()
+    qb.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
+    qb.add_customers(customers)
+    return qb
+
+
+def setup(*kinds: JobKind, queue=None, clock=None, **options):
+    queue = queue if queue is not None else MemoryJobQueue()
+    options.setdefault("clock", clock or FakeClock())
+    handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", kinds=kinds, **options)
+    return queue, handler
+
+
+def update(handler, qb, user="shop", store=None, **options):
+    app = make_wsgi_app(handler, store=store)
+    return WebConnector(
+        app, user=user, password="pw", quickbooks=qb, noop_delay=0, **options
+    ).update()
+
+
+class TestIterators:
+    def test_sync_of_1000_customers_in_pages_of_100_matches_exactly(self):
+        """Every ListID once, in QuickBooks' order; 10 pages; the job done; progress ends at 100."""
+        qb = company(1000)
+        sync = SyncCustomers(page=100)
+        queue, handler = setup(sync)
+        job = handler.enqueue("sync_customers", user="shop")
+        progress: list[int] = []
+        result = update(handler, qb, progress=progress.append)
+        assert result.ok, result.transcript()
+        assert sync.seen == list(qb.records["Customer"]) and len(set(sync.seen)) == 1000
+        done = queue.get(job.id)
+        assert done.state is JobState.DONE and done.pages == 10 and done.attempts == 1
+        assert progress == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+        continues = [r for r in result.requests if 'iterator="Continue"' in r]
+        assert len(continues) == 9 and all('requestID="1"' in r for r in result.requests)
+        criteria = {
+            r[r.index("<MaxReturned>") : r.index("</CustomerQueryRq>")] for r in result.requests
+        }
+        assert len(criteria) == 1  # the same criteria on every page
+
+    def test_session_dying_mid_iterator_restarts_from_the_checkpoint(self):
+        """A lost response at page 3: the job returns to the queue; the next update resumes from
+        the watermark and nothing is skipped."""
+        qb = company(50)
+        sync = SyncCustomers(page=10)
+        clock = FakeClock()
+        queue, handler = setup(sync, clock=clock, lease=60)
+        job = handler.enqueue("sync_customers", user="shop")
+        handle = sync.handle
+        pages: list[int] = []
+
+        def lose_after_two(ctx, result):
+            handle(ctx, result)
+            pages.append(1)
+            if len(pages) == 2:
+                qb.lose_responses = 1
+
+        sync.handle = lose_after_two  # type: ignore[method-assign]
+        assert update(handler, qb).status == "response lost"
+        assert queue.get(job.id).state is JobState.IN_FLIGHT
+        clock.advance(61)  # the lease runs out
+        result = update(handler, qb)
+        assert result.ok
+        assert set(sync.seen) == set(qb.records["Customer"])  # nothing skipped
+        restarted = result.requests[0]
+        assert 'iterator="Start"' in restarted and "<FromModifiedDate>" in restarted
+        assert queue.get(job.id).state is JobState.DONE
+
+    def test_expired_iterator_3391_restarts_the_query(self):
+        """QuickBooks forgets the iterator mid-way ("iteratorID not valid"): start again."""
+        qb = company(30)
+        sync = SyncCustomers(page=10)
+        queue, handler = setup(sync)
+        job = handler.enqueue("sync_customers", user="shop")
+        handle = sync.handle
+        calls: list[int] = []
+
+        def forget_once(ctx, result):
+            handle(ctx, result)
+            calls.append(1)
+            if len(calls) == 1:
+                qb.close()  # QuickBooks drops its iterators
+
+        sync.handle = forget_once  # type: ignore[method-assign]
+        result = update(handler, qb)
+        assert result.ok
+        assert set(sync.seen) == set(qb.records["Customer"])
+        assert sum('iterator="Start"' in r for r in result.requests) == 2
+        assert queue.get(job.id).state is JobState.DONE
+
+
+class TestOrderAndErrors:
+    def test_an_invoice_is_never_sent_before_its_customer(self):
+        """The invoice depends on the customer add: sent after it, even with higher priority."""
+        qb = company()
+        add, invoice = AddCustomer(), AddInvoice()
+        queue, handler = setup(add, invoice)
+        first = handler.enqueue("add_customer", user="shop", payload={"name": "New Co"})
+        handler.enqueue(
+            "add_invoice",
+            user="shop",
+            payload={"customer": "New Co"},
+            depends_on=[first.id],
+            priority=10,
+        )
+        result = update(handler, qb)
+        assert result.ok
+        assert ["CustomerAddRq" in r for r in result.requests] == [True, False]
+        assert len(invoice.txn_ids) == 1 and invoice.txn_ids[0] in qb.records["Invoice"]
+
+    def test_failed_dependency_blocks_the_dependant(self):
+        """The customer add fails (duplicate): the invoice is blocked, never sent."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Taken"}]})
+        queue, handler = setup(AddCustomer(), AddInvoice())
+        first = handler.enqueue("add_customer", user="shop", payload={"name": "Taken"})
+        second = handler.enqueue(
+            "add_invoice", user="shop", payload={"customer": "Taken"}, depends_on=[first.id]
+        )
+        result = update(handler, qb)
+        assert result.ok and len(result.requests) == 1
+        failed = queue.get(first.id)
+        assert (failed.state, failed.error_code) == (JobState.FAILED, "3100")
+        assert queue.get(second.id).state is JobState.BLOCKED
+        assert not qb.records["Invoice"]
+
+    def test_error_goes_on_with_the_next_job_by_default(self):
+        """A failing job does not stop the session: the next job runs."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Taken"}]})
+        add = AddCustomer()
+        queue, handler = setup(add)
+        bad = handler.enqueue("add_customer", user="shop", payload={"name": "Taken"})
+        good = handler.enqueue("add_customer", user="shop", payload={"name": "Fresh"})
+        result = update(handler, qb)
+        assert result.ok and len(result.requests) == 2
+        assert (
+            queue.get(bad.id).state is JobState.FAILED and queue.get(good.id).state is JobState.DONE
+        )
+
+    def test_stop_on_error_ends_the_session_through_get_last_error(self):
+        """stop_on_error: the failure's code and message reach the user; the next job waits."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Taken"}]})
+        queue, handler = setup(AddCustomer(), stop_on_error=True)
+        bad = handler.enqueue("add_customer", user="shop", payload={"name": "Taken"})
+        good = handler.enqueue("add_customer", user="shop", payload={"name": "Fresh"})
+        result = update(handler, qb)
+        assert result.status == "error"
+        assert f"Job {bad.id} (add_customer) failed: 3100" in result.messages[0]
+        assert queue.get(good.id).state is JobState.PENDING
+
+    def test_warnings_and_no_match_are_successes(self):
+        """A 500 warning is kept on the job, which is done; no match is an empty success."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Ada"}]})
+        query = QueryCustomer()
+        queue, handler = setup(query)
+        warned = handler.enqueue("query_customer", user="shop", payload={"names": ["Ada", "Ghost"]})
+        result = update(handler, qb)
+        assert result.ok
+        job = queue.get(warned.id)
+        assert job.state is JobState.DONE and "Ghost" in job.warning
+        assert [r.findtext("Name") for r in query.results[0].records] == ["Ada"]
+
+    def test_hresult_fails_the_job_and_reaches_the_user(self):
+        """QuickBooks cannot parse the request (0x80040400): the job fails; getLastError says so."""
+
+        class Broken(JobKind):
+            name = "broken"
+
+            def build(self, ctx):
+                return qbxml.Rq("TeleportRq", {"Where": "Mars"})
+
+        queue, handler = setup(Broken())
+        job = handler.enqueue("broken", user="shop")
+        result = update(handler, company())
+        assert result.status == "error" and "0x80040400" in result.messages[0]
+        assert queue.get(job.id).state is JobState.FAILED
+
+    def test_a_kind_that_raises_fails_its_job_and_the_session_goes_on(self):
+        """A build that raises fails that job only; the next job is sent."""
+
+        class Raising(JobKind):
+            name = "raising"
+
+            def build(self, ctx):
+                raise KeyError("sku")
+
+        queue, handler = setup(Raising(), AddCustomer())
+        bad = handler.enqueue("raising", user="shop")
+        good = handler.enqueue("add_customer", user="shop", payload={"name": "Fresh"})
+        assert update(handler, company()).ok
+        assert (
+            queue.get(bad.id).state is JobState.FAILED
+            and "KeyError" in queue.get(bad.id).error_message
+        )
+        assert queue.get(good.id).state is JobState.DONE
+
+    def test_no_runnable_job_answers_none(self):
+        """No job, or only blocked ones: authenticate says "none", never an empty request."""
+        queue, handler = setup(AddCustomer())
+        assert update(handler, company()).status == "no work"
+        first = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        handler.enqueue("add_customer", user="shop", payload={"name": "B"}, depends_on=[first.id])
+        cancel_job(queue, first.id)
+        result = update(handler, company())
+        assert result.status == "no work" and "sendRequestXML" not in result.operations()
+
+    def test_connection_error_puts_the_job_back(self):
+        """QuickBooks cannot be opened: nothing was sent, the job is pending again."""
+        qb = company()
+        qb.running = False
+        queue, handler = setup(AddCustomer())
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        assert update(handler, qb).status == "connection error"
+        assert queue.get(job.id).state is JobState.PENDING
+        qb.running = True
+        assert update(handler, qb).ok and queue.get(job.id).state is JobState.DONE
+
+    def test_request_id_is_checked_on_the_way_back(self):
+        """A response that answers another requestID does not complete the job."""
+
+        class Tampering(FakeQuickBooks):
+            def process(self, request):
+                answer = super().process(request)
+                return type(answer)(
+                    response=answer.response.replace('requestID="1"', 'requestID="99"')
+                )
+
+        qb = Tampering()
+        sync = SyncCustomers()
+        queue, handler = setup(sync)
+        job = handler.enqueue("sync_customers", user="shop")
+        update(handler, qb)
+        assert queue.get(job.id).state is JobState.FAILED
+        assert "does not answer request 1" in queue.get(job.id).error_message
+
+
+class TestNothingTwice:
+    def test_write_lost_mid_session_is_reconciled_not_resent(self):
+        """The Add ran but its answer was lost: the next update asks (a query), finds it, done."""
+        qb = company()
+        qb.lose_responses = 1
+        add = AddCustomer()
+        clock = FakeClock()
+        queue, handler = setup(add, clock=clock, lease=60)
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "Once Only"})
+        assert update(handler, qb).status == "response lost"
+        clock.advance(61)
+        result = update(handler, qb)
+        assert result.ok
+        assert "CustomerQueryRq" in result.requests[0] and "CustomerAddRq" not in result.requests[0]
+        assert queue.get(job.id).state is JobState.DONE
+        assert [r.findtext("Name") for r in qb.records["Customer"].values()] == ["Once Only"]
+        assert add.added["Once Only"] in qb.records["Customer"]
+
+    def test_write_that_never_happened_is_sent_after_reconciling(self):
+        """The session died after the Add left us but before QuickBooks ran it: the reconcile
+        query finds nothing, so the Add is sent, once."""
+        qb = company()
+        clock = FakeClock()
+        queue, handler = setup(AddCustomer(), clock=clock, lease=60)
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "Late"})
+        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=60)
+        sent.writes = True  # its request was handed to the Web Connector
+        queue.save(sent)
+        clock.advance(61)
+        result = update(handler, qb)
+        assert result.ok
+        assert ["CustomerQueryRq" in r for r in result.requests] == [True, False]
+        assert [r.findtext("Name") for r in qb.records["Customer"].values()] == ["Late"]
+        assert queue.get(job.id).state is JobState.DONE
+
+    def test_write_without_reconcile_waits_for_the_operator(self):
+        """No reconcile query: unknown, never resent by itself; retry_job is the operator's say."""
+        qb = company()
+        qb.lose_responses = 1
+        clock = FakeClock()
+        queue, handler = setup(AddCustomerNoReconcile(), clock=clock, lease=60)
+        job = handler.enqueue("add_customer_blind", user="shop", payload={"name": "Maybe"})
+        update(handler, qb)
+        clock.advance(61)
+        assert update(handler, qb).status == "no work"
+        assert queue.get(job.id).state is JobState.UNKNOWN
+        assert "Outcome unknown" in queue.get(job.id).error_message
+        assert len(qb.records["Customer"]) == 1
+        retry_job(queue, job.id)
+        result = update(handler, qb)
+        assert queue.get(job.id).state is JobState.FAILED  # the retry meets the duplicate: 3100
+        assert len(qb.records["Customer"]) == 1 and result.ok
+
+    def test_stuck_in_flight_jobs_are_recovered_at_the_next_login(self):
+        """A job in flight with an expired lease does not stay in progress forever."""
+        clock = FakeClock()
+        queue, handler = setup(SyncCustomers(), clock=clock, lease=30)
+        job = handler.enqueue("sync_customers", user="shop")
+        queue.claim(user="shop", company_file="", ticket="dead-session", now=clock(), lease=30)
+        clock.advance(31)
+        assert [j.id for j in handler.recover()] == [job.id]
+        assert queue.get(job.id).state is JobState.PENDING
+
+    def test_the_same_key_is_not_queued_twice(self):
+        """enqueue with a key already waiting returns the waiting job."""
+        queue, handler = setup(AddCustomer())
+        first = handler.enqueue("add_customer", user="shop", payload={"name": "A"}, key="order-1")
+        again = handler.enqueue("add_customer", user="shop", payload={"name": "A"}, key="order-1")
+        other_user = handler.enqueue(
+            "add_customer", user="other", payload={"name": "A"}, key="order-1"
+        )
+        assert again.id == first.id != other_user.id
+        assert len(queue.jobs(user="shop")) == 1
+
+
+class TestIsolationAndRestarts:
+    def test_two_users_syncing_at_once_touch_only_their_own_jobs(self, tmp_path):
+        """Two Web Connectors at once on one SQLite queue: each runs its user's jobs only."""
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        kinds = {user: AddCustomer() for user in ("east", "west")}
+
+        class PerUser(AddCustomer):
+            def handle(self, ctx, result):
+                kinds[ctx.job.user].added[ctx.payload["name"]] = result.records[0].findtext(
+                    "ListID"
+                )
+
+        _, handler = setup(PerUser(), queue=queue)
+        for user in kinds:
+            for n in range(5):
+                handler.enqueue("add_customer", user=user, payload={"name": f"{user}-{n}"})
+        books = {user: company() for user in kinds}
+        app = make_wsgi_app(handler, store=SQLiteSessionStore(tmp_path / "sessions.db"))
+        results = {}
+
+        def run(user):
+            results[user] = WebConnector(
+                app, user=user, password="pw", quickbooks=books[user], noop_delay=0
+            ).update()
+
+        threads = [threading.Thread(target=run, args=(user,)) for user in kinds]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(result.ok for result in results.values())
+        assert results["east"].ticket != results["west"].ticket
+        for user in kinds:
+            names = sorted(r.findtext("Name") for r in books[user].records["Customer"].values())
+            assert names == [f"{user}-{n}" for n in range(5)]
+            assert all(j.state is JobState.DONE for j in queue.jobs(user=user))
+
+    def test_server_restart_mid_session_loses_nothing_and_sends_nothing_twice(self, tmp_path):
+        """Mid-iterator, the server is replaced by a new process' objects on the same files."""
+        qb = company(40)
+        for n in range(3):
+            qb.load({"customers": [{"Name": f"Extra {n}"}]})
+        seen: list[str] = []
+
+        class Recording(SyncCustomers):
+            def handle(self, ctx, result):
+                seen.extend(r.findtext("ListID") for r in result.records)
+
+        def server():
+            queue = SQLiteJobQueue(tmp_path / "jobs.db")
+            _, handler = setup(Recording(page=10), AddInvoice(), queue=queue)
+            return (
+                queue,
+                handler,
+                make_wsgi_app(handler, store=SQLiteSessionStore(tmp_path / "s.db")),
+            )
+
+        _, handler, first = server()
+        sync = handler.enqueue("sync_customers", user="shop")
+        invoice = handler.enqueue(
+            "add_invoice", user="shop", payload={"customer": "Extra 0"}, depends_on=[sync.id]
+        )
+
+        class Switching:
+            """Sends the first 3 calls after authenticate to one server, the rest to a new one."""
+
+            def __init__(self):
+                self.calls = 0
+                self.second = None
+
+            def __call__(self, environ, start_response):
+                self.calls += 1
+                if self.calls > 6 and self.second is None:
+                    self.second = server()[2]  # a restart: new objects, same files
+                return (self.second or first)(environ, start_response)
+
+        result = WebConnector(
+            Switching(), user="shop", password="pw", quickbooks=qb, noop_delay=0
+        ).update()
+        assert result.ok, result.transcript()
+        assert sorted(seen) == sorted(qb.records["Customer"]) and len(seen) == len(set(seen))
+        assert len(qb.records["Invoice"]) == 1
+        final = SQLiteJobQueue(tmp_path / "jobs.db")
+        states = [getattr(final.get(j), "state", None) for j in (sync.id, invoice.id)]
+        assert states == [JobState.DONE, JobState.DONE]
+
+
+class TestOperator:
+    def test_cancel_blocks_dependants_and_retry_unblocks_them(self):
+        """cancel: dependants blocked; retry: the job and its dependants pending again."""
+        queue, handler = setup(AddCustomer(), AddInvoice())
+        first = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        second = handler.enqueue(
+            "add_invoice", user="shop", payload={"customer": "A"}, depends_on=[first.id]
+        )
+        third = handler.enqueue(
+            "add_invoice", user="shop", payload={"customer": "A"}, depends_on=[second.id]
+        )
+        cancel_job(queue, first.id)
+        assert [queue.get(j.id).state for j in (first, second, third)] == [
+            JobState.CANCELLED,
+            JobState.BLOCKED,
+            JobState.BLOCKED,
+        ]
+        retry_job(queue, first.id)
+        assert {queue.get(j.id).state for j in (first, second, third)} == {JobState.PENDING}
+
+    @pytest.mark.parametrize("action", [retry_job, cancel_job])
+    def test_operator_refuses_what_it_must_not_touch(self, action):
+        """No such job; retrying a pending job; cancelling a done one."""
+        queue, handler = setup(AddCustomer())
+        with pytest.raises(ValueError, match="no job 42"):
+            action(queue, 42)
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        if action is retry_job:
+            with pytest.raises(ValueError, match="pending"):
+                action(queue, job.id)
+        else:
+            job.state = JobState.DONE
+            queue.save(job)
+            with pytest.raises(ValueError, match="done"):
+                action(queue, job.id)
+
+    def test_unknown_kind_and_dependency_are_refused_at_enqueue(self):
+        """A job naming no registered kind, or a missing dependency, is refused at once."""
+        from qbwc_spyne.exceptions import ConfigurationError
+
+        queue, handler = setup(AddCustomer())
+        with pytest.raises(ConfigurationError, match="teleport"):
+            handler.enqueue("teleport", user="shop")
+        with pytest.raises(ValueError, match="do not exist"):
+            handler.enqueue("add_customer", user="shop", payload={"name": "A"}, depends_on=[99])
+        with pytest.raises(ConfigurationError, match="already registered"):
+            handler.register(AddCustomer())
