@@ -213,7 +213,7 @@ class TestOrderAndErrors:
         """The invoice depends on the customer add: sent after it, even with higher priority."""
         qb = company()
         add, invoice = AddCustomer(), AddInvoice()
-        queue, handler = setup(add, invoice)
+        _, handler = setup(add, invoice)
         first = handler.enqueue("add_customer", user="shop", payload={"name": "New Co"})
         handler.enqueue(
             "add_invoice",
@@ -558,7 +558,7 @@ class TestOperator:
         """A job naming no registered kind, or a missing dependency, is refused at once."""
         from qbwc_spyne.exceptions import ConfigurationError
 
-        queue, handler = setup(AddCustomer())
+        _, handler = setup(AddCustomer())
         with pytest.raises(ConfigurationError, match="teleport"):
             handler.enqueue("teleport", user="shop")
         with pytest.raises(ValueError, match="do not exist"):
