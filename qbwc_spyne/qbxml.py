@@ -108,18 +108,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _is_pairs(value: Any) -> bool:
+    """A list of (tag, value) pairs: children in order, tags free to repeat."""
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value)
+    )
+
+
 def _append(parent: etree._Element, fields: Any) -> None:
     if fields is None:
         return
     pairs = fields.items() if isinstance(fields, Mapping) else fields
     for tag, value in pairs:
-        for item in value if isinstance(value, list) else [value]:
+        repeated = isinstance(value, list) and not _is_pairs(value)
+        for item in value if repeated else [value]:
             if item is None:
                 continue
             child = etree.SubElement(parent, tag)
-            if isinstance(item, Mapping) or (
-                isinstance(item, tuple | list) and item and isinstance(item[0], tuple)
-            ):
+            if isinstance(item, Mapping) or _is_pairs(item):
                 _append(child, item)
             else:
                 child.text = _text(item)
@@ -327,10 +335,10 @@ def stream(
     """Yield ``(result, record)`` for each record of a response, as it is parsed.
 
     ``result`` describes the enclosing ``*Rs`` (its ``records`` are empty);
-    a ``*Rs`` without records yields nothing, so check
-    :func:`stream_results` when the statuses matter. Each record is freed
-    once the next is read: memory is bounded by the largest record, not
-    by the document.
+    a ``*Rs`` without records yields nothing, so use :func:`stream_results`
+    when the statuses matter. Use each record before taking the next: what
+    was read is freed as the parse moves on, so memory is bounded by one
+    chunk and the largest record, not by the document.
 
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`.

@@ -245,3 +245,36 @@ def test_demo_outside_a_checkout_says_where_it_lives(tmp_path):
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert_one_line_error(env_result, "examples/ of a qbwc_spyne checkout")
+
+
+def test_jobs_commands_over_a_sqlite_queue(tmp_path):
+    """jobs list/show/retry/cancel read and steer the queue; mistakes are one line."""
+    from qbwc_spyne import JobState, SQLiteJobQueue
+
+    db = tmp_path / "jobs.db"
+    queue = SQLiteJobQueue(db)
+    first = queue.enqueue(user="shop", kind="add_customer", payload={"name": "A"})
+    second = queue.enqueue(user="shop", kind="add_invoice", depends_on=[first.id])
+    queue.close()
+    listing = run("jobs", "list", "--db", str(db))
+    assert (
+        listing.returncode == 0
+        and "add_customer" in listing.stdout
+        and "add_invoice" in listing.stdout
+    )
+    assert "kind: add_customer" in run(
+        "jobs", "show", str(first.id), "--db", str(db)
+    ).stdout.replace("  ", "")
+    assert (
+        run("jobs", "cancel", str(first.id), "--db", str(db)).stdout.strip()
+        == f"job {first.id} is now cancelled"
+    )
+    blocked = run("jobs", "list", "--db", str(db), "--state", "blocked").stdout
+    assert "add_invoice" in blocked and "add_customer" not in blocked
+    assert run("jobs", "retry", str(first.id), "--db", str(db)).returncode == 0
+    assert SQLiteJobQueue(db).get(second.id).state is JobState.PENDING  # type: ignore[union-attr]
+    assert_one_line_error(
+        run("jobs", "retry", str(first.id), "--db", str(db)), "only failed, unknown"
+    )
+    assert_one_line_error(run("jobs", "show", "99", "--db", str(db)), "no job 99")
+    assert_one_line_error(run("jobs", "list", "--db", str(tmp_path / "none.db")), "no job database")

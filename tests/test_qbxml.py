@@ -1,0 +1,249 @@
+"""qbXML: building requests, choosing the version, reading and streaming responses."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from qbwc_spyne import qbxml
+from qbwc_spyne.qbxml import Rq, Status
+
+from .helpers import TRAFFIC
+
+HCP = (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+
+
+class TestBuilding:
+    def test_document_shape(self):
+        """Declaration, qbxml version PI, QBXMLMsgsRq with onError, attributes as given."""
+        text = qbxml.request(
+            Rq("CustomerQueryRq", {"MaxReturned": 5}, request_id="7", iterator="Start"),
+            version="12.0",
+            on_error="continueOnError",
+        )
+        lines = text.splitlines()
+        assert (
+            lines[0] == '<?xml version="1.0" encoding="utf-8"?>'
+            and lines[1] == '<?qbxml version="12.0"?>'
+        )
+        rq = etree.fromstring(text.encode()).find("QBXMLMsgsRq/CustomerQueryRq")
+        assert rq.getparent().get("onError") == "continueOnError"
+        assert (rq.get("requestID"), rq.get("iterator"), rq.findtext("MaxReturned")) == (
+            "7",
+            "Start",
+            "5",
+        )
+
+    def test_values_are_escaped_and_typed(self):
+        """&, quotes, <, non-ASCII survive; bools, dates, decimals in qbXML form; None left out."""
+        name = 'Smith & "Sons" <Zoë>'
+        text = qbxml.request(
+            Rq(
+                "CustomerAddRq",
+                {
+                    "CustomerAdd": {
+                        "Name": name,
+                        "IsActive": False,
+                        "Notes": None,
+                        "OpenBalanceDate": date(2024, 3, 1),
+                        "OpenBalance": Decimal("12.50"),
+                    }
+                },
+            )
+        )
+        add = etree.fromstring(text.encode()).find(".//CustomerAdd")
+        assert add.findtext("Name") == name
+        assert [c.tag for c in add] == ["Name", "IsActive", "OpenBalanceDate", "OpenBalance"]
+        assert (
+            add.findtext("IsActive"),
+            add.findtext("OpenBalanceDate"),
+            add.findtext("OpenBalance"),
+        ) == ("false", "2024-03-01", "12.50")
+
+    def test_order_and_repeats(self):
+        """Fields keep their order; lists repeat; (tag, value) pairs interleave."""
+        text = qbxml.request(
+            Rq(
+                "InvoiceAddRq",
+                {
+                    "InvoiceAdd": [
+                        ("CustomerRef", {"FullName": "A"}),
+                        ("InvoiceLineAdd", {"ItemRef": {"FullName": "X"}, "Quantity": 1}),
+                        ("Memo", "between"),
+                        ("InvoiceLineAdd", {"ItemRef": {"FullName": "Y"}, "Quantity": 2}),
+                    ]
+                },
+            )
+        )
+        add = etree.fromstring(text.encode()).find(".//InvoiceAdd")
+        assert [c.tag for c in add] == ["CustomerRef", "InvoiceLineAdd", "Memo", "InvoiceLineAdd"]
+        lists = etree.fromstring(
+            qbxml.request(Rq("CustomerQueryRq", {"FullName": ["A", "B"]})).encode()
+        )
+        assert [e.text for e in lists.iter("FullName")] == ["A", "B"]
+
+    @pytest.mark.parametrize(
+        ("call", "message"),
+        [
+            (lambda: qbxml.request(Rq("CustomerQuery")), "ends in Rq"),
+            (lambda: qbxml.request(Rq("CustomerQueryRq"), on_error="ignore"), "on_error"),
+            (lambda: qbxml.request(Rq("CustomerQueryRq"), version="13"), "13.0"),
+        ],
+    )
+    def test_mistakes_are_refused(self, call, message):
+        """A request name without Rq, an unknown onError, a malformed version."""
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+class TestVersion:
+    @pytest.mark.parametrize(
+        ("cap", "chosen"), [("13.0", "13.0"), ("12.0", "12.0"), ("99.0", "13.0"), ("0.5", "0.5")]
+    )
+    def test_highest_supported_under_the_cap(self, cap, chosen):
+        """The company's highest version not above the cap; the cap when none qualifies."""
+        host = qbxml.parse(HCP)
+        assert chosen == qbxml.choose_version(etree.tostring(host, encoding="unicode"), cap=cap)
+
+    def test_without_a_host_response_the_cap_is_used(self):
+        """Later sendRequestXML calls carry no HCP response."""
+        assert qbxml.choose_version("", cap="11.0") == "11.0"
+        assert qbxml.supported_versions(HCP)[-1] == "13.0"
+
+
+class TestReading:
+    @pytest.mark.parametrize(
+        ("name", "status", "code"),
+        [
+            ("qbxml.CustomerAddRs.ok.xml", Status.OK, 0),
+            ("qbxml.CustomerQueryRs.status500-warn.xml", Status.WARNING, 500),
+            ("qbxml.CustomerQueryRs.status3120-error.xml", Status.ERROR, 3120),
+        ],
+    )
+    def test_status_classes_of_real_answers(self, name, status, code):
+        """OK, warning and error, read from QuickBooks' own answers."""
+        (result,) = qbxml.parse_response((TRAFFIC / name).read_text())
+        assert (result.status, result.status_code, result.ok) == (
+            status,
+            code,
+            status is not Status.ERROR,
+        )
+
+    @pytest.mark.parametrize(
+        ("code", "status"),
+        [
+            (0, Status.OK),
+            (1, Status.NO_MATCH),
+            (2, Status.INFO),
+            (499, Status.INFO),
+            (500, Status.WARNING),
+            (999, Status.WARNING),
+            (1000, Status.ERROR),
+        ],
+    )
+    def test_status_boundaries(self, code, status):
+        """1 is no match; 500-999 warnings; 1000 and up errors."""
+        assert Status.of(code) is status
+
+    def test_records_convert_to_dicts(self):
+        """Leaves as text, groups as dicts, repeated tags as lists."""
+        (result,) = qbxml.parse_response((TRAFFIC / "qbxml.CustomerAddRs.ok.xml").read_text())
+        record = result.records[0].to_dict()
+        assert record["ListID"] == "8000001B-1405768916"
+        assert record["BillAddress"] == {
+            "Addr1": "123 Main St.",
+            "City": "Mountain View",
+            "State": "CA",
+            "PostalCode": "94566",
+        }
+        doubled = qbxml.parse_response(
+            '<QBXML><QBXMLMsgsRs><XRs statusCode="0"><XRet><A>1</A><A>2</A>'
+            "</XRet></XRs></QBXMLMsgsRs></QBXML>"
+        )
+        assert doubled[0].records[0].to_dict() == {"A": ["1", "2"]}
+
+    def test_iterator_attributes(self):
+        """iteratorID and iteratorRemainingCount are read."""
+        text = (
+            '<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="3" statusCode="0"'
+            ' iteratorRemainingCount="18"'
+            ' iteratorID="{x}"/></QBXMLMsgsRs></QBXML>'
+        )
+        (result,) = qbxml.parse_response(text)
+        assert (result.request_id, result.iterator_id, result.remaining_count) == ("3", "{x}", 18)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '<!DOCTYPE QBXML [<!ENTITY a "b">]><QBXML/>',
+            "<QBXML><QBXMLMsgsRs>",
+            "<Other/>",
+            '<QBXML><QBXMLMsgsRs><XRs statusCode="x"/></QBXMLMsgsRs></QBXML>',
+        ],
+    )
+    def test_bad_documents_are_refused(self, text):
+        """DOCTYPEs, malformed XML, other roots, malformed numbers: XMLError."""
+        with pytest.raises(qbxml.XMLError):
+            qbxml.parse_response(text)
+
+
+class TestStreaming:
+    def document(self, records: int) -> str:
+        body = "".join(
+            f"<CustomerRet><ListID>{n}</ListID><Name>C{n}</Name></CustomerRet>"
+            for n in range(records)
+        )
+        return (
+            '<?xml version="1.0" ?>\n<QBXML><QBXMLMsgsRs>'
+            f'<CustomerQueryRs requestID="1" statusCode="0">{body}</CustomerQueryRs>'
+            '<InvoiceQueryRs requestID="2" statusCode="1"/></QBXMLMsgsRs></QBXML>'
+        )
+
+    @pytest.mark.parametrize("source", ["str", "bytes", "file"])
+    def test_stream_yields_every_record_in_order(self, source):
+        """Same records as the whole-document parse, from str, bytes or a file, in small chunks."""
+        text = self.document(500)
+        sources: dict[str, str | bytes | io.BytesIO] = {
+            "str": text,
+            "bytes": text.encode(),
+            "file": io.BytesIO(text.encode()),
+        }
+        data = sources[source]
+        streamed = [
+            (result.request_id, record.findtext("ListID"))
+            for result, record in qbxml.stream(data, chunk_size=97)
+        ]
+        whole = qbxml.parse_response(text)
+        assert streamed == [("1", r.findtext("ListID")) for r in whole[0].records]
+
+    def most_held(self, records: int) -> int:
+        held = [
+            len(record.getparent())
+            for _, record in qbxml.stream(self.document(records), chunk_size=256)
+        ]
+        return max(held)
+
+    def test_memory_is_bounded_by_a_chunk_not_the_document(self):
+        """The tree holds at most a chunk's worth of records (256 B / ~60 B a record),
+        however long the document: 2,000 or 20,000 records alike."""
+        assert self.most_held(2_000) == self.most_held(20_000) <= 256 // 60 + 2
+
+    def test_results_without_records_are_reported(self):
+        """stream_results also yields each response's end, so a no-match is seen."""
+        ends = [
+            (r.request_id, r.status)
+            for r, record in qbxml.stream_results(self.document(3))
+            if record is None
+        ]
+        assert ends == [("1", Status.OK), ("2", Status.NO_MATCH)]
+
+    def test_stream_refuses_a_doctype(self):
+        """No entity is ever expanded when streaming either."""
+        with pytest.raises(qbxml.UnsafeXMLError):
+            list(qbxml.stream('<!DOCTYPE QBXML [<!ENTITY a "b">]><QBXML>&a;</QBXML>'))
+        with pytest.raises(qbxml.XMLError):
+            list(qbxml.stream("<QBXML><QBXMLMsgsRs><XRs statusCode='0'><XRet>"))
