@@ -1,13 +1,13 @@
 """The demo behind `make demo` (`qbwc-spyne demo`).
 
 It serves the customer-mirror integration (examples/customer_mirror.py) on
-127.0.0.1 with a SQLite session store, then plays the Web Connector against
-it over HTTP with the simulator, QuickBooks being the fake one loaded with
-examples/demo_company.json (23 customers). The integration pages through
-the customers five at a time with a qbXML iterator, mirroring them into
-SQLite, then adds an invoice and records its TxnID. Last, it writes
-demo.qwc, which a Web Connector on this machine can import to talk to
-`make serve`.
+127.0.0.1 with SQLite sessions and a SQLite job queue, then plays the Web
+Connector against it over HTTP with the simulator, QuickBooks being the
+fake one loaded with examples/demo_company.json (23 customers). The queue
+pages through the customers five at a time with an automatic qbXML
+iterator, mirroring them into SQLite, then (a job depending on that one)
+adds an invoice and records its TxnID. Last, it writes demo.qwc, which a
+Web Connector on this machine can import to talk to `make serve`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TextIO
 from werkzeug.serving import make_server
 
 from examples.customer_mirror import PASSWORD, USER, make_app
+from qbwc_spyne import SQLiteJobQueue
 from qbwc_spyne.qwc import QWCFile, stable_file_id, stable_owner_id
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
@@ -57,7 +58,7 @@ def run(
     """Run the demo; return 0 when everything checked out."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     folder = Path(directory)
-    for stale in ("mirror.db", "sessions.db"):
+    for stale in ("mirror.db", "sessions.db", "jobs.db"):
         for path in folder.glob(stale + "*"):
             path.unlink()
     server = make_server("127.0.0.1", 0, make_app(folder), threaded=True)
@@ -91,6 +92,7 @@ def run(
         invoice = db.execute("SELECT txn_id, subtotal FROM invoices").fetchone()
     expected = set(quickbooks.records["Customer"])
     pages = sum("CustomerQueryRq" in r for r in result.requests)
+    jobs = SQLiteJobQueue(folder / "jobs.db").jobs()
     txn_ok = invoice is not None and invoice[0] in quickbooks.records["Invoice"]
     demo_qwc().write(qwc_path, overwrite=True)
 
@@ -107,9 +109,11 @@ def run(
             f"({'found in QuickBooks' if txn_ok else 'NOT in QuickBooks'})",
             file=out,
         )
+    print(f"  jobs:       {', '.join(f'{j.kind} {j.state.value}' for j in jobs)}", file=out)
     print(f"  calls:      {len(result.calls)} in {seconds:.2f} s", file=out)
     print(f"  QWC file:   {qwc_path} (for `make serve` at {SERVE_URL})", file=out)
-    return 0 if result.ok and mirrored == expected and txn_ok else 1
+    all_done = all(job.state.value == "done" for job in jobs)
+    return 0 if result.ok and mirrored == expected and txn_ok and all_done else 1
 
 
 def _request_name(request: str) -> str:

@@ -427,7 +427,8 @@ class QueueHandler(QBWCHandler):
         self.queue.save(job)
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
-        session.data["finished"] = session.data.get("finished", 0) + 1
+        # Progress units: a job counts its pages, as it did while iterating.
+        session.data["finished"] = session.data.get("finished", 0) + max(1, job.pages)
 
     def _fail(self, job: Job, session: Session, code: str, message: str) -> None:
         job.state = JobState.FAILED
@@ -448,15 +449,23 @@ class QueueHandler(QBWCHandler):
         )
 
     def _progress(self, session: Session, job: Job) -> int:
-        """Jobs and pages done in this session against what is left; 100 only when nothing is."""
+        """Jobs and pages done in this session against what is left; 100 only when nothing is.
+
+        "Nothing left" means nothing runnable: a job waiting on one that no
+        session of this user will finish must not leave the Web Connector
+        asking for a request there is none for.
+        """
         going_on = job.state is JobState.IN_FLIGHT  # an iterator with pages left
-        left = (session.data.get("pages_left", 1) if going_on else 0) + sum(
-            1
-            for other in self.queue.runnable(user=session.user)
-            if not other.company_file or other.company_file.lower() == session.company_file.lower()
-        )
-        if left == 0:
+
+        def here(other: Job) -> bool:
+            return (
+                not other.company_file or other.company_file.lower() == session.company_file.lower()
+            )
+
+        if not going_on and not any(here(j) for j in self.queue.runnable(user=session.user)):
             return 100
+        waiting = self.queue.jobs(user=session.user, states=[JobState.PENDING, JobState.RECONCILE])
+        left = (session.data.get("pages_left", 1) if going_on else 0) + sum(map(here, waiting))
         done = int(session.data.get("finished", 0)) + (job.pages if going_on else 0)
         return min(99, max(1, 100 * done // (done + left)))
 

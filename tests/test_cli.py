@@ -208,7 +208,7 @@ def test_serve_then_simulate_over_http(tmp_path):
             stdin="demo-password\n",
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "status: ok" in result.stdout and "Mirrored 23 customers in 5 pages" in result.stdout
+        assert "status: ok" in result.stdout and "Finished 2 jobs" in result.stdout
         assert "progress: 100%" in result.stderr
         calls = json.loads(transcript.read_text())["calls"]
         assert [c["operation"] for c in calls].count("sendRequestXML") == 6
@@ -230,6 +230,7 @@ def test_demo_runs_to_completion(tmp_path):
     assert time.monotonic() - began < 30
     assert "23 mirrored of 23 in QuickBooks, in 5 pages of 5 (all match)" in result.stdout
     assert "found in QuickBooks" in result.stdout
+    assert "mirror_customers done, add_invoice done" in result.stdout
     qwc = QWCFile.parse(tmp_path / "demo.qwc")
     assert qwc.app_url == "http://localhost:8000/" and qwc.user == "demo"
 
