@@ -427,8 +427,9 @@ class QueueHandler(QBWCHandler):
         self.queue.save(job)
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
+        session.data["finished"] = session.data.get("finished", 0) + 1
         # Progress units: a job counts its pages, as it did while iterating.
-        session.data["finished"] = session.data.get("finished", 0) + max(1, job.pages)
+        session.data["units"] = session.data.get("units", 0) + max(1, job.pages)
 
     def _fail(self, job: Job, session: Session, code: str, message: str) -> None:
         job.state = JobState.FAILED
@@ -466,7 +467,7 @@ class QueueHandler(QBWCHandler):
             return 100
         waiting = self.queue.jobs(user=session.user, states=[JobState.PENDING, JobState.RECONCILE])
         left = (session.data.get("pages_left", 1) if going_on else 0) + sum(map(here, waiting))
-        done = int(session.data.get("finished", 0)) + (job.pages if going_on else 0)
+        done = int(session.data.get("units", 0)) + (job.pages if going_on else 0)
         return min(99, max(1, 100 * done // (done + left)))
 
     def on_connection_error(self, event: ConnectionErrorEvent) -> None:
