@@ -37,6 +37,7 @@ codegen: $(STAMP)
 ## Benchmarks: figures side by side with floors measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_server
+	$(BIN)/python -m bench.bench_queue
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

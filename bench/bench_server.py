@@ -22,7 +22,6 @@ import io
 import json
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from spyne import Application
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from bench.common import customer_page, in_fresh_processes, memory
 from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, Session, SessionState
 from qbwc_spyne._service import NAMESPACE, QBWebConnectorSvc
 from qbwc_spyne.events import (
@@ -231,37 +231,11 @@ def per_call(calls: int) -> list[tuple[str, float, float]]:
 
 def large_body(records: int) -> bytes:
     """A receiveResponseXML whose response holds ``records`` CustomerRet."""
-    rows = []
-    for n in range(records):
-        rows.append(
-            f"<CustomerRet><ListID>{n:08X}-1232697602</ListID>"
-            "<TimeModified>2009-01-23T03:00:02-05:00</TimeModified>"
-            f"<EditSequence>1232697602</EditSequence><FullName>Customer {n} &amp; Sons"
-            "</FullName><Balance>0.00</Balance></CustomerRet>"
-        )
-    qbxml = (
-        '<?xml version="1.0" ?>\n<QBXML>\n<QBXMLMsgsRs>\n<CustomerQueryRs requestID="1" '
-        'statusCode="0" statusSeverity="Info" statusMessage="Status OK">'
-        + "\n".join(rows)
-        + "</CustomerQueryRs>\n</QBXMLMsgsRs>\n</QBXML>\n"
-    )
     return envelope(
         "receiveResponseXML",
-        f"<ticket>{TICKET}</ticket><response>{escape(qbxml)}</response><hresult /><message />",
+        f"<ticket>{TICKET}</ticket><response>{escape(customer_page(records))}</response>"
+        "<hresult /><message />",
     )
-
-
-def memory(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process, in bytes.
-
-    Not getrusage's ru_maxrss: Linux carries it across exec, so a child
-    would inherit the peak of the parent that built the body.
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def measure_large(case: str, path: str) -> dict[str, float]:
@@ -297,27 +271,10 @@ def large(records: int, repeat: int) -> dict[str, dict[str, float]]:
     with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as handle:
         handle.write(large_body(records))
         path = handle.name
-    results: dict[str, list[dict[str, float]]] = {"ours": [], "spyne": [], "parse": []}
     try:
-        for _ in range(repeat):
-            for case in results:
-                output = subprocess.run(
-                    [sys.executable, __file__, "--measure-large", case, path],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-                results[case].append(json.loads(output))
+        return in_fresh_processes("bench.bench_server", ["ours", "spyne", "parse"], path, repeat)
     finally:
         Path(path).unlink()
-    return {
-        case: {
-            "seconds": statistics.median(r["seconds"] for r in runs),
-            "peak_extra": statistics.median(r["peak_extra"] for r in runs),
-            "body": runs[0]["body"],
-        }
-        for case, runs in results.items()
-    }
 
 
 def main() -> None:
@@ -331,8 +288,8 @@ def main() -> None:
         "--measure-large", nargs=2, metavar=("CASE", "BODY"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
-    if args.measure_large:
-        print(json.dumps(measure_large(*args.measure_large)))
+    if args.measure:
+        print(json.dumps(measure_large(*args.measure)))
         return
 
     print(f"Per call, in-process, median of {args.calls} calls (target: at most 1.25x the floor)\n")

@@ -197,6 +197,7 @@ class FakeQuickBooks:
         self.delay = 0.0
         self.lose_responses = 0
         self._iterators: dict[str, _Iterator] = {}
+        self._names: dict[tuple[str, str], etree._Element] = {}  # (family, lower name) -> record
         self._now = start or datetime(2024, 1, 2, 9, 0, 0, tzinfo=_COMPANY_TZ)
         self._serial = 0
         self._lock = threading.RLock()
@@ -443,12 +444,16 @@ class FakeQuickBooks:
                 return found
         return None
 
+    @staticmethod
+    def _name_key(kind: str, name: str) -> tuple[str, str]:
+        # Item names are unique across the item types, as in QuickBooks.
+        return ("Item" if kind in ITEM_TYPES or kind == "Item" else kind), name.lower()
+
     def _by_name(self, kind: str, name: str) -> etree._Element | None:
-        for family_kind in self._family(kind):
-            for record in self.records[family_kind].values():
-                if (record.findtext("FullName") or "").lower() == name.lower():
-                    return record
-        return None
+        record = self._names.get(self._name_key(kind, name))
+        if record is not None and kind in ITEM_TYPES and record.tag != f"{kind}Ret":
+            return None  # an item of another type
+        return record
 
     def _by_ref_number(self, kind: str, number: str) -> etree._Element | None:
         return next(
@@ -589,11 +594,9 @@ class FakeQuickBooks:
         return [self._copy(self._add(kind, add), True)], {}, None
 
     def _check_name(self, kind: str, name: str, exclude: etree._Element | None = None) -> None:
-        family = ("Item",) if kind in ITEM_TYPES else (kind,)
-        for family_kind in family:
-            existing = self._by_name(family_kind, name)
-            if existing is not None and existing is not exclude:
-                raise _Status(3100, f'The name "{name}" of the list element is already in use.')
+        existing = self._names.get(self._name_key(kind, name))
+        if existing is not None and existing is not exclude:
+            raise _Status(3100, f'The name "{name}" of the list element is already in use.')
 
     def _reference(
         self, owner: str, ref: etree._Element | None, kind: str, label: str
@@ -663,6 +666,8 @@ class FakeQuickBooks:
             if kind in _LINES:
                 self._lines(kind, ret, add)
         self.records[kind][key] = ret
+        if kind in LIST_TYPES:
+            self._names[self._name_key(kind, ret.findtext("Name") or "")] = ret
         return ret
 
     def _lines(self, kind: str, ret: etree._Element, add: etree._Element) -> None:
@@ -733,7 +738,9 @@ class FakeQuickBooks:
                 )
             self._replace(record, change)
             if change.tag == "Name":
+                del self._names[self._name_key(kind, record.findtext("FullName") or "")]
                 self._replace(record, _element("FullName", change.text))
+                self._names[self._name_key(kind, change.text or "")] = record
         record.find("TimeModified").text = stamp
         record.find("EditSequence").text = new_sequence
         return [self._copy(record, True)], {}, None

@@ -238,14 +238,18 @@ class QueueHandler(QBWCHandler):
             can_reconcile = self._reconcile_query(job, None) is not None
             job.state = JobState.RECONCILE if can_reconcile else JobState.UNKNOWN
             job.error_message = f"Outcome unknown: {why}."
-        job.iterator_id = None
         job.request = None
+        self._land(job)
+        logger.warning("job %s (%s) released to %s: %s", job.id, job.kind, job.state.value, why)
+
+    def _land(self, job: Job) -> None:
+        """Save a job that leaves flight: no session, lease or iterator any more."""
         job.ticket = None
         job.lease_until = None
+        job.iterator_id = None
         job.reconciling = False
         job.updated = self.clock()
         self.queue.save(job)
-        logger.warning("job %s (%s) released to %s: %s", job.id, job.kind, job.state.value, why)
 
     # -- the events ---------------------------------------------------------------------------
 
@@ -418,13 +422,8 @@ class QueueHandler(QBWCHandler):
         self._settle(job, session)
 
     def _settle(self, job: Job, session: Session) -> None:
-        """The job left flight (done, failed, or back to the queue after reconciling)."""
-        job.ticket = None
-        job.lease_until = None
-        job.iterator_id = None
-        job.reconciling = False
-        job.updated = self.clock()
-        self.queue.save(job)
+        """The job is finished with in this session (done, failed, or reconciled)."""
+        self._land(job)
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
         session.data["finished"] = session.data.get("finished", 0) + 1

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from ._sqlite import SQLiteBacked
 
 __all__ = ["Job", "JobQueue", "JobState", "MemoryJobQueue", "SQLiteJobQueue"]
 
@@ -209,39 +209,18 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     return Job(**values)
 
 
-class SQLiteJobQueue:
+class SQLiteJobQueue(SQLiteBacked):
     """Jobs in a SQLite file, shared by the processes of one machine.
 
-    The same discipline as :class:`~qbwc_spyne.SQLiteSessionStore`: WAL, a
-    busy timeout, one connection per process behind a lock. A claim is one
-    ``BEGIN IMMEDIATE`` transaction, so two workers never take one job.
+    A claim is one ``BEGIN IMMEDIATE`` transaction, so two workers never
+    take one job.
 
     Args:
         path: the database file (created with its table when missing).
         timeout: seconds a write waits for another process's lock.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
-        self.path = str(path)
-        self._timeout = timeout
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
-        with self._lock:
-            self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+    SCHEMA = _SCHEMA
 
     def enqueue(
         self,
@@ -380,13 +359,6 @@ class SQLiteJobQueue:
             f"UPDATE qbwc_jobs SET {assignments} WHERE id = ?",  # noqa: S608  (constant columns)
             [*self._values(job), job.id],
         )
-
-    def close(self) -> None:
-        """Close this process's connection; the next call reopens it."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 class MemoryJobQueue(SQLiteJobQueue):

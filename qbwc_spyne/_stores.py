@@ -9,13 +9,11 @@ store is the only place it lives.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ._session import Session
+from ._sqlite import SQLiteBacked
 
 __all__ = ["MemorySessionStore", "SQLiteSessionStore", "SessionStore"]
 
@@ -74,44 +72,18 @@ class MemorySessionStore:
         return len(self._sessions)
 
 
-class SQLiteSessionStore:
+class SQLiteSessionStore(SQLiteBacked):
     """Sessions in a SQLite file, shared by every process on one machine.
-
-    WAL mode lets readers and the writer of several worker processes proceed
-    together; a busy timeout makes a writer wait for another rather than
-    fail. One connection per process, guarded by a lock: session reads and
-    writes are tiny, so serialising them costs less than a connection per
-    thread would.
 
     Args:
         path: the database file; created with its table when missing.
         timeout: seconds a write waits for another process's lock.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self._timeout = timeout
-        self._lock = threading.Lock()
-        self._pid = -1
-        self._conn: sqlite3.Connection | None = None
-        with self._lock:
-            self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        # A connection must not cross a fork (gunicorn forks its workers after
-        # loading the app): each process opens its own.
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
-                " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
-            )
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
+        " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
+    )
 
     def get(self, ticket: str) -> Session | None:
         with self._lock:
@@ -141,10 +113,3 @@ class SQLiteSessionStore:
                 "DELETE FROM qbwc_sessions WHERE last_seen < ?", (idle_before,)
             )
         return cursor.rowcount
-
-    def close(self) -> None:
-        """Close this process's connection; the next call reopens it."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None

@@ -356,16 +356,51 @@ def stream_results(
     The ``(result, None)`` item comes after that response's records, so a
     caller sees every status, including those of responses with no records.
     """
+    # Strategy: lxml reports one event, the start of QBXMLMsgsRs; after each
+    # chunk the tree under it is read directly. Every child of an *Rs is a
+    # complete record except, perhaps, the last child of the last *Rs, which
+    # the parser may still be filling. Handing out the complete ones and
+    # removing them keeps Python's work to one step a record, not one a tag.
     parser = etree.XMLPullParser(
-        events=("start", "end"),
+        events=("start",),
+        tag="QBXMLMsgsRs",
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         huge_tree=True,
     )
     parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=Record))
-    depth = 0
-    current: Result | None = None
+    messages: etree._Element | None = None
+    results: dict[etree._Element, Result] = {}
+
+    def drain(final: bool) -> Iterator[tuple[Result, Record | None]]:
+        # Siblings are walked with getnext(): len() of an lxml element counts
+        # its children one by one, which would make this quadratic.
+        assert messages is not None
+        rs = next(iter(messages), None)
+        while rs is not None:
+            still_open = not final and rs.getnext() is None
+            if isinstance(rs.tag, str):  # not a comment between responses
+                result = results.get(rs)
+                if result is None:
+                    result = results[rs] = Result.from_element(rs, records=[])
+                record = next(iter(rs), None)
+                while record is not None:
+                    following = record.getnext()
+                    if following is None and still_open:
+                        break  # the parser may still be filling it
+                    if isinstance(record.tag, str):
+                        yield result, record
+                    rs.remove(record)  # what was read is freed
+                    record = following
+                if still_open:
+                    return
+                yield result, None
+                del results[rs]
+            following_rs = rs.getnext()
+            messages.remove(rs)
+            rs = following_rs
+
     first = True
     try:
         for chunk in _chunks(source, chunk_size):
@@ -375,25 +410,16 @@ def stream_results(
                     raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
                 first = False
             parser.feed(chunk)
-            for event, element in parser.read_events():
-                if event == "start":
-                    depth += 1
-                    if depth == 1 and element.tag != "QBXML":
-                        raise XMLError("not a qbXML response: the root is not QBXML")
-                    if depth == 3:
-                        current = Result.from_element(element, records=[])
-                    continue
-                depth -= 1
-                if depth == 3 and current is not None:
-                    yield current, element
-                    # Free what was read: the record, and its earlier siblings.
-                    element.clear(keep_tail=False)
-                    while element.getprevious() is not None:
-                        del element.getparent()[0]
-                elif depth == 2 and current is not None:
-                    yield current, None
-                    current = None
-                    element.clear(keep_tail=False)
+            for _event, element in parser.read_events():
+                parent = element.getparent()
+                if parent is None or parent.tag != "QBXML" or parent.getparent() is not None:
+                    raise XMLError("not a qbXML response: QBXMLMsgsRs is not under the QBXML root")
+                messages = element
+            if messages is not None:
+                yield from drain(final=False)
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"qbXML is not well-formed: {exc}") from None
+    if messages is None:
+        raise XMLError("not a qbXML response: no QBXML/QBXMLMsgsRs")
+    yield from drain(final=True)

@@ -72,16 +72,17 @@ class Exchange:
     response_headers: dict[str, str]
 
 
-class HTTPTransport(zeep.Transport):
-    """zeep's HTTP transport, keeping every exchange in :attr:`exchanges`."""
+class _RecordingTransport(zeep.Transport):
+    """A zeep transport that keeps every exchange, raw bytes included, in :attr:`exchanges`."""
 
-    def __init__(self, *, timeout: float = 300) -> None:
-        super().__init__(operation_timeout=timeout)  # type: ignore[no-untyped-call]
-        self.exchanges: list[Exchange] = []
+    exchanges: list[Exchange]
+
+    def _send(self, address: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        raise NotImplementedError
 
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
         body = message.encode("utf-8") if isinstance(message, str) else message
-        response = super().post(address, body, headers)  # type: ignore[no-untyped-call]
+        response = self._send(address, body, headers)
         self.exchanges.append(
             Exchange(
                 request=body,
@@ -94,7 +95,19 @@ class HTTPTransport(zeep.Transport):
         return response
 
 
-class WSGITransport(zeep.Transport):
+class HTTPTransport(_RecordingTransport):
+    """zeep's HTTP transport, keeping every exchange in :attr:`exchanges`."""
+
+    def __init__(self, *, timeout: float = 300) -> None:
+        super().__init__(operation_timeout=timeout)  # type: ignore[no-untyped-call]
+        self.exchanges = []
+
+    def _send(self, address: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        response: requests.Response = zeep.Transport.post(self, address, body, headers)  # type: ignore[no-untyped-call]
+        return response
+
+
+class WSGITransport(_RecordingTransport):
     """A zeep transport that calls a WSGI app in-process instead of the network.
 
     Every exchange is kept in :attr:`exchanges`, raw bytes included.
@@ -108,25 +121,15 @@ class WSGITransport(zeep.Transport):
         super().__init__()  # type: ignore[no-untyped-call]
         self._client = Client(app)
         self._path = path
-        self.exchanges: list[Exchange] = []
+        self.exchanges = []
 
-    def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
-        body = message.encode("utf-8") if isinstance(message, str) else message
+    def _send(self, address: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         result = self._client.post(self._path, data=body, headers=headers)
         response = requests.Response()
         response.status_code = result.status_code
         response._content = result.get_data()
         response.headers = CaseInsensitiveDict(dict(result.headers))
         response.encoding = result.mimetype_params.get("charset", "utf-8")
-        self.exchanges.append(
-            Exchange(
-                request=body,
-                request_headers=dict(headers),
-                status_code=result.status_code,
-                response=response._content,
-                response_headers=dict(result.headers),
-            )
-        )
         return response
 
 

@@ -280,6 +280,30 @@ class TestChanges:
         assert status(stale) == (3200, "Error")
         assert qb.records["Customer"][key].findtext("Phone") == "999"
 
+    def test_renaming_frees_the_old_name_and_takes_the_new(self, qb):
+        """After a Mod renames Ada to Zed, Zed is found and taken, and Ada can be added again."""
+        key, record = next(iter(qb.records["Customer"].items()))
+        renamed = one(
+            qb,
+            f"<CustomerModRq><CustomerMod><ListID>{key}</ListID><EditSequence>"
+            f"{record.findtext('EditSequence')}</EditSequence><Name>Zed</Name></CustomerMod></CustomerModRq>",
+        )
+        assert renamed.find("CustomerRet").findtext("FullName") == "Zed"
+        assert (
+            one(qb, "<CustomerQueryRq><FullName>zed</FullName></CustomerQueryRq>")[0].findtext(
+                "ListID"
+            )
+            == key
+        )
+        taken = one(
+            qb, "<CustomerAddRq><CustomerAdd><Name>Zed</Name></CustomerAdd></CustomerAddRq>"
+        )
+        assert status(taken) == (3100, "Error")
+        again = one(
+            qb, "<CustomerAddRq><CustomerAdd><Name>Ada</Name></CustomerAdd></CustomerAddRq>"
+        )
+        assert status(again) == (0, "Info")
+
     def test_mod_of_a_missing_record_is_3120(self, qb):
         """Modifying a ListID that does not exist."""
         rs = one(
