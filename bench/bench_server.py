@@ -284,9 +284,7 @@ def main() -> None:
         "--records", type=int, default=100_000, help="CustomerRet in the large call"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each large case")
-    parser.add_argument(
-        "--measure-large", nargs=2, metavar=("CASE", "BODY"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--measure", nargs=2, metavar=("CASE", "BODY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure_large(*args.measure)))

@@ -1,0 +1,48 @@
+"""The benchmarks run and print their tables (tiny sizes; no figure is judged here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(module: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_server_benchmark_prints_every_operation_and_the_floors():
+    """Each operation beside bare spyne; the large call beside bare spyne and lxml."""
+    out = run("bench.bench_server", "--calls", "3", "--records", "300", "--repeat", "1")
+    for operation in ("serverVersion", "authenticate", "receiveResponseXML", "interactiveRejected"):
+        assert operation in out
+    for case in ("qbwc_spyne", "bare spyne", "lxml parse"):
+        assert case in out.split("receiveResponseXML of")[1]
+
+
+def test_queue_benchmark_prints_the_sync_and_the_streaming_rows():
+    """The sync beside the fake QuickBooks alone; streaming beside the whole-document parse."""
+    out = run(
+        "bench.bench_queue",
+        "--customers",
+        "600",
+        "--page",
+        "100",
+        "--records",
+        "500",
+        "--repeat",
+        "1",
+    )
+    assert "Sync of 600 customers" in out and "fake QuickBooks alone (floor)" in out
+    assert "qbxml.stream" in out and "lxml whole-document parse" in out
