@@ -11,6 +11,8 @@ from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import FakeClock, RecordingHandler, response_schema
 
+pytest_plugins = ["qbwc_spyne.pytest_plugin"]
+
 
 @pytest.fixture
 def clock() -> FakeClock:

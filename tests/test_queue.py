@@ -565,3 +565,120 @@ class TestOperator:
             handler.enqueue("add_customer", user="shop", payload={"name": "A"}, depends_on=[99])
         with pytest.raises(ConfigurationError, match="already registered"):
             handler.register(AddCustomer())
+
+
+class TestEdges:
+    """Paths a Web Connector reaches only by odd timing, driven call by call."""
+
+    HCP = FakeQuickBooks().hcp_response()
+
+    def web_connector(self, handler):
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        return make_client(WSGITransport(make_wsgi_app(handler))).service
+
+    def test_close_with_a_query_in_flight_puts_it_back(self):
+        """The session closes between sendRequestXML and receiveResponseXML: pending again."""
+        queue, handler = setup(SyncCustomers())
+        job = handler.enqueue("sync_customers", user="shop")
+        wc = self.web_connector(handler)
+        ticket = wc.authenticate("shop", "pw")[0]
+        assert "CustomerQueryRq" in wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+        wc.closeConnection(ticket)
+        assert queue.get(job.id).state is JobState.PENDING
+
+    def test_connection_error_mid_session_puts_the_job_back(self):
+        """connectionError while a job is in flight: nothing reached QuickBooks, pending again."""
+        queue, handler = setup(AddCustomer())
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        wc = self.web_connector(handler)
+        ticket = wc.authenticate("shop", "pw")[0]
+        wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+        assert wc.connectionError(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
+        assert queue.get(job.id).state is JobState.PENDING
+
+    def test_response_with_no_job_in_flight_is_refused(self):
+        """A receiveResponseXML the queue did not ask for answers -1 and says why."""
+        _, handler = setup(AddCustomer())
+        handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        wc = self.web_connector(handler)
+        ticket = wc.authenticate("shop", "pw")[0]
+        wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+        handler.queue.save(replace_state(handler.queue.jobs()[0], JobState.CANCELLED))
+        assert wc.receiveResponseXML(ticket, "<QBXML/>", "", "") == -1
+        assert wc.getLastError(ticket) == "A response came for no job in flight."
+
+    def test_unregistered_kind_and_wrong_build_result_fail_their_jobs(self):
+        """A job whose kind is gone, or whose build returns no Rq, fails; the next job is sent."""
+
+        class ReturnsText(JobKind):
+            name = "returns_text"
+
+            def build(self, ctx):
+                return "<QBXML/>"
+
+        queue, handler = setup(ReturnsText(), AddCustomer())
+        orphan = queue.enqueue(user="shop", kind="retired_kind")
+        text = handler.enqueue("returns_text", user="shop")
+        good = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        assert update(handler, company()).ok
+        assert "no job kind named 'retired_kind'" in queue.get(orphan.id).error_message
+        assert "must return a qbxml.Rq" in queue.get(text.id).error_message
+        assert queue.get(good.id).state is JobState.DONE
+
+    def test_reconcile_query_that_fails_leaves_the_write_unknown(self):
+        """The reconcile query itself errs: the outcome stays unknown, nothing is resent."""
+
+        class BadReconcile(AddCustomer):
+            name = "bad_reconcile"
+
+            def reconcile(self, ctx):
+                return qbxml.Rq("CustomerQueryRq", {"ListID": "NO-SUCH-ID"})
+
+        qb = company()
+        clock = FakeClock()
+        queue, handler = setup(BadReconcile(), clock=clock, lease=10)
+        job = handler.enqueue("bad_reconcile", user="shop", payload={"name": "A"})
+        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
+        sent.writes = True
+        queue.save(sent)
+        clock.advance(11)
+        assert update(handler, qb).ok
+        assert queue.get(job.id).state is JobState.UNKNOWN and not qb.records["Customer"]
+
+    def test_reconcile_declined_at_send_time_leaves_the_write_unknown(self):
+        """A kind that offered a reconcile query, then declines it: unknown, the session goes on."""
+        offers = iter([True, False])
+
+        class Fickle(AddCustomer):
+            name = "fickle"
+
+            def reconcile(self, ctx):
+                return super().reconcile(ctx) if next(offers) else None
+
+        clock = FakeClock()
+        queue, handler = setup(Fickle(), AddCustomer(), clock=clock, lease=10)
+        job = handler.enqueue("fickle", user="shop", payload={"name": "A"})
+        other = handler.enqueue("add_customer", user="shop", payload={"name": "B"})
+        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
+        sent.writes = True
+        queue.save(sent)
+        clock.advance(11)
+        assert update(handler, company()).ok
+        assert queue.get(job.id).state is JobState.UNKNOWN
+        assert queue.get(other.id).state is JobState.DONE
+
+    def test_job_taken_by_another_worker_leaves_an_explained_empty_request(self):
+        """authenticate saw work, but another worker claimed it first: "" and the reason."""
+        queue, handler = setup(AddCustomer())
+        handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        wc = self.web_connector(handler)
+        ticket = wc.authenticate("shop", "pw")[0]
+        queue.claim(user="shop", company_file="", ticket="other-worker", now=0, lease=1e9)
+        assert wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0) is None
+        assert wc.getLastError(ticket) == "There is no job left to send."
+
+
+def replace_state(job, state):
+    job.state = state
+    return job
