@@ -43,6 +43,7 @@ from . import qbxml
 from ._handler import QBWCHandler
 from ._queue import Job, JobQueue, JobState
 from ._session import Session
+from .auth import PasswordCheck
 from .events import (
     AuthenticateEvent,
     CloseConnectionEvent,
@@ -171,7 +172,7 @@ class QueueHandler(QBWCHandler):
         self,
         queue: JobQueue,
         *,
-        passwords: Callable[[str, str], bool] | Any,
+        passwords: Callable[[str, str], bool] | PasswordCheck,
         kinds: Iterable[JobKind] = (),
         stop_on_error: bool = False,
         lease: float = 300.0,
@@ -179,7 +180,7 @@ class QueueHandler(QBWCHandler):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.queue = queue
-        self._verify = passwords.verify if hasattr(passwords, "verify") else passwords
+        self._verify = passwords.verify if isinstance(passwords, PasswordCheck) else passwords
         self.kinds: dict[str, JobKind] = {}
         self.stop_on_error = stop_on_error
         self.lease = lease
@@ -347,7 +348,12 @@ class QueueHandler(QBWCHandler):
             return
         if not event.success:
             # QuickBooks could not run the request (0x80040400: it could not parse it).
-            self._fail(job, session, event.error_code, event.error_message)
+            if job.reconciling:  # still no answer to "did the write happen?"
+                job.state = JobState.UNKNOWN
+                job.error_code, job.error_message = event.error_code, event.error_message
+                self._settle(job, session)
+            else:
+                self._fail(job, session, event.error_code, event.error_message)
             session.last_error = (
                 f"Job {job.id} ({job.kind}) failed: QuickBooks reported "
                 f"{event.error_code}: {event.error_message}"

@@ -646,6 +646,30 @@ class TestEdges:
         assert update(handler, qb).ok
         assert queue.get(job.id).state is JobState.UNKNOWN and not qb.records["Customer"]
 
+    def test_reconcile_query_quickbooks_cannot_run_leaves_the_write_unknown(self):
+        """An hresult for the reconcile query: still unknown, never failed or resent."""
+
+        class Unparsable(AddCustomer):
+            name = "unparsable_reconcile"
+
+            def reconcile(self, ctx):
+                return qbxml.Rq("TeleportQueryRq", {"Where": "Mars"})
+
+        clock = FakeClock()
+        queue, handler = setup(Unparsable(), clock=clock, lease=10)
+        job = handler.enqueue("unparsable_reconcile", user="shop", payload={"name": "A"})
+        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
+        sent.writes = True
+        queue.save(sent)
+        clock.advance(11)
+        qb = company()
+        assert update(handler, qb).status == "error"
+        assert (queue.get(job.id).state, queue.get(job.id).error_code) == (
+            JobState.UNKNOWN,
+            "0x80040400",
+        )
+        assert not qb.records["Customer"]
+
     def test_reconcile_declined_at_send_time_leaves_the_write_unknown(self):
         """A kind that offered a reconcile query, then declines it: unknown, the session goes on."""
         offers = iter([True, False])
