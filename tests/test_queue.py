@@ -115,6 +115,15 @@ class QueryCustomer(JobKind):
         self.results.append(result)
 
 
+def write_sent_then_session_died(queue, clock: FakeClock, *, lease: float) -> None:
+    """The next job is claimed and its write handed to the Web Connector, whose session then
+    dies: its lease runs out with no answer."""
+    sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=lease)
+    sent.writes = True
+    queue.save(sent)
+    clock.advance(lease + 1)
+
+
 def company(customers: int = 0) -> FakeQuickBooks:
     qb = FakeQuickBooks()
     qb.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
@@ -381,10 +390,7 @@ class TestNothingTwice:
         clock = FakeClock()
         queue, handler = setup(AddCustomer(), clock=clock, lease=60)
         job = handler.enqueue("add_customer", user="shop", payload={"name": "Late"})
-        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=60)
-        sent.writes = True  # its request was handed to the Web Connector
-        queue.save(sent)
-        clock.advance(61)
+        write_sent_then_session_died(queue, clock, lease=60)
         result = update(handler, qb)
         assert result.ok
         assert ["CustomerQueryRq" in r for r in result.requests] == [True, False]
@@ -639,10 +645,7 @@ class TestEdges:
         clock = FakeClock()
         queue, handler = setup(BadReconcile(), clock=clock, lease=10)
         job = handler.enqueue("bad_reconcile", user="shop", payload={"name": "A"})
-        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
-        sent.writes = True
-        queue.save(sent)
-        clock.advance(11)
+        write_sent_then_session_died(queue, clock, lease=10)
         assert update(handler, qb).ok
         assert queue.get(job.id).state is JobState.UNKNOWN and not qb.records["Customer"]
 
@@ -658,10 +661,7 @@ class TestEdges:
         clock = FakeClock()
         queue, handler = setup(Unparsable(), clock=clock, lease=10)
         job = handler.enqueue("unparsable_reconcile", user="shop", payload={"name": "A"})
-        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
-        sent.writes = True
-        queue.save(sent)
-        clock.advance(11)
+        write_sent_then_session_died(queue, clock, lease=10)
         qb = company()
         assert update(handler, qb).status == "error"
         assert (queue.get(job.id).state, queue.get(job.id).error_code) == (
@@ -684,10 +684,7 @@ class TestEdges:
         queue, handler = setup(Fickle(), AddCustomer(), clock=clock, lease=10)
         job = handler.enqueue("fickle", user="shop", payload={"name": "A"})
         other = handler.enqueue("add_customer", user="shop", payload={"name": "B"})
-        sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=10)
-        sent.writes = True
-        queue.save(sent)
-        clock.advance(11)
+        write_sent_then_session_died(queue, clock, lease=10)
         assert update(handler, company()).ok
         assert queue.get(job.id).state is JobState.UNKNOWN
         assert queue.get(other.id).state is JobState.DONE
