@@ -50,12 +50,6 @@ class JobState(enum.Enum):
     CANCELLED = "cancelled"
 
 
-#: States a job can be claimed from.
-RUNNABLE = (JobState.PENDING, JobState.RECONCILE)
-#: States a job never leaves by itself.
-FINAL = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
-
-
 @dataclass(kw_only=True)
 class Job:
     """A job and its progress.
