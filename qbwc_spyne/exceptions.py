@@ -8,8 +8,18 @@ The tree, split by who is at fault::
     ├── RemoteProtocolError   the Web Connector (or whoever posted) broke the protocol
     │   └── BadRequestError   the HTTP request is not a SOAP call we can read
     ├── HandlerError          the application's handler misused the API
-    └── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
-        └── QWCError          a QWC file property the Web Connector would refuse
+    ├── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
+    │   ├── QWCError          a QWC file property the Web Connector would refuse
+    │   └── NotAQueueDatabaseError  a file or database that holds no job queue
+    ├── JobError              the application asked the queue for something it refuses
+    │   ├── InvalidJobError   enqueue was given arguments it cannot store
+    │   ├── KeyConflictError  a key already names a job of another kind
+    │   └── JobStateError     no such job, or not in a state the operation applies to
+    └── StorageError          a session store or job queue failed (locked, gone, full)
+
+The errors the application causes through a plain bad value (``JobError``
+and its subclasses) are also ``ValueError``, so ``except ValueError`` code
+written before they existed keeps working.
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
@@ -23,9 +33,15 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "HandlerError",
+    "InvalidJobError",
+    "JobError",
+    "JobStateError",
+    "KeyConflictError",
+    "NotAQueueDatabaseError",
     "QBWCError",
     "QWCError",
     "RemoteProtocolError",
+    "StorageError",
 ]
 
 
@@ -76,3 +92,49 @@ class QWCError(ConfigurationError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field} {problem}")
         self.field = field
+
+
+class NotAQueueDatabaseError(ConfigurationError):
+    """The file or database named holds no job queue (and none is created in it)."""
+
+
+class JobError(QBWCError, ValueError):
+    """The job queue refused what it was asked; nothing was written."""
+
+
+class InvalidJobError(JobError):
+    """``enqueue`` was given a value it cannot store (a blank user, a non-int priority...)."""
+
+
+class KeyConflictError(JobError):
+    """A key already names a job of another kind, or was queued again since.
+
+    Attributes:
+        existing_id: the id of the job that holds the key.
+    """
+
+    def __init__(self, message: str, *, existing_id: int) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class JobStateError(JobError):
+    """No such job, or the job is not in a state the operation applies to.
+
+    Attributes:
+        job_id: the job asked for.
+        state: its state when asked ("" when there is no such job).
+    """
+
+    def __init__(self, message: str, *, job_id: int, state: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.state = state
+
+
+class StorageError(QBWCError):
+    """A session store or job queue could not be read or written.
+
+    Not QuickBooks' fault and not the application's: the work it was doing
+    is left as it was, to be taken up again when storage answers.
+    """
