@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import logging
 import os
 import sys
 import tomllib
@@ -19,6 +20,9 @@ from .exceptions import QBWCError
 __all__ = ["main"]
 
 PROG = "qbwc-spyne"
+#: Read by ``simulate`` when neither --password nor --password-stdin is given.
+PASSWORD_ENV = "QBWC_PASSWORD"  # noqa: S105  (a variable's name, not a password)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class CommandError(Exception):
@@ -76,16 +80,36 @@ def open_store(spec: str) -> Any:
     raise CommandError(f"--store must be memory or sqlite:PATH, not {spec!r}")
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr from ``level`` up: the library's lines per session and job, werkzeug's.
+
+    spyne describes its own workings at INFO (building the application, each
+    call's plumbing): useful only when debugging, so below DEBUG it is held
+    to WARNING.
+    """
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("spyne").setLevel(level if level == "DEBUG" else "WARNING")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
     from ._handler import QBWCHandler
     from ._server import make_wsgi_app
 
+    configure_logging(args.log_level)
     store = open_store(args.store) if args.store else None  # before loading: fail early
     target = load_target(args.target)
     if isinstance(target, type) and issubclass(target, QBWCHandler):
-        target = target()
+        try:
+            target = target()
+        except TypeError as exc:  # e.g. a hook left abstract, or required arguments
+            raise CommandError(f"cannot create {args.target}: {exc}") from None
     if isinstance(target, QBWCHandler):
         app = make_wsgi_app(target, store=store, public_url=args.public_url)
     elif callable(target):
@@ -126,6 +150,24 @@ _QWC_OPTIONS = {
 }
 
 
+_QWC_HELP = {
+    "app_name": ("NAME", "AppName, shown in the Web Connector"),
+    "app_url": ("URL", "AppURL, the endpoint: https://, or http://localhost"),
+    "app_support_url": ("URL", "AppSupport, a page for the Web Connector's user"),
+    "app_description": ("TEXT", "AppDescription"),
+    "user": ("NAME", "UserName the Web Connector authenticates with"),
+    "owner_id": ("GUID", "OwnerID (default: derived from the app name, stable)"),
+    "file_id": ("GUID", "FileID (default: derived from the app name and user, stable)"),
+    "update_interval": (
+        "SECONDS",
+        "seconds between automatic updates; the file holds whole minutes "
+        "(RunEveryNMinutes), so this is rounded to the nearest minute, at least 1: "
+        "15 becomes 1 minute, 600 becomes 10 (default: 0, no schedule)",
+    ),
+    "qb_type": ("TYPE", "QBType: QBFS for QuickBooks, QBPOS for Point of Sale (default: QBFS)"),
+}
+
+
 def cmd_qwc(args: argparse.Namespace) -> int:
     from .qwc import QWCFile
 
@@ -144,6 +186,15 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.read_only:
         values["is_read_only"] = True
     text = QWCFile.from_mapping(values).to_xml()
+    interval = values.get("update_interval")
+    written = QWCFile.parse(text).update_interval
+    if isinstance(interval, int) and interval != written:
+        # The Web Connector schedules in whole minutes: say what 15 s became.
+        print(
+            f"note: the interval is in seconds and the QWC file holds whole minutes: "
+            f"{interval} s is written as RunEveryNMinutes {written // 60} ({written} s)",
+            file=sys.stderr,
+        )
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -155,20 +206,41 @@ def cmd_qwc(args: argparse.Namespace) -> int:
 # -- simulate ---------------------------------------------------------------------------
 
 
+def read_password(args: argparse.Namespace) -> str:
+    """The password from --password, --password-stdin, $QBWC_PASSWORD, or a prompt, in that order.
+
+    Raises:
+        CommandError: none of those is given and there is no terminal to ask on.
+    """
+    if args.password is not None:
+        password: str = args.password
+        return password
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    from_environment = os.environ.get(PASSWORD_ENV)
+    if from_environment is not None:
+        return from_environment
+    if not sys.stdin.isatty():
+        raise CommandError(
+            f"no password and no terminal to ask on: give --password-stdin, "
+            f"set {PASSWORD_ENV}, or --password"
+        )
+    return getpass.getpass(f"Password for {args.user}: ")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
-        from .testing import FakeQuickBooks, WebConnector
+        from .testing import FakeQuickBooks, WebConnector, _check_url
     except ImportError as exc:
         raise CommandError(f"simulate needs the testing extra (zeep): {exc}") from None
-    password = args.password
-    if password is None:
-        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    _check_url(args.url)  # before asking for a password
     try:
         quickbooks = (
             FakeQuickBooks.from_json(Path(args.company)) if args.company else FakeQuickBooks()
         )
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot load the company {args.company}: {exc}") from None
+    password = read_password(args)
     connector = WebConnector(
         args.url,
         user=args.user,
@@ -185,6 +257,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(result.transcript())
     if args.json:
         Path(args.json).write_text(result.to_json(), encoding="utf-8")
+    # What the Web Connector's user would read last, set apart from the transcript.
+    print()
+    if result.status == "no work":
+        print(f"No work: the application has nothing for {args.user} now (not a failure).")
+        return 0
+    print(f"Update {'completed' if result.ok else 'FAILED'}: {result.status}")
+    if result.close_message:
+        print(f"The application says: {result.close_message}")
     return 0 if result.ok else 1
 
 
@@ -249,15 +329,30 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 # -- demo ------------------------------------------------------------------------------
 
 
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, if it runs from one.
+
+    The demo needs ``examples/``, which is not packaged: it is found beside
+    the package directory, as in a clone (editable install or not), never
+    on the working directory, where another project's ``examples`` may sit.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "examples" / "demo.py").is_file() and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        from examples.demo import run
-    except ImportError as exc:
+    root = checkout_root()
+    if root is None:
         raise CommandError(
-            f"the demo lives in examples/ of a qbwc_spyne checkout; run it from there ({exc})"
-        ) from None
+            "the demo runs from a source checkout of qbwc_spyne, not an installed "
+            "package: clone the repository and run `make demo` there"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from examples.demo import run
+
     status: int = run(directory=args.directory, qwc_path=args.qwc, progress=progress_bar())
     return status
 
@@ -281,10 +376,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="module:attribute of a QBWCHandler (class or "
         "instance) or a WSGI app; module:factory() calls a factory",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--store", help="session store for a handler: memory or sqlite:PATH")
-    serve.add_argument("--public-url", help="the URL the Web Connector uses, for the WSDL")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--store",
+        metavar="STORE",
+        help="session store for a handler: memory or sqlite:PATH (default: memory, "
+        "one process; a WSGI app keeps its own)",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the URL the Web Connector uses, written into the WSDL (default: the "
+        "URL each request came to)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default="INFO",
+        help="log to stderr from this level up; INFO shows a line per session and per "
+        "job (default: %(default)s)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     qwc = commands.add_parser(
@@ -294,12 +411,27 @@ def build_parser() -> argparse.ArgumentParser:
         "(a [qwc] table of QWCFile properties), or check one with --check.",
     )
     qwc.add_argument("--check", metavar="FILE", help="validate an existing .qwc file")
-    qwc.add_argument("--toml", metavar="FILE", help="read properties from a TOML file")
+    qwc.add_argument(
+        "--toml", metavar="FILE", help="read properties from a TOML file (options win)"
+    )
     for field, option in _QWC_OPTIONS.items():
-        qwc.add_argument(option, dest=field, type=int if field == "update_interval" else str)
-    qwc.add_argument("--read-only", action="store_true", help="ask for read-only access")
-    qwc.add_argument("-o", "--output", help="where to write (default: standard output)")
-    qwc.add_argument("--overwrite", action="store_true", help="replace an existing file")
+        metavar, text = _QWC_HELP[field]
+        qwc.add_argument(
+            option,
+            dest=field,
+            metavar=metavar,
+            type=int if field == "update_interval" else str,
+            help=text,
+        )
+    qwc.add_argument(
+        "--read-only", action="store_true", help="ask for read-only access (default: read-write)"
+    )
+    qwc.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write (default: standard output)"
+    )
+    qwc.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file (default: refuse)"
+    )
     qwc.set_defaults(run=cmd_qwc)
 
     simulate = commands.add_parser(
@@ -308,19 +440,45 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play the Web Connector against URL, with a fake "
         "QuickBooks answering the requests.",
     )
-    simulate.add_argument("url", metavar="URL")
-    simulate.add_argument("--user", required=True)
-    simulate.add_argument("--password", help="the password (prompted for if not given)")
     simulate.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin"
+        "url", metavar="URL", help="the endpoint, with its scheme: http://HOST:PORT/PATH"
     )
-    simulate.add_argument("--company", metavar="JSON", help="the fake QuickBooks company")
-    simulate.add_argument("--json", metavar="FILE", help="write the transcript as JSON")
+    simulate.add_argument("--user", required=True, help="the QWC file's UserName (required)")
     simulate.add_argument(
-        "--noop-delay", type=float, default=5.0, help="seconds to wait after NoOp"
+        "--password",
+        help=f"the password; other users of this machine can read it: prefer "
+        f"--password-stdin or ${PASSWORD_ENV} (default: ${PASSWORD_ENV}, else asked for "
+        f"on the terminal)",
     )
-    simulate.add_argument("--client-version", default="2.3.0.215", help="the version to report")
-    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    simulate.add_argument(
+        "--company",
+        metavar="JSON",
+        help="the fake QuickBooks company, a JSON file: the format is in the README, "
+        '"Testing an integration without Windows"; examples/sample_company.json uses '
+        "every key (default: an empty company)",
+    )
+    simulate.add_argument(
+        "--json", metavar="FILE", help="also write the transcript as JSON (default: no file)"
+    )
+    simulate.add_argument(
+        "--noop-delay",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help='seconds to wait after "NoOp", as the Web Connector does (default: %(default)s)',
+    )
+    simulate.add_argument(
+        "--client-version",
+        default="2.3.0.215",
+        metavar="VERSION",
+        help="the Web Connector version sent to clientVersion (default: %(default)s)",
+    )
+    simulate.add_argument(
+        "--quiet", action="store_true", help="no progress bar (default: a bar on stderr)"
+    )
     simulate.set_defaults(run=cmd_simulate)
 
     hash_pw = commands.add_parser(
@@ -329,7 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prompt for a password (or read one line from "
         "stdin) and print its hash for qbwc_spyne.auth.PasswordCheck.",
     )
-    hash_pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    hash_pw.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read the password from stdin's first line (default: ask twice on the terminal, "
+        "or read stdin when it is not one)",
+    )
     hash_pw.set_defaults(run=cmd_hash_password)
 
     jobs = commands.add_parser(
@@ -346,9 +509,25 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--state", choices=[s.value for s in JobState], help="list: only this state")
     jobs.set_defaults(run=cmd_jobs)
 
-    demo = commands.add_parser("demo", help="run the demo (from a qbwc_spyne checkout)")
-    demo.add_argument("--directory", default="demo-data", help="where the demo keeps its databases")
-    demo.add_argument("--qwc", default="demo.qwc", help="where to write the demo's QWC file")
+    demo = commands.add_parser(
+        "demo",
+        help="run the demo (from a source checkout: make demo)",
+        description="Serve the customer-mirror example and drive it with the simulated Web "
+        "Connector and a fake QuickBooks. Runs from a source checkout only: the examples "
+        "are not part of the installed package.",
+    )
+    demo.add_argument(
+        "--directory",
+        default="demo-data",
+        metavar="DIR",
+        help="where the demo keeps its databases (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--qwc",
+        default="demo.qwc",
+        metavar="FILE",
+        help="where to write the demo's QWC file (default: %(default)s)",
+    )
     demo.set_defaults(run=cmd_demo)
     return parser
 

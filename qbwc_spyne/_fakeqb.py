@@ -13,14 +13,32 @@ QuickBooks' status codes and messages:
 - 500 (Warn): a FullName asked for does not exist (the others are returned);
 - 3100: an Add or Mod would duplicate a name;
 - 3120: a ListID or TxnID asked for does not exist;
-- 3140: a reference (CustomerRef, ItemRef) names nothing;
+- 3140: a reference names nothing in the list it names;
 - 3200: a Mod's EditSequence is out of date;
 - 3391: an iteratorID that is unknown, spent, or continued with other criteria.
+
+References are resolved against the list each one names, wherever it
+stands in an Add or a Mod (lines included): ``CustomerRef`` against the
+customers, ``ItemRef`` against every item type, ``TermsRef`` against the
+standard and date-driven terms, ``ClassRef`` against the classes. A
+reference to a list the fake does not keep (accounts, sales reps, tax
+codes, ``ParentRef``...) is never checked: it is stored as given, in Adds
+and Mods alike.
+
+Every request is checked whole before it changes anything, so a request
+that fails leaves the company as it was. ``onError`` decides what follows
+a failed request (an error status, 1000 and up): ``stopOnError`` answers
+nothing more, and what ran before stays done; ``continueOnError`` goes on;
+``rollbackOnError`` undoes every request of the document that ran before
+and answers each with the failure's status. The SDK's table of
+QBXMLMsgsRq attributes calls rollbackOnError "not valid" for QuickBooks
+itself, so do not rely on it against a real company.
 
 A document that is not well-formed, lacks ``<?qbxml version?>`` or
 ``onError``, asks for a qbXML version the company does not support, or
 holds a request the fake does not know, is refused whole, as QuickBooks'
-request processor refuses it: hresult 0x80040400 and no response.
+request processor refuses it: hresult 0x80040400, no response, and nothing
+changed.
 
 Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
 first ``MaxReturned`` records with ``iteratorID`` and
@@ -38,6 +56,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -47,6 +66,7 @@ from typing import Any
 from lxml import etree
 
 from ._xml import XMLError, parse_qbxml
+from .exceptions import CompanyDataError, QuickBooksUnavailable
 
 __all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
 
@@ -56,23 +76,39 @@ DEFAULT_VERSIONS = (
     "10.0", "11.0", "12.0", "13.0",
 )  # fmt: skip
 
-LIST_TYPES = ("Customer", "ItemService", "ItemInventory", "ItemNonInventory")
 ITEM_TYPES = ("ItemService", "ItemInventory", "ItemNonInventory")
+TERMS_TYPES = ("StandardTerms", "DateDrivenTerms")
+LIST_TYPES = ("Customer", *ITEM_TYPES, *TERMS_TYPES, "Class")
+#: A query of, or a reference to, a family covers every type in it; names
+#: are unique across a family, as in QuickBooks.
+FAMILIES = {"Item": ITEM_TYPES, "Terms": TERMS_TYPES}
+_FAMILY_OF = {kind: family for family, kinds in FAMILIES.items() for kind in kinds}
+#: The list each reference is resolved against (a type or a family).
+REFERENCES = {
+    "CustomerRef": "Customer",
+    "ItemRef": "Item",
+    "TermsRef": "Terms",
+    "ClassRef": "Class",
+}
+#: Types QuickBooks has no Mod request for.
+_NO_MOD = ("ReceivePayment", *TERMS_TYPES)
+#: The keys of a company's JSON and the record types they hold.
+_JSON_LISTS = {
+    "terms": TERMS_TYPES,
+    "classes": ("Class",),
+    "customers": ("Customer",),
+    "items": ITEM_TYPES,
+    "invoices": ("Invoice",),
+    "sales_receipts": ("SalesReceipt",),
+    "payments": ("ReceivePayment",),
+}
+_JSON_OPTIONS = ("company_name", "company_file", "product", "country", "versions")
 TXN_TYPES = ("Invoice", "SalesReceipt", "ReceivePayment")
 _LINES = {"Invoice": "InvoiceLine", "SalesReceipt": "SalesReceiptLine"}
 
 PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provided XML text stream.")
 NOT_RUNNING = ("0x80040408", "Could not start QuickBooks.")
 _COMPANY_TZ = timezone(timedelta(hours=-5))
-
-
-class QuickBooksUnavailable(Exception):
-    """QuickBooks could not be opened; carries the hresult the Web Connector reports."""
-
-    def __init__(self, hresult: str, message: str) -> None:
-        super().__init__(f"{hresult}: {message}")
-        self.hresult = hresult
-        self.message = message
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +142,23 @@ class _Iterator:
     kind: str
     criteria: bytes
     remaining: list[str]
+
+
+class _Journal:
+    """What one document changed, so that all of it can be undone.
+
+    Used for rollbackOnError and for a document refused part way through.
+    An existing record is copied once, before its first change; records
+    added are only listed. Iterators are connection state, not company
+    data, but a refused document must not use them up either.
+    """
+
+    def __init__(self, now: datetime, serial: int) -> None:
+        self.now = now
+        self.serial = serial
+        self.added: list[tuple[str, str]] = []
+        self.before: dict[int, tuple[str, etree._Element, etree._Element]] = {}
+        self.iterators: dict[str, _Iterator | None] = {}
 
 
 def _not_found(key: str) -> _Status:
@@ -198,6 +251,7 @@ class FakeQuickBooks:
         self.lose_responses = 0
         self._iterators: dict[str, _Iterator] = {}
         self._names: dict[tuple[str, str], etree._Element] = {}  # (family, lower name) -> record
+        self._journal: _Journal | None = None
         self._now = start or datetime(2024, 1, 2, 9, 0, 0, tzinfo=_COMPANY_TZ)
         self._serial = 0
         self._lock = threading.RLock()
@@ -208,51 +262,87 @@ class FakeQuickBooks:
     def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> FakeQuickBooks:
         """Build a company from JSON: a path, JSON text, or the parsed mapping.
 
-        The format::
+        The format (``examples/sample_company.json`` uses every key)::
 
-            {"company_name": "...", "company_file": "...",
-             "customers": [{"Name": "...", "Phone": "..."}],
+            {"company_name": "...", "company_file": "C:\\...\\Company.qbw",
+             "product": "...", "country": "US", "versions": ["13.0", ...],
+             "customers": [{"Name": "...", "Phone": "...", "TermsRef": {"FullName": "..."}}],
+             "terms": [{"type": "StandardTerms", "Name": "Net 30", "StdDueDays": 30}],
+             "classes": [{"Name": "..."}],
              "items": [{"type": "ItemService", "Name": "...", ...}],
              "invoices": [{"CustomerRef": {"FullName": "..."},
-                           "InvoiceLineAdd": [{"ItemRef": {"FullName": "..."}, ...}]}]}
+                           "InvoiceLineAdd": [{"ItemRef": {"FullName": "..."}, ...}]}],
+             "sales_receipts": [...], "payments": [...]}
 
-        Records are added in order through the same code as qbXML Adds, so
-        a bad reference or a duplicate name fails loading with its message.
+        Every key is optional. Each record holds the fields of its qbXML
+        ``*Add`` element, in the order qbXML wants: an object nests
+        elements, a list repeats one. ``type`` picks an item's or a term's
+        type (``ItemService`` and ``StandardTerms`` when left out). Records
+        are added terms, classes, customers, items, then transactions,
+        through the same code as qbXML Adds, so a bad reference or a
+        duplicate name fails loading with its message.
+
+        Raises:
+            CompanyDataError: the JSON cannot be read, holds an unknown key
+                or type, or a record QuickBooks would refuse.
+            OSError: the file cannot be read.
         """
         if isinstance(source, Mapping):
-            data = dict(source)
-        elif isinstance(source, os.PathLike) or not str(source).lstrip().startswith("{"):
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
+            data: Any = dict(source)
         else:
-            data = json.loads(str(source))
-        keys = ("company_name", "company_file", "country", "versions")
-        options: dict[str, Any] = {k: data[k] for k in keys if k in data}
+            if isinstance(source, os.PathLike) or not str(source).lstrip().startswith(("{", "[")):
+                text = Path(source).read_text(encoding="utf-8")
+            else:
+                text = str(source)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise CompanyDataError(f"the company is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise CompanyDataError("the company must be a JSON object")
+        options: dict[str, Any] = {k: data[k] for k in _JSON_OPTIONS if k in data}
         company = cls(**options)
-        company.load(data)
+        company.load({k: v for k, v in data.items() if k not in _JSON_OPTIONS})
         return company
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Add the customers, items and transactions of a JSON-like mapping."""
-        try:
-            for values in data.get("customers", []):
-                self._add("Customer", _element("CustomerAdd", values))
-            for values in data.get("items", []):
-                values = dict(values)
-                kind = values.pop("type", "ItemService")
-                if kind not in ITEM_TYPES:
-                    raise ValueError(f"unknown item type {kind!r}")
-                self._add(kind, _element(f"{kind}Add", values))
-            for key, kind in (
-                ("invoices", "Invoice"),
-                ("sales_receipts", "SalesReceipt"),
-                ("payments", "ReceivePayment"),
-            ):
-                for values in data.get(key, []):
-                    self._add(kind, _element(f"{kind}Add", values))
-        except _Status as status:
-            raise ValueError(f"the company data is invalid: {status.message}") from None
-        except _Refused as refusal:
-            raise ValueError(f"the company data is invalid: {refusal}") from None
+        """Add the records of a JSON-like mapping (see :meth:`from_json`).
+
+        Loading is all or nothing: if one record is refused, none is added.
+
+        Raises:
+            CompanyDataError: an unknown key or type, or a record QuickBooks would refuse.
+        """
+        unknown = sorted(set(data) - set(_JSON_LISTS))
+        if unknown:
+            raise CompanyDataError(
+                f"unknown key {unknown[0]!r} in the company; known: {', '.join(_JSON_LISTS)}"
+            )
+        with self._lock:
+            self._journal = _Journal(self._now, self._serial)
+            try:
+                for key, kinds in _JSON_LISTS.items():
+                    records = data.get(key, [])
+                    if not isinstance(records, list):
+                        raise CompanyDataError(f"{key} must be a list of records")
+                    for values in records:
+                        if not isinstance(values, Mapping):
+                            raise CompanyDataError(f"each of {key} must be an object")
+                        values = dict(values)
+                        kind = values.pop("type", kinds[0]) if len(kinds) > 1 else kinds[0]
+                        if kind not in kinds:
+                            raise CompanyDataError(
+                                f"unknown type {kind!r} in {key}; known: {', '.join(kinds)}"
+                            )
+                        self._add(kind, _element(f"{kind}Add", values))
+            except (_Status, _Refused, CompanyDataError) as failure:
+                self._undo(self._journal)
+                if isinstance(failure, CompanyDataError):
+                    raise
+                reason = failure.message if isinstance(failure, _Status) else str(failure)
+                raise CompanyDataError(f"the company data is invalid: {reason}") from None
+            finally:
+                self._journal = None
 
     def add_customers(self, count: int, *, prefix: str = "Customer") -> list[str]:
         """Add ``count`` customers named ``prefix 0001`` ...; return their ListIDs."""
@@ -342,10 +432,14 @@ class FakeQuickBooks:
             self.requests.append(request)
             if self.delay:
                 time.sleep(self.delay)
+            journal = self._journal = _Journal(self._now, self._serial)
             try:
                 rows = self._process(request)
             except _Refused:
+                self._undo(journal)
                 return QuickBooksAnswer(response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1])
+            finally:
+                self._journal = None
             return QuickBooksAnswer(response=self._document(rows))
 
     # -- request processing -------------------------------------------------------
@@ -381,9 +475,60 @@ class FakeQuickBooks:
                 rows.append(self._rs(rs_tag, rq.get("requestID"), status, rets, extra))
             except _Status as failure:
                 rows.append(self._rs(rs_tag, rq.get("requestID"), failure, [], {}))
-                if failure.code >= 1000 and on_error != "continueOnError":
-                    break
+                if failure.code < 1000 or on_error == "continueOnError":
+                    continue
+                if on_error == "rollbackOnError" and self._journal is not None:
+                    self._undo(self._journal)
+                    undone = _Status(
+                        failure.code,
+                        f"Rolled back: request {rq.get('requestID') or rq.tag} failed: "
+                        f"{failure.message}",
+                    )
+                    rows[:-1] = [
+                        self._rs(row.tag, row.get("requestID"), undone, [], {}) for row in rows[:-1]
+                    ]
+                break
         return rows
+
+    def _undo(self, journal: _Journal) -> None:
+        """Put the company back as it was when ``journal`` began."""
+        for kind, record, before in journal.before.values():
+            self._forget_name(kind, record)
+            record[:] = list(before)
+            self._remember_name(kind, record)
+        for kind, key in reversed(journal.added):
+            self._forget_name(kind, self.records[kind].pop(key))
+        for iterator_id, state in journal.iterators.items():
+            if state is None:
+                self._iterators.pop(iterator_id, None)
+            else:
+                self._iterators[iterator_id] = state
+        self._now, self._serial = journal.now, journal.serial
+        journal.before.clear()
+        journal.added.clear()
+        journal.iterators.clear()
+
+    def _remember(self, kind: str, record: etree._Element) -> None:
+        """Keep a copy of ``record`` before the document's first change to it."""
+        if self._journal is not None and id(record) not in self._journal.before:
+            self._journal.before[id(record)] = (kind, record, deepcopy(record))
+
+    def _remember_iterator(self, iterator_id: str) -> None:
+        if self._journal is not None and iterator_id not in self._journal.iterators:
+            state = self._iterators.get(iterator_id)
+            self._journal.iterators[iterator_id] = (
+                None if state is None else _Iterator(state.kind, state.criteria, state.remaining)
+            )
+
+    def _forget_name(self, kind: str, record: etree._Element) -> None:
+        if kind in LIST_TYPES:
+            key = self._name_key(kind, record.findtext("Name") or "")
+            if self._names.get(key) is record:
+                del self._names[key]
+
+    def _remember_name(self, kind: str, record: etree._Element) -> None:
+        if kind in LIST_TYPES:
+            self._names[self._name_key(kind, record.findtext("Name") or "")] = record
 
     @staticmethod
     def _handler(tag: str) -> tuple[str, str] | None:
@@ -391,8 +536,8 @@ class FakeQuickBooks:
             suffix = f"{action}Rq"
             if tag.endswith(suffix):
                 kind = tag[: -len(suffix)]
-                known = LIST_TYPES + TXN_TYPES + (("Item",) if action == "Query" else ())
-                if kind in known and not (action == "Mod" and kind == "ReceivePayment"):
+                known = LIST_TYPES + TXN_TYPES + (tuple(FAMILIES) if action == "Query" else ())
+                if kind in known and not (action == "Mod" and kind in _NO_MOD):
                     return kind, action.lower()
         return None
 
@@ -435,7 +580,7 @@ class FakeQuickBooks:
     # -- queries -----------------------------------------------------------------------
 
     def _family(self, kind: str) -> tuple[str, ...]:
-        return ITEM_TYPES if kind == "Item" else (kind,)
+        return FAMILIES.get(kind, (kind,))
 
     def _find(self, kind: str, key: str) -> etree._Element | None:
         for family_kind in self._family(kind):
@@ -446,13 +591,13 @@ class FakeQuickBooks:
 
     @staticmethod
     def _name_key(kind: str, name: str) -> tuple[str, str]:
-        # Item names are unique across the item types, as in QuickBooks.
-        return ("Item" if kind in ITEM_TYPES or kind == "Item" else kind), name.lower()
+        # Names are unique across a family (every item type), as in QuickBooks.
+        return _FAMILY_OF.get(kind, kind), name.lower()
 
     def _by_name(self, kind: str, name: str) -> etree._Element | None:
         record = self._names.get(self._name_key(kind, name))
-        if record is not None and kind in ITEM_TYPES and record.tag != f"{kind}Ret":
-            return None  # an item of another type
+        if record is not None and kind in _FAMILY_OF and record.tag != f"{kind}Ret":
+            return None  # a record of another type of the family
         return record
 
     def _by_ref_number(self, kind: str, number: str) -> etree._Element | None:
@@ -546,6 +691,7 @@ class FakeQuickBooks:
             state = self._iterators.get(iterator_id)
             if state is None or state.kind != kind or state.criteria != criteria:
                 raise _Status(3391, f'The iteratorID "{iterator_id}" is not valid.')
+            self._remember_iterator(iterator_id)
             page_keys = state.remaining[: limit or len(state.remaining)]
             state.remaining = state.remaining[len(page_keys) :]
             if not state.remaining:
@@ -561,6 +707,7 @@ class FakeQuickBooks:
                 page = keys[: limit or len(keys)]
                 rest = keys[len(page) :]
                 if rest:
+                    self._remember_iterator(iterator_id)
                     self._iterators[iterator_id] = _Iterator(kind, criteria, rest)
                 extra = {"iteratorRemainingCount": str(len(rest)), "iteratorID": iterator_id}
                 records = records[: len(page)]
@@ -598,93 +745,160 @@ class FakeQuickBooks:
         if existing is not None and existing is not exclude:
             raise _Status(3100, f'The name "{name}" of the list element is already in use.')
 
-    def _reference(
-        self, owner: str, ref: etree._Element | None, kind: str, label: str
-    ) -> etree._Element:
-        key = ref.findtext("ListID") if ref is not None else None
-        name = ref.findtext("FullName") if ref is not None else None
+    def _reference(self, owner: str, ref: etree._Element) -> etree._Element:
+        """``ref`` resolved against the list it names: its ListID and FullName.
+
+        Raises:
+            _Status: 3140, the reference names nothing in that list.
+        """
+        kind = REFERENCES[ref.tag]
+        key, name = ref.findtext("ListID"), ref.findtext("FullName")
         record = self._find(kind, key) if key else self._by_name(kind, name) if name else None
         if record is None:
             raise _Status(
                 3140,
-                f"There is an invalid reference to QuickBooks {label} "
-                f'"{key or name}" in the {owner}.',
+                f"There is an invalid reference to QuickBooks {kind} "
+                f'"{key or name or ""}" in the {owner}.',
             )
-        resolved = etree.Element(ref.tag if ref is not None else f"{label}Ref")
+        resolved = etree.Element(ref.tag)
         etree.SubElement(resolved, "ListID").text = record.findtext("ListID")
         etree.SubElement(resolved, "FullName").text = record.findtext("FullName")
         return resolved
 
+    def _resolved(self, owner: str, element: etree._Element) -> etree._Element:
+        """A copy of ``element`` with every reference to a list the fake keeps resolved.
+
+        Changes nothing, so a request can be checked whole before it is applied.
+
+        Raises:
+            _Status: 3140, a reference names nothing.
+        """
+        copy = etree.fromstring(etree.tostring(element, with_tail=False))
+        for ref in list(copy.iter(*REFERENCES)):
+            parent = ref.getparent()
+            if parent is not None:
+                parent.replace(ref, self._reference(owner, ref))
+        return copy
+
     def _add(self, kind: str, add: etree._Element) -> etree._Element:
-        stamp, sequence = self._tick()
-        ret = etree.Element(f"{kind}Ret")
+        """Check the ``*Add`` whole, then add the record; return it.
+
+        Raises:
+            _Status: a duplicate name, a reference to nothing, an invoice paid that is not there.
+            _Refused: what QuickBooks' parser would refuse (no Name, a bad number).
+        """
+        add = self._resolved(kind, add)
         if kind in LIST_TYPES:
             name = add.findtext("Name")
             if not name:
                 raise _Refused(f"{kind}Add without Name")
             self._check_name(kind, name)
-            key = self._new_id()
-            for tag, text in (
-                ("ListID", key),
-                ("TimeCreated", stamp),
-                ("TimeModified", stamp),
-                ("EditSequence", sequence),
-                ("Name", name),
-                ("FullName", name),
-                ("IsActive", add.findtext("IsActive") or "true"),
-            ):
-                etree.SubElement(ret, tag).text = text
-            ret.extend(self._clone(c) for c in add if c.tag not in ("Name", "IsActive"))
-            if kind == "Customer":
-                etree.SubElement(ret, "Balance").text = "0.00"
-                etree.SubElement(ret, "TotalBalance").text = "0.00"
+            ret = self._new_list_record(kind, add, name)
         else:
-            key = f"{self._serial + 1:X}-{int(self._now.timestamp())}"
-            self._serial += 1
-            customer = self._reference(kind, add.find("CustomerRef"), "Customer", "Customer")
-            number = str(sum(len(self.records[k]) for k in TXN_TYPES) + 1)
-            for tag, text in (
-                ("TxnID", key),
-                ("TimeCreated", stamp),
-                ("TimeModified", stamp),
-                ("EditSequence", sequence),
-                ("TxnNumber", number),
-            ):
-                etree.SubElement(ret, tag).text = text
-            ret.append(customer)
-            etree.SubElement(ret, "TxnDate").text = (
-                add.findtext("TxnDate") or self._now.date().isoformat()
-            )
-            etree.SubElement(ret, "RefNumber").text = add.findtext("RefNumber") or number
-            skip = {"CustomerRef", "TxnDate", "RefNumber"}
-            if kind == "ReceivePayment":
-                self._payment(ret, add)
-                skip |= {"TotalAmount", "AppliedToTxnAdd"}
-            ret.extend(
-                self._clone(c) for c in add if c.tag not in skip and not c.tag.endswith("LineAdd")
-            )
-            if kind in _LINES:
-                self._lines(kind, ret, add)
+            ret = self._new_transaction(kind, add)
+        key = self._key(ret)
         self.records[kind][key] = ret
-        if kind in LIST_TYPES:
-            self._names[self._name_key(kind, ret.findtext("Name") or "")] = ret
+        self._remember_name(kind, ret)
+        if self._journal is not None:
+            self._journal.added.append((kind, key))
         return ret
 
-    def _lines(self, kind: str, ret: etree._Element, add: etree._Element) -> None:
-        line_tag = _LINES[kind]
-        total = Decimal("0")
-        for line in add.iterfind(f"{line_tag}Add"):
-            out = etree.SubElement(ret, f"{line_tag}Ret")
-            etree.SubElement(out, "TxnLineID").text = self._new_id()
-            out.append(self._reference(kind, line.find("ItemRef"), "Item", "Item"))
+    def _new_list_record(self, kind: str, add: etree._Element, name: str) -> etree._Element:
+        stamp, sequence = self._tick()
+        ret = etree.Element(f"{kind}Ret")
+        for tag, text in (
+            ("ListID", self._new_id()),
+            ("TimeCreated", stamp),
+            ("TimeModified", stamp),
+            ("EditSequence", sequence),
+            ("Name", name),
+            ("FullName", name),
+            ("IsActive", add.findtext("IsActive") or "true"),
+        ):
+            etree.SubElement(ret, tag).text = text
+        ret.extend(self._clone(c) for c in add if c.tag not in ("Name", "IsActive"))
+        if kind == "Customer":
+            etree.SubElement(ret, "Balance").text = "0.00"
+            etree.SubElement(ret, "TotalBalance").text = "0.00"
+        return ret
+
+    def _new_transaction(self, kind: str, add: etree._Element) -> etree._Element:
+        customer = add.find("CustomerRef")
+        if customer is None:
+            raise _Status(
+                3140, f'There is an invalid reference to QuickBooks Customer "" in the {kind}.'
+            )
+        lines = self._line_values(kind, add)
+        payments = self._applied(add) if kind == "ReceivePayment" else []
+        total = _decimal(add, "TotalAmount") if kind == "ReceivePayment" else Decimal(0)
+        # Everything is checked: from here on the request only applies.
+        stamp, sequence = self._tick()
+        self._serial += 1
+        key = f"{self._serial:X}-{int(self._now.timestamp())}"
+        number = str(sum(len(self.records[k]) for k in TXN_TYPES) + 1)
+        ret = etree.Element(f"{kind}Ret")
+        for tag, text in (
+            ("TxnID", key),
+            ("TimeCreated", stamp),
+            ("TimeModified", stamp),
+            ("EditSequence", sequence),
+            ("TxnNumber", number),
+        ):
+            etree.SubElement(ret, tag).text = text
+        ret.append(customer)
+        etree.SubElement(ret, "TxnDate").text = (
+            add.findtext("TxnDate") or self._now.date().isoformat()
+        )
+        etree.SubElement(ret, "RefNumber").text = add.findtext("RefNumber") or number
+        skip = {"CustomerRef", "TxnDate", "RefNumber"}
+        if kind == "ReceivePayment":
+            etree.SubElement(ret, "TotalAmount").text = _money(total)
+            self._pay(ret, payments)
+            skip |= {"TotalAmount", "AppliedToTxnAdd"}
+        ret.extend(
+            self._clone(c) for c in add if c.tag not in skip and not c.tag.endswith("LineAdd")
+        )
+        if kind in _LINES:
+            self._lines(kind, ret, lines)
+        return ret
+
+    def _line_values(
+        self, kind: str, add: etree._Element
+    ) -> list[tuple[etree._Element, Decimal, Decimal, Decimal]]:
+        """Each line's element (references resolved), quantity, rate and amount."""
+        if kind not in _LINES:
+            return []
+        values = []
+        for line in add.iterfind(f"{_LINES[kind]}Add"):
+            if line.find("ItemRef") is None:
+                raise _Status(
+                    3140, f'There is an invalid reference to QuickBooks Item "" in the {kind}.'
+                )
             quantity = _decimal(line, "Quantity", "1")
             rate = _decimal(line, "Rate", "0")
             amount = _decimal(line, "Amount", str(quantity * rate))
-            for tag in ("Desc",):
-                if line.findtext(tag):
-                    etree.SubElement(out, tag).text = line.findtext(tag)
+            values.append((line, quantity, rate, amount))
+        return values
+
+    def _lines(
+        self,
+        kind: str,
+        ret: etree._Element,
+        lines: list[tuple[etree._Element, Decimal, Decimal, Decimal]],
+    ) -> None:
+        line_tag = _LINES[kind]
+        total = Decimal("0")
+        for line, quantity, rate, amount in lines:
+            out = etree.SubElement(ret, f"{line_tag}Ret")
+            etree.SubElement(out, "TxnLineID").text = self._new_id()
+            out.append(self._clone(line.find("ItemRef")))  # checked by _line_values
+            if line.findtext("Desc"):
+                etree.SubElement(out, "Desc").text = line.findtext("Desc")
             etree.SubElement(out, "Quantity").text = f"{quantity.normalize()}"
             etree.SubElement(out, "Rate").text = _money(rate)
+            class_ref = line.find("ClassRef")
+            if class_ref is not None:
+                out.append(self._clone(class_ref))
             etree.SubElement(out, "Amount").text = _money(amount)
             total += amount
         etree.SubElement(ret, "Subtotal").text = _money(total)
@@ -694,19 +908,32 @@ class FakeQuickBooks:
         else:
             etree.SubElement(ret, "TotalAmount").text = _money(total)
 
-    def _payment(self, ret: etree._Element, add: etree._Element) -> None:
-        etree.SubElement(ret, "TotalAmount").text = _money(_decimal(add, "TotalAmount"))
-        for applied in add.iterfind("AppliedToTxnAdd"):
-            invoice = self.records["Invoice"].get(applied.findtext("TxnID") or "")
+    def _applied(self, add: etree._Element) -> list[tuple[etree._Element, Decimal]]:
+        """The invoices a payment applies to, with the amounts: all checked first."""
+        applied = []
+        for element in add.iterfind("AppliedToTxnAdd"):
+            invoice = self.records["Invoice"].get(element.findtext("TxnID") or "")
             if invoice is None:
-                raise _not_found(applied.findtext("TxnID") or "")
-            paid = _decimal(applied, "PaymentAmount")
+                raise _not_found(element.findtext("TxnID") or "")
+            applied.append((invoice, _decimal(element, "PaymentAmount")))
+        return applied
+
+    def _pay(self, ret: etree._Element, applied: list[tuple[etree._Element, Decimal]]) -> None:
+        for invoice, paid in applied:
+            self._remember("Invoice", invoice)
             balance = _decimal(invoice, "BalanceRemaining") - paid
-            invoice.find("BalanceRemaining").text = _money(balance)
-            invoice.find("IsPaid").text = "true" if balance <= 0 else "false"
+            self._set(invoice, "BalanceRemaining", _money(balance))
+            self._set(invoice, "IsPaid", "true" if balance <= 0 else "false")
             out = etree.SubElement(ret, "AppliedToTxnRet")
             etree.SubElement(out, "TxnID").text = invoice.findtext("TxnID")
             etree.SubElement(out, "Amount").text = _money(paid)
+
+    @staticmethod
+    def _set(record: etree._Element, tag: str, text: str) -> None:
+        element = record.find(tag)
+        if element is None:
+            element = etree.SubElement(record, tag)
+        element.text = text
 
     def _mod_rq(
         self, kind: str, rq: etree._Element
@@ -722,27 +949,23 @@ class FakeQuickBooks:
             raise _not_found(key)
         if record.findtext("EditSequence") != sequence:
             raise _Status(3200, f'The provided edit sequence "{sequence}" is out-of-date. ')
+        mod = self._resolved(kind, mod)
         new_name = mod.findtext("Name")
         if new_name and kind in LIST_TYPES:
             self._check_name(kind, new_name, exclude=record)
+        # Everything is checked: from here on the request only applies.
+        self._remember(kind, record)
+        self._forget_name(kind, record)
         stamp, new_sequence = self._tick()
         for change in mod:
             if change.tag in (id_tag, "EditSequence") or change.tag.endswith("LineMod"):
                 continue
-            if change.tag.endswith("Ref"):
-                change = self._reference(
-                    kind,
-                    change,
-                    "Customer" if change.tag == "CustomerRef" else "Item",
-                    change.tag[:-3],
-                )
             self._replace(record, change)
             if change.tag == "Name":
-                del self._names[self._name_key(kind, record.findtext("FullName") or "")]
                 self._replace(record, _element("FullName", change.text))
-                self._names[self._name_key(kind, change.text or "")] = record
-        record.find("TimeModified").text = stamp
-        record.find("EditSequence").text = new_sequence
+        self._remember_name(kind, record)
+        self._set(record, "TimeModified", stamp)
+        self._set(record, "EditSequence", new_sequence)
         return [self._copy(record, True)], {}, None
 
     @staticmethod

@@ -21,6 +21,11 @@ The errors the application causes through a plain bad value (``JobError``
 and its subclasses) are also ``ValueError``, so ``except ValueError`` code
 written before they existed keeps working.
 
+Also under ``QBWCError``: ``QBXMLBuildError`` (a qbXML request built from
+bad values; also ``ValueError``), ``CompanyDataError`` (a ``ConfigurationError``
+and ``ValueError``: company data the fake QuickBooks cannot load) and
+``QuickBooksUnavailable`` (the fake QuickBooks could not be opened).
+
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
 Web Connector as a SOAP fault in the middle of a session: the protocol core
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadRequestError",
+    "CompanyDataError",
     "ConfigurationError",
     "HandlerError",
     "InvalidJobError",
@@ -39,7 +45,9 @@ __all__ = [
     "KeyConflictError",
     "NotAQueueDatabaseError",
     "QBWCError",
+    "QBXMLBuildError",
     "QWCError",
+    "QuickBooksUnavailable",
     "RemoteProtocolError",
     "StorageError",
 ]
@@ -138,3 +146,35 @@ class StorageError(QBWCError):
     Not QuickBooks' fault and not the application's: the work it was doing
     is left as it was, to be taken up again when storage answers.
     """
+
+
+class QBXMLBuildError(QBWCError, ValueError):
+    """A qbXML request could not be built from the values given.
+
+    Raised by :mod:`qbwc_spyne.qbxml` for a request name that does not end
+    in ``Rq``, an ``onError`` QuickBooks does not know, or a malformed
+    version. Also a ``ValueError``, as it was before it had a name.
+    """
+
+
+class CompanyDataError(ConfigurationError, ValueError):
+    """The company given to the fake QuickBooks cannot be loaded.
+
+    Unreadable JSON, an unknown key or record type, a duplicate name or a
+    reference to nothing; the message says which. Also a ``ValueError``, as
+    it was before it had a name.
+    """
+
+
+class QuickBooksUnavailable(QBWCError):
+    """The fake QuickBooks could not be opened, as the Web Connector reports it.
+
+    Attributes:
+        hresult: what the Web Connector passes to connectionError, e.g. ``"0x80040408"``.
+        message: the text that goes with it.
+    """
+
+    def __init__(self, hresult: str, message: str) -> None:
+        super().__init__(f"{hresult}: {message}")
+        self.hresult = hresult
+        self.message = message

@@ -41,6 +41,7 @@ from typing import IO, Any
 from lxml import etree
 
 from ._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
+from .exceptions import QBXMLBuildError
 
 __all__ = [
     "Record",
@@ -83,9 +84,13 @@ class Rq:
     iterator_id: str | None = None
 
     def element(self) -> etree._Element:
-        """This request as an lxml element."""
+        """This request as an lxml element.
+
+        Raises:
+            QBXMLBuildError: the name does not end in ``Rq``.
+        """
         if not self.name.endswith("Rq"):
-            raise ValueError(f"a request element ends in Rq, not {self.name!r}")
+            raise QBXMLBuildError(f"a request element ends in Rq, not {self.name!r}")
         rq = etree.Element(self.name)
         for attribute, value in (
             ("requestID", self.request_id),
@@ -137,12 +142,14 @@ def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError")
     """A complete qbXML request document: declaration, ``<?qbxml version?>``, the requests.
 
     Raises:
-        ValueError: ``on_error`` is not stopOnError, continueOnError or rollbackOnError.
+        QBXMLBuildError: ``on_error`` is not stopOnError, continueOnError or
+            rollbackOnError, the version is not like ``13.0``, or a request's
+            name does not end in ``Rq`` (a ``ValueError`` too).
     """
     if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}")
+        raise QBXMLBuildError(f"on_error must be one of {', '.join(ON_ERROR)}")
     if not re.fullmatch(r"\d+\.\d+", version):
-        raise ValueError(f"a qbXML version looks like 13.0, not {version!r}")
+        raise QBXMLBuildError(f"a qbXML version looks like 13.0, not {version!r}")
     root = etree.Element("QBXML")
     messages = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
     messages.extend(rq.element() for rq in requests)
@@ -373,10 +380,9 @@ def stream_results(
     messages: etree._Element | None = None
     results: dict[etree._Element, Result] = {}
 
-    def drain(final: bool) -> Iterator[tuple[Result, Record | None]]:
+    def drain(messages: etree._Element, final: bool) -> Iterator[tuple[Result, Record | None]]:
         # Siblings are walked with getnext(): len() of an lxml element counts
         # its children one by one, which would make this quadratic.
-        assert messages is not None
         rs = next(iter(messages), None)
         while rs is not None:
             still_open = not final and rs.getnext() is None
@@ -416,10 +422,10 @@ def stream_results(
                     raise XMLError("not a qbXML response: QBXMLMsgsRs is not under the QBXML root")
                 messages = element
             if messages is not None:
-                yield from drain(final=False)
+                yield from drain(messages, final=False)
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"qbXML is not well-formed: {exc}") from None
     if messages is None:
         raise XMLError("not a qbXML response: no QBXML/QBXMLMsgsRs")
-    yield from drain(final=True)
+    yield from drain(messages, final=True)

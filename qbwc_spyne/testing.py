@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from requests.structures import CaseInsensitiveDict
 from werkzeug.test import Client
 
 from ._fakeqb import FakeQuickBooks, QuickBooksAnswer, QuickBooksUnavailable
+from .exceptions import ConfigurationError
 
 __all__ = [
     "STATUSES",
@@ -181,6 +183,9 @@ class UpdateResult:
         requests: the qbXML requests the application sent.
         ticket: the session ticket.
         min_run_interval: authenticate's fourth element, in seconds, if sent.
+        close_message: what closeConnection answered, the application's last
+            word to the Web Connector's user (e.g. how many jobs failed);
+            ``""`` when the update ended before closeConnection.
     """
 
     status: str = "ok"
@@ -190,6 +195,7 @@ class UpdateResult:
     requests: list[str] = field(default_factory=list)
     ticket: str = ""
     min_run_interval: int | None = None
+    close_message: str = ""
 
     @property
     def ok(self) -> bool:
@@ -219,6 +225,7 @@ class UpdateResult:
             {
                 "status": self.status,
                 "messages": self.messages,
+                "close_message": self.close_message,
                 "ticket": self.ticket,
                 "calls": [asdict(call) for call in self.calls],
             },
@@ -261,6 +268,9 @@ class WebConnector:
         max_calls: the guard against runaway sessions.
         progress: called with each percentage receiveResponseXML returns.
         sleep: the wait function, for tests.
+
+    Raises:
+        ConfigurationError: ``target`` is a string but not an http:// or https:// URL.
     """
 
     SERVICE = "{http://developer.intuit.com/}QBWebConnectorSvcSoap"
@@ -294,6 +304,7 @@ class WebConnector:
         self.sleep = sleep
         self.transport: WSGITransport | HTTPTransport
         if isinstance(target, str):
+            _check_url(target)
             self.transport = HTTPTransport()
             client = make_client(self.transport)
             self._service = client.create_service(self.SERVICE, target)  # type: ignore[no-untyped-call]
@@ -462,9 +473,22 @@ class WebConnector:
 
     def _close(self, result: UpdateResult, ticket: str, status: str) -> None:
         message = self._call(result, "closeConnection", ticket=ticket)
+        result.close_message = message
         if message:
             result.messages.append(message)
         self._end(result, status)
+
+
+def _check_url(url: str) -> None:
+    """Refuse a URL requests could not post to, naming the fix."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # "localhost:8000/qbwc" parses with "localhost" as its scheme.
+        bare = url.split("://", 1)[-1]
+        raise ConfigurationError(
+            f"the URL {url!r} needs http:// or https:// and a host: "
+            f"write http://{bare} (or https://{bare})"
+        )
 
 
 class _Stop(Exception):

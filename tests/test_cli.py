@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
+from qbwc_spyne import QBWCServer
+from qbwc_spyne._cli import build_parser
 from qbwc_spyne.auth import PasswordCheck
 from qbwc_spyne.qwc import QWCFile
 
+from .helpers import QBXML_REQUEST, RecordingHandler
 from .test_wire import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +33,15 @@ CLI = [sys.executable, "-m", "qbwc_spyne"]
 
 
 def run(
-    *args: str, stdin: str = "", cwd: Path = ROOT, timeout: float = 120
+    *args: str,
+    stdin: str = "",
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The caller's QBWC_PASSWORD must not leak into a test of where the password comes from.
+    environment = {k: v for k, v in os.environ.items() if k != "QBWC_PASSWORD"}
+    environment.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run(
         [*CLI, *args],
         input=stdin,
@@ -33,8 +49,10 @@ def run(
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env=env,
+        env=environment,
         check=False,
+        # No controlling terminal, as under cron or CI: nothing can prompt.
+        start_new_session=True,
     )
 
 
@@ -148,6 +166,16 @@ def test_serve_refuses_a_bad_target():
     )
 
 
+def test_serve_refuses_a_handler_class_it_cannot_create(tmp_path):
+    """A handler class with a hook left abstract: one line naming it, not a traceback."""
+    (tmp_path / "abstract_app.py").write_text(
+        "from qbwc_spyne import QBWCHandler\nclass Handler(QBWCHandler):\n    pass\n"
+    )
+    result = run("serve", "abstract_app:Handler", cwd=tmp_path)
+    assert_one_line_error(result, "cannot create abstract_app:Handler")
+    assert "on_authenticate" in result.stderr
+
+
 def test_simulate_refuses_a_missing_company_file(tmp_path):
     """A company JSON that cannot be read is one line, exit 1."""
     result = run(
@@ -235,17 +263,29 @@ def test_demo_runs_to_completion(tmp_path):
     assert qwc.app_url == "http://localhost:8000/" and qwc.user == "demo"
 
 
-def test_demo_outside_a_checkout_says_where_it_lives(tmp_path):
-    """Run elsewhere, the demo explains itself in one line."""
-    env_result = subprocess.run(
+def test_demo_from_an_installed_package_says_it_runs_from_a_checkout(tmp_path):
+    """The package without its checkout (examples/ not importable): one line naming make demo."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "qbwc_spyne", site / "qbwc_spyne")
+    work = tmp_path / "work"
+    # Another project's examples/ in the working directory is not the demo.
+    (work / "examples").mkdir(parents=True)
+    (work / "examples" / "__init__.py").write_text("")
+    (work / "examples" / "demo.py").write_text(
+        "import pathlib\npathlib.Path('decoy-ran').touch()\ndef run(**options): return 0\n"
+    )
+    result = subprocess.run(
         [*CLI, "demo"],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=work,
         check=False,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=60,
     )
-    assert_one_line_error(env_result, "examples/ of a qbwc_spyne checkout")
+    assert_one_line_error(result, "runs from a source checkout")
+    assert "make demo" in result.stderr
+    assert not (work / "decoy-ran").exists() and not (work / "demo.qwc").exists()
 
 
 def test_jobs_commands_over_a_sqlite_queue(tmp_path):
@@ -279,3 +319,167 @@ def test_jobs_commands_over_a_sqlite_queue(tmp_path):
     )
     assert_one_line_error(run("jobs", "show", "99", "--db", str(db)), "no job 99")
     assert_one_line_error(run("jobs", "list", "--db", str(tmp_path / "none.db")), "no job database")
+
+
+# -- simulate: what the Web Connector's user sees ------------------------------------------
+
+
+@contextmanager
+def serving(handler: RecordingHandler) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 from a thread of this process; yield the URL."""
+    server = make_server("127.0.0.1", 0, QBWCServer(handler), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def one_round(close_message: str) -> RecordingHandler:
+    """A handler that sends one request, is done at 100%, and closes with ``close_message``."""
+    return RecordingHandler(
+        send_request={"request": QBXML_REQUEST},
+        receive_response={"percent_done": 100},
+        close_connection={"response_message": close_message},
+    )
+
+
+@pytest.mark.wire
+class TestSimulate:
+    FAILED = "2 done, 1 failed: Invoice 1042 \u2014 customer not found"
+
+    def test_close_connection_message_is_the_last_line(self):
+        """The application's closing words stand apart, after the transcript, as the last line."""
+        with serving(one_round(self.FAILED)) as url:
+            result = run("simulate", url, "--user", "u", "--password", "p", "--quiet")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[-2:] == ["Update completed: ok", f"The application says: {self.FAILED}"]
+        assert lines[-3] == ""  # set apart from the transcript
+
+    def test_no_work_is_not_a_failure(self):
+        """authenticate "none": exit 0, and the output says there was nothing to do."""
+        with serving(RecordingHandler(authenticate={"no_work": True})) as url:
+            result = run("simulate", url, "--user", "shop", "--password", "p", "--quiet")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "status: no work" in result.stdout
+        assert result.stdout.splitlines()[-1].startswith("No work: the application has nothing")
+
+    def test_busy_is_still_a_failure(self):
+        """Only "no work" joins "ok": a busy application exits 1."""
+        with serving(RecordingHandler(authenticate={"busy": True})) as url:
+            result = run("simulate", url, "--user", "u", "--password", "p", "--quiet")
+        assert result.returncode == 1 and "Update FAILED: busy" in result.stdout
+
+    def test_password_from_the_environment_is_used_and_never_shown(self, tmp_path):
+        """QBWC_PASSWORD authenticates; it appears in neither output nor the JSON transcript."""
+
+        def check(event):
+            event.accept = event.password == "s3cret-env"
+
+        handler = one_round("done")
+        handler.answers["authenticate"] = check
+        transcript = tmp_path / "run.json"
+        with serving(handler) as url:
+            good = run(
+                "simulate", url, "--user", "u", "--quiet", "--json", str(transcript),
+                env={"QBWC_PASSWORD": "s3cret-env"},
+            )  # fmt: skip
+            bad = run("simulate", url, "--user", "u", "--quiet", env={"QBWC_PASSWORD": "nope"})
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert bad.returncode == 1 and "status: auth failed" in bad.stdout
+        for text in (good.stdout, good.stderr, transcript.read_text()):
+            assert "s3cret-env" not in text
+
+
+def test_simulate_without_a_password_or_terminal_is_one_line():
+    """No --password, no --password-stdin, no QBWC_PASSWORD, no terminal: one line, exit 1."""
+    result = run("simulate", "http://127.0.0.1:9/", "--user", "u", "--quiet")
+    assert_one_line_error(result, "no password and no terminal")
+    assert "QBWC_PASSWORD" in result.stderr and "--password-stdin" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("localhost:8000/qbwc", "write http://localhost:8000/qbwc"),
+        ("127.0.0.1:8000", "write http://127.0.0.1:8000"),
+        ("shop.example.com/qbwc", "write http://shop.example.com/qbwc"),
+        ("ftp://shop.example.com/qbwc", "write http://shop.example.com/qbwc"),
+    ],
+)
+def test_simulate_url_without_a_scheme_names_the_fix(url, fix):
+    """A URL without http:// or https://: one line naming the fix, before asking for a password."""
+    result = run("simulate", url, "--user", "u", "--quiet")
+    assert_one_line_error(result, fix)
+
+
+# -- help, qwc --interval, serve --log-level -------------------------------------------------
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    (commands,) = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    return dict(commands.choices)
+
+
+@pytest.mark.parametrize("command", ["serve", "qwc", "simulate", "hash-password", "demo"])
+def test_every_option_has_help_that_shows_its_default(command):
+    """Each option and argument explains itself; one with a default says what it is."""
+    for action in subcommands()[command]._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = "/".join(action.option_strings) or action.dest
+        assert action.help, f"{command} {name} has no help"
+        if action.default not in (None, False):
+            assert "default" in action.help, f"{command} {name} hides its default"
+
+
+def test_qwc_interval_says_seconds_and_notes_the_rounding(tmp_path):
+    """--interval is seconds; 15 s is written as 1 minute and the command says so."""
+    base = ["qwc", "--app-name", "Shop", "--user", "shop", "--app-url", "http://localhost/"]
+    base += ["--support-url", "http://localhost/", "--description", "d"]
+    assert "seconds between automatic updates" in run("qwc", "--help").stdout
+    rounded = run(*base, "--interval", "15", "-o", str(tmp_path / "a.qwc"))
+    assert rounded.returncode == 0, rounded.stderr
+    assert "15 s is written as RunEveryNMinutes 1 (60 s)" in rounded.stderr
+    assert QWCFile.parse(tmp_path / "a.qwc").update_interval == 60
+    exact = run(*base, "--interval", "600", "-o", str(tmp_path / "b.qwc"))
+    assert exact.returncode == 0 and "note:" not in exact.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "shown", "hidden"),
+    [
+        ([], ["INFO qbwc_spyne: loaded at info"], ["loaded at debug"]),
+        (["--log-level", "debug"], ["loaded at info", "DEBUG qbwc_spyne: loaded at debug"], []),
+        (["--log-level", "WARNING"], [], ["loaded at info", "loaded at debug"]),
+    ],
+)
+def test_serve_configures_logging_at_info_by_default(tmp_path, options, shown, hidden):
+    """serve logs the library's INFO lines unless --log-level says otherwise."""
+    (tmp_path / "logging_app.py").write_text(
+        "import logging\n"
+        "from qbwc_spyne import QBWCHandler\n"
+        'logging.getLogger("qbwc_spyne").info("loaded at info")\n'
+        'logging.getLogger("qbwc_spyne").debug("loaded at debug")\n'
+        "class Handler(QBWCHandler):\n"
+        "    def on_authenticate(self, event):\n        pass\n"
+    )
+    # A port already taken: serve loads the target, then stops (werkzeug says why).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run("serve", "logging_app:Handler", "--port", port, *options, cwd=tmp_path)
+    assert result.returncode == 1 and port in result.stderr
+    for text in shown:
+        assert text in result.stderr
+    for text in hidden:
+        assert text not in result.stderr

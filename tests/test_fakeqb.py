@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from qbwc_spyne._xml import split_hcp_response
+from qbwc_spyne.exceptions import CompanyDataError, QBWCError
 from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
 from qbwc_spyne.testing import QuickBooksUnavailable as Unavailable
 
 from .helpers import TRAFFIC
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample_company.json"
 
 
 def rq(body: str, *, on_error: str = "stopOnError", version: str = "13.0") -> str:
@@ -476,6 +482,72 @@ class TestLoadingAndFaults:
         with pytest.raises(ValueError, match=message):
             FakeQuickBooks.from_json(data)
 
+    def test_the_sample_company_loads_with_every_kind_of_record(self):
+        """examples/sample_company.json loads; its references resolve; its totals add up."""
+        company = FakeQuickBooks.from_json(SAMPLE)
+        counts = {kind: len(records) for kind, records in company.records.items() if records}
+        assert counts == {
+            "Customer": 3,
+            "ItemService": 1,
+            "ItemInventory": 1,
+            "ItemNonInventory": 1,
+            "StandardTerms": 2,
+            "DateDrivenTerms": 1,
+            "Class": 2,
+            "Invoice": 1,
+            "SalesReceipt": 1,
+        }
+        (invoice,) = company.records["Invoice"].values()
+        terms = company._by_name("Terms", "Net 30")
+        assert terms is not None
+        assert invoice.findtext("TermsRef/ListID") == terms.findtext("ListID")
+        assert invoice.findtext("Subtotal") == "132.00"
+        assert company.company_name == "Sample Hardware Ltd." and company.highest_version() == (
+            13,
+            0,
+        )
+
+    def test_the_readme_company_loads(self):
+        """The company JSON the README shows as the format loads as it says."""
+        readme = (SAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
+        section = readme.split("### The company file", 1)[1]
+        block = section.split("```json\n", 1)[1].split("```", 1)[0]
+        company = FakeQuickBooks.from_json(block)
+        (invoice,) = company.records["Invoice"].values()
+        assert invoice.findtext("ClassRef/FullName") == "Retail"
+        assert invoice.findtext("Subtotal") == "90.00"
+        (customer,) = company.records["Customer"].values()
+        assert customer.findtext("TermsRef/ListID") is not None
+
+    @pytest.mark.parametrize(
+        ("source", "message"),
+        [
+            ('{"customer": [{"Name": "A"}]}', "unknown key 'customer'"),
+            ('{"customers": [{"Name": "A"}', "not valid JSON"),
+            ("[1, 2]", "must be a JSON object"),
+            ('{"customers": {"Name": "A"}}', "customers must be a list"),
+            ('{"terms": [{"type": "Net", "Name": "x"}]}', "unknown type 'Net' in terms"),
+        ],
+    )
+    def test_unreadable_company_json_is_a_company_data_error(self, source, message):
+        """A misspelt key, broken JSON or a wrong shape: CompanyDataError naming the problem."""
+        with pytest.raises(CompanyDataError, match=message) as refused:
+            FakeQuickBooks.from_json(source)
+        assert isinstance(refused.value, QBWCError) and isinstance(refused.value, ValueError)
+
+    def test_loading_is_all_or_nothing(self, qb):
+        """A company whose last record is refused adds none of its records."""
+        before = {kind: list(records) for kind, records in qb.records.items()}
+        with pytest.raises(CompanyDataError, match="Ghost"):
+            qb.load(
+                {
+                    "customers": [{"Name": "New"}],
+                    "invoices": [{"CustomerRef": {"FullName": "Ghost"}}],
+                }
+            )
+        assert {kind: list(records) for kind, records in qb.records.items()} == before
+        assert qb._by_name("Customer", "New") is None
+
     def test_opening_fails_when_quickbooks_is_not_running(self):
         """running=False: 0x80040408 "Could not start QuickBooks."; failed_opens fails N times."""
         company = FakeQuickBooks()
@@ -492,3 +564,331 @@ class TestLoadingAndFaults:
         assert company.open("") == company.company_file
         with pytest.raises(Unavailable, match=r"Other\.qbw"):
             company.open(r"C:\Other.qbw")
+
+
+# -- references, atomic requests, rollbackOnError -----------------------------------------
+
+
+@pytest.fixture
+def shop() -> FakeQuickBooks:
+    """A company with terms and classes beside customers and items."""
+    return FakeQuickBooks.from_json(
+        {
+            "terms": [
+                {"type": "StandardTerms", "Name": "Net 30", "StdDueDays": 30},
+                {"type": "DateDrivenTerms", "Name": "15th", "DayOfMonthDue": 15},
+            ],
+            "classes": [{"Name": "West"}, {"Name": "East"}],
+            "customers": [{"Name": "Ada"}, {"Name": "Bob", "Phone": "555"}],
+            "items": [{"type": "ItemService", "Name": "Labor"}],
+        }
+    )
+
+
+def customer_mod(qb: FakeQuickBooks, name: str, fields: str) -> str:
+    """A CustomerModRq of the customer ``name`` with its current EditSequence."""
+    record = qb._by_name("Customer", name)
+    assert record is not None
+    return (
+        f"<CustomerModRq><CustomerMod><ListID>{record.findtext('ListID')}</ListID>"
+        f"<EditSequence>{record.findtext('EditSequence')}</EditSequence>{fields}"
+        "</CustomerMod></CustomerModRq>"
+    )
+
+
+def invoice_add(customer: str = "Ada", fields: str = "", line: str = "") -> str:
+    return (
+        f"<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>{customer}</FullName></CustomerRef>"
+        f"{fields}<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef>"
+        f"<Quantity>1</Quantity><Rate>10</Rate>{line}</InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>"
+    )
+
+
+def snapshot(qb: FakeQuickBooks) -> tuple:
+    """Everything a request can change: records, names, the clock, ids, iterators."""
+    return (
+        tuple(
+            (kind, key, etree.tostring(record))
+            for kind, records in qb.records.items()
+            for key, record in records.items()
+        ),
+        tuple(sorted((key, id(record)) for key, record in qb._names.items())),
+        qb._now,
+        qb._serial,
+        tuple(sorted((k, tuple(v.remaining)) for k, v in qb._iterators.items())),
+    )
+
+
+class TestReferences:
+    def test_terms_and_class_refs_resolve_against_their_lists(self, shop):
+        """TermsRef and ClassRef (on the invoice and a line) come back with their ListIDs."""
+        rs = one(
+            shop,
+            invoice_add(
+                fields="<ClassRef><FullName>West</FullName></ClassRef>"
+                "<TermsRef><FullName>net 30</FullName></TermsRef>",
+                line="<ClassRef><FullName>East</FullName></ClassRef>",
+            ),
+        )
+        assert status(rs) == (0, "Info")
+        invoice = rs.find("InvoiceRet")
+        terms = shop._by_name("Terms", "Net 30")
+        assert invoice.findtext("TermsRef/ListID") == terms.findtext("ListID")
+        assert invoice.findtext("TermsRef/FullName") == "Net 30"
+        assert invoice.findtext("ClassRef/ListID") == shop._by_name("Class", "West").findtext(
+            "ListID"
+        )
+        assert invoice.findtext("InvoiceLineRet/ClassRef/FullName") == "East"
+
+    def test_mod_with_terms_and_class_refs_is_not_a_false_3140(self, shop):
+        """A CustomerMod naming existing terms (date-driven too) and a class succeeds."""
+        rs = one(
+            shop,
+            customer_mod(
+                shop,
+                "Bob",
+                "<ClassRef><FullName>East</FullName></ClassRef>"
+                "<TermsRef><FullName>15th</FullName></TermsRef>",
+            ),
+        )
+        assert status(rs) == (0, "Info"), rs.get("statusMessage")
+        ret = rs.find("CustomerRet")
+        assert ret.findtext("TermsRef/FullName") == "15th"
+        assert ret.findtext("ClassRef/ListID") == shop._by_name("Class", "East").findtext("ListID")
+
+    @pytest.mark.parametrize(
+        ("fields", "label"),
+        [
+            ("<TermsRef><FullName>Net 99</FullName></TermsRef>", "Terms"),
+            ("<TermsRef><FullName>Labor</FullName></TermsRef>", "Terms"),  # an item, not terms
+            ("<ClassRef><FullName>Ada</FullName></ClassRef>", "Class"),  # a customer
+            # The ListID of the terms Net 30, the company's first record.
+            ("<ClassRef><ListID>80000001-1704204001</ListID></ClassRef>", "Class"),
+        ],
+    )
+    def test_a_ref_is_checked_against_the_list_it_names_only(self, shop, fields, label):
+        """A name found in another list is still 3140, in an Add and in a Mod alike."""
+        for request in (invoice_add(fields=fields), customer_mod(shop, "Ada", fields)):
+            rs = one(shop, request)
+            assert status(rs) == (3140, "Error")
+            assert f"QuickBooks {label} " in rs.get("statusMessage")
+
+    def test_refs_to_lists_the_fake_does_not_keep_are_stored_as_given(self, shop):
+        """SalesRepRef is neither checked nor refused, in an Add and in a Mod."""
+        rep = "<SalesRepRef><FullName>KB</FullName></SalesRepRef>"
+        added = one(shop, invoice_add(fields=rep))
+        assert status(added) == (0, "Info")
+        assert added.find("InvoiceRet").findtext("SalesRepRef/FullName") == "KB"
+        modded = one(shop, customer_mod(shop, "Ada", rep))
+        assert status(modded) == (0, "Info"), modded.get("statusMessage")
+        assert modded.find("CustomerRet").findtext("SalesRepRef/FullName") == "KB"
+
+    def test_terms_and_class_lists_answer_queries(self, shop):
+        """TermsQuery covers both kinds of terms; ClassQuery and ClassAdd work as for customers."""
+        rets = one(shop, "<TermsQueryRq></TermsQueryRq>")
+        assert [r.tag for r in rets] == ["StandardTermsRet", "DateDrivenTermsRet"]
+        added = one(shop, "<ClassAddRq><ClassAdd><Name>North</Name></ClassAdd></ClassAddRq>")
+        assert status(added) == (0, "Info")
+        names = [r.findtext("Name") for r in one(shop, "<ClassQueryRq></ClassQueryRq>")]
+        assert names == ["West", "East", "North"]
+        duplicate = one(
+            shop,
+            "<DateDrivenTermsAddRq><DateDrivenTermsAdd><Name>NET 30</Name>"
+            "</DateDrivenTermsAdd></DateDrivenTermsAddRq>",
+        )
+        assert status(duplicate) == (3100, "Error")  # names are unique across terms
+
+
+class TestAFailedRequestChangesNothing:
+    def test_failing_mod_applies_none_of_its_changes(self, shop):
+        """A Mod whose last field names nothing leaves name, phone and sequence as they were."""
+        before = snapshot(shop)
+        rs = one(
+            shop,
+            customer_mod(
+                shop,
+                "Bob",
+                "<Name>Robert</Name><Phone>999</Phone><TermsRef><FullName>Nope</FullName></TermsRef>",
+            ),
+        )
+        assert status(rs) == (3140, "Error")
+        assert snapshot(shop) == before
+        assert shop._by_name("Customer", "Robert") is None
+        assert shop._by_name("Customer", "Bob").findtext("Phone") == "555"
+
+    def test_failing_payment_changes_no_invoice(self, shop):
+        """A payment applied to a real invoice and a missing one is 3120 and lowers no balance."""
+        txn = one(shop, invoice_add()).find("InvoiceRet").findtext("TxnID")
+        before = snapshot(shop)
+        rs = one(
+            shop,
+            "<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            f"<TotalAmount>10.00</TotalAmount><AppliedToTxnAdd><TxnID>{txn}</TxnID>"
+            "<PaymentAmount>10.00</PaymentAmount></AppliedToTxnAdd><AppliedToTxnAdd>"
+            "<TxnID>NOPE</TxnID><PaymentAmount>1.00</PaymentAmount></AppliedToTxnAdd>"
+            "</ReceivePaymentAdd></ReceivePaymentAddRq>",
+        )
+        assert status(rs) == (3120, "Error")
+        assert snapshot(shop) == before
+        assert shop.records["Invoice"][txn].findtext("BalanceRemaining") == "10.00"
+
+    def test_failed_add_uses_up_no_id_and_no_time(self, shop):
+        """After a refused invoice, the next one gets the ids it would have had anyway."""
+        twin = FakeQuickBooks.from_json(
+            {
+                "terms": [
+                    {"type": "StandardTerms", "Name": "Net 30", "StdDueDays": 30},
+                    {"type": "DateDrivenTerms", "Name": "15th", "DayOfMonthDue": 15},
+                ],
+                "classes": [{"Name": "West"}, {"Name": "East"}],
+                "customers": [{"Name": "Ada"}, {"Name": "Bob", "Phone": "555"}],
+                "items": [{"type": "ItemService", "Name": "Labor"}],
+            }
+        )
+        assert (
+            status(one(shop, invoice_add(line="<ClassRef><FullName>X</FullName></ClassRef>")))[0]
+            == 3140
+        )
+        mine, theirs = (one(qb, invoice_add()).find("InvoiceRet") for qb in (shop, twin))
+        for tag in ("TxnID", "TxnNumber", "TimeCreated", "EditSequence"):
+            assert mine.findtext(tag) == theirs.findtext(tag)
+
+    def test_a_document_refused_part_way_changes_nothing(self, shop):
+        """A bad number in the second request: hresult 0x80040400, the first Add undone too."""
+        before = snapshot(shop)
+        answer = shop.process(
+            rq(
+                "<CustomerAddRq><CustomerAdd><Name>Cy</Name></CustomerAdd></CustomerAddRq>"
+                + invoice_add().replace("<Quantity>1</Quantity>", "<Quantity>lots</Quantity>")
+            )
+        )
+        assert (answer.hresult, answer.response) == ("0x80040400", "")
+        assert snapshot(shop) == before
+
+
+class TestRollbackOnError:
+    DOCUMENT = (
+        '<CustomerAddRq requestID="1"><CustomerAdd><Name>Cy</Name></CustomerAdd></CustomerAddRq>'
+        '<CustomerQueryRq requestID="2" iterator="Start">'
+        "<MaxReturned>1</MaxReturned></CustomerQueryRq>"
+    )
+
+    def test_every_request_of_the_document_is_undone(self, shop):
+        """An Add, a Mod and an iterator Start before a failing Add: all undone, all answered so."""
+        before = snapshot(shop)
+        document = (
+            self.DOCUMENT
+            + customer_mod(shop, "Bob", "<Phone>999</Phone>").replace(
+                "<CustomerModRq>", '<CustomerModRq requestID="3">'
+            )
+            + invoice_add(customer="Ghost").replace(
+                "<InvoiceAddRq>", '<InvoiceAddRq requestID="4">'
+            )
+            + '<CustomerQueryRq requestID="5"></CustomerQueryRq>'
+        )
+        rows = answers(shop, document, on_error="rollbackOnError")
+        assert [(r.get("requestID"), r.get("statusCode"), len(r)) for r in rows] == [
+            ("1", "3140", 0),
+            ("2", "3140", 0),
+            ("3", "3140", 0),
+            ("4", "3140", 0),
+        ]
+        assert all("Rolled back: request 4 failed" in r.get("statusMessage") for r in rows[:3])
+        assert snapshot(shop) == before
+
+    def test_stop_on_error_keeps_what_ran_before(self, shop):
+        """The same document with stopOnError: the Add and the Mod stay done (no rollback)."""
+        document = self.DOCUMENT + invoice_add(customer="Ghost")
+        rows = answers(shop, document, on_error="stopOnError")
+        assert [r.get("statusCode") for r in rows] == ["0", "0", "3140"]
+        assert shop._by_name("Customer", "Cy") is not None
+
+    def test_a_document_without_errors_is_kept(self, shop):
+        """rollbackOnError changes nothing when every request succeeds."""
+        rows = answers(shop, self.DOCUMENT + invoice_add(), on_error="rollbackOnError")
+        assert [r.get("statusCode") for r in rows] == ["0", "0", "0"]
+        assert shop._by_name("Customer", "Cy") is not None and len(shop.records["Invoice"]) == 1
+
+
+NAMES = st.sampled_from(["Ada", "Bob", "Cy", "Dee", "Ghost"])
+REQUESTS = st.one_of(
+    st.builds(
+        lambda name: (
+            f"<CustomerAddRq><CustomerAdd><Name>{name}</Name></CustomerAdd></CustomerAddRq>"
+        ),
+        NAMES,
+    ),
+    st.builds(
+        lambda name, terms: invoice_add(
+            customer=name, fields=f"<TermsRef><FullName>{terms}</FullName></TermsRef>"
+        ),
+        NAMES,
+        st.sampled_from(["Net 30", "15th", "Net 99"]),
+    ),
+    st.builds(
+        lambda name, new, cls: (name, new, cls),
+        st.sampled_from(["Ada", "Bob"]),
+        NAMES,
+        st.sampled_from(["West", "Nowhere"]),
+    ),
+    st.just('<CustomerQueryRq iterator="Start"><MaxReturned>1</MaxReturned></CustomerQueryRq>'),
+)
+
+
+class TestRollbackProperties:
+    @settings(max_examples=150, deadline=None)
+    @given(requests=st.lists(REQUESTS, min_size=1, max_size=6))
+    def test_rollback_leaves_all_or_nothing(self, requests):
+        """Any document under rollbackOnError: every request kept, or the company as before."""
+        shop = FakeQuickBooks.from_json(
+            {
+                "terms": [
+                    {"type": "StandardTerms", "Name": "Net 30"},
+                    {"type": "DateDrivenTerms", "Name": "15th"},
+                ],
+                "classes": [{"Name": "West"}],
+                "customers": [{"Name": "Ada"}, {"Name": "Bob"}],
+                "items": [{"type": "ItemService", "Name": "Labor"}],
+            }
+        )
+        body = "".join(
+            customer_mod(
+                shop, r[0], f"<Name>{r[1]}</Name><ClassRef><FullName>{r[2]}</FullName></ClassRef>"
+            )
+            if isinstance(r, tuple)
+            else r
+            for r in requests
+        )
+        before = snapshot(shop)
+        rows = answers(shop, body, on_error="rollbackOnError")
+        failed = [r for r in rows if int(r.get("statusCode")) >= 1000]
+        if failed:
+            # Processing stopped at the failure; each answer before it says it was undone.
+            assert snapshot(shop) == before
+            assert all(int(r.get("statusCode")) >= 1000 and len(r) == 0 for r in rows)
+            assert all("Rolled back" in r.get("statusMessage") for r in rows[:-1])
+        else:
+            assert len(rows) == len(requests)
+
+    @settings(max_examples=150, deadline=None)
+    @given(request=REQUESTS)
+    def test_a_failing_request_alone_changes_nothing(self, request):
+        """Any single request that fails, whatever onError, leaves the company as it was."""
+        shop = FakeQuickBooks.from_json(
+            {
+                "terms": [{"type": "StandardTerms", "Name": "Net 30"}],
+                "classes": [{"Name": "West"}],
+                "customers": [{"Name": "Ada"}, {"Name": "Bob"}],
+                "items": [{"type": "ItemService", "Name": "Labor"}],
+            }
+        )
+        if isinstance(request, tuple):
+            request = customer_mod(
+                shop,
+                request[0],
+                f"<Name>{request[1]}</Name><Phone>1</Phone><ClassRef><FullName>{request[2]}</FullName></ClassRef>",
+            )
+        before = snapshot(shop)
+        (rs,) = answers(shop, request, on_error="continueOnError")
+        if int(rs.get("statusCode")) >= 1000:
+            assert snapshot(shop) == before

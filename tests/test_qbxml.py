@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from qbwc_spyne import qbxml
+from qbwc_spyne.exceptions import QBWCError, QBXMLBuildError
 from qbwc_spyne.qbxml import Rq, Status
 
 from .helpers import TRAFFIC
@@ -95,9 +96,10 @@ class TestBuilding:
         ],
     )
     def test_mistakes_are_refused(self, call, message):
-        """A request name without Rq, an unknown onError, a malformed version."""
-        with pytest.raises(ValueError, match=message):
+        """A request name without Rq, an unknown onError, a malformed version: QBXMLBuildError."""
+        with pytest.raises(QBXMLBuildError, match=message) as refused:
             call()
+        assert isinstance(refused.value, QBWCError) and isinstance(refused.value, ValueError)
 
 
 class TestVersion:

@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from qbwc_spyne import QBWCServer
+from qbwc_spyne.exceptions import ConfigurationError
 from qbwc_spyne.testing import STATUSES, FakeQuickBooks, WebConnector
 
 from .helpers import QBXML_REQUEST, RecordingHandler, soap_body_child
@@ -316,3 +317,27 @@ def test_plugin_fixtures_drive_an_app(web_connector, fake_quickbooks):
     result = web_connector(QBWCServer(handler)).update()
     assert result.ok and handler.named("receive_response")[0].response.count("<CustomerRet>") == 2
     assert web_connector(QBWCServer(handler)).noop_delay == 0
+
+
+class TestWhatTheUserSees:
+    def test_close_connection_message_is_kept_apart(self):
+        """closeConnection's answer is UpdateResult.close_message, and in the JSON."""
+        words = "2 done, 1 failed: Invoice 1042 - customer not found"
+        result = connector(
+            RecordingHandler(**rounds(100), close_connection={"response_message": words})
+        ).update()
+        assert result.ok and result.close_message == words
+        assert json.loads(result.to_json())["close_message"] == words
+
+    def test_no_close_message_when_the_update_ends_before_closeconnection(self):
+        """An update refused at authenticate never calls closeConnection: close_message is empty."""
+        result = connector(RecordingHandler(authenticate={"no_work": True})).update()
+        assert result.status == "no work" and result.close_message == ""
+
+    @pytest.mark.parametrize(
+        "url", ["localhost:8000/qbwc", "127.0.0.1:8000", "ftp://example.com/", "http://"]
+    )
+    def test_a_url_requests_cannot_post_to_is_refused_up_front(self, url):
+        """No scheme, another scheme, no host: ConfigurationError naming http://."""
+        with pytest.raises(ConfigurationError, match="write http://"):
+            WebConnector(url, user="u", password="p")
