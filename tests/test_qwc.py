@@ -119,6 +119,14 @@ class TestWriting:
         assert QWCFile.parse(path).user == "other"
         assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"]
 
+    def test_a_failed_overwrite_leaves_no_temporary_file(self, tmp_path):
+        """The rename fails (a directory is in the way): the error rises, nothing is left behind."""
+        path = tmp_path / "shop.qwc"
+        path.mkdir()
+        with pytest.raises(OSError):
+            valid().write(path, overwrite=True)
+        assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"] and path.is_dir()
+
     def test_racing_writers_without_overwrite_leave_one_whole_file(self, tmp_path):
         """Eight threads create the same file at once: one wins, seven are refused."""
         path = tmp_path / "shop.qwc"

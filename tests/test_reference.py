@@ -167,6 +167,25 @@ class TestHooks:
         assert HOOK_EVENTS[name].__name__ in str(error.value)
         assert getattr(server, name) is before
 
+    def test_without_an_on_error_hook_a_failure_is_logged(self, caplog):
+        """on_error unassigned: the QBWCHandler default, a warning naming what raised."""
+        server = QBWCServer()
+        server.on_authenticate = lambda event: None
+
+        def fail(event: Any) -> None:
+            raise ValueError("no request today")
+
+        server.on_send_request = fail
+        wc = make_client(WSGITransport(server)).service
+        ticket = wc.authenticate("shop", "pw")[0]
+        assert not wc.sendRequestXML(ticket, HCP, "", "US", 13, 0)
+        assert "on_send_request raised ValueError: no request today" in caplog.text
+
+    def test_hooks_and_properties_are_documented_on_the_class(self):
+        """help(QBWCServer) shows each hook's and property's one-line description."""
+        assert "authenticates" in (QBWCServer.on_authenticate.__doc__ or "")
+        assert "required" in (QBWCServer.qwc_file_info_user.__doc__ or "")
+
     def test_none_removes_a_hook(self):
         """Assigning None puts the default back: here, refusing every user."""
         server = QBWCServer()
