@@ -66,6 +66,7 @@ __all__ = [
     "SETTINGS",
     "HookHandler",
     "ReferenceInterface",
+    "Setting",
 ]
 
 logger = logging.getLogger("qbwc_spyne.reference")
@@ -309,10 +310,6 @@ def _parse_code_page(name: str, text: str) -> int:
             field=name,
         )
     return number
-
-
-def _show(value: Any) -> str:
-    return str(value)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -665,7 +662,12 @@ class ReferenceInterface:
             QBWCServerError: 211 for an unknown setting, 402 for setting a
                 read-only one, 104, 105 or 107 for a value it does not take;
                 ``field`` names the setting. Nothing is changed.
+            ConfigurationError: ``configuration_string`` is not a str.
         """
+        if not isinstance(configuration_string, str):
+            raise ConfigurationError(
+                f'config takes "NAME=VALUE" or "NAME", not {type(configuration_string).__name__}'
+            )
         name, equals, value = configuration_string.partition("=")
         name = name.strip()
         setting = SETTINGS.get(name.lower())
@@ -674,7 +676,7 @@ class ReferenceInterface:
         if not equals:
             if setting.parse is None:
                 return str(setting.default())
-            return _show(self._settings[setting.name])
+            return str(self._settings[setting.name])
         if setting.parse is None:
             raise server_errors.error(402, f"{setting.name} is read-only", field=setting.name)
         self._settings[setting.name] = setting.parse(setting.name, value.strip())

@@ -87,11 +87,12 @@ def _one_line(text: str, limit: int = 300) -> str:
 class QBWCServer(ReferenceInterface):
     """A Web Connector service: a WSGI callable, and ``process_request`` for other hosts.
 
-    It also has the QBWCServer reference class's own interface (see
-    ``_reference.py``): ``QBWCServer()`` without a handler answers through
-    hooks assigned as attributes (``server.on_authenticate = check``), and
-    ``request_data``, ``process_request()``, ``response_data``, ``config()``
-    and ``create_qwc_file()`` work as that class documents.
+    It also has the QBWCServer reference class's own interface (the
+    README's "Coming from the reference class"): ``QBWCServer()`` without a
+    handler answers through hooks assigned as attributes
+    (``server.on_authenticate = check``), and ``request_data``,
+    ``process_request()``, ``response_data``, ``config()`` and
+    ``create_qwc_file()`` work as that class documents.
 
     Args:
         handler: the application's :class:`~qbwc_spyne.QBWCHandler`; None

@@ -404,6 +404,13 @@ class TestConfig:
         assert isinstance(error.value, QBWCError)
         assert {name: server.config(name) for name in before} == before
 
+    @pytest.mark.parametrize("value", [None, b"QBType=1", 1])
+    def test_config_takes_text_only(self, value):
+        """A value that is not a str is refused clearly, not with an AttributeError."""
+        with pytest.raises(ConfigurationError) as error:
+            QBWCServer().config(value)
+        assert str(error.value).startswith("config takes")
+
     @pytest.mark.parametrize(
         ("qb_type", "style", "written"),
         [("0", "Document", ("QBFS", "Document")), ("1", "RPC", ("QBPOS", "RPC"))],
