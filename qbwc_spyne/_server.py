@@ -30,6 +30,7 @@ from spyne.server.wsgi import WsgiApplication
 from ._core import Core
 from ._handler import QBWCHandler
 from ._logging import install_log_filters
+from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
 from ._stores import MemorySessionStore, SessionStore
 from ._xml import has_doctype
@@ -83,11 +84,19 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class QBWCServer:
+class QBWCServer(ReferenceInterface):
     """A Web Connector service: a WSGI callable, and ``process_request`` for other hosts.
 
+    It also has the QBWCServer reference class's own interface (the
+    README's "Coming from the reference class"): ``QBWCServer()`` without a
+    handler answers through hooks assigned as attributes
+    (``server.on_authenticate = check``), and ``request_data``,
+    ``process_request()``, ``response_data``, ``config()`` and
+    ``create_qwc_file()`` work as that class documents.
+
     Args:
-        handler: the application's :class:`~qbwc_spyne.QBWCHandler`.
+        handler: the application's :class:`~qbwc_spyne.QBWCHandler`; None
+            (the default) to answer through the assigned hooks.
         store: where sessions live; a :class:`~qbwc_spyne.MemorySessionStore`
             if not given (one process only: use
             :class:`~qbwc_spyne.SQLiteSessionStore` for several workers).
@@ -105,7 +114,7 @@ class QBWCServer:
 
     def __init__(
         self,
-        handler: QBWCHandler,
+        handler: QBWCHandler | None = None,
         *,
         store: SessionStore | None = None,
         public_url: str | None = None,
@@ -114,6 +123,7 @@ class QBWCServer:
         max_connection_retries: int = 3,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        handler = self._init_reference(handler)
         if max_body_bytes <= 0:
             raise ConfigurationError("max_body_bytes must be positive")
         self.core = Core(
@@ -295,15 +305,25 @@ class QBWCServer:
 
     # -- other hosts -------------------------------------------------------------
 
-    def process_request(self, request_data: bytes) -> bytes:
-        """Serve one SOAP request given as bytes; return the response bytes.
+    def process_request(self, request_data: bytes | None = None) -> bytes:
+        """Serve one SOAP request; return the response bytes.
 
         For hosts that are not WSGI (the reference class's model): read the
         HTTP body yourself, call this, and send the result with
         ``Content-Type: text/xml; charset=utf-8``. It runs the same pipeline
         as the WSGI app, checks included; a fault comes back as a SOAP Fault
         document.
+
+        Args:
+            request_data: the HTTP body. Without it, the ``request_data``
+                property is served and the answer also goes to the
+                ``response_data`` property, as the reference class does.
         """
+        if request_data is None:
+            self.response_data = ""
+            response = self.process_request(self._request_bytes())
+            self.response_data = response.decode("utf-8")
+            return response
         environ: Environ = {
             "REQUEST_METHOD": "POST",
             "PATH_INFO": "/",

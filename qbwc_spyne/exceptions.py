@@ -10,21 +10,22 @@ The tree, split by who is at fault::
     ├── HandlerError          the application's handler misused the API
     ├── ConfigurationError    qbwc_spyne was set up wrongly (a bad setting or file)
     │   ├── QWCError          a QWC file property the Web Connector would refuse
-    │   └── NotAQueueDatabaseError  a file or database that holds no job queue
+    │   │   └── QWCFileExistsError  the QWC file exists and overwriting was not asked for
+    │   ├── NotAQueueDatabaseError  a file or database that holds no job queue
+    │   └── CompanyDataError  company data the fake QuickBooks cannot load
+    ├── QBXMLBuildError       a qbXML request cannot be built from the values given
     ├── JobError              the application asked the queue for something it refuses
     │   ├── InvalidJobError   enqueue was given arguments it cannot store
     │   ├── KeyConflictError  a key already names a job of another kind
     │   └── JobStateError     no such job, or not in a state the operation applies to
-    └── StorageError          a session store or job queue failed (locked, gone, full)
+    ├── StorageError          a session store or job queue failed (locked, gone, full)
+    ├── QuickBooksUnavailable the fake QuickBooks could not be opened (testing)
+    └── QBWCServerError       a numbered error of the QBWCServer reference class
 
 The errors the application causes through a plain bad value (``JobError``
-and its subclasses) are also ``ValueError``, so ``except ValueError`` code
-written before they existed keeps working.
-
-Also under ``QBWCError``: ``QBXMLBuildError`` (a qbXML request built from
-bad values; also ``ValueError``), ``CompanyDataError`` (a ``ConfigurationError``
-and ``ValueError``: company data the fake QuickBooks cannot load) and
-``QuickBooksUnavailable`` (the fake QuickBooks could not be opened).
+and its subclasses, ``QBXMLBuildError``, ``CompanyDataError``) are also
+``ValueError``, so ``except ValueError`` code written before they existed
+keeps working.
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
@@ -33,6 +34,8 @@ turns each into the failure value of the operation that met it.
 """
 
 from __future__ import annotations
+
+import errno
 
 __all__ = [
     "BadRequestError",
@@ -45,8 +48,10 @@ __all__ = [
     "KeyConflictError",
     "NotAQueueDatabaseError",
     "QBWCError",
+    "QBWCServerError",
     "QBXMLBuildError",
     "QWCError",
+    "QWCFileExistsError",
     "QuickBooksUnavailable",
     "RemoteProtocolError",
     "StorageError",
@@ -178,3 +183,51 @@ class QuickBooksUnavailable(QBWCError):
         super().__init__(f"{hresult}: {message}")
         self.hresult = hresult
         self.message = message
+
+
+class QWCFileExistsError(QWCError, FileExistsError):
+    """The QWC file to write exists, and overwriting it was not asked for.
+
+    Also a ``FileExistsError``, which ``QWCFile.write`` raised before this
+    class existed. ``field`` is ``"file"``; ``path`` the file's path.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__("file", f"{path}: File exists (set overwrite to replace it)")
+        self.path = path
+        # What code written for the FileExistsError expects to find.
+        self.errno = errno.EEXIST
+        self.filename = path
+
+    def __str__(self) -> str:
+        # OSError would print "[Errno 17] None: path" once errno is set.
+        return str(self.args[0])
+
+
+class QBWCServerError(QBWCError):
+    """An error numbered as the QBWCServer reference class numbers its errors.
+
+    ``qbwc_spyne.server_errors`` holds the reference class's table (code and
+    message) and maps QuickBooks statuses and hresults onto it.
+
+    Args:
+        code: the reference class's error number, e.g. 201.
+        message: what went wrong: the table's message, often followed by
+            the specifics ("Required field unspecified: qwc_file_info_user").
+        field: the property or setting at fault, when there is one.
+
+    Attributes:
+        code: as given.
+        message: as given.
+        field: as given ("" when no one property is at fault).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, *, code: int, message: str, field: str = "") -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.field = field

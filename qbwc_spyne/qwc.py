@@ -25,8 +25,10 @@ error names the field.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -35,9 +37,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from .exceptions import QWCError
+from .exceptions import QWCError, QWCFileExistsError
 
-__all__ = ["QWCError", "QWCFile", "stable_file_id", "stable_owner_id"]
+__all__ = ["QWCError", "QWCFile", "parse_auth_flags", "stable_file_id", "stable_owner_id"]
 
 _GUID = re.compile(
     r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}"
@@ -45,7 +47,10 @@ _GUID = re.compile(
 
 # "Possible values are: 0x0 All, 0x1 Simple Start, 0x2 Professional,
 # 0x4 Premier, 0x8 Enterprise ... you may [combine] the desired values."
+# "All" is what leaving AuthFlags out means; a written AuthFlags combines
+# at least one edition.
 AUTH_FLAG_BITS = 0xF
+_AUTH_FLAGS_TEXT = re.compile(r"0[xX][0-9A-Fa-f]{1,8}|[0-9]{1,10}")
 PERSONAL_DATA_PREFS = {0: "pdpNotNeeded", 1: "pdpOptional", 2: "pdpRequired"}
 UNATTENDED_MODE_PREFS = {0: "umpOptional", 1: "umpRequired"}
 QB_TYPES = ("QBFS", "QBPOS")
@@ -74,6 +79,34 @@ def stable_file_id(app_name: str, user: str) -> str:
     return _braced(uuid.uuid5(_ID_NAMESPACE, f"file:{app_name}:{user}"))
 
 
+def parse_auth_flags(value: int | str | None) -> int | None:
+    """Read AuthFlags given as an int or as text ("0xF", "0x2", "10"); None for all editions.
+
+    The empty string, None and 0 ("0x0 All" in the reference class's list)
+    mean every edition, which a QWC file says by having no AuthFlags element.
+
+    Raises:
+        QWCError: not a number, or not a combination of 0x1 (Simple Start),
+            0x2 (Pro), 0x4 (Premier) and 0x8 (Enterprise).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not _AUTH_FLAGS_TEXT.fullmatch(text):
+            raise QWCError("auth_flags", f"must be a number such as 0xF, not {value[:40]!r}")
+        value = int(text, 16) if text[:2].lower() == "0x" else int(text)
+    if value == 0 and not isinstance(value, bool):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= AUTH_FLAG_BITS:
+        raise QWCError(
+            "auth_flags",
+            "must combine 0x1 (Simple Start), 0x2 (Pro), 0x4 (Premier), 0x8 (Enterprise), "
+            f"or be 0x0 or unset for every edition, not {value!r}",
+        )
+    return value
+
+
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -94,7 +127,8 @@ class QWCFile:
         app_display_name: a name for display only.
         app_unique_name: makes the Web Connector replace, not clone, the app.
         auth_flags: the QuickBooks editions supported: 0x1 Simple Start,
-            0x2 Pro, 0x4 Premier, 0x8 Enterprise, or their combination; None for all.
+            0x2 Pro, 0x4 Premier, 0x8 Enterprise, or their combination, as
+            an int or as text such as "0xF" (kept as the int); None for all.
         cert_url: where the Web Connector gets the server's certificate.
         is_read_only: whether read-only access to the company file is enough.
         notify: whether the Web Connector may show tray notifications.
@@ -115,7 +149,7 @@ class QWCFile:
     app_id: str = ""
     app_display_name: str = ""
     app_unique_name: str = ""
-    auth_flags: int | None = None
+    auth_flags: int | str | None = None
     cert_url: str = ""
     is_read_only: bool = False
     notify: bool = False
@@ -124,6 +158,13 @@ class QWCFile:
     update_interval: int = 0
     qb_type: str = "QBFS"
     style: str = "Document"
+
+    def __post_init__(self) -> None:
+        # Text such as "0x2" is kept as the number, so that equal files
+        # compare equal; text that is not a number is left for validate().
+        if isinstance(self.auth_flags, str):
+            with contextlib.suppress(QWCError):
+                self.auth_flags = parse_auth_flags(self.auth_flags)
 
     def validate(self) -> None:
         """Check the file as the Web Connector would.
@@ -156,13 +197,7 @@ class QWCFile:
             )
         if self.cert_url and urlsplit(self.cert_url).scheme != "https":
             raise QWCError("cert_url", "must be an https URL")
-        if self.auth_flags is not None and not (
-            isinstance(self.auth_flags, int) and 0 <= self.auth_flags <= AUTH_FLAG_BITS
-        ):
-            raise QWCError(
-                "auth_flags",
-                "must combine 0x1 (Simple Start), 0x2 (Pro), 0x4 (Premier), 0x8 (Enterprise)",
-            )
+        parse_auth_flags(self.auth_flags)
         if self.personal_data_pref not in PERSONAL_DATA_PREFS:
             raise QWCError("personal_data_pref", "must be 0, 1 or 2")
         if self.unattended_mode_pref not in UNATTENDED_MODE_PREFS:
@@ -199,8 +234,9 @@ class QWCFile:
             etree.SubElement(scheduler, "RunEveryNMinutes").text = str(minutes)
         add("IsReadOnly", "true" if self.is_read_only else "false")
         add("Notify", "true" if self.notify else "false")
-        if self.auth_flags is not None:
-            add("AuthFlags", f"0x{self.auth_flags:X}")
+        auth_flags = parse_auth_flags(self.auth_flags)
+        if auth_flags is not None:
+            add("AuthFlags", f"0x{auth_flags:X}")
         add("PersonalDataPref", PERSONAL_DATA_PREFS[self.personal_data_pref])
         add("UnattendedModePref", UNATTENDED_MODE_PREFS[self.unattended_mode_pref])
         for tag, value in (
@@ -216,14 +252,38 @@ class QWCFile:
     def write(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the file; return its path.
 
+        Nothing is written when the properties are invalid. Without
+        ``overwrite``, an existing file is left alone, even when another
+        process creates it at the same moment; with it, the file is
+        replaced whole (written aside, then renamed over it), so a reader
+        never sees half a file.
+
         Raises:
             QWCError: the properties are invalid.
-            FileExistsError: the file exists and ``overwrite`` is false.
+            QWCFileExistsError: the file exists and ``overwrite`` is false
+                (also a ``FileExistsError``).
         """
         target = Path(path)
-        text = self.to_xml()
-        with open(target, "w" if overwrite else "x", encoding="utf-8", newline="\r\n") as out:
-            out.write(text)
+        data = self.to_xml().replace("\n", "\r\n").encode("utf-8")
+        if not overwrite:
+            try:
+                # O_EXCL: the check for an existing file and the creation
+                # are one step, so two writers cannot both succeed.
+                with open(target, "xb") as out:
+                    out.write(data)
+            except FileExistsError:
+                raise QWCFileExistsError(str(target)) from None
+            return target
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
         return target
 
     @classmethod
@@ -270,7 +330,9 @@ class QWCFile:
         }
         try:
             if text("AuthFlags"):
-                values["auth_flags"] = int(text("AuthFlags"), 0)
+                # 0x0 ("All") is written by other tools; it means what an
+                # absent AuthFlags means.
+                values["auth_flags"] = int(text("AuthFlags"), 0) or None
             minutes, seconds = (
                 text("Scheduler/RunEveryNMinutes"),
                 text("Scheduler/RunEveryNSeconds"),
@@ -302,11 +364,8 @@ class QWCFile:
         if unknown:
             raise QWCError(unknown[0], "is not a QWC property")
         values = dict(values)
-        if "auth_flags" in values and isinstance(values["auth_flags"], str):
-            try:
-                values["auth_flags"] = int(values["auth_flags"], 0)
-            except ValueError:
-                raise QWCError("auth_flags", "must be a number such as 0xF") from None
+        if "auth_flags" in values:
+            values["auth_flags"] = parse_auth_flags(values["auth_flags"])
         for required in ("app_name", "user"):
             if not values.get(required):
                 raise QWCError(required, "is required")

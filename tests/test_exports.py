@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "qbwc_spyne.exceptions",
     "qbwc_spyne.qbxml",
     "qbwc_spyne.qwc",
+    "qbwc_spyne.server_errors",
     "qbwc_spyne.testing",
 ]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from lxml import etree
 
-from qbwc_spyne.qwc import QWCError, QWCFile, stable_file_id, stable_owner_id
+from qbwc_spyne.exceptions import QWCFileExistsError
+from qbwc_spyne.qwc import QWCError, QWCFile, parse_auth_flags, stable_file_id, stable_owner_id
 
 
 def valid(**changes) -> QWCFile:
@@ -79,8 +81,10 @@ class TestWriting:
         """An existing file is an error unless overwrite=True, as in the reference."""
         path = tmp_path / "shop.qwc"
         valid().write(path)
-        with pytest.raises(FileExistsError):
+        with pytest.raises(QWCFileExistsError) as error:
             valid(user="other").write(path)
+        assert isinstance(error.value, FileExistsError) and error.value.errno == 17
+        assert error.value.field == "file" and str(path) in str(error.value)
         assert QWCFile.parse(path).user == "shop"
         valid(user="other").write(path, overwrite=True)
         assert QWCFile.parse(path).user == "other"
@@ -91,6 +95,60 @@ class TestWriting:
         assert b"\r\n" in path.read_bytes() and b"\n<" not in path.read_bytes().replace(
             b"\r\n", b""
         )
+
+    def test_an_invalid_file_writes_nothing(self, tmp_path):
+        """Validation comes before the file is opened: no empty or partial file is left."""
+        path = tmp_path / "shop.qwc"
+        with pytest.raises(QWCError):
+            valid(owner_id="x").write(path)
+        assert not path.exists()
+        valid().write(path)
+        before = path.read_bytes()
+        with pytest.raises(QWCError):
+            valid(owner_id="x").write(path, overwrite=True)
+        assert path.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"]
+
+    def test_overwrite_replaces_the_file_whole(self, tmp_path):
+        """overwrite renames a complete file over the old one: the old inode is untouched."""
+        path = tmp_path / "shop.qwc"
+        valid().write(path)
+        with open(path, "rb") as old:  # a reader holding the old file
+            valid(user="other").write(path, overwrite=True)
+            assert QWCFile.parse(old.read()).user == "shop"
+        assert QWCFile.parse(path).user == "other"
+        assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"]
+
+    def test_a_failed_overwrite_leaves_no_temporary_file(self, tmp_path):
+        """The rename fails (a directory is in the way): the error rises, nothing is left behind."""
+        path = tmp_path / "shop.qwc"
+        path.mkdir()
+        with pytest.raises(OSError):
+            valid().write(path, overwrite=True)
+        assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"] and path.is_dir()
+
+    def test_racing_writers_without_overwrite_leave_one_whole_file(self, tmp_path):
+        """Eight threads create the same file at once: one wins, seven are refused."""
+        path = tmp_path / "shop.qwc"
+        start = threading.Barrier(8)
+        outcomes: dict[str, str] = {}
+
+        def write(user: str) -> None:
+            start.wait()
+            try:
+                valid(user=user).write(path)
+                outcomes[user] = "written"
+            except QWCFileExistsError:
+                outcomes[user] = "refused"
+
+        threads = [threading.Thread(target=write, args=(f"user{n}",)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [user for user, outcome in outcomes.items() if outcome == "written"]
+        assert len(outcomes) == 8 and len(winners) == 1
+        assert QWCFile.parse(path) == valid(user=winners[0])
 
     def test_parse_reads_run_every_n_seconds(self):
         """Files written by others may schedule in seconds."""
@@ -124,6 +182,10 @@ class TestValidation:
             ({"app_support_url": "https://help.other.com/"}, "app_support_url"),
             ({"auth_flags": 0x10}, "auth_flags"),
             ({"auth_flags": -1}, "auth_flags"),
+            ({"auth_flags": "0x10"}, "auth_flags"),
+            ({"auth_flags": "lots"}, "auth_flags"),
+            ({"auth_flags": "0b11"}, "auth_flags"),
+            ({"auth_flags": True}, "auth_flags"),
             ({"personal_data_pref": 3}, "personal_data_pref"),
             ({"unattended_mode_pref": 2}, "unattended_mode_pref"),
             ({"update_interval": -60}, "update_interval"),
@@ -148,13 +210,43 @@ class TestValidation:
             },
             {"app_url": "https://devbox/qbwc", "app_support_url": "https://devbox/help"},
             {"app_support_url": "https://SHOP.example.com/support"},
-            {"auth_flags": 0x0},
+            {"auth_flags": 0x1},
             {"auth_flags": 0xF},
+            {"auth_flags": "0x2"},
+            {"auth_flags": "0xf"},
+            {"auth_flags": "12"},
+            {"auth_flags": ""},
         ],
     )
     def test_what_the_web_connector_accepts_passes(self, changes):
         """http on localhost, a machine name over https, host case, all AuthFlags combinations."""
         valid(**changes).validate()
+
+    @pytest.mark.parametrize(("text", "number"), [("0x2", 2), ("0XA", 10), (" 0xF ", 15), ("5", 5)])
+    def test_auth_flags_as_text_is_the_number(self, text, number):
+        """QWCFile(auth_flags="0x2") equals the int form and writes the same AuthFlags."""
+        assert valid(auth_flags=text) == valid(auth_flags=number)
+        root = etree.fromstring(valid(auth_flags=text).to_xml().encode())
+        assert root.findtext("AuthFlags") == f"0x{number:X}"
+
+    def test_every_auth_flags_value_is_accepted_exactly_in_range(self):
+        """parse_auth_flags takes 0x0..0xF (0: every edition), refuses 0x10.., ints and text alike."""
+        for number in range(0, 0x40):
+            for value in (number, f"0x{number:X}", str(number)):
+                if number == 0:
+                    assert parse_auth_flags(value) is None
+                elif number <= 0xF:
+                    assert parse_auth_flags(value) == number
+                else:
+                    with pytest.raises(QWCError):
+                        parse_auth_flags(value)
+
+    def test_auth_flags_0x0_read_from_a_file_means_every_edition(self):
+        """Other tools write 0x0 ("All"): it reads back as no AuthFlags, which validates."""
+        text = valid().to_xml().replace("<Style>", "<AuthFlags>0x0</AuthFlags><Style>")
+        qwc = QWCFile.parse(text)
+        assert qwc.auth_flags is None
+        qwc.validate()
 
     def test_to_xml_validates_first(self):
         """No invalid file is ever written."""
