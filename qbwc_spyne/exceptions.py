@@ -15,10 +15,11 @@ The tree, split by who is at fault::
     │   ├── InvalidJobError   enqueue was given arguments it cannot store
     │   ├── KeyConflictError  a key already names a job of another kind
     │   └── JobStateError     no such job, or not in a state the operation applies to
-    └── StorageError          a session store or job queue failed (locked, gone, full)
+    ├── StorageError          a session store or job queue failed (locked, gone, full)
+    └── SchemaError           a qbXML request does not fit its version's schema
 
 The errors the application causes through a plain bad value (``JobError``
-and its subclasses) are also ``ValueError``, so ``except ValueError`` code
+and its subclasses, ``SchemaError``) are also ``ValueError``, so ``except ValueError`` code
 written before they existed keeps working.
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
@@ -41,6 +42,7 @@ __all__ = [
     "QBWCError",
     "QWCError",
     "RemoteProtocolError",
+    "SchemaError",
     "StorageError",
 ]
 
@@ -138,3 +140,20 @@ class StorageError(QBWCError):
     Not QuickBooks' fault and not the application's: the work it was doing
     is left as it was, to be taken up again when storage answers.
     """
+
+
+class SchemaError(QBWCError, ValueError):
+    """A qbXML request does not fit the schema of its version; nothing was sent.
+
+    QuickBooks refuses such a request whole, with an hresult (0x80040400) or
+    a status (3070, a string too long) that does not say which element was
+    wrong; this names every problem before the request leaves.
+
+    Attributes:
+        problems: ``(path, message)`` pairs, e.g.
+            ``("InvoiceAdd/InvoiceLineAdd[2]/Amount", "'1.234' is not an amount ...")``.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems

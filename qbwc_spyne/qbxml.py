@@ -40,12 +40,15 @@ from typing import IO, Any
 
 from lxml import etree
 
+from . import _schema
 from ._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
+from .exceptions import SchemaError
 
 __all__ = [
     "Record",
     "Result",
     "Rq",
+    "SchemaError",
     "Status",
     "UnsafeXMLError",
     "XMLError",
@@ -74,6 +77,13 @@ class Rq:
         request_id: echoed by QuickBooks as the response's ``requestID``.
         iterator: ``"Start"`` or ``"Continue"`` for an iterated query.
         iterator_id: the ``iteratorID`` to continue.
+        validate: check and order the request by the qbXML schema (the default);
+            False writes the fields as given, unchecked, for a request the
+            schema does not describe.
+
+    .. versionchanged:: 0.2.0
+       Children are written in schema order and checked; ``validate=False``
+       keeps the old behaviour.
     """
 
     name: str
@@ -81,17 +91,29 @@ class Rq:
     request_id: str | None = None
     iterator: str | None = None
     iterator_id: str | None = None
+    validate: bool = True
 
-    def element(self) -> etree._Element:
-        """This request as an lxml element."""
+    def element(self, version: str = "13.0", *, validate: bool = True) -> etree._Element:
+        """This request as an lxml element.
+
+        Args:
+            version: the qbXML version whose schema orders and checks it.
+            validate: False skips the schema (so does ``Rq(validate=False)``).
+
+        Raises:
+            SchemaError: the request does not fit the schema; every problem is listed.
+        """
         if not self.name.endswith("Rq"):
             raise ValueError(f"a request element ends in Rq, not {self.name!r}")
-        rq = etree.Element(self.name)
-        for attribute, value in (
+        attributes = (
             ("requestID", self.request_id),
             ("iterator", self.iterator),
             ("iteratorID", self.iterator_id),
-        ):
+        )
+        if validate and self.validate:
+            return _schema.build_request(self.name, self.fields, attributes, version)
+        rq = etree.Element(self.name)
+        for attribute, value in attributes:
             if value is not None:
                 rq.set(attribute, str(value))
         _append(rq, self.fields)
@@ -133,11 +155,21 @@ def _append(parent: etree._Element, fields: Any) -> None:
                 child.text = _text(item)
 
 
-def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError") -> str:
+def request(
+    *requests: Rq, version: str = "13.0", on_error: str = "stopOnError", validate: bool = True
+) -> str:
     """A complete qbXML request document: declaration, ``<?qbxml version?>``, the requests.
+
+    Args:
+        requests: the requests, in the order QuickBooks runs them.
+        version: the qbXML version; its schema (13.0, or 16.0 from 16.0 up)
+            orders and checks each request.
+        on_error: what QuickBooks does after a failed request.
+        validate: False writes every request as given, unchecked.
 
     Raises:
         ValueError: ``on_error`` is not stopOnError, continueOnError or rollbackOnError.
+        SchemaError: a request does not fit the schema (a ``ValueError`` too).
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}")
@@ -145,7 +177,7 @@ def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError")
         raise ValueError(f"a qbXML version looks like 13.0, not {version!r}")
     root = etree.Element("QBXML")
     messages = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
-    messages.extend(rq.element() for rq in requests)
+    messages.extend(rq.element(version, validate=validate) for rq in requests)
     body = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
 
