@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from lxml import etree
 
@@ -213,8 +213,26 @@ def choose_version(host_response: str, *, cap: str = "13.0") -> str:
 class Record(etree.ElementBase):  # type: ignore[misc]
     """An lxml element of a response (a ``CustomerRet``, say), with :meth:`to_dict`."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The children as a dict: text for leaves, dicts for groups, lists for repeated tags."""
+    def to_dict(self, *, typed: bool = False) -> dict[str, Any]:
+        """The children as a dict: text for leaves, dicts for groups, lists for repeated tags.
+
+        Args:
+            typed: read each value as its schema type: ``Decimal`` for amounts,
+                prices and quantities, ``int``, ``bool``, ``date``, ``datetime``
+                (aware, QuickBooks' offset kept), and a list for every element
+                the schema lets repeat, even with one item.
+
+        Raises:
+            XMLError: with ``typed``, a value does not read as its type (the path is named).
+
+        .. versionchanged:: 0.2.0
+           The ``typed`` option.
+        """
+        if typed:
+            try:
+                return _schema.typed_dict(self)
+            except ValueError as exc:
+                raise XMLError(str(exc)) from None
         values: dict[str, Any] = {}
         for child in self:
             if not isinstance(child.tag, str):
@@ -276,6 +294,8 @@ class Result:
         iterator_id: ``iteratorID``, for an iterated query.
         remaining_count: ``iteratorRemainingCount``, for an iterated query.
         records: the ``*Ret`` elements (from :func:`stream`: empty).
+        typed: from ``parse_response(..., typed=True)``, each record's
+            ``to_dict(typed=True)``, in the order of ``records``.
     """
 
     name: str
@@ -286,6 +306,7 @@ class Result:
     iterator_id: str | None = None
     remaining_count: int | None = None
     records: list[Record] = field(default_factory=list)
+    typed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -328,8 +349,13 @@ def parse(text: str | bytes) -> etree._Element:
     return parse_qbxml(text)
 
 
-def parse_response(text: str | bytes) -> list[Result]:
+def parse_response(text: str | bytes, *, typed: bool = False) -> list[Result]:
     """Every ``*Rs`` of a response document, records included, in order.
+
+    Args:
+        text: the response document.
+        typed: also fill each result's ``typed`` with its records as typed dicts
+            (see :meth:`Record.to_dict`).
 
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`; also when it is no qbXML response.
@@ -344,7 +370,13 @@ def parse_response(text: str | bytes) -> list[Result]:
     messages = root.find("QBXMLMsgsRs")
     if root.tag != "QBXML" or messages is None:
         raise XMLError("not a qbXML response: no QBXML/QBXMLMsgsRs")
-    return [Result.from_element(rs) for rs in messages if isinstance(rs.tag, str)]
+    results = [Result.from_element(rs) for rs in messages if isinstance(rs.tag, str)]
+    if typed:
+        for result in results:
+            result.typed.extend(
+                record.to_dict(typed=True) for record in result.records if isinstance(record.tag, str)
+            )
+    return results
 
 
 def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
@@ -361,9 +393,27 @@ def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
             yield chunk
 
 
+@overload
 def stream(
-    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16
-) -> Iterator[tuple[Result, Record]]:
+    source: str | bytes | IO[bytes], *, chunk_size: int = ..., typed: Literal[False] = ...
+) -> Iterator[tuple[Result, Record]]: ...
+
+
+@overload
+def stream(
+    source: str | bytes | IO[bytes], *, chunk_size: int, typed: Literal[True]
+) -> Iterator[tuple[Result, dict[str, Any]]]: ...
+
+
+@overload
+def stream(
+    source: str | bytes | IO[bytes], *, typed: Literal[True]
+) -> Iterator[tuple[Result, dict[str, Any]]]: ...
+
+
+def stream(
+    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16, typed: bool = False
+) -> Iterator[tuple[Result, Record]] | Iterator[tuple[Result, dict[str, Any]]]:
     """Yield ``(result, record)`` for each record of a response, as it is parsed.
 
     ``result`` describes the enclosing ``*Rs`` (its ``records`` are empty);
@@ -372,12 +422,32 @@ def stream(
     was read is freed as the parse moves on, so memory is bounded by one
     chunk and the largest record, not by the document.
 
+    With ``typed=True`` each record comes as ``record.to_dict(typed=True)``,
+    typed as it is reached, so memory stays bounded the same way.
+
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`.
+
+    .. versionchanged:: 0.2.0
+       The ``typed`` option.
     """
+    if typed:
+        return _stream_typed(source, chunk_size)
+    return _stream(source, chunk_size)
+
+
+def _stream(source: str | bytes | IO[bytes], chunk_size: int) -> Iterator[tuple[Result, Record]]:
     for result, record in stream_results(source, chunk_size=chunk_size):
         if record is not None:
             yield result, record
+
+
+def _stream_typed(
+    source: str | bytes | IO[bytes], chunk_size: int
+) -> Iterator[tuple[Result, dict[str, Any]]]:
+    for result, record in stream_results(source, chunk_size=chunk_size):
+        if record is not None:
+            yield result, record.to_dict(typed=True)
 
 
 def stream_results(
