@@ -16,7 +16,8 @@ The tree, split by who is at fault::
     │   ├── KeyConflictError  a key already names a job of another kind
     │   └── JobStateError     no such job, or not in a state the operation applies to
     ├── StorageError          a session store or job queue failed (locked, gone, full)
-    └── SchemaError           a qbXML request does not fit its version's schema
+    ├── SchemaError           a qbXML request does not fit its version's schema
+    └── CodePageError         text QuickBooks' code page cannot store
 
 The errors the application causes through a plain bad value (``JobError``
 and its subclasses, ``SchemaError``) are also ``ValueError``, so ``except ValueError`` code
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadRequestError",
+    "CodePageError",
     "ConfigurationError",
     "HandlerError",
     "InvalidJobError",
@@ -152,6 +154,21 @@ class SchemaError(QBWCError, ValueError):
     Attributes:
         problems: ``(path, message)`` pairs, e.g.
             ``("InvoiceAdd/InvoiceLineAdd[2]/Amount", "'1.234' is not an amount ...")``.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class CodePageError(QBWCError, ValueError):
+    """Text holds characters the company's code page cannot store; nothing was sent.
+
+    QuickBooks Desktop keeps text in a single-byte code page and refuses a
+    request carrying other characters, or stores them as ``?``.
+
+    Attributes:
+        problems: ``(path, message)`` pairs naming each field and character.
     """
 
     def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
