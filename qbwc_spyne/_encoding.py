@@ -110,15 +110,15 @@ def _transliterate(char: str, codepage: str) -> str:
     replacement = _REPLACEMENTS.get(char)
     if replacement is not None and all(_fits(c, codepage) for c in replacement):
         return replacement
-    bare = "".join(
-        c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-    )
+    bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
     if bare and all(_fits(c, codepage) for c in bare):
         return bare
     return "?"
 
 
-def _apply(text: str, policy: str, codepage: str, path: str, problems: list[tuple[str, str]]) -> str:
+def _apply(
+    text: str, policy: str, codepage: str, path: str, problems: list[tuple[str, str]]
+) -> str:
     if text.isascii() or policy == "pass":
         return text  # every code page QuickBooks uses holds ASCII
     try:
@@ -167,7 +167,9 @@ def apply_to_value(
     return result
 
 
-def _walk(value: Any, policy: str, codepage: str, path: str, problems: list[tuple[str, str]]) -> Any:
+def _walk(
+    value: Any, policy: str, codepage: str, path: str, problems: list[tuple[str, str]]
+) -> Any:
     if isinstance(value, str):
         return _apply(value, policy, codepage, path, problems)
     prefix = f"{path}/" if path else ""
@@ -186,9 +188,7 @@ def _headline(problems: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def apply_to_document(
-    document: str, policy: str, *, codepage: str = DEFAULT_CODEPAGE
-) -> str:
+def apply_to_document(document: str, policy: str, *, codepage: str = DEFAULT_CODEPAGE) -> str:
     """Apply a policy to every text and attribute of a qbXML request document.
 
     Args:
@@ -221,4 +221,4 @@ def apply_to_document(
     if problems:
         raise CodePageError(_headline(problems), problems)
     prolog, _, _ = document.partition("<QBXML")
-    return prolog + etree.tostring(root, encoding="unicode") + "\n"
+    return prolog + str(etree.tostring(root, encoding="unicode")) + "\n"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from lxml import etree
@@ -69,7 +69,7 @@ def _other(version: str) -> str:
     return "16.0" if version == "13.0" else "13.0"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lines(version: str) -> dict[str, str]:
     only = _data.ONLY_130 if version == "13.0" else _data.ONLY_160
     table: dict[str, str] = {}
@@ -80,7 +80,7 @@ def _lines(version: str) -> dict[str, str]:
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def request_names(version: str) -> frozenset[str]:
     """Every request element of a schema version (``CustomerAddRq``, ...)."""
     return frozenset(_aggregate(version, "QBXMLMsgsRq").names)
@@ -96,7 +96,7 @@ def is_write(name: str, version: str = "16.0") -> bool:
     return name in _word_set(schema_version(version), "!writes")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _word_set(version: str, key: str) -> frozenset[str]:
     return frozenset(_lines(version)[key].split())
 
@@ -124,9 +124,7 @@ _PATTERNS = {
         r"([+\-]{1}[0-9]{1,2}:[0-9]{1,2})?)?)?)?)?"
     ),
     "TIMEINTERVALTYPE": re.compile(r"([+\-]?PT([0-9]+H)?([0-9]+M)?([0-9]+S)?)?"),
-    "GUIDTYPE": re.compile(
-        r"0|(\{[0-9a-fA-F]{8}(\-([0-9a-fA-F]{4})){3}\-[0-9a-fA-F]{12}\})"
-    ),
+    "GUIDTYPE": re.compile(r"0|(\{[0-9a-fA-F]{8}(\-([0-9a-fA-F]{4})){3}\-[0-9a-fA-F]{12}\})"),
 }
 # What each base reads as, for messages.
 _EXPECTS = {
@@ -242,23 +240,23 @@ def _number(value: Any, base: str) -> str:
         raise _Refused(f"a {kind} has no qbXML form")
     if not value.is_finite():
         raise _Refused(f"{value} is not a number QuickBooks can store")
-    step = Decimal(1).scaleb(-places)
-    try:
-        exact = value.quantize(step)
-    except InvalidOperation:
-        raise _Refused(f"{value} has more than {digits} digits before the point") from None
-    if exact != value:
+    if len(value.as_tuple().digits) + int(value.as_tuple().exponent) > digits:
+        raise _Refused(f"{value} has more than {digits} digits before the point")
+    if int(value.as_tuple().exponent) < -places and value != value.quantize(_STEPS[places]):
         # A Decimal is exact by choice: rounding money silently is not ours to do.
         raise _Refused(f"{value} has more than {places} decimal places")
     if fixed:
-        text = format(exact, "f")
+        text = format(value.quantize(_STEPS[places]), "f")
     else:
-        text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        text = format(value, "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")
     if len(text.lstrip("+-").partition(".")[0]) > digits:
         raise _Refused(f"{value} has more than {digits} digits before the point")
     return text
+
+
+_STEPS = {places: Decimal(1).scaleb(-places) for places in (2, 5)}
 
 
 def _interval(value: timedelta) -> str:
@@ -268,7 +266,7 @@ def _interval(value: timedelta) -> str:
     return f"{sign}PT{hours}H{rest // 60}M{rest % 60}S"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _leaf(index: int) -> Leaf:
     base, length, low, high, enums = _TYPE_LINES[index].split(";")
     return Leaf(
@@ -305,7 +303,9 @@ class _Group:
     names: frozenset[str] = frozenset()
 
 
-_TOKEN = re.compile(r"\s*(?:([(\[])|([)\]])|&(\w+)|(\w+))(\?|\*|\+|\{(\d+),(\d+|n)\})?(?::([#@])([\w.]+))?")
+_TOKEN = re.compile(
+    r"\s*(?:([(\[])|([)\]])|&(\w+)|(\w+))(\?|\*|\+|\{(\d+),(\d+|n)\})?(?::([#@])([\w.]+))?"
+)
 
 
 def _occurs(mark: str | None, low: str | None, high: str | None) -> tuple[int, int]:
@@ -364,7 +364,7 @@ class Aggregate:
         self.names: dict[str, _Element] = {}
         self._number(tree, 1, [0])
         self._arrangements: dict[tuple[str, ...], _Arrangement] = {}
-        self._typing: dict[str, tuple[Callable[[str], Any] | str, bool]] | None = None
+        self._typing: dict[str, tuple[Callable[[str], Any] | str | None, bool]] | None = None
 
     def _number(self, group: _Group, most: int, counter: list[int]) -> frozenset[str]:
         # Elements of a repeated group share its position, so that a stable
@@ -402,7 +402,9 @@ class Aggregate:
             if name in elements:
                 continue
             if name in self.names:
-                problems.append((name, "cannot be given together with " + self._rivals(name, present)))
+                problems.append(
+                    (name, "cannot be given together with " + self._rivals(name, present))
+                )
             else:
                 problems.append((name, self._unknown(name)))
         order = sorted(elements, key=lambda n: elements[n].position)
@@ -502,13 +504,13 @@ class Aggregate:
 
     # -- typing answers ---------------------------------------------------------------------
 
-    def typing(self) -> dict[str, tuple[Callable[[str], Any] | str, bool]]:
-        """Per child name: its converter (or aggregate key) and whether it is a list."""
+    def typing(self) -> dict[str, tuple[Callable[[str], Any] | str | None, bool]]:
+        """Per child name: its reader (None: text; str: an aggregate key) and if it is a list."""
         if self._typing is None:
-            table: dict[str, tuple[Callable[[str], Any] | str, bool]] = {}
+            table: dict[str, tuple[Callable[[str], Any] | str | None, bool]] = {}
             for name, element in self.names.items():
                 ref = element.ref
-                converter = ref if isinstance(ref, str) else _READERS.get(_leaf(ref).base, _text)
+                converter = ref if isinstance(ref, str) else _READERS.get(_leaf(ref).base)
                 table[name] = (converter, element.most > 1)
             self._typing = table
         return self._typing
@@ -613,9 +615,7 @@ def _fill(
         pairs = [(k, v) for k, v in fields if v is not None]
         arrangement = aggregate.arrange(tuple(dict.fromkeys(k for k, _ in pairs)))
         place = arrangement.elements
-        items = sorted(
-            (p for p in pairs if p[0] in place), key=lambda p: place[p[0]].position
-        )
+        items = sorted((p for p in pairs if p[0] in place), key=lambda p: place[p[0]].position)
         counts: dict[str, int] = {}
         for key, _ in pairs:
             counts[key] = counts.get(key, 0) + 1
@@ -628,43 +628,36 @@ def _fill(
     for child, message in arrangement.problems:
         problems.append((path + child if child else path.rstrip("/") or aggregate.key, message))
     elements = arrangement.elements
-    seen: dict[str, int] = {}
+    version = aggregate.version
     for tag, value in items:
         element = elements[tag]
-        if isinstance(value, list) and not _is_pairs(value):
+        ref = element.ref
+        if value.__class__ is list and not _is_pairs(value):
             if len(value) > element.most:
                 problems.append(
                     (path + tag, f"has {len(value)} items; QuickBooks takes at most {element.most}")
                 )
             values = value
-            numbered = True
         else:
             values = [value]
-            numbered = element.most > 1
-        ref = element.ref
-        for item in values:
+        numbered = element.most > 1
+        for number, item in enumerate(values, start=1):
             if item is None:
                 continue
-            if numbered:
-                seen[tag] = seen.get(tag, 0) + 1
-                where = f"{path}{tag}[{seen[tag]}]"
-            else:
-                where = path + tag
             child = etree.SubElement(parent, tag)
             if isinstance(ref, str):
-                _fill(child, _aggregate(aggregate.version, ref), item, where + "/", problems)
+                where = f"{path}{tag}[{number}]" if numbered else path + tag
+                _fill(child, _aggregate(version, ref), item, where + "/", problems)
             else:
                 try:
                     child.text = _leaf(ref).format(item)
                 except _Refused as exc:
-                    problems.append((where, str(exc)))
+                    problems.append(
+                        (f"{path}{tag}[{number}]" if numbered else path + tag, str(exc))
+                    )
 
 
 # -- reading --------------------------------------------------------------------------------
-
-
-def _text(text: str) -> str:
-    return text
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -704,6 +697,11 @@ _DATETIME = re.compile(
 def _datetime(text: str) -> datetime | date | None:
     if not text:
         return None
+    if len(text) == 25:  # the form QuickBooks writes: 2009-01-23T03:00:02-05:00
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     match = _DATETIME.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not a qbXML date and time")
@@ -715,7 +713,12 @@ def _datetime(text: str) -> datetime | date | None:
         offset = timedelta(hours=int(off_h), minutes=int(off_m))
         zone = timezone(-offset if sign == "-" else offset)
     return datetime(
-        int(year), int(month), int(day), int(hour), int(minute or 0), int(second or 0),
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute or 0),
+        int(second or 0),
         tzinfo=zone,
     )
 
@@ -770,23 +773,18 @@ def typed_dict(element: etree._Element, key: str | None = None) -> dict[str, Any
 
 
 def _typed(element: etree._Element, aggregate: Aggregate | None, path: str) -> dict[str, Any]:
-    table = aggregate.typing() if aggregate is not None else {}
+    # The hot loop of typed reading: one dict lookup per child, then its reader.
+    table = aggregate.typing() if aggregate is not None else _NO_TYPING
     values: dict[str, Any] = {}
     for child in element:
         tag = child.tag
-        if not isinstance(tag, str):
-            continue
         entry = table.get(tag)
         value: Any
-        if entry is None:
-            # Not in the schema: read as the untyped reader does.
-            value = _typed(child, _reading_aggregate(tag), f"{path}/{tag}") if len(child) else (
-                child.text or ""
-            )
-            is_list = False
-        else:
+        if entry is not None:
             reader, is_list = entry
-            if isinstance(reader, str):
+            if reader is None:
+                value = child.text or ""
+            elif isinstance(reader, str):
                 value = _typed(child, _reading_aggregate(reader), f"{path}/{tag}")
             else:
                 try:
@@ -795,12 +793,27 @@ def _typed(element: etree._Element, aggregate: Aggregate | None, path: str) -> d
                     raise ValueError(
                         f"{path}/{tag}: {child.text!r} does not read as its qbXML type"
                     ) from None
-        if is_list:
-            values.setdefault(tag, []).append(value)
-        elif tag in values:
+            if is_list:
+                found = values.get(tag)
+                if found is None:
+                    values[tag] = [value]
+                else:
+                    found.append(value)
+                continue
+        elif not isinstance(tag, str):
+            continue  # a comment or processing instruction
+        elif len(child):
+            # Not in the schema: read as the untyped reader does.
+            value = _typed(child, _reading_aggregate(tag), f"{path}/{tag}")
+        else:
+            value = child.text or ""
+        if tag in values:
             if not isinstance(values[tag], list):
                 values[tag] = [values[tag]]
             values[tag].append(value)
         else:
             values[tag] = value
     return values
+
+
+_NO_TYPING: dict[str, tuple[Callable[[str], Any] | str | None, bool]] = {}

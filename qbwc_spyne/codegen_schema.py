@@ -152,7 +152,7 @@ class _Schema:
         """The ``#n`` or ``@Key`` of an element declaration (global or local)."""
         name = node.get("name")
         if node.get("type") is not None:
-            type_name = node.get("type")
+            type_name = str(node.get("type"))
             if type_name in self.complex:
                 self._queue(type_name, self.complex[type_name])
                 return "@" + type_name
@@ -192,16 +192,16 @@ class _Schema:
             inner = " ".join(self._particles(node, owner))
             return ("(" + inner + ")" if tag == "sequence" else "[" + inner + "]") + occurs
         if tag == "group":
-            name = node.get("ref")
+            name = str(node.get("ref"))
             if "&" + name not in self.lines:
                 self.lines["&" + name] = ""
                 self._pending.append(("&" + name, self.groups[name]))
             return "&" + name + occurs
         if tag == "element":
             if node.get("ref") is not None:
-                name = node.get("ref")
+                name = str(node.get("ref"))
                 return name + occurs + ":" + self._ref_of(self.elements[name], "")
-            return node.get("name") + occurs + ":" + self._ref_of(node, owner)
+            return str(node.get("name")) + occurs + ":" + self._ref_of(node, owner)
         raise ValueError(f"unexpected {tag} at line {node.sourceline}")
 
     def _particles(self, node: etree._Element, owner: str) -> Iterator[str]:

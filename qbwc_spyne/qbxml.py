@@ -374,7 +374,9 @@ def parse_response(text: str | bytes, *, typed: bool = False) -> list[Result]:
     if typed:
         for result in results:
             result.typed.extend(
-                record.to_dict(typed=True) for record in result.records if isinstance(record.tag, str)
+                record.to_dict(typed=True)
+                for record in result.records
+                if isinstance(record.tag, str)
             )
     return results
 

@@ -20,7 +20,7 @@ NAMES = {
     "Greek": ("Αθήνα", "?????"),
     "Chinese": ("北京公司", "????"),
     "Arabic": ("شركة", "????"),
-    "Typographic": ("“Smith’s” – 5…", "\"Smith's\" - 5..."),
+    "Typographic": ("\u201cSmith\u2019s\u201d \u2013 5\u2026", '"Smith\'s" - 5...'),
 }
 
 

@@ -137,7 +137,9 @@ class TestOrdering:
 
     def test_children_follow_the_xsd_sequence(self):
         """CustomerAdd's Name comes first, CompanyName after IsActive, whatever the dict says."""
-        rq = Rq("CustomerAddRq", {"CustomerAdd": {"CompanyName": "ACME", "IsActive": True, "Name": "A"}})
+        rq = Rq(
+            "CustomerAddRq", {"CustomerAdd": {"CompanyName": "ACME", "IsActive": True, "Name": "A"}}
+        )
         add = build(rq).find(".//CustomerAdd")
         assert [c.tag for c in add] == ["Name", "IsActive", "CompanyName"]
 
@@ -155,11 +157,20 @@ class TestOrdering:
             },
         )
         add = build(rq).find(".//InvoiceAdd")
-        assert [c.tag for c in add] == ["CustomerRef", "Memo", "InvoiceLineGroupAdd", "InvoiceLineAdd"]
+        assert [c.tag for c in add] == [
+            "CustomerRef",
+            "Memo",
+            "InvoiceLineGroupAdd",
+            "InvoiceLineAdd",
+        ]
 
     def test_demo_query_keeps_working(self):
         """The demo's iterated CustomerQueryRq with a checkpoint string builds as before."""
-        fields = {"MaxReturned": 100, "ActiveStatus": "All", "FromModifiedDate": "2024-01-02T10:00:00-08:00"}
+        fields = {
+            "MaxReturned": 100,
+            "ActiveStatus": "All",
+            "FromModifiedDate": "2024-01-02T10:00:00-08:00",
+        }
         rq = build(Rq("CustomerQueryRq", fields, iterator="Start")).find(".//CustomerQueryRq")
         assert [(c.tag, c.text) for c in rq] == [
             ("MaxReturned", "100"),
@@ -188,11 +199,17 @@ class TestFormatting:
 
     @pytest.mark.parametrize(
         ("element", "value", "text"),
-        [("Quantity", Decimal("2.50000"), "2.5"), ("Quantity", 3, "3"), ("Rate", 9.123456, "9.12346")],
+        [
+            ("Quantity", Decimal("2.50000"), "2.5"),
+            ("Quantity", 3, "3"),
+            ("Rate", 9.123456, "9.12346"),
+        ],
     )
     def test_prices_and_quantities_keep_up_to_five_places(self, element, value, text):
         """QUANTYPE and PRICETYPE: no trailing zeros, floats rounded to five places."""
-        fields = {"InvoiceAdd": {"CustomerRef": {"FullName": "A"}, "InvoiceLineAdd": {element: value}}}
+        fields = {
+            "InvoiceAdd": {"CustomerRef": {"FullName": "A"}, "InvoiceLineAdd": {element: value}}
+        }
         assert build(Rq("InvoiceAddRq", fields)).findtext(f".//{element}") == text
 
     def test_aware_datetime_keeps_its_offset(self):
@@ -276,8 +293,14 @@ class TestProblems:
 
     def test_validation_can_be_turned_off(self):
         """validate=False writes an unknown request as given (per Rq or per document)."""
-        assert build(Rq("TeleportRq", {"Where": "Mars"}, validate=False)).findtext(".//Where") == "Mars"
-        assert build(Rq("TeleportRq", {"Where": "Mars"}), validate=False).findtext(".//Where") == "Mars"
+        assert (
+            build(Rq("TeleportRq", {"Where": "Mars"}, validate=False)).findtext(".//Where")
+            == "Mars"
+        )
+        assert (
+            build(Rq("TeleportRq", {"Where": "Mars"}), validate=False).findtext(".//Where")
+            == "Mars"
+        )
 
 
 @needs_xsd
@@ -292,7 +315,9 @@ class TestAgainstIntuitXSD:
     )
     def test_generated_requests_validate(self, xsd, name, version, data):
         """Every Add/Mod of the main lists and sales, any key order, passes Intuit's XSD."""
-        key = str(_schema._aggregate(_schema.schema_version(version), "QBXMLMsgsRq").names[name].ref)
+        key = str(
+            _schema._aggregate(_schema.schema_version(version), "QBXMLMsgsRq").names[name].ref
+        )
         fields = data.draw(aggregate_values(version, key))
         document = build(Rq(name, shuffled(data.draw, fields)), version=version)
         assert xsd[version].validate(document), xsd[version].error_log.last_error
@@ -315,7 +340,11 @@ class TestAgainstIntuitXSD:
         assert (f"{entity}/Memmo") in dict(error.problems)
         assert not xsd[version].validate(build(Rq(name, misspelt), version=version, validate=False))
         leaf = next(
-            (n for n in ("Name", "RefNumber", "Memo") if n in _schema._aggregate(version, entity).names),
+            (
+                n
+                for n in ("Name", "RefNumber", "Memo")
+                if n in _schema._aggregate(version, entity).names
+            ),
             None,
         )
         if leaf is not None:
@@ -381,4 +410,5 @@ class TestTypedAnswers:
         moment = moment.replace(microsecond=0)
         leaf = _schema.Leaf(base="DATETIMETYPE", max_length=None, low=None, high=None, enums=())
         back = _schema._datetime(leaf.format(moment))
+        assert isinstance(back, datetime)
         assert back == moment and back.utcoffset() == moment.utcoffset()
