@@ -226,7 +226,9 @@ class Leaf:
 
 def _number(value: Any, base: str) -> str:
     digits, places, fixed = _NUMBERS[base]
-    if isinstance(value, float):
+    if value.__class__ is Decimal:
+        pass
+    elif isinstance(value, float):
         if not math.isfinite(value):
             raise _Refused(f"{value} is not a number QuickBooks can store")
         # A float is inexact anyway: round it to the places qbXML has.
@@ -240,9 +242,10 @@ def _number(value: Any, base: str) -> str:
         raise _Refused(f"a {kind} has no qbXML form")
     if not value.is_finite():
         raise _Refused(f"{value} is not a number QuickBooks can store")
-    if len(value.as_tuple().digits) + int(value.as_tuple().exponent) > digits:
+    _sign, numerals, exponent = value.as_tuple()
+    if len(numerals) + int(exponent) > digits:
         raise _Refused(f"{value} has more than {digits} digits before the point")
-    if int(value.as_tuple().exponent) < -places and value != value.quantize(_STEPS[places]):
+    if int(exponent) < -places and value != value.quantize(_STEPS[places]):
         # A Decimal is exact by choice: rounding money silently is not ours to do.
         raise _Refused(f"{value} has more than {places} decimal places")
     if fixed:
@@ -251,8 +254,6 @@ def _number(value: Any, base: str) -> str:
         text = format(value, "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")
-    if len(text.lstrip("+-").partition(".")[0]) > digits:
-        raise _Refused(f"{value} has more than {digits} digits before the point")
     return text
 
 
@@ -292,6 +293,14 @@ class _Element:
     ref: int | str  # a TYPES index, or the key of an aggregate
     position: int = 0
     most: int = 1  # how many may appear, counting repeated enclosing groups
+    leaf: Leaf | None = None  # the simple type, when ref is a TYPES index
+    _target: Aggregate | None = None
+
+    def aggregate(self, version: str) -> Aggregate:
+        """The aggregate this element holds (its tree belongs to one version)."""
+        if self._target is None:
+            self._target = _aggregate(version, str(self.ref))
+        return self._target
 
 
 @dataclass(slots=True, eq=False)
@@ -338,7 +347,8 @@ def _parse(version: str, model: str) -> _Group:
         else:
             lo, hi = _occurs(mark, low, high)
             target: int | str = int(ref) if kind == "#" else ref
-            stack[-1].children.append(_Element(name=name, low=lo, high=hi, ref=target))
+            leaf = _leaf(target) if isinstance(target, int) else None
+            stack[-1].children.append(_Element(name=name, low=lo, high=hi, ref=target, leaf=leaf))
     (root,) = stack
     if len(root.children) == 1 and isinstance(root.children[0], _Group):
         return root.children[0]
@@ -607,9 +617,10 @@ def _fill(
 ) -> None:
     if fields is None:
         fields = {}
-    if isinstance(fields, Mapping):
-        keys = tuple([k for k, v in fields.items() if v is not None])
-        arrangement = aggregate.arrange(keys)
+    if fields.__class__ is dict or isinstance(fields, Mapping):
+        if None in fields.values():
+            fields = {k: v for k, v in fields.items() if v is not None}
+        arrangement = aggregate.arrange(tuple(fields))
         items: Iterable[tuple[str, Any]] = [(k, fields[k]) for k in arrangement.order]
     elif _is_pairs(fields) or fields == []:
         pairs = [(k, v) for k, v in fields if v is not None]
@@ -623,38 +634,44 @@ def _fill(
             if key in place and count > place[key].most:
                 problems.append((path + key, f"appears {count} times; at most {place[key].most}"))
     else:
-        problems.append((path.rstrip("/") or aggregate.key, "expects a dict of elements"))
+        problems.append((path.rstrip("/") or str(parent.tag), "expects a dict of elements"))
         return
     for child, message in arrangement.problems:
-        problems.append((path + child if child else path.rstrip("/") or aggregate.key, message))
+        problems.append((path + child if child else path.rstrip("/") or str(parent.tag), message))
     elements = arrangement.elements
     version = aggregate.version
     for tag, value in items:
         element = elements[tag]
-        ref = element.ref
-        if value.__class__ is list and not _is_pairs(value):
-            if len(value) > element.most:
-                problems.append(
-                    (path + tag, f"has {len(value)} items; QuickBooks takes at most {element.most}")
-                )
-            values = value
-        else:
-            values = [value]
-        numbered = element.most > 1
-        for number, item in enumerate(values, start=1):
-            if item is None:
-                continue
+        leaf = element.leaf
+        if value.__class__ is not list or _is_pairs(value):
+            # The common case, one value: no loop, no numbering.
             child = etree.SubElement(parent, tag)
-            if isinstance(ref, str):
-                where = f"{path}{tag}[{number}]" if numbered else path + tag
-                _fill(child, _aggregate(version, ref), item, where + "/", problems)
-            else:
+            if leaf is not None:
                 try:
-                    child.text = _leaf(ref).format(item)
+                    child.text = leaf.format(value)
                 except _Refused as exc:
-                    problems.append(
-                        (f"{path}{tag}[{number}]" if numbered else path + tag, str(exc))
-                    )
+                    problems.append((path + tag, str(exc)))
+            else:
+                _fill(child, element.aggregate(version), value, path + tag + "/", problems)
+            continue
+        given = [item for item in value if item is not None]
+        if len(given) > element.most:
+            problems.append(
+                (path + tag, f"has {len(given)} items; QuickBooks takes at most {element.most}")
+            )
+        elif len(given) < element.low:
+            problems.append((path + tag, f"has {len(given)} items; QuickBooks needs {element.low}"))
+        numbered = element.most > 1
+        for number, item in enumerate(given, start=1):
+            where = f"{path}{tag}[{number}]" if numbered else path + tag
+            child = etree.SubElement(parent, tag)
+            if leaf is not None:
+                try:
+                    child.text = leaf.format(item)
+                except _Refused as exc:
+                    problems.append((where, str(exc)))
+            else:
+                _fill(child, element.aggregate(version), item, where + "/", problems)
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -412,3 +413,152 @@ class TestTypedAnswers:
         back = _schema._datetime(leaf.format(moment))
         assert isinstance(back, datetime)
         assert back == moment and back.utcoffset() == moment.utcoffset()
+
+
+def one_problem(rq: Rq, version: str = "13.0") -> tuple[str, str]:
+    error = refused(rq, version)
+    assert len(error.problems) == 1, error.problems
+    return error.problems[0]
+
+
+def customer(**fields: object) -> Rq:
+    return Rq("CustomerAddRq", {"CustomerAdd": {"Name": "A", **fields}})
+
+
+class TestEveryKindOfValue:
+    def test_other_simple_types_take_their_python_values(self):
+        """timedelta, UUID, an int in range and a Decimal rate each get their qbXML text."""
+        guid = uuid.UUID("6b1f8c52-1a2b-4c3d-8e9f-0a1b2c3d4e5f")
+        rq = Rq(
+            "TimeTrackingAddRq",
+            {
+                "TimeTrackingAdd": {
+                    "EntityRef": {"FullName": "Ada"},
+                    "Duration": timedelta(hours=2, minutes=5, seconds=9),
+                    "ExternalGUID": guid,
+                }
+            },
+        )
+        add = build(rq).find(".//TimeTrackingAdd")
+        assert add.findtext("Duration") == "PT2H5M9S"
+        assert add.findtext("ExternalGUID") == "{6B1F8C52-1A2B-4C3D-8E9F-0A1B2C3D4E5F}"
+        card = customer(CreditCardInfo={"ExpirationMonth": 12, "ExpirationYear": 2030})
+        assert build(card).findtext(".//ExpirationMonth") == "12"
+        rate = {"InvoiceAdd": {"CustomerRef": {"FullName": "A"}, "ExchangeRate": Decimal("1.25")}}
+        assert build(Rq("InvoiceAddRq", rate)).findtext(".//ExchangeRate") == "1.25"
+
+    @pytest.mark.parametrize(
+        ("rq", "path", "words"),
+        [
+            (customer(CreditCardInfo={"ExpirationMonth": 13}), "ExpirationMonth", "outside 1..12"),
+            (customer(OpenBalance=float("inf")), "CustomerAdd/OpenBalance", "can store"),
+            (customer(OpenBalance=Decimal("NaN")), "CustomerAdd/OpenBalance", "can store"),
+            (customer(OpenBalance=Decimal("1E+14")), "CustomerAdd/OpenBalance", "13 digits"),
+            (customer(OpenBalance="12,50"), "CustomerAdd/OpenBalance", "not an amount"),
+            (customer(OpenBalance=date(2024, 1, 1)), "CustomerAdd/OpenBalance", "not a date"),
+            (customer(OpenBalance=b"12"), "CustomerAdd/OpenBalance", "bytes has no qbXML form"),
+            (customer(Name=True), "CustomerAdd/Name", "text, not a bool"),
+            (customer(Name={"First": "A"}), "CustomerAdd/Name", "not a group"),
+            (customer(BillAddress="12 Main St."), "CustomerAdd/BillAddress", "expects a dict"),
+            (
+                customer(OpenBalanceDate=datetime(2024, 1, 1, tzinfo=UTC)),
+                "CustomerAdd/OpenBalanceDate",
+                "not a datetime",
+            ),
+            (
+                customer(ShipToAddress=[{"Name": "S"}] * 51),
+                "CustomerAdd/ShipToAddress",
+                "at most 50",
+            ),
+            (
+                Rq("CustomerAddRq", {"CustomerAdd": [("Name", "A"), ("Name", "B")]}),
+                "CustomerAdd/Name",
+                "at most 1",
+            ),
+            (
+                Rq(
+                    "InvoiceAddRq",
+                    {
+                        "InvoiceAdd": {
+                            "CustomerRef": {"FullName": "A"},
+                            "ExchangeRate": float("nan"),
+                        }
+                    },
+                ),
+                "InvoiceAdd/ExchangeRate",
+                "can store",
+            ),
+            (
+                Rq(
+                    "TimeTrackingAddRq",
+                    {"TimeTrackingAdd": {"EntityRef": {"FullName": "A"}, "Duration": 90}},
+                ),
+                "TimeTrackingAdd/Duration",
+                "not a int",
+            ),
+            (
+                Rq("CustomerQueryRq", iterator="Begin"),
+                "CustomerQueryRq",
+                "not Start, Continue or Stop",
+            ),
+            (Rq("CustomerQueryRq", "MaxReturned"), "CustomerQueryRq", "expects a dict"),  # type: ignore[arg-type]
+        ],
+    )
+    def test_each_bad_value_is_named(self, rq, path, words):
+        """Every kind of bad value gets one problem at its path, saying what is wrong."""
+        where, message = one_problem(rq)
+        assert where.endswith(path) and words in message, (where, message)
+
+    def test_a_required_repeated_element_needs_its_items(self):
+        """CustomerQueryRq's ListID branch needs one ListID at least: an empty list is refused."""
+        where, message = one_problem(Rq("CustomerQueryRq", {"ListID": []}))
+        assert where == "ListID" and "needs 1" in message
+
+    def test_a_choice_with_no_branch_given_is_named(self):
+        """ItemServiceAdd needs SalesOrPurchase or SalesAndPurchase."""
+        where, message = one_problem(Rq("ItemServiceAddRq", {"ItemServiceAdd": {"Name": "Hours"}}))
+        assert where == "ItemServiceAdd" and "SalesOrPurchase" in message
+
+
+class TestTypedReaders:
+    @pytest.mark.parametrize(
+        ("reader", "text", "value"),
+        [
+            (_schema._bool, "false", False),
+            (_schema._bool, "0", False),
+            (_schema._bool, "", None),
+            (_schema._datetime, "2024-3-1", date(2024, 3, 1)),
+            (_schema._datetime, "2024-03-01T09:05", datetime(2024, 3, 1, 9, 5)),
+            (_schema._timedelta, "PT1H2M3S", timedelta(hours=1, minutes=2, seconds=3)),
+            (_schema._timedelta, "-PT5M", -timedelta(minutes=5)),
+            (_schema._int, "", None),
+            (_schema._decimal, "", None),
+        ],
+    )
+    def test_each_reader(self, reader, text, value):
+        """Each qbXML form reads as its Python value; an empty text is None."""
+        assert reader(text) == value
+
+    @pytest.mark.parametrize(
+        ("reader", "text"),
+        [(_schema._bool, "yes"), (_schema._datetime, "soon"), (_schema._timedelta, "2h")],
+    )
+    def test_malformed_texts_are_refused(self, reader, text):
+        """A text that is not of the type raises ValueError."""
+        with pytest.raises(ValueError, match="not a"):
+            reader(text)
+
+    def test_elements_outside_the_schema_read_as_text(self):
+        """An element the schema does not know is kept, untyped; comments are skipped."""
+        text = (
+            "<QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode='0' statusSeverity='Info'>"
+            "<CustomerRet><!-- c --><Balance>1.50</Balance><Extra><Deep>x</Deep></Extra>"
+            "<Extra><Deep>y</Deep></Extra><Plain>p</Plain></CustomerRet>"
+            "</CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+        )
+        typed = qbxml.parse_response(text, typed=True)[0].typed[0]
+        assert typed == {
+            "Balance": Decimal("1.50"),
+            "Extra": [{"Deep": "x"}, {"Deep": "y"}],
+            "Plain": "p",
+        }
