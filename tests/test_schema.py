@@ -324,6 +324,20 @@ class TestAgainstIntuitXSD:
         assert xsd[version].validate(document), xsd[version].error_log.last_error
 
     @pytest.mark.parametrize("version", ["13.0", "16.0"])
+    @given(data=st.data())
+    @settings(
+        max_examples=3,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def test_every_request_of_the_version_validates(self, xsd, version, data):
+        """All 232 (13.0) or 261 (16.0) requests, drawn from the schema, pass Intuit's XSD."""
+        for name in sorted(_schema.request_names(version)):
+            key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
+            document = build(Rq(name, data.draw(aggregate_values(version, key))), version=version)
+            assert xsd[version].validate(document), (name, xsd[version].error_log.last_error)
+
+    @pytest.mark.parametrize("version", ["13.0", "16.0"])
     @pytest.mark.parametrize("name", WRITES)
     @given(data=st.data())
     @settings(
