@@ -8,9 +8,14 @@ Build::
         version="13.0",
     )
 
-Fields are written in the order given. A dict nests elements; a list
-repeats one; ``(tag, value)`` pairs allow repeated tags in order; booleans
-become ``true``/``false``, dates ISO 8601, ``None`` is left out. Escaping
+Fields are written in the order of the qbXML schema of the version (13.0,
+or 16.0 from 16.0 up), whatever the dict's order, and checked against it:
+one :class:`SchemaError` lists every misspelt, missing, too long or
+mistyped element with its path before anything is sent. A dict nests
+elements; a list repeats one; ``(tag, value)`` pairs allow repeated tags in
+order; booleans become ``true``/``false``, Decimals amounts with their
+places, dates ISO 8601, aware datetimes keep their offset; ``None`` is left
+out. ``Rq(..., validate=False)`` writes fields as given, unchecked. Escaping
 is lxml's, so names with ``&``, quotes and any Unicode are safe.
 
 Read::
