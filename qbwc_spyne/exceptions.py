@@ -14,18 +14,20 @@ The tree, split by who is at fault::
     │   ├── NotAQueueDatabaseError  a file or database that holds no job queue
     │   └── CompanyDataError  company data the fake QuickBooks cannot load
     ├── QBXMLBuildError       a qbXML request cannot be built from the values given
+    │   └── SchemaError       it does not fit its version's schema (every problem listed)
     ├── JobError              the application asked the queue for something it refuses
     │   ├── InvalidJobError   enqueue was given arguments it cannot store
     │   ├── KeyConflictError  a key already names a job of another kind
     │   └── JobStateError     no such job, or not in a state the operation applies to
     ├── StorageError          a session store or job queue failed (locked, gone, full)
     ├── QuickBooksUnavailable the fake QuickBooks could not be opened (testing)
+    ├── CodePageError         text QuickBooks' code page cannot store
     └── QBWCServerError       a numbered error of the QBWCServer reference class
 
 The errors the application causes through a plain bad value (``JobError``
-and its subclasses, ``QBXMLBuildError``, ``CompanyDataError``) are also
-``ValueError``, so ``except ValueError`` code written before they existed
-keeps working.
+and its subclasses, ``QBXMLBuildError`` and ``SchemaError``,
+``CodePageError``, ``CompanyDataError``) are also ``ValueError``, so
+``except ValueError`` code written before they existed keeps working.
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
@@ -39,6 +41,7 @@ import errno
 
 __all__ = [
     "BadRequestError",
+    "CodePageError",
     "CompanyDataError",
     "ConfigurationError",
     "HandlerError",
@@ -54,6 +57,7 @@ __all__ = [
     "QWCFileExistsError",
     "QuickBooksUnavailable",
     "RemoteProtocolError",
+    "SchemaError",
     "StorageError",
 ]
 
@@ -231,3 +235,35 @@ class QBWCServerError(QBWCError):
         self.code = code
         self.message = message
         self.field = field
+
+
+class SchemaError(QBXMLBuildError):
+    """A qbXML request does not fit the schema of its version; nothing was sent.
+
+    QuickBooks refuses such a request whole, with an hresult (0x80040400) or
+    a status (3070, a string too long) that does not say which element was
+    wrong; this names every problem before the request leaves.
+
+    Attributes:
+        problems: ``(path, message)`` pairs, e.g.
+            ``("InvoiceAdd/InvoiceLineAdd[2]/Amount", "'1.234' is not an amount ...")``.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class CodePageError(QBWCError, ValueError):
+    """Text holds characters the company's code page cannot store; nothing was sent.
+
+    QuickBooks Desktop keeps text in a single-byte code page and refuses a
+    request carrying other characters, or stores them as ``?``.
+
+    Attributes:
+        problems: ``(path, message)`` pairs naming each field and character.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems

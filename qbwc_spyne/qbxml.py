@@ -8,9 +8,14 @@ Build::
         version="13.0",
     )
 
-Fields are written in the order given. A dict nests elements; a list
-repeats one; ``(tag, value)`` pairs allow repeated tags in order; booleans
-become ``true``/``false``, dates ISO 8601, ``None`` is left out. Escaping
+Fields are written in the order of the qbXML schema of the version (13.0,
+or 16.0 from 16.0 up), whatever the dict's order, and checked against it:
+one :class:`SchemaError` lists every misspelt, missing, too long or
+mistyped element with its path before anything is sent. A dict nests
+elements; a list repeats one; ``(tag, value)`` pairs allow repeated tags in
+order; booleans become ``true``/``false``, Decimals amounts with their
+places, dates ISO 8601, aware datetimes keep their offset; ``None`` is left
+out. ``Rq(..., validate=False)`` writes fields as given, unchecked. Escaping
 is lxml's, so names with ``&``, quotes and any Unicode are safe.
 
 Read::
@@ -36,17 +41,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from lxml import etree
 
+from . import _schema
 from ._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
-from .exceptions import QBXMLBuildError
+from .exceptions import QBXMLBuildError, SchemaError
 
 __all__ = [
     "Record",
     "Result",
     "Rq",
+    "SchemaError",
     "Status",
     "UnsafeXMLError",
     "XMLError",
@@ -75,6 +82,13 @@ class Rq:
         request_id: echoed by QuickBooks as the response's ``requestID``.
         iterator: ``"Start"`` or ``"Continue"`` for an iterated query.
         iterator_id: the ``iteratorID`` to continue.
+        validate: check and order the request by the qbXML schema (the default);
+            False writes the fields as given, unchecked, for a request the
+            schema does not describe.
+
+    .. versionchanged:: 0.2.0
+       Children are written in schema order and checked; ``validate=False``
+       keeps the old behaviour.
     """
 
     name: str
@@ -82,21 +96,30 @@ class Rq:
     request_id: str | None = None
     iterator: str | None = None
     iterator_id: str | None = None
+    validate: bool = True
 
-    def element(self) -> etree._Element:
+    def element(self, version: str = "13.0", *, validate: bool = True) -> etree._Element:
         """This request as an lxml element.
+
+        Args:
+            version: the qbXML version whose schema orders and checks it.
+            validate: False skips the schema (so does ``Rq(validate=False)``).
 
         Raises:
             QBXMLBuildError: the name does not end in ``Rq``.
+            SchemaError: the request does not fit the schema; every problem is listed.
         """
         if not self.name.endswith("Rq"):
             raise QBXMLBuildError(f"a request element ends in Rq, not {self.name!r}")
-        rq = etree.Element(self.name)
-        for attribute, value in (
+        attributes = (
             ("requestID", self.request_id),
             ("iterator", self.iterator),
             ("iteratorID", self.iterator_id),
-        ):
+        )
+        if validate and self.validate:
+            return _schema.build_request(self.name, self.fields, attributes, version)
+        rq = etree.Element(self.name)
+        for attribute, value in attributes:
             if value is not None:
                 rq.set(attribute, str(value))
         _append(rq, self.fields)
@@ -138,13 +161,23 @@ def _append(parent: etree._Element, fields: Any) -> None:
                 child.text = _text(item)
 
 
-def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError") -> str:
+def request(
+    *requests: Rq, version: str = "13.0", on_error: str = "stopOnError", validate: bool = True
+) -> str:
     """A complete qbXML request document: declaration, ``<?qbxml version?>``, the requests.
+
+    Args:
+        requests: the requests, in the order QuickBooks runs them.
+        version: the qbXML version; its schema (13.0, or 16.0 from 16.0 up)
+            orders and checks each request.
+        on_error: what QuickBooks does after a failed request.
+        validate: False writes every request as given, unchecked.
 
     Raises:
         QBXMLBuildError: ``on_error`` is not stopOnError, continueOnError or
             rollbackOnError, the version is not like ``13.0``, or a request's
             name does not end in ``Rq`` (a ``ValueError`` too).
+        SchemaError: a request does not fit the schema (a ``QBXMLBuildError`` too).
     """
     if on_error not in ON_ERROR:
         raise QBXMLBuildError(f"on_error must be one of {', '.join(ON_ERROR)}")
@@ -152,7 +185,7 @@ def request(*requests: Rq, version: str = "13.0", on_error: str = "stopOnError")
         raise QBXMLBuildError(f"a qbXML version looks like 13.0, not {version!r}")
     root = etree.Element("QBXML")
     messages = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
-    messages.extend(rq.element() for rq in requests)
+    messages.extend(rq.element(version, validate=validate) for rq in requests)
     body = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
 
@@ -188,8 +221,26 @@ def choose_version(host_response: str, *, cap: str = "13.0") -> str:
 class Record(etree.ElementBase):  # type: ignore[misc]
     """An lxml element of a response (a ``CustomerRet``, say), with :meth:`to_dict`."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The children as a dict: text for leaves, dicts for groups, lists for repeated tags."""
+    def to_dict(self, *, typed: bool = False) -> dict[str, Any]:
+        """The children as a dict: text for leaves, dicts for groups, lists for repeated tags.
+
+        Args:
+            typed: read each value as its schema type: ``Decimal`` for amounts,
+                prices and quantities, ``int``, ``bool``, ``date``, ``datetime``
+                (aware, QuickBooks' offset kept), and a list for every element
+                the schema lets repeat, even with one item.
+
+        Raises:
+            XMLError: with ``typed``, a value does not read as its type (the path is named).
+
+        .. versionchanged:: 0.2.0
+           The ``typed`` option.
+        """
+        if typed:
+            try:
+                return _schema.typed_dict(self)
+            except ValueError as exc:
+                raise XMLError(str(exc)) from None
         values: dict[str, Any] = {}
         for child in self:
             if not isinstance(child.tag, str):
@@ -251,6 +302,8 @@ class Result:
         iterator_id: ``iteratorID``, for an iterated query.
         remaining_count: ``iteratorRemainingCount``, for an iterated query.
         records: the ``*Ret`` elements (from :func:`stream`: empty).
+        typed: from ``parse_response(..., typed=True)``, each record's
+            ``to_dict(typed=True)``, in the order of ``records``.
     """
 
     name: str
@@ -261,6 +314,7 @@ class Result:
     iterator_id: str | None = None
     remaining_count: int | None = None
     records: list[Record] = field(default_factory=list)
+    typed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -303,8 +357,13 @@ def parse(text: str | bytes) -> etree._Element:
     return parse_qbxml(text)
 
 
-def parse_response(text: str | bytes) -> list[Result]:
+def parse_response(text: str | bytes, *, typed: bool = False) -> list[Result]:
     """Every ``*Rs`` of a response document, records included, in order.
+
+    Args:
+        text: the response document.
+        typed: also fill each result's ``typed`` with its records as typed dicts
+            (see :meth:`Record.to_dict`).
 
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`; also when it is no qbXML response.
@@ -319,7 +378,15 @@ def parse_response(text: str | bytes) -> list[Result]:
     messages = root.find("QBXMLMsgsRs")
     if root.tag != "QBXML" or messages is None:
         raise XMLError("not a qbXML response: no QBXML/QBXMLMsgsRs")
-    return [Result.from_element(rs) for rs in messages if isinstance(rs.tag, str)]
+    results = [Result.from_element(rs) for rs in messages if isinstance(rs.tag, str)]
+    if typed:
+        for result in results:
+            result.typed.extend(
+                record.to_dict(typed=True)
+                for record in result.records
+                if isinstance(record.tag, str)
+            )
+    return results
 
 
 def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
@@ -336,9 +403,27 @@ def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
             yield chunk
 
 
+@overload
 def stream(
-    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16
-) -> Iterator[tuple[Result, Record]]:
+    source: str | bytes | IO[bytes], *, chunk_size: int = ..., typed: Literal[False] = ...
+) -> Iterator[tuple[Result, Record]]: ...
+
+
+@overload
+def stream(
+    source: str | bytes | IO[bytes], *, chunk_size: int, typed: Literal[True]
+) -> Iterator[tuple[Result, dict[str, Any]]]: ...
+
+
+@overload
+def stream(
+    source: str | bytes | IO[bytes], *, typed: Literal[True]
+) -> Iterator[tuple[Result, dict[str, Any]]]: ...
+
+
+def stream(
+    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16, typed: bool = False
+) -> Iterator[tuple[Result, Record]] | Iterator[tuple[Result, dict[str, Any]]]:
     """Yield ``(result, record)`` for each record of a response, as it is parsed.
 
     ``result`` describes the enclosing ``*Rs`` (its ``records`` are empty);
@@ -347,12 +432,32 @@ def stream(
     was read is freed as the parse moves on, so memory is bounded by one
     chunk and the largest record, not by the document.
 
+    With ``typed=True`` each record comes as ``record.to_dict(typed=True)``,
+    typed as it is reached, so memory stays bounded the same way.
+
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`.
+
+    .. versionchanged:: 0.2.0
+       The ``typed`` option.
     """
+    if typed:
+        return _stream_typed(source, chunk_size)
+    return _stream(source, chunk_size)
+
+
+def _stream(source: str | bytes | IO[bytes], chunk_size: int) -> Iterator[tuple[Result, Record]]:
     for result, record in stream_results(source, chunk_size=chunk_size):
         if record is not None:
             yield result, record
+
+
+def _stream_typed(
+    source: str | bytes | IO[bytes], chunk_size: int
+) -> Iterator[tuple[Result, dict[str, Any]]]:
+    for result, record in stream_results(source, chunk_size=chunk_size):
+        if record is not None:
+            yield result, record.to_dict(typed=True)
 
 
 def stream_results(

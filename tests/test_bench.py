@@ -46,3 +46,14 @@ def test_queue_benchmark_prints_the_sync_and_the_streaming_rows():
     )
     assert "Sync of 600 customers" in out and "fake QuickBooks alone (floor)" in out
     assert "qbxml.stream" in out and "lxml whole-document parse" in out
+
+
+def test_schema_benchmark_prints_each_figure_beside_its_floor():
+    """The checked build beside the unchecked one; typed reading beside untyped, both ways."""
+    out = run(
+        "bench.bench_schema", "--lines", "5", "--builds", "5", "--records", "300", "--repeat", "1"
+    )
+    assert "Generated schema module" in out
+    assert "schema: ordered, checked" in out and "unchecked, as given (floor)" in out
+    for case in ("stream typed", "stream (floor)", "whole typed", "whole (floor)"):
+        assert case in out

@@ -230,7 +230,7 @@ class TestValidation:
         assert root.findtext("AuthFlags") == f"0x{number:X}"
 
     def test_every_auth_flags_value_is_accepted_exactly_in_range(self):
-        """parse_auth_flags takes 0x0..0xF (0: every edition), refuses 0x10.., ints and text alike."""
+        """parse_auth_flags takes 0x0..0xF (0: every edition) and refuses 0x10.., int or text."""
         for number in range(0, 0x40):
             for value in (number, f"0x{number:X}", str(number)):
                 if number == 0:
