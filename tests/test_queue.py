@@ -43,7 +43,7 @@ class SyncCustomers(JobKind):
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
         for record in result.records:
             self.seen.append(record.findtext("ListID"))
-            ctx.job.checkpoint = record.findtext("TimeModified")
+            ctx.watermark(record.findtext("TimeModified"))
 
 
 class AddCustomer(JobKind):
@@ -119,8 +119,7 @@ def write_sent_then_session_died(queue, clock: FakeClock, *, lease: float) -> No
     """The next job is claimed and its write handed to the Web Connector, whose session then
     dies: its lease runs out with no answer."""
     sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=lease)
-    sent.writes = True
-    queue.save(sent)
+    assert queue.progress(sent.id, ticket="dead", now=clock(), writes=True)
     clock.advance(lease + 1)
 
 
@@ -166,9 +165,9 @@ class TestIterators:
         }
         assert len(criteria) == 1  # the same criteria on every page
 
-    def test_session_dying_mid_iterator_restarts_from_the_checkpoint(self):
-        """A lost response at page 3: the job returns to the queue; the next update resumes from
-        the watermark and nothing is skipped."""
+    def test_session_dying_mid_iterator_restarts_from_the_last_completed_checkpoint(self):
+        """A lost response at page 3: the job returns to the queue; the pages' watermark was
+        never applied, so the next update starts again from the start and skips nothing."""
         qb = company(50)
         sync = SyncCustomers(page=10)
         clock = FakeClock()
@@ -191,8 +190,12 @@ class TestIterators:
         assert result.ok
         assert set(sync.seen) == set(qb.records["Customer"])  # nothing skipped
         restarted = result.requests[0]
-        assert 'iterator="Start"' in restarted and "<FromModifiedDate>" in restarted
-        assert queue.get(job.id).state is JobState.DONE
+        assert 'iterator="Start"' in restarted and "<FromModifiedDate>" not in restarted
+        done = queue.get(job.id)
+        assert done.state is JobState.DONE
+        assert done.checkpoint == max(
+            r.findtext("TimeModified") for r in qb.records["Customer"].values()
+        )
 
     def test_expired_iterator_3391_restarts_the_query(self):
         """QuickBooks forgets the iterator mid-way ("iteratorID not valid"): start again."""
@@ -555,8 +558,8 @@ class TestOperator:
             with pytest.raises(ValueError, match="pending"):
                 action(queue, job.id)
         else:
-            job.state = JobState.DONE
-            queue.save(job)
+            queue.claim(user="shop", company_file="", ticket="t", now=0, lease=60)
+            assert queue.complete(job.id, ticket="t", now=1)
             with pytest.raises(ValueError, match="done"):
                 action(queue, job.id)
 
@@ -593,14 +596,30 @@ class TestEdges:
         wc.closeConnection(ticket)
         assert queue.get(job.id).state is JobState.PENDING
 
-    def test_connection_error_mid_session_puts_the_job_back(self):
-        """connectionError while a job is in flight: nothing reached QuickBooks, pending again."""
-        queue, handler = setup(AddCustomer())
+    def test_connection_error_mid_session_leaves_a_write_to_reconcile(self):
+        """connectionError with a write in flight: QuickBooks may have run it before it was
+        lost, so it goes to reconcile (or unknown), never back to pending to be resent."""
+        queue, handler = setup(AddCustomer(), AddCustomerNoReconcile())
         job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        blind = handler.enqueue("add_customer_blind", user="shop", payload={"name": "B"})
+        for expected in (JobState.RECONCILE, JobState.UNKNOWN):
+            wc = self.web_connector(handler)
+            ticket = wc.authenticate("shop", "pw")[0]
+            assert "CustomerAddRq" in wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+            assert wc.connectionError(ticket, "0x80040408", "QuickBooks was lost.") == "done"
+            in_flight = job if expected is JobState.RECONCILE else blind
+            assert queue.get(in_flight.id).state is expected
+            if expected is JobState.RECONCILE:
+                queue.cancel(job.id, now=0)  # let the next session take the other write
+
+    def test_connection_error_mid_session_puts_a_query_back(self):
+        """connectionError with a query in flight: a query changed nothing, pending again."""
+        queue, handler = setup(SyncCustomers())
+        job = handler.enqueue("sync_customers", user="shop")
         wc = self.web_connector(handler)
         ticket = wc.authenticate("shop", "pw")[0]
         wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
-        assert wc.connectionError(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
+        assert wc.connectionError(ticket, "0x80040408", "QuickBooks was lost.") == "done"
         assert queue.get(job.id).state is JobState.PENDING
 
     def test_response_with_no_job_in_flight_is_refused(self):
@@ -610,7 +629,8 @@ class TestEdges:
         wc = self.web_connector(handler)
         ticket = wc.authenticate("shop", "pw")[0]
         wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
-        handler.queue.save(replace_state(handler.queue.jobs()[0], JobState.CANCELLED))
+        # Its lease ran out and a sweep released it: the answer is no longer this session's.
+        assert handler.queue.release_expired(now=1e12, reconcilable=None, message="late")
         assert wc.receiveResponseXML(ticket, "<QBXML/>", "", "") == -1
         assert wc.getLastError(ticket) == "A response came for no job in flight."
 
@@ -671,7 +691,7 @@ class TestEdges:
         assert not qb.records["Customer"]
 
     def test_reconcile_declined_at_send_time_leaves_the_write_unknown(self):
-        """A kind that offered a reconcile query, then declines it: unknown, the session goes on."""
+        """A kind with a reconcile query declines it for this job: unknown, the session goes on."""
         offers = iter([True, False])
 
         class Fickle(AddCustomer):
@@ -699,7 +719,3 @@ class TestEdges:
         assert wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0) is None
         assert wc.getLastError(ticket) == "There is no job left to send."
 
-
-def replace_state(job, state):
-    job.state = state
-    return job
