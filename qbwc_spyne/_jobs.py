@@ -592,7 +592,10 @@ class QueueHandler(QBWCHandler):
             ):
                 self._landed(session, job, "", False)
             return True
-        self.queue.progress(job.id, ticket=ticket, now=now, pages=job.pages)
+        # The last page's checkpoint too, then complete: the staged one is applied.
+        self.queue.progress(
+            job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
+        )
         landed = self.queue.complete(
             job.id, ticket=ticket, now=now, warning=job.warning, keep_request=self.keep_requests
         )
