@@ -718,4 +718,3 @@ class TestEdges:
         queue.claim(user="shop", company_file="", ticket="other-worker", now=0, lease=1e9)
         assert wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0) is None
         assert wc.getLastError(ticket) == "There is no job left to send."
-

@@ -480,13 +480,13 @@ class TestSchemaUpgrade:
                 lease_until=50.0,
                 writes=1,
                 request="<QBXML/>",
-            ),  # fmt: skip
+            ),
             old_row(kind="k", state="failed", error_code="3140", error_message="nope"),
         ]
         for row in rows:
             names = ", ".join(row)
             db.execute(
-                f"INSERT INTO qbwc_jobs ({names}) VALUES ({', '.join('?' * len(row))})",  # noqa: S608
+                f"INSERT INTO qbwc_jobs ({names}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
         db.execute("DELETE FROM qbwc_jobs WHERE id = 5")  # a deleted id is never reused
@@ -496,8 +496,8 @@ class TestSchemaUpgrade:
             " VALUES ('other', 'k', '[1]', '', 5, '[]', 'blocked', 0, 0, 0, 0, 'null', 2, 2)"
         )
         db.commit()
-        before = [dict(zip([c[0] for c in cur.description], r)) for cur in
-                  [db.execute("SELECT * FROM qbwc_jobs ORDER BY id")] for r in cur.fetchall()]  # fmt: skip
+        db.row_factory = sqlite3.Row
+        before = [dict(r) for r in db.execute("SELECT * FROM qbwc_jobs ORDER BY id")]
         db.close()
         return before
 
