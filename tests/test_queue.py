@@ -851,7 +851,7 @@ class TestSweepAndSummary:
         """The Web Connector's user reads how many jobs ended how, and why one failed."""
         qb = company()
         qb.load({"customers": [{"Name": "Taken"}]})
-        queue, handler = setup(AddCustomer())
+        _, handler = setup(AddCustomer())
         handler.enqueue("add_customer", user="shop", payload={"name": "A"})
         bad = handler.enqueue("add_customer", user="shop", payload={"name": "Taken"})
         handler.enqueue("add_customer", user="shop", payload={"name": "B"})
