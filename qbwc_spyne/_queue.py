@@ -691,7 +691,7 @@ class SQLiteJobQueue(SQLiteBacked):
                     if if_exists != "replace" or existing.state not in FINISHED:
                         return existing
                     replacing = existing
-            states = self._states(conn, ids)
+            states = self._states(conn, ids) if ids else {}
             missing = [i for i in ids if i not in states]
             if missing:
                 raise InvalidJobError(f"depends on jobs that do not exist: {missing}")
@@ -743,13 +743,25 @@ class SQLiteJobQueue(SQLiteBacked):
                 conn.execute(
                     "UPDATE qbwc_jobs SET replaced_by = ? WHERE id = ?", (job_id, replacing.id)
                 )
-            conn.executemany(
-                "INSERT INTO qbwc_job_deps (job_id, depends_on) VALUES (?, ?)",
-                [(job_id, i) for i in ids],
-            )
-            job = self._load(conn, job_id)
-        if job is None:  # pragma: no cover - the row was written in this transaction
-            raise StorageError(f"job {job_id} vanished as it was written")
+            if ids:
+                conn.executemany(
+                    "INSERT INTO qbwc_job_deps (job_id, depends_on) VALUES (?, ?)",
+                    [(job_id, i) for i in ids],
+                )
+        # As stored: the JSON read back, as build() will see it after any reload.
+        job = Job(
+            **{
+                **values,
+                "id": job_id,
+                "depends_on": ids,
+                "payload": json.loads(text),
+                "checkpoint": json.loads(checkpoint),
+                "staged_checkpoint": None,
+                "state": state,
+                "reconciling": False,
+                "writes": False,
+            }
+        )
         self._log(job, "new", job.state.value)
         return job
 
