@@ -47,6 +47,7 @@ import enum
 import json
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -466,7 +467,9 @@ class SQLiteJobQueue(SQLiteBacked):
         StorageError: the file could not be opened or upgraded.
     """
 
-    def __init__(self, path: Any, *, timeout: float = 10.0, create: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 10.0, create: bool = True
+    ) -> None:
         try:
             super().__init__(path, timeout=timeout, create=create)
         except sqlite3.Error as exc:
