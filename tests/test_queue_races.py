@@ -39,7 +39,7 @@ class TestInterleavings:
             )
             # A late answer uses a ticket the job had once; a current one its holder's.
             ticket = rng.choice([*tickets[job_id], f"never-{step}"])
-            before = queue.get(job_id).state
+            before = getattr(queue.get(job_id), "state", None)
             if action == "claim":
                 ticket = f"t{step}"
                 job = queue.claim(user="shop", company_file="", ticket=ticket, now=now, lease=5)
@@ -253,7 +253,8 @@ class QueueModel(RuleBasedStateMachine):
         if not self.state:
             return
         flying = sorted(i for i, s in self.state.items() if s is JobState.IN_FLIGHT)
-        pool = flying if flying and data.draw(st.booleans()) else sorted(self.state)
+        prefer_flying: bool = data.draw(st.booleans())
+        pool = flying if flying and prefer_flying else sorted(self.state)
         job_id = data.draw(st.sampled_from(pool))
         ticket = data.draw(st.sampled_from([self.ticket.get(job_id, "none"), "stale"]))
         owned = self.state[job_id] is JobState.IN_FLIGHT and self.ticket.get(job_id) == ticket

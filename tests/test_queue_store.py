@@ -279,7 +279,8 @@ class TestDependencies:
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id, a.id])
-        assert queue.get(b.id).depends_on == [a.id]
+        stored = queue.get(b.id)
+        assert stored is not None and stored.depends_on == [a.id]
         db = sqlite3.connect(tmp_path / "jobs.db")
         assert db.execute("SELECT job_id, depends_on FROM qbwc_job_deps").fetchall() == [
             (b.id, a.id)
@@ -308,7 +309,12 @@ class TestDependencies:
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
         loaded: list[int] = []
         real = queue._jobs_of
-        queue._jobs_of = lambda c, rows: loaded.append(len(rows)) or real(c, rows)  # type: ignore[method-assign]
+
+        def counting(conn, rows):
+            loaded.append(len(rows))
+            return real(conn, rows)
+
+        queue._jobs_of = counting  # type: ignore[method-assign]
         cancel_job(queue, a.id)
         assert state(queue, b.id) is JobState.BLOCKED
         assert max(loaded) == 1  # the job itself, read back for the caller
