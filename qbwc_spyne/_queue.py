@@ -336,6 +336,12 @@ _UPGRADE_FROM_1 = (
     "DROP TABLE qbwc_jobs",
     "ALTER TABLE qbwc_jobs_v2 RENAME TO qbwc_jobs",
 )
+# After _INDEXES has made the dependency table.
+_DEPS_FROM_1 = (
+    "INSERT INTO qbwc_job_deps (job_id, depends_on)"
+    " SELECT job_id, depends_on FROM qbwc_job_deps_v2",
+    "DROP TABLE qbwc_job_deps_v2",
+)
 
 _COLUMNS = (
     "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
@@ -521,14 +527,22 @@ class SQLiteJobQueue(SQLiteBacked):
             # Another process may have done it while this one waited for the lock.
             version, tables = self._layout(conn)
             if version != SCHEMA_VERSION:
-                if "qbwc_jobs" not in tables:
-                    steps: tuple[str, ...] = (_JOBS_TABLE.format(name="qbwc_jobs"), *_INDEXES)
-                else:
-                    steps = self._from_1(conn)
-                for statement in steps:
-                    conn.execute(statement)
                 if "qbwc_jobs" in tables:
-                    self._carry_sequence(conn)
+                    row = conn.execute(
+                        "SELECT seq FROM sqlite_sequence WHERE name = 'qbwc_jobs'"
+                    ).fetchone()
+                    for statement in (*_UPGRADE_FROM_1, *_INDEXES, *_DEPS_FROM_1):
+                        conn.execute(statement)
+                    # Ids are never reused, even those of jobs deleted before the upgrade.
+                    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'qbwc_jobs'")
+                    conn.execute(
+                        "INSERT INTO sqlite_sequence (name, seq)"
+                        " SELECT 'qbwc_jobs', MAX(COALESCE(MAX(id), 0), ?) FROM qbwc_jobs",
+                        (int(row[0]) if row else 0,),
+                    )
+                else:
+                    for statement in (_JOBS_TABLE.format(name="qbwc_jobs"), *_INDEXES):
+                        conn.execute(statement)
                 # A constant, not a parameter: PRAGMA takes none.
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -536,23 +550,6 @@ class SQLiteJobQueue(SQLiteBacked):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    def _from_1(self, conn: sqlite3.Connection) -> tuple[str, ...]:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'qbwc_jobs'").fetchone()
-        self._sequence = int(row[0]) if row else 0
-        deps_copy = (
-            "INSERT INTO qbwc_job_deps (job_id, depends_on)"
-            " SELECT job_id, depends_on FROM qbwc_job_deps_v2",
-            "DROP TABLE qbwc_job_deps_v2",
-        )
-        return (*_UPGRADE_FROM_1, *_INDEXES, *deps_copy)
-
-    def _carry_sequence(self, conn: sqlite3.Connection) -> None:
-        # Ids are never reused, even those of jobs deleted before the upgrade.
-        conn.execute(
-            "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'qbwc_jobs'",
-            (getattr(self, "_sequence", 0),),
-        )
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -501,6 +501,13 @@ class TestSchemaUpgrade:
             " state, attempts, reconciling, writes, pages, checkpoint, created, updated)"
             " VALUES ('other', 'k', '[1]', '', 5, '[]', 'blocked', 0, 0, 0, 0, 'null', 2, 2)"
         )
+        # The newest job deleted too: its id is above every id left.
+        db.execute(
+            "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, depends_on,"
+            " state, attempts, reconciling, writes, pages, checkpoint, created, updated)"
+            " VALUES ('gone', 'k', '{}', '', 0, '[]', 'done', 0, 0, 0, 0, 'null', 3, 3)"
+        )
+        db.execute("DELETE FROM qbwc_jobs WHERE id = 7")
         db.commit()
         db.row_factory = sqlite3.Row
         before = [dict(r) for r in db.execute("SELECT * FROM qbwc_jobs ORDER BY id")]
@@ -526,12 +533,12 @@ class TestSchemaUpgrade:
             assert job.depends_on == sorted(json.loads(row["depends_on"]))
         assert jobs[1].replaced_by == 2 and jobs[2].replaced_by is None
         assert queue.enqueue(user="shop", kind="sync", key="sync").id == 2
-        assert queue.enqueue(user="shop", kind="k").id == 7
+        assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite3.connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()
-        assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 7]
+        assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 8]
 
     def test_an_upgraded_file_keeps_working(self, tmp_path):
         """The job in flight before the upgrade is swept and finishes; dependants follow."""
