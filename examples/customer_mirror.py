@@ -4,8 +4,11 @@ Two kinds of job on the queue:
 
 - ``mirror_customers`` pages through every customer, five at a time, with a
   qbXML iterator the queue continues by itself; each page is upserted into
-  the application's SQLite database before the next is asked for, and the
-  last TimeModified seen is the checkpoint an interrupted sync resumes from.
+  the application's SQLite database before the next is asked for. The
+  highest TimeModified seen is the job's watermark: it becomes the
+  checkpoint only when the whole sync completes (records come in ListID
+  order, not time order), so an interrupted sync starts again and skips
+  nothing, and a sync queued again later asks only for what changed since.
 - ``add_invoice`` depends on the mirror job, so it is sent only after every
   customer is known; it bills the first customer and records the TxnID
   QuickBooks returns. If its answer is lost, a query by its RefNumber tells
@@ -71,7 +74,7 @@ class MirrorCustomers(JobKind):
 
     def build(self, ctx: JobContext) -> qbxml.Rq:
         fields: dict[str, object] = {"MaxReturned": PAGE_SIZE, "ActiveStatus": "All"}
-        if ctx.job.checkpoint:  # resume after an interruption, not from the start
+        if ctx.job.checkpoint:  # the last completed sync's watermark
             fields["FromModifiedDate"] = ctx.job.checkpoint
         return qbxml.Rq("CustomerQueryRq", fields, iterator="Start")
 
@@ -93,8 +96,8 @@ class MirrorCustomers(JobKind):
                 " time_modified=excluded.time_modified, is_active=excluded.is_active",
                 rows,
             )
-        if rows:
-            ctx.job.checkpoint = max(str(row[3]) for row in rows)
+        for row in rows:
+            ctx.watermark(row[3])  # applied when the sync completes
 
 
 class AddInvoice(JobKind):
@@ -148,9 +151,9 @@ class DemoHandler(QueueHandler):
         event.version = "qbwc_spyne customer mirror 2.0"
 
     def on_close_connection(self, event: CloseConnectionEvent) -> None:
-        super().on_close_connection(event)
+        super().on_close_connection(event)  # sets the outcome, e.g. "2 done"
         finished = event.session.data.get("finished", 0) if event.session else 0
-        event.response_message = f"Finished {finished} jobs"
+        event.response_message = f"Finished {finished} jobs: {event.response_message}"
 
 
 def make_handler(directory: str | os.PathLike[str]) -> DemoHandler:
@@ -163,7 +166,9 @@ def make_handler(directory: str | os.PathLike[str]) -> DemoHandler:
         passwords=PasswordCheck({USER: hash_password(PASSWORD)}),
         kinds=[MirrorCustomers(mirror), AddInvoice(mirror)],
     )
-    # Keys keep a restart from queueing the same work twice.
+    # A key names the work for good: on a restart (or in a second worker)
+    # these return the jobs already queued, done included, so the invoice
+    # is posted once however often the app starts.
     sync = handler.enqueue("mirror_customers", user=USER, key="mirror")
     handler.enqueue(
         "add_invoice",

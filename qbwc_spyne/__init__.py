@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, exceptions
 from ._handler import QBWCHandler
-from ._jobs import JobContext, JobKind, QueueHandler, cancel_job, retry_job
+from ._jobs import (
+    JobContext,
+    JobKind,
+    QueueHandler,
+    cancel_job,
+    recover_jobs,
+    resolve_unknown,
+    retry_job,
+)
 from ._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
 from ._session import Session, SessionState
 from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
@@ -48,6 +56,8 @@ __all__ = [
     "events",
     "exceptions",
     "make_wsgi_app",
+    "recover_jobs",
+    "resolve_unknown",
     "retry_job",
 ]
 

@@ -288,16 +288,46 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 # -- jobs ------------------------------------------------------------------------------
 
+#: The environment variable ``--db`` falls back to.
+DB_ENV = "QBWC_SPYNE_DB"
+_TIMES = ("created", "updated", "lease_until")
 
-def cmd_jobs(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
 
-    from ._jobs import cancel_job, retry_job
+def _plain(name: str, value: Any) -> str:
+    """A job field as an operator reads it: ISO-8601 times, no Python reprs."""
+    import json
+    from datetime import UTC, datetime
+
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, JobState):
+        return value.value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name in _TIMES and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        return ", ".join(map(str, value)) or "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _open_queue(args: argparse.Namespace) -> Any:
     from ._queue import SQLiteJobQueue
 
-    if not Path(args.db).exists():
+    if not args.db:
+        raise CommandError(f"--db is required (or set {DB_ENV})")
+    if not Path(args.db).is_file():
         raise CommandError(f"no job database at {args.db}")
-    queue = SQLiteJobQueue(args.db)
+    # create=False: a file that is not a queue is refused, and nothing is written to it.
+    return SQLiteJobQueue(args.db, create=False)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from ._jobs import cancel_job, recover_jobs, resolve_unknown, retry_job
+
+    queue = _open_queue(args)
     if args.action == "list":
         states = [JobState(args.state)] if args.state else []
         rows = queue.jobs(user=args.user, states=states)
@@ -311,19 +341,106 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 f"{job.attempts:>5} {job.pages:>5}  {problem[:60]}"
             )
         return 0
-    if args.id is None:
-        raise CommandError(f"jobs {args.action} needs a job id")
     if args.action == "show":
+        from dataclasses import asdict
+
         found = queue.get(args.id)
         if found is None:
             raise CommandError(f"no job {args.id}")
         for name, value in asdict(found).items():
-            print(f"{name:>14}: {value.value if isinstance(value, JobState) else value}")
+            print(f"{name:>17}: {_plain(name, value)}")
         return 0
-    change = retry_job if args.action == "retry" else cancel_job
-    job = change(queue, args.id)
+    if args.action == "recover":
+        released = recover_jobs(queue)
+        for job in released:
+            print(f"job {job.id} ({job.kind}) of {job.user} is now {job.state.value}")
+        print(f"{len(released)} job(s) released")
+        return 0
+    if args.action == "purge":
+        import time
+
+        purged = queue.purge(done_before=time.time() - args.days * 86400)
+        print(f"{purged} finished job(s) purged")
+        return 0
+    if args.action == "resolve":
+        job = resolve_unknown(queue, args.id, happened=args.happened)
+    else:
+        job = (retry_job if args.action == "retry" else cancel_job)(queue, args.id)
     print(f"job {job.id} is now {job.state.value}")
     return 0
+
+
+def add_jobs_parser(commands: Any) -> None:
+    """The ``jobs`` command and its subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=os.environ.get(DB_ENV),
+        help=f"the SQLite file of the queue (default: ${DB_ENV}, now %(default)s)",
+    )
+    jobs = commands.add_parser(
+        "jobs",
+        help="look at and steer the jobs of a SQLite queue",
+        description="Look at and steer the jobs of a SQLiteJobQueue. The file must "
+        "already hold a queue: nothing is created.",
+    )
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="list jobs, oldest first")
+    listing.add_argument("--user", help="only this user's jobs (default: every user's)")
+    listing.add_argument(
+        "--state", choices=[s.value for s in JobState], help="only jobs in this state"
+    )
+    show = actions.add_parser("show", parents=[common], help="every field of one job")
+    show.add_argument("id", type=int, help="the job's id")
+    retry = actions.add_parser(
+        "retry",
+        parents=[common],
+        help="send a failed, blocked, cancelled or unknown job again",
+        description="Send the job again and unblock its dependants. For an unknown "
+        "write it is your word that it did not happen (see also resolve).",
+    )
+    retry.add_argument("id", type=int, help="the job's id")
+    cancel = actions.add_parser(
+        "cancel", parents=[common], help="cancel a job that is not in flight or done"
+    )
+    cancel.add_argument("id", type=int, help="the job's id")
+    actions.add_parser(
+        "recover",
+        parents=[common],
+        help="release jobs in flight whose lease ran out, of every user",
+        description="Queries go back to pending; writes to reconcile, where the next "
+        "session sends their reconcile query (or marks them unknown).",
+    )
+    purge = actions.add_parser(
+        "purge",
+        parents=[common],
+        help="delete finished jobs",
+        description="Delete done, failed and cancelled jobs finished more than DAYS "
+        "days ago, except those an unfinished job depends on.",
+    )
+    purge.add_argument(
+        "--days", type=float, default=30.0, help="age in days (default: %(default)s)"
+    )
+    resolve = actions.add_parser(
+        "resolve",
+        parents=[common],
+        help="settle an unknown write: it happened, or it did not",
+    )
+    resolve.add_argument("id", type=int, help="the job's id")
+    said = resolve.add_mutually_exclusive_group(required=True)
+    said.add_argument(
+        "--happened",
+        dest="happened",
+        action="store_true",
+        help="it is in QuickBooks: the job is done",
+    )
+    said.add_argument(
+        "--did-not-happen",
+        dest="happened",
+        action="store_false",
+        help="it is not: the job is sent again",
+    )
+    jobs.set_defaults(run=cmd_jobs)
 
 
 # -- demo ------------------------------------------------------------------------------
@@ -495,19 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hash_pw.set_defaults(run=cmd_hash_password)
 
-    jobs = commands.add_parser(
-        "jobs",
-        help="list, show, retry or cancel jobs of a SQLite queue",
-        description="Look at and steer the jobs of a SQLiteJobQueue. retry "
-        "sends a failed, blocked, cancelled or unknown job again (for an "
-        "unknown write: your word that it did not happen).",
-    )
-    jobs.add_argument("action", choices=["list", "show", "retry", "cancel"])
-    jobs.add_argument("id", nargs="?", type=int, help="the job (show, retry, cancel)")
-    jobs.add_argument("--db", required=True, help="the SQLite file of the queue")
-    jobs.add_argument("--user", help="list: only this user's jobs")
-    jobs.add_argument("--state", choices=[s.value for s in JobState], help="list: only this state")
-    jobs.set_defaults(run=cmd_jobs)
+    add_jobs_parser(commands)
 
     demo = commands.add_parser(
         "demo",

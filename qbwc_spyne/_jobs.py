@@ -22,11 +22,18 @@ receiveResponseXML checks that requestID and applies the policy:
   (3391) restarts from the start, or from the checkpoint the kind recorded.
 
 Nothing is sent twice without the application's say. A job in flight whose
-session dies (its lease runs out, or the session closes without its
-answer) goes back to the queue if it was a query; a write whose outcome is
-unknown goes to ``reconcile`` when its kind has a reconcile query (its
-answer decides: done, or safe to send again), else to ``unknown`` for the
-operator.
+session dies (its lease runs out, the session closes without its answer,
+or connectionError says QuickBooks was lost) goes back to the queue if it
+was a query; a write whose outcome is unknown goes to ``reconcile`` when
+its kind has a reconcile query (its answer decides: done, or safe to send
+again), else to ``unknown`` for the operator (:func:`resolve_unknown`).
+
+Every change of a job is a compare-and-set in the queue (see ``_queue``):
+a session that lost its job (its lease ran out and another took it) finds
+its change refused and lets the job go. A storage error is not QuickBooks'
+fault: it leaves the job in flight, to be released when its lease runs
+out, and reaches the protocol core, which answers the Web Connector with
+the operation's failure value.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -53,9 +61,23 @@ from .events import (
     ReceiveResponseEvent,
     SendRequestEvent,
 )
-from .exceptions import ConfigurationError, HandlerError
+from .exceptions import (
+    ConfigurationError,
+    HandlerError,
+    JobStateError,
+    KeyConflictError,
+    StorageError,
+)
 
-__all__ = ["JobContext", "JobKind", "QueueHandler", "cancel_job", "retry_job"]
+__all__ = [
+    "JobContext",
+    "JobKind",
+    "QueueHandler",
+    "cancel_job",
+    "recover_jobs",
+    "resolve_unknown",
+    "retry_job",
+]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -63,14 +85,36 @@ logger = logging.getLogger("qbwc_spyne")
 ITERATOR_NOT_VALID = 3391
 
 
+def _order(value: Any) -> tuple[int, float, str]:
+    """How watermarks compare: numbers and ISO-8601 times by value, other text as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    text = str(value)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return (1, 0.0, text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # Offsets differ across a DST change: compare instants, not strings.
+    return (0, moment.timestamp(), text)
+
+
 @dataclass(kw_only=True)
 class JobContext:
     """What a job kind gets: the job, the session, the qbXML version to write.
 
-    Set ``job.checkpoint`` (JSON) in ``handle`` to restart an interrupted
-    query from there rather than from the start. ``session`` is None only
-    when :meth:`JobKind.reconcile` is asked, as a session dies, whether a
-    reconcile query can be made.
+    Checkpoints: ``job.checkpoint`` is what the last *completed* iteration
+    recorded; read it in ``build`` to narrow the criteria (e.g. a
+    FromModifiedDate). A checkpoint recorded in ``handle`` (with
+    :meth:`watermark`, :meth:`record_checkpoint`, or by setting
+    ``job.checkpoint``) is staged, and applied only when the iteration
+    completes: records come in ListID order, not TimeModified order, so a
+    page's latest time says nothing about the pages still to come. An
+    iteration cut short restarts from the last completed checkpoint.
+
+    ``session`` is None only when :meth:`JobKind.reconcile` is asked,
+    outside a session, whether a reconcile query can be made.
     """
 
     job: Job
@@ -81,6 +125,24 @@ class JobContext:
     def payload(self) -> dict[str, Any]:
         """The job's payload."""
         return self.job.payload
+
+    def record_checkpoint(self, value: Any) -> None:
+        """Stage ``value`` (JSON) as the checkpoint once this iteration completes."""
+        self.job.staged_checkpoint = value
+
+    def watermark(self, value: Any) -> None:
+        """Keep the highest ``value`` seen across this iteration's pages as its checkpoint.
+
+        Call it with each record's TimeModified (ISO-8601 times compare as
+        instants, numbers as numbers); None is ignored. The highest value
+        becomes ``job.checkpoint`` when the iteration completes, so a sync
+        cut short restarts from the last complete one and skips nothing.
+        """
+        if value is None:
+            return
+        staged = self.job.staged_checkpoint
+        if staged is None or _order(value) > _order(staged):
+            self.job.staged_checkpoint = value
 
 
 class JobKind:
@@ -145,12 +207,31 @@ def _continue(document: str, iterator_id: str) -> str:
         if isinstance(pi, etree._ProcessingInstruction) and pi.target == "qbxml"
     )
     messages = root.find("QBXMLMsgsRq")
-    assert messages is not None
+    if messages is None:
+        raise HandlerError("the stored request has no QBXMLMsgsRq", operation="sendRequestXML")
     for rq in messages:
         rq.set("iterator", "Continue")
         rq.set("iteratorID", iterator_id)
     body = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
+
+
+#: How closeConnection names each way a job left the session.
+_OUTCOMES = (
+    ("done", "done"),
+    ("failed", "failed"),
+    ("unknown", "outcome unknown"),
+    ("reconcile", "to reconcile"),
+    ("pending", "to send again"),
+)
+_LISTED_FAILURES = 3
+
+
+def _session_of(event: Any, operation: str) -> Session:
+    session: Session | None = event.session
+    if session is None:
+        raise HandlerError("the event carries no session", operation=operation)
+    return session
 
 
 class QueueHandler(QBWCHandler):
@@ -166,6 +247,8 @@ class QueueHandler(QBWCHandler):
         lease: seconds a job may stay in flight without an answer.
         version_cap: the highest qbXML version to write.
         clock: the time source.
+        keep_requests: keep a done job's last request document (default:
+            cleared when it is done; failed jobs keep theirs).
     """
 
     def __init__(
@@ -178,6 +261,7 @@ class QueueHandler(QBWCHandler):
         lease: float = 300.0,
         version_cap: str = "13.0",
         clock: Callable[[], float] = time.time,
+        keep_requests: bool = False,
     ) -> None:
         self.queue = queue
         self._verify = passwords.verify if isinstance(passwords, PasswordCheck) else passwords
@@ -186,6 +270,7 @@ class QueueHandler(QBWCHandler):
         self.lease = lease
         self.version_cap = version_cap
         self.clock = clock
+        self.keep_requests = keep_requests
         for kind in kinds:
             self.register(kind)
 
@@ -199,24 +284,49 @@ class QueueHandler(QBWCHandler):
         return kind
 
     def enqueue(self, kind: str, *, user: str, **options: Any) -> Job:
-        """Add a job of a registered kind (see :meth:`JobQueue.enqueue` for the options)."""
+        """Add a job of a registered kind (see :meth:`SQLiteJobQueue.enqueue` for the options).
+
+        A ``key`` names the work for good: enqueueing it again returns the
+        existing job, done included, so start-up code may enqueue safely.
+
+        Raises:
+            ConfigurationError: no kind of that name is registered.
+            InvalidJobError, KeyConflictError: see the queue's ``enqueue``.
+        """
         if kind not in self.kinds:
             raise ConfigurationError(f"no job kind named {kind!r} is registered")
         return self.queue.enqueue(user=user, kind=kind, now=self.clock(), **options)
 
     # -- leases ----------------------------------------------------------------------------
 
+    def _reconcilable(self) -> set[str]:
+        """The kinds that define a reconcile query at all."""
+        return {
+            name
+            for name, kind in self.kinds.items()
+            if type(kind).reconcile is not JobKind.reconcile
+        }
+
     def recover(self, user: str | None = None) -> list[Job]:
-        """Release in-flight jobs whose lease ran out (their session died); return them."""
-        now = self.clock()
-        expired = [
-            job
-            for job in self.queue.jobs(user=user, states=[JobState.IN_FLIGHT])
-            if job.lease_until is not None and job.lease_until < now
-        ]
-        for job in expired:
-            self._release(job, "its session ended before the answer came")
-        return expired
+        """Release in-flight jobs of every user whose lease ran out; return them.
+
+        Args:
+            user: only report this user's released jobs (every user's are released).
+        """
+        released = self.queue.release_expired(
+            now=self.clock(),
+            reconcilable=self._reconcilable(),
+            message="Outcome unknown: its session ended before the answer came.",
+        )
+        return [job for job in released if user is None or job.user == user]
+
+    def _sweep(self) -> None:
+        # Any session's call releases every user's stuck jobs. A locked
+        # database must not refuse a login: the next call sweeps again.
+        try:
+            self.recover()
+        except StorageError as exc:
+            logger.warning("could not release expired jobs: %s", exc)
 
     def _reconcile_query(self, job: Job, session: Session | None) -> qbxml.Rq | None:
         kind = self.kinds.get(job.kind)
@@ -229,28 +339,24 @@ class QueueHandler(QBWCHandler):
             logger.exception("job %s (%s): reconcile() raised", job.id, job.kind)
             return None
 
-    def _release(self, job: Job, why: str) -> None:
-        """Put a job in flight back: queries to pending, unknown writes to reconcile."""
-        if job.reconciling or not job.writes:
-            # A query (or a reconcile query) changed nothing: ask again, from
-            # the start or the checkpoint, never from an iterator page onward.
-            job.state = JobState.RECONCILE if job.reconciling else JobState.PENDING
+    def _release(self, job: Job, session: Session, why: str) -> None:
+        """Let go of the session's job: queries to pending, unknown writes to reconcile."""
+        message = None
+        if job.reconciling:
+            to = JobState.RECONCILE  # the reconcile query changed nothing: ask again
+        elif not job.writes:
+            # A query changed nothing: ask again, from the start or the
+            # checkpoint, never from an iterator page onward.
+            to = JobState.PENDING
         else:
             can_reconcile = self._reconcile_query(job, None) is not None
-            job.state = JobState.RECONCILE if can_reconcile else JobState.UNKNOWN
-            job.error_message = f"Outcome unknown: {why}."
-        job.request = None
-        self._land(job)
-        logger.warning("job %s (%s) released to %s: %s", job.id, job.kind, job.state.value, why)
-
-    def _land(self, job: Job) -> None:
-        """Save a job that leaves flight: no session, lease or iterator any more."""
-        job.ticket = None
-        job.lease_until = None
-        job.iterator_id = None
-        job.reconciling = False
-        job.updated = self.clock()
-        self.queue.save(job)
+            to = JobState.RECONCILE if can_reconcile else JobState.UNKNOWN
+            message = f"Outcome unknown: {why}."
+        if self.queue.release(
+            job.id, ticket=session.ticket, now=self.clock(), to=to, message=message
+        ):
+            self._settle(session, job, to.value)
+            logger.warning("job %s (%s) released to %s: %s", job.id, job.kind, to.value, why)
 
     # -- the events ---------------------------------------------------------------------------
 
@@ -258,8 +364,18 @@ class QueueHandler(QBWCHandler):
         if not self._verify(event.user, event.password):
             event.accept = False
             return
-        self.recover(event.user)
-        runnable = self.queue.runnable(user=event.user)
+        self._sweep()
+        runnable = []
+        for job in self.queue.runnable(user=event.user):
+            if job.state is JobState.RECONCILE and self._reconcile_query(job, None) is None:
+                # Never a ticket for a job that would not be sent.
+                self.queue.abandon_reconcile(
+                    job.id,
+                    now=self.clock(),
+                    message="Outcome unknown, and its kind gives no reconcile query.",
+                )
+                continue
+            runnable.append(job)
         if not runnable:
             event.no_work = True
             return
@@ -276,20 +392,22 @@ class QueueHandler(QBWCHandler):
         return None
 
     def on_send_request(self, event: SendRequestEvent) -> None:
-        session = event.session
-        assert session is not None
+        session = _session_of(event, "sendRequestXML")
         if "version" not in session.data:
             session.data["version"] = qbxml.choose_version(
                 event.host_response, cap=self.version_cap
             )
         while True:
-            job = self._current(session) or self.queue.claim(
-                user=session.user,
-                company_file=event.company_file,
-                ticket=session.ticket,
-                now=self.clock(),
-                lease=self.lease,
-            )
+            job = self._current(session)
+            if job is None:
+                self._sweep()
+                job = self.queue.claim(
+                    user=session.user,
+                    company_file=event.company_file,
+                    ticket=session.ticket,
+                    now=self.clock(),
+                    lease=self.lease,
+                )
             if job is None:
                 session.data.pop("job", None)
                 session.last_error = "There is no job left to send."
@@ -297,20 +415,35 @@ class QueueHandler(QBWCHandler):
             session.data["job"] = job.id
             fresh = not (job.iterator_id and job.request)  # not the next page of an iterator
             try:
-                event.request = self._request(job, session)
+                request = self._request(job, session)
             except _NoReconcile:
-                job.state, job.reconciling = JobState.UNKNOWN, False
-                job.error_message = "Outcome unknown, and its kind gave no reconcile query."
-                self._settle(job, session)
+                message = "Outcome unknown, and its kind gave no reconcile query."
+                if self.queue.release(
+                    job.id, ticket=session.ticket, now=self.clock(), to=JobState.UNKNOWN,
+                    message=message,
+                ):  # fmt: skip
+                    self._settle(session, job, JobState.UNKNOWN.value)
+                session.data.pop("job", None)
                 continue
+            except StorageError:
+                raise
             except Exception as exc:
                 self._fail(job, session, "build", f"{type(exc).__name__}: {exc}")
                 self._report(session, job, exc)
                 continue
-            job.attempts += int(fresh)
-            job.lease_until = self.clock() + self.lease
-            job.updated = self.clock()
-            self.queue.save(job)
+            now = self.clock()
+            if not self.queue.progress(
+                job.id,
+                ticket=session.ticket,
+                now=now,
+                attempts=job.attempts + int(fresh),
+                lease_until=now + self.lease,
+                request=job.request,
+                writes=job.writes,
+            ):
+                session.data.pop("job", None)  # released under us: never send it from here
+                continue
+            event.request = request
             return
 
     def _request(self, job: Job, session: Session) -> str:
@@ -339,8 +472,7 @@ class QueueHandler(QBWCHandler):
         return document
 
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
-        session = event.session
-        assert session is not None
+        session = _session_of(event, "receiveResponseXML")
         job = self._current(session)
         if job is None:
             session.last_error = "A response came for no job in flight."
@@ -349,9 +481,11 @@ class QueueHandler(QBWCHandler):
         if not event.success:
             # QuickBooks could not run the request (0x80040400: it could not parse it).
             if job.reconciling:  # still no answer to "did the write happen?"
-                job.state = JobState.UNKNOWN
-                job.error_code, job.error_message = event.error_code, event.error_message
-                self._settle(job, session)
+                if self.queue.release(
+                    job.id, ticket=session.ticket, now=self.clock(), to=JobState.UNKNOWN,
+                    code=event.error_code, message=event.error_message,
+                ):  # fmt: skip
+                    self._settle(session, job, JobState.UNKNOWN.value)
             else:
                 self._fail(job, session, event.error_code, event.error_message)
             session.last_error = (
@@ -360,16 +494,23 @@ class QueueHandler(QBWCHandler):
             )
             event.percent_done = -1
             return
+        failed = False
         try:
             result = self._result(job, event.response)
-            self._apply(job, session, result)
+            failed = not self._apply(job, session, result)
+        except StorageError:
+            # Not QuickBooks' fault: the job stays in flight until its lease
+            # runs out, and the core answers -1 without failing anything.
+            raise
         except Exception as exc:
             self._fail(job, session, "response", f"{type(exc).__name__}: {exc}")
             self._report(session, job, exc)
-        if job.state is JobState.FAILED and self.stop_on_error:
-            session.last_error = (
-                f"Job {job.id} ({job.kind}) failed: {job.error_code}: {job.error_message}"
-            )
+            failed = True
+        if failed and self.stop_on_error:
+            landed = self.queue.get(job.id)
+            code = landed.error_code if landed else ""
+            message = landed.error_message if landed else ""
+            session.last_error = f"Job {job.id} ({job.kind}) failed: {code}: {message}"
             event.percent_done = -1
             return
         event.percent_done = self._progress(session, job)
@@ -382,37 +523,54 @@ class QueueHandler(QBWCHandler):
             f"the response does not answer request {job.id}", operation="receiveResponseXML"
         )
 
-    def _apply(self, job: Job, session: Session, result: qbxml.Result) -> None:
+    def _apply(self, job: Job, session: Session, result: qbxml.Result) -> bool:
+        """Act on the answer; False if the job failed."""
         kind = self.kinds[job.kind]
         ctx = self._context(job, session)
         now = self.clock()
+        ticket = session.ticket
         if job.reconciling:
             if not result.ok:
-                job.state = JobState.UNKNOWN
-                job.error_code, job.error_message = str(result.status_code), result.message
+                to, landed = JobState.UNKNOWN, self.queue.release(
+                    job.id, ticket=ticket, now=now, to=JobState.UNKNOWN,
+                    code=str(result.status_code), message=result.message,
+                )  # fmt: skip
             elif kind.reconciled(ctx, result):
                 kind.handle(ctx, result)
-                job.state = JobState.DONE
-            else:
-                job.state = JobState.PENDING  # it did not happen: safe to send
-            self._settle(job, session)
-            return
+                to, landed = (
+                    JobState.DONE,
+                    self.queue.complete(
+                        job.id, ticket=ticket, now=now, keep_request=self.keep_requests
+                    ),
+                )
+            else:  # it did not happen: safe to send
+                to, landed = (
+                    JobState.PENDING,
+                    self.queue.release(job.id, ticket=ticket, now=now, to=JobState.PENDING),
+                )
+            self._landed(session, job, to.value, landed)
+            return True
         if result.status_code == ITERATOR_NOT_VALID and job.iterator_id:
-            # The iterator is gone: ask again from the start (or the checkpoint).
+            # The iterator is gone: ask again from the start (or the last
+            # completed checkpoint); what this iteration staged is dropped.
             logger.warning(
                 "job %s: iterator %s expired; restarting the query", job.id, job.iterator_id
             )
-            job.iterator_id = None
-            job.request = None
-            job.updated = now
-            self.queue.save(job)
-            return
+            if not self.queue.progress(
+                job.id, ticket=ticket, now=now, iterator_id=None, request=None,
+                staged_checkpoint=None,
+            ):  # fmt: skip
+                self._landed(session, job, "", False)
+            return True
         if not result.ok:
-            self._fail(job, session, str(result.status_code), result.message)
-            return
+            return not self._fail(job, session, str(result.status_code), result.message)
         if result.status is qbxml.Status.WARNING:
             job.warning = result.message
+        committed = job.checkpoint
         kind.handle(ctx, result)
+        if job.checkpoint != committed:
+            # Set directly: staged like record_checkpoint, applied on completion.
+            job.staged_checkpoint, job.checkpoint = job.checkpoint, committed
         if result.iterator_id is not None:
             job.pages += 1
         if result.iterator_id and (result.remaining_count or 0) > 0:
@@ -420,28 +578,65 @@ class QueueHandler(QBWCHandler):
             page = max(1, len(result.records))
             session.data["pages_left"] = -(-(result.remaining_count or 0) // page)
             job.iterator_id = result.iterator_id
-            job.lease_until = now + self.lease
-            job.updated = now
-            self.queue.save(job)  # the page is saved before the next is asked for
-            return
-        job.state = JobState.DONE
-        self._settle(job, session)
+            job.state = JobState.IN_FLIGHT
+            # The page is saved before the next is asked for.
+            if not self.queue.progress(
+                job.id,
+                ticket=ticket,
+                now=now,
+                iterator_id=result.iterator_id,
+                pages=job.pages,
+                lease_until=now + self.lease,
+                staged_checkpoint=job.staged_checkpoint,
+                warning=job.warning,
+            ):
+                self._landed(session, job, "", False)
+            return True
+        # The last page's checkpoint too, then complete: the staged one is applied.
+        self.queue.progress(
+            job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
+        )
+        landed = self.queue.complete(
+            job.id, ticket=ticket, now=now, warning=job.warning, keep_request=self.keep_requests
+        )
+        self._landed(session, job, JobState.DONE.value, landed)
+        return True
 
-    def _settle(self, job: Job, session: Session) -> None:
-        """The job is finished with in this session (done, failed, or reconciled)."""
-        self._land(job)
+    def _landed(self, session: Session, job: Job, outcome: str, landed: bool) -> None:
+        if landed:
+            job.state = JobState(outcome)
+            self._settle(session, job, outcome)
+            return
+        # Another session or the operator changed it first (its lease ran
+        # out and it was released): it is not this session's any more.
+        job.state = JobState.PENDING
+        session.data.pop("job", None)
+        session.data.pop("pages_left", None)
+        logger.warning("job %s (%s) was taken from this session; letting it go", job.id, job.kind)
+
+    def _settle(self, session: Session, job: Job, outcome: str) -> None:
+        """The job is finished with in this session: count it for progress and closeConnection."""
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
         session.data["finished"] = session.data.get("finished", 0) + 1
         # Progress units: a job counts its pages, as it did while iterating.
         session.data["units"] = session.data.get("units", 0) + max(1, job.pages)
+        outcomes = session.data.setdefault("outcomes", {})
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-    def _fail(self, job: Job, session: Session, code: str, message: str) -> None:
+    def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
+        """Fail the job (its dependants are blocked); False if it was no longer ours."""
+        if not self.queue.fail(job.id, ticket=session.ticket, now=self.clock(), code=code,
+                               message=message):  # fmt: skip
+            self._landed(session, job, "", False)
+            return False
         job.state = JobState.FAILED
-        job.error_code, job.error_message = code, message
-        self._settle(job, session)
-        block_dependants(self.queue, job, self.clock())
+        self._settle(session, job, JobState.FAILED.value)
+        failures = session.data.setdefault("failures", [])
+        if len(failures) < _LISTED_FAILURES:
+            failures.append(f"job {job.id} ({job.kind}) {code}: {message[:200]}")
         logger.warning("job %s (%s) failed: %s: %s", job.id, job.kind, code, message)
+        return True
 
     def _report(self, session: Session, job: Job, exc: Exception) -> None:
         self.on_error(
@@ -476,96 +671,157 @@ class QueueHandler(QBWCHandler):
         return min(99, max(1, 100 * done // (done + left)))
 
     def on_connection_error(self, event: ConnectionErrorEvent) -> None:
-        # QuickBooks could not be opened: nothing in flight reached it.
-        assert event.session is not None
-        job = self._current(event.session)
+        # QuickBooks was lost: a write in flight may have run before it went,
+        # so its outcome is unknown, as with a lost answer.
+        session = _session_of(event, "connectionError")
+        job = self._current(session)
         if job is not None:
-            job.writes = False
-            self._release(job, "QuickBooks could not be opened")
+            self._release(job, session, "QuickBooks was lost before its answer came")
 
     def on_close_connection(self, event: CloseConnectionEvent) -> None:
-        assert event.session is not None
-        job = self._current(event.session)
+        session = _session_of(event, "closeConnection")
+        job = self._current(session)
         if job is not None:
-            self._release(job, "the session closed before its answer came")
+            self._release(job, session, "the session closed before its answer came")
+        event.response_message = _summary(session)
+
+
+def _summary(session: Session) -> str:
+    """The session's outcome in words, e.g. "2 done, 1 failed: job 7 (add_invoice) 3140: ...".
+
+    Shown by the Web Connector after closeConnection; "OK" when no job ran.
+    """
+    outcomes: dict[str, int] = session.data.get("outcomes", {})
+    counts = [f"{outcomes[name]} {label}" for name, label in _OUTCOMES if outcomes.get(name)]
+    if not counts:
+        return "OK"
+    text = ", ".join(counts)
+    failures: list[str] = session.data.get("failures", [])
+    if failures:
+        text += ": " + "; ".join(failures)
+        more = outcomes.get("failed", 0) - len(failures)
+        if more > 0:
+            text += f"; and {more} more"
+    return text
 
 
 class _NoReconcile(Exception):
     """A job to reconcile whose kind gave no reconcile query after all."""
 
 
-def _dependants(queue: JobQueue, job_id: int) -> list[Job]:
-    """Every job that depends on ``job_id``, directly or not."""
-    found: dict[int, Job] = {}
-    frontier = [job_id]
-    everyone = queue.jobs(user=None)
-    while frontier:
-        current = frontier.pop()
-        for other in everyone:
-            if current in other.depends_on and other.id not in found:
-                found[other.id] = other
-                frontier.append(other.id)
-    return list(found.values())
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
 
 
-def block_dependants(queue: JobQueue, job: Job, now: float) -> list[Job]:
-    """Mark the waiting jobs that depend on ``job`` blocked: they must not be sent."""
-    blocked = []
-    for other in _dependants(queue, job.id):
-        if other.state in (JobState.PENDING, JobState.RECONCILE):
-            other.state = JobState.BLOCKED
-            other.error_message = f"Job {job.id} it depends on is {job.state.value}."
-            other.updated = now
-            queue.save(other)
-            blocked.append(other)
-    return blocked
+def _refusal(queue: JobQueue, job_id: int, action: str, allowed: str) -> Exception:
+    """Why the queue refused ``action`` on a job, as the error to raise."""
+    job = queue.get(job_id)
+    if job is None:
+        return JobStateError(f"no job {job_id}", job_id=job_id)
+    if job.replaced_by is not None and action == "retried":
+        return KeyConflictError(
+            f"job {job_id}'s key {job.key!r} was queued again as job {job.replaced_by}:"
+            f" retry that one, or queue this work under a new key",
+            existing_id=job.replaced_by,
+        )
+    return JobStateError(
+        f"job {job_id} is {job.state.value}: only {allowed} jobs are {action}",
+        job_id=job_id,
+        state=job.state.value,
+    )
+
+
+def _changed(queue: JobQueue, job_id: int) -> Job:
+    job = queue.get(job_id)
+    if job is None:  # deleted between the change and the read: purge raced us
+        raise JobStateError(f"no job {job_id}", job_id=job_id)
+    return job
 
 
 def retry_job(queue: JobQueue, job_id: int, *, now: float | None = None) -> Job:
     """Send a failed, unknown, blocked or cancelled job again; unblock its dependants.
 
-    For an ``unknown`` write this is the operator's say that it did not happen.
+    For an ``unknown`` write this is the operator's say that it did not
+    happen (:func:`resolve_unknown` says so explicitly). Dependants are
+    unblocked only where no other failed or cancelled dependency still
+    blocks them; the job itself stays ``blocked`` while one of its own does.
+
+    Args:
+        queue: the queue.
+        job_id: the job.
+        now: the time (default: the clock).
+
+    Returns:
+        The job as it is now.
 
     Raises:
-        ValueError: no such job, or it is pending, in flight or done.
+        JobStateError: no such job, or it is pending, in flight or done.
+        KeyConflictError: its key was queued again as another job since.
     """
-    now = time.time() if now is None else now
-    job = queue.get(job_id)
-    if job is None:
-        raise ValueError(f"no job {job_id}")
-    if job.state not in (JobState.FAILED, JobState.UNKNOWN, JobState.BLOCKED, JobState.CANCELLED):
-        raise ValueError(
-            f"job {job_id} is {job.state.value}: "
-            "only failed, unknown, blocked or cancelled jobs are retried"
-        )
-    job.state = JobState.PENDING
-    job.error_code = job.error_message = None
-    job.iterator_id = job.request = None
-    job.updated = now
-    queue.save(job)
-    for other in _dependants(queue, job_id):
-        if other.state is JobState.BLOCKED:
-            other.state = JobState.PENDING
-            other.error_message = None
-            other.updated = now
-            queue.save(other)
-    return job
+    if not queue.retry(job_id, now=_now(now)):
+        raise _refusal(queue, job_id, "retried", "failed, unknown, blocked or cancelled")
+    return _changed(queue, job_id)
 
 
 def cancel_job(queue: JobQueue, job_id: int, *, now: float | None = None) -> Job:
     """Cancel a job that is not in flight or done; block its dependants.
 
+    Args:
+        queue: the queue.
+        job_id: the job.
+        now: the time (default: the clock).
+
+    Returns:
+        The job as it is now.
+
     Raises:
-        ValueError: no such job, or it is in flight or done.
+        JobStateError: no such job, or it is in flight, done or already cancelled.
     """
-    now = time.time() if now is None else now
-    job = queue.get(job_id)
-    if job is None:
-        raise ValueError(f"no job {job_id}")
-    if job.state in (JobState.IN_FLIGHT, JobState.DONE):
-        raise ValueError(f"job {job_id} is {job.state.value} and cannot be cancelled")
-    job.state = JobState.CANCELLED
-    job.updated = now
-    queue.save(job)
-    block_dependants(queue, job, now)
-    return job
+    if not queue.cancel(job_id, now=_now(now)):
+        raise _refusal(queue, job_id, "cancelled", "pending, reconcile, blocked, unknown or failed")
+    return _changed(queue, job_id)
+
+
+def resolve_unknown(
+    queue: JobQueue, job_id: int, *, happened: bool, now: float | None = None
+) -> Job:
+    """Settle a write whose outcome is unknown, on the operator's word.
+
+    Args:
+        queue: the queue.
+        job_id: a job in the ``unknown`` state.
+        happened: True: it happened in QuickBooks (the job is done, its
+            dependants may run); False: it did not (it is sent again).
+        now: the time (default: the clock).
+
+    Returns:
+        The job as it is now.
+
+    Raises:
+        JobStateError: no such job, or it is not unknown.
+    """
+    if not queue.resolve_unknown(job_id, happened=happened, now=_now(now)):
+        raise _refusal(queue, job_id, "resolved", "unknown")
+    return _changed(queue, job_id)
+
+
+def recover_jobs(queue: JobQueue, *, now: float | None = None) -> list[Job]:
+    """Release every job in flight whose lease ran out, of every user; return them.
+
+    For an operator or a periodic task: sessions do it too, at each login.
+    A query goes back to pending; a write to ``reconcile``, and the next
+    session of its user sends the kind's reconcile query, or marks it
+    ``unknown`` if the kind has none.
+
+    Args:
+        queue: the queue.
+        now: the time (default: the clock).
+
+    Returns:
+        The released jobs, as they are now.
+    """
+    return queue.release_expired(
+        now=_now(now),
+        reconcilable=None,
+        message="Outcome unknown: its session ended before the answer came.",
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["SQLiteBacked"]
 
@@ -23,30 +25,59 @@ class SQLiteBacked:
         path: the database file, created with the schema when missing;
             ":memory:" for a private in-memory database.
         timeout: seconds a write waits for another process's lock.
+        create: create the file and the schema when missing (False: open
+            an existing file only; a subclass checks its schema is there).
     """
 
     SCHEMA = ""
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 10.0, create: bool = True
+    ) -> None:
         self.path = str(path)
         self._timeout = timeout
+        self._create = create
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         with self._lock:
             self._connect()
 
+    def _open(self) -> sqlite3.Connection:
+        """A new connection; without ``create``, only to a file that exists (never made)."""
+        if self._create or self.path == ":memory:":
+            target, uri = self.path, False
+        else:
+            # mode=rw: SQLite refuses a missing file instead of creating it.
+            target, uri = f"file:{quote(Path(self.path).as_posix())}?mode=rw", True
+        return sqlite3.connect(
+            target,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=uri,
+        )
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Make the schema ready on a new connection (subclasses check or migrate it)."""
+        self._journal(conn)
+        conn.executescript(self.SCHEMA)
+
+    def _journal(self, conn: sqlite3.Connection) -> None:
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+
     def _connect(self) -> sqlite3.Connection:
         """This process's connection (call with the lock held)."""
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = self._open()
             conn.row_factory = sqlite3.Row
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(self.SCHEMA)
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 

@@ -483,3 +483,101 @@ def test_serve_configures_logging_at_info_by_default(tmp_path, options, shown, h
         assert text in result.stderr
     for text in hidden:
         assert text not in result.stderr
+
+
+class TestJobs:
+    """The jobs subcommands, run in-process."""
+
+    def jobs(self, capsys, *args):
+        from qbwc_spyne._cli import main
+
+        status = main(["jobs", *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    def queue_file(self, tmp_path):
+        from qbwc_spyne import SQLiteJobQueue
+
+        db = tmp_path / "jobs.db"
+        queue = SQLiteJobQueue(db)
+        first = queue.enqueue(
+            user="shop", kind="add_invoice", payload={"ref": "1042"}, key="1042", now=1.7e9
+        )
+        queue.enqueue(user="shop", kind="add_invoice", depends_on=[first.id], now=1.7e9)
+        return db, queue, first
+
+    def test_show_prints_iso_times_and_plain_values(self, tmp_path, capsys):
+        """No epoch floats, no None, no JobState(...) or other reprs."""
+        db, _, first = self.queue_file(tmp_path)
+        status, out, _ = self.jobs(capsys, "show", str(first.id), "--db", str(db))
+        fields = dict(line.strip().split(": ", 1) for line in out.splitlines())
+        assert status == 0
+        assert fields["created"] == "2023-11-14T22:13:20+00:00"
+        assert fields["state"] == "pending" and fields["payload"] == '{"ref": "1042"}'
+        assert fields["ticket"] == "-" and fields["writes"] == "no"
+        assert fields["depends_on"] == "-"
+        for text in ("None", "JobState", "1700000000", "False"):
+            assert text not in out
+
+    def test_db_falls_back_to_the_environment(self, tmp_path, capsys, monkeypatch):
+        """QBWC_SPYNE_DB names the file when --db is not given."""
+        db, _, _ = self.queue_file(tmp_path)
+        monkeypatch.setenv("QBWC_SPYNE_DB", str(db))
+        status, out, _ = self.jobs(capsys, "list")
+        assert status == 0 and out.count("add_invoice") == 2
+        monkeypatch.delenv("QBWC_SPYNE_DB")
+        status, _, err = self.jobs(capsys, "list")
+        assert status == 1 and "QBWC_SPYNE_DB" in err
+
+    @pytest.mark.parametrize("what", ["text file", "sessions database", "empty file"])
+    def test_a_file_that_is_not_a_queue_is_one_line_and_left_untouched(
+        self, tmp_path, capsys, what
+    ):
+        """One line on stderr, exit 1; the file is unchanged and nothing is created beside it."""
+        from qbwc_spyne import SQLiteSessionStore
+
+        path = tmp_path / "other.db"
+        if what == "text file":
+            path.write_text("name,amount\nAda,12\n" * 50)
+        elif what == "sessions database":
+            SQLiteSessionStore(path).close()
+        else:
+            path.touch()
+        before = path.read_bytes()
+        status, out, err = self.jobs(capsys, "list", "--db", str(path))
+        assert status == 1 and out == ""
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert path.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["other.db"]
+
+    def test_recover_purge_and_resolve(self, tmp_path, capsys):
+        """recover releases stuck jobs; resolve settles an unknown write; purge drops the done."""
+        from qbwc_spyne import JobState
+
+        db, queue, first = self.queue_file(tmp_path)
+        queue.claim(user="shop", company_file="", ticket="t", now=0, lease=1)
+        queue.progress(first.id, ticket="t", now=0, writes=True)
+        status, out, _ = self.jobs(capsys, "recover", "--db", str(db))
+        assert status == 0 and f"job {first.id} (add_invoice) of shop is now reconcile" in out
+        queue.claim(user="shop", company_file="", ticket="t2", now=0, lease=60)
+        queue.release(first.id, ticket="t2", now=0, to=JobState.UNKNOWN, message="lost")
+        status, out, _ = self.jobs(capsys, "resolve", str(first.id), "--happened", "--db", str(db))
+        assert out.strip() == f"job {first.id} is now done"
+        status, out, err = self.jobs(
+            capsys, "resolve", str(first.id), "--happened", "--db", str(db)
+        )
+        assert status == 1 and "only unknown jobs are resolved" in err
+        status, out, _ = self.jobs(capsys, "purge", "--days", "0", "--db", str(db))
+        assert status == 0 and out.strip() == "0 finished job(s) purged"  # a pending job needs it
+        queue.cancel(2, now=0)
+        status, out, _ = self.jobs(capsys, "purge", "--days", "0", "--db", str(db))
+        assert out.strip() == "2 finished job(s) purged" and queue.jobs() == []
+
+    def test_help_names_the_defaults(self, capsys):
+        """Each option says its default."""
+        from qbwc_spyne._cli import main
+
+        with pytest.raises(SystemExit):
+            main(["jobs", "purge", "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: 30.0)" in text and "QBWC_SPYNE_DB" in text

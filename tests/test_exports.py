@@ -68,6 +68,8 @@ def test_top_level_front_door():
         "events",
         "exceptions",
         "make_wsgi_app",
+        "recover_jobs",
+        "resolve_unknown",
         "retry_job",
     }
     assert qbwc_spyne.make_wsgi_app is importlib.import_module("qbwc_spyne._server").make_wsgi_app

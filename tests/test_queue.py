@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Any
 
@@ -43,7 +44,7 @@ class SyncCustomers(JobKind):
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
         for record in result.records:
             self.seen.append(record.findtext("ListID"))
-            ctx.job.checkpoint = record.findtext("TimeModified")
+            ctx.watermark(record.findtext("TimeModified"))
 
 
 class AddCustomer(JobKind):
@@ -119,8 +120,7 @@ def write_sent_then_session_died(queue, clock: FakeClock, *, lease: float) -> No
     """The next job is claimed and its write handed to the Web Connector, whose session then
     dies: its lease runs out with no answer."""
     sent = queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=lease)
-    sent.writes = True
-    queue.save(sent)
+    assert queue.progress(sent.id, ticket="dead", now=clock(), writes=True)
     clock.advance(lease + 1)
 
 
@@ -166,9 +166,9 @@ class TestIterators:
         }
         assert len(criteria) == 1  # the same criteria on every page
 
-    def test_session_dying_mid_iterator_restarts_from_the_checkpoint(self):
-        """A lost response at page 3: the job returns to the queue; the next update resumes from
-        the watermark and nothing is skipped."""
+    def test_session_dying_mid_iterator_restarts_from_the_last_completed_checkpoint(self):
+        """A lost response at page 3: the job returns to the queue; the pages' watermark was
+        never applied, so the next update starts again from the start and skips nothing."""
         qb = company(50)
         sync = SyncCustomers(page=10)
         clock = FakeClock()
@@ -191,8 +191,12 @@ class TestIterators:
         assert result.ok
         assert set(sync.seen) == set(qb.records["Customer"])  # nothing skipped
         restarted = result.requests[0]
-        assert 'iterator="Start"' in restarted and "<FromModifiedDate>" in restarted
-        assert queue.get(job.id).state is JobState.DONE
+        assert 'iterator="Start"' in restarted and "<FromModifiedDate>" not in restarted
+        done = queue.get(job.id)
+        assert done.state is JobState.DONE
+        assert done.checkpoint == max(
+            r.findtext("TimeModified") for r in qb.records["Customer"].values()
+        )
 
     def test_expired_iterator_3391_restarts_the_query(self):
         """QuickBooks forgets the iterator mid-way ("iteratorID not valid"): start again."""
@@ -555,8 +559,8 @@ class TestOperator:
             with pytest.raises(ValueError, match="pending"):
                 action(queue, job.id)
         else:
-            job.state = JobState.DONE
-            queue.save(job)
+            queue.claim(user="shop", company_file="", ticket="t", now=0, lease=60)
+            assert queue.complete(job.id, ticket="t", now=1)
             with pytest.raises(ValueError, match="done"):
                 action(queue, job.id)
 
@@ -593,14 +597,30 @@ class TestEdges:
         wc.closeConnection(ticket)
         assert queue.get(job.id).state is JobState.PENDING
 
-    def test_connection_error_mid_session_puts_the_job_back(self):
-        """connectionError while a job is in flight: nothing reached QuickBooks, pending again."""
-        queue, handler = setup(AddCustomer())
+    def test_connection_error_mid_session_leaves_a_write_to_reconcile(self):
+        """connectionError with a write in flight: QuickBooks may have run it before it was
+        lost, so it goes to reconcile (or unknown), never back to pending to be resent."""
+        queue, handler = setup(AddCustomer(), AddCustomerNoReconcile())
         job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        blind = handler.enqueue("add_customer_blind", user="shop", payload={"name": "B"})
+        for expected in (JobState.RECONCILE, JobState.UNKNOWN):
+            wc = self.web_connector(handler)
+            ticket = wc.authenticate("shop", "pw")[0]
+            assert "CustomerAddRq" in wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+            assert wc.connectionError(ticket, "0x80040408", "QuickBooks was lost.") == "done"
+            in_flight = job if expected is JobState.RECONCILE else blind
+            assert queue.get(in_flight.id).state is expected
+            if expected is JobState.RECONCILE:
+                queue.cancel(job.id, now=0)  # let the next session take the other write
+
+    def test_connection_error_mid_session_puts_a_query_back(self):
+        """connectionError with a query in flight: a query changed nothing, pending again."""
+        queue, handler = setup(SyncCustomers())
+        job = handler.enqueue("sync_customers", user="shop")
         wc = self.web_connector(handler)
         ticket = wc.authenticate("shop", "pw")[0]
         wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
-        assert wc.connectionError(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
+        assert wc.connectionError(ticket, "0x80040408", "QuickBooks was lost.") == "done"
         assert queue.get(job.id).state is JobState.PENDING
 
     def test_response_with_no_job_in_flight_is_refused(self):
@@ -610,7 +630,8 @@ class TestEdges:
         wc = self.web_connector(handler)
         ticket = wc.authenticate("shop", "pw")[0]
         wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
-        handler.queue.save(replace_state(handler.queue.jobs()[0], JobState.CANCELLED))
+        # Its lease ran out and a sweep released it: the answer is no longer this session's.
+        assert handler.queue.release_expired(now=1e12, reconcilable=None, message="late")
         assert wc.receiveResponseXML(ticket, "<QBXML/>", "", "") == -1
         assert wc.getLastError(ticket) == "A response came for no job in flight."
 
@@ -671,7 +692,7 @@ class TestEdges:
         assert not qb.records["Customer"]
 
     def test_reconcile_declined_at_send_time_leaves_the_write_unknown(self):
-        """A kind that offered a reconcile query, then declines it: unknown, the session goes on."""
+        """A kind with a reconcile query declines it for this job: unknown, the session goes on."""
         offers = iter([True, False])
 
         class Fickle(AddCustomer):
@@ -700,6 +721,229 @@ class TestEdges:
         assert wc.getLastError(ticket) == "There is no job left to send."
 
 
-def replace_state(job, state):
-    job.state = state
-    return job
+class Mirror(JobKind):
+    """Mirrors customers (ListID -> FullName, TimeModified), FromModifiedDate the checkpoint.
+
+    ``style`` is how it records the checkpoint: the ``watermark`` helper, or the
+    pattern the examples used to show, each page's highest TimeModified set on the job.
+    """
+
+    name = "mirror"
+
+    def __init__(self, style: str, page: int = 5) -> None:
+        self.style = style
+        self.page = page
+        self.rows: dict[str, tuple[str, str]] = {}
+        self.pages = 0
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        fields: dict[str, Any] = {"MaxReturned": self.page, "ActiveStatus": "All"}
+        if ctx.job.checkpoint:
+            fields["FromModifiedDate"] = ctx.job.checkpoint
+        return qbxml.Rq("CustomerQueryRq", fields, iterator="Start")
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        self.pages += 1
+        for record in result.records:
+            self.rows[record.findtext("ListID")] = (
+                record.findtext("FullName"),
+                record.findtext("TimeModified"),
+            )
+            if self.style == "watermark":
+                ctx.watermark(record.findtext("TimeModified"))
+        if self.style == "page max" and result.records:
+            ctx.job.checkpoint = max(r.findtext("TimeModified") for r in result.records)
+
+
+def company_rows(qb: FakeQuickBooks) -> dict[str, tuple[str, str]]:
+    return {
+        list_id: (r.findtext("FullName"), r.findtext("TimeModified"))
+        for list_id, r in qb.records["Customer"].items()
+    }
+
+
+def rename(qb: FakeQuickBooks, list_id: str, name: str) -> None:
+    """A CustomerMod, as a QuickBooks user would make: its TimeModified becomes the latest."""
+    record = qb.records["Customer"][list_id]
+    rq = qbxml.Rq(
+        "CustomerModRq",
+        {
+            "CustomerMod": {
+                "ListID": list_id,
+                "EditSequence": record.findtext("EditSequence"),
+                "Name": name,
+            }
+        },
+        request_id="1",
+    )
+    answer = qbxml.parse_response(qb.process(qbxml.request(rq)).response)[0]
+    assert answer.ok, answer.message
+
+
+class TestCheckpoints:
+    @pytest.mark.parametrize("style", ["watermark", "page max"])
+    def test_sync_cut_after_the_first_page_skips_no_record_modified_out_of_order(self, style):
+        """An early-ListID customer modified last: the first page holds the newest TimeModified.
+        The session dies after that page; the restart must still mirror all 12."""
+        qb = company(12)
+        rename(qb, next(iter(qb.records["Customer"])), "Renamed Early Customer")
+        mirror = Mirror(style)
+        clock = FakeClock()
+        queue, handler = setup(mirror, clock=clock, lease=60)
+        job = handler.enqueue("mirror", user="shop")
+        handle = mirror.handle
+
+        def cut_after_first_page(ctx, result):
+            handle(ctx, result)
+            if mirror.pages == 1:
+                qb.lose_responses = 1  # the second page's answer never comes
+
+        mirror.handle = cut_after_first_page  # type: ignore[method-assign]
+        assert update(handler, qb).status == "response lost"
+        clock.advance(61)
+        assert update(handler, qb).ok
+        assert mirror.rows == company_rows(qb)
+        assert queue.get(job.id).state is JobState.DONE
+
+    def test_the_next_sync_starts_from_the_last_completed_watermark(self):
+        """A finished sync queued again starts from its highest TimeModified and catches a
+        customer modified since, wherever its ListID sorts."""
+        qb = company(12)
+        mirror = Mirror("watermark")
+        queue, handler = setup(mirror)
+        first = handler.enqueue("mirror", user="shop", key="mirror")
+        assert update(handler, qb).ok
+        newest = max(t for _, t in company_rows(qb).values())
+        assert queue.get(first.id).checkpoint == newest
+        rename(qb, next(iter(qb.records["Customer"])), "Renamed Early Customer")
+        second = handler.enqueue("mirror", user="shop", key="mirror", if_exists="replace")
+        assert second.checkpoint == newest
+        result = update(handler, qb)
+        assert result.ok and f"<FromModifiedDate>{newest}</FromModifiedDate>" in result.requests[0]
+        assert mirror.rows == company_rows(qb)
+
+    def test_watermark_compares_times_as_instants(self):
+        """Across a DST change the offsets differ: the later instant wins, not the larger text."""
+        ctx = JobContext(job=MemoryJobQueue().enqueue(user="u", kind="k"), session=None, version="")
+        ctx.watermark("2024-03-10T01:30:00-08:00")  # 09:30 UTC
+        ctx.watermark("2024-03-10T03:10:00-07:00")  # 10:10 UTC: later, though "03" > "01" anyway
+        ctx.watermark("2024-03-10T02:59:00-07:00")  # 09:59 UTC: earlier than the one kept
+        ctx.watermark(None)
+        assert ctx.job.staged_checkpoint == "2024-03-10T03:10:00-07:00"
+        ctx.watermark("2024-11-03T01:30:00-07:00")
+        ctx.watermark("2024-11-03T01:10:00-08:00")  # 09:10 UTC beats 08:30 UTC
+        assert ctx.job.staged_checkpoint == "2024-11-03T01:10:00-08:00"
+
+
+class TestSweepAndSummary:
+    def test_another_users_login_releases_stuck_jobs(self):
+        """A job stuck in flight for a user who never logs in again is released by anyone's."""
+        clock = FakeClock()
+        queue, handler = setup(SyncCustomers(), AddCustomer(), clock=clock, lease=30)
+        stuck = handler.enqueue("sync_customers", user="gone")
+        queue.claim(user="gone", company_file="", ticket="dead", now=clock(), lease=30)
+        handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        clock.advance(31)
+        assert update(handler, company()).ok
+        assert queue.get(stuck.id).state is JobState.PENDING
+
+    def test_close_connection_names_the_outcome_in_words(self):
+        """The Web Connector's user reads how many jobs ended how, and why one failed."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Taken"}]})
+        _, handler = setup(AddCustomer())
+        handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        bad = handler.enqueue("add_customer", user="shop", payload={"name": "Taken"})
+        handler.enqueue("add_customer", user="shop", payload={"name": "B"})
+        result = update(handler, qb)
+        assert result.ok
+        assert result.messages[-1].startswith(
+            f"2 done, 1 failed: job {bad.id} (add_customer) 3100: "
+        )
+        assert "Taken" in result.messages[-1]
+
+    def test_done_jobs_keep_their_request_only_when_asked(self):
+        """keep_requests=True keeps the request text of a done job; by default it is dropped."""
+        for keep in (False, True):
+            queue, handler = setup(AddCustomer(), keep_requests=keep)
+            job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+            assert update(handler, company()).ok
+            request = queue.get(job.id).request
+            assert (request is not None and "CustomerAddRq" in request) is keep
+
+
+class TestHeldLock:
+    @pytest.mark.parametrize("held", ["for the session", "for one write"])
+    def test_a_lock_held_past_the_timeout_fails_no_job_and_posts_nothing_twice(
+        self, tmp_path, held
+    ):
+        """Another connection holds the write lock as an answer comes (for the rest of the
+        session, or until the queue's next call): the Web Connector gets -1, no job fails, no
+        dependant is blocked, and the next update posts each invoice exactly once."""
+        path = tmp_path / "jobs.db"
+        clock = FakeClock()
+        queue = SQLiteJobQueue(path, timeout=0.05)
+        invoice = AddInvoiceReconciling()
+        _, handler = setup(invoice, queue=queue, clock=clock, lease=60)
+        first = handler.enqueue(
+            "add_invoice_r", user="shop", payload={"customer": "Ada", "ref": "1"}
+        )
+        second = handler.enqueue(
+            "add_invoice_r",
+            user="shop",
+            payload={"customer": "Ada", "ref": "2"},
+            depends_on=[first.id],
+        )
+        holder = sqlite3.connect(path, isolation_level=None)
+        calls_while_held: list[int] = []
+        connect = queue._connect
+
+        def counting_connect():
+            # "for one write": the lock goes once a read and a write have met it.
+            if holder.in_transaction:
+                calls_while_held.append(1)
+                if held == "for one write" and len(calls_while_held) == 3:
+                    holder.execute("ROLLBACK")
+            return connect()
+
+        queue._connect = counting_connect  # type: ignore[method-assign]
+
+        class Locking(FakeQuickBooks):
+            """Posts the first invoice, then another process takes the queue's write lock."""
+
+            def process(self, request):
+                answer = super().process(request)
+                if "InvoiceAddRq" in request and not calls_while_held:
+                    holder.execute("BEGIN IMMEDIATE")
+                return answer
+
+        qb = Locking()
+        qb.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
+        qb.load({"customers": [{"Name": "Ada"}]})
+        store = SQLiteSessionStore(tmp_path / "sessions.db")
+        try:
+            result = update(handler, qb, store=store)
+            assert result.status == "error"
+            states = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
+            assert JobState.FAILED not in states and states[1] is JobState.PENDING
+        finally:
+            queue._connect = connect  # type: ignore[method-assign]
+            if holder.in_transaction:
+                holder.execute("ROLLBACK")
+            holder.close()
+        assert len(qb.records["Invoice"]) == 1
+        clock.advance(61)
+        assert update(handler, qb, store=store).ok
+        refs = sorted(r.findtext("RefNumber") for r in qb.records["Invoice"].values())
+        assert refs == ["1", "2"]
+        finals = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
+        assert finals == [JobState.DONE] * 2
+
+
+class AddInvoiceReconciling(AddInvoice):
+    """AddInvoice with a reconcile query by RefNumber."""
+
+    name = "add_invoice_r"
+
+    def reconcile(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq("InvoiceQueryRq", {"RefNumber": ctx.payload["ref"]})
