@@ -174,8 +174,8 @@ def updates(url: str, count: int, pause: tuple[float, float], seed: int) -> Coun
     return outcomes
 
 
-def slow_clients(url: str, count: int) -> float:
-    """Stall ``count`` connections mid-request; return how long an ordinary call then waits."""
+def slow_clients(url: str, count: int) -> str:
+    """Stall ``count`` connections mid-request; say how an ordinary call then fares."""
     port = int(url.split(":")[2].split("/")[0])
     stalled = []
     try:
@@ -189,9 +189,9 @@ def slow_clients(url: str, count: int) -> float:
             requests.post(
                 url, data=envelope("serverVersion.request.xml"), headers=HEADERS, timeout=90
             )
-        except requests.RequestException:
-            return float("inf")
-        return time.monotonic() - start
+        except requests.RequestException as exc:
+            return f"{type(exc).__name__} after {time.monotonic() - start:.1f} s"
+        return f"answered in {time.monotonic() - start:.1f} s"
     finally:
         for sock in stalled:
             sock.close()
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.updates} concurrent updates, pauses {pause[0]}-{pause[1]} s;"
         f" then {args.slow} stalled connections and one ordinary call"
     )
-    print(f"{'setting':36} {'round':>5} {'completed':>9} {'resets':>6} {'other':>5} {'wait':>7}")
+    print(f"{'setting':36} {'round':>5} {'completed':>9} {'resets':>6} {'other':>5}  ordinary call")
     for name, arguments in SETTINGS.items():
         if args.only not in name:
             continue
@@ -221,11 +221,11 @@ def main(argv: list[str] | None = None) -> None:
                 gunicorn(arguments, Path(tmp) / "sessions.db") as url,
             ):
                 outcomes = updates(url, args.updates, pause, seed=round_)
-                wait = slow_clients(url, args.slow) if args.slow else 0.0
+                wait = slow_clients(url, args.slow) if args.slow else "-"
             other = sum(outcomes.values()) - outcomes["completed"] - outcomes["connection reset"]
             print(
                 f"{name:36} {round_:>5} {outcomes['completed']:>9}"
-                f" {outcomes['connection reset']:>6} {other:>5} {wait:>6.1f}s",
+                f" {outcomes['connection reset']:>6} {other:>5}  {wait}",
                 flush=True,
             )
             if other:

@@ -170,3 +170,43 @@ class TestRedaction:
         assert "secret" not in shorten(data)
         long = shorten("x" * 10 * LIMIT + "<strPassword>Pw-secret")
         assert "secret" not in long and len(long) < LIMIT + 40
+
+    def test_a_handler_on_a_spyne_logger_gets_records_redacted_without_traceback(self):
+        """Attached directly to one of spyne's loggers, a handler still sees no password."""
+        import logging
+
+        from qbwc_spyne import QBWCServer
+
+        from .helpers import RecordingHandler
+
+        QBWCServer(RecordingHandler())
+        seen: list[str] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.append(logging.Formatter().format(record))
+
+        log = logging.getLogger("spyne.protocol.soap.soap11.invalid")
+        keep, level = Keep(logging.DEBUG), log.level
+        log.addHandler(keep)
+        log.setLevel(logging.DEBUG)
+        try:
+            body = b"<strPassword>Pw-direct-secret"
+            try:
+                raise ValueError("bad <strPassword>Pw-direct-secret")
+            except ValueError:
+                log.exception("%r in string %r", "error", body)
+            log.error("in %(body)s", {"body": body.decode()})
+            log.error(body.decode())
+        finally:
+            log.removeHandler(keep)
+            log.setLevel(level)
+        assert len(seen) == 3
+        assert not any("secret" in text or "Traceback" in text for text in seen)
+        assert "[ValueError]" in seen[0]
+
+
+def test_parse_qbxml_bytes_with_a_doctype_is_unsafe():
+    """Bytes in UTF-8 with a DOCTYPE raise UnsafeXMLError, as text does."""
+    with pytest.raises(UnsafeXMLError):
+        parse_qbxml(b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE QBXML><QBXML/>')
