@@ -98,6 +98,15 @@ _FAILURE: dict[str, Any] = {
 #: The words authenticate's second element may carry besides a company file.
 NVU, BUSY, NONE = "nvu", "busy", "none"
 
+# How the INFO log names authenticate's answers that create no session.
+_NO_SESSION = {NVU: "refused (nvu)", BUSY: "busy", NONE: "no work (none)"}
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """One line of at most ``limit`` characters, for the log."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 def _new_ticket() -> str:
     # A GUID, as the Web Connector's own examples use, from the OS's
@@ -158,6 +167,16 @@ class Core:
         try:
             return serve()
         except Exception as exc:
+            # The operator must see this even when on_error is overridden:
+            # the Web Connector got a failure value and no one else knows why.
+            logger.error(
+                "%s failed (%s); the Web Connector was answered %r. Check the session"
+                " store and the handler; the traceback follows.",
+                operation,
+                type(exc).__name__,
+                _FAILURE[operation],
+                exc_info=exc,
+            )
             self._error(
                 ev.ErrorCode.INTERNAL_ERROR,
                 f"{operation} failed: {type(exc).__name__}: {exc}",
@@ -214,6 +233,7 @@ class Core:
         now = self.clock()
         if now - session.last_seen > self.session_timeout:
             self.store.delete(session.ticket)
+            self._log_end(session, f"expired after {now - session.last_seen:.0f} s idle", now)
             self._error(
                 ev.ErrorCode.SESSION_EXPIRED,
                 f"session idle for {now - session.last_seen:.0f} s, longer than "
@@ -223,7 +243,43 @@ class Core:
             )
             return None
         session.last_seen = now
+        session.calls += 1
         return session
+
+    @staticmethod
+    def _log_end(session: Session, outcome: str, now: float) -> None:
+        """The INFO line that ends every session (part of the ticket only, never a password)."""
+        logger.info(
+            "session %s... ended: user %r, company %r, outcome: %s, %d calls, %.1f s",
+            session.ticket[:8],
+            session.user,
+            _short(session.company_file, 120),
+            outcome,
+            session.calls,
+            max(now - session.created, 0.0),
+        )
+
+    def _purge_expired(self) -> None:
+        """Reclaim sessions never met again; a failure must not refuse a login."""
+        now = self.clock()
+        if now < self._next_purge:
+            return
+        # Expired sessions are refused when met; this only reclaims the space
+        # of those never met again, so once a minute is enough, and a failed
+        # purge (a store locked by another process, say) waits a minute too
+        # rather than slowing every login.
+        self._next_purge = now + 60.0
+        try:
+            purged = self.store.purge(now - self.session_timeout)
+        except Exception as exc:
+            logger.warning(
+                "could not purge expired sessions (%s: %s); logins go on, next try in 60 s",
+                type(exc).__name__,
+                _short(str(exc)),
+            )
+            return
+        if purged:
+            logger.info("purged %d sessions idle for over %.0f s", purged, self.session_timeout)
 
     def _expects(self, session: Session, operation: str) -> bool:
         """Check that ``operation`` may come in the session's state."""
@@ -277,17 +333,25 @@ class Core:
         second element names a company file ("" = the open one).
         """
 
+        # Outside the operation's error handling: a failed purge is no
+        # reason to refuse a login.
+        self._purge_expired()
+
         def serve() -> list[str]:
             now = self.clock()
-            if now >= self._next_purge:
-                # Expired sessions are refused when met; this only reclaims the
-                # space of those never met again, so once a minute is enough.
-                self.store.purge(now - self.session_timeout)
-                self._next_purge = now + 60.0
             event = ev.AuthenticateEvent(
                 user=user or "", password=password or "", session_ticket=self.new_ticket()
             )
-            if self._fire(self.handler.on_authenticate, event, "authenticate", None):
+            raised = self._fire(self.handler.on_authenticate, event, "authenticate", None)
+            if raised:
+                logger.error(
+                    "on_authenticate raised %s for user %r; the Web Connector was answered"
+                    " 'busy' and will try again at its next scheduled update. Fix the"
+                    " handler (the traceback follows) or set event.accept = False.",
+                    type(raised).__name__,
+                    event.user,
+                    exc_info=raised,
+                )
                 return [event.session_ticket, BUSY]
             ticket = str(event.session_ticket)
             if not event.accept:
@@ -313,8 +377,13 @@ class Core:
                         company_file=answer,
                         created=now,
                         last_seen=now,
+                        calls=1,
                     )
                 )
+            if answer in _NO_SESSION:
+                logger.info("authenticate: user %r: %s", event.user, _NO_SESSION[answer])
+            else:
+                logger.info("session %s... started: user %r", ticket[:8], event.user)
             result = [ticket, answer]
             if event.update_delay is not None or event.update_interval is not None:
                 result.append("" if event.update_delay is None else str(int(event.update_delay)))
@@ -508,7 +577,15 @@ class Core:
                 )
             finally:
                 self.store.delete(session.ticket)
-            return "OK" if raised else str(event.response_message)
+            message = "OK" if raised else str(event.response_message)
+            if session.last_error:
+                outcome = f"error: {_short(session.last_error)}"
+            elif session.state is FINISHED:
+                outcome = "completed"
+            else:
+                outcome = f"closed while {session.state.value}"
+            self._log_end(session, f"{outcome}; closeConnection {_short(message)!r}", self.clock())
+            return message
 
         return self._serve("closeConnection", serve)
 

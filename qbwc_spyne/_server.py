@@ -1,12 +1,21 @@
 """Serving the Web Connector: the WSGI app, and ``process_request`` for other hosts.
 
 Strategy: everything that can be refused without parsing XML is refused
-here, before spyne sees a byte: wrong method or path, wrong Content-Type, a
-body over the size limit, any DOCTYPE or entity declaration. What passes is
-handed to spyne (``_service.py``), which parses the envelope and calls the
-protocol core. spyne's own faults (malformed XML, an unknown operation, a
-value of the wrong type) are cut to a one-line faultstring, since they may
-quote the offending input.
+here, before spyne sees a byte: a wrong method, a wrong Content-Type or
+charset, a body over the size limit or not in UTF-8, any DOCTYPE or entity
+declaration. What passes is handed to spyne (``_service.py``), whose parser
+is told the encoding (UTF-8), so that it reads exactly the characters the
+DOCTYPE check read. spyne parses the envelope and calls the protocol core.
+spyne's own faults (malformed XML, an unknown operation, a value of the
+wrong type) are cut to a one-line faultstring, since they may quote the
+offending input, and logged as one line: operation, size and error, never
+the body.
+
+Paths: unmounted (an empty ``SCRIPT_NAME``, as under ``gunicorn app:app``)
+the app answers at every path, so an AppURL ending in ``/qbwc`` works as
+well as one ending in ``/``. Mounted under a prefix, it answers at the
+prefix, and a 404 elsewhere names it. ``GET`` without ``?wsdl`` answers a
+short text page: what the endpoint is, where its WSDL is, and a health line.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Any
 from lxml import etree
 from spyne import Application
 from spyne.error import ValidationError
+from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
@@ -33,7 +43,8 @@ from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
 from ._stores import MemorySessionStore, SessionStore
-from ._xml import has_doctype
+from ._version import __version__
+from ._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
 from .exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
@@ -61,13 +72,50 @@ def _fault(code: str, message: str) -> bytes:
     ).encode()
 
 
+# The envelope's first element inside soap:Body names the operation.
+_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]{1,40})\b")
+_OPERATIONS = frozenset(QBWebConnectorSvc.public_methods)
+_CHARSET = re.compile(r";\s*charset\s*=\s*(\"[^\"]*\"|[^;\s]*)", re.IGNORECASE)
+
+
+def _operation(body: bytes) -> str:
+    """The operation a body calls, for the log: a WSDL name, or "?" (never body text)."""
+    match = _OPERATION.search(body, 0, 4096)
+    name = match.group(1).decode("ascii") if match else ""
+    return name if name in _OPERATIONS else "?"
+
+
+def _parse_envelope(data: bytes, parser: etree.XMLParser) -> Any:
+    """Parse the SOAP envelope (one function, so that tests can watch every parse)."""
+    return etree.XMLID(data, parser)
+
+
 class _Soap11(Soap11):  # type: ignore[misc]
-    """spyne's SOAP 1.1, reading each string element's text once.
+    """spyne's SOAP 1.1, reading UTF-8 only and each string element's text once.
+
+    spyne's parser takes the encoding from the document, and logs the
+    whole body at ERROR when it cannot parse it. This one is told the
+    encoding (see ``_xml.utf8_parser``) and logs nothing: the server logs
+    the fault as one line.
 
     spyne's own reader converts an element's text to a Python string twice
     (to validate it, then to keep it): about 20 ms each on the 30 MB text of
     a large receiveResponseXML. Validation is unchanged.
     """
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        # The server checked the method and Content-Type already, and never
+        # passes a charset: spyne decoding the body would undo the checks.
+        options = {
+            key: value
+            for key, value in self.parser_kwargs.items()
+            if key not in ("encoding", "resolve_entities", "load_dtd", "no_network", "huge_tree")
+        }
+        data = b"".join(ctx.in_string)
+        try:
+            ctx.in_document = _parse_envelope(data, utf8_parser(**options))
+        except etree.XMLSyntaxError as exc:
+            raise Fault("Client.XMLSyntaxError", str(exc)) from None
 
     def unicode_from_element(self, ctx: Any, cls: Any, element: Any) -> Any:
         text = element.text
@@ -174,37 +222,58 @@ class QBWCServer(ReferenceInterface):
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        at_root = environ.get("PATH_INFO", "") in ("", "/")
-        if method == "GET" and at_root and environ.get("QUERY_STRING", "").lower() == "wsdl":
-            return self._send(start_response, "200 OK", self._wsdl(environ))
-        if not at_root:
-            return self._send(start_response, "404 Not Found", b"Not Found\n", "text/plain")
+        prefix = environ.get("SCRIPT_NAME", "")
+        if prefix and environ.get("PATH_INFO", "") not in ("", "/"):
+            return self._send(
+                start_response,
+                "404 Not Found",
+                f"Not Found. The QuickBooks Web Connector endpoint here is {prefix}"
+                f" (its WSDL: {prefix}?wsdl).\n".encode(),
+                "text/plain",
+            )
+        if method == "GET":
+            if environ.get("QUERY_STRING", "").lower() == "wsdl":
+                return self._send(start_response, "200 OK", self._wsdl(environ))
+            return self._page(environ, start_response)
         if method != "POST":
             return self._send(
                 start_response,
                 "405 Method Not Allowed",
-                b"POST a SOAP 1.1 request, or GET ?wsdl\n",
+                b"POST a SOAP 1.1 request, GET ?wsdl for the WSDL, or GET for a status page.\n",
                 "text/plain",
                 [("Allow", "GET, POST")],
             )
         try:
-            body, content_type = self._read(environ)
+            body = self._read(environ)
         except RemoteProtocolError as exc:
             logger.warning("refused a request from %s: %s", environ.get("REMOTE_ADDR", "?"), exc)
             status = f"{exc.error_status_hint} {_REASONS[exc.error_status_hint]}"
             if exc.error_status_hint == 415:
                 return self._send(start_response, status, f"{exc}\n".encode(), "text/plain")
             return self._send(start_response, status, _fault("Client", str(exc)))
-        return self._call_spyne(environ, start_response, body, content_type)
+        return self._call_spyne(environ, start_response, body)
 
-    def _read(self, environ: Environ) -> tuple[bytes, str]:
-        """Return the body and the Content-Type to give spyne, or raise BadRequestError."""
+    def _read(self, environ: Environ) -> bytes:
+        """Return the body, checked for everything refused before parsing.
+
+        Raises:
+            BadRequestError: with the HTTP status to answer as its hint: 415
+                for a Content-Type or charset other than text/xml in UTF-8,
+                413 for a body over the limit, 500 (a SOAP fault) for an empty
+                body, one not in UTF-8, or one declaring a DTD.
+        """
         content_type = environ.get("CONTENT_TYPE", "")
-        mime, _, params = content_type.partition(";")
+        mime = content_type.partition(";")[0]
         if mime.strip().lower() != "text/xml":
             raise BadRequestError(
                 f"Content-Type must be text/xml (SOAP 1.1), not {content_type[:60]!r}",
                 error_status_hint=415,
+            )
+        charset = _CHARSET.search(content_type)
+        name = "utf-8" if charset is None else charset.group(1).strip('"').lower()
+        if name not in UTF8_NAMES:
+            raise BadRequestError(
+                f"the charset must be utf-8, not {name[:40]!r}", error_status_hint=415
             )
         try:
             declared = int(environ.get("CONTENT_LENGTH") or -1)
@@ -225,25 +294,47 @@ class QBWCServer(ReferenceInterface):
             )
         if not body.strip():
             raise BadRequestError("the request body is empty", error_status_hint=500)
-        if has_doctype(body):
-            raise BadRequestError(
-                "DOCTYPE and entity declarations are not accepted", error_status_hint=500
+        if "ascii" in name and not body.isascii():
+            raise BadRequestError(f"the body is not {name}: send utf-8", error_status_hint=415)
+        try:
+            # What the parser reads is UTF-8 whatever the document says
+            # (_Soap11): a document saying otherwise is refused, not misread.
+            check_utf8_prolog(body)
+        except XMLError as exc:
+            raise BadRequestError(str(exc), error_status_hint=500) from None
+        return body
+
+    def _page(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        """The text page a browser or a health check gets from GET without ?wsdl."""
+        url = self._url(environ)
+        try:
+            # One read of the store: a session store that cannot be read
+            # means no session can be served.
+            self.store.get("status-page-probe")
+        except Exception as exc:  # any store failure is the health line's news
+            status, health = (
+                "503 Service Unavailable",
+                f"unavailable: the session store failed ({type(exc).__name__})",
             )
-        # spyne decodes the body to text when told a charset, then fails on the
-        # XML declaration and encodes it again: two needless copies of a large
-        # body. lxml reads the encoding from the declaration itself.
-        charset = re.search(r"charset\s*=\s*\"?([\w-]+)", params, re.IGNORECASE)
-        if charset is None or charset.group(1).lower() in ("utf-8", "utf8", "us-ascii"):
-            content_type = "text/xml"
-        return body, content_type
+        else:
+            status, health = "200 OK", "ok"
+        page = (
+            f"QuickBooks Web Connector endpoint (qbwc_spyne {__version__}).\n"
+            f"The Web Connector POSTs SOAP 1.1 here: {url}\n"
+            f"WSDL: {url}?wsdl\n"
+            "Put this URL in the AppURL of the QWC file the Web Connector imports.\n"
+            f"status: {health}\n"
+        )
+        return self._send(start_response, status, page.encode(), "text/plain")
 
     def _call_spyne(
-        self, environ: Environ, start_response: StartResponse, body: bytes, content_type: str
+        self, environ: Environ, start_response: StartResponse, body: bytes
     ) -> Iterable[bytes]:
         inner = dict(environ)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
-        inner["CONTENT_TYPE"] = content_type
+        # No charset: spyne would decode the body with it (see _Soap11).
+        inner["CONTENT_TYPE"] = "text/xml"
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -260,7 +351,9 @@ class QBWCServer(ReferenceInterface):
         if not status.startswith("200"):
             code, message = self._read_fault(payload)
             logger.warning(
-                "answered a request from %s with a %s fault: %s",
+                "answered %s (%d bytes) from %s with a %s fault: %s",
+                _operation(body),
+                len(body),
                 environ.get("REMOTE_ADDR", "?"),
                 code,
                 message,
@@ -279,15 +372,18 @@ class QBWCServer(ReferenceInterface):
         text = root.findtext(f".//{{{_SOAP_ENV}}}Fault/faultstring") or "SOAP fault"
         return code.rpartition(":")[2] or "Server", _one_line(text)
 
+    def _url(self, environ: Environ) -> str:
+        """The endpoint's URL: ``public_url``, or the URL of this request."""
+        if self.public_url is not None:
+            return self.public_url
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST") or (
+            f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+        )
+        return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+
     def _wsdl(self, environ: Environ) -> bytes:
-        url = self.public_url
-        if url is None:
-            scheme = environ.get("wsgi.url_scheme", "http")
-            host = environ.get("HTTP_HOST") or (
-                f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-            )
-            url = f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
-        return f"{self._wsdl_head}{escape(url)}{self._wsdl_tail}".encode()
+        return f"{self._wsdl_head}{escape(self._url(environ))}{self._wsdl_tail}".encode()
 
     @staticmethod
     def _send(
@@ -363,9 +459,11 @@ def make_wsgi_app(
 ) -> QBWCServer:
     """Return a WSGI application serving ``handler`` to the Web Connector.
 
-    The app answers POSTed SOAP 1.1 at its root and ``GET ?wsdl`` with the
-    WSDL, ``soap:address`` set to ``public_url`` (or to the request's URL).
-    Mount it anywhere: under a URL prefix its root is the prefix.
+    The app answers POSTed SOAP 1.1, ``GET ?wsdl`` with the WSDL
+    (``soap:address`` set to ``public_url``, or to the request's URL), and
+    ``GET`` with a short status page. Served on its own it answers at every
+    path (``/`` and ``/qbwc`` alike); mounted under a URL prefix, it answers
+    at the prefix and 404s elsewhere, naming the prefix.
 
     Args:
         handler: the application's handler.

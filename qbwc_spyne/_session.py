@@ -53,6 +53,8 @@ class Session:
         data: the handler's own state, kept for the whole session.
         state: where the session stands in the call sequence (managed by the server).
         connection_retries: how many connectionError retries the session had.
+        calls: how many Web Connector calls the session has served,
+            authenticate included (for the log line that ends it).
     """
 
     ticket: str
@@ -70,6 +72,7 @@ class Session:
     data: dict[str, Any] = field(default_factory=dict)
     state: SessionState = SessionState.READY
     connection_retries: int = 0
+    calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the session as JSON-ready values (what stores save).

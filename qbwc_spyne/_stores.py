@@ -9,11 +9,15 @@ store is the only place it lives.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 from ._session import Session
 from ._sqlite import SQLiteBacked
+from .exceptions import StorageError
 
 __all__ = ["MemorySessionStore", "SQLiteSessionStore", "SessionStore"]
 
@@ -78,6 +82,9 @@ class SQLiteSessionStore(SQLiteBacked):
     Args:
         path: the database file; created with its table when missing.
         timeout: seconds a write waits for another process's lock.
+
+    Each method raises :class:`~qbwc_spyne.exceptions.StorageError` when
+    SQLite fails (a lock held past ``timeout``, a read-only or full disk).
     """
 
     SCHEMA = (
@@ -85,31 +92,36 @@ class SQLiteSessionStore(SQLiteBacked):
         " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
     )
 
-    def get(self, ticket: str) -> Session | None:
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """This process's connection, under the lock; SQLite's errors as StorageError."""
         with self._lock:
-            row = (
-                self._connect()
-                .execute("SELECT session FROM qbwc_sessions WHERE ticket = ?", (ticket,))
-                .fetchone()
-            )
+            try:
+                yield self._connect()
+            except sqlite3.Error as exc:
+                raise StorageError(f"session store {self.path}: {exc}") from exc
+
+    def get(self, ticket: str) -> Session | None:
+        with self._using() as conn:
+            row = conn.execute(
+                "SELECT session FROM qbwc_sessions WHERE ticket = ?", (ticket,)
+            ).fetchone()
         return None if row is None else Session.from_dict(json.loads(row[0]))
 
     def put(self, session: Session) -> None:
         text = json.dumps(session.to_dict())
-        with self._lock:
-            self._connect().execute(
+        with self._using() as conn:
+            conn.execute(
                 "INSERT OR REPLACE INTO qbwc_sessions (ticket, last_seen, session)"
                 " VALUES (?, ?, ?)",
                 (session.ticket, session.last_seen, text),
             )
 
     def delete(self, ticket: str) -> None:
-        with self._lock:
-            self._connect().execute("DELETE FROM qbwc_sessions WHERE ticket = ?", (ticket,))
+        with self._using() as conn:
+            conn.execute("DELETE FROM qbwc_sessions WHERE ticket = ?", (ticket,))
 
     def purge(self, idle_before: float) -> int:
-        with self._lock:
-            cursor = self._connect().execute(
-                "DELETE FROM qbwc_sessions WHERE last_seen < ?", (idle_before,)
-            )
+        with self._using() as conn:
+            cursor = conn.execute("DELETE FROM qbwc_sessions WHERE last_seen < ?", (idle_before,))
         return cursor.rowcount

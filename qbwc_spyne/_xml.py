@@ -5,6 +5,15 @@ ever sends a DTD. So a document type declaration is refused outright rather
 than parsed carefully: no entity is ever expanded, no external file or URL
 ever loaded. ``huge_tree`` is on because real responses run to tens of MB;
 the entity ban is what keeps that safe.
+
+The check must look at the characters the parser will read, not at other
+bytes: a body the parser decodes as UTF-7 hides ``<!`` as ``+ADwAIQ-``.
+So every parser here is told the encoding (UTF-8) instead of guessing it
+from a byte order mark or the XML declaration, and a document that names
+another encoding is refused before parsing. The Web Connector, a .NET
+client, always sends ``<?xml version="1.0" encoding="utf-8"?>`` and
+``Content-Type: text/xml; charset=utf-8``; no capture or public trace
+shows it sending anything else, UTF-16 included.
 """
 
 from __future__ import annotations
@@ -14,7 +23,17 @@ import re
 
 from lxml import etree
 
-__all__ = ["UnsafeXMLError", "XMLError", "has_doctype", "parse_qbxml", "split_hcp_response"]
+__all__ = [
+    "UTF8_NAMES",
+    "UnsafeXMLError",
+    "XMLError",
+    "check_utf8_prolog",
+    "declared_encoding",
+    "has_doctype",
+    "parse_qbxml",
+    "split_hcp_response",
+    "utf8_parser",
+]
 
 
 class XMLError(ValueError):
@@ -23,6 +42,55 @@ class XMLError(ValueError):
 
 class UnsafeXMLError(XMLError):
     """The document declares a DTD or entities, which qbXML never does."""
+
+
+#: Charset and encoding names read as UTF-8: UTF-8 itself and its ASCII subset.
+UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+# The XML declaration, which may stand only at the very start (XML 1.0, 2.8).
+_DECLARATION = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*([\"'])([^\"'>]*)\1", re.IGNORECASE)
+_DECLARATION_START = re.compile(rb"<\?xml\s[^>]*\?>", re.IGNORECASE)
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """Return the encoding the XML declaration at the start of ``data`` names, or None.
+
+    Args:
+        data: the document's first bytes (a UTF-8 byte order mark is skipped).
+
+    Returns:
+        The name as written, or None when there is no declaration or it names none.
+    """
+    start = 3 if data.startswith(codecs.BOM_UTF8) else 0
+    head = _DECLARATION_START.match(data, start)
+    if head is None:
+        return None
+    named = _DECLARATION.match(data[: head.end()], start)
+    return None if named is None else named.group(2).decode("ascii", "replace")
+
+
+def check_utf8_prolog(data: bytes) -> None:
+    """Refuse a document that is not plain UTF-8 or that declares a DTD.
+
+    Only the start of the document is examined; bytes that are not UTF-8
+    further on are left to the parser (:func:`utf8_parser`), which reads
+    nothing but UTF-8 and fails on them.
+
+    Args:
+        data: the whole document.
+
+    Raises:
+        XMLError: a UTF-16 or UTF-32 byte order mark, NUL bytes at the
+            start, or an XML declaration naming an encoding other than UTF-8.
+        UnsafeXMLError: a DOCTYPE or entity declaration.
+    """
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in data[:4]:
+        raise XMLError("the document must be UTF-8, not UTF-16 or UTF-32")
+    encoding = declared_encoding(data)
+    if encoding is not None and encoding.lower() not in UTF8_NAMES:
+        raise XMLError(f"the document must be UTF-8; its declaration names {encoding[:40]!r}")
+    if has_doctype(data):
+        raise UnsafeXMLError("DOCTYPE and entity declarations are not accepted")
 
 
 # What may precede the root element besides a DOCTYPE: white space, the XML
@@ -56,29 +124,49 @@ def has_doctype(data: bytes) -> bool:
     return data.startswith(b"<!", pos)
 
 
-def _parser() -> etree.XMLParser:
-    # lxml parser objects must not be shared between threads; they are cheap.
+def utf8_parser(**options: bool) -> etree.XMLParser:
+    """Return a parser that reads UTF-8 only, whatever the document declares.
+
+    Told the encoding, libxml2 ignores byte order marks and the XML
+    declaration, so the bytes :func:`has_doctype` scanned are the text it
+    parses. Entities are never resolved, nor DTDs or network resources loaded.
+    lxml parser objects must not be shared between threads; they are cheap.
+
+    Args:
+        **options: further ``lxml.etree.XMLParser`` flags, e.g. ``remove_comments=True``.
+    """
     return etree.XMLParser(
+        encoding="utf-8",
         resolve_entities=False,
         load_dtd=False,
         no_network=True,
         huge_tree=True,
-        remove_blank_text=False,
+        **options,
     )
 
 
 def parse_qbxml(text: str | bytes) -> etree._Element:
     """Parse a qbXML document; refuse DTDs.
 
+    A ``str`` is parsed as the text it is, whatever its XML declaration
+    says; ``bytes`` must be UTF-8 (decode other encodings to ``str`` first).
+
     Raises:
         UnsafeXMLError: the document declares a DTD or entities.
-        XMLError: the document is not well-formed.
+        XMLError: the document is not well-formed, or bytes not in UTF-8.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    if has_doctype(data):
-        raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
+    if isinstance(text, str):
+        data = text.encode("utf-8")
+        if has_doctype(data):
+            raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
+    else:
+        data = text
+        try:
+            check_utf8_prolog(data)
+        except UnsafeXMLError:
+            raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities") from None
     try:
-        return etree.fromstring(data, _parser())
+        return etree.fromstring(data, utf8_parser(remove_blank_text=False))
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"qbXML is not well-formed: {exc}") from None
 

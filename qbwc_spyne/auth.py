@@ -10,11 +10,21 @@ makes one) and check with :class:`PasswordCheck`::
         def on_authenticate(self, event):
             event.accept = check.verify(event.user, event.password)
 
-Hashes are Argon2id, through argon2-cffi. Verification takes the same time
-whether or not the user exists, so the answer's timing does not tell an
-attacker which user names are real.
+Hashes are Argon2id, through argon2-cffi. An unknown user name is checked
+against a decoy hash made with the most expensive parameters among the
+stored hashes, so that the answer's timing does not tell an attacker which
+user names are real. Hashes stored with other parameters than today's
+(older argon2-cffi defaults, say) can be upgraded as their users log in::
+
+    if check.verify(event.user, event.password):
+        new_hash = check.upgrade(event.user, event.password)
+        if new_hash is not None:
+            save_hash(event.user, new_hash)  # yours: where the hashes live
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   The decoy costs what the costliest stored hash costs;
+   :meth:`PasswordCheck.needs_rehash` and :meth:`PasswordCheck.upgrade`.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .exceptions import ConfigurationError
@@ -38,23 +48,49 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+def _cost(parameters: Parameters) -> tuple[int, int]:
+    # Argon2 fills memory_cost KiB time_cost times; lanes run in parallel
+    # threads, so fewer lanes take longer for the same work.
+    return parameters.time_cost * parameters.memory_cost, -parameters.parallelism
+
+
 class PasswordCheck:
     """Verifies user names and passwords against Argon2 hashes.
 
     Args:
         hashes: user name -> hash, as :func:`hash_password` returns.
+        hasher: the parameters new hashes get (:meth:`upgrade`,
+            :meth:`needs_rehash`); argon2-cffi's defaults if not given.
 
     Raises:
         ConfigurationError: a stored value is not an Argon2 hash.
     """
 
-    def __init__(self, hashes: Mapping[str, str]) -> None:
+    def __init__(self, hashes: Mapping[str, str], *, hasher: PasswordHasher | None = None) -> None:
+        parameters = []
         for user, stored in hashes.items():
-            if not stored.startswith("$argon2"):
-                raise ConfigurationError(f"the password hash of {user!r} is not an Argon2 hash")
+            try:
+                if not stored.startswith("$argon2"):
+                    raise InvalidHashError(stored)
+                parameters.append(extract_parameters(stored))
+            except InvalidHashError:
+                raise ConfigurationError(
+                    f"the password hash of {user!r} is not an Argon2 hash"
+                ) from None
         self._hashes = dict(hashes)
-        # Checked when the user is unknown, so that both paths cost the same.
-        self._decoy = hash_password(os.urandom(16).hex())
+        self._hasher = hasher if hasher is not None else _HASHER
+        # Checked when the user is unknown. With the costliest stored
+        # parameters, an unknown user takes as long as the slowest real one;
+        # with today's defaults instead, a user whose hash has dearer
+        # parameters answers measurably slower than a name that does not exist.
+        decoy = max(parameters, key=_cost, default=None)
+        decoy_hasher = self._hasher if decoy is None else PasswordHasher.from_parameters(decoy)
+        self._decoy = decoy_hasher.hash(os.urandom(16).hex())
+
+    @property
+    def decoy_parameters(self) -> Parameters:
+        """The Argon2 parameters of the hash an unknown user name is checked against."""
+        return extract_parameters(self._decoy)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> PasswordCheck:
@@ -71,10 +107,48 @@ class PasswordCheck:
         return cls(hashes)
 
     def verify(self, user: str, password: str) -> bool:
-        """Tell whether ``password`` is ``user``'s; never raises for a wrong one."""
+        """Tell whether ``password`` is ``user``'s; never raises for a wrong one.
+
+        Args:
+            user: the user name the Web Connector sent.
+            password: the password it sent.
+
+        Returns:
+            True for a known user with the right password, else False.
+        """
         stored = self._hashes.get(user)
         try:
-            _HASHER.verify(stored if stored is not None else self._decoy, password)
+            self._hasher.verify(stored if stored is not None else self._decoy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return stored is not None
+
+    def needs_rehash(self, user: str) -> bool:
+        """Tell whether ``user``'s stored hash has other parameters than new hashes get.
+
+        Returns:
+            True when the hash should be replaced (see :meth:`upgrade`);
+            False for an up-to-date hash or an unknown user.
+        """
+        stored = self._hashes.get(user)
+        return stored is not None and self._hasher.check_needs_rehash(stored)
+
+    def upgrade(self, user: str, password: str) -> str | None:
+        """Rehash ``user``'s password with today's parameters, if the stored hash needs it.
+
+        Call it after :meth:`verify` accepted the password: it verifies again
+        (only when a rehash is due) before hashing. The new hash replaces the
+        old one in this check; store it where your hashes live.
+
+        Args:
+            user: the user name.
+            password: the password the Web Connector sent.
+
+        Returns:
+            The new hash, or None when no upgrade is due or the password is wrong.
+        """
+        if not self.needs_rehash(user) or not self.verify(user, password):
+            return None
+        new = self._hasher.hash(password)
+        self._hashes[user] = new
+        return new

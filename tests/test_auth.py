@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher, extract_parameters
 
 from qbwc_spyne.auth import PasswordCheck, hash_password
 from qbwc_spyne.exceptions import ConfigurationError
@@ -46,3 +47,58 @@ def test_from_file_reads_user_hash_lines(tmp_path):
     path.write_text("just-a-line\n")
     with pytest.raises(ConfigurationError, match=":1:"):
         PasswordCheck.from_file(path)
+
+
+def cheap(time_cost: int, memory_cost: int, parallelism: int = 1) -> PasswordHasher:
+    """A hasher with small parameters, so that tests stay fast."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+class TestDecoyCost:
+    def test_decoy_has_the_costliest_stored_parameters(self):
+        """An unknown user is checked against a hash as dear as the dearest stored one."""
+        hashes = {
+            "a": cheap(1, 64).hash("pw-a"),
+            "b": cheap(2, 256).hash("pw-b"),
+            "c": cheap(1, 128, 2).hash("pw-c"),
+        }
+        check = PasswordCheck(hashes)
+        assert check.decoy_parameters == extract_parameters(hashes["b"])
+        assert check.decoy_parameters != extract_parameters(hash_password("x"))
+        assert not check.verify("nobody", "pw-b")
+
+    def test_fewer_lanes_cost_more_for_the_same_work(self):
+        """With equal time and memory, the hash with fewer parallel lanes is the decoy."""
+        hashes = {"a": cheap(2, 128, 4).hash("pw"), "b": cheap(2, 128, 1).hash("pw")}
+        assert PasswordCheck(hashes).decoy_parameters.parallelism == 1
+
+    def test_without_stored_hashes_the_decoy_has_the_hashers_parameters(self):
+        """No user at all: the decoy uses the parameters new hashes would get."""
+        hasher = cheap(1, 32)
+        check = PasswordCheck({}, hasher=hasher)
+        assert check.decoy_parameters == extract_parameters(hasher.hash("x"))
+
+    def test_a_malformed_argon2_hash_is_a_configuration_error(self):
+        """A value that starts like Argon2 but cannot be read is refused at start-up."""
+        with pytest.raises(ConfigurationError, match="shop"):
+            PasswordCheck({"shop": "$argon2id$v=19$garbage"})
+
+
+class TestRehash:
+    def test_old_parameters_need_a_rehash_and_upgrade_on_login(self):
+        """A hash with other parameters is replaced on a right password, and then is current."""
+        today = cheap(1, 64)
+        check = PasswordCheck({"shop": cheap(1, 32).hash("pw")}, hasher=today)
+        assert check.needs_rehash("shop")
+        assert check.upgrade("shop", "wrong") is None
+        new = check.upgrade("shop", "pw")
+        assert new is not None and extract_parameters(new) == extract_parameters(today.hash("x"))
+        assert not check.needs_rehash("shop") and check.verify("shop", "pw")
+        assert check.upgrade("shop", "pw") is None
+
+    def test_current_hashes_and_unknown_users_need_nothing(self):
+        """needs_rehash is False for a hash made today and for a user not stored."""
+        today = cheap(1, 64)
+        check = PasswordCheck({"shop": today.hash("pw")}, hasher=today)
+        assert not check.needs_rehash("shop") and not check.needs_rehash("nobody")
+        assert check.upgrade("nobody", "pw") is None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import uuid
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState
+from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState, SQLiteSessionStore
 from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
 from qbwc_spyne.events import AuthenticateEvent, ErrorCode
-from qbwc_spyne.exceptions import ConfigurationError
+from qbwc_spyne.exceptions import ConfigurationError, StorageError
 
 from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler, raises
 
@@ -620,3 +622,130 @@ def test_non_numeric_percent_done_is_a_handler_error(store):
     assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
     assert isinstance(handler.errors[0].exception, HandlerError)
     assert "percent_done must be a number" in core.get_last_error(ticket)
+
+
+class TestOperatorSees:
+    def test_on_authenticate_raising_is_logged_at_error_with_a_hint(self, caplog):
+        """busy is answered, and an ERROR record carries the exception and what to do."""
+
+        class Handler(QBWCHandler):
+            def on_authenticate(self, event):
+                raise KeyError("users table")
+
+            def on_error(self, event):
+                pass  # an application's own on_error must not hide it
+
+        core = Core(Handler(), MemorySessionStore())
+        assert core.authenticate("shop", "secret")[1] == "busy"
+        (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
+        assert "'busy'" in record.getMessage() and "Fix the handler" in record.getMessage()
+        assert "secret" not in caplog.text
+
+    def test_a_store_failure_is_logged_at_error_whatever_on_error_does(self, caplog):
+        """An exception that escapes an operation is logged at ERROR with its traceback."""
+
+        class Handler(RecordingHandler):
+            def on_error(self, event):
+                pass
+
+        core = Core(Handler(authenticate={}), TestFailuresNeverEscape.BrokenStore())
+        assert core.get_last_error("t") == UNKNOWN_TICKET_MESSAGE
+        (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert "getLastError failed (OSError)" in record.getMessage()
+        assert record.exc_info is not None
+
+    def test_one_info_line_ends_each_session(self, caplog, clock):
+        """user, company, outcome, calls and duration; a ticket prefix, never the whole ticket."""
+        handler = RecordingHandler(
+            authenticate={"company_file": COMPANY},
+            send_request={"request": QBXML_REQUEST},
+            receive_response={"percent_done": 100},
+            close_connection={"response_message": "2 done"},
+        )
+        core = Core(handler, MemorySessionStore(), clock=clock)
+        ticket = core.authenticate("shop", "secret")[0]
+        clock.advance(2.5)
+        send(core, ticket, HCP)
+        core.receive_response_xml(ticket, "<QBXML/>", "", "")
+        assert core.close_connection(ticket) == "2 done"
+        (line,) = [r.getMessage() for r in caplog.records if "ended" in r.getMessage()]
+        assert line == (
+            f"session {ticket[:8]}... ended: user 'shop', company {COMPANY!r}, outcome:"
+            " completed; closeConnection '2 done', 4 calls, 2.5 s"
+        )
+        assert ticket not in caplog.text and "secret" not in caplog.text
+
+    def test_a_session_that_failed_or_expired_says_so(self, caplog, clock):
+        """The end line carries the last error, or the expiry."""
+        handler = RecordingHandler(authenticate={}, send_request={})
+        core = Core(handler, MemorySessionStore(), clock=clock)
+        failed = start(core)
+        send(core, failed)
+        core.get_last_error(failed)
+        core.close_connection(failed)
+        idle = start(core)
+        clock.advance(1801)
+        core.get_last_error(idle)
+        ended = [r.getMessage() for r in caplog.records if "ended" in r.getMessage()]
+        assert "outcome: error: The application had no request to send." in ended[0]
+        assert "outcome: expired after 1801 s idle" in ended[1]
+
+    def test_authenticate_answers_without_a_session_are_logged(self, caplog):
+        """nvu, none and busy each leave an INFO line naming the user."""
+        for answer, words in (
+            ({"accept": False}, "refused (nvu)"),
+            ({"no_work": True}, "no work (none)"),
+            ({"busy": True}, "busy"),
+        ):
+            caplog.clear()
+            Core(RecordingHandler(authenticate=answer), MemorySessionStore()).authenticate("u", "p")
+            assert f"authenticate: user 'u': {words}" in caplog.text
+
+
+class TestPurgeNeverRefusesALogin:
+    class PurgeFails(MemorySessionStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.purges = 0
+
+        def purge(self, idle_before):
+            self.purges += 1
+            raise StorageError("database is locked")
+
+    def test_a_failing_purge_leaves_the_login_to_succeed(self, caplog, clock):
+        """The purge raises; authenticate still opens the session, and the failure is a WARNING."""
+        store = self.PurgeFails()
+        handler = RecordingHandler(authenticate={})
+        core = Core(handler, store, clock=clock)
+        ticket, answer = core.authenticate("u", "p")
+        assert answer == "" and store.get(ticket) is not None
+        assert handler.errors == []
+        assert "could not purge expired sessions" in caplog.text
+        core.authenticate("u", "p")
+        assert store.purges == 1, "a failed purge waits its minute, it does not slow every login"
+        clock.advance(61)
+        core.authenticate("u", "p")
+        assert store.purges == 2
+
+    def test_a_sqlite_lock_held_during_the_purge_refuses_no_login(self, tmp_path, clock):
+        """Another connection holds the write lock while the purge runs: the login goes on."""
+        path = tmp_path / "sessions.db"
+
+        class LockedDuringPurge(SQLiteSessionStore):
+            def purge(self, idle_before):
+                other = sqlite3.connect(path, isolation_level=None)
+                other.execute("BEGIN IMMEDIATE")
+                try:
+                    return super().purge(idle_before)
+                finally:
+                    other.execute("ROLLBACK")
+                    other.close()
+
+        store = LockedDuringPurge(path, timeout=0.05)
+        with pytest.raises(StorageError, match="locked"):
+            store.purge(0.0)
+        ticket, answer = Core(RecordingHandler(authenticate={}), store, clock=clock).authenticate(
+            "u", "p"
+        )
+        assert answer == "" and store.get(ticket) is not None

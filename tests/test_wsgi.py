@@ -10,9 +10,16 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
-from qbwc_spyne import QBWCHandler, QBWCServer, SQLiteSessionStore, make_wsgi_app
+from qbwc_spyne import (
+    MemorySessionStore,
+    QBWCHandler,
+    QBWCServer,
+    SQLiteSessionStore,
+    make_wsgi_app,
+)
 from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE
 from qbwc_spyne.events import ErrorCode
+from qbwc_spyne.exceptions import StorageError
 from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import (
@@ -358,7 +365,7 @@ class TestBadInput:
             (
                 '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE x><x/>'.encode("utf-16"),
                 "Client",
-                "DOCTYPE",
+                "UTF-8",
             ),
             (b"   ", "Client", "empty"),
         ],
@@ -421,17 +428,13 @@ class TestBadInput:
         assert response.status_code == 415
         assert b"text/xml" in response.get_data()
 
-    def test_get_on_an_unknown_path_gets_404(self, client):
-        """Only the root is served; ?wsdl at a sub-path is not."""
-        assert client.get("/admin").status_code == 404
-        assert client.post("/other", data=b"<x/>", headers=SOAP_HEADERS).status_code == 404
-        assert client.get("/other?wsdl").status_code == 404
-
-    def test_other_methods_get_405(self, client):
-        """PUT, and GET without ?wsdl, name the methods allowed."""
-        for response in (client.put("/", data=b"x"), client.get("/")):
+    def test_other_methods_get_405_naming_what_is_allowed(self, client):
+        """PUT and DELETE get 405; the Allow header's methods are answered."""
+        for response in (client.put("/", data=b"x"), client.delete("/")):
             assert response.status_code == 405
             assert response.headers["Allow"] == "GET, POST"
+        assert client.get("/").status_code == 200
+        assert client.post("/", data=traffic("serverVersion.request.xml"), headers=SOAP_HEADERS)
 
     def test_logs_hold_neither_passwords_nor_large_bodies(self, caplog):
         """A malformed 2 MB authenticate is logged shortened, password redacted."""
@@ -462,6 +465,55 @@ class TestBadInput:
         assert b"busy" in response.get_data()
         assert "user store down for foo" in caplog.text
         assert "hunter2" not in caplog.text
+
+
+class TestEndpoint:
+    @pytest.fixture
+    def client(self):
+        return Client(QBWCServer(RecordingHandler(server_version={"version": "v1"})))
+
+    @pytest.mark.parametrize("path", ["/", "/qbwc", "/qbwc/", "/any/where.asmx"])
+    def test_unmounted_app_answers_at_every_path(self, client, path):
+        """Served alone (gunicorn app:app), an AppURL ending in /qbwc works like one ending in /."""
+        response = client.post(
+            path, data=traffic("serverVersion.request.xml"), headers=SOAP_HEADERS
+        )
+        assert response.status_code == 200 and b"v1" in response.get_data()
+        wsdl = client.get(f"{path}?wsdl").get_data()
+        assert f'location="http://localhost{path}"'.encode() in wsdl
+
+    def test_get_answers_a_status_page(self, client):
+        """GET without ?wsdl: what this is, where the WSDL is, and a health line."""
+        response = client.get("/qbwc")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        page = response.get_data(as_text=True)
+        assert "QuickBooks Web Connector endpoint" in page
+        assert "WSDL: http://localhost/qbwc?wsdl" in page
+        assert page.rstrip().endswith("status: ok")
+
+    def test_status_page_reports_a_failing_session_store(self):
+        """A session store that cannot be read makes the health line say so, with 503."""
+
+        class BrokenStore(MemorySessionStore):
+            def get(self, ticket):
+                raise StorageError("database is locked")
+
+        client = Client(QBWCServer(RecordingHandler(), store=BrokenStore()))
+        response = client.get("/")
+        assert response.status_code == 503
+        assert "status: unavailable: the session store failed" in response.get_data(as_text=True)
+
+    def test_mounted_app_404s_elsewhere_naming_its_path(self):
+        """Under a prefix, a sub-path gets a 404 whose body names the endpoint and its WSDL."""
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+        from werkzeug.wrappers import Response
+
+        site = DispatcherMiddleware(Response("home"), {"/qbwc": make_wsgi_app(RecordingHandler())})
+        response = Client(site).post("/qbwc/other", data=b"<x/>", headers=SOAP_HEADERS)
+        assert response.status_code == 404
+        assert "endpoint here is /qbwc (its WSDL: /qbwc?wsdl)" in response.get_data(as_text=True)
+        assert Client(site).get("/qbwc").status_code == 200
 
 
 class TestHosting:

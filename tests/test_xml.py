@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
-from qbwc_spyne._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
+from qbwc_spyne._logging import LIMIT, redact, shorten
+from qbwc_spyne._xml import (
+    UnsafeXMLError,
+    XMLError,
+    check_utf8_prolog,
+    declared_encoding,
+    has_doctype,
+    parse_qbxml,
+    utf8_parser,
+)
 
 SOAP = b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>'
 
@@ -71,3 +81,132 @@ def test_parse_qbxml_reads_text_with_an_encoding_declaration():
     """A str with an encoding declaration is read (lxml refuses such str directly)."""
     root = parse_qbxml('<?xml version="1.0" encoding="utf-8"?><QBXML><A>é</A></QBXML>')
     assert root.findtext("A") == "é"
+
+
+class TestUTF8Only:
+    @pytest.mark.parametrize(
+        ("data", "expected"),
+        [
+            (b'<?xml version="1.0" encoding="utf-8"?><x/>', "utf-8"),
+            (b"<?xml version='1.0' encoding='UTF-7' ?><x/>", "UTF-7"),
+            (b'\xef\xbb\xbf<?xml version="1.0" encoding="latin-1"?><x/>', "latin-1"),
+            (b'<?xml version="1.0" ?><x/>', None),
+            (b"<x/>", None),
+            (b'<x/><?xml version="1.0" encoding="utf-7"?>', None),
+        ],
+    )
+    def test_declared_encoding_reads_only_the_declaration_at_the_start(self, data, expected):
+        """The encoding named by the XML declaration, and only by one at the very start."""
+        assert declared_encoding(data) == expected
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            '<?xml version="1.0" encoding="utf-16"?><x/>'.encode("utf-16"),
+            "<x/>".encode("utf-16-be"),
+            "<x/>".encode("utf-32-le"),
+            b'<?xml version="1.0" encoding="utf-7"?><x/>',
+            b'<?xml version="1.0" encoding="iso-8859-1"?><x/>',
+        ],
+        ids=["utf16-bom", "utf16-be", "utf32", "utf7-declared", "latin1-declared"],
+    )
+    def test_check_utf8_prolog_refuses_other_encodings(self, data):
+        """A document that is, or says it is, in another encoding is refused before parsing."""
+        with pytest.raises(XMLError, match="UTF-8"):
+            check_utf8_prolog(data)
+
+    def test_check_utf8_prolog_refuses_a_doctype_as_unsafe(self):
+        """A DOCTYPE in a UTF-8 document is an UnsafeXMLError."""
+        with pytest.raises(UnsafeXMLError):
+            check_utf8_prolog(b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE x><x/>')
+        check_utf8_prolog(b'<?xml version="1.0" encoding="US-ASCII"?><x/>')
+
+    def test_the_parser_reads_utf8_whatever_the_declaration_says(self):
+        """Told UTF-8, the parser ignores a UTF-7 declaration: "+ADw-" stays text, never "<"."""
+        data = b'<?xml version="1.0" encoding="utf-7"?><x>+ADw-y/+AD4-</x>'
+        assert etree.fromstring(data, utf8_parser()).text == "+ADw-y/+AD4-"
+
+    def test_parse_qbxml_bytes_must_be_utf8(self):
+        """Bytes declaring UTF-16 are refused; the same document as str is read."""
+        text = '<?xml version="1.0" encoding="utf-16"?><QBXML><A>é</A></QBXML>'
+        with pytest.raises(XMLError, match="UTF-8"):
+            parse_qbxml(text.encode("utf-16"))
+        with pytest.raises(XMLError, match="UTF-8"):
+            parse_qbxml(text.encode("utf-8"))
+        assert parse_qbxml(text).findtext("A") == "é"
+
+    def test_parse_qbxml_refuses_a_utf7_doctype_in_bytes(self):
+        """The UTF-7 spelling of <!DOCTYPE is refused in bytes, and is only text in a str."""
+        data = b'<?xml version="1.0" encoding="utf-7"?>+ADwAIQ-DOCTYPE x+AD4-<QBXML/>'
+        with pytest.raises(XMLError):
+            parse_qbxml(data)
+        with pytest.raises(XMLError, match="well-formed"):
+            parse_qbxml(data.decode("ascii"))
+
+
+class TestRedaction:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "<strPassword>Pw-secret</strPassword></authenticate>",
+            "<a:strPassword>Pw-secret",
+            "<strPassword><![CDATA[Pw-secret]]></strPassword>",
+            "<strPassword>Pw-<!-- note -->secret</strPassword>",
+            "<strPassword><!-- a --><![CDATA[Pw-</x>secret]]></strPassword>",
+            "<STRPASSWORD xml:lang='en'>Pw-secret",
+            "<strPassword",
+        ],
+        ids=["closed", "cut-off", "cdata", "comment-inside", "cdata-with-close", "attrs", "bare"],
+    )
+    def test_everything_after_strpassword_is_redacted(self, text):
+        """From <strPassword to the end of the text: cut bodies, CDATA and comments included."""
+        redacted = redact("<strUserName>u</strUserName>" + text)
+        assert "secret" not in redacted
+        assert redacted == "<strUserName>u</strUserName><strPassword>***"
+
+    def test_shorten_redacts_bytes_in_utf16_and_bounds_the_length(self):
+        """Bytes are read as text, NULs dropped; the result never exceeds LIMIT by much."""
+        data = "<strPassword>Pw-secret</strPassword>".encode("utf-16-le")
+        assert "secret" not in shorten(data)
+        long = shorten("x" * 10 * LIMIT + "<strPassword>Pw-secret")
+        assert "secret" not in long and len(long) < LIMIT + 40
+
+    def test_a_handler_on_a_spyne_logger_gets_records_redacted_without_traceback(self):
+        """Attached directly to one of spyne's loggers, a handler still sees no password."""
+        import logging
+
+        from qbwc_spyne import QBWCServer
+
+        from .helpers import RecordingHandler
+
+        QBWCServer(RecordingHandler())
+        seen: list[str] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.append(logging.Formatter().format(record))
+
+        log = logging.getLogger("spyne.protocol.soap.soap11.invalid")
+        keep, level = Keep(logging.DEBUG), log.level
+        log.addHandler(keep)
+        log.setLevel(logging.DEBUG)
+        try:
+            body = b"<strPassword>Pw-direct-secret"
+            try:
+                raise ValueError("bad <strPassword>Pw-direct-secret")
+            except ValueError:
+                log.exception("%r in string %r", "error", body)
+            log.error("in %(body)s", {"body": body.decode()})
+            log.error(body.decode())
+        finally:
+            log.removeHandler(keep)
+            log.setLevel(level)
+        assert len(seen) == 3
+        assert not any("secret" in text or "Traceback" in text for text in seen)
+        assert "[ValueError]" in seen[0]
+
+
+def test_parse_qbxml_bytes_with_a_doctype_is_unsafe():
+    """Bytes in UTF-8 with a DOCTYPE raise UnsafeXMLError, as text does."""
+    with pytest.raises(UnsafeXMLError):
+        parse_qbxml(b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE QBXML><QBXML/>')

@@ -1,0 +1,59 @@
+"""The deployment sample and the gunicorn benchmark run as the README says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.wire
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sample_gunicorn_conf_is_accepted_with_the_measured_settings():
+    """gunicorn --check-config reads examples/gunicorn.conf.py: gthread, keep-alive 75 s."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "examples/gunicorn.conf.py"),
+            *("--check-config", "--print-config", "examples.customer_sync:app"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    settings = dict(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition("=") for line in result.stdout.splitlines())
+    )
+    assert settings["worker_class"] == "gthread"
+    assert settings["keepalive"] == "75"
+    assert settings["bind"] == "['127.0.0.1:8000']"
+
+
+def test_gunicorn_benchmark_counts_every_update():
+    """A tiny run: each setting's row counts its updates, all completed, none reset."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.bench_gunicorn", "--updates", "3"),
+            *("--pause-min", "0", "--pause-max", "0.05", "--slow", "1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines()[2:] if line.strip()]
+    assert len(rows) == 3
+    for row in rows:
+        completed, resets, other = row[36:].split()[1:4]
+        assert (completed, resets, other) == ("3", "0", "0"), row
