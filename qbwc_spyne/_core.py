@@ -208,12 +208,29 @@ class Core:
             logger.exception("on_error raised while reporting: %s", description)
 
     def _fire(
-        self, method: Callable[[Any], None], event: Any, operation: str, session: Session | None
+        self,
+        method: Callable[[Any], None],
+        event: Any,
+        operation: str,
+        session: Session | None,
+        hint: str = "",
     ) -> BaseException | None:
-        """Call a handler method; return what it raised, after reporting it."""
+        """Call a handler method; return what it raised, after logging and reporting it.
+
+        ``hint`` tells the operator what the answer given means and what to do.
+        """
         try:
             method(event)
         except Exception as exc:
+            # Logged here, with the traceback, whatever on_error does: the
+            # handler's author is the one who must see it.
+            logger.error(
+                "%s raised %s%s; the traceback follows.",
+                method.__name__,
+                type(exc).__name__,
+                hint,
+                exc_info=exc,
+            )
             self._error(
                 ev.ErrorCode.HANDLER_FAILED,
                 f"{method.__name__} raised {type(exc).__name__}: {exc}",
@@ -252,7 +269,7 @@ class Core:
         logger.info(
             "session %s... ended: user %r, company %r, outcome: %s, %d calls, %.1f s",
             session.ticket[:8],
-            session.user,
+            _short(session.user, 120),
             _short(session.company_file, 120),
             outcome,
             session.calls,
@@ -342,16 +359,16 @@ class Core:
             event = ev.AuthenticateEvent(
                 user=user or "", password=password or "", session_ticket=self.new_ticket()
             )
-            raised = self._fire(self.handler.on_authenticate, event, "authenticate", None)
+            raised = self._fire(
+                self.handler.on_authenticate,
+                event,
+                "authenticate",
+                None,
+                hint=f" for user {_short(event.user, 120)!r}; the Web Connector was answered"
+                " 'busy' and will try again at its next scheduled update. Fix the handler"
+                " or set event.accept = False",
+            )
             if raised:
-                logger.error(
-                    "on_authenticate raised %s for user %r; the Web Connector was answered"
-                    " 'busy' and will try again at its next scheduled update. Fix the"
-                    " handler (the traceback follows) or set event.accept = False.",
-                    type(raised).__name__,
-                    event.user,
-                    exc_info=raised,
-                )
                 return [event.session_ticket, BUSY]
             ticket = str(event.session_ticket)
             if not event.accept:
@@ -381,9 +398,11 @@ class Core:
                     )
                 )
             if answer in _NO_SESSION:
-                logger.info("authenticate: user %r: %s", event.user, _NO_SESSION[answer])
+                logger.info(
+                    "authenticate: user %r: %s", _short(event.user, 120), _NO_SESSION[answer]
+                )
             else:
-                logger.info("session %s... started: user %r", ticket[:8], event.user)
+                logger.info("session %s... started: user %r", ticket[:8], _short(event.user, 120))
             result = [ticket, answer]
             if event.update_delay is not None or event.update_interval is not None:
                 result.append("" if event.update_delay is None else str(int(event.update_delay)))

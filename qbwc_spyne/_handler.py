@@ -101,11 +101,11 @@ class QBWCHandler(abc.ABC):
         """Set ``event.response_message`` to show the user."""
 
     def on_error(self, event: ErrorEvent) -> None:
-        """Report an exceptional condition; by default it is logged.
+        """Report an exceptional condition; by default it is logged in one line.
 
         The Web Connector has already been given a safe answer; use this to
-        alert or record. What this method raises is logged and ignored.
+        alert or record. An exception's traceback is logged at ERROR before
+        this is called, whatever it does. What this method raises is logged
+        and ignored.
         """
-        logger.warning(
-            "%s: %s", event.operation or "qbwc", event.description, exc_info=event.exception
-        )
+        logger.warning("%s: %s", event.operation or "qbwc", event.description)

@@ -625,6 +625,22 @@ def test_non_numeric_percent_done_is_a_handler_error(store):
 
 
 class TestOperatorSees:
+    @pytest.mark.parametrize("outcome", [{"accept": True}, {"no_work": True}, "raise"])
+    def test_a_megabyte_user_name_is_logged_cut_short(self, caplog, outcome):
+        """The user name comes from the request: every line that names it stays short."""
+        caplog.set_level(logging.DEBUG)
+
+        class Raising(QBWCHandler):
+            def on_authenticate(self, event):
+                raise KeyError("users table")
+
+        handler = Raising() if outcome == "raise" else RecordingHandler(authenticate=outcome)
+        core = Core(handler, MemorySessionStore())
+        ticket = core.authenticate("u" * 1_000_000, "secret")[0]
+        core.close_connection(ticket)
+        assert caplog.records
+        assert max(len(r.getMessage()) for r in caplog.records) < 1_000
+
     def test_on_authenticate_raising_is_logged_at_error_with_a_hint(self, caplog):
         """busy is answered, and an ERROR record carries the exception and what to do."""
 
