@@ -56,7 +56,14 @@ from .events import (
     ServerVersionEvent,
 )
 from .exceptions import ConfigurationError, QWCError
-from .qwc import PERSONAL_DATA_PREFS, QB_TYPES, STYLES, UNATTENDED_MODE_PREFS, QWCFile
+from .qwc import (
+    _NOT_XML_CHAR,
+    PERSONAL_DATA_PREFS,
+    QB_TYPES,
+    STYLES,
+    UNATTENDED_MODE_PREFS,
+    QWCFile,
+)
 from .qwc import parse_auth_flags as _parse_auth_flags
 
 __all__ = [
@@ -151,6 +158,17 @@ def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{name} takes a str, not {type(value).__name__}")
     return value
+
+
+def _qwc_text(name: str, value: object) -> str:
+    text = _text(name, value)
+    bad = _NOT_XML_CHAR.search(text)
+    if bad is not None:
+        # A QWC file is XML, which cannot carry a NUL or most control characters.
+        raise server_errors.error(
+            111, f"{name} holds {bad.group()!r}, which a QWC file cannot carry", field=name
+        )
+    return text
 
 
 def _flag(name: str, value: object) -> bool:
@@ -519,23 +537,23 @@ class ReferenceInterface:
 
     overwrite = _Property(False, _flag, "Whether create_qwc_file replaces an existing file.")
     qwc_file_info_app_description = _Property(
-        "", _text, "A line describing the application, shown in the Web Connector (required)."
+        "", _qwc_text, "A line describing the application, shown in the Web Connector (required)."
     )
     qwc_file_info_app_display_name = _Property(
-        "", _text, "A name for display in the Web Connector only."
+        "", _qwc_text, "A name for display in the Web Connector only."
     )
-    qwc_file_info_app_id = _Property("", _text, "Passed to QuickBooks; unused by it today.")
+    qwc_file_info_app_id = _Property("", _qwc_text, "Passed to QuickBooks; unused by it today.")
     qwc_file_info_app_name = _Property(
-        "", _text, "The application's name, shown in the Web Connector (required)."
+        "", _qwc_text, "The application's name, shown in the Web Connector (required)."
     )
     qwc_file_info_app_support_url = _Property(
-        "", _text, "Where users find help; on the host of the app URL (required)."
+        "", _qwc_text, "Where users find help; on the host of the app URL (required)."
     )
     qwc_file_info_app_unique_name = _Property(
-        "", _text, "Makes the Web Connector replace the application rather than clone it."
+        "", _qwc_text, "Makes the Web Connector replace the application rather than clone it."
     )
     qwc_file_info_app_url = _Property(
-        "", _text, "The endpoint; https, except on localhost (required)."
+        "", _qwc_text, "The endpoint; https, except on localhost (required)."
     )
     qwc_file_info_auth_flags = _Property(
         "",
@@ -544,10 +562,10 @@ class ReferenceInterface:
         '0x2 Pro, 0x4 Premier, 0x8 Enterprise, combined; "" for every edition.',
     )
     qwc_file_info_cert_url = _Property(
-        "", _text, "Where the Web Connector gets the server's certificate (https)."
+        "", _qwc_text, "Where the Web Connector gets the server's certificate (https)."
     )
     qwc_file_info_file_id = _Property(
-        "", _text, "A GUID in braces, stored with the company file (required)."
+        "", _qwc_text, "A GUID in braces, stored with the company file (required)."
     )
     qwc_file_info_is_read_only = _Property(
         False, _flag, "Whether read-only access to the company file is enough."
@@ -556,7 +574,7 @@ class ReferenceInterface:
         False, _flag, "Whether the Web Connector may show tray notifications."
     )
     qwc_file_info_owner_id = _Property(
-        "", _text, "A GUID in braces identifying the application (required)."
+        "", _qwc_text, "A GUID in braces identifying the application (required)."
     )
     qwc_file_info_personal_data_pref = _Property(
         0,
@@ -572,7 +590,7 @@ class ReferenceInterface:
         0, _seconds, "Seconds between automatic updates (written as whole minutes); 0 for none."
     )
     qwc_file_info_user = _Property(
-        "", _text, "The user name the Web Connector sends to authenticate (required)."
+        "", _qwc_text, "The user name the Web Connector sends to authenticate (required)."
     )
 
     @property

@@ -230,7 +230,7 @@ class TestValidation:
         assert root.findtext("AuthFlags") == f"0x{number:X}"
 
     def test_every_auth_flags_value_is_accepted_exactly_in_range(self):
-        """parse_auth_flags takes 0x0..0xF (0: every edition), refuses 0x10.., ints and text alike."""
+        """parse_auth_flags takes 0x0 to 0xF (0: every edition) as int or text; refuses the rest."""
         for number in range(0, 0x40):
             for value in (number, f"0x{number:X}", str(number)):
                 if number == 0:
@@ -247,6 +247,18 @@ class TestValidation:
         qwc = QWCFile.parse(text)
         assert qwc.auth_flags is None
         qwc.validate()
+
+    @pytest.mark.parametrize(
+        "field", ["app_name", "app_id", "app_description", "user", "app_display_name"]
+    )
+    @pytest.mark.parametrize("char", ["\x00", "\x1b", "\ud800", "\ufffe"])
+    def test_a_character_xml_cannot_carry_is_refused_naming_the_field(self, tmp_path, field, char):
+        """A NUL, an ESC, a lone surrogate, U+FFFE: a QWCError, not lxml's ValueError; no file."""
+        path = tmp_path / "shop.qwc"
+        with pytest.raises(QWCError) as error:
+            valid(**{field: f"Shop{char}"}).write(path)
+        assert error.value.field == field
+        assert not path.exists()
 
     def test_to_xml_validates_first(self):
         """No invalid file is ever written."""

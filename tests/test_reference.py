@@ -510,6 +510,27 @@ class TestProperties:
         assert name in str(error.value)
         assert getattr(server, name) == before
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            name
+            for name in dir(QBWCServer)
+            if name.startswith("qwc_file_info_")
+            and name != "qwc_file_info_auth_flags"
+            and getattr(QBWCServer, name).default == ""
+        ],
+    )
+    def test_text_a_qwc_file_cannot_carry_is_error_111(self, name):
+        """A NUL or an ESC in a text property is 111 "Invalid special characters in string"."""
+        server = QBWCServer()
+        setattr(server, name, "kept")
+        for text in ("Shop\x00", "\x1b[31mred"):
+            with pytest.raises(QBWCServerError) as error:
+                setattr(server, name, text)
+            assert (error.value.code, error.value.field) == (111, name)
+            assert error.value.message.startswith("Invalid special characters in string: ")
+        assert getattr(server, name) == "kept"
+
     @pytest.mark.parametrize("flags", ["0x0", "0", "0x1", "0x2", "0xA", "0xf", "0XF", "15", ""])
     def test_auth_flags_text_in_range_is_kept_as_given(self, flags):
         """The reference type is a string: it reads back as set."""
