@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import secrets
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -284,15 +284,16 @@ class QWCFile:
             except FileExistsError:
                 raise QWCFileExistsError(str(target)) from None
             return target
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
+        # Not tempfile.mkstemp: its file is private (0600), and the QWC file
+        # is usually served to users by a web server running as another
+        # user. "x" creates it as any new file is created, under the umask.
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
         try:
-            with os.fdopen(handle, "wb") as out:
+            with open(temporary, "xb") as out:
                 out.write(data)
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return target
 
