@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,6 +211,18 @@ class TestHooks:
         first, second = QBWCServer(), QBWCServer()
         first.on_authenticate = print
         assert second.on_authenticate is None
+
+
+class TestReadme:
+    def test_the_sections_code_runs_as_written(self):
+        """Each python block of "Coming from the reference class" runs on its own."""
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+        start = readme.index("## Coming from the reference class")
+        section = readme[start : readme.index("\n## ", start + 1)]
+        blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+        assert blocks
+        for block in blocks:
+            exec(compile(block, "<README: Coming from the reference class>", "exec"), {})
 
 
 class TestRequestData:
