@@ -468,7 +468,7 @@ for _name in (
 # "request_data" is text; the encoding its XML declaration names was undone
 # when the HTTP body was decoded, so the declaration must name the encoding
 # the text is parsed in.
-_DECLARED_ENCODING = re.compile(r"""\A(\ufeff?<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_DECLARED_ENCODING = re.compile(r"""\A\ufeff?<\?xml\b[^>]*?\bencoding\s*=\s*(["'])([^"']*)\1""")
 
 
 class ReferenceInterface:
@@ -595,7 +595,12 @@ class ReferenceInterface:
 
     def _request_bytes(self) -> bytes:
         """``request_data`` as the bytes to parse: UTF-8, and declared so."""
-        text = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", self.request_data, count=1)
+        text = self.request_data
+        declared = _DECLARED_ENCODING.match(text)
+        # Rewritten only when it names another encoding: the rewrite copies
+        # the whole text, tens of megabytes for a large receiveResponseXML.
+        if declared is not None and declared.group(2).lower() not in ("utf-8", "utf8"):
+            text = f"{text[: declared.start(2)]}utf-8{text[declared.end(2) :]}"
         # A lone surrogate cannot be in XML; "surrogatepass" keeps it as bytes
         # the parser refuses (a one-line fault) instead of raising here.
         return text.encode("utf-8", "surrogatepass")

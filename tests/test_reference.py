@@ -282,7 +282,7 @@ class TestRequestData:
         assert "request_data takes a str" in str(error.value)
         assert server.request_data == "before"
 
-    @pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "cp1252"])
+    @pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "cp1252", "UTF-8", "utf8"])
     def test_text_decoded_from_another_encoding_is_read(self, encoding):
         """request_data is text: a declaration naming the body's old encoding does not break it."""
         users: list[str] = []
