@@ -707,6 +707,15 @@ class ReferenceInterface:
             qb_type=QB_TYPES[self._settings["QBType"]],
             style=self._settings["Style"],
         )
+        if qwc.style != "Document":
+            # "When using the QBWCServer class to process requests this should
+            # not be set": the Web Connector would call in a style this server
+            # does not answer. The file may be meant for another service.
+            logger.warning(
+                "create_qwc_file: Style %s makes the Web Connector call in a style this "
+                "server does not answer; leave Style at Document for a file that points here",
+                qwc.style,
+            )
         try:
             qwc.write(file_path, overwrite=self.overwrite)  # validates before writing
         except QWCFileExistsError:

@@ -438,6 +438,22 @@ class TestConfig:
         qwc = QWCFile.parse(tmp_path / "x.qwc")
         assert (qwc.qb_type, qwc.style) == written
 
+    @pytest.mark.parametrize("style", ["DocWrapped", "RPC"])
+    def test_a_style_this_server_does_not_answer_is_written_with_a_warning(
+        self, tmp_path, caplog, style
+    ):
+        """Style "should not be set" for this server, says the document: written, with a warning."""
+        server = filled(QBWCServer())
+        server.config(f"Style={style}")
+        server.create_qwc_file(tmp_path / "x.qwc")
+        assert QWCFile.parse(tmp_path / "x.qwc").style == style
+        assert f"Style {style} makes the Web Connector call in a style" in caplog.text
+
+    def test_the_default_style_is_written_without_a_warning(self, tmp_path, caplog):
+        """Document, the style this server answers, logs nothing."""
+        filled(QBWCServer()).create_qwc_file(tmp_path / "x.qwc")
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
     def test_every_known_code_page_is_accepted_and_encodable(self):
         """Each CodePage accepted has a Python codec; 65001 is UTF-8."""
         import codecs
