@@ -70,7 +70,7 @@ def gunicorn(sessions: Path, *, workers: int = 1) -> Iterator[str]:
             try:
                 if requests.get(url + "?wsdl", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 output = process.stdout.read().decode() if process.stdout else ""
