@@ -55,8 +55,15 @@ from .events import (
     SendRequestEvent,
     ServerVersionEvent,
 )
-from .exceptions import ConfigurationError, QWCError
-from .qwc import PERSONAL_DATA_PREFS, QB_TYPES, STYLES, UNATTENDED_MODE_PREFS, QWCFile
+from .exceptions import ConfigurationError, QWCError, QWCFileExistsError
+from .qwc import (
+    _NOT_XML_CHAR,
+    PERSONAL_DATA_PREFS,
+    QB_TYPES,
+    STYLES,
+    UNATTENDED_MODE_PREFS,
+    QWCFile,
+)
 from .qwc import parse_auth_flags as _parse_auth_flags
 
 __all__ = [
@@ -73,33 +80,6 @@ logger = logging.getLogger("qbwc_spyne.reference")
 
 T = TypeVar("T")
 E = TypeVar("E")
-
-#: Each hook's name and the event class its callable receives.
-HOOK_EVENTS: dict[str, type[Any]] = {
-    "on_authenticate": AuthenticateEvent,
-    "on_client_version": ClientVersionEvent,
-    "on_close_connection": CloseConnectionEvent,
-    "on_connection_error": ConnectionErrorEvent,
-    "on_error": ErrorEvent,
-    "on_get_interactive_url": GetInteractiveURLEvent,
-    "on_get_last_error": GetLastErrorEvent,
-    "on_interactive_done": InteractiveDoneEvent,
-    "on_interactive_rejected": InteractiveRejectedEvent,
-    "on_receive_response": ReceiveResponseEvent,
-    "on_send_request": SendRequestEvent,
-    "on_server_version": ServerVersionEvent,
-}
-
-#: "The following properties are required" for create_qwc_file, in QWCFile's order.
-REQUIRED_QWC_PROPERTIES = (
-    "qwc_file_info_app_name",
-    "qwc_file_info_app_url",
-    "qwc_file_info_app_support_url",
-    "qwc_file_info_app_description",
-    "qwc_file_info_user",
-    "qwc_file_info_owner_id",
-    "qwc_file_info_file_id",
-)
 
 #: Windows code page identifiers accepted by ``config("CodePage=...")``, each
 #: with the Python codec that encodes it: the identifiers of the reference
@@ -153,6 +133,17 @@ def _text(name: str, value: object) -> str:
     return value
 
 
+def _qwc_text(name: str, value: object) -> str:
+    text = _text(name, value)
+    bad = _NOT_XML_CHAR.search(text)
+    if bad is not None:
+        # A QWC file is XML, which cannot carry a NUL or most control characters.
+        raise server_errors.error(
+            111, f"{name} holds {bad.group()!r}, which a QWC file cannot carry", field=name
+        )
+    return text
+
+
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise server_errors.error(107, f"{name} takes True or False, not {value!r}", field=name)
@@ -192,9 +183,12 @@ def _auth_flags(name: str, value: object) -> str:
 class _Property(Generic[T]):
     """A property of the reference class: a default, and a check for each value set."""
 
-    def __init__(self, default: T, check: Callable[[str, object], T], doc: str) -> None:
+    def __init__(
+        self, default: T, check: Callable[[str, object], T], doc: str, *, required: bool = False
+    ) -> None:
         self.default = default
         self.check = check
+        self.required = required
         self.__doc__ = doc
         self.name = ""
 
@@ -436,50 +430,37 @@ class HookHandler(QBWCHandler):
             )
             event.accept = False
 
-    def on_server_version(self, event: ServerVersionEvent) -> None:
-        """Fire ``on_server_version``."""
-        self._dispatch("on_server_version", event)
-
-    def on_client_version(self, event: ClientVersionEvent) -> None:
-        """Fire ``on_client_version``."""
-        self._dispatch("on_client_version", event)
-
-    def on_send_request(self, event: SendRequestEvent) -> None:
-        """Fire ``on_send_request``."""
-        self._dispatch("on_send_request", event)
-
-    def on_receive_response(self, event: ReceiveResponseEvent) -> None:
-        """Fire ``on_receive_response``."""
-        self._dispatch("on_receive_response", event)
-
-    def on_connection_error(self, event: ConnectionErrorEvent) -> None:
-        """Fire ``on_connection_error``."""
-        self._dispatch("on_connection_error", event)
-
-    def on_get_last_error(self, event: GetLastErrorEvent) -> None:
-        """Fire ``on_get_last_error``."""
-        self._dispatch("on_get_last_error", event)
-
-    def on_close_connection(self, event: CloseConnectionEvent) -> None:
-        """Fire ``on_close_connection``."""
-        self._dispatch("on_close_connection", event)
-
-    def on_get_interactive_url(self, event: GetInteractiveURLEvent) -> None:
-        """Fire ``on_get_interactive_url``."""
-        self._dispatch("on_get_interactive_url", event)
-
-    def on_interactive_done(self, event: InteractiveDoneEvent) -> None:
-        """Fire ``on_interactive_done``."""
-        self._dispatch("on_interactive_done", event)
-
-    def on_interactive_rejected(self, event: InteractiveRejectedEvent) -> None:
-        """Fire ``on_interactive_rejected``."""
-        self._dispatch("on_interactive_rejected", event)
-
     def on_error(self, event: ErrorEvent) -> None:
         """Fire ``on_error``; with no hook assigned, log a warning as QBWCHandler does."""
         if not self._dispatch("on_error", event):
             super().on_error(event)
+
+
+def _fire(name: str) -> Callable[[HookHandler, Any], None]:
+    """A HookHandler method firing the hook ``name``, leaving the event as it is when none is."""
+
+    def fire(self: HookHandler, event: Any) -> None:
+        self._dispatch(name, event)
+
+    fire.__name__, fire.__qualname__ = name, f"HookHandler.{name}"
+    fire.__doc__ = f"Fire ``{name}``."
+    return fire
+
+
+# Every other event goes to its hook; unassigned, the event's defaults answer.
+for _name in (
+    "on_server_version",
+    "on_client_version",
+    "on_send_request",
+    "on_receive_response",
+    "on_connection_error",
+    "on_get_last_error",
+    "on_close_connection",
+    "on_get_interactive_url",
+    "on_interactive_done",
+    "on_interactive_rejected",
+):
+    setattr(HookHandler, _name, _fire(_name))
 
 
 # -- the interface ------------------------------------------------------------------------------
@@ -487,7 +468,7 @@ class HookHandler(QBWCHandler):
 # "request_data" is text; the encoding its XML declaration names was undone
 # when the HTTP body was decoded, so the declaration must name the encoding
 # the text is parsed in.
-_DECLARED_ENCODING = re.compile(r"""\A(\ufeff?<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_DECLARED_ENCODING = re.compile(r"""\A\ufeff?<\?xml\b[^>]*?\bencoding\s*=\s*(["'])([^"']*)\1""")
 
 
 class ReferenceInterface:
@@ -519,23 +500,32 @@ class ReferenceInterface:
 
     overwrite = _Property(False, _flag, "Whether create_qwc_file replaces an existing file.")
     qwc_file_info_app_description = _Property(
-        "", _text, "A line describing the application, shown in the Web Connector (required)."
+        "",
+        _qwc_text,
+        "A line describing the application, shown in the Web Connector (required).",
+        required=True,
     )
     qwc_file_info_app_display_name = _Property(
-        "", _text, "A name for display in the Web Connector only."
+        "", _qwc_text, "A name for display in the Web Connector only."
     )
-    qwc_file_info_app_id = _Property("", _text, "Passed to QuickBooks; unused by it today.")
+    qwc_file_info_app_id = _Property("", _qwc_text, "Passed to QuickBooks; unused by it today.")
     qwc_file_info_app_name = _Property(
-        "", _text, "The application's name, shown in the Web Connector (required)."
+        "",
+        _qwc_text,
+        "The application's name, shown in the Web Connector (required).",
+        required=True,
     )
     qwc_file_info_app_support_url = _Property(
-        "", _text, "Where users find help; on the host of the app URL (required)."
+        "",
+        _qwc_text,
+        "Where users find help; on the host of the app URL (required).",
+        required=True,
     )
     qwc_file_info_app_unique_name = _Property(
-        "", _text, "Makes the Web Connector replace the application rather than clone it."
+        "", _qwc_text, "Makes the Web Connector replace the application rather than clone it."
     )
     qwc_file_info_app_url = _Property(
-        "", _text, "The endpoint; https, except on localhost (required)."
+        "", _qwc_text, "The endpoint; https, except on localhost (required).", required=True
     )
     qwc_file_info_auth_flags = _Property(
         "",
@@ -544,10 +534,10 @@ class ReferenceInterface:
         '0x2 Pro, 0x4 Premier, 0x8 Enterprise, combined; "" for every edition.',
     )
     qwc_file_info_cert_url = _Property(
-        "", _text, "Where the Web Connector gets the server's certificate (https)."
+        "", _qwc_text, "Where the Web Connector gets the server's certificate (https)."
     )
     qwc_file_info_file_id = _Property(
-        "", _text, "A GUID in braces, stored with the company file (required)."
+        "", _qwc_text, "A GUID in braces, stored with the company file (required).", required=True
     )
     qwc_file_info_is_read_only = _Property(
         False, _flag, "Whether read-only access to the company file is enough."
@@ -556,7 +546,7 @@ class ReferenceInterface:
         False, _flag, "Whether the Web Connector may show tray notifications."
     )
     qwc_file_info_owner_id = _Property(
-        "", _text, "A GUID in braces identifying the application (required)."
+        "", _qwc_text, "A GUID in braces identifying the application (required).", required=True
     )
     qwc_file_info_personal_data_pref = _Property(
         0,
@@ -572,7 +562,10 @@ class ReferenceInterface:
         0, _seconds, "Seconds between automatic updates (written as whole minutes); 0 for none."
     )
     qwc_file_info_user = _Property(
-        "", _text, "The user name the Web Connector sends to authenticate (required)."
+        "",
+        _qwc_text,
+        "The user name the Web Connector sends to authenticate (required).",
+        required=True,
     )
 
     @property
@@ -602,7 +595,12 @@ class ReferenceInterface:
 
     def _request_bytes(self) -> bytes:
         """``request_data`` as the bytes to parse: UTF-8, and declared so."""
-        text = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", self.request_data, count=1)
+        text = self.request_data
+        declared = _DECLARED_ENCODING.match(text)
+        # Rewritten only when it names another encoding: the rewrite copies
+        # the whole text, tens of megabytes for a large receiveResponseXML.
+        if declared is not None and declared.group(2).lower() not in ("utf-8", "utf8"):
+            text = f"{text[: declared.start(2)]}utf-8{text[declared.end(2) :]}"
         # A lone surrogate cannot be in XML; "surrogatepass" keeps it as bytes
         # the parser refuses (a one-line fault) instead of raising here.
         return text.encode("utf-8", "surrogatepass")
@@ -700,34 +698,43 @@ class ReferenceInterface:
                 GUID, http off localhost...); ``field`` names the property.
             QWCFileExistsError: the file exists and ``overwrite`` is False.
         """
+        values = {name: getattr(self, name) for name in _QWC_PROPERTIES}
         for name in REQUIRED_QWC_PROPERTIES:
-            if not getattr(self, name).strip():
+            if not values[name].strip():
                 raise server_errors.error(201, name, field=name)
         qwc = QWCFile(
-            app_name=self.qwc_file_info_app_name,
-            app_url=self.qwc_file_info_app_url,
-            app_support_url=self.qwc_file_info_app_support_url,
-            app_description=self.qwc_file_info_app_description,
-            user=self.qwc_file_info_user,
-            owner_id=self.qwc_file_info_owner_id,
-            file_id=self.qwc_file_info_file_id,
-            app_id=self.qwc_file_info_app_id,
-            app_display_name=self.qwc_file_info_app_display_name,
-            app_unique_name=self.qwc_file_info_app_unique_name,
-            auth_flags=self.qwc_file_info_auth_flags or None,
-            cert_url=self.qwc_file_info_cert_url,
-            is_read_only=self.qwc_file_info_is_read_only,
-            notify=self.qwc_file_info_notify,
-            personal_data_pref=self.qwc_file_info_personal_data_pref,
-            unattended_mode_pref=self.qwc_file_info_unattended_mode_pref,
-            update_interval=self.qwc_file_info_update_interval,
+            **{name.removeprefix("qwc_file_info_"): value for name, value in values.items()},
             qb_type=QB_TYPES[self._settings["QBType"]],
             style=self._settings["Style"],
         )
+        if qwc.style != "Document":
+            # "When using the QBWCServer class to process requests this should
+            # not be set": the Web Connector would call in a style this server
+            # does not answer. The file may be meant for another service.
+            logger.warning(
+                "create_qwc_file: Style %s makes the Web Connector call in a style this "
+                "server does not answer; leave Style at Document for a file that points here",
+                qwc.style,
+            )
         try:
-            qwc.validate()
+            qwc.write(file_path, overwrite=self.overwrite)  # validates before writing
+        except QWCFileExistsError:
+            raise
         except QWCError as exc:
             # Name the property as this class names it.
             problem = str(exc).removeprefix(f"{exc.field} ")
             raise QWCError(f"qwc_file_info_{exc.field}", problem) from None
-        qwc.write(file_path, overwrite=self.overwrite)
+
+
+# The tables the descriptors above already hold, for callers and for the tests.
+_DESCRIPTORS = vars(ReferenceInterface)
+#: Each hook's name and the event class its callable receives.
+HOOK_EVENTS: dict[str, type[Any]] = {
+    name: hook.event for name, hook in _DESCRIPTORS.items() if isinstance(hook, _Hook)
+}
+#: The qwc_file_info_* properties, each named as the QWCFile field after its prefix.
+_QWC_PROPERTIES = tuple(name for name in _DESCRIPTORS if name.startswith("qwc_file_info_"))
+#: The properties create_qwc_file requires ("This property is required.").
+REQUIRED_QWC_PROPERTIES = tuple(
+    name for name, prop in _DESCRIPTORS.items() if isinstance(prop, _Property) and prop.required
+)

@@ -414,6 +414,10 @@ class QBWCServer(ReferenceInterface):
             request_data: the HTTP body. Without it, the ``request_data``
                 property is served and the answer also goes to the
                 ``response_data`` property, as the reference class does.
+
+        Returns:
+            The response body: a SOAP answer, or a one-line SOAP fault for a
+            body that cannot be served. Nothing is raised for bad input.
         """
         if request_data is None:
             self.response_data = ""

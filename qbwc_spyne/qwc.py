@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import secrets
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -50,6 +50,9 @@ _GUID = re.compile(
 # "All" is what leaving AuthFlags out means; a written AuthFlags combines
 # at least one edition.
 AUTH_FLAG_BITS = 0xF
+# The characters XML 1.0 can carry (its production "Char"); any other one,
+# a NUL or an ESC say, cannot be written into the file at all.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _AUTH_FLAGS_TEXT = re.compile(r"0[xX][0-9A-Fa-f]{1,8}|[0-9]{1,10}")
 PERSONAL_DATA_PREFS = {0: "pdpNotNeeded", 1: "pdpOptional", 2: "pdpRequired"}
 UNATTENDED_MODE_PREFS = {0: "umpOptional", 1: "umpRequired"}
@@ -175,6 +178,13 @@ class QWCFile:
         for name in ("app_name", "app_url", "app_support_url", "app_description", "user"):
             if not str(getattr(self, name)).strip():
                 raise QWCError(name, "is required")
+        for field in fields(self):
+            value = getattr(self, field.name)
+            bad = _NOT_XML_CHAR.search(value) if isinstance(value, str) else None
+            if bad is not None:
+                raise QWCError(
+                    field.name, f"holds {bad.group()!r}, a character an XML file cannot carry"
+                )
         for name in ("owner_id", "file_id"):
             if not _GUID.fullmatch(getattr(self, name)):
                 raise QWCError(
@@ -274,15 +284,16 @@ class QWCFile:
             except FileExistsError:
                 raise QWCFileExistsError(str(target)) from None
             return target
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
+        # Not tempfile.mkstemp: its file is private (0600), and the QWC file
+        # is usually served to users by a web server running as another
+        # user. "x" creates it as any new file is created, under the umask.
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
         try:
-            with os.fdopen(handle, "wb") as out:
+            with open(temporary, "xb") as out:
                 out.write(data)
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return target
 

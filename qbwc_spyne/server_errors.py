@@ -120,9 +120,8 @@ ERRORS: tuple[tuple[int, str], ...] = (
     (899, "An XML or other QuickBooks error has occurred"),
 )
 
-_MESSAGES: dict[int, str] = {}
-for _code, _text in ERRORS:
-    _MESSAGES.setdefault(_code, _text)
+# Reversed, so that the first of 899's two rows is the one kept.
+_MESSAGES: dict[int, str] = dict(reversed(ERRORS))
 
 #: qbXML statusCode -> the reference class's code for the same condition.
 STATUS_CODES: dict[int, int] = {

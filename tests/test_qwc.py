@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from typing import Any
 
@@ -118,6 +120,18 @@ class TestWriting:
             assert QWCFile.parse(old.read()).user == "shop"
         assert QWCFile.parse(path).user == "other"
         assert [p.name for p in tmp_path.iterdir()] == ["shop.qwc"]
+
+    def test_overwrite_gives_the_file_the_mode_a_new_file_gets(self, tmp_path):
+        """Replacing a file leaves it as readable as a fresh one (umask 022: 0644, not 0600)."""
+        previous = os.umask(0o022)
+        try:
+            valid().write(tmp_path / "fresh.qwc")
+            valid().write(tmp_path / "replaced.qwc", overwrite=True)
+            valid().write(tmp_path / "replaced.qwc", overwrite=True)
+        finally:
+            os.umask(previous)
+        modes = {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        assert modes == {0o644}
 
     def test_a_failed_overwrite_leaves_no_temporary_file(self, tmp_path):
         """The rename fails (a directory is in the way): the error rises, nothing is left behind."""
@@ -247,6 +261,18 @@ class TestValidation:
         qwc = QWCFile.parse(text)
         assert qwc.auth_flags is None
         qwc.validate()
+
+    @pytest.mark.parametrize(
+        "field", ["app_name", "app_id", "app_description", "user", "app_display_name"]
+    )
+    @pytest.mark.parametrize("char", ["\x00", "\x1b", "\ud800", "\ufffe"])
+    def test_a_character_xml_cannot_carry_is_refused_naming_the_field(self, tmp_path, field, char):
+        """A NUL, an ESC, a lone surrogate, U+FFFE: a QWCError, not lxml's ValueError; no file."""
+        path = tmp_path / "shop.qwc"
+        with pytest.raises(QWCError) as error:
+            valid(**{field: f"Shop{char}"}).write(path)
+        assert error.value.field == field
+        assert not path.exists()
 
     def test_to_xml_validates_first(self):
         """No invalid file is ever written."""

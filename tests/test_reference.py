@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,6 +213,18 @@ class TestHooks:
         assert second.on_authenticate is None
 
 
+class TestReadme:
+    def test_the_sections_code_runs_as_written(self):
+        """Each python block of "Coming from the reference class" runs on its own."""
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+        start = readme.index("## Coming from the reference class")
+        section = readme[start : readme.index("\n## ", start + 1)]
+        blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+        assert blocks
+        for block in blocks:
+            exec(compile(block, "<README: Coming from the reference class>", "exec"), {})
+
+
 class TestRequestData:
     def test_process_request_reads_request_data_and_fills_response_data(self):
         """The reference class's loop; the bytes returned are response_data's."""
@@ -268,7 +282,7 @@ class TestRequestData:
         assert "request_data takes a str" in str(error.value)
         assert server.request_data == "before"
 
-    @pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "cp1252"])
+    @pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "cp1252", "UTF-8", "utf8"])
     def test_text_decoded_from_another_encoding_is_read(self, encoding):
         """request_data is text: a declaration naming the body's old encoding does not break it."""
         users: list[str] = []
@@ -424,6 +438,22 @@ class TestConfig:
         qwc = QWCFile.parse(tmp_path / "x.qwc")
         assert (qwc.qb_type, qwc.style) == written
 
+    @pytest.mark.parametrize("style", ["DocWrapped", "RPC"])
+    def test_a_style_this_server_does_not_answer_is_written_with_a_warning(
+        self, tmp_path, caplog, style
+    ):
+        """Style "should not be set" for this server, says the document: written, with a warning."""
+        server = filled(QBWCServer())
+        server.config(f"Style={style}")
+        server.create_qwc_file(tmp_path / "x.qwc")
+        assert QWCFile.parse(tmp_path / "x.qwc").style == style
+        assert f"Style {style} makes the Web Connector call in a style" in caplog.text
+
+    def test_the_default_style_is_written_without_a_warning(self, tmp_path, caplog):
+        """Document, the style this server answers, logs nothing."""
+        filled(QBWCServer()).create_qwc_file(tmp_path / "x.qwc")
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
     def test_every_known_code_page_is_accepted_and_encodable(self):
         """Each CodePage accepted has a Python codec; 65001 is UTF-8."""
         import codecs
@@ -509,6 +539,27 @@ class TestProperties:
         assert (error.value.code, error.value.field) == (code, name)
         assert name in str(error.value)
         assert getattr(server, name) == before
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            name
+            for name in dir(QBWCServer)
+            if name.startswith("qwc_file_info_")
+            and name != "qwc_file_info_auth_flags"
+            and getattr(QBWCServer, name).default == ""
+        ],
+    )
+    def test_text_a_qwc_file_cannot_carry_is_error_111(self, name):
+        """A NUL or an ESC in a text property is 111 "Invalid special characters in string"."""
+        server = QBWCServer()
+        setattr(server, name, "kept")
+        for text in ("Shop\x00", "\x1b[31mred"):
+            with pytest.raises(QBWCServerError) as error:
+                setattr(server, name, text)
+            assert (error.value.code, error.value.field) == (111, name)
+            assert error.value.message.startswith("Invalid special characters in string: ")
+        assert getattr(server, name) == "kept"
 
     @pytest.mark.parametrize("flags", ["0x0", "0", "0x1", "0x2", "0xA", "0xf", "0XF", "15", ""])
     def test_auth_flags_text_in_range_is_kept_as_given(self, flags):

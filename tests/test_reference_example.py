@@ -83,6 +83,8 @@ class TestSeedStyleExample:
         with serving(make_server()) as url:
             result = WebConnector(url, user=USER, password=PASSWORD, quickbooks=quickbooks).update()
         assert result.status == "connection error", result.transcript()
+        assert result.operations()[-2:] == ["connectionError", "closeConnection"]
+        assert result.messages == ["Could not start QuickBooks.", "Read 0 customers"]
 
     def test_a_body_that_is_not_utf8_gets_400(self):
         """The HTTP handler cannot decode it into request_data, and says so."""

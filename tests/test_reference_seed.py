@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,31 @@ class TestEveryNameOfTheReferenceClass:
         server = QBWCServer()
         for name in config_settings(seed):
             assert isinstance(server.config(name), str), name
+
+    def test_every_config_setting_takes_back_what_it_reads(self, seed):
+        """config("NAME=" + config("NAME")) sets it, except the settings documented as queried."""
+        server = QBWCServer()
+        start = seed.index("QBWCServer Config Settings\n\nThe class accepts")
+        for name in config_settings(seed):
+            value = server.config(name)
+            entry = seed[seed.index(f"\n{name}:", start) :][:300]
+            if "When queried, this setting will return" in entry:
+                with pytest.raises(QBWCServerError) as error:
+                    server.config(f"{name}={value}")
+                assert (error.value.code, error.value.field) == (402, name)
+            else:
+                assert server.config(f"{name}={value}") == "", name
+            assert server.config(name) == value, name
+
+    def test_every_event_parameter_has_the_documented_type(self, seed):
+        """str, int or bool as documented; None is also allowed where "not set" means something."""
+        for name, body in sections(seed, "Event").items():
+            hints = typing.get_type_hints(HOOK_EVENTS[name])
+            for parameter, kind in re.findall(
+                r"^  def (\w+)\(\) -> (\w+): \.\.\.", body, re.MULTILINE
+            ):
+                documented = {"str": str, "int": int, "bool": bool}[kind]
+                assert hints[parameter] in (documented, documented | None), (name, parameter)
 
     def test_the_error_table_is_the_documents(self, seed):
         """server_errors.ERRORS is the document's table, row for row, in its order."""
