@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_serving(
+    url: str, alive: Callable[[], bool], *, within: float = 30.0, probe_timeout: float = 1.0
+) -> bool:
+    """Ask for ``url``?wsdl until it answers 200; False once ``alive()`` is False or time is up."""
+    deadline = time.monotonic() + within
+    while alive() and time.monotonic() < deadline:
+        try:
+            if requests.get(url + "?wsdl", timeout=probe_timeout).status_code == 200:
+                return True
+        except (requests.RequestException, OSError):
+            # Refused, reset or timed out while the server boots: ask again.
+            pass
+        time.sleep(0.1)
+    return False
+
+
 @contextmanager
 def gunicorn(sessions: Path, *, workers: int = 1) -> Iterator[str]:
     """Serve examples/customer_sync.py with gunicorn on a free port; yield its URL."""
@@ -65,17 +83,9 @@ def gunicorn(sessions: Path, *, workers: int = 1) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "?wsdl", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"gunicorn did not start: {output[-2000:]}")
-            time.sleep(0.1)
+        if not wait_until_serving(url, lambda: process.poll() is None):
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"gunicorn did not start: {output[-2000:]}")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
@@ -166,3 +176,31 @@ def test_several_gunicorn_workers(tmp_path):
             wc.sendRequestXML(ticket, HCP, "", "US", 13, 0)
             assert wc.receiveResponseXML(ticket, CUSTOMERS, "", "") == 100
             assert wc.closeConnection(ticket) == "Read 2 customers"
+
+
+def test_readiness_probe_waits_through_a_read_timeout():
+    """A server that accepts but answers late (gunicorn booting) is asked again, not a failure."""
+    answered: list[int] = []
+
+    class SlowFirst(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answered.append(1)
+            if len(answered) == 1:
+                time.sleep(0.6)  # past the probe's timeout: a ReadTimeout
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFirst)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        assert wait_until_serving(url, lambda: True, within=20, probe_timeout=0.2)
+        assert len(answered) >= 2
+    finally:
+        server.shutdown()
+        server.server_close()
