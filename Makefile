@@ -1,6 +1,6 @@
 # The two front-door commands: `make test` and `make demo`. Each creates
 # .venv with the package and what it needs, so a fresh machine needs only
-# Python 3.11+.
+# Python 3.11, 3.12 or 3.13.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test,typing]'
 	touch $(STAMP)
 
-## Tests, then typing and style: everything CI checks.
+## Everything CI checks: the tests on every supported Python found here
+## (noxfile.py; this one first), then the generated code, typing and style, once.
 test: $(STAMP)
 	$(BIN)/python -m qbwc_spyne.codegen --check
-	$(BIN)/python -m pytest
+	$(BIN)/nox
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_queue
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

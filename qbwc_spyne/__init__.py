@@ -16,6 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# First, before anything imports spyne: spyne 2.14 imports its copy of six,
+# which fails on Python 3.12 and later; this serves it from six instead.
+from . import _spyne_compat
+
+_spyne_compat.install()
+
 from . import events, exceptions
 from ._handler import QBWCHandler
 from ._jobs import (

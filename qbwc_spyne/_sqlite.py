@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from urllib.parse import quote
 
@@ -79,6 +80,7 @@ class SQLiteBacked:
                 conn.close()
                 raise
             self._conn, self._pid = conn, os.getpid()
+            weakref.finalize(self, _close_in_owner, conn, self._pid)
         return self._conn
 
     def close(self) -> None:
@@ -87,3 +89,17 @@ class SQLiteBacked:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _close_in_owner(conn: sqlite3.Connection, pid: int) -> None:
+    """Close a backend's connection when the backend is dropped unclosed.
+
+    A MemoryJobQueue in a test is rarely closed, and Python 3.13 warns of every
+    connection collected open. A weakref finalizer rather than ``__del__``: it
+    holds the connection, so the connection is closed before it can be
+    collected, even when the backend dies in a reference cycle. Only in the
+    process that opened it: a connection inherited across a fork is the
+    parent's.
+    """
+    if os.getpid() == pid:
+        conn.close()

@@ -104,7 +104,9 @@ class TestSQLite:
     def test_uses_wal_mode(self, tmp_path):
         """WAL lets several worker processes read while one writes."""
         import sqlite3
+        from contextlib import closing
 
         SQLiteSessionStore(tmp_path / "s.db")
-        mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
+        with closing(sqlite3.connect(tmp_path / "s.db")) as db:
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"

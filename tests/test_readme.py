@@ -1,0 +1,479 @@
+"""README.md runs as written: every Python block, every line of it, and every command.
+
+A block is run unless an HTML comment right above it says ``<!-- not run:
+REASON -->``. Python blocks run in a temporary directory, in the order of the
+README, beside the reader's own ``your_app`` module (tests/your_app.py); the
+quickstart, the block that starts ``# app.py``, is also that file there, as
+the later blocks and commands expect. Each block is then used the way the
+README says (a Web Connector update against the quickstart, the jobs
+through a fake QuickBooks), and every statement of every block must have
+run. Shell commands each have a runner here; a command with none fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from argon2 import PasswordHasher
+
+from qbwc_spyne import JobContext, JobState, qbxml
+from qbwc_spyne.qwc import QWCFile
+from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+FENCE = re.compile(r"^```(?P<info>\S*)\s*$")
+NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.*?)\s*-->\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of README.md."""
+
+    info: str
+    first_line: int  # README line number of the block's first line of code
+    text: str
+    not_run: str | None  # the reason given in the source, if the block is not run
+
+    @property
+    def python(self) -> bool:
+        return self.info == "python"
+
+    @property
+    def commands(self) -> list[str]:
+        """The block's commands, without trailing comments."""
+        lines = (line.split("  #", 1)[0].strip() for line in self.text.splitlines())
+        return [line for line in lines if line and not line.startswith("#")]
+
+
+def readme_blocks(text: str) -> list[Block]:
+    """Every fenced block, with the ``not run`` reason written just above it."""
+    lines = text.splitlines()
+    blocks = []
+    number = 0
+    while number < len(lines):
+        match = FENCE.match(lines[number])
+        if not match:
+            number += 1
+            continue
+        end = next(i for i in range(number + 1, len(lines)) if lines[i].startswith("```"))
+        above = "\n".join(lines[:number]).rstrip()
+        comment = above[above.rfind("<!--") :] if above.endswith("-->") else ""
+        reason = NOT_RUN.match(comment)
+        blocks.append(
+            Block(
+                info=match["info"],
+                first_line=number + 2,
+                text="\n".join(lines[number + 1 : end]) + "\n",
+                not_run=reason["reason"] if reason else None,
+            )
+        )
+        number = end + 1
+    return blocks
+
+
+BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+PYTHON_BLOCKS = [block for block in BLOCKS if block.python]
+JSON_BLOCKS = [block for block in BLOCKS if block.info == "json"]
+SHELL_BLOCKS = [block for block in BLOCKS if not block.python and block not in JSON_BLOCKS]
+
+
+def statement_lines(block: Block) -> set[int]:
+    """README line numbers of every statement in a Python block."""
+    tree = ast.parse(block.text)
+    return {
+        node.lineno + block.first_line - 1 for node in ast.walk(tree) if isinstance(node, ast.stmt)
+    }
+
+
+@dataclass
+class LineRecorder:
+    """The README lines executed, recorded by a trace function.
+
+    It takes the place of any other (coverage's) while it records: coverage's
+    C tracer, called from Python, would put itself back in its place.
+    """
+
+    lines: set[int] = field(default_factory=set)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+            if frame.f_code.co_filename != str(README):
+                return None
+            self.lines.add(frame.f_lineno)
+            return tracer
+
+        previous = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            yield
+        finally:
+            sys.settrace(previous)
+
+
+def run_block(block: Block, module_name: str, recorder: LineRecorder) -> types.ModuleType:
+    """Execute a Python block as module ``module_name``, its lines numbered as in the README."""
+    code = compile("\n" * (block.first_line - 1) + block.text, str(README), "exec")
+    module = types.ModuleType(module_name)
+    module.__file__ = str(README)
+    sys.modules[module_name] = module
+    with recorder.recording():
+        exec(code, module.__dict__)
+    return module
+
+
+@pytest.fixture
+def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
+    """A directory like the reader's: app.py (the quickstart) and your_app.py."""
+    quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
+    (tmp_path / "app.py").write_text(quickstart.text, encoding="utf-8")
+    shutil.copy(Path(__file__).with_name("your_app.py"), tmp_path / "your_app.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("app", "your_app"):
+        sys.modules.pop(name, None)
+    yield tmp_path
+    for name in list(sys.modules):
+        if name in ("app", "your_app") or name.startswith("readme_"):
+            del sys.modules[name]
+
+
+# -- what each Python block is for -----------------------------------------------------
+
+
+def use_quickstart(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Updates against the quickstart app: two requests, an hresult, no work, a bad password."""
+    quickbooks = FakeQuickBooks()
+    quickbooks.add_customers(3)
+    update = WebConnector(module.app, user="shop", password="s3cret", quickbooks=quickbooks)
+    result = update.update()
+    assert result.ok, result.transcript()
+    assert [r.count("<CustomerRet>") for r in your_app.responses] == [3, 0]
+    assert "<ItemQueryRs" in your_app.responses[1]
+
+    your_app.waiting.append("not qbXML")  # QuickBooks cannot parse it: an hresult
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert not result.ok, result.transcript()
+    assert your_app.waiting == ["not qbXML"]  # not stored: QuickBooks failed it
+
+    your_app.waiting.clear()
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.status == "no work"
+    result = WebConnector(module.app, user="shop", password="guess", quickbooks=quickbooks).update()
+    assert not result.ok and result.status != "no work"
+
+
+def use_jobs(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The jobs run through a fake QuickBooks; the reconcile query finds the invoice added."""
+    quickbooks = FakeQuickBooks()
+    quickbooks.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
+    quickbooks.add_customers(3)
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    assert sorted(c["Name"] for c in your_app.customers) == [
+        "Customer 0001",
+        "Customer 0002",
+        "Customer 0003",
+    ]
+    assert your_app.txn_ids["1042"] in quickbooks.records["Invoice"]
+
+    queue = module.handler.queue
+    (invoice,) = [job for job in queue.jobs() if job.kind == "add_invoice"]
+    assert invoice.state is JobState.DONE
+    reconcile = module.AddInvoice().reconcile(JobContext(job=invoice, session=None, version="13.0"))
+    answer = qbxml.parse_response(quickbooks.process(qbxml.request(reconcile)).response)
+    assert [r.findtext("TxnID") for r in answer[0].records] == [your_app.txn_ids["1042"]]
+
+
+def use_testing(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The README's test passes with the plugin's fixtures."""
+    module.test_sync(
+        request.getfixturevalue("web_connector"), request.getfixturevalue("fake_quickbooks")
+    )
+
+
+def use_qwc(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The file written is a valid QWC file with the README's values."""
+    written = QWCFile.parse(Path("shop.qwc").read_text(encoding="utf-8"))
+    assert written.app_url == "https://shop.example.com/qbwc" and written.user == "shop"
+
+
+def use_reference(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The hooks answer authenticate through request_data and response_data, too."""
+    server = module.server
+    for password in ("secret", "wrong"):
+        server.request_data = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+            '<soap:Body><authenticate xmlns="http://developer.intuit.com/">'
+            f"<strUserName>shop</strUserName><strPassword>{password}</strPassword>"
+            "</authenticate></soap:Body></soap:Envelope>"
+        )
+        server.process_request()
+        accepted = ">nvu<" not in server.response_data
+        assert accepted is (password == "secret"), server.response_data
+
+
+def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
+    """How the tests use a block, known by what it defines; None for a block nobody uses."""
+    if block.text.startswith("# app.py"):
+        return use_quickstart
+    if "class AddInvoice" in block.text:
+        return use_jobs
+    if "def test_sync" in block.text:
+        return use_testing
+    if "QWCFile(" in block.text:
+        return use_qwc
+    if "server = QBWCServer()" in block.text:
+        return use_reference
+    return None
+
+
+class TestPythonBlocks:
+    def test_there_are_python_blocks(self):
+        """The README's Python examples are found (the quickstart, jobs, testing, QWC)."""
+        assert len(PYTHON_BLOCKS) >= 4
+
+    @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    def test_every_python_block_runs_every_line(self, block, reader_dir, request):
+        """The block runs as written, its use succeeds, and each of its statements ran."""
+        assert block.not_run is None, "every Python block runs"
+        use = python_block_use(block)
+        assert use is not None, f"README.md:{block.first_line}: a Python block nothing uses"
+        your_app = importlib.import_module("your_app")
+        recorder = LineRecorder()
+        if use is not use_quickstart and "from app import" in block.text:
+            quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
+            run_block(quickstart, "app", recorder)
+        module = run_block(block, f"readme_{block.first_line}", recorder)
+        with recorder.recording():
+            use(module, your_app, request)
+        missed = sorted(statement_lines(block) - recorder.lines)
+        assert not missed, f"README.md lines never run: {missed}"
+
+    def test_a_block_nothing_uses_fails(self):
+        """A new Python block is refused until a test uses it."""
+        new = Block(info="python", first_line=1, text="print('hello')\n", not_run=None)
+        assert python_block_use(new) is None
+
+    def test_a_line_that_never_runs_is_found(self):
+        """The line check sees a statement that no use reaches."""
+        block = Block(info="python", first_line=1, text="def f():\n    return 1\n", not_run=None)
+        recorder = LineRecorder()
+        run_block(block, "readme_unused", recorder)
+        assert statement_lines(block) - recorder.lines == {2}
+
+
+# -- shell blocks -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def command(line: str) -> list[str]:
+    """A README command as argv, its program from this environment."""
+    argv = line.replace("'", "").split()
+    if argv[0] in ("python", "qbwc-spyne", "gunicorn"):
+        argv[0] = sys.executable if argv[0] == "python" else str(BIN / argv[0])
+    return argv
+
+
+def run(argv: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+    # A new session has no terminal: getpass reads standard input, as in CI.
+    options.setdefault("cwd", os.getcwd())
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        start_new_session=True,
+        **options,
+    )
+
+
+@dataclass
+class Shell:
+    """What the commands of one block share: the reader's directory, a running server."""
+
+    directory: Path
+    stack: contextlib.ExitStack
+    url: str = ""
+
+
+def run_gunicorn(shell: Shell, line: str) -> None:
+    """gunicorn loads the quickstart's app:app (``--check-config``: loaded, never bound)."""
+    done = run([*command(line), "--check-config"])
+    assert done.returncode == 0, done.stderr
+
+
+def run_codegen_check(shell: Shell, line: str) -> None:
+    done = run(command(line), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+def run_codegen(shell: Shell, line: str) -> None:
+    """The generator writes what is committed (here into a copy, not the checkout)."""
+    output = shell.directory / "_service.py"
+    done = run([*command(line), "--output", str(output)])
+    assert done.returncode == 0, done.stderr
+    assert output.read_text() == (ROOT / "qbwc_spyne" / "_service.py").read_text()
+
+
+def run_serve(shell: Shell, line: str) -> None:
+    """serve starts on a free port of 127.0.0.1, answers, and is stopped after the block."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*command(line), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def stop() -> None:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    shell.stack.callback(stop)
+    shell.url = f"http://127.0.0.1:{port}/"
+    for _ in range(300):  # bounded: up to about 30 s for the server to start
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(shell.url + "?wsdl", timeout=5).status_code == 200:
+                return
+        assert server.poll() is None, "serve exited"
+        time.sleep(0.1)
+    raise AssertionError("serve never answered")
+
+
+def run_qwc(shell: Shell, line: str) -> None:
+    """The reader's qwc.toml becomes shop.qwc, which --check accepts."""
+    (shell.directory / "qwc.toml").write_text(
+        "[qwc]\n"
+        'app_name = "Shop sync"\n'
+        'app_url = "https://shop.example.com/qbwc"\n'
+        'app_support_url = "https://shop.example.com/help"\n'
+        'app_description = "Orders to QuickBooks"\n'
+        'user = "shop"\n',
+        encoding="utf-8",
+    )
+    done = run(command(line))
+    assert done.returncode == 0, done.stderr
+    checked = run([str(BIN / "qbwc-spyne"), "qwc", "--check", "shop.qwc"])
+    assert checked.returncode == 0, checked.stderr
+
+
+def run_simulate(shell: Shell, line: str) -> None:
+    """The reader's URL, here the served quickstart, with the sample company the README names."""
+    assert shell.url, "simulate follows serve in the block"
+    argv = [
+        shell.url
+        if arg.startswith("https://shop.example.com")
+        else str(ROOT / arg)
+        if arg.startswith("examples/")
+        else arg
+        for arg in command(line)
+    ]
+    # With no terminal the password comes from the environment, as the reader may give it.
+    done = run(argv, env={**os.environ, "QBWC_PASSWORD": "s3cret"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (shell.directory / "run.json").exists()
+
+
+def run_hash_password(shell: Shell, line: str) -> None:
+    """The password typed twice comes out as an Argon2 hash of it."""
+    done = run(command(line), input="s3cret\ns3cret\n")
+    assert done.returncode == 0, done.stderr
+    assert PasswordHasher().verify(done.stdout.strip().splitlines()[-1], "s3cret")
+
+
+def run_demo(shell: Shell, line: str) -> None:
+    """The demo runs from the checkout, as it says."""
+    done = run(command(line), cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+RUNNERS: dict[str, Callable[[Shell, str], None]] = {
+    "gunicorn app:app --bind 0.0.0.0:8000 --workers 4": run_gunicorn,
+    "python -m qbwc_spyne.codegen": run_codegen,
+    "python -m qbwc_spyne.codegen --check": run_codegen_check,
+    "qbwc-spyne serve 'app:handler' --store sqlite:sessions.db": run_serve,
+    "qbwc-spyne qwc --toml qwc.toml -o shop.qwc": run_qwc,
+    "qbwc-spyne simulate https://shop.example.com/qbwc --user shop"
+    " --company examples/sample_company.json --json run.json": run_simulate,
+    "qbwc-spyne hash-password": run_hash_password,
+    "qbwc-spyne demo": run_demo,
+}
+
+
+class TestJSONBlocks:
+    @pytest.mark.parametrize("block", JSON_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    def test_every_company_file_loads(self, block, tmp_path):
+        """A JSON block is a company file: the fake QuickBooks loads it whole."""
+        path = tmp_path / "company.json"
+        path.write_text(block.text, encoding="utf-8")
+        quickbooks = FakeQuickBooks.from_json(path)
+        assert quickbooks.records["Customer"], "the sample has customers"
+
+
+class TestShellBlocks:
+    @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    def test_every_command_runs_or_the_block_says_why_not(self, block, reader_dir):
+        """Each command of a block runs, in order; a block not run gives its reason."""
+        if block.not_run is not None:
+            assert len(block.not_run) > 20, "say why the block is not run"
+            return
+        unknown = [line for line in block.commands if line not in RUNNERS]
+        assert not unknown, f"README.md:{block.first_line}: commands nothing runs: {unknown}"
+        with contextlib.ExitStack() as stack:
+            shell = Shell(reader_dir, stack)
+            for line in block.commands:
+                RUNNERS[line](shell, line)
+
+    def test_blocks_not_run_are_few(self):
+        """Only the make targets and the install lines are left unrun."""
+        assert [b.first_line for b in BLOCKS if b.not_run] == [
+            b.first_line for b in SHELL_BLOCKS if b.commands[0].startswith(("make", "pip"))
+        ]
+
+    def test_the_install_lines_name_real_extras(self):
+        """Each extra the install block names is in pyproject.toml."""
+        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "optional-dependencies"
+        ]
+        install = next(b for b in SHELL_BLOCKS if b.commands[0].startswith("pip install"))
+        named = [m for line in install.commands for m in re.findall(r"\.\[(\w+)\]", line)]
+        assert named and set(named) <= set(extras)
