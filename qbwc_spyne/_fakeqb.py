@@ -10,6 +10,7 @@ filters and returns copies. What QuickBooks checks, the fake checks, with
 QuickBooks' status codes and messages:
 
 - 1 (Info): a query matched nothing;
+- 3070: a string is longer than its field takes;
 - 500 (Warn): a FullName asked for does not exist (the others are returned);
 - 3100: an Add or Mod would duplicate a name;
 - 3120: a ListID or TxnID asked for does not exist;
@@ -34,11 +35,19 @@ and answers each with the failure's status. The SDK's table of
 QBXMLMsgsRq attributes calls rollbackOnError "not valid" for QuickBooks
 itself, so do not rely on it against a real company.
 
-A document that is not well-formed, lacks ``<?qbxml version?>`` or
-``onError``, asks for a qbXML version the company does not support, or
-holds a request the fake does not know, is refused whole, as QuickBooks'
-request processor refuses it: hresult 0x80040400, no response, and nothing
-changed.
+A document that is not well-formed, lacks ``<?qbxml version?>``, asks for
+a qbXML version the company does not support (those its HostQuery answer
+lists), does not validate against the schema of the version it declares,
+or holds a request the fake does not carry out, is refused whole, as
+QuickBooks' request processor refuses it: hresult 0x80040400, no
+response, and nothing changed. The schema check is QuickBooks' own:
+element order, occurrence, types and enumerations, ``iterator`` only on
+the queries whose schema has it (``_schema.check_document``, from the
+generated tables). :attr:`QuickBooksAnswer.detail` says what was wrong,
+which QuickBooks never does. A string longer than its ``maxLength`` does
+not refuse the document: that request gets status 3070 and ``onError``
+decides what follows. Not supported: ``defMacro``/``useMacro``, which the
+generated tables do not record, so a document using them is refused.
 
 Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
 first ``MaxReturned`` records with ``iteratorID`` and
@@ -57,7 +66,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -65,6 +74,7 @@ from typing import Any
 
 from lxml import etree
 
+from ._schema import check_document
 from ._xml import XMLError, parse_qbxml
 from .exceptions import CompanyDataError, QuickBooksUnavailable
 
@@ -118,6 +128,9 @@ class QuickBooksAnswer:
     response: str
     hresult: str = ""
     message: str = ""
+    #: Why a document was refused, for the developer: QuickBooks itself says
+    #: no more than ``message``, so the Web Connector never shows this.
+    detail: str = field(default="", compare=False)
 
 
 class _Status(Exception):
@@ -167,6 +180,12 @@ def _not_found(key: str) -> _Status:
         f'Object "{key}" specified in the request cannot be found.  QuickBooks error message: '
         "Invalid argument.  The specified record does not exist in the list.",
     )
+
+
+def _too_long(path: str, text: str) -> _Status:
+    # The SDK's table of status codes: 3070, a string longer than its field allows.
+    field = path.rsplit("/", 1)[-1]
+    return _Status(3070, f'The string "{text}" in the field "{field}" is too long.')
 
 
 def _element(tag: str, value: Any) -> etree._Element:
@@ -435,9 +454,11 @@ class FakeQuickBooks:
             journal = self._journal = _Journal(self._now, self._serial)
             try:
                 rows = self._process(request)
-            except _Refused:
+            except _Refused as refusal:
                 self._undo(journal)
-                return QuickBooksAnswer(response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1])
+                return QuickBooksAnswer(
+                    response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1], detail=str(refusal)
+                )
             finally:
                 self._journal = None
             return QuickBooksAnswer(response=self._document(rows))
@@ -456,21 +477,22 @@ class FakeQuickBooks:
         ]
         if len(versions) != 1 or versions[0] not in self.versions:
             raise _Refused(f"qbXML version {versions or 'missing'} is not supported")
-        messages = root.find("QBXMLMsgsRq")
-        if root.tag != "QBXML" or messages is None:
-            raise _Refused("not a QBXML request document")
+        check = check_document(root, versions[0])
+        if check.problems:
+            raise _Refused("; ".join(f"{path}: {message}" for path, message in check.problems))
+        messages = root[0] if root[0].tag == "QBXMLMsgsRq" else root.find("QBXMLMsgsRq")
         on_error = messages.get("onError")
-        if on_error not in ("stopOnError", "continueOnError", "rollbackOnError"):
-            raise _Refused("QBXMLMsgsRq needs onError")
         requests = [rq for rq in messages if isinstance(rq.tag, str)]  # not comments
         for rq in requests:
             if self._handler(rq.tag) is None:
-                raise _Refused(f"unknown request {rq.tag}")
+                raise _Refused(f"{rq.tag} is a request the fake QuickBooks does not carry out")
         rows = []
-        for rq in requests:
+        for index, rq in enumerate(requests):
             kind, action = self._handler(rq.tag)  # type: ignore[misc]
             rs_tag = rq.tag[:-2] + "Rs"
             try:
+                if index in check.too_long:
+                    raise _too_long(*check.too_long[index])
                 rets, extra, status = getattr(self, f"_{action}_rq")(kind, rq)
                 rows.append(self._rs(rs_tag, rq.get("requestID"), status, rets, extra))
             except _Status as failure:

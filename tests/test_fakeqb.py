@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from qbwc_spyne._schema import check_document
 from qbwc_spyne._xml import split_hcp_response
 from qbwc_spyne.exceptions import CompanyDataError, QBWCError
 from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
@@ -262,7 +263,8 @@ class TestChanges:
         assert status(rs) == (3100, "Error") and '"ada"' in rs.get("statusMessage")
         rs = one(
             qb,
-            "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>Labor</Name></ItemNonInventoryAdd></ItemNonInventoryAddRq>",
+            "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>Labor</Name><SalesOrPurchase>"
+            "<Price>1.00</Price></SalesOrPurchase></ItemNonInventoryAdd></ItemNonInventoryAddRq>",
         )
         assert status(rs) == (3100, "Error")
 
@@ -694,7 +696,7 @@ class TestReferences:
         duplicate = one(
             shop,
             "<DateDrivenTermsAddRq><DateDrivenTermsAdd><Name>NET 30</Name>"
-            "</DateDrivenTermsAdd></DateDrivenTermsAddRq>",
+            "<DayOfMonthDue>1</DayOfMonthDue></DateDrivenTermsAdd></DateDrivenTermsAddRq>",
         )
         assert status(duplicate) == (3100, "Error")  # names are unique across terms
 
@@ -886,9 +888,203 @@ class TestRollbackProperties:
             request = customer_mod(
                 shop,
                 request[0],
-                f"<Name>{request[1]}</Name><Phone>1</Phone><ClassRef><FullName>{request[2]}</FullName></ClassRef>",
+                f"<Name>{request[1]}</Name><ClassRef><FullName>{request[2]}</FullName></ClassRef>"
+                "<Phone>1</Phone>",
             )
         before = snapshot(shop)
         (rs,) = answers(shop, request, on_error="continueOnError")
         if int(rs.get("statusCode")) >= 1000:
             assert snapshot(shop) == before
+
+
+# -- the schema check of every request document -------------------------------------------
+
+
+def refusal(qb: FakeQuickBooks, body: str, **options: str) -> str:
+    """The fake's reason for refusing a document; fails if it was not refused whole."""
+    answer = qb.process(rq(body, **options))
+    assert (answer.hresult, answer.response) == ("0x80040400", ""), answer.response
+    assert answer.message == PARSE_MESSAGE
+    return answer.detail
+
+
+PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
+
+
+class TestDocumentsMustValidate:
+    @pytest.mark.parametrize(
+        ("body", "where"),
+        [
+            (
+                "<CustomerAddRq><CustomerAdd><CompanyName>Joes</CompanyName><Name>Joe</Name>"
+                "</CustomerAdd></CustomerAddRq>",
+                "CustomerAddRq/CustomerAdd: its elements are out of the schema's order: "
+                "Name, CompanyName",
+            ),
+            (
+                "<CustomerAddRq><CustomerAdd><Name>Joe</Name><Fone>1</Fone></CustomerAdd>"
+                "</CustomerAddRq>",
+                "Fone is not an element of CustomerAdd; did you mean Phone",
+            ),
+            (
+                "<CustomerQueryRq><ActiveStatus>Sometimes</ActiveStatus></CustomerQueryRq>",
+                "CustomerQueryRq/ActiveStatus: 'Sometimes' is not one of ActiveOnly",
+            ),
+            (
+                "<CustomerQueryRq><MaxReturned>five</MaxReturned></CustomerQueryRq>",
+                "CustomerQueryRq/MaxReturned: 'five' is not an integer",
+            ),
+            (
+                "<CustomerQueryRq><FromModifiedDate>2024-02-30T10:00:00x</FromModifiedDate>"
+                "</CustomerQueryRq>",
+                "FromModifiedDate: '2024-02-30T10:00:00x' is not a timezone-aware datetime",
+            ),
+            (
+                "<CustomerQueryRq><ListID>1</ListID><FullName>Ada</FullName></CustomerQueryRq>",
+                "FullName cannot be given together with ListID",
+            ),
+            (
+                "<CustomerQueryRq>text<MaxReturned>1</MaxReturned></CustomerQueryRq>",
+                "CustomerQueryRq: holds text between its elements",
+            ),
+            (
+                "<CustomerQueryRq><MaxReturned>1<Oops/></MaxReturned></CustomerQueryRq>",
+                "MaxReturned: is a single value, not a group of elements",
+            ),
+            (
+                '<CustomerQueryRq><MaxReturned unit="x">1</MaxReturned></CustomerQueryRq>',
+                "MaxReturned: takes no attribute (unit)",
+            ),
+            (
+                '<CustomerQueryRq colour="red"/>',
+                "CustomerQueryRq takes no attribute colour",
+            ),
+            (
+                "<CustomerModRq><CustomerMod><ListID>1</ListID><Phone>1</Phone></CustomerMod>"
+                "</CustomerModRq>",
+                "EditSequence is required and missing",
+            ),
+        ],
+        ids=[
+            "out-of-order",
+            "misspelt",
+            "enumeration",
+            "integer",
+            "datetime",
+            "choice",
+            "text-between",
+            "element-in-a-value",
+            "attribute-on-a-value",
+            "unknown-attribute",
+            "missing-required",
+        ],
+    )
+    def test_an_invalid_document_is_refused_whole_naming_the_problem(self, qb, body, where):
+        """QuickBooks' hresult and message; the fake's detail names the path for the developer."""
+        before = snapshot(qb)
+        good = "<CustomerAddRq><CustomerAdd><Name>First</Name></CustomerAdd></CustomerAddRq>"
+        assert where in refusal(qb, good + body, on_error="continueOnError")
+        assert snapshot(qb) == before  # the valid request before it did not run either
+
+    @pytest.mark.parametrize("name", ["TermsQueryRq", "ClassQueryRq", "StandardTermsQueryRq"])
+    def test_only_queries_with_an_iterator_in_the_schema_take_one(self, shop, name):
+        """An iterator on a query whose schema has none is refused; CustomerQueryRq takes one."""
+        assert f"{name} does not take an iterator" in refusal(
+            shop, f'<{name} iterator="Start"></{name}>'
+        )
+        rs = one(
+            shop, '<CustomerQueryRq iterator="Start"><MaxReturned>1</MaxReturned></CustomerQueryRq>'
+        )
+        assert rs.get("iteratorRemainingCount") == "1"
+
+    def test_an_iterator_value_outside_start_continue_stop_is_refused(self, shop):
+        """iterator="Begin" is not in the schema's enumeration."""
+        assert "'Begin' is not Start, Continue or Stop" in refusal(
+            shop, '<CustomerQueryRq iterator="Begin"/>'
+        )
+
+    def test_envelope_attributes_are_checked(self, qb):
+        """responseData must be one of its values; an unknown attribute is refused."""
+        document = rq("<CustomerQueryRq/>").replace(
+            'onError="stopOnError"', 'onError="stopOnError" responseData="some"'
+        )
+        assert "responseData='some'" in qb.process(document).detail
+        document = rq("<CustomerQueryRq/>").replace(
+            'onError="stopOnError"', 'onError="stopOnError" colour="red"'
+        )
+        assert qb.process(document).hresult == "0x80040400"
+        document = rq("<CustomerQueryRq/>").replace(
+            'onError="stopOnError"', 'onError="stopOnError" responseData="includeAll"'
+        )
+        assert qb.process(document).hresult == ""
+
+    def test_the_version_declared_selects_the_schema(self):
+        """A 16.0 document reaches only a company that lists 16.0 in its HostQuery answer."""
+        body = "<CustomerQueryRq><MaxReturned>1</MaxReturned></CustomerQueryRq>"
+        older = FakeQuickBooks()
+        assert "16.0" not in older.hcp_response()
+        assert "not supported" in refusal(older, body, version="16.0")
+        newer = FakeQuickBooks(versions=("13.0", "16.0"))
+        assert status(one(newer, body, version="16.0")) == (1, "Info")
+
+    def test_a_newer_element_is_refused_in_an_older_document(self):
+        """BillAdd/ClassRef is 16.0 only: a 13.0 (or 14.0) document with it does not validate."""
+        document = etree.fromstring(
+            '<QBXML><QBXMLMsgsRq onError="stopOnError"><BillAddRq><BillAdd><VendorRef>'
+            "<FullName>V</FullName></VendorRef><ClassRef><FullName>C</FullName></ClassRef>"
+            "</BillAdd></BillAddRq></QBXMLMsgsRq></QBXML>"
+        )
+        for version in ("13.0", "14.0"):
+            (problem,) = check_document(document, version).problems
+            assert problem[0] == "BillAddRq/BillAdd" and "qbXML 16.0 has it" in problem[1]
+        assert check_document(document, "16.0").problems == ()
+
+
+class TestStringsTooLong:
+    LONG = "N" * 42  # a customer's Name takes 41 characters
+
+    def test_a_name_over_its_max_length_is_status_3070(self, qb):
+        """That request fails with 3070 in QuickBooks' words; the others run (continueOnError)."""
+        rows = answers(
+            qb,
+            f'<CustomerAddRq requestID="1"><CustomerAdd><Name>{self.LONG}</Name></CustomerAdd>'
+            '</CustomerAddRq><CustomerAddRq requestID="2"><CustomerAdd><Name>Dee</Name>'
+            "</CustomerAdd></CustomerAddRq>",
+            on_error="continueOnError",
+        )
+        assert [status(r) for r in rows] == [(3070, "Error"), (0, "Info")]
+        assert rows[0].get("statusMessage") == (
+            f'The string "{self.LONG}" in the field "Name" is too long.'
+        )
+        assert qb._by_name("Customer", self.LONG) is None
+        assert qb._by_name("Customer", "Dee") is not None
+
+    def test_exactly_max_length_is_accepted(self, qb):
+        """41 characters is the limit, not over it."""
+        rs = one(
+            qb,
+            f"<CustomerAddRq><CustomerAdd><Name>{self.LONG[:41]}</Name></CustomerAdd></CustomerAddRq>",
+        )
+        assert status(rs) == (0, "Info")
+
+    def test_3070_stops_a_batch_and_rolls_back(self, shop):
+        """stopOnError answers nothing after it; rollbackOnError undoes what ran before."""
+        long_line = invoice_add(fields=f"<RefNumber>{'1' * 12}</RefNumber>")  # 11 at most
+        rows = answers(shop, long_line + "<CustomerQueryRq/>")
+        assert [r.get("statusCode") for r in rows] == ["3070"]
+        before = snapshot(shop)
+        rows = answers(
+            shop,
+            "<CustomerAddRq><CustomerAdd><Name>Eve</Name></CustomerAdd></CustomerAddRq>"
+            + long_line,
+            on_error="rollbackOnError",
+        )
+        assert [r.get("statusCode") for r in rows] == ["3070", "3070"]
+        assert snapshot(shop) == before
+
+    def test_a_long_string_in_an_invalid_document_is_the_hresult(self, qb):
+        """A document that does not validate is refused whole, whatever else is wrong in it."""
+        assert "Fone" in refusal(
+            qb,
+            f"<CustomerAddRq><CustomerAdd><Name>{self.LONG}</Name><Fone>1</Fone></CustomerAdd></CustomerAddRq>",
+        )
