@@ -917,11 +917,11 @@ def _text_problem(leaf: Leaf, text: str) -> str | None:
         collapsed = text.strip(_WHITE)
         ok = _XS_INTEGER.fullmatch(collapsed) is not None
         if ok and (leaf.low is not None or leaf.high is not None):
-            number = int(collapsed)
+            number = Decimal(collapsed)  # any size: int() refuses over 4300 digits
             if (leaf.low is not None and number < leaf.low) or (
                 leaf.high is not None and number > leaf.high
             ):
-                return f"{number} is outside {leaf.low}..{leaf.high}"
+                return f"{collapsed[:20]} is outside {leaf.low}..{leaf.high}"
     elif base in _PATTERNS:  # amounts, prices, quantities, percentages, GUIDs
         ok = _PATTERNS[base].fullmatch(text) is not None
     else:  # strings: only enumerations and maxLength restrict them

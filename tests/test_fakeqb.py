@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from qbwc_spyne import _schema, codegen_schema
 from qbwc_spyne._schema import check_document
 from qbwc_spyne._xml import split_hcp_response
 from qbwc_spyne.exceptions import CompanyDataError, QBWCError
@@ -17,6 +19,7 @@ from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
 from qbwc_spyne.testing import QuickBooksUnavailable as Unavailable
 
 from .helpers import TRAFFIC
+from .schema_values import aggregate_values
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample_company.json"
 
@@ -476,7 +479,7 @@ class TestLoadingAndFaults:
             ({"customers": [{"Name": "A"}, {"Name": "A"}]}, "already in use"),
             ({"invoices": [{"CustomerRef": {"FullName": "Ghost"}}]}, "Ghost"),
             ({"items": [{"type": "ItemMagic", "Name": "x"}]}, r"ItemMagic"),
-            ({"customers": [{"Phone": "1"}]}, "without Name"),
+            ({"customers": [{"Phone": "1"}]}, "each of customers needs a Name"),
         ],
     )
     def test_bad_company_data_is_refused_with_the_reason(self, data, message):
@@ -1040,6 +1043,45 @@ class TestDocumentsMustValidate:
         assert check_document(document, "16.0").problems == ()
 
 
+class TestValidButMeaningless:
+    """What the schema lets through but QuickBooks cannot use is a status, not a crash."""
+
+    def test_a_date_of_the_schemas_form_that_is_no_date_is_3020(self, qb):
+        """Month 13 matches DATETIMETYPE's pattern: QuickBooks answers 3020 for the request."""
+        rs = one(
+            qb,
+            "<CustomerQueryRq><FromModifiedDate>2024-13-45T99</FromModifiedDate></CustomerQueryRq>",
+        )
+        assert status(rs) == (3020, "Error")
+        assert rs.get("statusMessage") == (
+            'There was an error when converting the date value "2024-13-45T99" in the field '
+            '"FromModifiedDate".'
+        )
+
+    def test_short_datetime_forms_are_read(self, qb):
+        """2024-1-2T3:4 is a DATETIMETYPE (one-digit parts): it filters like 2024-01-02T03:04."""
+        rs = one(
+            qb,
+            "<CustomerQueryRq><FromModifiedDate>2024-1-2T3:4</FromModifiedDate></CustomerQueryRq>",
+        )
+        assert [c.findtext("Name") for c in rs] == ["Ada", "Bob"]
+
+    def test_blank_values_and_huge_numbers_are_answered(self, qb):
+        """An empty Name: 3180; a 5000-digit MaxReturned caps nothing; an empty ListID: 3000."""
+        rs = one(qb, "<CustomerAddRq><CustomerAdd><Name></Name></CustomerAdd></CustomerAddRq>")
+        assert status(rs) == (3180, "Error")
+        rs = one(
+            qb, f"<CustomerQueryRq><MaxReturned> {'9' * 5000} </MaxReturned></CustomerQueryRq>"
+        )
+        assert len(rs) == 2
+        rs = one(
+            qb,
+            "<CustomerModRq><CustomerMod><ListID></ListID><EditSequence>1</EditSequence>"
+            "</CustomerMod></CustomerModRq>",
+        )
+        assert status(rs) == (3000, "Error")
+
+
 class TestStringsTooLong:
     LONG = "N" * 42  # a customer's Name takes 41 characters
 
@@ -1088,3 +1130,102 @@ class TestStringsTooLong:
             qb,
             f"<CustomerAddRq><CustomerAdd><Name>{self.LONG}</Name><Fone>1</Fone></CustomerAdd></CustomerAddRq>",
         )
+
+
+# -- the fake's verdict against Intuit's XSD, on generated documents -----------------------
+
+XSD_DIR = codegen_schema.default_xsd_dir()
+HANDLED = sorted(
+    name
+    for name in _schema.request_names("13.0") | _schema.request_names("16.0")
+    if FakeQuickBooks._handler(name) is not None
+)
+#: Texts a value may be set to: blanks, white space, numbers, dates at and over their edges.
+TEXTS = [
+    "", " ", "x", "true", " 1 ", "12", "+5", "1.5", "1.50", ".5", "2024-02-29", "2023-02-29",
+    "2024-01-01Z", "2024-13-45T99", "2024-1-2T3:4", "2024-01-02T03:04:05-05:00",
+    "PT", "PT1H", " -PT2M ",
+    "0", "{12345678-1234-1234-1234-123456789012}", "ActiveOnly", "N" * 42,
+]  # fmt: skip
+MUTATIONS = ["none", "swap", "rename", "drop", "repeat", "text", "overlong", "attribute", "junk"]
+
+
+@pytest.fixture(scope="module")
+def xsd() -> dict[str, etree.XMLSchema]:
+    """Intuit's schema of each version, loaded by lxml: the oracle."""
+    if not (XSD_DIR / "qbxmlops130.xsd").is_file():
+        pytest.skip("Intuit's qbXML XSD (../shared/reference/qbxml) is not beside the repository")
+    return {
+        version: etree.XMLSchema(etree.parse(str(XSD_DIR / name)))
+        for version, name in codegen_schema.XSD_FILES.items()
+    }
+
+
+def mutate(draw: st.DrawFn, rq: etree._Element, version: str) -> None:
+    """Change the request one way QuickBooks may refuse, or not at all."""
+    mutation = draw(st.sampled_from(MUTATIONS))
+    elements = list(rq.iter())
+    target = draw(st.sampled_from(elements))
+    parents = [e for e in elements if len(e)]
+    leaves = [e for e in elements if not len(e) and e is not rq]
+    if mutation == "swap" and parents:
+        parent = draw(st.sampled_from(parents))
+        if len(parent) > 1:
+            i = draw(st.integers(0, len(parent) - 2))
+            parent.insert(i, parent[i + 1])
+    elif mutation == "rename" and target is not rq:
+        target.tag = draw(st.sampled_from([target.tag + "x", target.tag.lower(), "Memo"]))
+    elif mutation == "drop" and target is not rq:
+        target.getparent().remove(target)
+    elif mutation == "repeat" and target is not rq:
+        target.addnext(deepcopy(target))
+    elif mutation == "text" and leaves:
+        draw(st.sampled_from(leaves)).text = draw(st.sampled_from(TEXTS))
+    elif mutation == "overlong" and leaves:
+        leaf = draw(st.sampled_from(leaves))
+        leaf.text = (leaf.text or "N") * 4100
+    elif mutation == "attribute":
+        name = draw(st.sampled_from(["iterator", "iteratorID", "requestID", "metaData", "x"]))
+        value = {"iterator": "Start", "metaData": "NoMetaData"}.get(name, "1")
+        draw(st.sampled_from([rq, target])).set(name, value)
+    elif mutation == "junk" and parents:
+        draw(st.sampled_from(parents))[0].tail = "junk"
+
+
+class TestAgainstIntuitXSD:
+    @given(data=st.data())
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def test_the_fake_refuses_what_the_xsd_refuses(self, xsd, data):
+        """Valid: answered; only strings too long: 3070; anything else: hresult 0x80040400."""
+        version = data.draw(st.sampled_from(["13.0", "16.0"]))
+        name = data.draw(
+            st.sampled_from([n for n in HANDLED if n in _schema.request_names(version)])
+        )
+        key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
+        rq_element = _schema.build_request(
+            name, data.draw(aggregate_values(version, key)), [], version
+        )
+        mutate(data.draw, rq_element, version)
+        body = etree.tostring(rq_element, encoding="unicode")
+        document = rq(body, on_error="continueOnError", version=version)
+        xsd_valid = xsd[version].validate(etree.fromstring(document.encode()))
+        errors = [e.message for e in xsd[version].error_log]
+        if xsd_valid:
+            expected = "answered"
+        elif all("[facet 'maxLength']" in e for e in errors):
+            expected = "3070"
+        else:
+            expected = "refused"
+        event(f"the XSD says: {expected}")
+        company = FakeQuickBooks(versions=("13.0", "16.0"))
+        answer = company.process(document)
+        if answer.hresult:
+            verdict = "refused"
+        else:
+            codes = [rs.get("statusCode") for rs in etree.fromstring(answer.response.encode())[0]]
+            verdict = "3070" if "3070" in codes else "answered"
+        assert verdict == expected, (body[:2000], errors[:3], answer.detail)
