@@ -377,6 +377,7 @@ class Aggregate:
         self._number(tree, 1, [0])
         self._arrangements: dict[tuple[str, ...], _Arrangement] = {}
         self._typing: dict[str, tuple[Callable[[str], Any] | str | None, bool]] | None = None
+        self._sequences: dict[tuple[str, ...], bool] = {}
 
     def _number(self, group: _Group, most: int, counter: list[int]) -> frozenset[str]:
         # Elements of a repeated group share its position, so that a stable
@@ -395,6 +396,15 @@ class Aggregate:
                 names.add(child.name)
         group.names = frozenset(names)
         return group.names
+
+    def matches(self, tags: tuple[str, ...]) -> bool:
+        """True when the children named ``tags``, in this order, fit the content model."""
+        found = self._sequences.get(tags)
+        if found is None:
+            found = len(tags) in _ends(self.tree, tags, 0, {})
+            if len(self._sequences) < 1024:  # bounded: the lines of a document repeat
+                self._sequences[tags] = found
+        return found
 
     def arrange(self, keys: tuple[str, ...]) -> _Arrangement:
         """The arrangement of an instance whose present children are ``keys``."""
@@ -933,7 +943,10 @@ def _text_problem(leaf: Leaf, text: str) -> str | None:
 
 
 def _ends(
-    particle: _Element | _Group, tags: list[str], start: int, memo: dict[tuple[int, int], Any]
+    particle: _Element | _Group,
+    tags: tuple[str, ...],
+    start: int,
+    memo: dict[tuple[int, int], Any],
 ) -> frozenset[int]:
     """Every index at which ``particle`` can stop, having begun at ``start``."""
     key = (id(particle), start)
@@ -963,7 +976,9 @@ def _ends(
     return found
 
 
-def _once(group: _Group, tags: list[str], start: int, memo: dict[tuple[int, int], Any]) -> set[int]:
+def _once(
+    group: _Group, tags: tuple[str, ...], start: int, memo: dict[tuple[int, int], Any]
+) -> set[int]:
     if group.choice:
         ends: set[int] = set()
         for child in group.children:
@@ -997,11 +1012,18 @@ class _DocumentChecker:
         self.children(element, aggregate, path)
 
     def children(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
-        if not _blank(element.text) or any(not _blank(c.tail) for c in element):
+        # One pass: the children that are elements (not comments), and any text between them.
+        blank = _blank(element.text)
+        children = []
+        for child in element:
+            if blank and child.tail is not None and child.tail.strip(_WHITE):
+                blank = False
+            if isinstance(child.tag, str):
+                children.append(child)
+        if not blank:
             self.problems.append((path, "holds text between its elements"))
-        children = [c for c in element if isinstance(c.tag, str)]
-        tags = [str(c.tag) for c in children]
-        if len(tags) not in _ends(aggregate.tree, tags, 0, {}):
+        tags = tuple(str(c.tag) for c in children)
+        if not aggregate.matches(tags):
             self.problems.append((path, self._sequence_problem(aggregate, tags)))
             return
         for child, tag in zip(children, tags, strict=True):
@@ -1015,11 +1037,13 @@ class _DocumentChecker:
     def leaf(self, element: etree._Element, leaf: Leaf, path: str) -> None:
         if element.attrib:
             self.problems.append((path, f"takes no attribute ({', '.join(element.attrib)})"))
-        if any(isinstance(c.tag, str) for c in element):
+        if not len(element):
+            text = element.text or ""
+        elif any(isinstance(c.tag, str) for c in element):
             self.problems.append((path, "is a single value, not a group of elements"))
             return
-        # Comments inside a value are dropped; the text around them is the value.
-        text = (element.text or "") + "".join(c.tail or "" for c in element)
+        else:  # comments inside a value are dropped; the text around them is the value
+            text = (element.text or "") + "".join(c.tail or "" for c in element)
         problem = _text_problem(leaf, text)
         if problem is not None:
             self.problems.append((path, problem))
@@ -1027,7 +1051,7 @@ class _DocumentChecker:
             self.too_long = (path, text)
 
     @staticmethod
-    def _sequence_problem(aggregate: Aggregate, tags: list[str]) -> str:
+    def _sequence_problem(aggregate: Aggregate, tags: tuple[str, ...]) -> str:
         arrangement = aggregate.arrange(tuple(dict.fromkeys(tags)))
         if arrangement.problems:
             return "; ".join(
