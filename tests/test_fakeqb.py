@@ -1229,3 +1229,24 @@ class TestAgainstIntuitXSD:
             codes = [rs.get("statusCode") for rs in etree.fromstring(answer.response.encode())[0]]
             verdict = "3070" if "3070" in codes else "answered"
         assert verdict == expected, (body[:2000], errors[:3], answer.detail)
+
+    def test_element_defaults_match_the_xsd(self, xsd):
+        """The table of elements with a default value is the XSD's, in both versions."""
+        for name in codegen_schema.XSD_FILES.values():
+            found: dict[str, str] = {}
+            for path in XSD_DIR.glob(name.replace("ops", "*").replace(".xsd", "*.xsd")):
+                for element in etree.parse(str(path)).iter("{*}element"):
+                    if element.get("default") is not None:
+                        found[element.get("name")] = element.get("default")
+            assert found == _schema.ELEMENT_DEFAULTS
+
+    def test_an_empty_element_with_a_default_takes_it(self, xsd):
+        """<ActiveStatus/> is valid (read as ActiveOnly), for lxml and for the fake alike."""
+        document = rq("<CustomerQueryRq><ActiveStatus/></CustomerQueryRq>")
+        assert xsd["13.0"].validate(etree.fromstring(document.encode()))
+        company = FakeQuickBooks()
+        company.load({"customers": [{"Name": "Ada"}, {"Name": "Cy", "IsActive": False}]})
+        assert [
+            c.findtext("Name")
+            for c in one(company, "<CustomerQueryRq><ActiveStatus/></CustomerQueryRq>")
+        ] == ["Ada"]
