@@ -10,6 +10,7 @@ filters and returns copies. What QuickBooks checks, the fake checks, with
 QuickBooks' status codes and messages:
 
 - 1 (Info): a query matched nothing;
+- 3070: a string is longer than its field takes;
 - 500 (Warn): a FullName asked for does not exist (the others are returned);
 - 3100: an Add or Mod would duplicate a name;
 - 3120: a ListID or TxnID asked for does not exist;
@@ -34,11 +35,19 @@ and answers each with the failure's status. The SDK's table of
 QBXMLMsgsRq attributes calls rollbackOnError "not valid" for QuickBooks
 itself, so do not rely on it against a real company.
 
-A document that is not well-formed, lacks ``<?qbxml version?>`` or
-``onError``, asks for a qbXML version the company does not support, or
-holds a request the fake does not know, is refused whole, as QuickBooks'
-request processor refuses it: hresult 0x80040400, no response, and nothing
-changed.
+A document that is not well-formed, lacks ``<?qbxml version?>``, asks for
+a qbXML version the company does not support (those its HostQuery answer
+lists), does not validate against the schema of the version it declares,
+or holds a request the fake does not carry out, is refused whole, as
+QuickBooks' request processor refuses it: hresult 0x80040400, no
+response, and nothing changed. The schema check is QuickBooks' own:
+element order, occurrence, types and enumerations, ``iterator`` only on
+the queries whose schema has it (``_schema.check_document``, from the
+generated tables). :attr:`QuickBooksAnswer.detail` says what was wrong,
+which QuickBooks never does. A string longer than its ``maxLength`` does
+not refuse the document: that request gets status 3070 and ``onError``
+decides what follows. Not supported: ``defMacro``/``useMacro``, which the
+generated tables do not record, so a document using them is refused.
 
 Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
 first ``MaxReturned`` records with ``iteratorID`` and
@@ -57,14 +66,16 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from ._schema import _datetime as _schema_datetime
+from ._schema import check_document
 from ._xml import XMLError, parse_qbxml
 from .exceptions import CompanyDataError, QuickBooksUnavailable
 
@@ -118,6 +129,9 @@ class QuickBooksAnswer:
     response: str
     hresult: str = ""
     message: str = ""
+    #: Why a document was refused, for the developer: QuickBooks itself says
+    #: no more than ``message``, so the Web Connector never shows this.
+    detail: str = field(default="", compare=False)
 
 
 class _Status(Exception):
@@ -169,6 +183,16 @@ def _not_found(key: str) -> _Status:
     )
 
 
+def _too_long(path: str, text: str) -> _Status:
+    # The SDK's table of status codes: 3070, a string longer than its field allows.
+    field = path.rsplit("/", 1)[-1]
+    return _Status(3070, f'The string "{text}" in the field "{field}" is too long.')
+
+
+def _blank_name(kind: str) -> _Status:
+    return _Status(3180, f'There was an error when saving a {kind} list, element "".')
+
+
 def _element(tag: str, value: Any) -> etree._Element:
     """Build an element from JSON-like data: dicts are children, lists repeat."""
     element = etree.Element(tag)
@@ -195,14 +219,23 @@ def _decimal(element: etree._Element, tag: str, default: str = "0") -> Decimal:
         raise _Refused(f"{tag} is not a number: {text!r}") from None
 
 
-def _parse_time(text: str) -> datetime:
-    """qbXML dates and datetimes; those without an offset are the company's local time."""
+def _parse_time(text: str, field: str = "TimeModified") -> datetime:
+    """qbXML dates and datetimes; those without an offset are the company's local time.
+
+    Raises:
+        _Status: 3020, a text of the schema's form that is no date (month 13, say).
+    """
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), _COMPANY_TZ)
-        moment = datetime.fromisoformat(text)
+        moment = _schema_datetime(text)
     except ValueError:
-        raise _Refused(f"not a date: {text!r}") from None
+        moment = None
+    if moment is None:
+        raise _Status(
+            3020,
+            f'There was an error when converting the date value "{text}" in the field "{field}".',
+        )
+    if not isinstance(moment, datetime):
+        return datetime.combine(moment, datetime.min.time(), _COMPANY_TZ)
     return moment if moment.tzinfo else moment.replace(tzinfo=_COMPANY_TZ)
 
 
@@ -334,6 +367,8 @@ class FakeQuickBooks:
                             raise CompanyDataError(
                                 f"unknown type {kind!r} in {key}; known: {', '.join(kinds)}"
                             )
+                        if kind in LIST_TYPES and not values.get("Name"):
+                            raise CompanyDataError(f"each of {key} needs a Name")
                         self._add(kind, _element(f"{kind}Add", values))
             except (_Status, _Refused, CompanyDataError) as failure:
                 self._undo(self._journal)
@@ -435,9 +470,11 @@ class FakeQuickBooks:
             journal = self._journal = _Journal(self._now, self._serial)
             try:
                 rows = self._process(request)
-            except _Refused:
+            except _Refused as refusal:
                 self._undo(journal)
-                return QuickBooksAnswer(response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1])
+                return QuickBooksAnswer(
+                    response="", hresult=PARSE_ERROR[0], message=PARSE_ERROR[1], detail=str(refusal)
+                )
             finally:
                 self._journal = None
             return QuickBooksAnswer(response=self._document(rows))
@@ -456,21 +493,22 @@ class FakeQuickBooks:
         ]
         if len(versions) != 1 or versions[0] not in self.versions:
             raise _Refused(f"qbXML version {versions or 'missing'} is not supported")
-        messages = root.find("QBXMLMsgsRq")
-        if root.tag != "QBXML" or messages is None:
-            raise _Refused("not a QBXML request document")
+        check = check_document(root, versions[0])
+        if check.problems:
+            raise _Refused("; ".join(f"{path}: {message}" for path, message in check.problems))
+        messages = root[0] if root[0].tag == "QBXMLMsgsRq" else root.find("QBXMLMsgsRq")
         on_error = messages.get("onError")
-        if on_error not in ("stopOnError", "continueOnError", "rollbackOnError"):
-            raise _Refused("QBXMLMsgsRq needs onError")
         requests = [rq for rq in messages if isinstance(rq.tag, str)]  # not comments
         for rq in requests:
             if self._handler(rq.tag) is None:
-                raise _Refused(f"unknown request {rq.tag}")
+                raise _Refused(f"{rq.tag} is a request the fake QuickBooks does not carry out")
         rows = []
-        for rq in requests:
+        for index, rq in enumerate(requests):
             kind, action = self._handler(rq.tag)  # type: ignore[misc]
             rs_tag = rq.tag[:-2] + "Rs"
             try:
+                if index in check.too_long:
+                    raise _too_long(*check.too_long[index])
                 rets, extra, status = getattr(self, f"_{action}_rq")(kind, rq)
                 rows.append(self._rs(rs_tag, rq.get("requestID"), status, rets, extra))
             except _Status as failure:
@@ -639,18 +677,17 @@ class FakeQuickBooks:
         records.sort(key=lambda r: (r.findtext("TimeCreated") or "", r.findtext("ListID") or ""))
         modified = rq.find("ModifiedDateRangeFilter") if not is_list else rq
         if modified is not None:
-            low, high = modified.findtext("FromModifiedDate"), modified.findtext("ToModifiedDate")
+            low = (modified.findtext("FromModifiedDate") or "").strip()
+            high = (modified.findtext("ToModifiedDate") or "").strip()
             if low:
+                since = _parse_time(low, "FromModifiedDate")
                 records = [
-                    r
-                    for r in records
-                    if _parse_time(r.findtext("TimeModified", "")) >= _parse_time(low)
+                    r for r in records if _parse_time(r.findtext("TimeModified", "")) >= since
                 ]
             if high:
+                until = _parse_time(high, "ToModifiedDate")
                 records = [
-                    r
-                    for r in records
-                    if _parse_time(r.findtext("TimeModified", "")) <= _parse_time(high)
+                    r for r in records if _parse_time(r.findtext("TimeModified", "")) <= until
                 ]
         if is_list:
             active = rq.findtext("ActiveStatus") or "ActiveOnly"
@@ -680,8 +717,9 @@ class FakeQuickBooks:
     def _query_rq(
         self, kind: str, rq: etree._Element
     ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
-        limit_text = rq.findtext("MaxReturned")
-        limit = int(limit_text) if limit_text and limit_text.isdigit() else None
+        limit_text = (rq.findtext("MaxReturned") or "").strip()
+        # An integer by the schema check, white space around it allowed, of any size.
+        limit = min(max(int(Decimal(limit_text)), 0), 1 << 31) if limit_text else None
         iterator = rq.get("iterator")
         # Every Continue must repeat the Start's criteria, MaxReturned included.
         criteria = b"".join(etree.tostring(child, method="c14n") for child in rq)
@@ -791,7 +829,8 @@ class FakeQuickBooks:
         if kind in LIST_TYPES:
             name = add.findtext("Name")
             if not name:
-                raise _Refused(f"{kind}Add without Name")
+                # The schema allows an empty Name; QuickBooks cannot save one.
+                raise _blank_name(kind)
             self._check_name(kind, name)
             ret = self._new_list_record(kind, add, name)
         else:
@@ -942,8 +981,10 @@ class FakeQuickBooks:
         id_tag = "TxnID" if kind in TXN_TYPES else "ListID"
         key = mod.findtext(id_tag) if mod is not None else None
         sequence = mod.findtext("EditSequence") if mod is not None else None
-        if mod is None or not key or not sequence:
+        if mod is None or key is None or sequence is None:  # the schema check requires them
             raise _Refused(f"{rq.tag} needs {kind}Mod with {id_tag} and EditSequence")
+        if not key:
+            raise _Status(3000, f'The given object ID "" in the field "{id_tag}" is invalid.')
         record = self.records[kind].get(key)
         if record is None:
             raise _not_found(key)
@@ -951,6 +992,8 @@ class FakeQuickBooks:
             raise _Status(3200, f'The provided edit sequence "{sequence}" is out-of-date. ')
         mod = self._resolved(kind, mod)
         new_name = mod.findtext("Name")
+        if new_name == "" and kind in LIST_TYPES:
+            raise _blank_name(kind)
         if new_name and kind in LIST_TYPES:
             self._check_name(kind, new_name, exclude=record)
         # Everything is checked: from here on the request only applies.

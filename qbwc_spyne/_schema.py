@@ -39,8 +39,10 @@ from .exceptions import SchemaError
 __all__ = [
     "VERSIONS",
     "Aggregate",
+    "DocumentCheck",
     "Leaf",
     "build_request",
+    "check_document",
     "is_write",
     "request_names",
     "schema_version",
@@ -375,6 +377,7 @@ class Aggregate:
         self._number(tree, 1, [0])
         self._arrangements: dict[tuple[str, ...], _Arrangement] = {}
         self._typing: dict[str, tuple[Callable[[str], Any] | str | None, bool]] | None = None
+        self._sequences: dict[tuple[str, ...], bool] = {}
 
     def _number(self, group: _Group, most: int, counter: list[int]) -> frozenset[str]:
         # Elements of a repeated group share its position, so that a stable
@@ -393,6 +396,15 @@ class Aggregate:
                 names.add(child.name)
         group.names = frozenset(names)
         return group.names
+
+    def matches(self, tags: tuple[str, ...]) -> bool:
+        """True when the children named ``tags``, in this order, fit the content model."""
+        found = self._sequences.get(tags)
+        if found is None:
+            found = len(tags) in _ends(self.tree, tags, 0, {})
+            if len(self._sequences) < 1024:  # bounded: the lines of a document repeat
+                self._sequences[tags] = found
+        return found
 
     def arrange(self, keys: tuple[str, ...]) -> _Arrangement:
         """The arrangement of an instance whose present children are ``keys``."""
@@ -834,3 +846,318 @@ def _typed(element: etree._Element, aggregate: Aggregate | None, path: str) -> d
 
 
 _NO_TYPING: dict[str, tuple[Callable[[str], Any] | str | None, bool]] = {}
+
+
+# -- checking a request document ------------------------------------------------------------
+#
+# What QuickBooks' request processor does before it runs anything: the
+# document is checked against the schema of the version it declares, and a
+# document that does not validate is refused whole. Unlike building, the
+# children come as a sequence, so the question is the XSD's own: does this
+# sequence of names match the content model? ``_ends`` answers it by
+# walking the tree and collecting every index where a particle can stop
+# (memoised per particle and index, so each is visited once). Texts are
+# checked with the XSD's own lexical rules, which differ from the forms
+# ``Leaf.format`` writes: ``xs:boolean`` and ``xs:integer`` collapse
+# white space, patterns on strings do not, ``xs:date`` checks the day of
+# the month. One rule is kept apart: a string over its ``maxLength`` does
+# not refuse the document; QuickBooks answers that one request with status
+# 3070.
+
+_WHITE = " \t\n\r"
+_XS_DATE = re.compile(
+    r"-?([1-9][0-9]{3,}|0[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(Z|[+\-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
+)
+_XS_DURATION = re.compile(r"-?PT(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?")
+_XS_INTEGER = re.compile(r"[+\-]?[0-9]+")
+_XS_DECIMAL = re.compile(r"[+\-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: The attributes of QBXMLMsgsRq and their values (None: any text).
+_MESSAGES_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "onError": ("stopOnError", "continueOnError", "rollbackOnError"),
+    "oldMessageSetID": None,
+    "newMessageSetID": None,
+    "responseData": ("includeAll", "includeNone"),
+}
+#: The elements the XSD gives a default value: an empty one is read as its default
+#: (XML Schema 1.0, 3.3.4), so ``<ActiveStatus/>`` is valid. The generated tables
+#: do not record defaults; a test checks this table against the XSD.
+ELEMENT_DEFAULTS: dict[str, str] = {
+    "ActiveStatus": "ActiveOnly",
+    "AssignClassesTo": "None",
+    "DecimalPlaces": "2",
+    "DecimalSeparator": "Period",
+    "DeliveryMethod": "Print",
+    "DoneStatus": "NotDoneOnly",
+    "EmployeeType": "Regular",
+    "IsTrackingSerialOrLotNumber": "None",
+    "JobStatus": "None",
+    "PaidStatus": "All",
+    "PendingStatus": "All",
+    "Priority": "Low",
+    "ReportAgingAsOf": "ReportEndDate",
+    "ReportBasis": "None",
+    "ReportDetailLevelFilter": "All",
+    "ReportOpenBalanceAsOf": "Today",
+    "ReportingPeriod": "Quarterly",
+    "SalesTaxCountry": "Canada",
+    "ThousandSeparator": "Comma",
+    "ThousandSeparatorGrouping": "XX_XXX_XXX",
+    "TrackLostEvents": "None",
+    "TransactionDetailLevelFilter": "SummaryOnly",
+    "TransactionMode": "CardNotPresent",
+    "TransactionPaidStatusFilter": "Either",
+    "TransactionPostingStatusFilter": "Either",
+    "Type": "Task",
+}
+_ITERATOR_VALUES = ("Start", "Continue", "Stop")
+_METADATA_VALUES = ("NoMetaData", "MetaDataOnly", "MetaDataAndResponseData")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCheck:
+    """The verdict on a request document.
+
+    ``problems`` make the document invalid: QuickBooks refuses it whole.
+    ``too_long`` maps the index of each request holding a string over its
+    ``maxLength`` to the first such field's path and value: QuickBooks
+    answers that request with status 3070 and goes on with the others.
+    """
+
+    problems: tuple[tuple[str, str], ...]
+    too_long: Mapping[int, tuple[str, str]]
+
+
+def _is_date(text: str) -> bool:
+    match = _XS_DATE.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day = int(match[1]), int(match[2]), int(match[3])
+    if day <= _MONTH_DAYS[month - 1] and not (month == 2 and day == 29):
+        return True
+    return month == 2 and day == 29 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _text_problem(leaf: Leaf, text: str) -> str | None:
+    """Why ``text`` is not a value of ``leaf`` by the XSD's rules (None: it is)."""
+    base = leaf.base
+    if base == "BOOLTYPE":
+        ok = text.strip(_WHITE) in ("true", "false", "1", "0", "")
+    elif base == "DATETYPE":
+        ok = not text.strip(_WHITE) or _is_date(text)
+    elif base == "DATETIMETYPE":
+        ok = not text.strip(_WHITE) or _PATTERNS[base].fullmatch(text) is not None
+    elif base == "TIMEINTERVALTYPE":
+        collapsed = text.strip(_WHITE)
+        ok = not collapsed or _XS_DURATION.fullmatch(collapsed) is not None
+    elif base == "FLOATTYPE":
+        collapsed = text.strip(_WHITE)
+        ok = not collapsed or _XS_DECIMAL.fullmatch(collapsed) is not None
+    elif base == "INTTYPE":
+        collapsed = text.strip(_WHITE)
+        ok = _XS_INTEGER.fullmatch(collapsed) is not None
+        if ok and (leaf.low is not None or leaf.high is not None):
+            number = Decimal(collapsed)  # any size: int() refuses over 4300 digits
+            if (leaf.low is not None and number < leaf.low) or (
+                leaf.high is not None and number > leaf.high
+            ):
+                return f"{collapsed[:20]} is outside {leaf.low}..{leaf.high}"
+    elif base in _PATTERNS:  # amounts, prices, quantities, percentages, GUIDs
+        ok = _PATTERNS[base].fullmatch(text) is not None
+    else:  # strings: only enumerations and maxLength restrict them
+        ok = not leaf.enums or text in leaf.enums
+        if not ok:
+            return f"{text[:60]!r} is not one of {', '.join(leaf.enums)}"
+        return None
+    return None if ok else f"{text[:60]!r} is not {_EXPECTS[base]} in qbXML form"
+
+
+def _ends(
+    particle: _Element | _Group,
+    tags: tuple[str, ...],
+    start: int,
+    memo: dict[tuple[int, int], Any],
+) -> frozenset[int]:
+    """Every index at which ``particle`` can stop, having begun at ``start``."""
+    key = (id(particle), start)
+    found: frozenset[int] | None = memo.get(key)
+    if found is not None:
+        return found
+    if isinstance(particle, _Element):
+        run, end = 0, len(tags)
+        while start + run < end and run < particle.high and tags[start + run] == particle.name:
+            run += 1
+        found = frozenset(start + k for k in range(particle.low, run + 1))
+    else:
+        results: set[int] = {start} if particle.low == 0 else set()
+        current, seen, repeat = {start}, set[int](), 0
+        while current and repeat < particle.high:
+            repeat += 1
+            after: set[int] = set()
+            for position in current:
+                after |= _once(particle, tags, position, memo)
+            if repeat >= particle.low:
+                results |= after
+                after -= seen  # a repetition that ends where one ended before adds nothing
+                seen |= after
+            current = after
+        found = frozenset(results)
+    memo[key] = found
+    return found
+
+
+def _once(
+    group: _Group, tags: tuple[str, ...], start: int, memo: dict[tuple[int, int], Any]
+) -> set[int]:
+    if group.choice:
+        ends: set[int] = set()
+        for child in group.children:
+            ends |= _ends(child, tags, start, memo)
+        return ends
+    positions = {start}
+    for child in group.children:
+        following: set[int] = set()
+        for position in positions:
+            following |= _ends(child, tags, position, memo)
+        positions = following
+        if not positions:
+            break
+    return positions
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or not text.strip(_WHITE)
+
+
+class _DocumentChecker:
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.problems: Problems = []
+        self.too_long: tuple[str, str] | None = None
+
+    def aggregate(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
+        """Check an aggregate's attributes, text, the order of its children, then each child."""
+        if element.attrib:
+            self.problems.append((path, f"takes no attribute ({', '.join(element.attrib)})"))
+        self.children(element, aggregate, path)
+
+    def children(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
+        # One pass: the children that are elements (not comments), and any text between them.
+        blank = _blank(element.text)
+        children = []
+        for child in element:
+            if blank and child.tail is not None and child.tail.strip(_WHITE):
+                blank = False
+            if isinstance(child.tag, str):
+                children.append(child)
+        if not blank:
+            self.problems.append((path, "holds text between its elements"))
+        tags = tuple(str(c.tag) for c in children)
+        if not aggregate.matches(tags):
+            self.problems.append((path, self._sequence_problem(aggregate, tags)))
+            return
+        for child, tag in zip(children, tags, strict=True):
+            target = aggregate.names[tag]
+            where = f"{path}/{tag}"
+            if target.leaf is None:
+                self.aggregate(child, target.aggregate(self.version), where)
+            else:
+                self.leaf(child, target.leaf, where)
+
+    def leaf(self, element: etree._Element, leaf: Leaf, path: str) -> None:
+        if element.attrib:
+            self.problems.append((path, f"takes no attribute ({', '.join(element.attrib)})"))
+        if not len(element):
+            text = element.text or ""
+            if not text:
+                text = ELEMENT_DEFAULTS.get(path.rsplit("/", 1)[-1], "")
+        elif any(isinstance(c.tag, str) for c in element):
+            self.problems.append((path, "is a single value, not a group of elements"))
+            return
+        else:  # comments inside a value are dropped; the text around them is the value
+            text = (element.text or "") + "".join(c.tail or "" for c in element)
+        problem = _text_problem(leaf, text)
+        if problem is not None:
+            self.problems.append((path, problem))
+        elif leaf.max_length is not None and len(text) > leaf.max_length and self.too_long is None:
+            self.too_long = (path, text)
+
+    @staticmethod
+    def _sequence_problem(aggregate: Aggregate, tags: tuple[str, ...]) -> str:
+        arrangement = aggregate.arrange(tuple(dict.fromkeys(tags)))
+        if arrangement.problems:
+            return "; ".join(
+                f"{name or 'its elements'} {message}" for name, message in arrangement.problems
+            )
+        counts = {tag: tags.count(tag) for tag in tags}
+        for tag, count in counts.items():
+            if count > arrangement.elements[tag].most:
+                return f"{tag} appears {count} times; at most {arrangement.elements[tag].most}"
+        return "its elements are out of the schema's order: " + ", ".join(arrangement.order)
+
+
+def check_document(root: etree._Element, version: str) -> DocumentCheck:
+    """Check a parsed request document (``<QBXML>``) against the schema of ``version``.
+
+    Args:
+        root: the document's root element.
+        version: the qbXML version the document declares (13.0 and 16.0 have
+            schemas; see :func:`schema_version` for the others).
+
+    Returns:
+        The verdict: what refuses the document, and the requests whose strings are too long.
+    """
+    schema = schema_version(version)
+    checker = _DocumentChecker(schema)
+    too_long: dict[int, tuple[str, str]] = {}
+    children = [c for c in root if isinstance(c.tag, str)]
+    if root.tag != "QBXML" or [c.tag for c in children] != ["QBXMLMsgsRq"]:
+        found = ", ".join(str(c.tag) for c in children) or "nothing"
+        problem = f"a request document is QBXML holding QBXMLMsgsRq, not {root.tag} holding {found}"
+        return DocumentCheck(problems=((str(root.tag), problem),), too_long={})
+    if root.attrib or not _blank(root.text) or not _blank(children[0].tail):
+        checker.problems.append(("QBXML", "takes no attribute or text"))
+    messages = children[0]
+    for name, value in messages.attrib.items():
+        allowed = _MESSAGES_ATTRIBUTES.get(str(name), ())
+        if allowed is not None and value not in allowed:
+            checker.problems.append(("QBXMLMsgsRq", f"attribute {name}={value!r} is not allowed"))
+    if "onError" not in messages.attrib:
+        checker.problems.append(("QBXMLMsgsRq", "needs onError"))
+    if not _blank(messages.text) or any(not _blank(c.tail) for c in messages):
+        checker.problems.append(("QBXMLMsgsRq", "holds text between its elements"))
+    envelope = _aggregate(schema, "QBXMLMsgsRq")
+    requests = [c for c in messages if isinstance(c.tag, str)]
+    for index, rq in enumerate(requests):
+        name = str(rq.tag)
+        if name not in envelope.names:
+            checker.problems.append((name, _suggest_request(name, schema)))
+            continue
+        for attribute, value in rq.attrib.items():
+            refused = _attribute_problem(name, str(attribute), str(value), schema)
+            if refused is not None:
+                checker.problems.append((name, refused))
+        checker.too_long = None
+        checker.children(rq, _aggregate(schema, str(envelope.names[name].ref)), name)
+        if checker.too_long is not None:
+            too_long[index] = checker.too_long
+    return DocumentCheck(problems=tuple(checker.problems), too_long=too_long)
+
+
+def _attribute_problem(name: str, attribute: str, value: str, version: str) -> str | None:
+    if attribute == "requestID":
+        return None
+    if attribute in ("iterator", "iteratorID"):
+        if not takes_iterator(name, version):
+            return f"{name} does not take an iterator"
+        if attribute == "iterator" and value not in _ITERATOR_VALUES:
+            return f"iterator {value!r} is not Start, Continue or Stop"
+        return None
+    # The schema gives metaData to the queries of lists and transactions; the
+    # generated tables do not say which, so every query may carry it.
+    if attribute == "metaData" and name.endswith("QueryRq"):
+        if value not in _METADATA_VALUES:
+            return f"metaData {value!r} is not one of {', '.join(_METADATA_VALUES)}"
+        return None
+    return f"{name} takes no attribute {attribute}"
