@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from qbwc_spyne import (
@@ -60,8 +62,15 @@ class Mirror:
         with self.connect() as db:
             db.executescript(SCHEMA)
 
-    def connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10)
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits what was done (or rolls it back) and is closed."""
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:  # commit, or roll back on an exception
+                yield db
+        finally:
+            db.close()
 
 
 class MirrorCustomers(JobKind):

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
@@ -87,7 +88,7 @@ def run(
         answer = call.result if call.operation != "sendRequestXML" else _request_name(call.result)
         print(f"  {number:>2}. {call.operation:<20} -> {str(answer)[:70]}", file=out)
 
-    with sqlite3.connect(folder / "mirror.db") as db:
+    with closing(sqlite3.connect(folder / "mirror.db")) as db:
         mirrored = {row[0] for row in db.execute("SELECT list_id FROM customers")}
         invoice = db.execute("SELECT txn_id, subtotal FROM invoices").fetchone()
     expected = set(quickbooks.records["Customer"])

@@ -57,6 +57,24 @@ def state(queue, job_id):
     return queue.get(job_id).state
 
 
+@pytest.fixture
+def sqlite_file():
+    """Opens SQLite connections for one test and closes them after it.
+
+    Python 3.13 warns of a connection collected open, and warnings are errors.
+    """
+    opened: list[sqlite3.Connection] = []
+
+    def connect(path):
+        db = sqlite3.connect(path)
+        opened.append(db)
+        return db
+
+    yield connect
+    for db in opened:
+        db.close()
+
+
 class TestCompareAndSet:
     def test_complete_fail_and_release_need_the_ticket_that_holds_the_job(self, queue):
         """A session that no longer holds its job changes nothing; the holder still can."""
@@ -274,14 +292,14 @@ class TestDependencies:
         assert retry_job(queue, b.id).state is JobState.BLOCKED
         assert queue.runnable(user="shop") == []
 
-    def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path):
+    def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path, sqlite_file):
         """depends_on reads back from qbwc_job_deps; dependants are found through an index."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id, a.id])
         stored = queue.get(b.id)
         assert stored is not None and stored.depends_on == [a.id]
-        db = sqlite3.connect(tmp_path / "jobs.db")
+        db = sqlite_file(tmp_path / "jobs.db")
         assert db.execute("SELECT job_id, depends_on FROM qbwc_job_deps").fetchall() == [
             (b.id, a.id)
         ]
@@ -321,7 +339,7 @@ class TestDependencies:
 
 
 class TestPurge:
-    def test_purge_deletes_old_finished_jobs_and_their_dependency_rows(self, tmp_path):
+    def test_purge_deletes_old_finished_jobs_and_their_dependency_rows(self, tmp_path, sqlite_file):
         """Old done/failed/cancelled jobs go, with their rows in qbwc_job_deps; the rest stay."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         done = queue.enqueue(user="shop", kind="k")
@@ -331,7 +349,7 @@ class TestPurge:
         waiting = queue.enqueue(user="shop", kind="k")
         assert queue.purge(done_before=10) == 2
         assert [j.id for j in queue.jobs()] == [waiting.id]
-        db = sqlite3.connect(tmp_path / "jobs.db")
+        db = sqlite_file(tmp_path / "jobs.db")
         assert db.execute("SELECT count(*) FROM qbwc_job_deps").fetchone() == (0,)
 
     def test_purge_keeps_a_finished_job_that_an_unfinished_one_depends_on(self, queue):
@@ -379,10 +397,10 @@ class TestLeases:
         assert recover_jobs(queue, now=5) == []
         assert [j.state for j in recover_jobs(queue, now=11)] == [JobState.RECONCILE]
 
-    def test_the_sweep_is_one_indexed_statement(self, tmp_path):
+    def test_the_sweep_is_one_indexed_statement(self, tmp_path, sqlite_file):
         """Finding expired leases uses the (state, lease_until) index, not a table scan."""
         SQLiteJobQueue(tmp_path / "jobs.db").close()
-        db = sqlite3.connect(tmp_path / "jobs.db")
+        db = sqlite_file(tmp_path / "jobs.db")
         plan = " ".join(
             str(row[-1])
             for row in db.execute(
@@ -536,6 +554,7 @@ class TestSchemaUpgrade:
         assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite3.connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        db.close()
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()
         assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 8]
