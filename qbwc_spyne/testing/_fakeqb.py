@@ -65,8 +65,8 @@ from typing import Any
 
 from lxml import etree
 
-from ._xml import XMLError, parse_qbxml
-from .exceptions import CompanyDataError, QuickBooksUnavailable
+from .._xml import XMLError, parse_qbxml
+from ..exceptions import CompanyDataError, QuickBooksUnavailable
 
 __all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
 

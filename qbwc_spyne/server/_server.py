@@ -37,15 +37,15 @@ from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from ._core import Core
-from ._handler import QBWCHandler
+from .._version import __version__
+from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
+from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
+from ..protocol._core import Core
+from ..protocol._handler import QBWCHandler
+from ..store._stores import MemorySessionStore, SessionStore
 from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
-from ._stores import MemorySessionStore, SessionStore
-from ._version import __version__
-from ._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
-from .exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
 
