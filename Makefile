@@ -31,7 +31,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/qbwc-spyne serve 'examples.customer_mirror:make_app()' --port 8000
 
-## Regenerate qbwc_spyne/_service.py from wsdl/QBWebConnectorSvc.wsdl.
+## Regenerate qbwc_spyne/server/_service.py from wsdl/QBWebConnectorSvc.wsdl.
 codegen: $(STAMP)
 	$(BIN)/python -m qbwc_spyne.codegen
 

@@ -107,7 +107,7 @@ def import_figures() -> dict[str, float]:
         "lines = dict(line.partition('=')[::2] for line in text.splitlines());"
         "print(json.dumps([loaded - s, time.perf_counter() - loaded]))"
     )
-    source = ROOT / "qbwc_spyne" / "_qbxml_schema.py"
+    source = ROOT / "qbwc_spyne" / "qbxml" / "_qbxml_schema.py"
     runs = [
         json.loads(
             subprocess.run(

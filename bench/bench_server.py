@@ -34,7 +34,6 @@ from lxml import etree
 
 from bench.common import customer_page, in_fresh_processes, memory
 from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, Session, SessionState
-from qbwc_spyne._service import NAMESPACE, QBWebConnectorSvc
 from qbwc_spyne.events import (
     AuthenticateEvent,
     ConnectionErrorEvent,
@@ -42,6 +41,7 @@ from qbwc_spyne.events import (
     ReceiveResponseEvent,
     SendRequestEvent,
 )
+from qbwc_spyne.server._service import NAMESPACE, QBWebConnectorSvc
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "tests" / "data" / "traffic"

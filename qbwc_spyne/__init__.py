@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 # First, before anything imports spyne: spyne 2.14 imports its copy of six,
 # which fails on Python 3.12 and later; this serves it from six instead.
-from . import _spyne_compat
+from .server import _spyne_compat
 
 _spyne_compat.install()
 
 from . import events, exceptions
-from ._handler import QBWCHandler
-from ._jobs import (
+from ._version import __version__
+from .protocol._handler import QBWCHandler
+from .protocol._session import Session, SessionState
+from .queue._jobs import (
     JobContext,
     JobKind,
     QueueHandler,
@@ -33,13 +35,11 @@ from ._jobs import (
     resolve_unknown,
     retry_job,
 )
-from ._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
-from ._session import Session, SessionState
-from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
-from ._version import __version__
+from .store._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
+from .store._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
 
 if TYPE_CHECKING:
-    from ._server import QBWCServer, make_wsgi_app
+    from .server._server import QBWCServer, make_wsgi_app
 
 __all__ = [
     "Job",
@@ -73,7 +73,7 @@ def __getattr__(name: str) -> Any:
     # on first use keeps `python -m qbwc_spyne.codegen` working when that
     # module is stale or broken, and the command line quick to start.
     if name in ("QBWCServer", "make_wsgi_app"):
-        from . import _server
+        from .server import _server
 
         return getattr(_server, name)
     raise AttributeError(f"module 'qbwc_spyne' has no attribute {name!r}")

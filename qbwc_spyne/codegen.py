@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m qbwc_spyne.codegen            # rewrite qbwc_spyne/_service.py
+    python -m qbwc_spyne.codegen            # rewrite qbwc_spyne/server/_service.py
     python -m qbwc_spyne.codegen --check    # exit 1 if it is out of date
 
 The WSDL (``wsdl/QBWebConnectorSvc.wsdl``) is the contract; the spyne
@@ -25,8 +25,8 @@ from lxml import etree
 __all__ = ["Operation", "Parameter", "generate", "main", "read_operations"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-WSDL_PATH = PACKAGE_DIR / "QBWebConnectorSvc.wsdl"
-SERVICE_PATH = PACKAGE_DIR / "_service.py"
+WSDL_PATH = PACKAGE_DIR / "server" / "QBWebConnectorSvc.wsdl"
+SERVICE_PATH = PACKAGE_DIR / "server" / "_service.py"
 
 NS = {
     "wsdl": "http://schemas.xmlsoap.org/wsdl/",
@@ -127,7 +127,7 @@ from typing import Any
 
 from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 
-from ._core import Core
+from ..protocol._core import Core
 
 __all__ = ["NAMESPACE", "QBWebConnectorSvc", "String"]
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m qbwc_spyne.codegen_schema            # rewrite qbwc_spyne/_qbxml_schema.py
+    python -m qbwc_spyne.codegen_schema            # rewrite qbwc_spyne/qbxml/_qbxml_schema.py
     python -m qbwc_spyne.codegen_schema --check    # exit 1 naming the first difference
 
 The XSD files carry Intuit's copyright, so the package holds none of them:
@@ -12,7 +12,7 @@ requests write). They are read from ``../shared/reference/qbxml`` beside the
 repository, or from the folder given with ``--xsd``.
 
 The output is text, one definition a line, parsed lazily by
-``qbwc_spyne._schema``: strings cost nothing to import, where the same data
+``qbwc_spyne.qbxml._schema``: strings cost nothing to import, where the same data
 as nested Python literals costs milliseconds to build and a type checker
 minutes to read. The grammar of a definition (``Key=model``)::
 
@@ -42,7 +42,7 @@ from lxml import etree
 __all__ = ["XSD_FILES", "default_xsd_dir", "generate", "main"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-OUTPUT_PATH = PACKAGE_DIR / "_qbxml_schema.py"
+OUTPUT_PATH = PACKAGE_DIR / "qbxml" / "_qbxml_schema.py"
 XS = "{http://www.w3.org/2001/XMLSchema}"
 
 #: The entry point of each version (each includes the other files it needs).

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ._session import Session
+from .protocol._session import Session
 
 __all__ = [
     "AuthenticateEvent",

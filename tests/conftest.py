@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 
 from qbwc_spyne import MemorySessionStore, QBWCServer
-from qbwc_spyne._core import Core
+from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import FakeClock, RecordingHandler, response_schema
 
-pytest_plugins = ["qbwc_spyne.pytest_plugin"]
+pytest_plugins = ["qbwc_spyne.testing.pytest_plugin"]
 
 
 @pytest.fixture

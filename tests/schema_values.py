@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from qbwc_spyne import _schema
-from qbwc_spyne._schema import UNBOUNDED, _Element, _Group
+from qbwc_spyne.qbxml import _schema
+from qbwc_spyne.qbxml._schema import UNBOUNDED, _Element, _Group
 
 WORDS = ["Acme & Sons", "Zoë's Café", "12 Main St.", "Net 30", 'The "Best" <Co>', "Ørsted"]
 ZONES = [timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30)), UTC]

@@ -21,8 +21,8 @@ import requests
 from werkzeug.serving import make_server
 
 from qbwc_spyne import QBWCServer
-from qbwc_spyne._cli import build_parser
 from qbwc_spyne.auth import PasswordCheck
+from qbwc_spyne.cli._cli import build_parser
 from qbwc_spyne.qwc import QWCFile
 
 from .helpers import QBXML_REQUEST, RecordingHandler
@@ -489,7 +489,7 @@ class TestJobs:
     """The jobs subcommands, run in-process."""
 
     def jobs(self, capsys, *args):
-        from qbwc_spyne._cli import main
+        from qbwc_spyne.cli._cli import main
 
         status = main(["jobs", *args])
         out, err = capsys.readouterr()
@@ -575,7 +575,7 @@ class TestJobs:
 
     def test_help_names_the_defaults(self, capsys):
         """Each option says its default."""
-        from qbwc_spyne._cli import main
+        from qbwc_spyne.cli._cli import main
 
         with pytest.raises(SystemExit):
             main(["jobs", "purge", "--help"])

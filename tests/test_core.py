@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState, SQLiteSessionStore
-from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
 from qbwc_spyne.events import AuthenticateEvent, ErrorCode
 from qbwc_spyne.exceptions import ConfigurationError, StorageError
+from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
 
 from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler, raises
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qbwc_spyne import _encoding, qbxml
+from qbwc_spyne import qbxml
 from qbwc_spyne.exceptions import CodePageError
-from qbwc_spyne.qbxml import Rq
+from qbwc_spyne.qbxml import Rq, _encoding
 
 NAMES = {
     "French": ("Zoë Lefèvre & Fils", "Zoë Lefèvre & Fils"),

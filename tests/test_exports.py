@@ -72,6 +72,9 @@ def test_top_level_front_door():
         "resolve_unknown",
         "retry_job",
     }
-    assert qbwc_spyne.make_wsgi_app is importlib.import_module("qbwc_spyne._server").make_wsgi_app
+    assert (
+        qbwc_spyne.make_wsgi_app
+        is importlib.import_module("qbwc_spyne.server._server").make_wsgi_app
+    )
     with pytest.raises(AttributeError):
         qbwc_spyne.no_such_name  # noqa: B018

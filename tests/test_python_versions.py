@@ -13,8 +13,9 @@ import types
 import pytest
 import six
 
-from qbwc_spyne import MemoryJobQueue, SQLiteSessionStore, _spyne_compat
-from qbwc_spyne._spyne_compat import VendoredSixFinder
+from qbwc_spyne import MemoryJobQueue, SQLiteSessionStore
+from qbwc_spyne.server import _spyne_compat
+from qbwc_spyne.server._spyne_compat import VendoredSixFinder
 
 
 def finders() -> list[VendoredSixFinder]:
@@ -106,7 +107,7 @@ class TestVendoredSixFinder:
             "import sys, qbwc_spyne\n"
             "assert 'spyne' not in sys.modules\n"
             "from qbwc_spyne import make_wsgi_app\n"
-            "from qbwc_spyne._spyne_compat import VendoredSixFinder\n"
+            "from qbwc_spyne.server._spyne_compat import VendoredSixFinder\n"
             "assert type(sys.meta_path[0]) is VendoredSixFinder\n"
             "print(type(sys.modules['spyne.util.six'].__spec__.loader).__module__)\n"
         )
@@ -114,7 +115,7 @@ class TestVendoredSixFinder:
             [sys.executable, "-c", program], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "qbwc_spyne._spyne_compat"
+        assert done.stdout.strip() == "qbwc_spyne.server._spyne_compat"
 
 
 class TestDroppedBackendsClose:

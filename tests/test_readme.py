@@ -347,7 +347,7 @@ def run_codegen(shell: Shell, line: str) -> None:
     output = shell.directory / "_service.py"
     done = run([*command(line), "--output", str(output)])
     assert done.returncode == 0, done.stderr
-    assert output.read_text() == (ROOT / "qbwc_spyne" / "_service.py").read_text()
+    assert output.read_text() == (ROOT / "qbwc_spyne" / "server" / "_service.py").read_text()
 
 
 def run_serve(shell: Shell, line: str) -> None:

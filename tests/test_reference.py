@@ -15,7 +15,6 @@ from lxml import etree
 from werkzeug.test import Client
 
 from qbwc_spyne import QBWCServer, __version__
-from qbwc_spyne._reference import CODE_PAGES, HOOK_EVENTS, REQUIRED_QWC_PROPERTIES
 from qbwc_spyne.events import ErrorCode, ErrorEvent
 from qbwc_spyne.exceptions import (
     ConfigurationError,
@@ -25,6 +24,7 @@ from qbwc_spyne.exceptions import (
     QWCFileExistsError,
 )
 from qbwc_spyne.qwc import QWCFile
+from qbwc_spyne.server._reference import CODE_PAGES, HOOK_EVENTS, REQUIRED_QWC_PROPERTIES
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector, WSGITransport, make_client
 
 from .helpers import QBXML_REQUEST, SOAP_ENV, TNS, TRAFFIC, RecordingHandler

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from qbwc_spyne import QBWCServer, server_errors
-from qbwc_spyne._reference import CODE_PAGES, HOOK_EVENTS, REQUIRED_QWC_PROPERTIES
 from qbwc_spyne.exceptions import QBWCError, QBWCServerError
+from qbwc_spyne.server._reference import CODE_PAGES, HOOK_EVENTS, REQUIRED_QWC_PROPERTIES
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
 from .helpers import TRAFFIC

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from qbwc_spyne import _schema, codegen_schema, qbxml
+from qbwc_spyne import codegen_schema, qbxml
 from qbwc_spyne.exceptions import QBWCError
-from qbwc_spyne.qbxml import Rq, SchemaError
+from qbwc_spyne.qbxml import Rq, SchemaError, _schema
 
 from .helpers import TRAFFIC
 from .schema_values import aggregate_values, shuffled

@@ -17,9 +17,9 @@ from qbwc_spyne import (
     SQLiteSessionStore,
     make_wsgi_app,
 )
-from qbwc_spyne._core import UNKNOWN_TICKET_MESSAGE
 from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.exceptions import StorageError
+from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
 from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from qbwc_spyne._logging import LIMIT, redact, shorten
 from qbwc_spyne._xml import (
     UnsafeXMLError,
     XMLError,
@@ -15,6 +14,7 @@ from qbwc_spyne._xml import (
     parse_qbxml,
     utf8_parser,
 )
+from qbwc_spyne.server._logging import LIMIT, redact, shorten
 
 SOAP = b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>'
 

@@ -36,8 +36,8 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from ._xml import parse_qbxml
-from .exceptions import CodePageError
+from .._xml import parse_qbxml
+from ..exceptions import CodePageError
 
 __all__ = ["DEFAULT_CODEPAGE", "POLICIES", "Policy", "apply_to_document", "apply_to_value"]
 

@@ -74,10 +74,10 @@ from typing import Any
 
 from lxml import etree
 
-from ._schema import _datetime as _schema_datetime
-from ._schema import check_document
-from ._xml import XMLError, parse_qbxml
-from .exceptions import CompanyDataError, QuickBooksUnavailable
+from .._xml import XMLError, parse_qbxml
+from ..exceptions import CompanyDataError, QuickBooksUnavailable
+from ..qbxml._schema import _datetime as _schema_datetime
+from ..qbxml._schema import check_document
 
 __all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
 

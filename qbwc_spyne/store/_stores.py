@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
-from ._session import Session
+from ..exceptions import StorageError
+from ..protocol._session import Session
 from ._sqlite import SQLiteBacked
-from .exceptions import StorageError
 
 __all__ = ["MemorySessionStore", "SQLiteSessionStore", "SessionStore"]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._queue import JobState
-from ._version import __version__
-from .exceptions import QBWCError
+from .._version import __version__
+from ..exceptions import QBWCError
+from ..store._queue import JobState
 
 __all__ = ["main"]
 
@@ -71,7 +71,7 @@ def load_target(spec: str) -> Any:
 
 
 def open_store(spec: str) -> Any:
-    from ._stores import MemorySessionStore, SQLiteSessionStore
+    from ..store._stores import MemorySessionStore, SQLiteSessionStore
 
     if spec == "memory":
         return MemorySessionStore()
@@ -99,8 +99,8 @@ def configure_logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from ._handler import QBWCHandler
-    from ._server import make_wsgi_app
+    from ..protocol._handler import QBWCHandler
+    from ..server._server import make_wsgi_app
 
     configure_logging(args.log_level)
     store = open_store(args.store) if args.store else None  # before loading: fail early
@@ -169,7 +169,7 @@ _QWC_HELP = {
 
 
 def cmd_qwc(args: argparse.Namespace) -> int:
-    from .qwc import QWCFile
+    from ..qwc import QWCFile
 
     if args.check:
         QWCFile.parse(Path(args.check)).validate()
@@ -230,7 +230,7 @@ def read_password(args: argparse.Namespace) -> str:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
-        from .testing import FakeQuickBooks, WebConnector, _check_url
+        from ..testing import FakeQuickBooks, WebConnector, _check_url
     except ImportError as exc:
         raise CommandError(f"simulate needs the testing extra (zeep): {exc}") from None
     _check_url(args.url)  # before asking for a password
@@ -272,7 +272,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from .auth import hash_password
+    from ..auth import hash_password
 
     if args.stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
@@ -314,7 +314,7 @@ def _plain(name: str, value: Any) -> str:
 
 
 def _open_queue(args: argparse.Namespace) -> Any:
-    from ._queue import SQLiteJobQueue
+    from ..store._queue import SQLiteJobQueue
 
     if not args.db:
         raise CommandError(f"--db is required (or set {DB_ENV})")
@@ -325,7 +325,7 @@ def _open_queue(args: argparse.Namespace) -> Any:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from ._jobs import cancel_job, recover_jobs, resolve_unknown, retry_job
+    from ..queue._jobs import cancel_job, recover_jobs, resolve_unknown, retry_job
 
     queue = _open_queue(args)
     if args.action == "list":
@@ -453,7 +453,7 @@ def checkout_root() -> Path | None:
     the package directory, as in a clone (editable install or not), never
     on the working directory, where another project's ``examples`` may sit.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent.parent
     if (root / "examples" / "demo.py").is_file() and (root / "pyproject.toml").is_file():
         return root
     return None

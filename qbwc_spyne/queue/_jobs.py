@@ -47,12 +47,9 @@ from typing import Any
 
 from lxml import etree
 
-from . import qbxml
-from ._handler import QBWCHandler
-from ._queue import Job, JobQueue, JobState
-from ._session import Session
-from .auth import PasswordCheck
-from .events import (
+from .. import qbxml
+from ..auth import PasswordCheck
+from ..events import (
     AuthenticateEvent,
     CloseConnectionEvent,
     ConnectionErrorEvent,
@@ -61,13 +58,16 @@ from .events import (
     ReceiveResponseEvent,
     SendRequestEvent,
 )
-from .exceptions import (
+from ..exceptions import (
     ConfigurationError,
     HandlerError,
     JobStateError,
     KeyConflictError,
     StorageError,
 )
+from ..protocol._handler import QBWCHandler
+from ..protocol._session import Session
+from ..store._queue import Job, JobQueue, JobState
 
 __all__ = [
     "JobContext",

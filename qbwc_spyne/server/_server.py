@@ -37,15 +37,15 @@ from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from ._core import Core
-from ._handler import QBWCHandler
+from .._version import __version__
+from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
+from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
+from ..protocol._core import Core
+from ..protocol._handler import QBWCHandler
+from ..store._stores import MemorySessionStore, SessionStore
 from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
-from ._stores import MemorySessionStore, SessionStore
-from ._version import __version__
-from ._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
-from .exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
 
@@ -76,6 +76,9 @@ def _fault(code: str, message: str) -> bytes:
 _OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]{1,40})\b")
 _OPERATIONS = frozenset(QBWebConnectorSvc.public_methods)
 _CHARSET = re.compile(r";\s*charset\s*=\s*(\"[^\"]*\"|[^;\s]*)", re.IGNORECASE)
+
+
+_MENTIONS_PASSWORD = re.compile(rb"(?i)strpassword")
 
 
 def _operation(body: bytes) -> str:
@@ -350,13 +353,21 @@ class QBWCServer(ReferenceInterface):
         status = captured[0]
         if not status.startswith("200"):
             code, message = self._read_fault(payload)
+            operation = _operation(body)
+            # A parser's message quotes the input near the error (lxml: "CData
+            # section not finished <text>"), so for a body that may carry a
+            # password only the fault code reaches the log. The sender, who
+            # wrote the body, still gets the whole faultstring.
+            logged = message
+            if operation in ("authenticate", "?") or _MENTIONS_PASSWORD.search(body):
+                logged = "(the message is not logged: it may quote the password)"
             logger.warning(
                 "answered %s (%d bytes) from %s with a %s fault: %s",
-                _operation(body),
+                operation,
                 len(body),
                 environ.get("REMOTE_ADDR", "?"),
                 code,
-                message,
+                logged,
             )
             payload = _fault(code, message)
         return self._send(start_response, status, payload)

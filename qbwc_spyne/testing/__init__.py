@@ -39,8 +39,8 @@ import zeep
 from requests.structures import CaseInsensitiveDict
 from werkzeug.test import Client
 
+from ..exceptions import ConfigurationError
 from ._fakeqb import FakeQuickBooks, QuickBooksAnswer, QuickBooksUnavailable
-from .exceptions import ConfigurationError
 
 __all__ = [
     "STATUSES",
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: The WSDL the Web Connector's client is built from.
-WSDL_PATH = Path(__file__).resolve().parent / "QBWebConnectorSvc.wsdl"
+WSDL_PATH = Path(__file__).resolve().parent.parent / "server" / "QBWebConnectorSvc.wsdl"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

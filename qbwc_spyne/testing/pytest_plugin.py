@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import FakeQuickBooks, WebConnector
+    from . import FakeQuickBooks, WebConnector
 
 __all__ = ["fake_quickbooks", "web_connector"]
 
@@ -29,7 +29,7 @@ def fake_quickbooks() -> FakeQuickBooks:
     """An empty fake QuickBooks company."""
     # Imported here: the plugin loads in every pytest run of an environment
     # with qbwc_spyne, including those without zeep (the testing extra).
-    from .testing import FakeQuickBooks
+    from . import FakeQuickBooks
 
     return FakeQuickBooks()
 
@@ -37,7 +37,7 @@ def fake_quickbooks() -> FakeQuickBooks:
 @pytest.fixture
 def web_connector(fake_quickbooks: FakeQuickBooks) -> Callable[..., WebConnector]:
     """A factory of Web Connectors running against ``fake_quickbooks``."""
-    from .testing import WebConnector
+    from . import WebConnector
 
     def make(
         target: Any,

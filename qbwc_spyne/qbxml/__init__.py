@@ -45,9 +45,9 @@ from typing import IO, Any, Literal, overload
 
 from lxml import etree
 
+from .._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
+from ..exceptions import QBXMLBuildError, SchemaError
 from . import _schema
-from ._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
-from .exceptions import QBXMLBuildError, SchemaError
 
 __all__ = [
     "Record",

@@ -37,11 +37,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
-from . import server_errors
-from ._handler import QBWCHandler
-from ._logging import shorten
-from ._version import __version__
-from .events import (
+from .. import server_errors
+from .._version import __version__
+from ..events import (
     AuthenticateEvent,
     ClientVersionEvent,
     CloseConnectionEvent,
@@ -55,8 +53,9 @@ from .events import (
     SendRequestEvent,
     ServerVersionEvent,
 )
-from .exceptions import ConfigurationError, QWCError, QWCFileExistsError
-from .qwc import (
+from ..exceptions import ConfigurationError, QWCError, QWCFileExistsError
+from ..protocol._handler import QBWCHandler
+from ..qwc import (
     _NOT_XML_CHAR,
     PERSONAL_DATA_PREFS,
     QB_TYPES,
@@ -64,7 +63,8 @@ from .qwc import (
     UNATTENDED_MODE_PREFS,
     QWCFile,
 )
-from .qwc import parse_auth_flags as _parse_auth_flags
+from ..qwc import parse_auth_flags as _parse_auth_flags
+from ._logging import shorten
 
 __all__ = [
     "CODE_PAGES",

@@ -33,8 +33,8 @@ from typing import Any
 
 from lxml import etree
 
+from ..exceptions import SchemaError
 from . import _qbxml_schema as _data
-from .exceptions import SchemaError
 
 __all__ = [
     "VERSIONS",

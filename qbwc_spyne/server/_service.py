@@ -12,7 +12,7 @@ from typing import Any
 
 from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 
-from ._core import Core
+from ..protocol._core import Core
 
 __all__ = ["NAMESPACE", "QBWebConnectorSvc", "String"]
 

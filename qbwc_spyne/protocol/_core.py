@@ -35,12 +35,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import events as ev
+from .. import events as ev
+from .._xml import XMLError, split_hcp_response
+from ..exceptions import ConfigurationError, HandlerError
+from ..store._stores import SessionStore
 from ._handler import QBWCHandler
 from ._session import Session, SessionState
-from ._stores import SessionStore
-from ._xml import XMLError, split_hcp_response
-from .exceptions import ConfigurationError, HandlerError
 
 __all__ = ["Core", "version_newer"]
 

@@ -53,8 +53,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
 from ._sqlite import SQLiteBacked
-from .exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
 
 __all__ = ["Job", "JobQueue", "JobState", "MemoryJobQueue", "SQLiteJobQueue"]
 

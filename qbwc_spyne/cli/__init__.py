@@ -1,0 +1,1 @@
+"""The ``qbwc-spyne`` command line (also ``python -m qbwc_spyne``)."""

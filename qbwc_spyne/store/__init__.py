@@ -1,0 +1,1 @@
+"""Storage: the session store and job queue interfaces, and their backends."""
