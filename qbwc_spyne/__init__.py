@@ -35,8 +35,9 @@ from .queue._jobs import (
     resolve_unknown,
     retry_job,
 )
-from .store._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
-from .store._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
+from .store._interfaces import Job, JobQueue, JobState, SessionStore
+from .store._queue import MemoryJobQueue, SQLiteJobQueue
+from .store._stores import MemorySessionStore, SQLiteSessionStore
 
 if TYPE_CHECKING:
     from .server._server import QBWCServer, make_wsgi_app

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from .._version import __version__
 from ..exceptions import QBWCError
-from ..store._queue import JobState
+from ..store._interfaces import JobState
 
 __all__ = ["main"]
 

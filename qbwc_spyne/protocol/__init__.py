@@ -1,5 +1,5 @@
 """The Web Connector protocol: the state machine, sessions and the handler base.
 
 No spyne, no database, no HTTP: the server feeds it calls and hands it a
-session store.
+session store (the interface in ``qbwc_spyne.store._interfaces``).
 """

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from .. import events as ev
 from .._xml import XMLError, split_hcp_response
 from ..exceptions import ConfigurationError, HandlerError
-from ..store._stores import SessionStore
+from ..store._interfaces import SessionStore
 from ._handler import QBWCHandler
 from ._session import Session, SessionState
 

@@ -67,7 +67,7 @@ from ..exceptions import (
 )
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
-from ..store._queue import Job, JobQueue, JobState
+from ..store._interfaces import Job, JobQueue, JobState
 
 __all__ = [
     "JobContext",

@@ -42,7 +42,8 @@ from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
 from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
 from ..protocol._core import Core
 from ..protocol._handler import QBWCHandler
-from ..store._stores import MemorySessionStore, SessionStore
+from ..store._interfaces import SessionStore
+from ..store._stores import MemorySessionStore
 from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc

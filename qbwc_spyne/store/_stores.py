@@ -13,30 +13,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
 
 from ..exceptions import StorageError
 from ..protocol._session import Session
 from ._sqlite import SQLiteBacked
 
-__all__ = ["MemorySessionStore", "SQLiteSessionStore", "SessionStore"]
-
-
-@runtime_checkable
-class SessionStore(Protocol):
-    """Saves and loads sessions by ticket. Implementations must be thread-safe."""
-
-    def get(self, ticket: str) -> Session | None:
-        """Return a copy of the session with this ticket, or None."""
-
-    def put(self, session: Session) -> None:
-        """Save the session, replacing any saved under the same ticket."""
-
-    def delete(self, ticket: str) -> None:
-        """Forget the session; a missing ticket is not an error."""
-
-    def purge(self, idle_before: float) -> int:
-        """Delete sessions last seen before ``idle_before``; return how many."""
+__all__ = ["MemorySessionStore", "SQLiteSessionStore"]
 
 
 class MemorySessionStore:

@@ -1,0 +1,248 @@
+"""The storage interfaces: what the protocol and the queue may rely on.
+
+:class:`SessionStore` keeps sessions between two Web Connector calls;
+:class:`JobQueue` keeps jobs, and every change of a job's state is one of
+its compare-and-set transitions. :class:`Job` and :class:`JobState` are what
+a queue hands out. The backends (``_stores``, ``_queue``) implement these;
+code outside this folder imports only this module.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..protocol._session import Session
+
+__all__ = [
+    "FINISHED",
+    "PROGRESS_FIELDS",
+    "IfExists",
+    "Job",
+    "JobQueue",
+    "JobState",
+    "SessionStore",
+]
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Saves and loads sessions by ticket. Implementations must be thread-safe."""
+
+    def get(self, ticket: str) -> Session | None:
+        """Return a copy of the session with this ticket, or None."""
+
+    def put(self, session: Session) -> None:
+        """Save the session, replacing any saved under the same ticket."""
+
+    def delete(self, ticket: str) -> None:
+        """Forget the session; a missing ticket is not an error."""
+
+    def purge(self, idle_before: float) -> int:
+        """Delete sessions last seen before ``idle_before``; return how many."""
+
+
+class JobState(enum.Enum):
+    """Where a job stands."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    #: Its write's outcome is unknown; the kind's reconcile query will tell.
+    RECONCILE = "reconcile"
+    DONE = "done"
+    FAILED = "failed"
+    #: A job it depends on failed or was cancelled.
+    BLOCKED = "blocked"
+    #: Its write's outcome is unknown and its kind cannot reconcile: the operator decides.
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+#: States a job never leaves by itself: its work is over.
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(kw_only=True)
+class Job:
+    """A job and its progress.
+
+    Attributes:
+        id: the queue's id; also the qbXML requestID of its requests.
+        user: the Web Connector user whose sessions run it.
+        kind: the registered kind that builds its request and handles its response.
+        payload: the kind's input, JSON values.
+        company_file: the company file it must run against; "" for any.
+        priority: higher runs first; equal priorities run in id order.
+        depends_on: ids of jobs that must be done before this one is sent.
+        key: an application key (e.g. an order number) naming the work; unique per user.
+        replaced_by: the job its key was queued again as (``if_exists="replace"``).
+        state: see :class:`JobState`.
+        attempts: how many times it was sent.
+        ticket: the session it is in flight in.
+        lease_until: when an in-flight job is given up on.
+        reconciling: whether the request in flight is the reconcile query.
+        request: the last request document sent (an iterator's criteria);
+            cleared when the job is done unless the queue is asked to keep it.
+        writes: whether that request changes QuickBooks.
+        iterator_id: the iterator being continued.
+        pages: pages of an iterated query handled so far.
+        checkpoint: JSON recorded by the last iteration that completed; an
+            interrupted query restarts from it.
+        staged_checkpoint: JSON recorded during the iteration in progress;
+            it becomes ``checkpoint`` only when that iteration completes.
+        error_code, error_message: why it failed (statusCode or hresult).
+        warning: the last warning QuickBooks gave for it.
+        created, updated: times, in seconds since the epoch.
+    """
+
+    id: int
+    user: str
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    company_file: str = ""
+    priority: int = 0
+    depends_on: list[int] = field(default_factory=list)
+    key: str | None = None
+    replaced_by: int | None = None
+    state: JobState = JobState.PENDING
+    attempts: int = 0
+    ticket: str | None = None
+    lease_until: float | None = None
+    reconciling: bool = False
+    request: str | None = None
+    writes: bool = False
+    iterator_id: str | None = None
+    pages: int = 0
+    checkpoint: Any = None
+    staged_checkpoint: Any = None
+    error_code: str | None = None
+    error_message: str | None = None
+    warning: str | None = None
+    created: float = 0.0
+    updated: float = 0.0
+
+
+IfExists = Literal["return", "replace"]
+
+#: Fields :meth:`JobQueue.progress` may change on a job in flight.
+PROGRESS_FIELDS = frozenset(
+    {
+        "iterator_id",
+        "pages",
+        "lease_until",
+        "attempts",
+        "request",
+        "writes",
+        "staged_checkpoint",
+        "warning",
+    }
+)
+
+
+@runtime_checkable
+class JobQueue(Protocol):
+    """Keeps jobs. Implementations must be safe for several processes and threads.
+
+    Every method that changes a job's state is a compare-and-set: it
+    applies only if the job is in the state it expects (and, for a job in
+    flight, owned by the ticket given), and returns whether it did.
+    """
+
+    def enqueue(
+        self,
+        *,
+        user: str,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        company_file: str = "",
+        priority: int = 0,
+        depends_on: Iterable[int] = (),
+        key: str | None = None,
+        if_exists: IfExists = "return",
+        now: float = 0.0,
+    ) -> Job:
+        """Add a job and return it as stored; an existing (user, key) returns that job.
+
+        ``if_exists="replace"`` queues a finished job's key again.
+        """
+
+    def get(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+
+    def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
+        """Jobs in id order, optionally of one user and in some states."""
+
+    def claim(
+        self, *, user: str, company_file: str, ticket: str, now: float, lease: float
+    ) -> Job | None:
+        """Take the next runnable job of ``user`` for ``company_file``: in flight in ``ticket``.
+
+        Runnable: pending or to reconcile, every job it depends on done,
+        its company file "" or ``company_file`` (compared without case).
+        Highest priority first, then oldest.
+        """
+
+    def runnable(self, *, user: str) -> list[Job]:
+        """The user's runnable jobs, in the order :meth:`claim` would take them."""
+
+    def progress(self, job_id: int, *, ticket: str, now: float, **changes: Any) -> bool:
+        """Update fields of a job in flight in ``ticket`` (see ``PROGRESS_FIELDS``)."""
+
+    def complete(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        warning: str | None = None,
+        keep_request: bool = False,
+    ) -> bool:
+        """in_flight -> done; the staged checkpoint becomes the checkpoint."""
+
+    def fail(self, job_id: int, *, ticket: str, now: float, code: str, message: str) -> bool:
+        """in_flight -> failed; the jobs that depend on it are blocked."""
+
+    def release(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        to: JobState,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """in_flight -> pending, reconcile or unknown: the session lets go of it."""
+
+    def release_expired(
+        self, *, now: float, reconcilable: Collection[str] | None, message: str
+    ) -> list[Job]:
+        """Release every job whose lease ran out, of any user; return them as released.
+
+        A query goes back to pending; a write to reconcile when its kind is
+        in ``reconcilable`` (None: any kind), else to unknown with ``message``.
+        """
+
+    def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
+        """reconcile -> unknown: its kind gives no reconcile query, the operator decides."""
+
+    def cancel(self, job_id: int, *, now: float) -> bool:
+        """pending, reconcile, blocked, unknown or failed -> cancelled; dependants blocked."""
+
+    def retry(self, job_id: int, *, now: float) -> bool:
+        """failed, unknown, blocked or cancelled -> pending; dependants unblocked.
+
+        Refused for a job whose key was queued again. The job is ``blocked``
+        instead while a job it depends on still failed or was cancelled.
+        """
+
+    def resolve_unknown(self, job_id: int, *, happened: bool, now: float) -> bool:
+        """unknown -> done (the write happened) or pending (it did not: send it)."""
+
+    def purge(self, *, done_before: float) -> int:
+        """Delete finished jobs last changed before ``done_before``; return how many.
+
+        A job that an unfinished job depends on is kept.
+        """

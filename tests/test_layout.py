@@ -1,0 +1,376 @@
+"""The package's layers keep to their import rules, read from the source with ast.
+
+Each rule is checked on the package as it is, and on a copy of its sources
+with one forbidden import planted, where it must report that import. An
+import of ``qbwc_spyne.a.b`` counts as a dependency on that module only (not
+on the packages above it, whose ``__init__`` runs too): the rules are about
+what each module's own code relies on.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import qbwc_spyne
+
+PACKAGE_DIR = Path(qbwc_spyne.__file__).resolve().parent
+EXAMPLES_DIR = PACKAGE_DIR.parent / "examples"
+PACKAGE = "qbwc_spyne"
+
+#: Third-party and standard modules that mean "a database" or "a web server".
+DATABASES = ("sqlite3", "sqlalchemy", "psycopg", "psycopg2")
+SERVERS = ("spyne", "werkzeug")
+
+PUBLIC_MODULES = {
+    "qbwc_spyne",
+    "qbwc_spyne.auth",
+    "qbwc_spyne.events",
+    "qbwc_spyne.exceptions",
+    "qbwc_spyne.qbxml",
+    "qbwc_spyne.qwc",
+    "qbwc_spyne.server_errors",
+    "qbwc_spyne.testing",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One module's text, and whether it is a package's ``__init__``."""
+
+    text: str
+    is_package: bool
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import statement's target, resolved to an absolute dotted name."""
+
+    importer: str
+    target: str
+    line: int
+    in_function: bool
+
+    def __str__(self) -> str:
+        return f"{self.importer}:{self.line} imports {self.target}"
+
+
+def read_sources(directory: Path, package: str) -> dict[str, Source]:
+    """Every module under ``directory``, keyed by dotted name under ``package``."""
+    sources = {}
+    for path in sorted(directory.rglob("*.py")):
+        parts = [package, *path.relative_to(directory).with_suffix("").parts]
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        sources[name] = Source(path.read_text(encoding="utf-8"), is_package)
+    return sources
+
+
+def _targets(
+    node: ast.Import | ast.ImportFrom, importer: str, source: Source, modules: frozenset[str]
+) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        package = importer if source.is_package else importer.rpartition(".")[0]
+        parts = package.split(".")
+        base = ".".join(parts[: len(parts) - (node.level - 1)])
+        module = f"{base}.{node.module}" if node.module else base
+    else:
+        module = node.module or ""
+    # `from package import module` depends on the module; `from module import name` on it.
+    return [
+        f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
+        for alias in node.names
+    ]
+
+
+@functools.cache
+def imports_of(name: str, source: Source, modules: frozenset[str]) -> tuple[Import, ...]:
+    """Every import in a module, relative ones resolved, noting those inside functions.
+
+    Cached: each test plants one line in one module and reads the others again.
+    """
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                for target in _targets(child, name, source, modules):
+                    found.append(Import(name, target, child.lineno, in_function))
+            inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            visit(child, inner)
+
+    visit(ast.parse(source.text), False)
+    return tuple(found)
+
+
+class Graph:
+    """The package's imports, module by module."""
+
+    def __init__(self, sources: dict[str, Source]) -> None:
+        modules = frozenset(sources)
+        self.modules = modules
+        self.imports = {name: imports_of(name, src, modules) for name, src in sources.items()}
+
+    def module_of(self, target: str) -> str | None:
+        """The package module a dotted target names (``pkg.mod.Name`` -> ``pkg.mod``)."""
+        while target and target not in self.modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    def reachable(self, starts: Iterable[str]) -> set[str]:
+        """The modules ``starts`` import, directly or through others, ``starts`` included."""
+        seen: set[str] = set()
+        todo = list(starts)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for imp in self.imports[name]:
+                module = self.module_of(imp.target)
+                if module is not None:
+                    todo.append(module)
+        return seen
+
+    def in_folder(self, folder: str) -> list[str]:
+        """The modules of one subpackage, its ``__init__`` included."""
+        prefix = f"{PACKAGE}.{folder}"
+        return sorted(m for m in self.modules if m == prefix or m.startswith(prefix + "."))
+
+
+def under(target: str, roots: Iterable[str]) -> bool:
+    """Whether a dotted name is one of ``roots`` or inside one of them."""
+    return any(target == root or target.startswith(root + ".") for root in roots)
+
+
+# -- the rules: each returns the imports that break it ---------------------------------------
+
+INTERFACES = f"{PACKAGE}.store._interfaces"
+
+
+def protocol_violations(graph: Graph) -> list[str]:
+    """Imports by which protocol/ (directly or through others) reaches a server or a database."""
+    reached = graph.reachable(graph.in_folder("protocol"))
+    banned_folders = [f"{PACKAGE}.{f}" for f in ("server", "queue", "testing", "cli")]
+    found = []
+    for name in sorted(reached):
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is not None:
+                bad = under(module, banned_folders) or (
+                    under(module, [f"{PACKAGE}.store"]) and module != INTERFACES
+                )
+            else:
+                bad = under(imp.target, DATABASES + SERVERS)
+            if bad:
+                found.append(str(imp))
+    return found
+
+
+def queue_violations(graph: Graph) -> list[str]:
+    """Imports by which queue/ (directly or through others) reaches a storage backend."""
+    reached = graph.reachable(graph.in_folder("queue"))
+    found = []
+    for name in sorted(reached):
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is not None:
+                bad = under(module, [f"{PACKAGE}.store"]) and module != INTERFACES
+            else:
+                bad = under(imp.target, DATABASES)
+            if bad:
+                found.append(str(imp))
+    return found
+
+
+def kit_violations(graph: Graph) -> list[str]:
+    """Imports of testing/ from outside it, other than cli/'s inside a function."""
+    testing, cli = f"{PACKAGE}.testing", f"{PACKAGE}.cli"
+    return [
+        str(imp)
+        for name in sorted(graph.modules)
+        if not under(name, [testing])
+        for imp in graph.imports[name]
+        if under(imp.target, [testing]) and not (under(name, [cli]) and imp.in_function)
+    ]
+
+
+def spyne_violations(graph: Graph) -> list[str]:
+    """Imports of spyne from outside server/."""
+    server = f"{PACKAGE}.server"
+    return [
+        str(imp)
+        for name in sorted(graph.modules)
+        if not under(name, [server])
+        for imp in graph.imports[name]
+        if under(imp.target, ["spyne"])
+    ]
+
+
+RULES = {
+    "protocol": protocol_violations,
+    "queue": queue_violations,
+    "testing": kit_violations,
+    "spyne": spyne_violations,
+}
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, Source]:
+    return read_sources(PACKAGE_DIR, PACKAGE)
+
+
+def planted(sources: dict[str, Source], module: str, line: str) -> Graph:
+    """The package's graph with ``line`` added to ``module``'s source."""
+    changed = dict(sources)
+    old = changed[module]
+    changed[module] = Source(f"{old.text}\n{line}\n", old.is_package)
+    return Graph(changed)
+
+
+class TestTheGraph:
+    def test_relative_imports_resolve_to_the_modules_they_name(self, sources):
+        """The graph holds known edges, so a rule cannot pass by seeing no imports."""
+        graph = Graph(sources)
+        targets = {name: {i.target for i in graph.imports[name]} for name in graph.modules}
+        assert INTERFACES in targets["qbwc_spyne.protocol._core"]
+        assert "qbwc_spyne.protocol._session" in targets["qbwc_spyne.store._interfaces"]
+        assert "qbwc_spyne.qbxml._qbxml_schema" in targets["qbwc_spyne.qbxml._schema"]
+        assert "qbwc_spyne.server._spyne_compat" in targets["qbwc_spyne"]
+        assert "spyne" in targets["qbwc_spyne.server._server"]
+
+    def test_an_import_inside_a_function_is_told_from_one_at_the_top(self, sources):
+        """cli/ imports testing/ only inside functions, and the graph sees where."""
+        graph = Graph(sources)
+        testing = [
+            i
+            for i in graph.imports["qbwc_spyne.cli._cli"]
+            if under(i.target, ["qbwc_spyne.testing"])
+        ]
+        assert testing and all(i.in_function for i in testing)
+        assert not any(i.in_function for i in graph.imports["qbwc_spyne.protocol._core"])
+
+    def test_every_layer_folder_exists(self, sources):
+        """The folders the rules name are there (a rule on a missing folder checks nothing)."""
+        graph = Graph(sources)
+        for folder in ("protocol", "server", "store", "queue", "qbxml", "testing", "cli"):
+            assert len(graph.in_folder(folder)) >= 2, folder
+
+
+class TestProtocol:
+    def test_protocol_reaches_no_server_queue_testing_cli_or_storage_backend(self, sources):
+        """protocol/ reaches only the store interfaces, events, exceptions and _xml."""
+        assert protocol_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.protocol._core", "from ..store._stores import SQLiteSessionStore"),
+            ("qbwc_spyne.protocol._core", "from ..server import _server"),
+            ("qbwc_spyne.protocol._handler", "from ..queue._jobs import QueueHandler"),
+            ("qbwc_spyne.protocol._session", "import sqlite3"),
+            ("qbwc_spyne.events", "from werkzeug import Request"),
+            ("qbwc_spyne._xml", "import spyne"),
+            ("qbwc_spyne.store._interfaces", "from . import _sqlite"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """A forbidden import in protocol/, or in a module it imports, breaks the rule."""
+        violations = protocol_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestQueue:
+    def test_the_queue_reaches_storage_only_through_the_interfaces(self, sources):
+        """queue/ reaches no storage backend and no database module, directly or not."""
+        assert queue_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.queue._jobs", "from ..store._queue import SQLiteJobQueue"),
+            ("qbwc_spyne.queue._jobs", "from ..store import _sqlite"),
+            ("qbwc_spyne.queue._jobs", "import sqlite3"),
+            ("qbwc_spyne.qbxml", "import sqlalchemy"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """A backend or database import in queue/, or in a module it imports, breaks the rule."""
+        violations = queue_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestTestingKit:
+    def test_only_the_command_line_imports_the_testing_kit_and_only_when_run(self, sources):
+        """Nothing imports testing/ but cli/, and cli/ only inside the commands that need it."""
+        assert kit_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.server._server", "from ..testing import FakeQuickBooks"),
+            ("qbwc_spyne", "from . import testing"),
+            ("qbwc_spyne.queue._jobs", "from ..testing._fakeqb import FakeQuickBooks"),
+            ("qbwc_spyne.cli._cli", "from ..testing import WebConnector"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """An import of testing/ elsewhere, or at the top of cli/, breaks the rule."""
+        violations = kit_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestSpyne:
+    def test_only_the_server_imports_spyne(self, sources):
+        """server/ is the only part of the package that imports spyne."""
+        assert spyne_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.protocol._core", "import spyne"),
+            ("qbwc_spyne.qwc", "from spyne.model.fault import Fault"),
+            ("qbwc_spyne.codegen", "def f():\n    from spyne import Application"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """An import of spyne outside server/, even inside a function, breaks the rule."""
+        violations = spyne_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+def example_violations(examples: dict[str, Source], graph: Graph) -> list[str]:
+    """Imports of the package's private modules by the examples."""
+    found = []
+    for name, source in sorted(examples.items()):
+        for imp in imports_of(name, source, graph.modules):
+            module = graph.module_of(imp.target)
+            if module is not None and module not in PUBLIC_MODULES:
+                found.append(str(imp))
+    return found
+
+
+class TestExamples:
+    def test_the_examples_use_only_public_modules(self, sources):
+        """examples/ imports only the public modules, as an application would."""
+        examples = read_sources(EXAMPLES_DIR, "examples")
+        assert example_violations(examples, Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        "line",
+        ["from qbwc_spyne.store._queue import SQLiteJobQueue", "import qbwc_spyne.protocol._core"],
+    )
+    def test_a_private_import_is_reported(self, sources, line):
+        """An example importing a private module breaks the rule."""
+        examples = read_sources(EXAMPLES_DIR, "examples")
+        old = examples["examples.demo"]
+        examples["examples.demo"] = Source(f"{old.text}\n{line}\n", False)
+        violations = example_violations(examples, Graph(sources))
+        assert any(v.startswith("examples.demo:") for v in violations), violations
