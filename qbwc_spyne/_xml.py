@@ -23,6 +23,8 @@ import re
 
 from lxml import etree
 
+from .exceptions import UnsafeXMLError, XMLError
+
 __all__ = [
     "UTF8_NAMES",
     "UnsafeXMLError",
@@ -31,17 +33,10 @@ __all__ = [
     "declared_encoding",
     "has_doctype",
     "parse_qbxml",
+    "scan_prolog",
     "split_hcp_response",
     "utf8_parser",
 ]
-
-
-class XMLError(ValueError):
-    """A qbXML document could not be read."""
-
-
-class UnsafeXMLError(XMLError):
-    """The document declares a DTD or entities, which qbXML never does."""
 
 
 #: Charset and encoding names read as UTF-8: UTF-8 itself and its ASCII subset.
@@ -98,7 +93,7 @@ def check_utf8_prolog(data: bytes) -> None:
 _PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 
 
-def has_doctype(data: bytes) -> bool:
+def has_doctype(data: bytes | bytearray) -> bool:
     """Tell whether ``data`` declares a document type (and so, possibly, entities).
 
     "The document type declaration must appear before the first element in
@@ -122,6 +117,30 @@ def has_doctype(data: bytes) -> bool:
         pos += 1
     # A "<!" here is a DOCTYPE, an unclosed comment or junk: refuse all three.
     return data.startswith(b"<!", pos)
+
+
+def scan_prolog(data: bytes | bytearray, pos: int = 0) -> tuple[int, bool]:
+    """Skip the whole items of the prolog from ``pos``: where the scan stopped, and whether
+    the prolog is complete, so that :func:`has_doctype` can judge it.
+
+    A reader that gets a document in pieces (:func:`qbwc_spyne.qbxml.stream`)
+    must not judge a first piece that ends inside the prolog: a DOCTYPE may
+    follow in the next one. The prolog is complete once something other
+    than white space, a whole comment or a whole processing instruction
+    starts. Called again with more data and the position it returned, it
+    goes on from there rather than reading the prolog again.
+    """
+    if codecs.BOM_UTF8.startswith(data):
+        return 0, False  # not even the byte order mark is whole
+    if pos == 0 and data.startswith(codecs.BOM_UTF8):
+        pos = 3
+    while match := _PROLOG_ITEM.match(data, pos):
+        pos = match.end()
+    while pos < len(data) and data[pos] in b" \t\r\n":
+        pos += 1
+    rest = bytes(data[pos : pos + 4])
+    # Not an item still being written, nor nothing yet.
+    return pos, not (rest.startswith((b"<?", b"<!--")) or rest in (b"", b"<", b"<!", b"<!-"))
 
 
 def utf8_parser(**options: bool) -> etree.XMLParser:

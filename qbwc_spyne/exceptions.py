@@ -13,6 +13,8 @@ The tree, split by who is at fault::
     │   │   └── QWCFileExistsError  the QWC file exists and overwriting was not asked for
     │   ├── NotAQueueDatabaseError  a file or database that holds no job queue
     │   └── CompanyDataError  company data the fake QuickBooks cannot load
+    ├── XMLError              a qbXML document cannot be read (not well-formed, not UTF-8)
+    │   └── UnsafeXMLError    it declares a DTD or entities, which qbXML never does
     ├── QBXMLBuildError       a qbXML request cannot be built from the values given
     │   └── SchemaError       it does not fit its version's schema (every problem listed)
     ├── JobError              the application asked the queue for something it refuses
@@ -25,7 +27,7 @@ The tree, split by who is at fault::
     └── QBWCServerError       a numbered error of the QBWCServer reference class
 
 The errors the application causes through a plain bad value (``JobError``
-and its subclasses, ``QBXMLBuildError`` and ``SchemaError``,
+and its subclasses, ``XMLError``, ``QBXMLBuildError`` and ``SchemaError``,
 ``CodePageError``, ``CompanyDataError``) are also ``ValueError``, so
 ``except ValueError`` code written before they existed keeps working.
 
@@ -59,6 +61,8 @@ __all__ = [
     "RemoteProtocolError",
     "SchemaError",
     "StorageError",
+    "UnsafeXMLError",
+    "XMLError",
 ]
 
 
@@ -267,3 +271,15 @@ class CodePageError(QBWCError, ValueError):
     def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class XMLError(QBWCError, ValueError):
+    """A qbXML document could not be read: not well-formed, or not UTF-8.
+
+    .. versionchanged:: 0.2.0
+       A ``QBWCError``; it was only a ``ValueError``.
+    """
+
+
+class UnsafeXMLError(XMLError):
+    """The document declares a DTD or entities, which qbXML never does."""

@@ -250,3 +250,42 @@ class TestStreaming:
             list(qbxml.stream('<!DOCTYPE QBXML [<!ENTITY a "b">]><QBXML>&a;</QBXML>'))
         with pytest.raises(qbxml.XMLError):
             list(qbxml.stream("<QBXML><QBXMLMsgsRs><XRs statusCode='0'><XRet>"))
+
+
+class TestStreamingProlog:
+    RESPONSE = (
+        "<QBXML><QBXMLMsgsRs>"
+        '<CustomerQueryRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="ok">'
+        "<CustomerRet><Name>Ada</Name></CustomerRet></CustomerQueryRs>"
+        "</QBXMLMsgsRs></QBXML>"
+    )
+    DOCTYPE = '<!DOCTYPE QBXML [<!ENTITY x "expanded">]>'
+
+    @pytest.mark.parametrize(
+        ("item", "count"), [(" ", 70_000), ("<?p?>", 14_000), ("<!-- c -->", 7_000)]
+    )
+    @pytest.mark.parametrize("chunk_size", [1, 7, 1 << 16])
+    def test_a_doctype_after_a_long_prolog_is_refused_in_any_chunking(
+        self, item, count, chunk_size
+    ):
+        """A DOCTYPE past the first chunk is still in the prolog, and still refused."""
+        filler = item * (count if chunk_size > 1 else 40)  # one byte a chunk is slow
+        document = f'<?xml version="1.0"?>{filler}{self.DOCTYPE}{self.RESPONSE}'.encode()
+        with pytest.raises(qbxml.UnsafeXMLError):
+            list(qbxml.stream(io.BytesIO(document), chunk_size=chunk_size))
+
+    @pytest.mark.parametrize("chunk_size", [1, 3, 1 << 16])
+    def test_a_long_prolog_without_a_doctype_is_read(self, chunk_size):
+        """Comments and instructions across chunk boundaries are no reason to refuse."""
+        prolog = '<?xml version="1.0"?>' + "<!-- a comment -->" * 500 + "<?pi x?>"
+        document = (prolog + self.RESPONSE).encode()
+        names = [
+            r.findtext("Name") for _, r in qbxml.stream(io.BytesIO(document), chunk_size=chunk_size)
+        ]
+        assert names == ["Ada"]
+
+    def test_a_prolog_that_never_ends_is_refused_within_a_bound(self):
+        """An endless prolog is not buffered for ever."""
+        endless = b'<?xml version="1.0"?>' + b"<!-- c -->" * 200_000
+        with pytest.raises(qbxml.XMLError, match="prolog"):
+            list(qbxml.stream(io.BytesIO(endless + self.RESPONSE.encode())))

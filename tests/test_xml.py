@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from qbwc_spyne import qbxml
 from qbwc_spyne._xml import (
     UnsafeXMLError,
     XMLError,
@@ -14,6 +15,7 @@ from qbwc_spyne._xml import (
     parse_qbxml,
     utf8_parser,
 )
+from qbwc_spyne.exceptions import QBWCError
 from qbwc_spyne.server._logging import LIMIT, redact, shorten
 
 SOAP = b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>'
@@ -210,3 +212,14 @@ def test_parse_qbxml_bytes_with_a_doctype_is_unsafe():
     """Bytes in UTF-8 with a DOCTYPE raise UnsafeXMLError, as text does."""
     with pytest.raises(UnsafeXMLError):
         parse_qbxml(b'<?xml version="1.0" encoding="utf-8"?><!DOCTYPE QBXML><QBXML/>')
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [(b"<QBXML><QBXMLMsgsRs>", XMLError), (b'<!DOCTYPE x [<!ENTITY a "b">]><x/>', UnsafeXMLError)],
+)
+def test_unreadable_qbxml_is_a_library_error_and_a_value_error(document, error):
+    """An unreadable document raises a QBWCError, which old ``except ValueError`` code catches."""
+    with pytest.raises(error) as raised:
+        qbxml.parse_response(document)
+    assert isinstance(raised.value, QBWCError) and isinstance(raised.value, ValueError)

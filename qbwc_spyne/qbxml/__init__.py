@@ -45,7 +45,14 @@ from typing import IO, Any, Literal, overload
 
 from lxml import etree
 
-from .._xml import UnsafeXMLError, XMLError, has_doctype, parse_qbxml
+from .._xml import (
+    UnsafeXMLError,
+    XMLError,
+    has_doctype,
+    parse_qbxml,
+    scan_prolog,
+    utf8_parser,
+)
 from ..exceptions import QBXMLBuildError, SchemaError
 from . import _schema
 
@@ -255,10 +262,12 @@ class Record(etree.ElementBase):  # type: ignore[misc]
         return values
 
 
+#: The longest prolog (declaration, comments, processing instructions) a stream reads.
+_MAX_PROLOG = 1 << 20
+
+
 def _record_parser() -> etree.XMLParser:
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
-    )
+    parser = utf8_parser()
     parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=Record))
     return parser
 
@@ -476,6 +485,7 @@ def stream_results(
     parser = etree.XMLPullParser(
         events=("start",),
         tag="QBXMLMsgsRs",
+        encoding="utf-8",  # the bytes judged above are the text parsed
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -512,14 +522,22 @@ def stream_results(
             messages.remove(rs)
             rs = following_rs
 
-    first = True
+    # Nothing is parsed until the whole prolog has been judged: a DOCTYPE
+    # may only stand there, but the prolog may run past the first chunk.
+    head: bytearray | None = bytearray()
+    scanned = 0
     try:
         for chunk in _chunks(source, chunk_size):
-            if first:
-                # The prolog is in the first chunk (a DOCTYPE must precede the root).
-                if has_doctype(chunk):
+            if head is not None:
+                head += chunk
+                scanned, complete = scan_prolog(head, scanned)
+                if not complete:
+                    if len(head) > _MAX_PROLOG:
+                        raise XMLError(f"the prolog runs past {_MAX_PROLOG} bytes")
+                    continue
+                if has_doctype(head):
                     raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
-                first = False
+                chunk, head = bytes(head), None
             parser.feed(chunk)
             for _event, element in parser.read_events():
                 parent = element.getparent()
@@ -528,6 +546,10 @@ def stream_results(
                 messages = element
             if messages is not None:
                 yield from drain(messages, final=False)
+        if head:  # a document that is all prolog
+            if has_doctype(head):
+                raise UnsafeXMLError("qbXML must not declare a DOCTYPE or entities")
+            parser.feed(bytes(head))
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise XMLError(f"qbXML is not well-formed: {exc}") from None
