@@ -12,6 +12,8 @@ The tree, split by who is at fault::
     │   ├── QWCError          a QWC file property the Web Connector would refuse
     │   │   └── QWCFileExistsError  the QWC file exists and overwriting was not asked for
     │   ├── NotAQueueDatabaseError  a file or database that holds no job queue
+    │   ├── DatabaseURLError  a database URL that is malformed or of an unsupported kind
+    │   └── SchemaVersionError  a database whose tables need `qbwc-spyne db upgrade`
     │   └── CompanyDataError  company data the fake QuickBooks cannot load
     ├── QBXMLBuildError       a qbXML request cannot be built from the values given
     │   └── SchemaError       it does not fit its version's schema (every problem listed)
@@ -44,6 +46,7 @@ __all__ = [
     "CodePageError",
     "CompanyDataError",
     "ConfigurationError",
+    "DatabaseURLError",
     "HandlerError",
     "InvalidJobError",
     "JobError",
@@ -58,6 +61,7 @@ __all__ = [
     "QuickBooksUnavailable",
     "RemoteProtocolError",
     "SchemaError",
+    "SchemaVersionError",
     "StorageError",
 ]
 
@@ -267,3 +271,21 @@ class CodePageError(QBWCError, ValueError):
     def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class DatabaseURLError(ConfigurationError, ValueError):
+    """A database URL is malformed, or names a database qbwc_spyne does not support."""
+
+
+class SchemaVersionError(ConfigurationError):
+    """The database's tables are at another schema version than this release's.
+
+    Attributes:
+        found: the version the database is at.
+        wanted: the version this release uses.
+    """
+
+    def __init__(self, message: str, *, found: int, wanted: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.wanted = wanted

@@ -896,17 +896,17 @@ class TestHeldLock:
         )
         holder = sqlite3.connect(path, isolation_level=None)
         calls_while_held: list[int] = []
-        connect = queue._connect
+        connect = queue._db._connection
 
-        def counting_connect():
+        def counting_connect(*args):
             # "for one write": the lock goes once a read and a write have met it.
             if holder.in_transaction:
                 calls_while_held.append(1)
                 if held == "for one write" and len(calls_while_held) == 3:
                     holder.execute("ROLLBACK")
-            return connect()
+            return connect(*args)
 
-        queue._connect = counting_connect  # type: ignore[method-assign]
+        queue._db._connection = counting_connect  # type: ignore[method-assign]
 
         class Locking(FakeQuickBooks):
             """Posts the first invoice, then another process takes the queue's write lock."""
@@ -927,7 +927,7 @@ class TestHeldLock:
             states = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
             assert JobState.FAILED not in states and states[1] is JobState.PENDING
         finally:
-            queue._connect = connect  # type: ignore[method-assign]
+            queue._db._connection = connect  # type: ignore[method-assign]
             if holder.in_transaction:
                 holder.execute("ROLLBACK")
             holder.close()

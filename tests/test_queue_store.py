@@ -296,15 +296,15 @@ class TestDependencies:
     def test_cancel_with_50000_jobs_in_history_touches_only_the_dependants(self, tmp_path):
         """The dependants come from the dependency table: a big history is not loaded."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
-        conn = queue._connect()
-        conn.execute("BEGIN")
+        conn = sqlite3.connect(tmp_path / "jobs.db")
         conn.executemany(
             "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, state, attempts,"
             " reconciling, writes, pages, checkpoint, staged_checkpoint, created, updated)"
             " VALUES (?, 'k', '{}', '', 0, 'done', 1, 0, 0, 0, 'null', 'null', 0, 0)",
             [(f"user{n % 50}",) for n in range(50_000)],
         )
-        conn.execute("COMMIT")
+        conn.commit()
+        conn.close()
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
         loaded: list[int] = []
@@ -441,6 +441,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS qbwc_jobs_key ON qbwc_jobs (user, key)
 """
 
 
+# The previous releases' session table, verbatim.
+OLD_SESSIONS = (
+    "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
+    " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
+)
+
+
 def old_row(**values):
     row = {
         "user": "shop",
@@ -518,7 +525,7 @@ class TestSchemaUpgrade:
         """Every job and dependency survives; keys shared by finished jobs are resolved."""
         path = tmp_path / "jobs.db"
         before = self.make_old_file(path)
-        queue = SQLiteJobQueue(path)
+        queue = SQLiteJobQueue(path, upgrade=True)
         jobs = {j.id: j for j in queue.jobs()}
         assert sorted(jobs) == [r["id"] for r in before] == [1, 2, 3, 4, 6]
         for row in before:
@@ -536,6 +543,7 @@ class TestSchemaUpgrade:
         assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite3.connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,)]
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()
         assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 8]
@@ -544,7 +552,7 @@ class TestSchemaUpgrade:
         """The job in flight before the upgrade is swept and finishes; dependants follow."""
         path = tmp_path / "jobs.db"
         self.make_old_file(path)
-        queue = SQLiteJobQueue(path)
+        queue = SQLiteJobQueue(path, upgrade=True)
         released = queue.release_expired(now=100, reconcilable=None, message="lost")
         assert [(j.id, j.state) for j in released] == [(4, JobState.RECONCILE)]
         cancel_job(queue, 3)
@@ -555,10 +563,26 @@ class TestSchemaUpgrade:
         path = tmp_path / "jobs.db"
         SQLiteJobQueue(path).close()
         db = sqlite3.connect(path)
+        db.execute("INSERT INTO qbwc_schema_version (version, applied) VALUES (99, 0)")
+        db.commit()
+        db.close()
+        for upgrade in (False, True):
+            with pytest.raises(NotAQueueDatabaseError, match="newer"):
+                SQLiteJobQueue(path, upgrade=upgrade)
+
+    def test_an_unversioned_file_of_an_unknown_layout_is_refused(self, tmp_path):
+        """Job tables with a user_version no release wrote: refused, not changed."""
+        path = tmp_path / "jobs.db"
+        self.make_old_file(path)
+        db = sqlite3.connect(path)
         db.execute("PRAGMA user_version = 99")
         db.close()
         with pytest.raises(NotAQueueDatabaseError, match="newer"):
-            SQLiteJobQueue(path)
+            SQLiteJobQueue(path, upgrade=True)
+        db = sqlite3.connect(path)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "qbwc_schema_version" not in tables and "qbwc_job_deps" not in tables
+        assert db.execute("SELECT count(*) FROM qbwc_jobs").fetchone() == (5,)
 
 
 class TestOpening:
@@ -570,7 +594,9 @@ class TestOpening:
         empty = tmp_path / "empty.db"
         empty.touch()
         sessions = tmp_path / "sessions.db"
-        SQLiteSessionStore(sessions).close()
+        old = sqlite3.connect(sessions)
+        old.execute(OLD_SESSIONS)
+        old.close()
         snapshot = {p.name: p.read_bytes() for p in (text, empty, sessions)}
         for path in (missing, text, empty, sessions):
             with pytest.raises(NotAQueueDatabaseError):
