@@ -27,9 +27,9 @@ from ._jobs import (
     resolve_unknown,
     retry_job,
 )
-from ._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue
+from ._queue import Job, JobQueue, JobState, MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
 from ._session import Session, SessionState
-from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore
+from ._stores import MemorySessionStore, SessionStore, SQLiteSessionStore, SQLSessionStore
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ __all__ = [
     "QBWCHandler",
     "QBWCServer",
     "QueueHandler",
+    "SQLJobQueue",
+    "SQLSessionStore",
     "SQLiteJobQueue",
     "SQLiteSessionStore",
     "Session",

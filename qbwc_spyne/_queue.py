@@ -52,7 +52,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
-from sqlalchemy import Connection, Engine, TextClause, bindparam, text
+from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.engine import URL
 
 from ._migrations import open_schema
@@ -271,6 +271,7 @@ class JobQueue(Protocol):
         A job that an unfinished job depends on is kept.
         """
 
+
 _NULL = json.dumps(None)
 
 
@@ -361,6 +362,19 @@ class _Statements:
     def __init__(self, prefix: str, postgresql: bool) -> None:
         j, d = f"{prefix}jobs", f"{prefix}job_deps"
         self.jobs, self.deps = j, d
+        # A job's dependencies come with its row, as one text column: one
+        # statement reads (or claims) a job whole.
+        listed = (
+            "string_agg(CAST(x.depends_on AS TEXT), ',')"
+            if postgresql
+            else "group_concat(x.depends_on)"
+        )
+
+        def with_deps(table: str) -> str:
+            return f"(SELECT {listed} FROM {d} AS x WHERE x.job_id = {table}.id) AS deps"
+
+        columns = ", ".join(f"{j}.{_quoted(c)}" for c in ("id", *_COLUMNS))
+        self.whole = f"{columns}, {with_deps(j)}"
         # Runnable: waiting, and every job it depends on done.
         self.runnable_where = (
             f'j."user" = :user AND j.{_WAITING} AND NOT EXISTS ('
@@ -368,7 +382,8 @@ class _Statements:
             " WHERE d.job_id = j.id AND p.state != 'done')"
         )
         self.runnable = text(
-            f"SELECT * FROM {j} AS j WHERE {self.runnable_where} ORDER BY j.priority DESC, j.id"  # noqa: S608
+            f"SELECT j.*, {with_deps('j')} FROM {j} AS j WHERE {self.runnable_where}"
+            " ORDER BY j.priority DESC, j.id"
         )
         # One statement: choose the next runnable job and take it. On PostgreSQL
         # the choice locks the row and skips rows other hosts are taking, so
@@ -376,42 +391,36 @@ class _Statements:
         # on SQLite the write lock is held already.
         lock = " FOR UPDATE OF j SKIP LOCKED" if postgresql else ""
         self.claim = text(
-            f"UPDATE {j} SET state = 'in_flight',"  # noqa: S608  (a checked prefix)
+            f"UPDATE {j} SET state = 'in_flight',"
             " reconciling = CASE WHEN state = 'reconcile' THEN 1 ELSE 0 END,"
             " ticket = :ticket, lease_until = :lease_until, staged_checkpoint = 'null',"
             f" updated = :now WHERE {_WAITING} AND id = ("
             f" SELECT j.id FROM {j} AS j WHERE {self.runnable_where}"
             " AND (j.company_file = '' OR lower(j.company_file) = lower(:company_file))"
-            f" ORDER BY j.priority DESC, j.id LIMIT 1{lock}) RETURNING *"
+            f" ORDER BY j.priority DESC, j.id LIMIT 1{lock}) RETURNING {self.whole}"
         )
-        self.load = text(f"SELECT * FROM {j} WHERE id = :id")  # noqa: S608
-        self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")  # noqa: S608
-        self.deps_of = text(
-            f"SELECT job_id, depends_on FROM {d} WHERE job_id IN :ids"  # noqa: S608
-            " ORDER BY job_id, depends_on"
-        ).bindparams(bindparam("ids", expanding=True))
+        self.load = text(f"SELECT {self.whole} FROM {j} WHERE id = :id")
+        self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")
         # FOR SHARE: a dependency cannot fail or be cancelled until the new
         # job is committed, so the sweep that blocks its dependants sees it.
         share = " FOR SHARE" if postgresql else ""
-        self.states = text(
-            f"SELECT id, state FROM {j} WHERE id IN :ids{share}"  # noqa: S608
-        ).bindparams(bindparam("ids", expanding=True))
+        self.states = text(f"SELECT id, state FROM {j} WHERE id IN :ids{share}").bindparams(
+            bindparam("ids", expanding=True)
+        )
         self.by_key = text(
-            f'SELECT * FROM {j} WHERE "user" = :user AND "key" = :key'  # noqa: S608
+            f'SELECT {self.whole} FROM {j} WHERE "user" = :user AND "key" = :key'
             " AND replaced_by IS NULL"
         )
         self.insert = text(
-            f"INSERT INTO {j} ({', '.join(map(_quoted, _COLUMNS))})"  # noqa: S608
+            f"INSERT INTO {j} ({', '.join(map(_quoted, _COLUMNS))})"
             f" VALUES ({', '.join(f':{c}' for c in _COLUMNS)}) RETURNING id"
         )
         self.insert_dep = text(
-            f"INSERT INTO {d} (job_id, depends_on) VALUES (:job_id, :depends_on)"  # noqa: S608
+            f"INSERT INTO {d} (job_id, depends_on) VALUES (:job_id, :depends_on)"
         )
-        self.set_replaced = text(
-            f"UPDATE {j} SET replaced_by = :by WHERE id = :id"  # noqa: S608
-        )
+        self.set_replaced = text(f"UPDATE {j} SET replaced_by = :by WHERE id = :id")
         self.complete = text(
-            f"UPDATE {j} SET state = 'done',"  # noqa: S608
+            f"UPDATE {j} SET state = 'done',"
             " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
             " ELSE staged_checkpoint END,"
             " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
@@ -420,29 +429,27 @@ class _Statements:
             f" RETURNING {_HEAD}"
         )
         self.fail = text(
-            f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"  # noqa: S608
+            f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
             f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
         self.release = text(
-            f"UPDATE {j} SET state = :to, error_code = :code, error_message = :message,"  # noqa: S608
+            f"UPDATE {j} SET state = :to, error_code = :code, error_message = :message,"
             f" request = NULL, {_LAND} WHERE id = :id AND state = 'in_flight'"
             f" AND ticket = :ticket RETURNING {_HEAD}"
         )
         self.expired = "state = 'in_flight' AND lease_until < :now"
-        self.any_expired = text(
-            f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1"  # noqa: S608
-        )
+        self.any_expired = text(f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1")
         below = (
-            f"WITH RECURSIVE below (id) AS (SELECT job_id FROM {d} WHERE depends_on = :id"  # noqa: S608
+            f"WITH RECURSIVE below (id) AS (SELECT job_id FROM {d} WHERE depends_on = :id"
             f" UNION SELECT d.job_id FROM {d} AS d JOIN below AS b ON d.depends_on = b.id) "
         )
         waiting_below = f"id IN (SELECT id FROM below) AND {_WAITING}"
         self.waiting_below = text(
-            f'{below}SELECT id, "user", kind, state FROM {j} WHERE {waiting_below}'  # noqa: S608
+            f'{below}SELECT id, "user", kind, state FROM {j} WHERE {waiting_below}'
         )
         self.block_below = text(
-            f"{below}UPDATE {j} SET state = 'blocked', error_message = :message,"  # noqa: S608
+            f"{below}UPDATE {j} SET state = 'blocked', error_message = :message,"
             f" updated = :now WHERE {waiting_below}"
         )
         free = (
@@ -450,21 +457,20 @@ class _Statements:
             f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
             f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
         )
-        self.free_below = text(f'{below}SELECT id, "user", kind, state FROM {j} WHERE {free}')  # noqa: S608
+        self.free_below = text(f'{below}SELECT id, "user", kind, state FROM {j} WHERE {free}')
         self.unblock_below = text(
-            f"{below}UPDATE {j} SET state = 'pending', error_message = NULL,"  # noqa: S608
+            f"{below}UPDATE {j} SET state = 'pending', error_message = NULL,"
             f" updated = :now WHERE {free}"
         )
         self.abandon = text(
-            f"UPDATE {j} SET state = 'unknown', error_message = :message, updated = :now"  # noqa: S608
+            f"UPDATE {j} SET state = 'unknown', error_message = :message, updated = :now"
             f" WHERE id = :id AND state = 'reconcile' RETURNING {_HEAD}"
         )
         self.cancel = text(
-            f"UPDATE {j} SET state = 'cancelled', updated = :now"  # noqa: S608
-            " WHERE id = :id AND state = :state"
+            f"UPDATE {j} SET state = 'cancelled', updated = :now WHERE id = :id AND state = :state"
         )
         self.retry = text(
-            f"UPDATE {j} SET state = CASE WHEN EXISTS ("  # noqa: S608
+            f"UPDATE {j} SET state = CASE WHEN EXISTS ("
             f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
             f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
             " THEN 'blocked' ELSE 'pending' END,"
@@ -473,21 +479,21 @@ class _Statements:
             " WHERE id = :id AND state = :state AND replaced_by IS NULL RETURNING state"
         )
         self.resolve = text(
-            f"UPDATE {j} SET state = :to, error_code = NULL, error_message = NULL,"  # noqa: S608
+            f"UPDATE {j} SET state = :to, error_code = NULL, error_message = NULL,"
             " request = NULL, iterator_id = NULL, staged_checkpoint = 'null', updated = :now"
             f" WHERE id = :id AND state = 'unknown' RETURNING {_HEAD}"
         )
         self.purgeable = text(
-            f"SELECT id FROM {j} AS j"  # noqa: S608
+            f"SELECT id FROM {j} AS j"
             " WHERE state IN ('done', 'failed', 'cancelled') AND updated < :before"
             f" AND NOT EXISTS (SELECT 1 FROM {d} AS d"
             f" JOIN {j} AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
             " AND u.state NOT IN ('done', 'failed', 'cancelled'))"
         )
         self.purge_deps = text(
-            f"DELETE FROM {d} WHERE job_id IN :ids OR depends_on IN :ids"  # noqa: S608
+            f"DELETE FROM {d} WHERE job_id IN :ids OR depends_on IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
-        self.purge_jobs = text(f"DELETE FROM {j} WHERE id IN :ids").bindparams(  # noqa: S608
+        self.purge_jobs = text(f"DELETE FROM {j} WHERE id IN :ids").bindparams(
             bindparam("ids", expanding=True)
         )
 
@@ -495,7 +501,7 @@ class _Statements:
     def progress(self, names: tuple[str, ...]) -> TextClause:
         assignments = "".join(f"{name} = :{name}, " for name in names)
         return text(
-            f"UPDATE {self.jobs} SET {assignments}updated = :now"  # noqa: S608  (constant names)
+            f"UPDATE {self.jobs} SET {assignments}updated = :now"
             " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
         )
 
@@ -504,12 +510,12 @@ class _Statements:
             "1 = 1" if reconcilable is None else "kind IN :kinds" if reconcilable else "1 = 0"
         )
         statement = text(
-            f"UPDATE {self.jobs} SET state = CASE"  # noqa: S608  (constant text)
+            f"UPDATE {self.jobs} SET state = CASE"
             " WHEN reconciling = 1 THEN 'reconcile' WHEN writes = 0 THEN 'pending'"
             f" WHEN {can_reconcile} THEN 'reconcile' ELSE 'unknown' END,"
             " error_message = CASE WHEN reconciling = 0 AND writes = 1 THEN :message"
             " ELSE error_message END,"
-            f" request = NULL, {_LAND} WHERE {self.expired} RETURNING *"
+            f" request = NULL, {_LAND} WHERE {self.expired} RETURNING {self.whole}"
         )
         if reconcilable:
             statement = statement.bindparams(bindparam("kinds", expanding=True))
@@ -521,8 +527,14 @@ def _statements(prefix: str, postgresql: bool) -> _Statements:
     return _Statements(prefix, postgresql)
 
 
-def _row_to_job(row: Mapping[str, Any], depends_on: list[int]) -> Job:
+#: A row as a mapping (SQLAlchemy's RowMapping or sqlite3.Row).
+Row = Mapping[Any, Any]
+
+
+def _row_to_job(row: Row) -> Job:
     values = dict(row)
+    listed = values.pop("deps")
+    depends_on = sorted(int(i) for i in listed.split(",")) if listed else []
     for name in _JSON:
         values[name] = json.loads(values[name])
     values["state"] = JobState(values["state"])
@@ -535,9 +547,6 @@ def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
     # SQLite caps the parameters of one statement; keep well below.
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-Row = Mapping[str, Any]
 
 
 class SQLJobQueue:
@@ -579,12 +588,17 @@ class SQLJobQueue:
         timeout: float = 10.0,
         pool_size: int = 5,
     ) -> None:
-        self._db = Database(target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size)
+        self._db = Database(
+            target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size
+        )
         self.path = self._db.display
         self._sql = _statements(self._db.prefix, not self._db.sqlite)
         try:
             open_schema(self._db, create=create, upgrade=upgrade, need="jobs")
-        except StorageError as exc:
+        except BaseException as exc:
+            self._db.close()
+            if not isinstance(exc, StorageError):
+                raise
             text_ = str(exc)
             if "file is not a database" in text_:
                 raise NotAQueueDatabaseError(
@@ -600,22 +614,20 @@ class SQLJobQueue:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        return self._db.run(work, what="the job queue", write=False)
+    def _read(self, work: Callable[[Connection], T], *, single: bool = False) -> T:
+        return self._db.run(work, what="the job queue", write=False, single=single)
 
-    def _write(self, work: Callable[[Connection], T], *, serializable: bool = False) -> T:
-        return self._db.run(work, what="the job queue", serializable=serializable)
-
-    def _dependencies(self, conn: Connection, ids: Sequence[int]) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {i: [] for i in ids}
-        for chunk in _chunks(ids):
-            for job_id, dependency in conn.execute(self._sql.deps_of, {"ids": list(chunk)}):
-                found[job_id].append(dependency)
-        return found
+    def _write(
+        self, work: Callable[[Connection], T], *, serializable: bool = False, single: bool = False
+    ) -> T:
+        return self._db.run(work, what="the job queue", serializable=serializable, single=single)
 
     def _jobs_of(self, conn: Connection, rows: Sequence[Row]) -> list[Job]:
-        deps = self._dependencies(conn, [row["id"] for row in rows])
-        return [_row_to_job(row, deps[row["id"]]) for row in rows]
+        """Jobs from rows read with their ``deps`` column."""
+        return [_row_to_job(row) for row in rows]
+
+    def _one(self, statement: TextClause, params: dict[str, Any]) -> tuple[list[Row], int]:
+        return self._db.one(statement, params, what="the job queue")
 
     def _load(self, conn: Connection, job_id: int) -> Job | None:
         row = conn.execute(self._sql.load, {"id": job_id}).mappings().first()
@@ -778,10 +790,13 @@ class SQLJobQueue:
         return states
 
     def get(self, job_id: int) -> Job | None:
-        return self._read(lambda conn: self._load(conn, job_id))
+        rows, _ = self._one(self._sql.load, {"id": job_id})
+        return _row_to_job(rows[0]) if rows else None
 
     def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
-        clauses, params, binds = [], {}, []
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        binds: list[BindParameter[Any]] = []
         if user is not None:
             clauses.append('"user" = :user')
             params["user"] = user
@@ -791,21 +806,21 @@ class SQLJobQueue:
             params["states"] = wanted
             binds.append(bindparam("states", expanding=True))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = text(f"SELECT * FROM {self._sql.jobs}{where} ORDER BY id")  # noqa: S608
+        query = text(f"SELECT {self._sql.whole} FROM {self._sql.jobs}{where} ORDER BY id")
         if binds:
             query = query.bindparams(*binds)
 
         def work(conn: Connection) -> list[Job]:
             return self._jobs_of(conn, conn.execute(query, params).mappings().all())
 
-        return self._read(work)
+        return self._read(work, single=True)
 
     def runnable(self, *, user: str) -> list[Job]:
         def work(conn: Connection) -> list[Job]:
             rows = conn.execute(self._sql.runnable, {"user": user}).mappings().all()
             return self._jobs_of(conn, rows)
 
-        return self._read(work)
+        return self._read(work, single=True)
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -820,11 +835,8 @@ class SQLJobQueue:
             "now": now,
         }
 
-        def work(conn: Connection) -> Job | None:
-            row = conn.execute(self._sql.claim, params).mappings().first()
-            return None if row is None else self._jobs_of(conn, [row])[0]
-
-        job = self._write(work)
+        rows, _ = self._one(self._sql.claim, params)
+        job = _row_to_job(rows[0]) if rows else None
         if job is not None:
             self._log(job, "reconcile" if job.reconciling else "pending", "in_flight")
         return job
@@ -859,11 +871,12 @@ class SQLJobQueue:
         }
         params.update(now=now, id=job_id, ticket=ticket)
         statement = self._sql.progress(names)
-        return self._write(lambda conn: conn.execute(statement, params).rowcount == 1)
+        return self._one(statement, params)[1] == 1
 
     def _land(self, statement: TextClause, params: dict[str, Any]) -> Row | None:
         """Run a one-statement transition; the row it changed (its head), or None."""
-        return self._write(lambda conn: conn.execute(statement, params).mappings().first())
+        rows, _ = self._one(statement, params)
+        return rows[0] if rows else None
 
     def complete(
         self,
@@ -932,7 +945,7 @@ class SQLJobQueue:
         self, *, now: float, reconcilable: Collection[str] | None, message: str
     ) -> list[Job]:
         # Most calls find nothing: look before taking the write lock.
-        if self._read(lambda conn: conn.execute(self._sql.any_expired, {"now": now}).first()) is None:
+        if not self._one(self._sql.any_expired, {"now": now})[0]:
             return []
         params: dict[str, Any] = {"now": now, "message": message}
         if reconcilable:
@@ -944,7 +957,7 @@ class SQLJobQueue:
             rows = conn.execute(statement, params).mappings().all()
             return sorted(self._jobs_of(conn, rows), key=lambda job: job.id)
 
-        released = self._write(work)
+        released = self._write(work, single=True)
         for job in released:
             self._log(job, "in_flight", job.state.value)
         return released
@@ -1042,7 +1055,9 @@ class SQLJobQueue:
         """
 
         def work(conn: Connection) -> int:
-            ids = [int(i) for i in conn.execute(self._sql.purgeable, {"before": done_before}).scalars()]
+            ids = [
+                int(i) for i in conn.execute(self._sql.purgeable, {"before": done_before}).scalars()
+            ]
             for chunk in _chunks(ids):
                 conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
                 conn.execute(self._sql.purge_jobs, {"ids": list(chunk)})

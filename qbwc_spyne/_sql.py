@@ -29,13 +29,13 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -139,8 +139,12 @@ class Database:
         self._create = create
         self._pool_size = pool_size
         self._given: Engine | None = None
-        if isinstance(target, Engine):
+        if isinstance(target, Engine) and target.dialect.name != "sqlite":
             self._given = target
+            self.url = target.url
+        elif isinstance(target, Engine):
+            # SQLite needs its connections made as above (WAL, the write lock
+            # taken up front): the engine's URL is used, not its pool.
             self.url = target.url
         elif isinstance(target, URL):
             self.url = target
@@ -160,6 +164,7 @@ class Database:
         self._pid = -1
         self._engine: Engine | None = None
         self._conn: Connection | None = None  # SQLite: this process's one connection
+        self._compiled_cache: dict[Executable, tuple[str, list[str]]] = {}
 
     # -- engines ------------------------------------------------------------------------------
 
@@ -187,9 +192,12 @@ class Database:
             @event.listens_for(engine, "begin")
             def begin(conn: Connection) -> None:
                 # pysqlite's own transaction handling is off (isolation_level=None):
-                # writes take the file's write lock up front, reads do not.
-                write = conn.get_execution_options().get("qbwc_write", False)
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                # writes take the file's write lock up front, reads do not, and one
+                # statement alone is its own transaction (the driver's COMMIT is then
+                # a no-op). Sent to the driver directly: this runs on every call.
+                statement = conn.get_execution_options().get("qbwc_begin")
+                if statement:
+                    conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
             return engine
         return create_engine(
@@ -236,14 +244,12 @@ class Database:
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
-    def _connection(self, write: bool, isolation: str | None) -> Iterator[Connection]:
+    def _connection(self, begin: str, isolation: str | None) -> Iterator[Connection]:
         if self.sqlite:
             # One connection per process, shared by threads under the lock.
             with self._lock:
-                engine = self.engine()
-                if self._conn is None or self._conn.closed:
-                    self._conn = engine.connect()
-                conn = self._conn.execution_options(qbwc_write=write)
+                self._driver()  # the one door to the file, for both paths
+                conn = self._sqlite_connection().execution_options(qbwc_begin=begin)
                 with conn.begin():
                     yield conn
             return
@@ -263,6 +269,7 @@ class Database:
         what: str,
         write: bool = True,
         serializable: bool = False,
+        single: bool = False,
     ) -> T:
         """Run ``work`` in one transaction, retried on a serialization failure or deadlock.
 
@@ -273,6 +280,8 @@ class Database:
             write: take SQLite's write lock at the start (``BEGIN IMMEDIATE``).
             serializable: on PostgreSQL, run at SERIALIZABLE (for work that
                 reads before it writes).
+            single: ``work`` runs one statement, which SQLite makes its own
+                transaction (no ``BEGIN``: half the round trips).
 
         Returns:
             What ``work`` returns, once its transaction committed.
@@ -282,9 +291,10 @@ class Database:
                 :data:`ATTEMPTS` times over.
         """
         isolation = "SERIALIZABLE" if serializable and not self.sqlite else None
+        begin = "" if single else "BEGIN IMMEDIATE" if write else "BEGIN"
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with self._connection(write, isolation) as conn:
+                with self._connection(begin, isolation) as conn:
                     return work(conn)
             except DBAPIError as exc:
                 code = getattr(exc.orig, "sqlstate", None)
@@ -293,9 +303,78 @@ class Database:
                     time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
                     continue
                 raise self.error(exc, what, attempts=attempt if code in RETRYABLE else 0) from exc
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's: from BEGIN, sent directly
                 raise self.error(exc, what) from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def one(
+        self, statement: Executable, params: Mapping[str, Any], *, what: str
+    ) -> tuple[list[Mapping[Any, Any]], int]:
+        """Run one statement as its own transaction; return its rows and its row count.
+
+        The calls the Web Connector makes most (a session saved and loaded,
+        a job claimed or completed) are one statement each. On SQLite the
+        statement, compiled by SQLAlchemy once, goes straight to this
+        process's driver connection: SQLAlchemy's execution machinery would
+        otherwise cost more than SQLite itself. PostgreSQL takes the usual
+        path, with its retries.
+
+        Args:
+            statement: a statement without expanding (IN list) parameters.
+            params: its parameters by name.
+            what: names the database in errors.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not self.sqlite:
+
+            def work(conn: Connection) -> tuple[list[Mapping[Any, Any]], int]:
+                result = conn.execute(statement, params)
+                rows: list[Mapping[Any, Any]] = (
+                    list(result.mappings()) if result.returns_rows else []
+                )
+                return rows, result.rowcount
+
+            return self.run(work, what=what, single=True)
+        with self._lock:
+            try:
+                raw = self._driver()
+                sql, names = self._compiled(statement)
+                values = [params[name] for name in names]
+                cursor = raw.cursor()
+                try:
+                    cursor.row_factory = sqlite3.Row
+                    cursor.execute(sql, values)
+                    rows: list[Mapping[Any, Any]] = cursor.fetchall()
+                    if raw.in_transaction:  # pragma: no cover - the driver began one itself
+                        raw.commit()
+                    return rows, cursor.rowcount
+                finally:
+                    cursor.close()
+            except sqlite3.Error as exc:
+                raise self.error(exc, what) from exc
+            except SQLAlchemyError as exc:  # opening the connection
+                raise self.error(exc, what) from exc
+
+    def _sqlite_connection(self) -> Connection:
+        """This process's one SQLite connection (call with the lock held)."""
+        engine = self.engine()
+        if self._conn is None or self._conn.closed:
+            self._conn = engine.connect()
+        return self._conn
+
+    def _driver(self) -> sqlite3.Connection:
+        """This process's sqlite3 connection (call with the lock held)."""
+        return self._sqlite_connection().connection.driver_connection  # type: ignore[return-value]
+
+    def _compiled(self, statement: Executable) -> tuple[str, list[str]]:
+        found = self._compiled_cache.get(statement)
+        if found is None:
+            compiled = statement.compile(dialect=self.engine().dialect)  # type: ignore[attr-defined]
+            found = (compiled.string, list(compiled.positiontup or ()))
+            self._compiled_cache[statement] = found
+        return found
 
     def error(self, exc: BaseException, what: str, *, attempts: int = 0) -> StorageError:
         """A one-line StorageError for a database failure, naming the database (no password)."""

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Connection, Engine, Executable, Table, text
+from sqlalchemy import Engine, Executable, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -25,8 +24,6 @@ from ._sql import Database
 from .exceptions import NotAQueueDatabaseError, StorageError
 
 __all__ = ["MemorySessionStore", "SQLSessionStore", "SQLiteSessionStore", "SessionStore"]
-
-T = TypeVar("T")
 
 
 @runtime_checkable
@@ -120,21 +117,24 @@ class SQLSessionStore:
         try:
             open_schema(self._db, create=True, upgrade=upgrade, need="sessions")
         except NotAQueueDatabaseError as exc:
+            self._db.close()
             raise StorageError(f"session store {self.path}: {exc}") from None
+        except BaseException:
+            self._db.close()
+            raise
         table = schema(self._db.prefix).sessions
-        self._get = text(f"SELECT session FROM {table.name} WHERE ticket = :ticket")  # noqa: S608
+        self._get = text(f"SELECT session FROM {table.name} WHERE ticket = :ticket")
         self._put = _upsert(table, postgresql=not self._db.sqlite)
-        self._delete = text(f"DELETE FROM {table.name} WHERE ticket = :ticket")  # noqa: S608
-        self._purge = text(f"DELETE FROM {table.name} WHERE last_seen < :before")  # noqa: S608
+        self._delete = text(f"DELETE FROM {table.name} WHERE ticket = :ticket")
+        self._purge = text(f"DELETE FROM {table.name} WHERE last_seen < :before")
 
-    def _run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
-        return self._db.run(work, what="session store", write=write)
+    def _run(self, statement: Executable, params: dict[str, Any]) -> tuple[list[Any], int]:
+        # Each method is one statement, its own transaction.
+        return self._db.one(statement, params, what="session store")
 
     def get(self, ticket: str) -> Session | None:
-        found = self._run(
-            lambda conn: conn.execute(self._get, {"ticket": ticket}).scalar(), write=False
-        )
-        return None if found is None else Session.from_dict(json.loads(found))
+        rows, _ = self._run(self._get, {"ticket": ticket})
+        return Session.from_dict(json.loads(rows[0]["session"])) if rows else None
 
     def put(self, session: Session) -> None:
         values = {
@@ -142,13 +142,13 @@ class SQLSessionStore:
             "last_seen": session.last_seen,
             "session": json.dumps(session.to_dict()),
         }
-        self._run(lambda conn: conn.execute(self._put, values))
+        self._run(self._put, values)
 
     def delete(self, ticket: str) -> None:
-        self._run(lambda conn: conn.execute(self._delete, {"ticket": ticket}))
+        self._run(self._delete, {"ticket": ticket})
 
     def purge(self, idle_before: float) -> int:
-        return self._run(lambda conn: conn.execute(self._purge, {"before": idle_before}).rowcount)
+        return self._run(self._purge, {"before": idle_before})[1]
 
     def close(self) -> None:
         """Close this process's connections; the next call opens them again."""

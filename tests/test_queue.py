@@ -896,7 +896,7 @@ class TestHeldLock:
         )
         holder = sqlite3.connect(path, isolation_level=None)
         calls_while_held: list[int] = []
-        connect = queue._db._connection
+        connect = queue._db._driver
 
         def counting_connect(*args):
             # "for one write": the lock goes once a read and a write have met it.
@@ -906,7 +906,7 @@ class TestHeldLock:
                     holder.execute("ROLLBACK")
             return connect(*args)
 
-        queue._db._connection = counting_connect  # type: ignore[method-assign]
+        queue._db._driver = counting_connect  # type: ignore[method-assign]
 
         class Locking(FakeQuickBooks):
             """Posts the first invoice, then another process takes the queue's write lock."""
@@ -927,7 +927,7 @@ class TestHeldLock:
             states = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
             assert JobState.FAILED not in states and states[1] is JobState.PENDING
         finally:
-            queue._db._connection = connect  # type: ignore[method-assign]
+            queue._db._driver = connect  # type: ignore[method-assign]
             if holder.in_transaction:
                 holder.execute("ROLLBACK")
             holder.close()

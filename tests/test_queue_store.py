@@ -13,12 +13,13 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     SQLiteJobQueue,
-    SQLiteSessionStore,
+    SQLJobQueue,
     cancel_job,
     recover_jobs,
     resolve_unknown,
     retry_job,
 )
+from qbwc_spyne import _queue as queue_module
 from qbwc_spyne.exceptions import (
     InvalidJobError,
     JobStateError,
@@ -28,12 +29,19 @@ from qbwc_spyne.exceptions import (
 )
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgresql"])
 def queue(request, tmp_path):
-    """The queue in memory and in a file: one code path, both checked."""
+    """The queue in memory, in a SQLite file and on PostgreSQL: one code path, each checked."""
     if request.param == "memory":
-        return MemoryJobQueue()
-    return SQLiteJobQueue(tmp_path / "jobs.db")
+        yield MemoryJobQueue()
+        return
+    if request.param == "file":
+        yield SQLiteJobQueue(tmp_path / "jobs.db")
+        return
+    postgres = request.getfixturevalue("postgres")
+    made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
+    yield made
+    made.close()
 
 
 def claimed(queue, user="shop", ticket="t1", now=0.0, lease=60.0):
@@ -293,7 +301,9 @@ class TestDependencies:
         )
         assert "USING COVERING INDEX qbwc_job_deps_reverse" in plan
 
-    def test_cancel_with_50000_jobs_in_history_touches_only_the_dependants(self, tmp_path):
+    def test_cancel_with_50000_jobs_in_history_touches_only_the_dependants(
+        self, tmp_path, monkeypatch
+    ):
         """The dependants come from the dependency table: a big history is not loaded."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         conn = sqlite3.connect(tmp_path / "jobs.db")
@@ -308,16 +318,27 @@ class TestDependencies:
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
         loaded: list[int] = []
-        real = queue._jobs_of
+        real = queue_module._row_to_job
 
-        def counting(conn, rows):
-            loaded.append(len(rows))
-            return real(conn, rows)
+        def counting(row):
+            loaded.append(row["id"])
+            return real(row)
 
-        queue._jobs_of = counting  # type: ignore[method-assign]
+        monkeypatch.setattr(queue_module, "_row_to_job", counting)
         cancel_job(queue, a.id)
         assert state(queue, b.id) is JobState.BLOCKED
-        assert max(loaded) == 1  # the job itself, read back for the caller
+        assert loaded == [a.id, b.id]  # the job read back for the caller, then b
+
+    def test_a_claim_walks_the_waiting_jobs_in_order_without_sorting_them(self, tmp_path):
+        """The claim reads the (user, priority, id) index of waiting jobs: no sort of them all."""
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        sql, names = queue._db._compiled(queue._sql.claim)
+        values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_file": ""}
+        db = sqlite3.connect(tmp_path / "jobs.db")
+        plan = " ".join(
+            str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, [values[n] for n in names])
+        )
+        assert "qbwc_jobs_waiting" in plan and "TEMP B-TREE" not in plan
 
 
 class TestPurge:
