@@ -20,13 +20,20 @@ States::
 
 Theory of operation
 -------------------
-Every change of state is one ``UPDATE ... WHERE id = ? AND state = ?``
-(and ``AND ticket = ?`` for a job in flight): a compare-and-set that
+Every change of state is one ``UPDATE ... WHERE id = :id AND state = :state``
+(and ``AND ticket = :ticket`` for a job in flight): a compare-and-set that
 reports whether it happened. Nothing reads a whole row, changes it in
 Python and writes it back, so a late answer, an operator and a lease sweep
 can race and the loser's change is refused instead of undoing the
-winner's. Each transition runs in one ``BEGIN IMMEDIATE`` transaction with
-its follow-up (the dependants it blocks or unblocks).
+winner's. A transition with a follow-up (the dependants it blocks or
+unblocks) runs with it in one transaction: ``BEGIN IMMEDIATE`` on SQLite,
+SERIALIZABLE on PostgreSQL, retried when PostgreSQL says it must be.
+
+A claim is one statement too: ``UPDATE ... WHERE id = (SELECT the next
+runnable job ... FOR UPDATE SKIP LOCKED) RETURNING ...``. On PostgreSQL
+the row is locked as it is chosen and rows being taken by other hosts are
+skipped, so many hosts claim at once without waiting on each other and
+never take the same job; SQLite's write lock serializes claims anyway.
 
 Dependencies live in ``qbwc_job_deps`` (indexed both ways); the jobs below
 one are found with a recursive query, never by loading the queue.
@@ -36,8 +43,8 @@ the existing job back, whatever its state, unless the caller asks for it to
 be queued again (``if_exists="replace"``, for a finished job only). The
 replaced job keeps its row, marked ``replaced_by``, and cannot be retried.
 
-The schema is versioned with ``PRAGMA user_version``; files written by
-earlier releases are upgraded in place when opened.
+The tables and their versions are in ``_migrations``; the SQL layer
+(SQLite or PostgreSQL, one connection or a pool per process) in ``_sql``.
 """
 
 from __future__ import annotations

@@ -475,3 +475,22 @@ class TestDatabaseGoesAway:
         ] * 2
         queue.close()
         store.close()
+
+
+class TestCommandLineOnPostgreSQL:
+    def test_jobs_and_db_take_a_postgresql_url_and_a_prefix(self, postgres, pg_prefix):
+        """db check says behind for an empty prefix, upgrade creates, jobs list reads it."""
+        url = postgres.url()
+        checked = cli("db", "check", "--db", url, "--prefix", pg_prefix)
+        assert checked.returncode == 1 and "no tables yet" in checked.stdout
+        assert cli("db", "upgrade", "--db", url, "--prefix", pg_prefix).returncode == 0
+        assert cli("db", "check", "--db", url, "--prefix", pg_prefix).returncode == 0
+        queue = SQLJobQueue(url, prefix=pg_prefix)
+        job = queue.enqueue(user="shop", kind="add_invoice")
+        queue.close()
+        listing = cli("jobs", "list", "--db", url, "--prefix", pg_prefix)
+        assert listing.returncode == 0 and "add_invoice" in listing.stdout
+        other = cli("jobs", "list", "--db", url, "--prefix", f"{pg_prefix}none_")
+        assert other.returncode == 1 and "holds no job queue" in other.stderr
+        shown = cli("jobs", "cancel", str(job.id), "--db", url, "--prefix", pg_prefix)
+        assert shown.stdout.strip() == f"job {job.id} is now cancelled"
