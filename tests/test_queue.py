@@ -16,6 +16,7 @@ from qbwc_spyne import (
     QueueHandler,
     SQLiteJobQueue,
     SQLiteSessionStore,
+    SQLJobQueue,
     cancel_job,
     make_wsgi_app,
     qbxml,
@@ -131,8 +132,31 @@ def company(customers: int = 0) -> FakeQuickBooks:
     return qb
 
 
+_make_queue: Any = MemoryJobQueue
+
+
+@pytest.fixture(autouse=True, params=["memory", "postgresql"])
+def backend(request):
+    """Every test here runs on the in-memory queue and on PostgreSQL (each queue its prefix)."""
+    global _make_queue
+    made: list[SQLJobQueue] = []
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        base = request.getfixturevalue("pg_prefix")
+
+        def make() -> SQLJobQueue:
+            made.append(SQLJobQueue(postgres.url(), prefix=f"{base}{len(made)}_"))
+            return made[-1]
+
+        _make_queue = make
+    yield request.param
+    _make_queue = MemoryJobQueue
+    for queue in made:
+        queue.close()
+
+
 def setup(*kinds: JobKind, queue=None, clock=None, **options):
-    queue = queue if queue is not None else MemoryJobQueue()
+    queue = queue if queue is not None else _make_queue()
     options.setdefault("clock", clock or FakeClock())
     handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", kinds=kinds, **options)
     return queue, handler

@@ -8,6 +8,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ from qbwc_spyne.exceptions import (
     StorageError,
 )
 
-from .test_queue_store import OLD_SESSIONS, TestSchemaUpgrade
+from . import test_queue_store as previous
 from .test_stores import session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +50,12 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def main_file(path: Path) -> None:
     """A job queue and sessions as the previous release left them (PRAGMA user_version 2)."""
-    TestSchemaUpgrade().make_old_file(path)
+    previous.TestSchemaUpgrade().make_old_file(path)
     assert SQLiteJobQueue(path, upgrade=True)  # to version 3 ...
     db = sqlite3.connect(path)  # ... then back to version 2's tables, as that release had them
     db.execute("DROP TABLE qbwc_schema_version")
     db.execute("DROP INDEX qbwc_jobs_waiting")
-    db.execute(OLD_SESSIONS)
+    db.execute(previous.OLD_SESSIONS)
     db.execute("INSERT INTO qbwc_sessions VALUES ('T1', 5.0, ?)", (_session_json(),))
     db.commit()
     db.close()
@@ -227,9 +229,9 @@ class TestSchemaVersions:
     def test_a_first_release_file_with_sessions_upgrades_with_nothing_lost(self, tmp_path):
         """0.1.0's job table and its session table in one file: both survive the upgrade."""
         path = tmp_path / "both.db"
-        TestSchemaUpgrade().make_old_file(path)
+        previous.TestSchemaUpgrade().make_old_file(path)
         db = sqlite3.connect(path)
-        db.execute(OLD_SESSIONS)
+        db.execute(previous.OLD_SESSIONS)
         db.execute("INSERT INTO qbwc_sessions VALUES ('T1', 5.0, ?)", (_session_json(),))
         db.commit()
         db.close()
@@ -255,7 +257,7 @@ class TestSchemaVersions:
         prefix = "qbwc_"
         if backend == "sqlite":
             path = tmp_path / "jobs.db"
-            TestSchemaUpgrade().make_old_file(path)  # the longest step: 1 -> 2 -> 3
+            previous.TestSchemaUpgrade().make_old_file(path)  # the longest step: 1 -> 2 -> 3
             url = str(path)
         else:
             url = request.getfixturevalue("postgres").url()
@@ -494,3 +496,23 @@ class TestCommandLineOnPostgreSQL:
         assert other.returncode == 1 and "holds no job queue" in other.stderr
         shown = cli("jobs", "cancel", str(job.id), "--db", url, "--prefix", pg_prefix)
         assert shown.stdout.strip() == f"job {job.id} is now cancelled"
+
+
+class TestRacesOnPostgreSQL:
+    def test_hosts_enqueueing_one_key_at_once_get_one_job(self, postgres, pg_prefix):
+        """Six queues (six hosts) enqueue the same key at the same moment: one job, one id."""
+        queues = [SQLJobQueue(postgres.url(), prefix=pg_prefix) for _ in range(6)]
+        start = threading.Barrier(len(queues))
+
+        def enqueue(queue: SQLJobQueue) -> int:
+            start.wait(60)
+            return queue.enqueue(user="shop", kind="k", key="invoice 1042").id
+
+        try:
+            with ThreadPoolExecutor(max_workers=len(queues)) as pool:
+                ids = list(pool.map(enqueue, queues))
+            assert len(set(ids)) == 1
+            assert [j.id for j in queues[0].jobs()] == ids[:1]
+        finally:
+            for queue in queues:
+                queue.close()
