@@ -168,10 +168,6 @@ class Database:
 
     # -- engines ------------------------------------------------------------------------------
 
-    @property
-    def memory(self) -> bool:
-        return self.sqlite and self.url.database in (None, "", ":memory:")
-
     def engine(self) -> Engine:
         """This process's engine (made, or made afresh after a fork)."""
         with self._lock:
