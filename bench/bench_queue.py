@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -92,7 +93,7 @@ def cancel_with_history(history: int) -> float:
         queue = SQLiteJobQueue(Path(folder) / "jobs.db")
         # The history goes in with one statement (enqueue would take a while
         # and is not what is measured); the rows are what enqueue writes.
-        conn = queue._connect()
+        conn = sqlite3.connect(Path(folder) / "jobs.db", isolation_level=None)
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, state,"
@@ -102,6 +103,7 @@ def cancel_with_history(history: int) -> float:
             [(f"user{n % 50}", json.dumps({"order": n})) for n in range(history)],
         )
         conn.execute("COMMIT")
+        conn.close()
         first = queue.enqueue(user="shop", kind="add_customer")
         second = queue.enqueue(user="shop", kind="add_invoice", depends_on=[first.id])
         start = time.perf_counter()

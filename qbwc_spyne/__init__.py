@@ -36,8 +36,8 @@ from .queue._jobs import (
     retry_job,
 )
 from .store._interfaces import Job, JobQueue, JobState, SessionStore
-from .store._queue import MemoryJobQueue, SQLiteJobQueue
-from .store._stores import MemorySessionStore, SQLiteSessionStore
+from .store._queue import MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
+from .store._stores import MemorySessionStore, SQLiteSessionStore, SQLSessionStore
 
 if TYPE_CHECKING:
     from .server._server import QBWCServer, make_wsgi_app
@@ -53,6 +53,8 @@ __all__ = [
     "QBWCHandler",
     "QBWCServer",
     "QueueHandler",
+    "SQLJobQueue",
+    "SQLSessionStore",
     "SQLiteJobQueue",
     "SQLiteSessionStore",
     "Session",

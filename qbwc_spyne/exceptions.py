@@ -12,6 +12,8 @@ The tree, split by who is at fault::
     │   ├── QWCError          a QWC file property the Web Connector would refuse
     │   │   └── QWCFileExistsError  the QWC file exists and overwriting was not asked for
     │   ├── NotAQueueDatabaseError  a file or database that holds no job queue
+    │   ├── DatabaseURLError  a database URL that is malformed or of an unsupported kind
+    │   ├── SchemaVersionError  a database whose tables need `qbwc-spyne db upgrade`
     │   └── CompanyDataError  company data the fake QuickBooks cannot load
     ├── XMLError              a qbXML document cannot be read (not well-formed, not UTF-8)
     │   └── UnsafeXMLError    it declares a DTD or entities, which qbXML never does
@@ -46,6 +48,7 @@ __all__ = [
     "CodePageError",
     "CompanyDataError",
     "ConfigurationError",
+    "DatabaseURLError",
     "HandlerError",
     "InvalidJobError",
     "JobError",
@@ -60,6 +63,7 @@ __all__ = [
     "QuickBooksUnavailable",
     "RemoteProtocolError",
     "SchemaError",
+    "SchemaVersionError",
     "StorageError",
     "UnsafeXMLError",
     "XMLError",
@@ -283,3 +287,21 @@ class XMLError(QBWCError, ValueError):
 
 class UnsafeXMLError(XMLError):
     """The document declares a DTD or entities, which qbXML never does."""
+
+
+class DatabaseURLError(ConfigurationError, ValueError):
+    """A database URL is malformed, or names a database qbwc_spyne does not support."""
+
+
+class SchemaVersionError(ConfigurationError):
+    """The database's tables are at another schema version than this release's.
+
+    Attributes:
+        found: the version the database is at.
+        wanted: the version this release uses.
+    """
+
+    def __init__(self, message: str, *, found: int, wanted: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.wanted = wanted

@@ -11,7 +11,7 @@ from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import FakeClock, RecordingHandler, response_schema
 
-pytest_plugins = ["qbwc_spyne.testing.pytest_plugin"]
+pytest_plugins = ["qbwc_spyne.testing.pytest_plugin", "tests.postgres"]
 
 
 @pytest.fixture

@@ -534,13 +534,19 @@ class TestJobs:
         self, tmp_path, capsys, what
     ):
         """One line on stderr, exit 1; the file is unchanged and nothing is created beside it."""
-        from qbwc_spyne import SQLiteSessionStore
+        import sqlite3
 
         path = tmp_path / "other.db"
         if what == "text file":
             path.write_text("name,amount\nAda,12\n" * 50)
         elif what == "sessions database":
-            SQLiteSessionStore(path).close()
+            # A session store's file of the previous release: no job tables.
+            with sqlite3.connect(path) as db:
+                db.execute(
+                    "CREATE TABLE qbwc_sessions ("
+                    " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
+                )
+            db.close()
         else:
             path.touch()
         before = path.read_bytes()

@@ -60,6 +60,8 @@ def test_top_level_front_door():
         "QueueHandler",
         "SQLiteJobQueue",
         "SQLiteSessionStore",
+        "SQLJobQueue",
+        "SQLSessionStore",
         "Session",
         "SessionState",
         "SessionStore",

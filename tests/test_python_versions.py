@@ -13,7 +13,7 @@ import types
 import pytest
 import six
 
-from qbwc_spyne import MemoryJobQueue, SQLiteSessionStore
+from qbwc_spyne import MemoryJobQueue, SQLiteJobQueue, SQLiteSessionStore
 from qbwc_spyne.server import _spyne_compat
 from qbwc_spyne.server._spyne_compat import VendoredSixFinder
 
@@ -118,6 +118,12 @@ class TestVendoredSixFinder:
         assert done.stdout.strip() == "qbwc_spyne.server._spyne_compat"
 
 
+def driver(backend):
+    """The sqlite3 connection a queue or store holds in this process."""
+    with backend._db._lock:
+        return backend._db._driver()
+
+
 class TestDroppedBackendsClose:
     @pytest.mark.parametrize(
         "make",
@@ -127,7 +133,7 @@ class TestDroppedBackendsClose:
     def test_a_dropped_backend_closes_its_connection(self, make, tmp_path):
         """A queue or store dropped unclosed closes its connection (3.13 warns otherwise)."""
         backend = make(tmp_path)
-        connection = backend._conn
+        connection = driver(backend)
         del backend
         gc.collect()
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
@@ -138,21 +144,20 @@ class TestDroppedBackendsClose:
         queue = MemoryJobQueue()
         holder = types.SimpleNamespace(queue=queue)
         queue.holder = holder  # type: ignore[attr-defined]
-        connection = queue._conn
-        assert connection is not None
+        connection = driver(queue)
         del queue, holder
         gc.collect()
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             connection.execute("SELECT 1")
 
-    def test_a_reopened_connection_is_closed_too(self):
+    def test_a_reopened_connection_is_closed_too(self, tmp_path):
         """After close() the next call reopens; dropping the backend closes that one."""
-        queue = MemoryJobQueue()
-        first = queue._conn
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        first = driver(queue)
         queue.close()
         assert queue.jobs() == []
-        second = queue._conn
-        assert second is not None and second is not first
+        second = driver(queue)
+        assert second is not first
         del queue
         gc.collect()
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):

@@ -16,6 +16,7 @@ from qbwc_spyne import (
     QueueHandler,
     SQLiteJobQueue,
     SQLiteSessionStore,
+    SQLJobQueue,
     cancel_job,
     make_wsgi_app,
     qbxml,
@@ -131,8 +132,31 @@ def company(customers: int = 0) -> FakeQuickBooks:
     return qb
 
 
+_make_queue: Any = MemoryJobQueue
+
+
+@pytest.fixture(autouse=True, params=["memory", "postgresql"])
+def backend(request):
+    """Every test here runs on the in-memory queue and on PostgreSQL (each queue its prefix)."""
+    global _make_queue
+    made: list[SQLJobQueue] = []
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        base = request.getfixturevalue("pg_prefix")
+
+        def make() -> SQLJobQueue:
+            made.append(SQLJobQueue(postgres.url(), prefix=f"{base}{len(made)}_"))
+            return made[-1]
+
+        _make_queue = make
+    yield request.param
+    _make_queue = MemoryJobQueue
+    for queue in made:
+        queue.close()
+
+
 def setup(*kinds: JobKind, queue=None, clock=None, **options):
-    queue = queue if queue is not None else MemoryJobQueue()
+    queue = queue if queue is not None else _make_queue()
     options.setdefault("clock", clock or FakeClock())
     handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", kinds=kinds, **options)
     return queue, handler
@@ -896,17 +920,17 @@ class TestHeldLock:
         )
         holder = sqlite3.connect(path, isolation_level=None)
         calls_while_held: list[int] = []
-        connect = queue._connect
+        connect = queue._db._driver
 
-        def counting_connect():
+        def counting_connect(*args):
             # "for one write": the lock goes once a read and a write have met it.
             if holder.in_transaction:
                 calls_while_held.append(1)
                 if held == "for one write" and len(calls_while_held) == 3:
                     holder.execute("ROLLBACK")
-            return connect()
+            return connect(*args)
 
-        queue._connect = counting_connect  # type: ignore[method-assign]
+        queue._db._driver = counting_connect  # type: ignore[method-assign]
 
         class Locking(FakeQuickBooks):
             """Posts the first invoice, then another process takes the queue's write lock."""
@@ -927,7 +951,7 @@ class TestHeldLock:
             states = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
             assert JobState.FAILED not in states and states[1] is JobState.PENDING
         finally:
-            queue._connect = connect  # type: ignore[method-assign]
+            queue._db._driver = connect  # type: ignore[method-assign]
             if holder.in_transaction:
                 holder.execute("ROLLBACK")
             holder.close()

@@ -13,7 +13,7 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     SQLiteJobQueue,
-    SQLiteSessionStore,
+    SQLJobQueue,
     cancel_job,
     recover_jobs,
     resolve_unknown,
@@ -26,14 +26,22 @@ from qbwc_spyne.exceptions import (
     NotAQueueDatabaseError,
     StorageError,
 )
+from qbwc_spyne.store import _queue as queue_module
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgresql"])
 def queue(request, tmp_path):
-    """The queue in memory and in a file: one code path, both checked."""
+    """The queue in memory, in a SQLite file and on PostgreSQL: one code path, each checked."""
     if request.param == "memory":
-        return MemoryJobQueue()
-    return SQLiteJobQueue(tmp_path / "jobs.db")
+        yield MemoryJobQueue()
+        return
+    if request.param == "file":
+        yield SQLiteJobQueue(tmp_path / "jobs.db")
+        return
+    postgres = request.getfixturevalue("postgres")
+    made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
+    yield made
+    made.close()
 
 
 def claimed(queue, user="shop", ticket="t1", now=0.0, lease=60.0):
@@ -311,31 +319,44 @@ class TestDependencies:
         )
         assert "USING COVERING INDEX qbwc_job_deps_reverse" in plan
 
-    def test_cancel_with_50000_jobs_in_history_touches_only_the_dependants(self, tmp_path):
+    def test_cancel_with_50000_jobs_in_history_touches_only_the_dependants(
+        self, tmp_path, monkeypatch
+    ):
         """The dependants come from the dependency table: a big history is not loaded."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
-        conn = queue._connect()
-        conn.execute("BEGIN")
+        conn = sqlite3.connect(tmp_path / "jobs.db")
         conn.executemany(
             "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, state, attempts,"
             " reconciling, writes, pages, checkpoint, staged_checkpoint, created, updated)"
             " VALUES (?, 'k', '{}', '', 0, 'done', 1, 0, 0, 0, 'null', 'null', 0, 0)",
             [(f"user{n % 50}",) for n in range(50_000)],
         )
-        conn.execute("COMMIT")
+        conn.commit()
+        conn.close()
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
         loaded: list[int] = []
-        real = queue._jobs_of
+        real = queue_module._row_to_job
 
-        def counting(conn, rows):
-            loaded.append(len(rows))
-            return real(conn, rows)
+        def counting(row):
+            loaded.append(row["id"])
+            return real(row)
 
-        queue._jobs_of = counting  # type: ignore[method-assign]
+        monkeypatch.setattr(queue_module, "_row_to_job", counting)
         cancel_job(queue, a.id)
         assert state(queue, b.id) is JobState.BLOCKED
-        assert max(loaded) == 1  # the job itself, read back for the caller
+        assert loaded == [a.id, b.id]  # the job read back for the caller, then b
+
+    def test_a_claim_walks_the_waiting_jobs_in_order_without_sorting_them(self, tmp_path):
+        """The claim reads the (user, priority, id) index of waiting jobs: no sort of them all."""
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        sql, names = queue._db._compiled(queue._sql.claim)
+        values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_file": ""}
+        db = sqlite3.connect(tmp_path / "jobs.db")
+        plan = " ".join(
+            str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, [values[n] for n in names])
+        )
+        assert "qbwc_jobs_waiting" in plan and "TEMP B-TREE" not in plan
 
 
 class TestPurge:
@@ -459,6 +480,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS qbwc_jobs_key ON qbwc_jobs (user, key)
 """
 
 
+# The previous releases' session table, verbatim.
+OLD_SESSIONS = (
+    "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
+    " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
+)
+
+
 def old_row(**values):
     row = {
         "user": "shop",
@@ -536,7 +564,7 @@ class TestSchemaUpgrade:
         """Every job and dependency survives; keys shared by finished jobs are resolved."""
         path = tmp_path / "jobs.db"
         before = self.make_old_file(path)
-        queue = SQLiteJobQueue(path)
+        queue = SQLiteJobQueue(path, upgrade=True)
         jobs = {j.id: j for j in queue.jobs()}
         assert sorted(jobs) == [r["id"] for r in before] == [1, 2, 3, 4, 6]
         for row in before:
@@ -554,6 +582,7 @@ class TestSchemaUpgrade:
         assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite3.connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,)]
         db.close()
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()
@@ -563,7 +592,7 @@ class TestSchemaUpgrade:
         """The job in flight before the upgrade is swept and finishes; dependants follow."""
         path = tmp_path / "jobs.db"
         self.make_old_file(path)
-        queue = SQLiteJobQueue(path)
+        queue = SQLiteJobQueue(path, upgrade=True)
         released = queue.release_expired(now=100, reconcilable=None, message="lost")
         assert [(j.id, j.state) for j in released] == [(4, JobState.RECONCILE)]
         cancel_job(queue, 3)
@@ -574,10 +603,26 @@ class TestSchemaUpgrade:
         path = tmp_path / "jobs.db"
         SQLiteJobQueue(path).close()
         db = sqlite3.connect(path)
+        db.execute("INSERT INTO qbwc_schema_version (version, applied) VALUES (99, 0)")
+        db.commit()
+        db.close()
+        for upgrade in (False, True):
+            with pytest.raises(NotAQueueDatabaseError, match="newer"):
+                SQLiteJobQueue(path, upgrade=upgrade)
+
+    def test_an_unversioned_file_of_an_unknown_layout_is_refused(self, tmp_path):
+        """Job tables with a user_version no release wrote: refused, not changed."""
+        path = tmp_path / "jobs.db"
+        self.make_old_file(path)
+        db = sqlite3.connect(path)
         db.execute("PRAGMA user_version = 99")
         db.close()
         with pytest.raises(NotAQueueDatabaseError, match="newer"):
-            SQLiteJobQueue(path)
+            SQLiteJobQueue(path, upgrade=True)
+        db = sqlite3.connect(path)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "qbwc_schema_version" not in tables and "qbwc_job_deps" not in tables
+        assert db.execute("SELECT count(*) FROM qbwc_jobs").fetchone() == (5,)
 
 
 class TestOpening:
@@ -589,7 +634,9 @@ class TestOpening:
         empty = tmp_path / "empty.db"
         empty.touch()
         sessions = tmp_path / "sessions.db"
-        SQLiteSessionStore(sessions).close()
+        old = sqlite3.connect(sessions)
+        old.execute(OLD_SESSIONS)
+        old.close()
         snapshot = {p.name: p.read_bytes() for p in (text, empty, sessions)}
         for path in (missing, text, empty, sessions):
             with pytest.raises(NotAQueueDatabaseError):

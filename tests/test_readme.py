@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import itertools
 import os
 import re
 import shutil
@@ -240,6 +241,39 @@ def use_reference(module: types.ModuleType, your_app: Any, request: Any) -> None
         assert accepted is (password == "secret"), server.response_data
 
 
+def fresh_database(request: Any) -> str:
+    """A new, empty database in the tests' PostgreSQL cluster, as a URL."""
+    cluster = request.getfixturevalue("postgres")
+    name = f"readme_{next(_databases)}"
+    cluster.psql(f"CREATE DATABASE {name}")
+    return str(cluster.url(name))
+
+
+_databases = itertools.count(1)
+
+
+def prepare_postgres(block: Block, request: Any) -> None:
+    """The PostgreSQL app reads its database URL from $DB, as the reader's does."""
+    if 'os.environ["DB"]' in block.text:
+        request.getfixturevalue("monkeypatch").setenv("DB", fresh_database(request))
+
+
+def use_postgres(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """An update through the app on PostgreSQL runs the reader's job and mirrors the company."""
+    try:
+        module.handler.enqueue("mirror_customers", user="shop", key="mirror")
+        quickbooks = FakeQuickBooks()
+        quickbooks.add_customers(3)
+        result = WebConnector(
+            module.app, user="shop", password="s3cret", quickbooks=quickbooks
+        ).update()
+        assert result.ok, result.transcript()
+        assert len(your_app.customers) == 3
+        assert [job.state for job in module.handler.queue.jobs()] == [JobState.DONE]
+    finally:
+        module.engine.dispose()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -252,6 +286,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_qwc
     if "server = QBWCServer()" in block.text:
         return use_reference
+    if "SQLJobQueue(engine)" in block.text:
+        return use_postgres
     return None
 
 
@@ -271,6 +307,7 @@ class TestPythonBlocks:
         if use is not use_quickstart and "from app import" in block.text:
             quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
             run_block(quickstart, "app", recorder)
+        prepare_postgres(block, request)
         module = run_block(block, f"readme_{block.first_line}", recorder)
         with recorder.recording():
             use(module, your_app, request)
@@ -328,7 +365,31 @@ class Shell:
 
     directory: Path
     stack: contextlib.ExitStack
+    request: Any
     url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def expand(self, argv: list[str]) -> list[str]:
+        """The block's "$NAME" references replaced by what its export lines set."""
+        return [re.sub(r"\$(\w+)", lambda m: self.env[m[1]], arg.strip('"')) for arg in argv]
+
+
+def run_export_db(shell: Shell, line: str) -> None:
+    """The reader's database URL; here a new database of the tests' PostgreSQL."""
+    shell.env["DB"] = fresh_database(shell.request)
+
+
+def run_db(shell: Shell, line: str) -> None:
+    """db upgrade makes the tables; db check then finds them current (exit 0)."""
+    done = run(shell.expand(command(line)))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def run_gunicorn_config(shell: Shell, line: str) -> None:
+    """gunicorn loads app:app with the sample configuration (``--check-config``)."""
+    argv = [str(ROOT / a) if a.startswith("examples/") else a for a in command(line)]
+    done = run([*argv, "--check-config"])
+    assert done.returncode == 0, done.stderr
 
 
 def run_gunicorn(shell: Shell, line: str) -> None:
@@ -436,6 +497,10 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     " --company examples/sample_company.json --json run.json": run_simulate,
     "qbwc-spyne hash-password": run_hash_password,
     "qbwc-spyne demo": run_demo,
+    "export DB=postgresql+psycopg://qbwc:PASSWORD@db.internal/shop": run_export_db,
+    'qbwc-spyne db upgrade --db "$DB"': run_db,
+    'qbwc-spyne db check --db "$DB"': run_db,
+    "gunicorn -c examples/gunicorn.conf.py 'app:app'": run_gunicorn_config,
 }
 
 
@@ -451,7 +516,7 @@ class TestJSONBlocks:
 
 class TestShellBlocks:
     @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: f"line {b.first_line}")
-    def test_every_command_runs_or_the_block_says_why_not(self, block, reader_dir):
+    def test_every_command_runs_or_the_block_says_why_not(self, block, reader_dir, request):
         """Each command of a block runs, in order; a block not run gives its reason."""
         if block.not_run is not None:
             assert len(block.not_run) > 20, "say why the block is not run"
@@ -459,7 +524,7 @@ class TestShellBlocks:
         unknown = [line for line in block.commands if line not in RUNNERS]
         assert not unknown, f"README.md:{block.first_line}: commands nothing runs: {unknown}"
         with contextlib.ExitStack() as stack:
-            shell = Shell(reader_dir, stack)
+            shell = Shell(reader_dir, stack, request)
             for line in block.commands:
                 RUNNERS[line](shell, line)
 

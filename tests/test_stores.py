@@ -1,4 +1,4 @@
-"""Session stores: the same behaviour in memory and in SQLite, and SQLite's persistence."""
+"""Session stores: the same behaviour in memory, SQLite and PostgreSQL, and their persistence."""
 
 from __future__ import annotations
 
@@ -6,14 +6,27 @@ import multiprocessing
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, Session, SessionState, SessionStore, SQLiteSessionStore
+from qbwc_spyne import (
+    MemorySessionStore,
+    Session,
+    SessionState,
+    SessionStore,
+    SQLiteSessionStore,
+    SQLSessionStore,
+)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def any_store(request, tmp_path) -> SessionStore:
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def any_store(request, tmp_path):
     if request.param == "memory":
-        return MemorySessionStore()
-    return SQLiteSessionStore(tmp_path / "sessions.db")
+        yield MemorySessionStore()
+    elif request.param == "sqlite":
+        yield SQLiteSessionStore(tmp_path / "sessions.db")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        store = SQLSessionStore(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
+        yield store
+        store.close()
 
 
 def session(ticket: str = "t1", last_seen: float = 100.0) -> Session:
@@ -110,3 +123,47 @@ class TestSQLite:
         with closing(sqlite3.connect(tmp_path / "s.db")) as db:
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
+
+
+def _continue_after_fork(store: SQLSessionStore, queue) -> None:
+    # The parent's pooled connections are not this process's: the store must open its own.
+    loaded = store.get("t1")
+    assert loaded is not None
+    loaded.data["page"] = 3
+    store.put(loaded)
+    queue.put(loaded.user)
+
+
+class TestPostgreSQL:
+    def test_a_session_begun_on_one_host_continues_on_another(self, postgres, pg_prefix):
+        """Two stores (two hosts' engines) on one database: each sees the other's saves."""
+        hosts = [SQLSessionStore(postgres.url(), prefix=pg_prefix) for _ in range(2)]
+        try:
+            hosts[0].put(session())
+            moved = hosts[1].get("t1")
+            assert moved is not None and moved == session()
+            moved.data["page"] = 9
+            hosts[1].put(moved)
+            assert getattr(hosts[0].get("t1"), "data", None) == {**session().data, "page": 9}
+            hosts[1].delete("t1")
+            assert hosts[0].get("t1") is None
+        finally:
+            for store in hosts:
+                store.close()
+
+    def test_a_forked_worker_opens_its_own_connections(self, postgres, pg_prefix):
+        """A store used before fork (as gunicorn's preload does) works in the child and after."""
+        store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
+        try:
+            store.put(session())
+            context = multiprocessing.get_context("fork")
+            queue = context.Queue()
+            child = context.Process(target=_continue_after_fork, args=(store, queue))
+            child.start()
+            child.join(60)
+            assert child.exitcode == 0
+            assert queue.get(timeout=5) == "u"
+            after = store.get("t1")  # the parent's pool still works
+            assert after is not None and after.data["page"] == 3
+        finally:
+            store.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from qbwc_spyne import Session, qbxml
+from qbwc_spyne import JobContext, JobKind, Session, qbxml
 
 # The quickstart: the qbXML requests waiting to be sent, and the answers.
 waiting: list[str] = [
@@ -60,3 +60,14 @@ def invoice_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_txn_id(order: str, txn_id: str | None) -> None:
     txn_ids[order] = txn_id or ""
+
+
+# Running on PostgreSQL: a job kind of the reader's.
+class MirrorCustomers(JobKind):
+    name = "mirror_customers"
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq("CustomerQueryRq", {"MaxReturned": 50})
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        save_customers(record.to_dict() for record in result.records)

@@ -71,13 +71,23 @@ def load_target(spec: str) -> Any:
 
 
 def open_store(spec: str) -> Any:
-    from ..store._stores import MemorySessionStore, SQLiteSessionStore
+    """The session store ``--store`` names: memory, sqlite:PATH, or a database URL.
+
+    A database that cannot be reached, or whose tables need an upgrade,
+    fails here, in one line, before the server starts.
+    """
+    from ..store._stores import MemorySessionStore, SQLiteSessionStore, SQLSessionStore
 
     if spec == "memory":
         return MemorySessionStore()
+    if "://" in spec:
+        return SQLSessionStore(spec)
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         return SQLiteSessionStore(spec[len("sqlite:") :])
-    raise CommandError(f"--store must be memory or sqlite:PATH, not {spec!r}")
+    raise CommandError(
+        f"--store must be memory, sqlite:PATH or a database URL"
+        f" (sqlite:///PATH, postgresql+psycopg://...), not {spec!r}"
+    )
 
 
 def configure_logging(level: str) -> None:
@@ -314,14 +324,16 @@ def _plain(name: str, value: Any) -> str:
 
 
 def _open_queue(args: argparse.Namespace) -> Any:
-    from ..store._queue import SQLiteJobQueue
+    from ..store._queue import SQLiteJobQueue, SQLJobQueue
 
     if not args.db:
         raise CommandError(f"--db is required (or set {DB_ENV})")
+    # create=False: a database that is not a queue is refused, and nothing is written to it.
+    if "://" in args.db:
+        return SQLJobQueue(args.db, create=False, prefix=args.prefix)
     if not Path(args.db).is_file():
         raise CommandError(f"no job database at {args.db}")
-    # create=False: a file that is not a queue is refused, and nothing is written to it.
-    return SQLiteJobQueue(args.db, create=False)
+    return SQLiteJobQueue(args.db, create=False, prefix=args.prefix)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -370,19 +382,87 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_db_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get(DB_ENV),
+        help="the queue's database: a SQLite file, sqlite:///PATH or "
+        f"postgresql+psycopg://USER:PASSWORD@HOST/DB (default: ${DB_ENV}, now %(default)s)",
+    )
+    parser.add_argument(
+        "--prefix", default="qbwc_", help="the prefix of the tables' names (default: %(default)s)"
+    )
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from ..store._migrations import check, upgrade, upgrade_command
+    from ..store._sql import Database
+
+    if not args.db:
+        raise CommandError(f"--db is required (or set {DB_ENV})")
+    if "://" not in args.db and args.action == "check" and not Path(args.db).is_file():
+        raise CommandError(f"no database at {args.db}")
+    db = Database(args.db, prefix=args.prefix)
+    try:
+        if args.action == "upgrade":
+            before, after = upgrade(db)
+            if before == after:
+                print(f"{db.display}: already at schema version {after}")
+            elif before == 0:
+                print(f"{db.display}: created the tables at schema version {after}")
+            else:
+                print(f"{db.display}: upgraded from schema version {before} to {after}")
+            return 0
+        found, wanted = check(db)
+    finally:
+        db.close()
+    if found == wanted:
+        print(f"{db.display}: at schema version {found}, as this release needs")
+        return 0
+    if found > wanted:
+        print(f"{db.display}: at schema version {found}, newer than this release's {wanted}")
+        return 1
+    if found == 0:
+        print(f"{db.display}: no tables yet: run `{upgrade_command(db)}`")
+        return 1
+    print(
+        f"{db.display}: at schema version {found}, this release needs {wanted}:"
+        f" run `{upgrade_command(db)}`"
+    )
+    return 1
+
+
+def add_db_parser(commands: Any) -> None:
+    """The ``db`` command: create, upgrade and check the tables."""
+    common = argparse.ArgumentParser(add_help=False)
+    _add_db_arguments(common)
+    db = commands.add_parser(
+        "db",
+        help="create, upgrade or check the tables of the session store and job queue",
+        description="Create the tables, or upgrade those of an earlier release in place "
+        "(safe to run again, and from several hosts at once), or check their version.",
+    )
+    actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
+        "upgrade", parents=[common], help="create or upgrade the tables to this release's"
+    )
+    actions.add_parser(
+        "check",
+        parents=[common],
+        help="exit 0 if the tables are at this release's version, 1 if not",
+    )
+    db.set_defaults(run=cmd_db)
+
+
 def add_jobs_parser(commands: Any) -> None:
     """The ``jobs`` command and its subcommands."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        default=os.environ.get(DB_ENV),
-        help=f"the SQLite file of the queue (default: ${DB_ENV}, now %(default)s)",
-    )
+    _add_db_arguments(common)
     jobs = commands.add_parser(
         "jobs",
-        help="look at and steer the jobs of a SQLite queue",
-        description="Look at and steer the jobs of a SQLiteJobQueue. The file must "
-        "already hold a queue: nothing is created.",
+        help="look at and steer the jobs of a queue",
+        description="Look at and steer the jobs of a job queue (a SQLite file or a "
+        "database URL). It must already hold a queue: nothing is created.",
     )
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", parents=[common], help="list jobs, oldest first")
@@ -502,8 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         metavar="STORE",
-        help="session store for a handler: memory or sqlite:PATH (default: memory, "
-        "one process; a WSGI app keeps its own)",
+        help="session store for a handler: memory, sqlite:PATH or a database URL "
+        "(sqlite:///PATH, postgresql+psycopg://...) (default: memory, one process; "
+        "a WSGI app keeps its own)",
     )
     serve.add_argument(
         "--public-url",
@@ -613,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     hash_pw.set_defaults(run=cmd_hash_password)
 
     add_jobs_parser(commands)
+    add_db_parser(commands)
 
     demo = commands.add_parser(
         "demo",

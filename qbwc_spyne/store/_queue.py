@@ -20,13 +20,20 @@ States::
 
 Theory of operation
 -------------------
-Every change of state is one ``UPDATE ... WHERE id = ? AND state = ?``
-(and ``AND ticket = ?`` for a job in flight): a compare-and-set that
+Every change of state is one ``UPDATE ... WHERE id = :id AND state = :state``
+(and ``AND ticket = :ticket`` for a job in flight): a compare-and-set that
 reports whether it happened. Nothing reads a whole row, changes it in
 Python and writes it back, so a late answer, an operator and a lease sweep
 can race and the loser's change is refused instead of undoing the
-winner's. Each transition runs in one ``BEGIN IMMEDIATE`` transaction with
-its follow-up (the dependants it blocks or unblocks).
+winner's. A transition with a follow-up (the dependants it blocks or
+unblocks) runs with it in one transaction: ``BEGIN IMMEDIATE`` on SQLite,
+SERIALIZABLE on PostgreSQL, retried when PostgreSQL says it must be.
+
+A claim is one statement too: ``UPDATE ... WHERE id = (SELECT the next
+runnable job ... FOR UPDATE SKIP LOCKED) RETURNING ...``. On PostgreSQL
+the row is locked as it is chosen and rows being taken by other hosts are
+skipped, so many hosts claim at once without waiting on each other and
+never take the same job; SQLite's write lock serializes claims anyway.
 
 Dependencies live in ``qbwc_job_deps`` (indexed both ways); the jobs below
 one are found with a recursive query, never by loading the queue.
@@ -36,163 +43,40 @@ the existing job back, whatever its state, unless the caller asks for it to
 be queued again (``if_exists="replace"``, for a finished job only). The
 replaced job keeps its row, marked ``replaced_by``, and cannot be retried.
 
-The schema is versioned with ``PRAGMA user_version``; files written by
-earlier releases are upgraded in place when opened.
+The tables and their versions are in ``_migrations``; the SQL layer
+(SQLite or PostgreSQL, one connection or a pool per process) in ``_sql``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import logging
 import math
 import os
-import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
+from sqlalchemy.engine import URL
 
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
 from ._interfaces import FINISHED, PROGRESS_FIELDS, IfExists, Job, JobState
-from ._sqlite import SQLiteBacked
+from ._migrations import open_schema
+from ._sql import Database
 
-__all__ = ["MemoryJobQueue", "SQLiteJobQueue"]
+__all__ = ["MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("qbwc_spyne")
 
 
 #: States of a dependency that keep its dependants from ever running.
 _BLOCKING = ("failed", "cancelled", "blocked")
-_BLOCKING_SQL = "('failed', 'cancelled', 'blocked')"
 
-
-# -- schema ---------------------------------------------------------------------------------
-
-#: The layout this release writes; files at 0 with a ``qbwc_jobs`` table are the first layout.
-SCHEMA_VERSION = 2
-
-_JOBS_TABLE = """
-CREATE TABLE {name} (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    company_file TEXT NOT NULL,
-    priority INTEGER NOT NULL,
-    key TEXT,
-    replaced_by INTEGER,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    ticket TEXT,
-    lease_until REAL,
-    reconciling INTEGER NOT NULL,
-    request TEXT,
-    writes INTEGER NOT NULL,
-    iterator_id TEXT,
-    pages INTEGER NOT NULL,
-    checkpoint TEXT NOT NULL,
-    staged_checkpoint TEXT NOT NULL,
-    error_code TEXT,
-    error_message TEXT,
-    warning TEXT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-)
-"""
-
-_INDEXES = (
-    "CREATE INDEX qbwc_jobs_runnable ON qbwc_jobs (user, state, priority DESC, id)",
-    # The lease sweep and purge look jobs up by state and time, for every user.
-    "CREATE INDEX qbwc_jobs_lease ON qbwc_jobs (state, lease_until)",
-    "CREATE INDEX qbwc_jobs_finished ON qbwc_jobs (state, updated)",
-    "CREATE UNIQUE INDEX qbwc_jobs_key ON qbwc_jobs (user, key)"
-    " WHERE key IS NOT NULL AND replaced_by IS NULL",
-    "CREATE TABLE qbwc_job_deps ("
-    " job_id INTEGER NOT NULL, depends_on INTEGER NOT NULL, PRIMARY KEY (job_id, depends_on))",
-    "CREATE INDEX qbwc_job_deps_reverse ON qbwc_job_deps (depends_on, job_id)",
-)
-
-# Version 1 -> 2: dependencies move from a JSON column to their own table;
-# keys become unique for good (older finished jobs sharing a key are marked
-# replaced by the next one); checkpoints gain their staged half.
-_COPIED = (
-    "id, user, kind, payload, company_file, priority, key, state, attempts, ticket,"
-    " lease_until, reconciling, request, writes, iterator_id, pages, checkpoint,"
-    " error_code, error_message, warning, created, updated"
-)
-_UPGRADE_FROM_1 = (
-    _JOBS_TABLE.format(name="qbwc_jobs_v2"),
-    f"INSERT INTO qbwc_jobs_v2 ({_COPIED}, staged_checkpoint, replaced_by)"  # noqa: S608
-    f" SELECT {_COPIED}, 'null', NULL FROM qbwc_jobs",
-    "CREATE TABLE qbwc_job_deps_v2 (job_id INTEGER NOT NULL, depends_on INTEGER NOT NULL)",
-    "INSERT INTO qbwc_job_deps_v2 (job_id, depends_on)"
-    " SELECT DISTINCT j.id, CAST(d.value AS INTEGER)"
-    " FROM qbwc_jobs AS j, json_each(j.depends_on) AS d",
-    "UPDATE qbwc_jobs_v2 SET replaced_by = (SELECT MIN(n.id) FROM qbwc_jobs_v2 AS n"
-    " WHERE n.user = qbwc_jobs_v2.user AND n.key = qbwc_jobs_v2.key AND n.id > qbwc_jobs_v2.id)"
-    " WHERE key IS NOT NULL",
-    "DROP TABLE qbwc_jobs",
-    "ALTER TABLE qbwc_jobs_v2 RENAME TO qbwc_jobs",
-)
-# After _INDEXES has made the dependency table.
-_DEPS_FROM_1 = (
-    "INSERT INTO qbwc_job_deps (job_id, depends_on)"
-    " SELECT job_id, depends_on FROM qbwc_job_deps_v2",
-    "DROP TABLE qbwc_job_deps_v2",
-)
-
-_COLUMNS = (
-    "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
-    "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
-    "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
-    "created", "updated",
-)  # fmt: skip
-_JSON = ("payload", "checkpoint", "staged_checkpoint")
-
-# Runnable: waiting, and every dependency done.
-_RUNNABLE = """
-SELECT * FROM qbwc_jobs AS j
-WHERE j.user = ? AND j.state IN ('pending', 'reconcile')
-  AND NOT EXISTS (
-    SELECT 1 FROM qbwc_job_deps AS d JOIN qbwc_jobs AS p ON p.id = d.depends_on
-    WHERE d.job_id = j.id AND p.state != 'done')
-"""
-
-# Every job below ?, directly or not.
-_BELOW = """
-WITH RECURSIVE below (id) AS (
-    SELECT job_id FROM qbwc_job_deps WHERE depends_on = ?
-    UNION
-    SELECT d.job_id FROM qbwc_job_deps AS d JOIN below AS b ON d.depends_on = b.id
-)
-"""
-
-# What a job leaving flight no longer has.
-_LAND = (
-    "ticket = NULL, lease_until = NULL, iterator_id = NULL, reconciling = 0,"
-    " staged_checkpoint = 'null', updated = ?"
-)
 
 _NULL = json.dumps(None)
-
-
-def _row_to_job(row: sqlite3.Row, depends_on: list[int]) -> Job:
-    values = dict(row)
-    for name in _JSON:
-        values[name] = json.loads(values[name])
-    values["state"] = JobState(values["state"])
-    values["reconciling"] = bool(values["reconciling"])
-    values["writes"] = bool(values["writes"])
-    return Job(depends_on=depends_on, **values)
-
-
-def _placeholders(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
-
-
-def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
-    # SQLite caps the parameters of one statement; keep well below.
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _json_text(value: Any, what: str) -> str:
@@ -253,160 +137,311 @@ def _validate(
     return text, sorted(set(ids))
 
 
-class SQLiteJobQueue(SQLiteBacked):
-    """Jobs in a SQLite file, shared by the processes of one machine.
+# -- statements -----------------------------------------------------------------------------
+
+_COLUMNS = (
+    "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
+    "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
+    "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
+    "created", "updated",
+)  # fmt: skip
+_JSON = ("payload", "checkpoint", "staged_checkpoint")
+_WAITING = "state IN ('pending', 'reconcile')"
+_HEAD = 'id, "user", kind, state, ticket, replaced_by'
+# What a job leaving flight no longer has.
+_LAND = (
+    "ticket = NULL, lease_until = NULL, iterator_id = NULL, reconciling = 0,"
+    " staged_checkpoint = 'null', updated = :now"
+)
+
+
+def _quoted(name: str) -> str:
+    # "user" is reserved in PostgreSQL; quoting "key" too keeps MySQL-minded readers calm.
+    return f'"{name}"' if name in ("user", "key") else name
+
+
+class _Statements:
+    """The queue's statements for one prefix and dialect, made once (SQLAlchemy caches them)."""
+
+    def __init__(self, prefix: str, postgresql: bool) -> None:
+        j, d = f"{prefix}jobs", f"{prefix}job_deps"
+        self.jobs, self.deps = j, d
+        # A job's dependencies come with its row, as one text column: one
+        # statement reads (or claims) a job whole.
+        listed = (
+            "string_agg(CAST(x.depends_on AS TEXT), ',')"
+            if postgresql
+            else "group_concat(x.depends_on)"
+        )
+
+        def with_deps(table: str) -> str:
+            return f"(SELECT {listed} FROM {d} AS x WHERE x.job_id = {table}.id) AS deps"
+
+        columns = ", ".join(f"{j}.{_quoted(c)}" for c in ("id", *_COLUMNS))
+        self.whole = f"{columns}, {with_deps(j)}"
+        # Runnable: waiting, and every job it depends on done.
+        self.runnable_where = (
+            f'j."user" = :user AND j.{_WAITING} AND NOT EXISTS ('
+            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
+            " WHERE d.job_id = j.id AND p.state != 'done')"
+        )
+        self.runnable = text(
+            f"SELECT j.*, {with_deps('j')} FROM {j} AS j WHERE {self.runnable_where}"
+            " ORDER BY j.priority DESC, j.id"
+        )
+        # One statement: choose the next runnable job and take it. On PostgreSQL
+        # the choice locks the row and skips rows other hosts are taking, so
+        # concurrent claims neither wait on each other nor take the same job;
+        # on SQLite the write lock is held already.
+        lock = " FOR UPDATE OF j SKIP LOCKED" if postgresql else ""
+        self.claim = text(
+            f"UPDATE {j} SET state = 'in_flight',"
+            " reconciling = CASE WHEN state = 'reconcile' THEN 1 ELSE 0 END,"
+            " ticket = :ticket, lease_until = :lease_until, staged_checkpoint = 'null',"
+            f" updated = :now WHERE {_WAITING} AND id = ("
+            f" SELECT j.id FROM {j} AS j WHERE {self.runnable_where}"
+            " AND (j.company_file = '' OR lower(j.company_file) = lower(:company_file))"
+            f" ORDER BY j.priority DESC, j.id LIMIT 1{lock}) RETURNING {self.whole}"
+        )
+        self.load = text(f"SELECT {self.whole} FROM {j} WHERE id = :id")
+        self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")
+        # FOR SHARE: a dependency cannot fail or be cancelled until the new
+        # job is committed, so the sweep that blocks its dependants sees it.
+        share = " FOR SHARE" if postgresql else ""
+        self.states = text(f"SELECT id, state FROM {j} WHERE id IN :ids{share}").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        self.by_key = text(
+            f'SELECT {self.whole} FROM {j} WHERE "user" = :user AND "key" = :key'
+            " AND replaced_by IS NULL"
+        )
+        self.insert = text(
+            f"INSERT INTO {j} ({', '.join(map(_quoted, _COLUMNS))})"
+            f" VALUES ({', '.join(f':{c}' for c in _COLUMNS)}) RETURNING id"
+        )
+        self.insert_dep = text(
+            f"INSERT INTO {d} (job_id, depends_on) VALUES (:job_id, :depends_on)"
+        )
+        self.set_replaced = text(f"UPDATE {j} SET replaced_by = :by WHERE id = :id")
+        self.complete = text(
+            f"UPDATE {j} SET state = 'done',"
+            " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
+            " ELSE staged_checkpoint END,"
+            " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
+            " warning = COALESCE(:warning, warning), error_code = NULL, error_message = NULL,"
+            f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" RETURNING {_HEAD}"
+        )
+        self.fail = text(
+            f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
+            f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" RETURNING {_HEAD}"
+        )
+        self.release = text(
+            f"UPDATE {j} SET state = :to, error_code = :code, error_message = :message,"
+            f" request = NULL, {_LAND} WHERE id = :id AND state = 'in_flight'"
+            f" AND ticket = :ticket RETURNING {_HEAD}"
+        )
+        self.expired = "state = 'in_flight' AND lease_until < :now"
+        self.any_expired = text(f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1")
+        below = (
+            f"WITH RECURSIVE below (id) AS (SELECT job_id FROM {d} WHERE depends_on = :id"
+            f" UNION SELECT d.job_id FROM {d} AS d JOIN below AS b ON d.depends_on = b.id) "
+        )
+        waiting_below = f"id IN (SELECT id FROM below) AND {_WAITING}"
+        self.waiting_below = text(
+            f'{below}SELECT id, "user", kind, state FROM {j} WHERE {waiting_below}'
+        )
+        self.block_below = text(
+            f"{below}UPDATE {j} SET state = 'blocked', error_message = :message,"
+            f" updated = :now WHERE {waiting_below}"
+        )
+        free = (
+            "state = 'blocked' AND id IN (SELECT id FROM below) AND NOT EXISTS ("
+            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
+            f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
+        )
+        self.free_below = text(f'{below}SELECT id, "user", kind, state FROM {j} WHERE {free}')
+        self.unblock_below = text(
+            f"{below}UPDATE {j} SET state = 'pending', error_message = NULL,"
+            f" updated = :now WHERE {free}"
+        )
+        self.abandon = text(
+            f"UPDATE {j} SET state = 'unknown', error_message = :message, updated = :now"
+            f" WHERE id = :id AND state = 'reconcile' RETURNING {_HEAD}"
+        )
+        self.cancel = text(
+            f"UPDATE {j} SET state = 'cancelled', updated = :now WHERE id = :id AND state = :state"
+        )
+        self.retry = text(
+            f"UPDATE {j} SET state = CASE WHEN EXISTS ("
+            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
+            f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
+            " THEN 'blocked' ELSE 'pending' END,"
+            " error_code = NULL, error_message = NULL, iterator_id = NULL, request = NULL,"
+            " staged_checkpoint = 'null', updated = :now"
+            " WHERE id = :id AND state = :state AND replaced_by IS NULL RETURNING state"
+        )
+        self.resolve = text(
+            f"UPDATE {j} SET state = :to, error_code = NULL, error_message = NULL,"
+            " request = NULL, iterator_id = NULL, staged_checkpoint = 'null', updated = :now"
+            f" WHERE id = :id AND state = 'unknown' RETURNING {_HEAD}"
+        )
+        self.purgeable = text(
+            f"SELECT id FROM {j} AS j"
+            " WHERE state IN ('done', 'failed', 'cancelled') AND updated < :before"
+            f" AND NOT EXISTS (SELECT 1 FROM {d} AS d"
+            f" JOIN {j} AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
+            " AND u.state NOT IN ('done', 'failed', 'cancelled'))"
+        )
+        self.purge_deps = text(
+            f"DELETE FROM {d} WHERE job_id IN :ids OR depends_on IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
+        self.purge_jobs = text(f"DELETE FROM {j} WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
+    def progress(self, names: tuple[str, ...]) -> TextClause:
+        assignments = "".join(f"{name} = :{name}, " for name in names)
+        return text(
+            f"UPDATE {self.jobs} SET {assignments}updated = :now"
+            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+        )
+
+    def release_expired(self, reconcilable: Collection[str] | None) -> TextClause:
+        can_reconcile = (
+            "1 = 1" if reconcilable is None else "kind IN :kinds" if reconcilable else "1 = 0"
+        )
+        statement = text(
+            f"UPDATE {self.jobs} SET state = CASE"
+            " WHEN reconciling = 1 THEN 'reconcile' WHEN writes = 0 THEN 'pending'"
+            f" WHEN {can_reconcile} THEN 'reconcile' ELSE 'unknown' END,"
+            " error_message = CASE WHEN reconciling = 0 AND writes = 1 THEN :message"
+            " ELSE error_message END,"
+            f" request = NULL, {_LAND} WHERE {self.expired} RETURNING {self.whole}"
+        )
+        if reconcilable:
+            statement = statement.bindparams(bindparam("kinds", expanding=True))
+        return statement
+
+
+@functools.lru_cache(maxsize=32)
+def _statements(prefix: str, postgresql: bool) -> _Statements:
+    return _Statements(prefix, postgresql)
+
+
+#: A row as a mapping (SQLAlchemy's RowMapping or sqlite3.Row).
+Row = Mapping[Any, Any]
+
+
+def _row_to_job(row: Row) -> Job:
+    values = dict(row)
+    listed = values.pop("deps")
+    depends_on = sorted(int(i) for i in listed.split(",")) if listed else []
+    for name in _JSON:
+        values[name] = json.loads(values[name])
+    values["state"] = JobState(values["state"])
+    values["reconciling"] = bool(values["reconciling"])
+    values["writes"] = bool(values["writes"])
+    return Job(depends_on=depends_on, **values)
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    # SQLite caps the parameters of one statement; keep well below.
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class SQLJobQueue:
+    """Jobs in a SQL database (SQLite or PostgreSQL), shared by every process that opens it.
 
     Args:
-        path: the database file.
-        timeout: seconds a write waits for another process's lock.
-        create: create the file and its tables when missing (the default).
-            With False, a file that does not exist or holds no job queue
-            raises :class:`~qbwc_spyne.exceptions.NotAQueueDatabaseError`
-            and nothing is created.
+        target: a database URL (``sqlite:///jobs.db``,
+            ``postgresql+psycopg://user:password@host/db``), a path to a
+            SQLite file, or a SQLAlchemy engine.
+        prefix: prepended to the name of each table (``qbwc_jobs``...), so
+            the tables can live beside an application's own.
+        create: create the tables in an empty database (the default). With
+            False, a database that holds no job queue raises
+            :class:`~qbwc_spyne.exceptions.NotAQueueDatabaseError` and
+            nothing is created.
+        upgrade: upgrade tables of an older release in place. Without it
+            such tables are refused with the command that upgrades them.
+        timeout: seconds a SQLite write waits for another process's lock;
+            seconds a PostgreSQL connection attempt waits.
+        pool_size: connections each process keeps to PostgreSQL.
 
     Raises:
+        DatabaseURLError: a malformed or unsupported URL.
+        SchemaVersionError: tables of an older release and no ``upgrade``.
         NotAQueueDatabaseError: the file is not a SQLite database, or (with
             ``create=False``) holds no job queue, or holds a newer layout.
-        StorageError: the file could not be opened or upgraded.
+        StorageError: the database could not be reached, opened or upgraded.
+
+    .. versionadded:: 0.2.0
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 10.0, create: bool = True
+        self,
+        target: str | os.PathLike[str] | Engine | URL,
+        *,
+        prefix: str = "qbwc_",
+        create: bool = True,
+        upgrade: bool = False,
+        timeout: float = 10.0,
+        pool_size: int = 5,
     ) -> None:
+        self._db = Database(
+            target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size
+        )
+        self.path = self._db.display
+        self._sql = _statements(self._db.prefix, not self._db.sqlite)
         try:
-            super().__init__(path, timeout=timeout, create=create)
-        except sqlite3.Error as exc:
-            if not create and "unable to open" in str(exc):
-                raise NotAQueueDatabaseError(f"no job queue at {path}") from None
-            raise StorageError(f"the job queue at {path}: {exc}") from exc
-
-    # -- opening and upgrading --------------------------------------------------------------
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        try:
-            version, tables = self._layout(conn)
-        except sqlite3.DatabaseError as exc:
-            raise NotAQueueDatabaseError(f"{self.path} is not a SQLite database ({exc})") from None
-        if version == SCHEMA_VERSION and "qbwc_job_deps" in tables:
-            self._journal(conn)
-            return
-        if version > SCHEMA_VERSION:
-            raise NotAQueueDatabaseError(
-                f"{self.path} holds a job queue of a newer release (layout {version})"
-            )
-        if version == 0 and "qbwc_jobs" not in tables and not self._create:
-            raise NotAQueueDatabaseError(f"{self.path} holds no job queue")
-        legacy = version == 0 and "qbwc_jobs" in tables
-        if version != 0 or (legacy and not self._legacy(conn)):
-            raise NotAQueueDatabaseError(f"{self.path} holds tables that are not a job queue")
-        self._journal(conn)
-        self._upgrade(conn)
-
-    @staticmethod
-    def _layout(conn: sqlite3.Connection) -> tuple[int, set[str]]:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = {
-            str(row[0])
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        return version, tables
-
-    @staticmethod
-    def _legacy(conn: sqlite3.Connection) -> bool:
-        """Whether the qbwc_jobs table is the first layout's (a depends_on JSON column)."""
-        columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(qbwc_jobs)")}
-        return "depends_on" in columns and "state" in columns
-
-    def _upgrade(self, conn: sqlite3.Connection) -> None:
-        """Create or upgrade the schema to SCHEMA_VERSION, in one transaction."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have done it while this one waited for the lock.
-            version, tables = self._layout(conn)
-            if version != SCHEMA_VERSION:
-                if "qbwc_jobs" in tables:
-                    row = conn.execute(
-                        "SELECT seq FROM sqlite_sequence WHERE name = 'qbwc_jobs'"
-                    ).fetchone()
-                    for statement in (*_UPGRADE_FROM_1, *_INDEXES, *_DEPS_FROM_1):
-                        conn.execute(statement)
-                    # Ids are never reused, even those of jobs deleted before the upgrade.
-                    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'qbwc_jobs'")
-                    conn.execute(
-                        "INSERT INTO sqlite_sequence (name, seq)"
-                        " SELECT 'qbwc_jobs', MAX(COALESCE(MAX(id), 0), ?) FROM qbwc_jobs",
-                        (int(row[0]) if row else 0,),
-                    )
-                else:
-                    for statement in (_JOBS_TABLE.format(name="qbwc_jobs"), *_INDEXES):
-                        conn.execute(statement)
-                # A constant, not a parameter: PRAGMA takes none.
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            open_schema(self._db, create=create, upgrade=upgrade, need="jobs")
+        except BaseException as exc:
+            self._db.close()
+            if not isinstance(exc, StorageError):
+                raise
+            text_ = str(exc)
+            if "file is not a database" in text_:
+                raise NotAQueueDatabaseError(
+                    f"{self.path} is not a SQLite database (file is not a database)"
+                ) from None
+            if not create and "unable to open" in text_:
+                raise NotAQueueDatabaseError(f"no job queue at {self.path}") from None
             raise
+
+    def close(self) -> None:
+        """Close this process's connections; the next call opens them again."""
+        self._db.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._connect()
-            except sqlite3.Error as exc:
-                raise StorageError(f"the job queue at {self.path}: {exc}") from exc
+    def _read(self, work: Callable[[Connection], T], *, single: bool = False) -> T:
+        return self._db.run(work, what="the job queue", write=False, single=single)
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StorageError."""
-        with self._lock:
-            conn: sqlite3.Connection | None = None
-            try:
-                conn = self._connect()
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn is not None and conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageError(f"the job queue at {self.path}: {exc}") from exc
-                raise
+    def _write(
+        self, work: Callable[[Connection], T], *, serializable: bool = False, single: bool = False
+    ) -> T:
+        return self._db.run(work, what="the job queue", serializable=serializable, single=single)
 
-    @staticmethod
-    def _dependencies(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {i: [] for i in ids}
-        for chunk in _chunks(ids):
-            rows = conn.execute(
-                "SELECT job_id, depends_on FROM qbwc_job_deps"  # noqa: S608  (placeholders only)
-                f" WHERE job_id IN ({_placeholders(chunk)}) ORDER BY job_id, depends_on",
-                chunk,
-            )
-            for job_id, dependency in rows:
-                found[job_id].append(dependency)
-        return found
+    def _jobs_of(self, conn: Connection, rows: Sequence[Row]) -> list[Job]:
+        """Jobs from rows read with their ``deps`` column."""
+        return [_row_to_job(row) for row in rows]
 
-    def _jobs_of(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Job]:
-        deps = self._dependencies(conn, [row["id"] for row in rows])
-        return [_row_to_job(row, deps[row["id"]]) for row in rows]
+    def _one(self, statement: TextClause, params: dict[str, Any]) -> tuple[list[Row], int]:
+        return self._db.one(statement, params, what="the job queue")
 
-    def _load(self, conn: sqlite3.Connection, job_id: int) -> Job | None:
-        row = conn.execute("SELECT * FROM qbwc_jobs WHERE id = ?", (job_id,)).fetchone()
+    def _load(self, conn: Connection, job_id: int) -> Job | None:
+        row = conn.execute(self._sql.load, {"id": job_id}).mappings().first()
         return None if row is None else self._jobs_of(conn, [row])[0]
 
-    @staticmethod
-    def _head(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = conn.execute(
-            "SELECT id, user, kind, state, ticket, replaced_by FROM qbwc_jobs WHERE id = ?",
-            (job_id,),
-        ).fetchone()
-        return row
+    def _head(self, conn: Connection, job_id: int) -> Row | None:
+        return conn.execute(self._sql.head, {"id": job_id}).mappings().first()
 
     @staticmethod
-    def _log(row: sqlite3.Row | Job, before: str, after: str) -> None:
+    def _log(row: Row | Job, before: str, after: str) -> None:
         # Ids, kind and user only: payloads and requests may hold customer data.
         if isinstance(row, Job):
             job_id, kind, user = row.id, row.kind, row.user
@@ -459,7 +494,7 @@ class SQLiteJobQueue(SQLiteBacked):
             KeyConflictError: the key names a job of another kind.
             StorageError: the database could not be written.
         """
-        text, ids = _validate(
+        text_, ids = _validate(
             user=user,
             kind=kind,
             payload=payload,
@@ -470,13 +505,12 @@ class SQLiteJobQueue(SQLiteBacked):
             if_exists=if_exists,
             now=now,
         )
-        with self._write() as conn:
+        sql = self._sql
+
+        def work(conn: Connection) -> tuple[Job, bool]:
             replacing: Job | None = None
             if key is not None:
-                row = conn.execute(
-                    "SELECT * FROM qbwc_jobs WHERE user = ? AND key = ? AND replaced_by IS NULL",
-                    (user, key),
-                ).fetchone()
+                row = conn.execute(sql.by_key, {"user": user, "key": key}).mappings().first()
                 if row is not None:
                     existing = self._jobs_of(conn, [row])[0]
                     if existing.kind != kind:
@@ -486,7 +520,7 @@ class SQLiteJobQueue(SQLiteBacked):
                             existing_id=existing.id,
                         )
                     if if_exists != "replace" or existing.state not in FINISHED:
-                        return existing
+                        return existing, False
                     replacing = existing
             states = self._states(conn, ids) if ids else {}
             missing = [i for i in ids if i not in states]
@@ -500,14 +534,11 @@ class SQLiteJobQueue(SQLiteBacked):
             checkpoint = _NULL if replacing is None else json.dumps(replacing.checkpoint)
             if replacing is not None:
                 # Free the key for the new row, then point the old one at it.
-                conn.execute(
-                    "UPDATE qbwc_jobs SET replaced_by = 0 WHERE id = ? AND replaced_by IS NULL",
-                    (replacing.id,),
-                )
+                conn.execute(sql.set_replaced, {"by": 0, "id": replacing.id})
             values = {
                 "user": user,
                 "kind": kind,
-                "payload": text,
+                "payload": text_,
                 "company_file": company_file,
                 "priority": priority,
                 "key": key,
@@ -529,97 +560,89 @@ class SQLiteJobQueue(SQLiteBacked):
                 "created": now,
                 "updated": now,
             }
-            cursor = conn.execute(
-                # Column names are the constants above; values go as parameters.
-                f"INSERT INTO qbwc_jobs ({', '.join(_COLUMNS)})"  # noqa: S608
-                f" VALUES ({_placeholders(_COLUMNS)})",
-                [values[name] for name in _COLUMNS],
-            )
-            job_id = int(cursor.lastrowid or 0)
+            job_id = int(conn.execute(sql.insert, values).scalar_one())
             if replacing is not None:
-                conn.execute(
-                    "UPDATE qbwc_jobs SET replaced_by = ? WHERE id = ?", (job_id, replacing.id)
-                )
+                conn.execute(sql.set_replaced, {"by": job_id, "id": replacing.id})
             if ids:
-                conn.executemany(
-                    "INSERT INTO qbwc_job_deps (job_id, depends_on) VALUES (?, ?)",
-                    [(job_id, i) for i in ids],
-                )
-        # As stored: the JSON read back, as build() will see it after any reload.
-        job = Job(
-            **{
-                **values,
-                "id": job_id,
-                "depends_on": ids,
-                "payload": json.loads(text),
-                "checkpoint": json.loads(checkpoint),
-                "staged_checkpoint": None,
-                "state": state,
-                "reconciling": False,
-                "writes": False,
-            }
-        )
-        self._log(job, "new", job.state.value)
+                conn.execute(sql.insert_dep, [{"job_id": job_id, "depends_on": i} for i in ids])
+            # As stored: the JSON read back, as build() will see it after any reload.
+            job = Job(
+                **{
+                    **values,
+                    "id": job_id,
+                    "depends_on": ids,
+                    "payload": json.loads(text_),
+                    "checkpoint": json.loads(checkpoint),
+                    "staged_checkpoint": None,
+                    "state": state,
+                    "reconciling": False,
+                    "writes": False,
+                }
+            )
+            return job, True
+
+        job, new = self._write(work, serializable=True)
+        if new:
+            self._log(job, "new", job.state.value)
         return job
 
-    @staticmethod
-    def _states(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
+    def _states(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
         states: dict[int, str] = {}
         for chunk in _chunks(ids):
-            rows = conn.execute(
-                f"SELECT id, state FROM qbwc_jobs WHERE id IN ({_placeholders(chunk)})",  # noqa: S608
-                chunk,
-            )
+            rows = conn.execute(self._sql.states, {"ids": list(chunk)})
             states.update((int(i), str(s)) for i, s in rows)
         return states
 
     def get(self, job_id: int) -> Job | None:
-        with self._read() as conn:
-            return self._load(conn, job_id)
+        rows, _ = self._one(self._sql.load, {"id": job_id})
+        return _row_to_job(rows[0]) if rows else None
 
     def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        binds: list[BindParameter[Any]] = []
         if user is not None:
-            clauses.append("user = ?")
-            params.append(user)
+            clauses.append('"user" = :user')
+            params["user"] = user
         wanted = [s.value for s in states]
         if wanted:
-            clauses.append(f"state IN ({_placeholders(wanted)})")
-            params.extend(wanted)
+            clauses.append("state IN :states")
+            params["states"] = wanted
+            binds.append(bindparam("states", expanding=True))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._read() as conn:
-            query = f"SELECT * FROM qbwc_jobs{where} ORDER BY id"  # noqa: S608  (placeholders only)
-            return self._jobs_of(conn, conn.execute(query, params).fetchall())
+        query = text(f"SELECT {self._sql.whole} FROM {self._sql.jobs}{where} ORDER BY id")
+        if binds:
+            query = query.bindparams(*binds)
+
+        def work(conn: Connection) -> list[Job]:
+            return self._jobs_of(conn, conn.execute(query, params).mappings().all())
+
+        return self._read(work, single=True)
 
     def runnable(self, *, user: str) -> list[Job]:
-        with self._read() as conn:
-            rows = conn.execute(_RUNNABLE + " ORDER BY priority DESC, id", (user,)).fetchall()
+        def work(conn: Connection) -> list[Job]:
+            rows = conn.execute(self._sql.runnable, {"user": user}).mappings().all()
             return self._jobs_of(conn, rows)
+
+        return self._read(work, single=True)
 
     # -- transitions ----------------------------------------------------------------------------
 
     def claim(
         self, *, user: str, company_file: str, ticket: str, now: float, lease: float
     ) -> Job | None:
-        with self._write() as conn:
-            row = conn.execute(
-                _RUNNABLE + " AND (j.company_file = '' OR lower(j.company_file) = lower(?))"
-                " ORDER BY j.priority DESC, j.id LIMIT 1",
-                (user, company_file),
-            ).fetchone()
-            if row is None:
-                return None
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = 'in_flight',"
-                " reconciling = CASE WHEN state = 'reconcile' THEN 1 ELSE 0 END,"
-                " ticket = ?, lease_until = ?, staged_checkpoint = 'null', updated = ?"
-                " WHERE id = ? AND state = ?",
-                (ticket, now + lease, now, row["id"], row["state"]),
-            )
-            if cursor.rowcount != 1:  # pragma: no cover - the write lock is held
-                return None
-            job = self._load(conn, row["id"])
-        self._log(row, row["state"], "in_flight")
+        params = {
+            "user": user,
+            "company_file": company_file,
+            "ticket": ticket,
+            "lease_until": now + lease,
+            "now": now,
+        }
+
+        rows, _ = self._one(self._sql.claim, params)
+        job = _row_to_job(rows[0]) if rows else None
+        if job is not None:
+            self._log(job, "reconcile" if job.reconciling else "pending", "in_flight")
         return job
 
     def progress(self, job_id: int, *, ticket: str, now: float, **changes: Any) -> bool:
@@ -641,23 +664,23 @@ class SQLiteJobQueue(SQLiteBacked):
         unknown = set(changes) - PROGRESS_FIELDS
         if unknown:
             raise InvalidJobError(f"progress cannot change {sorted(unknown)}")
-        names = sorted(changes)
-        values = [
-            _json_text(changes[n], n)
+        names = tuple(sorted(changes))
+        params: dict[str, Any] = {
+            n: _json_text(changes[n], n)
             if n == "staged_checkpoint"
             else int(changes[n])
             if n == "writes"
             else changes[n]
             for n in names
-        ]
-        assignments = "".join(f"{name} = ?, " for name in names)
-        with self._write() as conn:
-            cursor = conn.execute(
-                f"UPDATE qbwc_jobs SET {assignments}updated = ?"  # noqa: S608  (constant names)
-                " WHERE id = ? AND state = 'in_flight' AND ticket = ?",
-                [*values, now, job_id, ticket],
-            )
-            return cursor.rowcount == 1
+        }
+        params.update(now=now, id=job_id, ticket=ticket)
+        statement = self._sql.progress(names)
+        return self._one(statement, params)[1] == 1
+
+    def _land(self, statement: TextClause, params: dict[str, Any]) -> Row | None:
+        """Run a one-statement transition; the row it changed (its head), or None."""
+        rows, _ = self._one(statement, params)
+        return rows[0] if rows else None
 
     def complete(
         self,
@@ -668,33 +691,30 @@ class SQLiteJobQueue(SQLiteBacked):
         warning: str | None = None,
         keep_request: bool = False,
     ) -> bool:
-        with self._write() as conn:
-            head = self._head(conn, job_id)
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = 'done',"  # noqa: S608  (constant text)
-                " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
-                " ELSE staged_checkpoint END,"
-                " request = CASE WHEN ? = 1 THEN request ELSE NULL END,"
-                " warning = COALESCE(?, warning), error_code = NULL, error_message = NULL,"
-                f" {_LAND} WHERE id = ? AND state = 'in_flight' AND ticket = ?",
-                (int(keep_request), warning, now, job_id, ticket),
-            )
-            done = cursor.rowcount == 1
-        if done and head is not None:
+        params = {
+            "keep": int(keep_request),
+            "warning": warning,
+            "now": now,
+            "id": job_id,
+            "ticket": ticket,
+        }
+        head = self._land(self._sql.complete, params)
+        if head is not None:
             self._log(head, "in_flight", "done")
-        return done
+        return head is not None
 
     def fail(self, job_id: int, *, ticket: str, now: float, code: str, message: str) -> bool:
-        with self._write() as conn:
-            head = self._head(conn, job_id)
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = 'failed', error_code = ?, error_message = ?,"  # noqa: S608
-                f" {_LAND} WHERE id = ? AND state = 'in_flight' AND ticket = ?",
-                (code, message, now, job_id, ticket),
-            )
-            if cursor.rowcount != 1 or head is None:
-                return False
-            blocked = self._block_below(conn, job_id, "failed", now)
+        params = {"code": code, "message": message, "now": now, "id": job_id, "ticket": ticket}
+
+        def work(conn: Connection) -> tuple[Row | None, list[Row]]:
+            head = conn.execute(self._sql.fail, params).mappings().first()
+            if head is None:
+                return None, []
+            return head, self._block_below(conn, job_id, "failed", now)
+
+        head, blocked = self._write(work, serializable=True)
+        if head is None:
+            return False
         self._log(head, "in_flight", "failed")
         for row in blocked:
             self._log(row, row["state"], "blocked")
@@ -712,120 +732,68 @@ class SQLiteJobQueue(SQLiteBacked):
     ) -> bool:
         if to not in (JobState.PENDING, JobState.RECONCILE, JobState.UNKNOWN):
             raise InvalidJobError(f"release goes to pending, reconcile or unknown, not {to.value}")
-        with self._write() as conn:
-            head = self._head(conn, job_id)
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = ?, error_code = ?, error_message = ?,"  # noqa: S608
-                f" request = NULL, {_LAND} WHERE id = ? AND state = 'in_flight' AND ticket = ?",
-                (to.value, code, message, now, job_id, ticket),
-            )
-            done = cursor.rowcount == 1
-        if done and head is not None:
+        params = {
+            "to": to.value,
+            "code": code,
+            "message": message,
+            "now": now,
+            "id": job_id,
+            "ticket": ticket,
+        }
+        head = self._land(self._sql.release, params)
+        if head is not None:
             self._log(head, "in_flight", to.value)
-        return done
+        return head is not None
 
     def release_expired(
         self, *, now: float, reconcilable: Collection[str] | None, message: str
     ) -> list[Job]:
-        kinds = [] if reconcilable is None else sorted(reconcilable)
-        can_reconcile = (
-            "1 = 1"
-            if reconcilable is None
-            else f"kind IN ({_placeholders(kinds)})"
-            if kinds
-            else "1 = 0"
-        )
-        where = "state = 'in_flight' AND lease_until < ?"
-        with self._read() as conn:
-            # Most calls find nothing: look before taking the write lock.
-            found = conn.execute(
-                f"SELECT 1 FROM qbwc_jobs WHERE {where} LIMIT 1",  # noqa: S608  (constant)
-                (now,),
-            ).fetchone()
-            if found is None:
-                return []
-        with self._write() as conn:
-            ids = [
-                int(row[0])
-                for row in conn.execute(
-                    f"SELECT id FROM qbwc_jobs WHERE {where}",  # noqa: S608  (constant text)
-                    (now,),
-                )
-            ]
-            if not ids:
-                return []
+        # Most calls find nothing: look before taking the write lock.
+        if not self._one(self._sql.any_expired, {"now": now})[0]:
+            return []
+        params: dict[str, Any] = {"now": now, "message": message}
+        if reconcilable:
+            params["kinds"] = sorted(reconcilable)
+        statement = self._sql.release_expired(reconcilable)
+
+        def work(conn: Connection) -> list[Job]:
             # One statement for every user's expired jobs, on the (state, lease_until) index.
-            conn.execute(
-                "UPDATE qbwc_jobs SET state = CASE"  # noqa: S608  (placeholders only)
-                " WHEN reconciling = 1 THEN 'reconcile' WHEN writes = 0 THEN 'pending'"
-                f" WHEN {can_reconcile} THEN 'reconcile' ELSE 'unknown' END,"
-                " error_message = CASE WHEN reconciling = 0 AND writes = 1 THEN ?"
-                " ELSE error_message END,"
-                f" request = NULL, {_LAND} WHERE {where}",
-                (*kinds, message, now, now),
-            )
-            released = [job for i in ids if (job := self._load(conn, i)) is not None]
+            rows = conn.execute(statement, params).mappings().all()
+            return sorted(self._jobs_of(conn, rows), key=lambda job: job.id)
+
+        released = self._write(work, single=True)
         for job in released:
             self._log(job, "in_flight", job.state.value)
         return released
 
-    def _block_below(
-        self, conn: sqlite3.Connection, job_id: int, why: str, now: float
-    ) -> list[sqlite3.Row]:
+    def _block_below(self, conn: Connection, job_id: int, why: str, now: float) -> list[Row]:
         """Block the waiting jobs below ``job_id``; return them as they were."""
-        waiting = "state IN ('pending', 'reconcile')"
-        rows = conn.execute(
-            _BELOW + "SELECT id, user, kind, state FROM qbwc_jobs"  # noqa: S608  (constant)
-            f" WHERE id IN (SELECT id FROM below) AND {waiting}",
-            (job_id,),
-        ).fetchall()
+        rows = conn.execute(self._sql.waiting_below, {"id": job_id}).mappings().all()
         if rows:
             conn.execute(
-                _BELOW + "UPDATE qbwc_jobs SET state = 'blocked', error_message = ?, updated = ?"  # noqa: S608
-                f" WHERE id IN (SELECT id FROM below) AND {waiting}",
-                (job_id, f"Job {job_id} it depends on is {why}.", now),
+                self._sql.block_below,
+                {"id": job_id, "message": f"Job {job_id} it depends on is {why}.", "now": now},
             )
         return list(rows)
 
-    def _unblock_below(
-        self, conn: sqlite3.Connection, job_id: int, now: float
-    ) -> list[sqlite3.Row]:
+    def _unblock_below(self, conn: Connection, job_id: int, now: float) -> list[Row]:
         """Unblock the jobs below ``job_id`` that nothing else keeps blocked, level by level."""
-        free = (
-            "state = 'blocked' AND id IN (SELECT id FROM below) AND NOT EXISTS ("
-            " SELECT 1 FROM qbwc_job_deps AS d JOIN qbwc_jobs AS p ON p.id = d.depends_on"
-            " WHERE d.job_id = qbwc_jobs.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
-        )
-        unblocked: list[sqlite3.Row] = []
+        unblocked: list[Row] = []
         while True:  # each round frees one more level; a job is freed once, so it ends
-            rows = conn.execute(
-                _BELOW + f"SELECT id, user, kind, state FROM qbwc_jobs WHERE {free}",  # noqa: S608
-                (job_id,),
-            ).fetchall()
+            rows = conn.execute(self._sql.free_below, {"id": job_id}).mappings().all()
             if not rows:
                 return unblocked
-            conn.execute(
-                _BELOW + "UPDATE qbwc_jobs SET state = 'pending', error_message = NULL,"  # noqa: S608
-                f" updated = ? WHERE {free}",
-                (job_id, now),
-            )
+            conn.execute(self._sql.unblock_below, {"id": job_id, "now": now})
             unblocked.extend(rows)
 
     def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
-        with self._write() as conn:
-            head = self._head(conn, job_id)
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = 'unknown', error_message = ?, updated = ?"
-                " WHERE id = ? AND state = 'reconcile'",
-                (message, now, job_id),
-            )
-            done = cursor.rowcount == 1
-        if done and head is not None:
+        head = self._land(self._sql.abandon, {"message": message, "now": now, "id": job_id})
+        if head is not None:
             self._log(head, "reconcile", "unknown")
-        return done
+        return head is not None
 
     def cancel(self, job_id: int, *, now: float) -> bool:
-        with self._write() as conn:
+        def work(conn: Connection) -> tuple[Row | None, list[Row]]:
             head = self._head(conn, job_id)
             if head is None or head["state"] not in (
                 "pending",
@@ -834,41 +802,39 @@ class SQLiteJobQueue(SQLiteBacked):
                 "unknown",
                 "failed",
             ):
-                return False
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = 'cancelled', updated = ? WHERE id = ? AND state = ?",
-                (now, job_id, head["state"]),
-            )
-            if cursor.rowcount != 1:  # pragma: no cover - the write lock is held
-                return False
-            blocked = self._block_below(conn, job_id, "cancelled", now)
+                return None, []
+            params = {"now": now, "id": job_id, "state": head["state"]}
+            if conn.execute(self._sql.cancel, params).rowcount != 1:
+                return None, []  # pragma: no cover - taken between the read and the write
+            return head, self._block_below(conn, job_id, "cancelled", now)
+
+        head, blocked = self._write(work, serializable=True)
+        if head is None:
+            return False
         self._log(head, head["state"], "cancelled")
         for row in blocked:
             self._log(row, row["state"], "blocked")
         return True
 
     def retry(self, job_id: int, *, now: float) -> bool:
-        with self._write() as conn:
+        def work(conn: Connection) -> tuple[Row | None, str, list[Row]]:
             head = self._head(conn, job_id)
             if (
                 head is None
                 or head["replaced_by"] is not None
                 or head["state"] not in ("failed", "unknown", "blocked", "cancelled")
             ):
-                return False
-            conn.execute(
-                "UPDATE qbwc_jobs SET state = CASE WHEN EXISTS ("  # noqa: S608  (constant)
-                " SELECT 1 FROM qbwc_job_deps AS d JOIN qbwc_jobs AS p ON p.id = d.depends_on"
-                f" WHERE d.job_id = qbwc_jobs.id AND p.state IN {_BLOCKING_SQL})"
-                " THEN 'blocked' ELSE 'pending' END,"
-                " error_code = NULL, error_message = NULL, iterator_id = NULL, request = NULL,"
-                " staged_checkpoint = 'null', updated = ?"
-                " WHERE id = ? AND state = ? AND replaced_by IS NULL",
-                (now, job_id, head["state"]),
-            )
-            after = self._head(conn, job_id)
-            state = after["state"] if after is not None else head["state"]
+                return None, "", []
+            params = {"now": now, "id": job_id, "state": head["state"]}
+            state = conn.execute(self._sql.retry, params).scalar()
+            if state is None:
+                return None, "", []  # pragma: no cover - taken between the read and the write
             unblocked = self._unblock_below(conn, job_id, now) if state == "pending" else []
+            return head, str(state), unblocked
+
+        head, state, unblocked = self._write(work, serializable=True)
+        if head is None:
+            return False
         self._log(head, head["state"], state)
         for row in unblocked:
             self._log(row, "blocked", "pending")
@@ -876,18 +842,10 @@ class SQLiteJobQueue(SQLiteBacked):
 
     def resolve_unknown(self, job_id: int, *, happened: bool, now: float) -> bool:
         to = "done" if happened else "pending"
-        with self._write() as conn:
-            head = self._head(conn, job_id)
-            cursor = conn.execute(
-                "UPDATE qbwc_jobs SET state = ?, error_code = NULL, error_message = NULL,"
-                " request = NULL, iterator_id = NULL, staged_checkpoint = 'null', updated = ?"
-                " WHERE id = ? AND state = 'unknown'",
-                (to, now, job_id),
-            )
-            done = cursor.rowcount == 1
-        if done and head is not None:
+        head = self._land(self._sql.resolve, {"to": to, "now": now, "id": job_id})
+        if head is not None:
             self._log(head, "unknown", to)
-        return done
+        return head is not None
 
     def purge(self, *, done_before: float) -> int:
         """Delete finished jobs last changed before ``done_before``, and their dependency rows.
@@ -899,37 +857,69 @@ class SQLiteJobQueue(SQLiteBacked):
             How many jobs were deleted. A finished job that an unfinished
             job depends on is kept, so that job can still learn its fate.
         """
-        with self._write() as conn:
+
+        def work(conn: Connection) -> int:
             ids = [
-                int(row[0])
-                for row in conn.execute(
-                    "SELECT id FROM qbwc_jobs AS j"
-                    " WHERE state IN ('done', 'failed', 'cancelled') AND updated < ?"
-                    " AND NOT EXISTS (SELECT 1 FROM qbwc_job_deps AS d"
-                    " JOIN qbwc_jobs AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
-                    " AND u.state NOT IN ('done', 'failed', 'cancelled'))",
-                    (done_before,),
-                )
+                int(i) for i in conn.execute(self._sql.purgeable, {"before": done_before}).scalars()
             ]
             for chunk in _chunks(ids):
-                marks = _placeholders(chunk)
-                conn.execute(
-                    f"DELETE FROM qbwc_job_deps WHERE job_id IN ({marks})"  # noqa: S608
-                    f" OR depends_on IN ({marks})",
-                    [*chunk, *chunk],
-                )
-                conn.execute(f"DELETE FROM qbwc_jobs WHERE id IN ({marks})", chunk)  # noqa: S608
-        if ids:
-            logger.info("purged %d finished jobs", len(ids))
-        return len(ids)
+                conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
+                conn.execute(self._sql.purge_jobs, {"ids": list(chunk)})
+            return len(ids)
+
+        purged = self._write(work, serializable=True)
+        if purged:
+            logger.info("purged %d finished jobs", purged)
+        return purged
 
 
-class MemoryJobQueue(SQLiteJobQueue):
+class SQLiteJobQueue(SQLJobQueue):
+    """Jobs in a SQLite file, shared by the processes of one machine.
+
+    Args:
+        path: the database file.
+        timeout: seconds a write waits for another process's lock.
+        create: create the file and its tables when missing (the default).
+            With False, a file that does not exist or holds no job queue
+            raises :class:`~qbwc_spyne.exceptions.NotAQueueDatabaseError`
+            and nothing is created.
+        upgrade: upgrade a file written by an earlier release in place.
+        prefix: prepended to each table's name.
+
+    Raises:
+        NotAQueueDatabaseError: the file is not a SQLite database, or (with
+            ``create=False``) holds no job queue, or holds a newer layout.
+        SchemaVersionError: a file of an earlier release, and no ``upgrade``.
+        StorageError: the file could not be opened or upgraded.
+
+    .. versionchanged:: 0.2.0
+       A file of an earlier release is upgraded only with ``upgrade=True``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 10.0,
+        create: bool = True,
+        upgrade: bool = False,
+        prefix: str = "qbwc_",
+    ) -> None:
+        super().__init__(
+            URL.create("sqlite", database=os.fspath(path)),
+            prefix=prefix,
+            create=create,
+            upgrade=upgrade,
+            timeout=timeout,
+        )
+
+
+class MemoryJobQueue(SQLJobQueue):
     """Jobs in memory, for tests and single-process servers.
 
-    The SQLite queue on an in-memory database: the same code, so the same
-    behaviour, with nothing on disk.
+    The SQL queue on a private in-memory SQLite database: the same code,
+    so the same behaviour, with nothing on disk.
     """
 
     def __init__(self) -> None:
-        super().__init__(":memory:")
+        super().__init__(URL.create("sqlite", database=":memory:"))

@@ -9,16 +9,21 @@ store is the only place it lives.
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
-from ..exceptions import StorageError
+from sqlalchemy import Engine, Executable, Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+
+from ..exceptions import NotAQueueDatabaseError, StorageError
 from ..protocol._session import Session
-from ._sqlite import SQLiteBacked
+from ._migrations import open_schema, schema
+from ._sql import Database
 
-__all__ = ["MemorySessionStore", "SQLiteSessionStore"]
+__all__ = ["MemorySessionStore", "SQLSessionStore", "SQLiteSessionStore"]
 
 
 class MemorySessionStore:
@@ -58,52 +63,117 @@ class MemorySessionStore:
         return len(self._sessions)
 
 
-class SQLiteSessionStore(SQLiteBacked):
+class SQLSessionStore:
+    """Sessions in a SQL database (SQLite or PostgreSQL), shared by every host that opens it.
+
+    Args:
+        target: a database URL (``sqlite:///sessions.db``,
+            ``postgresql+psycopg://user:password@host/db``), a path to a
+            SQLite file, or a SQLAlchemy engine.
+        prefix: prepended to the name of each table (``qbwc_sessions``...).
+        upgrade: upgrade tables of an older release in place. Without it
+            such tables are refused with the command that upgrades them.
+        timeout: seconds a SQLite write waits for another process's lock;
+            seconds a PostgreSQL connection attempt waits.
+        pool_size: connections each process keeps to PostgreSQL.
+
+    Raises:
+        DatabaseURLError: a malformed or unsupported URL.
+        SchemaVersionError: tables of an older release and no ``upgrade``.
+        StorageError: the database could not be reached, opened or upgraded;
+            each method raises it too when the database fails.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | Engine | URL,
+        *,
+        prefix: str = "qbwc_",
+        upgrade: bool = False,
+        timeout: float = 10.0,
+        pool_size: int = 5,
+    ) -> None:
+        self._db = Database(target, prefix=prefix, timeout=timeout, pool_size=pool_size)
+        self.path = self._db.display
+        try:
+            open_schema(self._db, create=True, upgrade=upgrade, need="sessions")
+        except NotAQueueDatabaseError as exc:
+            self._db.close()
+            raise StorageError(f"session store {self.path}: {exc}") from None
+        except BaseException:
+            self._db.close()
+            raise
+        table = schema(self._db.prefix).sessions
+        self._get = text(f"SELECT session FROM {table.name} WHERE ticket = :ticket")
+        self._put = _upsert(table, postgresql=not self._db.sqlite)
+        self._delete = text(f"DELETE FROM {table.name} WHERE ticket = :ticket")
+        self._purge = text(f"DELETE FROM {table.name} WHERE last_seen < :before")
+
+    def _run(self, statement: Executable, params: dict[str, Any]) -> tuple[list[Any], int]:
+        # Each method is one statement, its own transaction.
+        return self._db.one(statement, params, what="session store")
+
+    def get(self, ticket: str) -> Session | None:
+        rows, _ = self._run(self._get, {"ticket": ticket})
+        return Session.from_dict(json.loads(rows[0]["session"])) if rows else None
+
+    def put(self, session: Session) -> None:
+        values = {
+            "ticket": session.ticket,
+            "last_seen": session.last_seen,
+            "session": json.dumps(session.to_dict()),
+        }
+        self._run(self._put, values)
+
+    def delete(self, ticket: str) -> None:
+        self._run(self._delete, {"ticket": ticket})
+
+    def purge(self, idle_before: float) -> int:
+        return self._run(self._purge, {"before": idle_before})[1]
+
+    def close(self) -> None:
+        """Close this process's connections; the next call opens them again."""
+        self._db.close()
+
+
+def _upsert(table: Table, *, postgresql: bool) -> Executable:
+    """INSERT, or UPDATE the row with the same ticket: one statement on either database."""
+    insert = pg_insert(table) if postgresql else sqlite_insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.ticket],
+        set_={"last_seen": insert.excluded.last_seen, "session": insert.excluded.session},
+    )
+
+
+class SQLiteSessionStore(SQLSessionStore):
     """Sessions in a SQLite file, shared by every process on one machine.
 
     Args:
-        path: the database file; created with its table when missing.
+        path: the database file; created with its tables when missing.
         timeout: seconds a write waits for another process's lock.
+        upgrade: upgrade a file written by an earlier release in place.
+        prefix: prepended to each table's name.
 
     Each method raises :class:`~qbwc_spyne.exceptions.StorageError` when
     SQLite fails (a lock held past ``timeout``, a read-only or full disk).
+
+    .. versionchanged:: 0.2.0
+       A file of an earlier release is upgraded only with ``upgrade=True``.
     """
 
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS qbwc_sessions ("
-        " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
-    )
-
-    @contextmanager
-    def _using(self) -> Iterator[sqlite3.Connection]:
-        """This process's connection, under the lock; SQLite's errors as StorageError."""
-        with self._lock:
-            try:
-                yield self._connect()
-            except sqlite3.Error as exc:
-                raise StorageError(f"session store {self.path}: {exc}") from exc
-
-    def get(self, ticket: str) -> Session | None:
-        with self._using() as conn:
-            row = conn.execute(
-                "SELECT session FROM qbwc_sessions WHERE ticket = ?", (ticket,)
-            ).fetchone()
-        return None if row is None else Session.from_dict(json.loads(row[0]))
-
-    def put(self, session: Session) -> None:
-        text = json.dumps(session.to_dict())
-        with self._using() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO qbwc_sessions (ticket, last_seen, session)"
-                " VALUES (?, ?, ?)",
-                (session.ticket, session.last_seen, text),
-            )
-
-    def delete(self, ticket: str) -> None:
-        with self._using() as conn:
-            conn.execute("DELETE FROM qbwc_sessions WHERE ticket = ?", (ticket,))
-
-    def purge(self, idle_before: float) -> int:
-        with self._using() as conn:
-            cursor = conn.execute("DELETE FROM qbwc_sessions WHERE last_seen < ?", (idle_before,))
-        return cursor.rowcount
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 10.0,
+        upgrade: bool = False,
+        prefix: str = "qbwc_",
+    ) -> None:
+        super().__init__(
+            URL.create("sqlite", database=os.fspath(path)),
+            prefix=prefix,
+            upgrade=upgrade,
+            timeout=timeout,
+        )

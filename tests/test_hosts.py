@@ -1,0 +1,218 @@
+"""Several hosts on one PostgreSQL: gunicorn on 127.0.0.2-4, calls sent to a host at random."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from qbwc_spyne import JobState, SQLJobQueue
+from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+pytestmark = pytest.mark.wire
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+class Host:
+    """One gunicorn (2 gthread workers) serving tests/hosts_app.py on its own address."""
+
+    def __init__(self, address: str, env: dict[str, str]) -> None:
+        port = free_port(address)
+        self.url = f"http://{address}:{port}/qbwc"
+        self.alive = True
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn", "tests.hosts_app:make_app()"),
+                *("--bind", f"{address}:{port}", "-w", "2", "-k", "gthread", "--threads", "8"),
+                *("--keep-alive", "75", "--timeout", "120", "--log-level", "error"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: kill -9 takes every worker
+        )
+
+    def wait_ready(self) -> None:
+        for _ in range(300):  # bounded: 30 s
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn on {self.url} exited")
+            try:
+                if requests.get(self.url, timeout=1).status_code == 200:
+                    return
+            except (requests.RequestException, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn on {self.url} did not start")
+
+    def kill(self) -> None:
+        """kill -9 the master and its workers at once."""
+        self.alive = False
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@contextmanager
+def serving(url: str, prefix: str, *, lease: float = 60) -> Iterator[list[Host]]:
+    SQLJobQueue(url, prefix=prefix).close()  # the tables, before three hosts race to make them
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "QBWC_TEST_DB": url,
+        "QBWC_TEST_PREFIX": prefix,
+        "QBWC_TEST_LEASE": str(lease),
+    }
+    hosts = [Host(address, env) for address in ADDRESSES]
+    try:
+        for host in hosts:
+            host.wait_ready()
+        yield hosts
+    finally:
+        for host in hosts:
+            host.stop()
+
+
+def connector(hosts: list[Host], user: str, qb: FakeQuickBooks, rng: random.Random) -> WebConnector:
+    """A Web Connector whose every call goes to a host chosen at random among the live ones:
+    a load balancer without stickiness."""
+    wc = WebConnector(hosts[0].url, user=user, password="pw", quickbooks=qb, noop_delay=0)
+    send = wc.transport._send
+
+    def anywhere(address: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        host = rng.choice([h for h in hosts if h.alive])
+        return send(host.url, body, headers)
+
+    wc.transport._send = anywhere  # type: ignore[method-assign]
+    return wc
+
+
+def names_in(qb: FakeQuickBooks) -> list[str]:
+    return sorted(str(r.findtext("Name")) for r in qb.records["Customer"].values())
+
+
+def enqueue_all(url: str, prefix: str, users: int, per_user: int) -> dict[str, list[str]]:
+    queue = SQLJobQueue(url, prefix=prefix)
+    wanted: dict[str, list[str]] = {}
+    for n in range(users):
+        user = f"user{n:03d}"
+        wanted[user] = sorted(f"{user} customer {k}" for k in range(per_user))
+        for name in wanted[user]:
+            queue.enqueue(user=user, kind="add_customer", payload={"name": name}, key=name)
+    queue.close()
+    return wanted
+
+
+def finished_once(url: str, prefix: str) -> list[tuple[str, JobState, int]]:
+    queue = SQLJobQueue(url, prefix=prefix)
+    try:
+        return [(j.user, j.state, j.attempts) for j in queue.jobs()]
+    finally:
+        queue.close()
+
+
+class TestManyHosts:
+    def test_200_connectors_on_three_hosts_each_get_exactly_their_own_company(
+        self, postgres, pg_prefix
+    ):
+        """200 users at once, every call to a random host: every update completes, each
+        company holds exactly its user's customers, once; every job ran once."""
+        url = postgres.url()
+        wanted = enqueue_all(url, pg_prefix, users=200, per_user=3)
+        companies = {user: FakeQuickBooks() for user in wanted}
+        seed = random.randrange(1 << 30)
+        with serving(url, pg_prefix) as hosts:
+
+            def run(user: str) -> str:
+                rng = random.Random(f"{seed}-{user}")
+                return connector(hosts, user, companies[user], rng).update().status
+
+            with ThreadPoolExecutor(max_workers=200) as pool:
+                statuses = dict(zip(wanted, pool.map(run, wanted), strict=True))
+        assert set(statuses.values()) == {"ok"}, (seed, statuses)
+        for user, names in wanted.items():
+            assert names_in(companies[user]) == names, user  # nobody else's, none twice
+        assert {(state, attempts) for _, state, attempts in finished_once(url, pg_prefix)} == {
+            (JobState.DONE, 1)
+        }
+
+    def test_a_host_killed_mid_session_loses_no_job_and_sends_no_write_twice(
+        self, postgres, pg_prefix
+    ):
+        """kill -9 one host while 50 sessions run; after the lease, the surviving hosts
+        complete every job: each customer added exactly once."""
+        url = postgres.url()
+        lease = 3.0
+        wanted = enqueue_all(url, pg_prefix, users=50, per_user=4)
+        companies = {user: FakeQuickBooks() for user in wanted}
+        seed = random.randrange(1 << 30)
+        calls = 0
+        lock = threading.Lock()
+        with serving(url, pg_prefix, lease=lease) as hosts:
+            victim = hosts[0]
+
+            def first(user: str) -> str:
+                nonlocal calls
+                rng = random.Random(f"{seed}-{user}")
+                wc = connector(hosts, user, companies[user], rng)
+                send = wc.transport._send
+
+                def counting(address: str, body: bytes, headers: dict[str, str]):
+                    nonlocal calls
+                    with lock:
+                        calls += 1
+                        if calls == 150 and victim.alive:
+                            victim.kill()  # writes are in flight on it now
+                    return send(address, body, headers)
+
+                wc.transport._send = counting  # type: ignore[method-assign]
+                try:
+                    return wc.update().status
+                except Exception as exc:  # a call the dead host never answered
+                    return type(exc).__name__
+
+            with ThreadPoolExecutor(max_workers=50) as pool:
+                statuses = list(pool.map(first, wanted))
+            assert not victim.alive and "ok" in statuses
+            assert any(s != "ok" for s in statuses)  # the kill cut sessions short
+            time.sleep(lease + 1)  # every lease held by a dead session runs out
+
+            def second(user: str) -> str:
+                rng = random.Random(f"{seed}-{user}-again")
+                return connector(hosts, user, companies[user], rng).update().status
+
+            with ThreadPoolExecutor(max_workers=50) as pool:
+                again = dict(zip(wanted, pool.map(second, wanted), strict=True))
+        # "no work": that user's first update had finished before the kill.
+        assert set(again.values()) <= {"ok", "no work"} and "ok" in again.values(), (seed, again)
+        for user, names in wanted.items():
+            assert names_in(companies[user]) == names, user  # no write twice, none lost
+        assert {state for _, state, _ in finished_once(url, pg_prefix)} == {JobState.DONE}
