@@ -188,3 +188,26 @@ class TestWriteDoneButHandleRaised:
         retry_job(queue, job.id)
         assert update(handler, qb).ok
         assert queue.get(job.id).state is JobState.DONE and mirror.rows == company_rows(qb)
+
+    def test_reconciled_raising_leaves_the_write_unknown_not_failed(self):
+        """The write's answer was lost and reconciled() raises on the query's answer: whether
+        it happened is unknown, so unknown (a failed job would be retried: a second invoice)."""
+        qb = company(1)
+        qb.lose_responses = 1
+        kind = AddInvoice(failures=0, reconcile=True)
+
+        def broken(ctx, result):
+            raise KeyError("TxnID")
+
+        kind.reconciled = broken  # type: ignore[method-assign]
+        clock = FakeClock()
+        queue, handler = setup(kind, clock=clock, lease=60)
+        job = handler.enqueue("add_invoice", user="shop", payload={"ref": "1042"})
+        assert update(handler, qb).status == "response lost"
+        clock.advance(61)
+        result = update(handler, qb)
+        assert ["InvoiceQueryRq" in r for r in result.requests] == [True]
+        landed = queue.get(job.id)
+        assert landed.state is JobState.UNKNOWN and landed.error_code == "reconciled"
+        assert "Outcome unknown: reconciled() raised KeyError" in landed.error_message
+        assert invoices(qb) == ["1042"]

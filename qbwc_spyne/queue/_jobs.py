@@ -584,19 +584,29 @@ class QueueHandler(QBWCHandler):
         now = self.clock()
         ticket = session.ticket
         if job.reconciling:
+            happened = False
+            if result.ok:
+                try:
+                    happened = kind.reconciled(ctx, result)
+                except StorageError:
+                    raise
+                except Exception as exc:
+                    # Whether the write happened is still unknown: failed
+                    # would invite a retry, which may write twice.
+                    return self._unhandled_write(job, session, exc, performed=False)
             if not result.ok:
                 to, landed = JobState.UNKNOWN, self.queue.release(
                     job.id, ticket=ticket, now=now, to=JobState.UNKNOWN,
                     code=str(result.status_code), message=result.message,
                 )  # fmt: skip
-            elif kind.reconciled(ctx, result):
+            elif happened:
                 try:
                     kind.handle(ctx, result)
                 except StorageError:
                     raise
                 except Exception as exc:
                     # The write happened: never failed (a retry would send it again).
-                    return self._unhandled_write(job, session, exc, reconcile=False)
+                    return self._unhandled_write(job, session, exc, performed=True)
                 to, landed = (
                     JobState.DONE,
                     self.queue.complete(
@@ -634,7 +644,7 @@ class QueueHandler(QBWCHandler):
         except Exception as exc:
             if not job.writes:
                 raise  # a query changed nothing: failed, and safe to retry
-            return self._unhandled_write(job, session, exc, reconcile=True)
+            return self._unhandled_write(job, session, exc, performed=True, reconcile=True)
         if job.checkpoint != committed:
             # Set directly: staged like record_checkpoint, applied on completion.
             job.staged_checkpoint, job.checkpoint = job.checkpoint, committed
@@ -670,33 +680,50 @@ class QueueHandler(QBWCHandler):
         return True
 
     def _unhandled_write(
-        self, job: Job, session: Session, exc: Exception, *, reconcile: bool
+        self,
+        job: Job,
+        session: Session,
+        exc: Exception,
+        *,
+        performed: bool,
+        reconcile: bool = False,
     ) -> bool:
-        """QuickBooks did the write but handle() raised: to reconcile or unknown, never failed.
+        """A write's answer came but our code raised on it: to reconcile or unknown, never failed.
 
         ``failed`` would invite :func:`retry_job`, which sends the write again
         (a second invoice). With a reconcile query, its answer gives
         ``handle`` another chance with the record QuickBooks made; otherwise
         (or if that chance failed too) the operator decides. Returns False,
         as for a failed job.
+
+        Args:
+            performed: QuickBooks answered OK to the write (handle() raised);
+                False: reconciled() raised on the reconcile query's answer.
+            reconcile: send the kind's reconcile query, if it has one.
         """
+        hook = "handle()" if performed else "reconciled()"
         logger.error(
-            "job %s (%s): QuickBooks performed the write but handle() raised",
-            job.id, job.kind, exc_info=exc,
+            "job %s (%s): %s raised on QuickBooks' answer to a write",
+            job.id, job.kind, hook, exc_info=exc,
         )  # fmt: skip
         to = JobState.UNKNOWN
         if reconcile and self._reconcile_query(job, None) is not None:
             to = JobState.RECONCILE
         error = f"{type(exc).__name__}: {exc}"[:200]
-        message = f"QuickBooks performed the write, but handle() raised {error}." + (
-            " Its reconcile query will give handle() the record again."
-            if to is JobState.RECONCILE
-            else " Do not retry it (that would write again): fix handle(), then"
-            " resolve_unknown(happened=True)."
-        )
+        what = "QuickBooks performed the write, but" if performed else "Outcome unknown:"
+        if to is JobState.RECONCILE:
+            advice = "Its reconcile query will give handle() the record again."
+        elif performed:
+            advice = (
+                "Do not retry it (that would write again): fix handle(), then"
+                " resolve_unknown(happened=True)."
+            )
+        else:
+            advice = "Look in QuickBooks, then resolve_unknown(happened=...)."
+        message = f"{what} {hook} raised {error}. {advice}"
         landed = self.queue.release(
-            job.id, ticket=session.ticket, now=self.clock(), to=to, code="handle",
-            message=message,
+            job.id, ticket=session.ticket, now=self.clock(), to=to,
+            code=hook.rstrip("()"), message=message,
         )  # fmt: skip
         self._landed(session, job, to.value, landed)
         self._report(session, job, exc)
