@@ -9,6 +9,9 @@ Two kinds of job on the queue:
   checkpoint only when the whole sync completes (records come in ListID
   order, not time order), so an interrupted sync starts again and skips
   nothing, and a sync queued again later asks only for what changed since.
+  The watermark is never later than the sync's start less the handler's
+  ``clock_skew``: a customer edited while the pages are read is read again
+  by the next sync (an upsert, so reading twice is harmless).
 - ``add_invoice`` depends on the mirror job, so it is sent only after every
   customer is known; it bills the first customer and records the TxnID
   QuickBooks returns. If its answer is lost, a query by its RefNumber tells

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -155,6 +156,13 @@ def backend(request):
         queue.close()
 
 
+def clock_after(qb: FakeQuickBooks, seconds: float = 3600) -> FakeClock:
+    """Our clock, ``seconds`` after the fake company's latest change (its clock starts in 2024)."""
+    times = [r.findtext("TimeModified") for rows in qb.records.values() for r in rows.values()]
+    newest = max(datetime.fromisoformat(t) for t in times if t)
+    return FakeClock(newest.timestamp() + seconds)
+
+
 def setup(*kinds: JobKind, queue=None, clock=None, **options):
     queue = queue if queue is not None else _make_queue()
     options.setdefault("clock", clock or FakeClock())
@@ -195,7 +203,7 @@ class TestIterators:
         never applied, so the next update starts again from the start and skips nothing."""
         qb = company(50)
         sync = SyncCustomers(page=10)
-        clock = FakeClock()
+        clock = clock_after(qb)
         queue, handler = setup(sync, clock=clock, lease=60)
         job = handler.enqueue("sync_customers", user="shop")
         handle = sync.handle
@@ -834,7 +842,7 @@ class TestCheckpoints:
         customer modified since, wherever its ListID sorts."""
         qb = company(12)
         mirror = Mirror("watermark")
-        queue, handler = setup(mirror)
+        queue, handler = setup(mirror, clock=clock_after(qb))
         first = handler.enqueue("mirror", user="shop", key="mirror")
         assert update(handler, qb).ok
         newest = max(t for _, t in company_rows(qb).values())

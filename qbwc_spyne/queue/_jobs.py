@@ -42,7 +42,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -100,6 +100,26 @@ def _order(value: Any) -> tuple[int, float, str]:
     return (0, moment.timestamp(), text)
 
 
+def _capped(value: Any, cap: datetime | None) -> Any:
+    """``value`` or, if it is a later time than ``cap``, ``cap`` in the value's own offset.
+
+    The result keeps QuickBooks' DATETIMETYPE form (seconds and an offset),
+    so it can go back as a FromModifiedDate. Numbers and other text pass.
+    """
+    if cap is None or isinstance(value, (int, float)):
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return value
+    # A time without an offset is taken as UTC, as _order takes it.
+    zone = moment.tzinfo or UTC
+    if moment.replace(tzinfo=zone) <= cap:
+        return value
+    # Rounded down to the second: earlier is the safe side.
+    return cap.astimezone(zone).replace(microsecond=0).isoformat()
+
+
 @dataclass(kw_only=True)
 class JobContext:
     """What a job kind gets: the job, the session, the qbXML version to write.
@@ -115,11 +135,19 @@ class JobContext:
 
     ``session`` is None only when :meth:`JobKind.reconcile` is asked,
     outside a session, whether a reconcile query can be made.
+
+    ``not_after``: the latest time :meth:`watermark` may stage, set by the
+    queue to the moment the job's request was first sent less the clock-skew
+    allowance (see :class:`QueueHandler`); None: no limit.
+
+    .. versionchanged:: Unreleased
+       ``not_after`` added; :meth:`watermark` never stages a later time.
     """
 
     job: Job
     session: Session | None
     version: str
+    not_after: datetime | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -137,9 +165,15 @@ class JobContext:
         instants, numbers as numbers); None is ignored. The highest value
         becomes ``job.checkpoint`` when the iteration completes, so a sync
         cut short restarts from the last complete one and skips nothing.
+
+        A time is staged no later than :attr:`not_after` (the iteration's
+        start less the clock-skew allowance): a record on a page already
+        read may be modified while later pages are read, and its change
+        must still be after the checkpoint.
         """
         if value is None:
             return
+        value = _capped(value, self.not_after)
         staged = self.job.staged_checkpoint
         if staged is None or _order(value) > _order(staged):
             self.job.staged_checkpoint = value
@@ -249,6 +283,12 @@ class QueueHandler(QBWCHandler):
         clock: the time source.
         keep_requests: keep a done job's last request document (default:
             cleared when it is done; failed jobs keep theirs).
+        clock_skew: seconds by which QuickBooks' clock may run behind
+            ``clock``: a :meth:`JobContext.watermark` is never later than the
+            moment its query was first sent less this allowance.
+
+    .. versionchanged:: Unreleased
+       ``clock_skew`` added (10 minutes by default).
     """
 
     def __init__(
@@ -262,6 +302,7 @@ class QueueHandler(QBWCHandler):
         version_cap: str = "13.0",
         clock: Callable[[], float] = time.time,
         keep_requests: bool = False,
+        clock_skew: float = 600.0,
     ) -> None:
         self.queue = queue
         self._verify = passwords.verify if isinstance(passwords, PasswordCheck) else passwords
@@ -271,6 +312,7 @@ class QueueHandler(QBWCHandler):
         self.version_cap = version_cap
         self.clock = clock
         self.keep_requests = keep_requests
+        self.clock_skew = clock_skew
         for kind in kinds:
             self.register(kind)
 
@@ -382,7 +424,17 @@ class QueueHandler(QBWCHandler):
         event.company_file = runnable[0].company_file
 
     def _context(self, job: Job, session: Session) -> JobContext:
-        return JobContext(job=job, session=session, version=session.data["version"])
+        # QuickBooks' answers carry no clock reading: the safe checkpoint is
+        # our own reading when the query started, less the skew allowance.
+        started = session.data.get("started")
+        not_after = None
+        if started is not None and started.get("job") == job.id:
+            not_after = datetime.fromtimestamp(started["at"], UTC) - timedelta(
+                seconds=self.clock_skew
+            )
+        return JobContext(
+            job=job, session=session, version=session.data["version"], not_after=not_after
+        )
 
     def _current(self, session: Session) -> Job | None:
         job_id = session.data.get("job")
@@ -432,6 +484,8 @@ class QueueHandler(QBWCHandler):
                 self._report(session, job, exc)
                 continue
             now = self.clock()
+            if fresh:  # iterator="Start" (or a single request) goes out now
+                session.data["started"] = {"job": job.id, "at": now}
             if not self.queue.progress(
                 job.id,
                 ticket=session.ticket,
@@ -530,13 +584,29 @@ class QueueHandler(QBWCHandler):
         now = self.clock()
         ticket = session.ticket
         if job.reconciling:
+            happened = False
+            if result.ok:
+                try:
+                    happened = kind.reconciled(ctx, result)
+                except StorageError:
+                    raise
+                except Exception as exc:
+                    # Whether the write happened is still unknown: failed
+                    # would invite a retry, which may write twice.
+                    return self._unhandled_write(job, session, exc, performed=False)
             if not result.ok:
                 to, landed = JobState.UNKNOWN, self.queue.release(
                     job.id, ticket=ticket, now=now, to=JobState.UNKNOWN,
                     code=str(result.status_code), message=result.message,
                 )  # fmt: skip
-            elif kind.reconciled(ctx, result):
-                kind.handle(ctx, result)
+            elif happened:
+                try:
+                    kind.handle(ctx, result)
+                except StorageError:
+                    raise
+                except Exception as exc:
+                    # The write happened: never failed (a retry would send it again).
+                    return self._unhandled_write(job, session, exc, performed=True)
                 to, landed = (
                     JobState.DONE,
                     self.queue.complete(
@@ -567,7 +637,14 @@ class QueueHandler(QBWCHandler):
         if result.status is qbxml.Status.WARNING:
             job.warning = result.message
         committed = job.checkpoint
-        kind.handle(ctx, result)
+        try:
+            kind.handle(ctx, result)
+        except StorageError:
+            raise
+        except Exception as exc:
+            if not job.writes:
+                raise  # a query changed nothing: failed, and safe to retry
+            return self._unhandled_write(job, session, exc, performed=True, reconcile=True)
         if job.checkpoint != committed:
             # Set directly: staged like record_checkpoint, applied on completion.
             job.staged_checkpoint, job.checkpoint = job.checkpoint, committed
@@ -601,6 +678,56 @@ class QueueHandler(QBWCHandler):
         )
         self._landed(session, job, JobState.DONE.value, landed)
         return True
+
+    def _unhandled_write(
+        self,
+        job: Job,
+        session: Session,
+        exc: Exception,
+        *,
+        performed: bool,
+        reconcile: bool = False,
+    ) -> bool:
+        """A write's answer came but our code raised on it: to reconcile or unknown, never failed.
+
+        ``failed`` would invite :func:`retry_job`, which sends the write again
+        (a second invoice). With a reconcile query, its answer gives
+        ``handle`` another chance with the record QuickBooks made; otherwise
+        (or if that chance failed too) the operator decides. Returns False,
+        as for a failed job.
+
+        Args:
+            performed: QuickBooks answered OK to the write (handle() raised);
+                False: reconciled() raised on the reconcile query's answer.
+            reconcile: send the kind's reconcile query, if it has one.
+        """
+        hook = "handle()" if performed else "reconciled()"
+        logger.error(
+            "job %s (%s): %s raised on QuickBooks' answer to a write",
+            job.id, job.kind, hook, exc_info=exc,
+        )  # fmt: skip
+        to = JobState.UNKNOWN
+        if reconcile and self._reconcile_query(job, None) is not None:
+            to = JobState.RECONCILE
+        error = f"{type(exc).__name__}: {exc}"[:200]
+        what = "QuickBooks performed the write, but" if performed else "Outcome unknown:"
+        if to is JobState.RECONCILE:
+            advice = "Its reconcile query will give handle() the record again."
+        elif performed:
+            advice = (
+                "Do not retry it (that would write again): fix handle(), then"
+                " resolve_unknown(happened=True)."
+            )
+        else:
+            advice = "Look in QuickBooks, then resolve_unknown(happened=...)."
+        message = f"{what} {hook} raised {error}. {advice}"
+        landed = self.queue.release(
+            job.id, ticket=session.ticket, now=self.clock(), to=to,
+            code=hook.rstrip("()"), message=message,
+        )  # fmt: skip
+        self._landed(session, job, to.value, landed)
+        self._report(session, job, exc)
+        return False
 
     def _landed(self, session: Session, job: Job, outcome: str, landed: bool) -> None:
         if landed:
