@@ -35,8 +35,19 @@ keepalive = 75
 timeout = 120
 graceful_timeout = 30
 
-# One line per request; the library's own lines (one per session, and
-# every error) go to the error log.
+# One line per request on standard output; the library's own lines (one
+# per session and per job transition, and every error) on standard error.
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
+
+# gunicorn configures only its own loggers, so without this the library's
+# lines reach no handler. It replaces gunicorn's "loggers" whole, hence
+# gunicorn's two are named again; its handlers and formats are kept.
+logconfig_dict = {
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "qbwc_spyne": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+    },
+}

@@ -67,12 +67,11 @@ class PasswordCheck:
     """
 
     def __init__(self, hashes: Mapping[str, str], *, hasher: PasswordHasher | None = None) -> None:
-        parameters = []
         for user, stored in hashes.items():
             try:
                 if not stored.startswith("$argon2"):
                     raise InvalidHashError(stored)
-                parameters.append(extract_parameters(stored))
+                extract_parameters(stored)
             except InvalidHashError:
                 raise ConfigurationError(
                     f"the password hash of {user!r} is not an Argon2 hash"
@@ -83,9 +82,22 @@ class PasswordCheck:
         # parameters, an unknown user takes as long as the slowest real one;
         # with today's defaults instead, a user whose hash has dearer
         # parameters answers measurably slower than a name that does not exist.
-        decoy = max(parameters, key=_cost, default=None)
-        decoy_hasher = self._hasher if decoy is None else PasswordHasher.from_parameters(decoy)
+        self._costs: dict[str, tuple[int, int]] = {}
+        self._decoy = ""
+        self._decoy_cost = (0, 0)
+        self._make_decoy()
+
+    def _make_decoy(self) -> None:
+        """Hash the decoy with the costliest parameters stored now."""
+        self._costs = {user: _cost(extract_parameters(h)) for user, h in self._hashes.items()}
+        dearest = max(self._hashes, key=self._costs.__getitem__, default=None)
+        decoy_hasher = (
+            self._hasher
+            if dearest is None
+            else PasswordHasher.from_parameters(extract_parameters(self._hashes[dearest]))
+        )
         self._decoy = decoy_hasher.hash(os.urandom(16).hex())
+        self._decoy_cost = _cost(extract_parameters(self._decoy))
 
     @property
     def decoy_parameters(self) -> Parameters:
@@ -117,11 +129,19 @@ class PasswordCheck:
             True for a known user with the right password, else False.
         """
         stored = self._hashes.get(user)
+        matches = self._matches(stored if stored is not None else self._decoy, password)
+        if stored is not None and self._costs[user] < self._decoy_cost:
+            # A real user whose hash is cheaper than the decoy would answer
+            # faster than a name that does not exist: the decoy's check makes
+            # up the difference, so no user answers sooner than an unknown name.
+            self._matches(self._decoy, password)
+        return matches and stored is not None
+
+    def _matches(self, stored: str, password: str) -> bool:
         try:
-            self._hasher.verify(stored if stored is not None else self._decoy, password)
+            return bool(self._hasher.verify(stored, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
-        return stored is not None
 
     def needs_rehash(self, user: str) -> bool:
         """Tell whether ``user``'s stored hash has other parameters than new hashes get.
@@ -151,4 +171,5 @@ class PasswordCheck:
             return None
         new = self._hasher.hash(password)
         self._hashes[user] = new
+        self._make_decoy()  # the dearest parameters stored may have changed
         return new

@@ -67,6 +67,40 @@ class TestDecoyCost:
         assert check.decoy_parameters != extract_parameters(hash_password("x"))
         assert not check.verify("nobody", "pw-b")
 
+    @pytest.mark.parametrize(
+        ("user", "password", "checked"),
+        [
+            ("nobody", "pw-a", ["decoy"]),  # an unknown name: the decoy alone
+            ("b", "pw-b", ["b"]),  # the dearest hash: its own check is as dear
+            ("a", "pw-a", ["a", "decoy"]),  # a cheaper hash: made up with the decoy
+            ("a", "wrong", ["a", "decoy"]),
+        ],
+    )
+    def test_no_user_is_checked_with_less_work_than_an_unknown_name(self, user, password, checked):
+        """A cheaper stored hash is followed by the decoy's check: no name answers sooner."""
+        hashes = {"a": cheap(1, 64).hash("pw-a"), "b": cheap(2, 256).hash("pw-b")}
+
+        seen: list[str] = []
+
+        class Recording(PasswordHasher):
+            def verify(self, hash, password):
+                owner = next((u for u, h in hashes.items() if h == hash), "decoy")
+                seen.append(owner)
+                return super().verify(hash, password)
+
+        check = PasswordCheck(hashes, hasher=Recording())
+        seen.clear()
+        assert check.verify(user, password) is (password == f"pw-{user}")
+        assert seen == checked
+
+    def test_an_upgrade_remakes_the_decoy_from_the_hashes_left(self):
+        """Once the dearest hash is upgraded to today's parameters, the decoy follows."""
+        hashes = {"old": cheap(3, 512).hash("pw")}
+        check = PasswordCheck(hashes)
+        assert check.decoy_parameters == extract_parameters(hashes["old"])
+        assert check.upgrade("old", "pw") is not None
+        assert check.decoy_parameters == extract_parameters(hash_password("x"))
+
     def test_fewer_lanes_cost_more_for_the_same_work(self):
         """With equal time and memory, the hash with fewer parallel lanes is the decoy."""
         hashes = {"a": cheap(2, 128, 4).hash("pw"), "b": cheap(2, 128, 1).hash("pw")}

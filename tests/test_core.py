@@ -12,7 +12,12 @@ import pytest
 from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState, SQLiteSessionStore
 from qbwc_spyne.events import AuthenticateEvent, ErrorCode
 from qbwc_spyne.exceptions import ConfigurationError, StorageError
-from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE, Core, version_newer
+from qbwc_spyne.protocol._core import (
+    CLOSE_FAILED_MESSAGE,
+    UNKNOWN_TICKET_MESSAGE,
+    Core,
+    version_newer,
+)
 
 from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler, raises
 
@@ -472,10 +477,11 @@ class TestCloseConnection:
         assert core.close_connection(start(core)) == "OK"
 
     def test_session_is_deleted_even_if_the_handler_raises(self, store):
-        """A raising on_close_connection still ends the session, answering OK."""
+        """A raising on_close_connection still ends the session, and the user is not told OK."""
         core = Core(RecordingHandler(authenticate={}, close_connection=raises(OSError("x"))), store)
         ticket = start(core)
-        assert core.close_connection(ticket) == "OK"
+        assert core.close_connection(ticket) == CLOSE_FAILED_MESSAGE
+        assert "OK" not in CLOSE_FAILED_MESSAGE and "log" in CLOSE_FAILED_MESSAGE
         assert store.get(ticket) is None
 
 

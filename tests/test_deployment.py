@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
+
+from qbwc_spyne.testing import WebConnector
 
 pytestmark = pytest.mark.wire
 
@@ -57,3 +62,47 @@ def test_gunicorn_benchmark_counts_every_update():
     for row in rows:
         completed, resets, other = row[36:].split()[1:4]
         assert (completed, resets, other) == ("3", "0", "0"), row
+
+
+def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
+    """With the sample settings, an update leaves the library's session lines in the log."""
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "gunicorn.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "QBWC_BIND": f"127.0.0.1:{port}",
+        "QBWC_SESSIONS": str(tmp_path / "sessions.db"),
+    }
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn", "-c", "examples/gunicorn.conf.py"),
+                "examples.customer_sync:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(url + "?wsdl", timeout=2).status_code == 200:
+                        break
+                except (requests.RequestException, OSError):
+                    pass
+                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+                time.sleep(0.2)
+            result = WebConnector(url, user="nobody", password="wrong").update()
+            assert result.status == "auth failed", result.transcript()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    text = log.read_text()
+    assert "authenticate: user 'nobody'" in text, text[-2000:]

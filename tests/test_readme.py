@@ -488,7 +488,8 @@ def run_demo(shell: Shell, line: str) -> None:
 
 
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
-    "gunicorn app:app --bind 0.0.0.0:8000 --workers 4": run_gunicorn,
+    "gunicorn app:app --worker-class gthread --workers 2 --threads 8 --keep-alive 75"
+    " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
     "python -m qbwc_spyne.codegen": run_codegen,
     "python -m qbwc_spyne.codegen --check": run_codegen_check,
     "qbwc-spyne serve 'app:handler' --store sqlite:sessions.db": run_serve,

@@ -81,6 +81,10 @@ for _state in SessionState:
 
 # What each operation answers when it cannot be served (see the docstring).
 UNKNOWN_TICKET_MESSAGE = "The session ticket is unknown or the session has expired."
+#: closeConnection's answer when the handler raised: the Web Connector shows
+#: it to its user, who must not read "OK" over an update whose end was lost.
+CLOSE_FAILED_MESSAGE = "The update ended, but the server could not finish it: its log says why."
+
 _FAILURE: dict[str, Any] = {
     "serverVersion": "",
     "clientVersion": "",
@@ -596,7 +600,7 @@ class Core:
                 )
             finally:
                 self.store.delete(session.ticket)
-            message = "OK" if raised else str(event.response_message)
+            message = CLOSE_FAILED_MESSAGE if raised else str(event.response_message)
             if session.last_error:
                 outcome = f"error: {_short(session.last_error)}"
             elif session.state is FINISHED:
