@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -1511,3 +1512,66 @@ class TestLineModsOnAPaidInvoice:
         assert modded.findtext("Subtotal") == "46.00"
         assert modded.findtext("BalanceRemaining") == "41.00"
         assert modded.findtext("IsPaid") == "false"
+
+
+ITEMS = ("Labor", "Widget", "Card")
+
+
+class TestLineModProperties:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        kind=st.sampled_from(["Invoice", "SalesReceipt"]),
+        plan=st.lists(
+            st.tuples(
+                st.sampled_from(["first", "second", "new", "unknown"]),
+                st.none() | st.integers(min_value=0, max_value=99),
+            ),
+            max_size=5,
+        ),
+    )
+    def test_any_line_mod_lists_the_lines_it_names_or_changes_nothing(self, kind, plan):
+        """Lines come back as listed (ids kept, new ids fresh) with totals summed, or 3120."""
+        qb = FakeQuickBooks()
+        qb.load({"customers": [{"Name": "Ada"}], "items": [{"Name": n} for n in ITEMS]})
+        ret = two_lines(qb, kind)
+        ids = {"first": ret.findall(f"{kind}LineRet")[0].findtext("TxnLineID")}
+        ids["second"] = ret.findall(f"{kind}LineRet")[1].findtext("TxnLineID")
+        names = [which for which, _ in plan]
+        bad = "unknown" in names or names.count("first") > 1 or names.count("second") > 1
+        event(f"bad={bad} lines={len(plan)}")
+        fields = ""
+        for which, quantity in plan:
+            given_quantity = "" if quantity is None else f"<Quantity>{quantity}</Quantity>"
+            if which == "new":
+                item = "<ItemRef><FullName>Card</FullName></ItemRef>"
+                fields += line_mod(kind, "-1", item + given_quantity + "<Rate>2</Rate>")
+            else:
+                fields += line_mod(kind, ids.get(which, "NO-SUCH-LINE"), given_quantity)
+        before = snapshot(qb)
+        rs = one(qb, txn_mod(qb, kind, ret, fields))
+        if bad:
+            assert status(rs) == (3120, "Error")
+            assert snapshot(qb) == before
+            return
+        (modded,) = rs
+        got = list(modded.iterfind(f"{kind}LineRet"))
+        if not plan:
+            assert lines_of(modded, kind) == lines_of(ret, kind)
+            return
+        assert len(got) == len(plan)
+        rates = {"first": Decimal(10), "second": Decimal(3), "new": Decimal(2)}
+        start_quantity = {"first": 1, "second": 2, "new": 1}
+        for line, (which, quantity) in zip(got, plan, strict=True):
+            line_id = line.findtext("TxnLineID")
+            if which == "new":
+                assert line_id not in ids.values() and line_id != "-1"
+            else:
+                assert line_id == ids[which]
+            expected = start_quantity[which] if quantity is None else quantity
+            assert Decimal(line.findtext("Quantity")) == expected
+            assert Decimal(line.findtext("Amount")) == expected * rates[which]
+        total = sum(Decimal(line.findtext("Amount")) for line in got)
+        assert Decimal(modded.findtext("Subtotal")) == total
+        assert Decimal(total_of(modded, kind)) == total
+        new_ids = [line.findtext("TxnLineID") for line in got]
+        assert len(set(new_ids)) == len(new_ids)
