@@ -1127,7 +1127,7 @@ class FakeQuickBooks:
         merged.extend(self._clone(v) for v in values.values())
         quantity = _decimal(merged, "Quantity", "1")
         rate = _decimal(merged, "Rate")
-        # A line whose quantity and rate stay keeps its amount, as one given one does.
+        # An Amount given stands; so does the amount of a line whose quantity and rate stay.
         keeps_amount = line is not None and not {"Quantity", "Rate"} & set(given)
         if "Amount" in given or keeps_amount:
             amount = _decimal(merged, "Amount")
