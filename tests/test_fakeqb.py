@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -1251,3 +1252,326 @@ class TestAgainstIntuitXSD:
             c.findtext("Name")
             for c in one(company, "<CustomerQueryRq><ActiveStatus/></CustomerQueryRq>")
         ] == ["Ada"]
+
+
+# -- line edits in a Mod --------------------------------------------------------------------
+
+
+def txn_mod(qb: FakeQuickBooks, kind: str, record: etree._Element, fields: str) -> str:
+    """A ``kind``ModRq of ``record`` with its current EditSequence and ``fields``."""
+    current = qb.records[kind][record.findtext("TxnID")]
+    return (
+        f"<{kind}ModRq><{kind}Mod><TxnID>{current.findtext('TxnID')}</TxnID>"
+        f"<EditSequence>{current.findtext('EditSequence')}</EditSequence>{fields}"
+        f"</{kind}Mod></{kind}ModRq>"
+    )
+
+
+def line_mod(kind: str, line_id: str, fields: str = "") -> str:
+    return f"<{kind}LineMod><TxnLineID>{line_id}</TxnLineID>{fields}</{kind}LineMod>"
+
+
+def two_lines(qb: FakeQuickBooks, kind: str) -> etree._Element:
+    """A new ``kind`` for Ada: 1 Labor at 10.00 and 2 Widgets at 3.00 (subtotal 16.00)."""
+    rs = one(
+        qb,
+        f"<{kind}AddRq><{kind}Add><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+        f"<{kind}LineAdd><ItemRef><FullName>Labor</FullName></ItemRef>"
+        f"<Quantity>1</Quantity><Rate>10</Rate></{kind}LineAdd>"
+        f"<{kind}LineAdd><ItemRef><FullName>Widget</FullName></ItemRef><Desc>Blue</Desc>"
+        f"<Quantity>2</Quantity><Rate>3</Rate></{kind}LineAdd></{kind}Add></{kind}AddRq>",
+    )
+    return rs[0]
+
+
+def lines_of(ret: etree._Element, kind: str) -> list[tuple[str, str, str, str]]:
+    """(item, quantity, rate, amount) of each line of ``ret``."""
+    return [
+        (
+            line.findtext("ItemRef/FullName") or "",
+            line.findtext("Quantity") or "",
+            line.findtext("Rate") or "",
+            line.findtext("Amount") or "",
+        )
+        for line in ret.iterfind(f"{kind}LineRet")
+    ]
+
+
+def total_of(ret: etree._Element, kind: str) -> str:
+    return ret.findtext("BalanceRemaining" if kind == "Invoice" else "TotalAmount") or ""
+
+
+@pytest.mark.parametrize("kind", ["Invoice", "SalesReceipt"])
+class TestLineMods:
+    def test_a_line_named_by_txn_line_id_is_edited_and_totals_follow(self, qb, kind):
+        """A LineMod with a new Quantity changes that line's amount, the subtotal and total."""
+        ret = two_lines(qb, kind)
+        first, second = (line.findtext("TxnLineID") for line in ret.iterfind(f"{kind}LineRet"))
+        rs = one(
+            qb,
+            txn_mod(
+                qb,
+                kind,
+                ret,
+                line_mod(kind, first, "<Quantity>4</Quantity>") + line_mod(kind, second),
+            ),
+        )
+        assert status(rs) == (0, "Info")
+        (modded,) = rs
+        assert lines_of(modded, kind) == [
+            ("Labor", "4", "10.00", "40.00"),
+            ("Widget", "2", "3.00", "6.00"),
+        ]
+        assert [line.findtext("TxnLineID") for line in modded.iterfind(f"{kind}LineRet")] == [
+            first,
+            second,
+        ]
+        assert modded.findtext("Subtotal") == "46.00"
+        assert total_of(modded, kind) == "46.00"
+        assert modded.find(f"{kind}LineRet[2]/Desc").text == "Blue"
+
+    def test_a_given_amount_wins_and_an_untouched_line_keeps_its_amount(self, qb, kind):
+        """Amount given is stored as given; a line mod changing only Desc keeps its amount."""
+        ret = two_lines(qb, kind)
+        first, second = (line.findtext("TxnLineID") for line in ret.iterfind(f"{kind}LineRet"))
+        (modded,) = one(
+            qb,
+            txn_mod(
+                qb,
+                kind,
+                ret,
+                line_mod(kind, first, "<Rate>20</Rate><Amount>15.00</Amount>")
+                + line_mod(kind, second, "<Desc>Red</Desc>"),
+            ),
+        )
+        assert lines_of(modded, kind) == [
+            ("Labor", "1", "20.00", "15.00"),
+            ("Widget", "2", "3.00", "6.00"),
+        ]
+        assert modded.find(f"{kind}LineRet[2]/Desc").text == "Red"
+        assert modded.findtext("Subtotal") == "21.00"
+
+    def test_txn_line_id_minus_one_adds_a_line(self, qb, kind):
+        """TxnLineID -1 adds a new line with a new id, where it stands in the Mod."""
+        ret = two_lines(qb, kind)
+        first, second = (line.findtext("TxnLineID") for line in ret.iterfind(f"{kind}LineRet"))
+        new_line = line_mod(
+            kind,
+            "-1",
+            "<ItemRef><FullName>Card</FullName></ItemRef><Quantity>3</Quantity><Rate>1.5</Rate>",
+        )
+        (modded,) = one(
+            qb, txn_mod(qb, kind, ret, line_mod(kind, first) + new_line + line_mod(kind, second))
+        )
+        assert lines_of(modded, kind) == [
+            ("Labor", "1", "10.00", "10.00"),
+            ("Card", "3", "1.50", "4.50"),
+            ("Widget", "2", "3.00", "6.00"),
+        ]
+        ids = [line.findtext("TxnLineID") for line in modded.iterfind(f"{kind}LineRet")]
+        assert ids[0] == first and ids[2] == second and ids[1] not in (first, second, "-1")
+        assert modded.findtext("Subtotal") == "20.50"
+
+    def test_lines_left_out_of_a_mod_that_lists_one_are_deleted(self, qb, kind):
+        """A Mod listing only the second line deletes the first; the total drops to 6.00."""
+        ret = two_lines(qb, kind)
+        second = ret.findall(f"{kind}LineRet")[1].findtext("TxnLineID")
+        (modded,) = one(qb, txn_mod(qb, kind, ret, line_mod(kind, second)))
+        assert lines_of(modded, kind) == [("Widget", "2", "3.00", "6.00")]
+        assert modded.findtext("Subtotal") == "6.00"
+        assert total_of(modded, kind) == "6.00"
+
+    def test_a_mod_listing_no_line_leaves_the_lines_alone(self, qb, kind):
+        """A body-only Mod keeps both lines and the totals, and still bumps EditSequence."""
+        ret = two_lines(qb, kind)
+        (modded,) = one(qb, txn_mod(qb, kind, ret, "<Memo>note</Memo>"))
+        assert lines_of(modded, kind) == lines_of(ret, kind)
+        assert modded.findtext("Subtotal") == "16.00"
+        assert modded.findtext("EditSequence") != ret.findtext("EditSequence")
+        assert modded.findtext("TimeModified") > ret.findtext("TimeModified")
+
+    def test_a_line_edit_changes_edit_sequence_and_time_modified(self, qb, kind):
+        """After a line edit the old EditSequence is out of date (3200) and changes nothing."""
+        ret = two_lines(qb, kind)
+        first = ret.findtext(f"{kind}LineRet/TxnLineID")
+        (modded,) = one(qb, txn_mod(qb, kind, ret, line_mod(kind, first)))
+        assert lines_of(modded, kind) == [("Labor", "1", "10.00", "10.00")]
+        assert modded.findtext("EditSequence") != ret.findtext("EditSequence")
+        assert modded.findtext("TimeModified") > ret.findtext("TimeModified")
+        stale = txn_mod(qb, kind, ret, line_mod(kind, first)).replace(
+            modded.findtext("EditSequence"), ret.findtext("EditSequence")
+        )
+        assert status(one(qb, stale)) == (3200, "Error")
+
+    @pytest.mark.parametrize(
+        ("lines", "code"),
+        [
+            ("unknown", 3120),
+            ("twice", 3120),
+            ("other", 3120),
+            ("no-item", 3140),
+            ("bad-item", 3140),
+            ("unmodelled-field", 3250),
+        ],
+    )
+    def test_a_bad_line_mod_is_an_error_and_changes_nothing(self, qb, kind, lines, code):
+        """Each bad line edit answers its error status and leaves the company as it was."""
+        ret = two_lines(qb, kind)
+        other = two_lines(qb, kind).findtext(f"{kind}LineRet/TxnLineID")
+        first = ret.findtext(f"{kind}LineRet/TxnLineID")
+        edit = line_mod(kind, first, "<Quantity>9</Quantity>")
+        fields = {
+            "unknown": edit + line_mod(kind, "ABC-123"),
+            "twice": edit + line_mod(kind, first),
+            "other": edit + line_mod(kind, other),
+            "no-item": edit + line_mod(kind, "-1", "<Quantity>1</Quantity>"),
+            "bad-item": edit + line_mod(kind, "-1", "<ItemRef><FullName>Nope</FullName></ItemRef>"),
+            "unmodelled-field": line_mod(
+                kind, first, "<Quantity>9</Quantity><ServiceDate>2024-01-01</ServiceDate>"
+            ),
+        }[lines]
+        before = snapshot(qb)
+        rs = one(qb, txn_mod(qb, kind, ret, "<Memo>changed</Memo>" + fields))
+        assert status(rs) == (code, "Error"), rs.get("statusMessage")
+        assert len(rs) == 0
+        assert snapshot(qb) == before
+
+    def test_an_unmodelled_line_field_is_named_in_the_status(self, qb, kind):
+        """The 3250 message names the field the fake does not keep."""
+        ret = two_lines(qb, kind)
+        first = ret.findtext(f"{kind}LineRet/TxnLineID")
+        rs = one(
+            qb,
+            txn_mod(qb, kind, ret, line_mod(kind, first, "<ServiceDate>2024-01-01</ServiceDate>")),
+        )
+        assert status(rs) == (3250, "Error")
+        assert f"{kind}LineMod/ServiceDate" in rs.get("statusMessage")
+
+    def test_a_line_group_mod_is_refused_with_a_status(self, qb, kind):
+        """A *LineGroupMod, which the fake does not keep, is 3250 and changes nothing."""
+        ret = two_lines(qb, kind)
+        before = snapshot(qb)
+        rs = one(
+            qb,
+            txn_mod(
+                qb,
+                kind,
+                ret,
+                f"<{kind}LineGroupMod><TxnLineID>-1</TxnLineID>"
+                f"<ItemGroupRef><FullName>Kit</FullName></ItemGroupRef></{kind}LineGroupMod>",
+            ),
+        )
+        assert status(rs) == (3250, "Error")
+        assert f"{kind}LineGroupMod" in rs.get("statusMessage")
+        assert snapshot(qb) == before
+
+    def test_a_line_edit_is_undone_by_rollback_on_error(self, qb, kind):
+        """A line edit followed by a failing request in rollbackOnError is undone."""
+        ret = two_lines(qb, kind)
+        first = ret.findtext(f"{kind}LineRet/TxnLineID")
+        before = snapshot(qb)
+        rows = answers(
+            qb,
+            txn_mod(qb, kind, ret, line_mod(kind, first, "<Quantity>7</Quantity>"))
+            + invoice_add(customer="Nobody"),
+            on_error="rollbackOnError",
+        )
+        assert [status(row)[0] for row in rows] == [3140, 3140]
+        assert snapshot(qb) == before
+        answers(
+            qb,
+            txn_mod(qb, kind, ret, line_mod(kind, first, "<Quantity>7</Quantity>"))
+            + invoice_add(customer="Nobody"),
+        )
+        (kept,) = qb.records[kind][ret.findtext("TxnID")].iterfind(f"{kind}LineRet")
+        assert (kept.findtext("Quantity"), kept.findtext("Amount")) == ("7", "70.00")
+
+
+class TestLineModsOnAPaidInvoice:
+    def test_payments_stay_taken_off_the_new_total(self, qb):
+        """An invoice of 16.00 paid 5.00, edited to 46.00, has 41.00 left to pay."""
+        ret = two_lines(qb, "Invoice")
+        one(
+            qb,
+            "<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName>"
+            "</CustomerRef><TotalAmount>5.00</TotalAmount><AppliedToTxnAdd>"
+            f"<TxnID>{ret.findtext('TxnID')}</TxnID><PaymentAmount>5.00</PaymentAmount>"
+            "</AppliedToTxnAdd></ReceivePaymentAdd></ReceivePaymentAddRq>",
+        )
+        first = ret.findtext("InvoiceLineRet/TxnLineID")
+        second = ret.findall("InvoiceLineRet")[1].findtext("TxnLineID")
+        (modded,) = one(
+            qb,
+            txn_mod(
+                qb,
+                "Invoice",
+                ret,
+                line_mod("Invoice", first, "<Quantity>4</Quantity>") + line_mod("Invoice", second),
+            ),
+        )
+        assert modded.findtext("Subtotal") == "46.00"
+        assert modded.findtext("BalanceRemaining") == "41.00"
+        assert modded.findtext("IsPaid") == "false"
+
+
+ITEMS = ("Labor", "Widget", "Card")
+
+
+class TestLineModProperties:
+    @settings(max_examples=200, deadline=None)
+    @given(
+        kind=st.sampled_from(["Invoice", "SalesReceipt"]),
+        plan=st.lists(
+            st.tuples(
+                st.sampled_from(["first", "second", "new", "unknown"]),
+                st.none() | st.integers(min_value=0, max_value=99),
+            ),
+            max_size=5,
+        ),
+    )
+    def test_any_line_mod_lists_the_lines_it_names_or_changes_nothing(self, kind, plan):
+        """Lines come back as listed (ids kept, new ids fresh) with totals summed, or 3120."""
+        qb = FakeQuickBooks()
+        qb.load({"customers": [{"Name": "Ada"}], "items": [{"Name": n} for n in ITEMS]})
+        ret = two_lines(qb, kind)
+        ids = {"first": ret.findall(f"{kind}LineRet")[0].findtext("TxnLineID")}
+        ids["second"] = ret.findall(f"{kind}LineRet")[1].findtext("TxnLineID")
+        names = [which for which, _ in plan]
+        bad = "unknown" in names or names.count("first") > 1 or names.count("second") > 1
+        event(f"bad={bad} lines={len(plan)}")
+        fields = ""
+        for which, quantity in plan:
+            given_quantity = "" if quantity is None else f"<Quantity>{quantity}</Quantity>"
+            if which == "new":
+                item = "<ItemRef><FullName>Card</FullName></ItemRef>"
+                fields += line_mod(kind, "-1", item + given_quantity + "<Rate>2</Rate>")
+            else:
+                fields += line_mod(kind, ids.get(which, "NO-SUCH-LINE"), given_quantity)
+        before = snapshot(qb)
+        rs = one(qb, txn_mod(qb, kind, ret, fields))
+        if bad:
+            assert status(rs) == (3120, "Error")
+            assert snapshot(qb) == before
+            return
+        (modded,) = rs
+        got = list(modded.iterfind(f"{kind}LineRet"))
+        if not plan:
+            assert lines_of(modded, kind) == lines_of(ret, kind)
+            return
+        assert len(got) == len(plan)
+        rates = {"first": Decimal(10), "second": Decimal(3), "new": Decimal(2)}
+        start_quantity = {"first": 1, "second": 2, "new": 1}
+        for line, (which, quantity) in zip(got, plan, strict=True):
+            line_id = line.findtext("TxnLineID")
+            if which == "new":
+                assert line_id not in ids.values() and line_id != "-1"
+            else:
+                assert line_id == ids[which]
+            expected = start_quantity[which] if quantity is None else quantity
+            assert Decimal(line.findtext("Quantity")) == expected
+            assert Decimal(line.findtext("Amount")) == expected * rates[which]
+        total = sum(Decimal(line.findtext("Amount")) for line in got)
+        assert Decimal(modded.findtext("Subtotal")) == total
+        assert Decimal(total_of(modded, kind)) == total
+        new_ids = [line.findtext("TxnLineID") for line in got]
+        assert len(set(new_ids)) == len(new_ids)

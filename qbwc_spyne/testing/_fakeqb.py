@@ -6,7 +6,11 @@ Records are kept as the ``*Ret`` elements QuickBooks would return, in the
 order they were created, per type. An Add builds the ``*Ret`` from the
 ``*Add`` element (ids, times and edit sequence first, then the fields as
 given, line items renamed ``*LineRet``); a Mod replaces fields; a Query
-filters and returns copies. What QuickBooks checks, the fake checks, with
+filters and returns copies. A Mod edits lines as the SDK's "modifying
+transaction lines" rules say: a ``*LineMod`` names its line by
+``TxnLineID``, ``-1`` adds a line, a Mod that lists any line deletes the
+lines it leaves out, one that lists none leaves them alone; the totals are
+then recomputed as on an Add. What QuickBooks checks, the fake checks, with
 QuickBooks' status codes and messages:
 
 - 1 (Info): a query matched nothing;
@@ -15,7 +19,11 @@ QuickBooks' status codes and messages:
 - 3100: an Add or Mod would duplicate a name;
 - 3120: a ListID or TxnID asked for does not exist;
 - 3140: a reference names nothing in the list it names;
+- 3120 also: a ``TxnLineID`` that is not one of the transaction's lines
+  (or names one line twice);
 - 3200: a Mod's EditSequence is out of date;
+- 3250: a line field or line group the fake does not keep (QuickBooks'
+  "not available" status): refused, since taking it would change nothing;
 - 3391: an iteratorID that is unknown, spent, or continued with other criteria.
 
 References are resolved against the list each one names, wherever it
@@ -116,6 +124,8 @@ _JSON_LISTS = {
 _JSON_OPTIONS = ("company_name", "company_file", "product", "country", "versions")
 TXN_TYPES = ("Invoice", "SalesReceipt", "ReceivePayment")
 _LINES = {"Invoice": "InvoiceLine", "SalesReceipt": "SalesReceiptLine"}
+#: The fields of a line the fake keeps; a ``*LineMod`` with another is refused (3250).
+_LINE_FIELDS = ("TxnLineID", "ItemRef", "Desc", "Quantity", "Rate", "ClassRef", "Amount")
 
 PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provided XML text stream.")
 NOT_RUNNING = ("0x80040408", "Could not start QuickBooks.")
@@ -187,6 +197,16 @@ def _too_long(path: str, text: str) -> _Status:
     # The SDK's table of status codes: 3070, a string longer than its field allows.
     field = path.rsplit("/", 1)[-1]
     return _Status(3070, f'The string "{text}" in the field "{field}" is too long.')
+
+
+def _not_modelled(path: str, kind: str) -> _Status:
+    # 3250 is QuickBooks' "feature not available"; the fake cannot store
+    # the field, and taking it without storing it would be a false success.
+    return _Status(
+        3250,
+        f'The fake QuickBooks does not keep "{path}" in a {kind}: '
+        "this request would change nothing it can show, so it is refused.",
+    )
 
 
 def _blank_name(kind: str) -> _Status:
@@ -991,6 +1011,7 @@ class FakeQuickBooks:
         if record.findtext("EditSequence") != sequence:
             raise _Status(3200, f'The provided edit sequence "{sequence}" is out-of-date. ')
         mod = self._resolved(kind, mod)
+        lines = self._line_mods(kind, record, mod)
         new_name = mod.findtext("Name")
         if new_name == "" and kind in LIST_TYPES:
             raise _blank_name(kind)
@@ -1006,10 +1027,124 @@ class FakeQuickBooks:
             self._replace(record, change)
             if change.tag == "Name":
                 self._replace(record, _element("FullName", change.text))
+        if lines is not None:
+            self._apply_lines(kind, record, lines)
         self._remember_name(kind, record)
         self._set(record, "TimeModified", stamp)
         self._set(record, "EditSequence", new_sequence)
         return [self._copy(record, True)], {}, None
+
+    def _line_mods(
+        self, kind: str, record: etree._Element, mod: etree._Element
+    ) -> list[tuple[etree._Element | None, etree._Element]] | None:
+        """The lines a transaction Mod leaves, in order, each checked: (line kept, its mod).
+
+        The SDK's rules for lines in a Mod: a ``*LineMod`` names the line it
+        edits by ``TxnLineID``, and ``TxnLineID`` -1 adds a line; "any line
+        item not specifically identified in a modify request will be
+        deleted" once the Mod lists one line; a Mod that lists none leaves
+        the lines alone (``None`` here).
+
+        Raises:
+            _Status: 3120, a TxnLineID that is not one of this transaction's
+                lines (or names a line twice); 3140, a new line without an
+                item; 3250, a line field or line group the fake does not keep,
+                refused rather than accepted and ignored.
+        """
+        line_tag = _LINES.get(kind)
+        mods = [c for c in mod if c.tag.endswith(("LineMod", "LineGroupMod"))]
+        if line_tag is None or not mods:
+            return None
+        existing = {line.findtext("TxnLineID"): line for line in record.iterfind(f"{line_tag}Ret")}
+        kept: list[tuple[etree._Element | None, etree._Element]] = []
+        for line_mod in mods:
+            if line_mod.tag != f"{line_tag}Mod":
+                raise _not_modelled(line_mod.tag, kind)
+            for field_ in line_mod:
+                if field_.tag not in _LINE_FIELDS:
+                    raise _not_modelled(f"{line_mod.tag}/{field_.tag}", kind)
+            line_id = line_mod.findtext("TxnLineID") or ""
+            if line_id == "-1":
+                if line_mod.find("ItemRef") is None:
+                    raise _Status(
+                        3140, f'There is an invalid reference to QuickBooks Item "" in the {kind}.'
+                    )
+                kept.append((None, line_mod))
+                continue
+            line = existing.pop(line_id, None)
+            if line is None:
+                raise _not_found(line_id)
+            kept.append((line, line_mod))
+        for _, line_mod in kept:  # numbers checked before anything changes
+            for tag in ("Quantity", "Rate", "Amount"):
+                if line_mod.find(tag) is not None:
+                    _decimal(line_mod, tag)
+        return kept
+
+    def _apply_lines(
+        self,
+        kind: str,
+        record: etree._Element,
+        lines: list[tuple[etree._Element | None, etree._Element]],
+    ) -> None:
+        """Replace the lines of ``record`` by ``lines`` and recompute its totals as an Add does."""
+        line_tag = _LINES[kind]
+        old = list(record.iterfind(f"{line_tag}Ret"))
+        anchor = record.find("Subtotal")
+        position = (
+            record.index(old[0])
+            if old
+            else (record.index(anchor) if anchor is not None else len(record))
+        )
+        for line in old:
+            record.remove(line)
+        total = Decimal("0")
+        for offset, (line, line_mod) in enumerate(lines):
+            out = self._modified_line(line_tag, line, line_mod)
+            record.insert(position + offset, out)
+            total += _decimal(out, "Amount")
+        before = _decimal(record, "Subtotal")
+        self._set(record, "Subtotal", _money(total))
+        if kind == "Invoice":
+            # What payments took off the old total comes off the new one.
+            paid = before - _decimal(record, "BalanceRemaining")
+            balance = total - paid
+            self._set(record, "BalanceRemaining", _money(balance))
+            self._set(record, "IsPaid", "true" if balance <= 0 else "false")
+        else:
+            self._set(record, "TotalAmount", _money(total))
+
+    def _modified_line(
+        self, line_tag: str, line: etree._Element | None, line_mod: etree._Element
+    ) -> etree._Element:
+        """A ``*LineRet``: ``line`` with the fields of ``line_mod``, or a new line."""
+        values: dict[str, etree._Element] = {}
+        if line is not None:
+            values = {c.tag: c for c in line if c.tag != "TxnLineID"}
+        given = {c.tag: c for c in line_mod if c.tag != "TxnLineID"}
+        values.update(given)
+        merged = etree.Element("line")
+        merged.extend(self._clone(v) for v in values.values())
+        quantity = _decimal(merged, "Quantity", "1")
+        rate = _decimal(merged, "Rate")
+        # An Amount given stands; so does the amount of a line whose quantity and rate stay.
+        keeps_amount = line is not None and not {"Quantity", "Rate"} & set(given)
+        if "Amount" in given or keeps_amount:
+            amount = _decimal(merged, "Amount")
+        else:
+            amount = quantity * rate
+        out = etree.Element(f"{line_tag}Ret")
+        line_id = line.findtext("TxnLineID") if line is not None else self._new_id()
+        etree.SubElement(out, "TxnLineID").text = line_id
+        out.append(self._clone(values["ItemRef"]))
+        if values.get("Desc") is not None and values["Desc"].text:
+            etree.SubElement(out, "Desc").text = values["Desc"].text
+        etree.SubElement(out, "Quantity").text = f"{quantity.normalize()}"
+        etree.SubElement(out, "Rate").text = _money(rate)
+        if "ClassRef" in values:
+            out.append(self._clone(values["ClassRef"]))
+        etree.SubElement(out, "Amount").text = _money(amount)
+        return out
 
     @staticmethod
     def _replace(record: etree._Element, change: etree._Element) -> None:
