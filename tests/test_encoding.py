@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,6 +81,19 @@ class TestPolicies:
         ]
         done = _encoding.apply_to_value([("Name", "Łódź")], "transliterate")
         assert done == [("Name", "Lódz")]
+
+    def test_any_mapping_and_a_tuple_of_pairs_are_walked(self):
+        """A read-only mapping or a tuple of pairs is no way past the check."""
+        fields = MappingProxyType({"CustomerAdd": MappingProxyType({"Name": "Дом"})})
+        with pytest.raises(CodePageError) as caught:
+            _encoding.apply_to_value(fields, "error")
+        assert {p for p, _ in caught.value.problems} == {"CustomerAdd/Name"}
+        pairs = (("FullName", "Acme"), ("FullName", "Łódź"))
+        with pytest.raises(CodePageError) as caught:
+            _encoding.apply_to_value(pairs, "error")
+        assert {p for p, _ in caught.value.problems} == {"FullName"}
+        done = _encoding.apply_to_value(pairs, "transliterate")
+        assert done == [("FullName", "Acme"), ("FullName", "Lódz")]
 
     def test_transliterated_text_is_checked_for_length_after(self):
         """An ellipsis becomes three dots: the schema check sees the longer name."""

@@ -28,6 +28,7 @@ import tomllib
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import pytest
 import requests
 from argon2 import PasswordHasher
 
-from qbwc_spyne import JobContext, JobState, qbxml
+from qbwc_spyne import JobContext, JobState, codegen_schema, make_wsgi_app, qbxml
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
@@ -274,6 +275,25 @@ def use_postgres(module: types.ModuleType, your_app: Any, request: Any) -> None:
         module.engine.dispose()
 
 
+def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Schema order, every problem named, typed answers; the kind transliterates, QB stores it."""
+    add = qbxml.parse(module.document).find(".//InvoiceAdd")
+    assert [child.tag for child in add] == ["CustomerRef", "TxnDate", *["InvoiceLineAdd"] * 2]
+    assert [path for path, _ in module.problems] == [
+        "CustomerAdd/Name",
+        "CustomerAdd/Nmae",
+        "CustomerAdd/CompanyName",
+    ]
+    assert module.acme["Balance"] == module.balance == Decimal("120.50")
+    quickbooks = FakeQuickBooks()
+    result = WebConnector(
+        make_wsgi_app(module.handler), user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    names = [c.findtext("Name") for c in quickbooks.records["Customer"].values()]
+    assert names == ['"Zoë" Café EUR']
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -288,6 +308,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_reference
     if "SQLJobQueue(engine)" in block.text:
         return use_postgres
+    if "qbxml.SchemaError" in block.text:
+        return use_schema
     return None
 
 
@@ -403,6 +425,15 @@ def run_codegen_check(shell: Shell, line: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def run_codegen_schema_check(shell: Shell, line: str) -> None:
+    """Up to date with the XSD where it is present; without it, says to pass --xsd (exit 2)."""
+    done = run(command(line), cwd=ROOT)
+    if (codegen_schema.default_xsd_dir() / codegen_schema.XSD_FILES["13.0"]).is_file():
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 2 and "pass --xsd" in done.stderr, done.stderr
+
+
 def run_codegen(shell: Shell, line: str) -> None:
     """The generator writes what is committed (here into a copy, not the checkout)."""
     output = shell.directory / "_service.py"
@@ -492,6 +523,7 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
     "python -m qbwc_spyne.codegen": run_codegen,
     "python -m qbwc_spyne.codegen --check": run_codegen_check,
+    "python -m qbwc_spyne.codegen_schema --check": run_codegen_schema_check,
     "qbwc-spyne serve 'app:handler' --store sqlite:sessions.db": run_serve,
     "qbwc-spyne qwc --toml qwc.toml -o shop.qwc": run_qwc,
     "qbwc-spyne simulate https://shop.example.com/qbwc --user shop"

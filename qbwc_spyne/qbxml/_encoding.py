@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from lxml import etree
@@ -173,11 +174,11 @@ def _walk(
     if isinstance(value, str):
         return _apply(value, policy, codepage, path, problems)
     prefix = f"{path}/" if path else ""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: _walk(v, policy, codepage, prefix + str(k), problems) for k, v in value.items()}
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         return (value[0], _walk(value[1], policy, codepage, prefix + value[0], problems))
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # repeated values, or a tuple of pairs
         return [_walk(item, policy, codepage, path, problems) for item in value]
     return value
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,14 +59,17 @@ from ..events import (
     SendRequestEvent,
 )
 from ..exceptions import (
+    CodePageError,
     ConfigurationError,
     HandlerError,
     JobStateError,
     KeyConflictError,
+    SchemaError,
     StorageError,
 )
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
+from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState
 
 __all__ = [
@@ -190,6 +193,14 @@ class JobKind:
     #: The name jobs refer to.
     name: str = ""
 
+    #: What to do with characters the company's code page lacks, for this
+    #: kind's requests: ``"error"``, ``"transliterate"`` or ``"pass"``
+    #: (None: the handler's ``encoding``).
+    encoding: str | None = None
+
+    #: The company's code page for this kind (None: the handler's ``codepage``).
+    codepage: str | None = None
+
     def build(self, ctx: JobContext) -> qbxml.Rq:
         """Return the request (its requestID is set by the queue).
 
@@ -223,6 +234,14 @@ class JobKind:
         it happened if the query found something.
         """
         return bool(result.records)
+
+
+def _check_encoding(policy: str, codepage: str, owner: str) -> None:
+    """Refuse an encoding policy or code page that is not one, when it is configured."""
+    try:
+        _encoding.apply_to_value("", policy, codepage=codepage)
+    except CodePageError as exc:
+        raise ConfigurationError(f"{owner}: {exc}") from None
 
 
 def _is_write(document: str) -> bool:
@@ -286,9 +305,29 @@ class QueueHandler(QBWCHandler):
         clock_skew: seconds by which QuickBooks' clock may run behind
             ``clock``: a :meth:`JobContext.watermark` is never later than the
             moment its query was first sent less this allowance.
+        encoding: what to do with text the company's code page cannot store:
+            ``"error"`` (the default) fails the job before sending, naming
+            each field and character; ``"transliterate"`` sends what the code
+            page holds (typographic quotes as ASCII quotes, ``€`` as ``EUR``,
+            other letters without their accent, the rest as ``?``);
+            ``"pass"`` sends the text as it is. A kind may set its own
+            (:attr:`JobKind.encoding`).
+        codepage: the company's code page, a Python codec name; the default
+            ``"latin-1"`` is the set QuickBooks is known to store
+            (``"cp1252"`` adds ``€`` and typographic quotes, unconfirmed).
+
+    Raises:
+        ConfigurationError: an unknown encoding policy or code page.
+
+    Every request is checked against the qbXML schema of the session's
+    version before it is sent: one that does not fit fails its job with the
+    :class:`~qbwc_spyne.qbxml.SchemaError`'s message (error code ``schema``),
+    and QuickBooks never sees it. A kind returns ``Rq(..., validate=False)``
+    to send a request unchecked.
 
     .. versionchanged:: Unreleased
-       ``clock_skew`` added (10 minutes by default).
+       ``clock_skew`` added (10 minutes by default); ``encoding`` and
+       ``codepage`` added; requests are checked against the schema.
     """
 
     def __init__(
@@ -303,7 +342,12 @@ class QueueHandler(QBWCHandler):
         clock: Callable[[], float] = time.time,
         keep_requests: bool = False,
         clock_skew: float = 600.0,
+        encoding: str = "error",
+        codepage: str = _encoding.DEFAULT_CODEPAGE,
     ) -> None:
+        _check_encoding(encoding, codepage, "QueueHandler")
+        self.encoding = encoding
+        self.codepage = codepage
         self.queue = queue
         self._verify = passwords.verify if isinstance(passwords, PasswordCheck) else passwords
         self.kinds: dict[str, JobKind] = {}
@@ -322,6 +366,9 @@ class QueueHandler(QBWCHandler):
             raise ConfigurationError(f"{type(kind).__name__} has no name")
         if kind.name in self.kinds:
             raise ConfigurationError(f"a job kind named {kind.name!r} is already registered")
+        _check_encoding(
+            kind.encoding or self.encoding, kind.codepage or self.codepage, type(kind).__name__
+        )
         self.kinds[kind.name] = kind
         return kind
 
@@ -480,8 +527,7 @@ class QueueHandler(QBWCHandler):
             except StorageError:
                 raise
             except Exception as exc:
-                self._fail(job, session, "build", f"{type(exc).__name__}: {exc}")
-                self._report(session, job, exc)
+                self._unbuilt(job, session, exc)
                 continue
             now = self.clock()
             if fresh:  # iterator="Start" (or a single request) goes out now
@@ -519,11 +565,47 @@ class QueueHandler(QBWCHandler):
             raise HandlerError(
                 f"{type(kind).__name__} must return a qbxml.Rq", operation="sendRequestXML"
             )
-        document = qbxml.request(replace(rq, request_id=str(job.id)), version=ctx.version)
+        # The code page first, so the schema sees the text that is sent (a
+        # transliteration may make a name longer than QuickBooks takes).
+        policy = kind.encoding or self.encoding
+        codepage = kind.codepage or self.codepage
+        fields = rq.fields
+        if fields is not None and not isinstance(fields, Mapping | list | tuple):
+            fields = list(fields)  # pairs from a generator: read them once
+        fields = _encoding.apply_to_value(fields, policy, codepage=codepage)
+        document = qbxml.request(
+            replace(rq, request_id=str(job.id), fields=fields), version=ctx.version
+        )
+        # And the document, for text no field walk reaches (a value's str()).
+        document = _encoding.apply_to_document(document, policy, codepage=codepage)
         if not job.reconciling:
             job.writes = _is_write(document)
         job.request = document
         return document
+
+    def _unbuilt(self, job: Job, session: Session, exc: Exception) -> None:
+        """The job's request could not be built: nothing was sent.
+
+        A reconcile query that cannot be built leaves the write unknown, for
+        the operator: failing it would invite a retry that may write twice.
+        """
+        if isinstance(exc, SchemaError):
+            code, message = "schema", str(exc)
+        elif isinstance(exc, CodePageError):
+            code, message = "encoding", str(exc)
+        else:
+            code, message = "build", f"{type(exc).__name__}: {exc}"
+        if job.reconciling:
+            message = f"Outcome unknown: its reconcile query could not be built: {message}"
+            if self.queue.release(
+                job.id, ticket=session.ticket, now=self.clock(), to=JobState.UNKNOWN,
+                code=code, message=message,
+            ):  # fmt: skip
+                self._settle(session, job, JobState.UNKNOWN.value)
+            session.data.pop("job", None)
+        else:
+            self._fail(job, session, code, message)
+        self._report(session, job, exc)
 
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
         session = _session_of(event, "receiveResponseXML")
