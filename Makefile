@@ -36,9 +36,12 @@ codegen: $(STAMP)
 	$(BIN)/python -m qbwc_spyne.codegen
 
 ## Benchmarks: figures side by side with floors measured in the same run.
+## bench_storage and bench_hosts use PostgreSQL when initdb is on PATH.
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_server
 	$(BIN)/python -m bench.bench_queue
+	$(BIN)/python -m bench.bench_storage
+	$(BIN)/python -m bench.bench_hosts
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
