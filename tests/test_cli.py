@@ -577,7 +577,31 @@ class TestJobs:
         assert status == 0 and out.strip() == "0 finished job(s) purged"  # a pending job needs it
         queue.cancel(2, now=0)
         status, out, _ = self.jobs(capsys, "purge", "--days", "0", "--db", str(db))
-        assert out.strip() == "2 finished job(s) purged" and queue.jobs() == []
+        assert out.strip() == "2 finished job(s) purged"
+        # The keyed job stays as a tombstone, so its key still names its work.
+        assert [(j.id, j.purged, j.payload) for j in queue.jobs()] == [(first.id, True, {})]
+
+    @pytest.mark.parametrize("days", ["nan", "inf", "-inf", "-1", "1e308"])
+    def test_purge_refuses_days_that_are_not_a_finite_age(self, tmp_path, capsys, days):
+        """--days nan, inf or negative: one line on stderr, exit 1, nothing purged."""
+        db, queue, _ = self.queue_file(tmp_path)
+        queue.cancel(2, now=0)
+        status, out, err = self.jobs(capsys, "purge", f"--days={days}", "--db", str(db))
+        assert status == 1 and out == "" and "--days" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert len(queue.jobs()) == 2 and not queue.jobs()[1].purged
+
+    def test_retry_of_a_job_that_would_stay_blocked_fails_naming_the_blocker(
+        self, tmp_path, capsys
+    ):
+        """Not "is now blocked" and exit 0: one line naming the dependency, exit 1."""
+        db, queue, first = self.queue_file(tmp_path)
+        queue.claim(user="shop", company_file="", ticket="t", now=0, lease=60)
+        queue.fail(first.id, ticket="t", now=0, code="3140", message="no customer")
+        status, out, err = self.jobs(capsys, "retry", "2", "--db", str(db))
+        assert status == 1 and out == ""
+        assert f"job {first.id} it depends on is failed" in err
+        assert len(err.strip().splitlines()) == 1
 
     def test_help_names_the_defaults(self, capsys):
         """Each option says its default."""

@@ -239,6 +239,8 @@ class TestEnqueueRefuses:
             ({"payload": {"nan": float("nan")}}, "not JSON"),
             ({"payload": {1: "x"}}, "keys must be strings"),
             ({"depends_on": [99]}, "do not exist"),
+            ({"depends_on": [10**30]}, "do not exist"),
+            ({"depends_on": [-(2**64)]}, "do not exist"),
             ({"depends_on": ["1"]}, "int job ids"),
             ({"depends_on": "12"}, "not a string"),
             ({"key": ""}, "key"),
@@ -292,13 +294,73 @@ class TestDependencies:
         retry_job(queue, b.id)
         assert {state(queue, j.id) for j in (a, b, c, d)} == {JobState.PENDING}
 
-    def test_retry_of_a_job_still_blocked_by_its_own_dependency_keeps_it_blocked(self, queue):
-        """Retrying a blocked job whose dependency is still failed does not make it runnable."""
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_retry_of_a_job_its_own_dependency_still_blocks_is_refused_naming_it(self, queue, end):
+        """Not a success that leaves it blocked: JobStateError naming the dependency, and
+        nothing changes (a cancelled dependant included)."""
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
-        fail(queue, a.id)
-        assert retry_job(queue, b.id).state is JobState.BLOCKED
+        if end == "failed":
+            fail(queue, a.id)
+        else:
+            cancel_job(queue, a.id)
+        for before in (JobState.BLOCKED, JobState.CANCELLED):
+            if before is JobState.CANCELLED:
+                cancel_job(queue, b.id)
+            with pytest.raises(JobStateError, match=f"job {a.id} it depends on is {end}") as info:
+                retry_job(queue, b.id)
+            assert info.value.job_id == b.id and info.value.state == before.value
+            assert not queue.retry(b.id, now=5.0)
+            assert state(queue, b.id) is before
         assert queue.runnable(user="shop") == []
+
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_replacing_a_stopped_dependency_unblocks_its_dependants(self, queue, end):
+        """sync fails (or is cancelled), the invoice and its follow-up are blocked; the sync's key
+        is queued again: both wait on the new sync, pending, and run once it is done."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        invoice = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        after = queue.enqueue(user="shop", kind="inv", depends_on=[invoice.id])
+        if end == "failed":
+            fail(queue, sync.id)
+        else:
+            cancel_job(queue, sync.id)
+        assert {state(queue, j.id) for j in (invoice, after)} == {JobState.BLOCKED}
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(invoice.id).depends_on == [again.id]
+        assert {state(queue, j.id) for j in (invoice, after)} == {JobState.PENDING}
+        assert [j.id for j in queue.runnable(user="shop")] == [again.id]
+        finish(queue, again.id)
+        finish(queue, invoice.id, ticket="t2")
+        finish(queue, after.id, ticket="t3")
+
+    def test_replacing_a_dependency_leaves_blocked_what_another_failure_blocks(self, queue):
+        """The invoice needs the sync and the customer, both failed: replacing the sync moves
+        the edge, and the invoice stays blocked until the customer is retried."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        customer = queue.enqueue(user="shop", kind="cust")
+        invoice = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id, customer.id])
+        fail(queue, sync.id)
+        fail(queue, customer.id)
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(invoice.id).depends_on == [customer.id, again.id]
+        assert state(queue, invoice.id) is JobState.BLOCKED
+        with pytest.raises(JobStateError, match=f"job {customer.id} it depends on is failed"):
+            retry_job(queue, invoice.id)
+        retry_job(queue, customer.id)
+        assert state(queue, invoice.id) is JobState.PENDING
+
+    def test_replacing_a_done_job_keeps_its_finished_dependants_history(self, queue):
+        """A done dependant keeps the edge to the job it ran after; a waiting one moves."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        ran = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        finish(queue, sync.id)
+        finish(queue, ran.id, ticket="t2")
+        waiting = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(ran.id).depends_on == [sync.id]
+        assert queue.get(waiting.id).depends_on == [again.id]
+        assert [j.id for j in queue.runnable(user="shop")] == [again.id]
 
     def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path, sqlite_file):
         """depends_on reads back from qbwc_job_deps; dependants are found through an index."""
@@ -381,6 +443,53 @@ class TestPurge:
         assert queue.purge(done_before=1e12) == 0
         retry_job(queue, failed.id)
         assert state(queue, blocked.id) is JobState.PENDING
+
+    @pytest.mark.parametrize("end", ["done", "failed", "cancelled"])
+    def test_a_purged_keyed_job_still_names_its_work(self, queue, end):
+        """Purged, a keyed job is a tombstone: enqueueing its key again gives it back (no second
+        write), its payload, checkpoint and error text are gone, a second purge counts it not."""
+        job = queue.enqueue(user="shop", kind="inv", payload={"ref": "DEMO-1"}, key="DEMO-1")
+        if end == "cancelled":
+            cancel_job(queue, job.id)
+        else:
+            claimed(queue)
+            queue.progress(job.id, ticket="t1", now=1, staged_checkpoint="c", warning="w")
+            if end == "done":
+                queue.complete(job.id, ticket="t1", now=1, keep_request=True)
+            else:
+                queue.fail(job.id, ticket="t1", now=1, code="3140", message="Ada's card")
+        plain = queue.enqueue(user="shop", kind="inv", now=1)
+        finish(queue, plain.id)
+        before = queue.get(job.id)
+        assert queue.purge(done_before=1e12) == 2
+        again = queue.enqueue(user="shop", kind="inv", payload={"ref": "DEMO-1"}, key="DEMO-1")
+        assert again.id == job.id and again.purged and again.state.value == end
+        assert again.payload == {} and again.checkpoint is None and again.request is None
+        assert again.error_message is None and again.error_code is None and again.warning is None
+        kept = ("user", "kind", "key", "state", "created", "updated")
+        assert all(getattr(again, n) == getattr(before, n) for n in kept)
+        assert queue.runnable(user="shop") == [] and [j.id for j in queue.jobs()] == [job.id]
+        assert queue.purge(done_before=1e12) == 0
+
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_a_purged_job_is_not_retried_but_its_key_can_be_replaced(self, queue, end):
+        """Retrying a tombstone would send an empty payload: refused, saying how to queue the
+        key again; if_exists="replace" does, and the tombstone then goes at the next purge."""
+        job = queue.enqueue(user="shop", kind="inv", payload={"ref": "1"}, key="1")
+        if end == "failed":
+            fail(queue, job.id)
+        else:
+            cancel_job(queue, job.id)
+        queue.purge(done_before=1e12)
+        with pytest.raises(JobStateError, match=r'was purged.*if_exists="replace"'):
+            retry_job(queue, job.id)
+        assert state(queue, job.id).value == end
+        new = queue.enqueue(
+            user="shop", kind="inv", payload={"ref": "1"}, key="1", if_exists="replace", now=2
+        )
+        assert new.state is JobState.PENDING and new.payload == {"ref": "1"}
+        assert queue.purge(done_before=1e12) == 1
+        assert [j.id for j in queue.jobs()] == [new.id]
 
     def test_purge_keeps_recent_jobs(self, queue):
         """Only jobs finished before the cut-off go."""
