@@ -257,8 +257,9 @@ class JobQueue(Protocol):
     ) -> list[Job]:
         """Release every job whose lease ran out, of any user; return them as released.
 
-        A query goes back to pending; a write to reconcile when its kind is
-        in ``reconcilable`` (None: any kind), else to unknown with ``message``.
+        By :func:`released_state`: a query goes back to pending; a write to
+        reconcile when its kind is in ``reconcilable`` (None: any kind), else
+        to unknown; an unknown write's error message becomes ``message``.
         """
 
     def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
