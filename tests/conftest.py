@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from qbwc_spyne import MemorySessionStore, QBWCServer
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import WSGITransport, make_client
 
-from .helpers import FakeClock, RecordingHandler, response_schema
+from .helpers import FakeClock, RecordingHandler, close_test_connections, response_schema
 
 pytest_plugins = ["qbwc_spyne.testing.pytest_plugin", "tests.postgres"]
 
@@ -56,6 +57,12 @@ def wc(transport: WSGITransport) -> Any:
 @pytest.fixture(scope="session")
 def schema():
     return response_schema()
+
+
+@pytest.fixture(autouse=True)
+def _close_test_connections() -> Iterator[None]:
+    yield
+    close_test_connections()
 
 
 @pytest.fixture(autouse=True)

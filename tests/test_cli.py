@@ -25,7 +25,7 @@ from qbwc_spyne.auth import PasswordCheck
 from qbwc_spyne.cli._cli import build_parser
 from qbwc_spyne.qwc import QWCFile
 
-from .helpers import QBXML_REQUEST, RecordingHandler
+from .helpers import QBXML_REQUEST, RecordingHandler, sqlite_connect
 from .test_wire import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -532,14 +532,13 @@ class TestJobs:
         self, tmp_path, capsys, what
     ):
         """One line on stderr, exit 1; the file is unchanged and nothing is created beside it."""
-        import sqlite3
 
         path = tmp_path / "other.db"
         if what == "text file":
             path.write_text("name,amount\nAda,12\n" * 50)
         elif what == "sessions database":
             # A session store's file of the previous release: no job tables.
-            with sqlite3.connect(path) as db:
+            with sqlite_connect(path) as db:
                 db.execute(
                     "CREATE TABLE qbwc_sessions ("
                     " ticket TEXT PRIMARY KEY, last_seen REAL NOT NULL, session TEXT NOT NULL)"
@@ -575,7 +574,31 @@ class TestJobs:
         assert status == 0 and out.strip() == "0 finished job(s) purged"  # a pending job needs it
         queue.cancel(2, now=0)
         status, out, _ = self.jobs(capsys, "purge", "--days", "0", "--db", str(db))
-        assert out.strip() == "2 finished job(s) purged" and queue.jobs() == []
+        assert out.strip() == "2 finished job(s) purged"
+        # The keyed job stays as a tombstone, so its key still names its work.
+        assert [(j.id, j.purged, j.payload) for j in queue.jobs()] == [(first.id, True, {})]
+
+    @pytest.mark.parametrize("days", ["nan", "inf", "-inf", "-1", "1e308"])
+    def test_purge_refuses_days_that_are_not_a_finite_age(self, tmp_path, capsys, days):
+        """--days nan, inf or negative: one line on stderr, exit 1, nothing purged."""
+        db, queue, _ = self.queue_file(tmp_path)
+        queue.cancel(2, now=0)
+        status, out, err = self.jobs(capsys, "purge", f"--days={days}", "--db", str(db))
+        assert status == 1 and out == "" and "--days" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert len(queue.jobs()) == 2 and not queue.jobs()[1].purged
+
+    def test_retry_of_a_job_that_would_stay_blocked_fails_naming_the_blocker(
+        self, tmp_path, capsys
+    ):
+        """Not "is now blocked" and exit 0: one line naming the dependency, exit 1."""
+        db, queue, first = self.queue_file(tmp_path)
+        queue.claim(user="shop", company_file="", ticket="t", now=0, lease=60)
+        queue.fail(first.id, ticket="t", now=0, code="3140", message="no customer")
+        status, out, err = self.jobs(capsys, "retry", "2", "--db", str(db))
+        assert status == 1 and out == ""
+        assert f"job {first.id} it depends on is failed" in err
+        assert len(err.strip().splitlines()) == 1
 
     def test_help_names_the_defaults(self, capsys):
         """Each option says its default."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from datetime import datetime
@@ -402,6 +403,26 @@ class TestOrderAndErrors:
 
 
 class TestNothingTwice:
+    def test_start_up_code_after_a_purge_does_not_post_a_keyed_write_again(self):
+        """Start-up enqueues invoice DEMO-1 by key, it is posted, the queue is purged, the app
+        starts again and enqueues the same key: the next update posts nothing new."""
+        qb = company()
+        qb.load({"customers": [{"Name": "Ada"}]})
+        clock = FakeClock()
+        queue, handler = setup(AddInvoice(), clock=clock)
+
+        def start_up():
+            payload = {"customer": "Ada", "ref": "DEMO-1"}
+            return handler.enqueue("add_invoice", user="shop", payload=payload, key="DEMO-1")
+
+        first = start_up()
+        assert update(handler, qb).ok
+        clock.advance(3600)
+        assert queue.purge(done_before=clock()) == 1
+        assert start_up().id == first.id
+        assert update(handler, qb).status == "no work"
+        assert [r.findtext("RefNumber") for r in qb.records["Invoice"].values()] == ["DEMO-1"]
+
     def test_write_lost_mid_session_is_reconciled_not_resent(self):
         """The Add ran but its answer was lost: the next update asks (a query), finds it, done."""
         qb = company()
@@ -631,19 +652,43 @@ class TestEdges:
 
     def test_connection_error_mid_session_leaves_a_write_to_reconcile(self):
         """connectionError with a write in flight: QuickBooks may have run it before it was
-        lost, so it goes to reconcile (or unknown), never back to pending to be resent."""
+        lost, so it goes to reconcile, never back to pending to be resent; a kind that gives
+        no reconcile query then leaves it unknown, before a ticket is given for it."""
         queue, handler = setup(AddCustomer(), AddCustomerNoReconcile())
         job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
         blind = handler.enqueue("add_customer_blind", user="shop", payload={"name": "B"})
-        for expected in (JobState.RECONCILE, JobState.UNKNOWN):
+        for in_flight in (job, blind):
             wc = self.web_connector(handler)
             ticket = wc.authenticate("shop", "pw")[0]
             assert "CustomerAddRq" in wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
             assert wc.connectionError(ticket, "0x80040408", "QuickBooks was lost.") == "done"
-            in_flight = job if expected is JobState.RECONCILE else blind
-            assert queue.get(in_flight.id).state is expected
-            if expected is JobState.RECONCILE:
+            assert queue.get(in_flight.id).state is JobState.RECONCILE
+            if in_flight is job:
                 queue.cancel(job.id, now=0)  # let the next session take the other write
+        assert self.web_connector(handler).authenticate("shop", "pw")[1] == "none"
+        assert queue.get(blind.id).state is JobState.UNKNOWN
+
+    @pytest.mark.parametrize("kind", [AddCustomer(), AddCustomerNoReconcile()], ids=type)
+    def test_a_write_lands_in_one_state_whichever_way_its_session_ends(self, kind):
+        """A session that closes without the answer and a lease that runs out release a write
+        by one rule: the same state and message, for a kind whose reconcile() gives a query
+        and for one whose reconcile() gives None."""
+        ends = {}
+        for end in ("closeConnection", "lease"):
+            clock = FakeClock()
+            queue, handler = setup(kind, clock=clock, lease=60)
+            job = handler.enqueue(kind.name, user="shop", payload={"name": "A"})
+            wc = self.web_connector(handler)
+            ticket = wc.authenticate("shop", "pw")[0]
+            assert "CustomerAddRq" in wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+            if end == "closeConnection":
+                wc.closeConnection(ticket)
+            else:
+                clock.advance(61)
+                assert [j.id for j in handler.recover()] == [job.id]
+            found = queue.get(job.id)
+            ends[end] = (found.state, found.error_message.startswith("Outcome unknown"))
+        assert ends["closeConnection"] == ends["lease"] == (JobState.RECONCILE, True)
 
     def test_connection_error_mid_session_puts_a_query_back(self):
         """connectionError with a query in flight: a query changed nothing, pending again."""
@@ -970,6 +1015,33 @@ class TestHeldLock:
         assert refs == ["1", "2"]
         finals = [getattr(queue.get(j.id), "state", None) for j in (first, second)]
         assert finals == [JobState.DONE] * 2
+
+    def test_a_lock_held_as_an_answer_comes_is_logged_once(self, tmp_path, caplog):
+        """The write lock is held by another process past the timeout when the answer comes:
+        the Web Connector gets -1 and the log has one record of it (the core's, with its
+        traceback), not a second line from the handler."""
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        path = tmp_path / "jobs.db"
+        queue, handler = setup(AddCustomer(), queue=SQLiteJobQueue(path, timeout=0.05))
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        wc = make_client(WSGITransport(make_wsgi_app(handler))).service
+        qb = company()
+        ticket = wc.authenticate("shop", "pw")[0]
+        request = wc.sendRequestXML(ticket, qb.hcp_response(), "", "US", 13, 0)
+        answer = qb.process(request).response
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="qbwc_spyne"):
+                assert wc.receiveResponseXML(ticket, answer, "", "") == -1
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        told = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(told) == 1 and "locked" in told[0].getMessage() + str(told[0].exc_info)
+        assert queue.get(job.id).state is JobState.IN_FLIGHT
 
 
 class AddInvoiceReconciling(AddInvoice):

@@ -289,7 +289,8 @@ class QueueModel(RuleBasedStateMachine):
                 self.state[job_id] = JobState.CANCELLED
                 self.block_below(job_id)
         elif action == "retry":
-            allowed = state in (
+            # Refused while a dependency still blocks it: never a retry that stays blocked.
+            allowed = not self.blocked_by(job_id) and state in (
                 JobState.FAILED,
                 JobState.UNKNOWN,
                 JobState.BLOCKED,
@@ -297,10 +298,8 @@ class QueueModel(RuleBasedStateMachine):
             )
             assert self.queue.retry(job_id, now=now) == allowed
             if allowed:
-                blocked = self.blocked_by(job_id)
-                self.state[job_id] = JobState.BLOCKED if blocked else JobState.PENDING
-                if not blocked:
-                    self.unblock_below(job_id)
+                self.state[job_id] = JobState.PENDING
+                self.unblock_below(job_id)
         else:
             happened = data.draw(st.booleans())
             allowed = state is JobState.UNKNOWN

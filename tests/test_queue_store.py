@@ -28,6 +28,8 @@ from qbwc_spyne.exceptions import (
 )
 from qbwc_spyne.store import _queue as queue_module
 
+from .helpers import sqlite_connect
+
 
 @pytest.fixture(params=["memory", "file", "postgresql"])
 def queue(request, tmp_path):
@@ -63,24 +65,6 @@ def fail(queue, job_id, ticket="t1"):
 
 def state(queue, job_id):
     return queue.get(job_id).state
-
-
-@pytest.fixture
-def sqlite_file():
-    """Opens SQLite connections for one test and closes them after it.
-
-    Python 3.13 warns of a connection collected open, and warnings are errors.
-    """
-    opened: list[sqlite3.Connection] = []
-
-    def connect(path):
-        db = sqlite3.connect(path)
-        opened.append(db)
-        return db
-
-    yield connect
-    for db in opened:
-        db.close()
 
 
 class TestCompareAndSet:
@@ -239,6 +223,8 @@ class TestEnqueueRefuses:
             ({"payload": {"nan": float("nan")}}, "not JSON"),
             ({"payload": {1: "x"}}, "keys must be strings"),
             ({"depends_on": [99]}, "do not exist"),
+            ({"depends_on": [10**30]}, "do not exist"),
+            ({"depends_on": [-(2**64)]}, "do not exist"),
             ({"depends_on": ["1"]}, "int job ids"),
             ({"depends_on": "12"}, "not a string"),
             ({"key": ""}, "key"),
@@ -292,22 +278,82 @@ class TestDependencies:
         retry_job(queue, b.id)
         assert {state(queue, j.id) for j in (a, b, c, d)} == {JobState.PENDING}
 
-    def test_retry_of_a_job_still_blocked_by_its_own_dependency_keeps_it_blocked(self, queue):
-        """Retrying a blocked job whose dependency is still failed does not make it runnable."""
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_retry_of_a_job_its_own_dependency_still_blocks_is_refused_naming_it(self, queue, end):
+        """Not a success that leaves it blocked: JobStateError naming the dependency, and
+        nothing changes (a cancelled dependant included)."""
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id])
-        fail(queue, a.id)
-        assert retry_job(queue, b.id).state is JobState.BLOCKED
+        if end == "failed":
+            fail(queue, a.id)
+        else:
+            cancel_job(queue, a.id)
+        for before in (JobState.BLOCKED, JobState.CANCELLED):
+            if before is JobState.CANCELLED:
+                cancel_job(queue, b.id)
+            with pytest.raises(JobStateError, match=f"job {a.id} it depends on is {end}") as info:
+                retry_job(queue, b.id)
+            assert info.value.job_id == b.id and info.value.state == before.value
+            assert not queue.retry(b.id, now=5.0)
+            assert state(queue, b.id) is before
         assert queue.runnable(user="shop") == []
 
-    def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path, sqlite_file):
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_replacing_a_stopped_dependency_unblocks_its_dependants(self, queue, end):
+        """sync fails (or is cancelled), the invoice and its follow-up are blocked; the sync's key
+        is queued again: both wait on the new sync, pending, and run once it is done."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        invoice = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        after = queue.enqueue(user="shop", kind="inv", depends_on=[invoice.id])
+        if end == "failed":
+            fail(queue, sync.id)
+        else:
+            cancel_job(queue, sync.id)
+        assert {state(queue, j.id) for j in (invoice, after)} == {JobState.BLOCKED}
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(invoice.id).depends_on == [again.id]
+        assert {state(queue, j.id) for j in (invoice, after)} == {JobState.PENDING}
+        assert [j.id for j in queue.runnable(user="shop")] == [again.id]
+        finish(queue, again.id)
+        finish(queue, invoice.id, ticket="t2")
+        finish(queue, after.id, ticket="t3")
+
+    def test_replacing_a_dependency_leaves_blocked_what_another_failure_blocks(self, queue):
+        """The invoice needs the sync and the customer, both failed: replacing the sync moves
+        the edge, and the invoice stays blocked until the customer is retried."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        customer = queue.enqueue(user="shop", kind="cust")
+        invoice = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id, customer.id])
+        fail(queue, sync.id)
+        fail(queue, customer.id)
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(invoice.id).depends_on == [customer.id, again.id]
+        assert state(queue, invoice.id) is JobState.BLOCKED
+        with pytest.raises(JobStateError, match=f"job {customer.id} it depends on is failed"):
+            retry_job(queue, invoice.id)
+        retry_job(queue, customer.id)
+        assert state(queue, invoice.id) is JobState.PENDING
+
+    def test_replacing_a_done_job_keeps_its_finished_dependants_history(self, queue):
+        """A done dependant keeps the edge to the job it ran after; a waiting one moves."""
+        sync = queue.enqueue(user="shop", kind="sync", key="sync")
+        ran = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        finish(queue, sync.id)
+        finish(queue, ran.id, ticket="t2")
+        waiting = queue.enqueue(user="shop", kind="inv", depends_on=[sync.id])
+        again = queue.enqueue(user="shop", kind="sync", key="sync", if_exists="replace")
+        assert queue.get(ran.id).depends_on == [sync.id]
+        assert queue.get(waiting.id).depends_on == [again.id]
+        assert [j.id for j in queue.runnable(user="shop")] == [again.id]
+
+    def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path):
         """depends_on reads back from qbwc_job_deps; dependants are found through an index."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id, a.id])
         stored = queue.get(b.id)
         assert stored is not None and stored.depends_on == [a.id]
-        db = sqlite_file(tmp_path / "jobs.db")
+        db = sqlite_connect(tmp_path / "jobs.db")
         assert db.execute("SELECT job_id, depends_on FROM qbwc_job_deps").fetchall() == [
             (b.id, a.id)
         ]
@@ -324,7 +370,7 @@ class TestDependencies:
     ):
         """The dependants come from the dependency table: a big history is not loaded."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
-        conn = sqlite3.connect(tmp_path / "jobs.db")
+        conn = sqlite_connect(tmp_path / "jobs.db")
         conn.executemany(
             "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, state, attempts,"
             " reconciling, writes, pages, checkpoint, staged_checkpoint, created, updated)"
@@ -352,7 +398,7 @@ class TestDependencies:
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         sql, names = queue._db._compiled(queue._sql.claim)
         values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_file": ""}
-        db = sqlite3.connect(tmp_path / "jobs.db")
+        db = sqlite_connect(tmp_path / "jobs.db")
         plan = " ".join(
             str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, [values[n] for n in names])
         )
@@ -360,7 +406,7 @@ class TestDependencies:
 
 
 class TestPurge:
-    def test_purge_deletes_old_finished_jobs_and_their_dependency_rows(self, tmp_path, sqlite_file):
+    def test_purge_deletes_old_finished_jobs_and_their_dependency_rows(self, tmp_path):
         """Old done/failed/cancelled jobs go, with their rows in qbwc_job_deps; the rest stay."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         done = queue.enqueue(user="shop", kind="k")
@@ -370,7 +416,7 @@ class TestPurge:
         waiting = queue.enqueue(user="shop", kind="k")
         assert queue.purge(done_before=10) == 2
         assert [j.id for j in queue.jobs()] == [waiting.id]
-        db = sqlite_file(tmp_path / "jobs.db")
+        db = sqlite_connect(tmp_path / "jobs.db")
         assert db.execute("SELECT count(*) FROM qbwc_job_deps").fetchone() == (0,)
 
     def test_purge_keeps_a_finished_job_that_an_unfinished_one_depends_on(self, queue):
@@ -381,6 +427,53 @@ class TestPurge:
         assert queue.purge(done_before=1e12) == 0
         retry_job(queue, failed.id)
         assert state(queue, blocked.id) is JobState.PENDING
+
+    @pytest.mark.parametrize("end", ["done", "failed", "cancelled"])
+    def test_a_purged_keyed_job_still_names_its_work(self, queue, end):
+        """Purged, a keyed job is a tombstone: enqueueing its key again gives it back (no second
+        write), its payload, checkpoint and error text are gone, a second purge counts it not."""
+        job = queue.enqueue(user="shop", kind="inv", payload={"ref": "DEMO-1"}, key="DEMO-1")
+        if end == "cancelled":
+            cancel_job(queue, job.id)
+        else:
+            claimed(queue)
+            queue.progress(job.id, ticket="t1", now=1, staged_checkpoint="c", warning="w")
+            if end == "done":
+                queue.complete(job.id, ticket="t1", now=1, keep_request=True)
+            else:
+                queue.fail(job.id, ticket="t1", now=1, code="3140", message="Ada's card")
+        plain = queue.enqueue(user="shop", kind="inv", now=1)
+        finish(queue, plain.id)
+        before = queue.get(job.id)
+        assert queue.purge(done_before=1e12) == 2
+        again = queue.enqueue(user="shop", kind="inv", payload={"ref": "DEMO-1"}, key="DEMO-1")
+        assert again.id == job.id and again.purged and again.state.value == end
+        assert again.payload == {} and again.checkpoint is None and again.request is None
+        assert again.error_message is None and again.error_code is None and again.warning is None
+        kept = ("user", "kind", "key", "state", "created", "updated")
+        assert all(getattr(again, n) == getattr(before, n) for n in kept)
+        assert queue.runnable(user="shop") == [] and [j.id for j in queue.jobs()] == [job.id]
+        assert queue.purge(done_before=1e12) == 0
+
+    @pytest.mark.parametrize("end", ["failed", "cancelled"])
+    def test_a_purged_job_is_not_retried_but_its_key_can_be_replaced(self, queue, end):
+        """Retrying a tombstone would send an empty payload: refused, saying how to queue the
+        key again; if_exists="replace" does, and the tombstone then goes at the next purge."""
+        job = queue.enqueue(user="shop", kind="inv", payload={"ref": "1"}, key="1")
+        if end == "failed":
+            fail(queue, job.id)
+        else:
+            cancel_job(queue, job.id)
+        queue.purge(done_before=1e12)
+        with pytest.raises(JobStateError, match=r'was purged.*if_exists="replace"'):
+            retry_job(queue, job.id)
+        assert state(queue, job.id).value == end
+        new = queue.enqueue(
+            user="shop", kind="inv", payload={"ref": "1"}, key="1", if_exists="replace", now=2
+        )
+        assert new.state is JobState.PENDING and new.payload == {"ref": "1"}
+        assert queue.purge(done_before=1e12) == 1
+        assert [j.id for j in queue.jobs()] == [new.id]
 
     def test_purge_keeps_recent_jobs(self, queue):
         """Only jobs finished before the cut-off go."""
@@ -418,10 +511,10 @@ class TestLeases:
         assert recover_jobs(queue, now=5) == []
         assert [j.state for j in recover_jobs(queue, now=11)] == [JobState.RECONCILE]
 
-    def test_the_sweep_is_one_indexed_statement(self, tmp_path, sqlite_file):
+    def test_the_sweep_is_one_indexed_statement(self, tmp_path):
         """Finding expired leases uses the (state, lease_until) index, not a table scan."""
         SQLiteJobQueue(tmp_path / "jobs.db").close()
-        db = sqlite_file(tmp_path / "jobs.db")
+        db = sqlite_connect(tmp_path / "jobs.db")
         plan = " ".join(
             str(row[-1])
             for row in db.execute(
@@ -518,7 +611,7 @@ def old_row(**values):
 
 class TestSchemaUpgrade:
     def make_old_file(self, path):
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         db.executescript(OLD_SCHEMA)
         rows = [
             old_row(kind="sync", key="sync", state="done", checkpoint='"2024-01-01"', pages=3),
@@ -580,7 +673,7 @@ class TestSchemaUpgrade:
         assert jobs[1].replaced_by == 2 and jobs[2].replaced_by is None
         assert queue.enqueue(user="shop", kind="sync", key="sync").id == 2
         assert queue.enqueue(user="shop", kind="k").id == 8
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
         assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,)]
         db.close()
@@ -602,7 +695,7 @@ class TestSchemaUpgrade:
         """A file from a later release: refused, not downgraded."""
         path = tmp_path / "jobs.db"
         SQLiteJobQueue(path).close()
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         db.execute("INSERT INTO qbwc_schema_version (version, applied) VALUES (99, 0)")
         db.commit()
         db.close()
@@ -614,12 +707,12 @@ class TestSchemaUpgrade:
         """Job tables with a user_version no release wrote: refused, not changed."""
         path = tmp_path / "jobs.db"
         self.make_old_file(path)
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         db.execute("PRAGMA user_version = 99")
         db.close()
         with pytest.raises(NotAQueueDatabaseError, match="newer"):
             SQLiteJobQueue(path, upgrade=True)
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "qbwc_schema_version" not in tables and "qbwc_job_deps" not in tables
         assert db.execute("SELECT count(*) FROM qbwc_jobs").fetchone() == (5,)
@@ -634,7 +727,7 @@ class TestOpening:
         empty = tmp_path / "empty.db"
         empty.touch()
         sessions = tmp_path / "sessions.db"
-        old = sqlite3.connect(sessions)
+        old = sqlite_connect(sessions)
         old.execute(OLD_SESSIONS)
         old.close()
         snapshot = {p.name: p.read_bytes() for p in (text, empty, sessions)}
@@ -667,7 +760,7 @@ class TestStorageErrors:
         queue = SQLiteJobQueue(path, timeout=0.05)
         job = queue.enqueue(user="shop", kind="k")
         claimed(queue)
-        other = sqlite3.connect(path, isolation_level=None)
+        other = sqlite_connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
             with pytest.raises(StorageError, match="locked"):

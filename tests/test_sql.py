@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import random
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from qbwc_spyne.store._migrations import SCHEMA_VERSION, upgrade
 from qbwc_spyne.store._sql import Database
 
 from . import test_queue_store as previous
+from .helpers import sqlite_connect
 from .test_stores import session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def main_file(path: Path) -> None:
     """A job queue and sessions as the previous release left them (PRAGMA user_version 2)."""
     previous.TestSchemaUpgrade().make_old_file(path)
     assert SQLiteJobQueue(path, upgrade=True)  # to version 3 ...
-    db = sqlite3.connect(path)  # ... then back to version 2's tables, as that release had them
+    db = sqlite_connect(path)  # ... then back to version 2's tables, as that release had them
     db.execute("DROP TABLE qbwc_schema_version")
     db.execute("DROP INDEX qbwc_jobs_waiting")
     db.execute(previous.OLD_SESSIONS)
@@ -183,7 +183,7 @@ class TestSchemaVersions:
     def test_a_new_database_is_created_at_the_current_version(self, tmp_path):
         """One row in qbwc_schema_version: this release's version."""
         SQLiteJobQueue(tmp_path / "jobs.db").close()
-        db = sqlite3.connect(tmp_path / "jobs.db")
+        db = sqlite_connect(tmp_path / "jobs.db")
         assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [
             (SCHEMA_VERSION,)
         ]
@@ -230,7 +230,7 @@ class TestSchemaVersions:
         """0.1.0's job table and its session table in one file: both survive the upgrade."""
         path = tmp_path / "both.db"
         previous.TestSchemaUpgrade().make_old_file(path)
-        db = sqlite3.connect(path)
+        db = sqlite_connect(path)
         db.execute(previous.OLD_SESSIONS)
         db.execute("INSERT INTO qbwc_sessions VALUES ('T1', 5.0, ?)", (_session_json(),))
         db.commit()
@@ -247,9 +247,9 @@ class TestSchemaVersions:
         main_file(path)
         db = Database(path)
         assert upgrade(db) == (2, SCHEMA_VERSION)
-        dump = list(sqlite3.connect(path).iterdump())
+        dump = list(sqlite_connect(path).iterdump())
         assert upgrade(db) == (SCHEMA_VERSION, SCHEMA_VERSION)
-        assert list(sqlite3.connect(path).iterdump()) == dump
+        assert list(sqlite_connect(path).iterdump()) == dump
 
     @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
     def test_processes_upgrading_at_once_take_turns(self, backend, tmp_path, request):

@@ -369,8 +369,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print(f"{len(released)} job(s) released")
         return 0
     if args.action == "purge":
+        import math
         import time
 
+        # NaN compares false with every time, and an infinite or negative age
+        # purges everything or nothing: neither is what the operator meant.
+        if not (math.isfinite(args.days * 86400) and args.days >= 0):
+            raise CommandError(
+                f"--days must be a finite number of days, 0 or more, not {args.days}"
+            )
         purged = queue.purge(done_before=time.time() - args.days * 86400)
         print(f"{purged} finished job(s) purged")
         return 0
@@ -496,7 +503,8 @@ def add_jobs_parser(commands: Any) -> None:
         parents=[common],
         help="delete finished jobs",
         description="Delete done, failed and cancelled jobs finished more than DAYS "
-        "days ago, except those an unfinished job depends on.",
+        "days ago, except those an unfinished job depends on. A job with a key keeps "
+        "its row, without its payload, so its key still names its work.",
     )
     purge.add_argument(
         "--days", type=float, default=30.0, help="age in days (default: %(default)s)"

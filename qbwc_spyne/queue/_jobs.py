@@ -70,7 +70,7 @@ from ..exceptions import (
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
-from ..store._interfaces import Job, JobQueue, JobState
+from ..store._interfaces import Job, JobQueue, JobState, released_state
 
 __all__ = [
     "JobContext",
@@ -429,18 +429,13 @@ class QueueHandler(QBWCHandler):
             return None
 
     def _release(self, job: Job, session: Session, why: str) -> None:
-        """Let go of the session's job: queries to pending, unknown writes to reconcile."""
-        message = None
-        if job.reconciling:
-            to = JobState.RECONCILE  # the reconcile query changed nothing: ask again
-        elif not job.writes:
-            # A query changed nothing: ask again, from the start or the
-            # checkpoint, never from an iterator page onward.
-            to = JobState.PENDING
-        else:
-            can_reconcile = self._reconcile_query(job, None) is not None
-            to = JobState.RECONCILE if can_reconcile else JobState.UNKNOWN
-            message = f"Outcome unknown: {why}."
+        """Let go of the session's job, by the rule an expired lease follows too.
+
+        See :func:`released_state`: queries to pending, unknown writes to
+        reconcile (or unknown when the kind defines no reconcile query).
+        """
+        to = released_state(job, self._reconcilable())
+        message = f"Outcome unknown: {why}." if job.writes and not job.reconciling else None
         if self.queue.release(
             job.id, ticket=session.ticket, now=self.clock(), to=to, message=message
         ):
@@ -879,6 +874,18 @@ class QueueHandler(QBWCHandler):
         done = int(session.data.get("units", 0)) + (job.pages if going_on else 0)
         return min(99, max(1, 100 * done // (done + left)))
 
+    def on_error(self, event: ErrorEvent) -> None:
+        """Log the error in one line, unless the protocol core has logged it already.
+
+        A storage error (a database lock held past its timeout, say) reaches
+        the core, which logs it at ERROR with its traceback before calling
+        this: a second line would report one failure twice. Override to
+        alert or record; call this to keep the log line.
+        """
+        if isinstance(event.exception, StorageError):
+            return
+        super().on_error(event)
+
     def on_connection_error(self, event: ConnectionErrorEvent) -> None:
         # QuickBooks was lost: a write in flight may have run before it went,
         # so its outcome is unknown, as with a lost answer.
@@ -922,6 +929,11 @@ def _now(now: float | None) -> float:
     return time.time() if now is None else now
 
 
+#: States a job may be retried from, and the states of a dependency that keep it blocked.
+_RETRIABLE = (JobState.FAILED, JobState.UNKNOWN, JobState.BLOCKED, JobState.CANCELLED)
+_BLOCKING = (JobState.FAILED, JobState.CANCELLED, JobState.BLOCKED)
+
+
 def _refusal(queue: JobQueue, job_id: int, action: str, allowed: str) -> Exception:
     """Why the queue refused ``action`` on a job, as the error to raise."""
     job = queue.get(job_id)
@@ -933,6 +945,23 @@ def _refusal(queue: JobQueue, job_id: int, action: str, allowed: str) -> Excepti
             f" retry that one, or queue this work under a new key",
             existing_id=job.replaced_by,
         )
+    if action == "retried" and job.purged:
+        return JobStateError(
+            f"job {job_id} was purged (its payload is gone): queue its key {job.key!r}"
+            ' again with if_exists="replace"',
+            job_id=job_id,
+            state=job.state.value,
+        )
+    if action == "retried" and job.state in _RETRIABLE:
+        for dep in job.depends_on:
+            found = queue.get(dep)
+            if found is not None and found.state in _BLOCKING:
+                return JobStateError(
+                    f"job {job_id} would stay blocked: job {dep} it depends on is"
+                    f" {found.state.value}; retry or replace job {dep} first",
+                    job_id=job_id,
+                    state=job.state.value,
+                )
     return JobStateError(
         f"job {job_id} is {job.state.value}: only {allowed} jobs are {action}",
         job_id=job_id,
@@ -953,7 +982,8 @@ def retry_job(queue: JobQueue, job_id: int, *, now: float | None = None) -> Job:
     For an ``unknown`` write this is the operator's say that it did not
     happen (:func:`resolve_unknown` says so explicitly). Dependants are
     unblocked only where no other failed or cancelled dependency still
-    blocks them; the job itself stays ``blocked`` while one of its own does.
+    blocks them. A job that one of its own dependencies still blocks is
+    not retried: the error names that dependency, to retry or replace first.
 
     Args:
         queue: the queue.
@@ -964,7 +994,8 @@ def retry_job(queue: JobQueue, job_id: int, *, now: float | None = None) -> Job:
         The job as it is now.
 
     Raises:
-        JobStateError: no such job, or it is pending, in flight or done.
+        JobStateError: no such job; it is pending, in flight or done; it
+            was purged; or a job it depends on is failed, cancelled or blocked.
         KeyConflictError: its key was queued again as another job since.
     """
     if not queue.retry(job_id, now=_now(now)):

@@ -24,6 +24,7 @@ __all__ = [
     "JobQueue",
     "JobState",
     "SessionStore",
+    "released_state",
 ]
 
 
@@ -95,6 +96,11 @@ class Job:
         error_code, error_message: why it failed (statusCode or hresult).
         warning: the last warning QuickBooks gave for it.
         created, updated: times, in seconds since the epoch.
+        purged: the job was purged and its row kept only for its key: its
+            payload, request, checkpoint and error text are gone.
+
+    .. versionchanged:: Unreleased
+       ``purged`` added.
     """
 
     id: int
@@ -122,6 +128,34 @@ class Job:
     warning: str | None = None
     created: float = 0.0
     updated: float = 0.0
+    purged: bool = False
+
+
+def released_state(job: Job, reconcilable: Collection[str] | None) -> JobState:
+    """Where a job in flight goes when its session lets go of it without its answer.
+
+    The one rule, whether the session closed, QuickBooks was lost or the
+    lease ran out. Whether the kind's reconcile query can be made for this
+    job is asked later, when it is about to be sent: a kind that gives none
+    then moves the job to ``unknown``.
+
+    Args:
+        job: the job in flight.
+        reconcilable: the kinds that define a reconcile query; None: any kind.
+
+    Returns:
+        ``reconcile`` for a reconcile query (nothing changed: ask again);
+        ``pending`` for a query (ask again, from its checkpoint); for a write,
+        whose outcome is unknown, ``reconcile`` when its kind is reconcilable,
+        else ``unknown`` (the operator decides).
+    """
+    if job.reconciling:
+        return JobState.RECONCILE
+    if not job.writes:
+        return JobState.PENDING
+    if reconcilable is None or job.kind in reconcilable:
+        return JobState.RECONCILE
+    return JobState.UNKNOWN
 
 
 IfExists = Literal["return", "replace"]
@@ -165,7 +199,9 @@ class JobQueue(Protocol):
     ) -> Job:
         """Add a job and return it as stored; an existing (user, key) returns that job.
 
-        ``if_exists="replace"`` queues a finished job's key again.
+        ``if_exists="replace"`` queues a finished job's key again; the
+        unfinished jobs that depended on the old job depend on the new one,
+        and those the old one's failure blocked are unblocked.
         """
 
     def get(self, job_id: int) -> Job | None:
@@ -221,8 +257,9 @@ class JobQueue(Protocol):
     ) -> list[Job]:
         """Release every job whose lease ran out, of any user; return them as released.
 
-        A query goes back to pending; a write to reconcile when its kind is
-        in ``reconcilable`` (None: any kind), else to unknown with ``message``.
+        By :func:`released_state`: a query goes back to pending; a write to
+        reconcile when its kind is in ``reconcilable`` (None: any kind), else
+        to unknown; an unknown write's error message becomes ``message``.
         """
 
     def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
@@ -234,15 +271,17 @@ class JobQueue(Protocol):
     def retry(self, job_id: int, *, now: float) -> bool:
         """failed, unknown, blocked or cancelled -> pending; dependants unblocked.
 
-        Refused for a job whose key was queued again. The job is ``blocked``
-        instead while a job it depends on still failed or was cancelled.
+        Refused for a job whose key was queued again, for a purged job, and
+        while a job it depends on is failed, cancelled or blocked (the job
+        would stay blocked: retry or replace that one first).
         """
 
     def resolve_unknown(self, job_id: int, *, happened: bool, now: float) -> bool:
         """unknown -> done (the write happened) or pending (it did not: send it)."""
 
     def purge(self, *, done_before: float) -> int:
-        """Delete finished jobs last changed before ``done_before``; return how many.
+        """Forget finished jobs last changed before ``done_before``; return how many.
 
-        A job that an unfinished job depends on is kept.
+        A job that an unfinished job depends on is kept. A keyed job is
+        kept as a tombstone (``purged``) so its key still names its work.
         """

@@ -16,7 +16,7 @@ States::
                                   or unknown (the operator: resolve_unknown)
     reconcile ──claim──> in_flight (sends the kind's reconcile query)
     pending, reconcile, blocked, unknown, failed ──cancel──> cancelled
-    failed, unknown, blocked, cancelled ──retry──> pending (or blocked)
+    failed, unknown, blocked, cancelled ──retry──> pending (refused while a dependency blocks it)
 
 Theory of operation
 -------------------
@@ -41,7 +41,10 @@ one are found with a recursive query, never by loading the queue.
 A key names the work for good: enqueueing a (user, key) that exists gives
 the existing job back, whatever its state, unless the caller asks for it to
 be queued again (``if_exists="replace"``, for a finished job only). The
-replaced job keeps its row, marked ``replaced_by``, and cannot be retried.
+replaced job keeps its row, marked ``replaced_by``, and cannot be retried;
+the unfinished jobs that depended on it depend on the new job. A purge
+keeps a keyed job's row as a tombstone (payload ``null``), so a key still
+names its work after its job is purged.
 
 The tables and their versions are in ``_migrations``; the SQL layer
 (SQLite or PostgreSQL, one connection or a pool per process) in ``_sql``.
@@ -61,7 +64,7 @@ from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam,
 from sqlalchemy.engine import URL
 
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
-from ._interfaces import FINISHED, PROGRESS_FIELDS, IfExists, Job, JobState
+from ._interfaces import FINISHED, PROGRESS_FIELDS, IfExists, Job, JobState, released_state
 from ._migrations import open_schema
 from ._sql import Database
 
@@ -128,6 +131,10 @@ def _validate(
         raise InvalidJobError(f"depends_on must be job ids, not {depends_on!r}") from None
     if not all(_is_int(i) for i in ids):
         raise InvalidJobError(f"depends_on must be int job ids, not {ids!r}")
+    too_big = [i for i in ids if not -(2**63) <= i < 2**63]
+    if too_big:
+        # No such job can exist, and the driver would raise OverflowError.
+        raise InvalidJobError(f"depends on jobs that do not exist: {sorted(too_big)}")
     if key is not None and (not isinstance(key, str) or not key.strip()):
         raise InvalidJobError(f"key must be None or a non-blank string, not {key!r}")
     if if_exists not in ("return", "replace"):
@@ -148,6 +155,8 @@ _COLUMNS = (
 _JSON = ("payload", "checkpoint", "staged_checkpoint")
 _WAITING = "state IN ('pending', 'reconcile')"
 _HEAD = 'id, "user", kind, state, ticket, replaced_by'
+#: A purged job that keeps its key: enqueue never stores a payload of JSON null.
+_PURGED = "payload = 'null'"
 # What a job leaving flight no longer has.
 _LAND = (
     "ticket = NULL, lease_until = NULL, iterator_id = NULL, reconciling = 0,"
@@ -223,6 +232,12 @@ class _Statements:
             f"INSERT INTO {d} (job_id, depends_on) VALUES (:job_id, :depends_on)"
         )
         self.set_replaced = text(f"UPDATE {j} SET replaced_by = :by WHERE id = :id")
+        # The unfinished jobs that waited on the old job wait on its replacement;
+        # finished ones keep the history of what they ran after.
+        self.move_deps = text(
+            f"UPDATE {d} SET depends_on = :new WHERE depends_on = :old AND job_id IN ("
+            f" SELECT id FROM {j} WHERE state NOT IN ('done', 'failed', 'cancelled'))"
+        )
         self.complete = text(
             f"UPDATE {j} SET state = 'done',"
             " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
@@ -244,6 +259,16 @@ class _Statements:
         )
         self.expired = "state = 'in_flight' AND lease_until < :now"
         self.any_expired = text(f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1")
+        for_update = " FOR UPDATE" if postgresql else ""
+        self.expired_jobs = text(f"SELECT {self.whole} FROM {j} WHERE {self.expired}{for_update}")
+        # Only jobs still in flight past their lease: one that landed, or
+        # was released and claimed again, since it was read is left alone.
+        self.release_many = text(
+            f"UPDATE {j} SET state = :to,"
+            " error_message = CASE WHEN :unknown = 1 THEN :message ELSE error_message END,"
+            f" request = NULL, {_LAND} WHERE id IN :ids AND {self.expired}"
+            f" RETURNING {self.whole}"
+        ).bindparams(bindparam("ids", expanding=True))
         below = (
             f"WITH RECURSIVE below (id) AS (SELECT job_id FROM {d} WHERE depends_on = :id"
             f" UNION SELECT d.job_id FROM {d} AS d JOIN below AS b ON d.depends_on = b.id) "
@@ -273,14 +298,19 @@ class _Statements:
         self.cancel = text(
             f"UPDATE {j} SET state = 'cancelled', updated = :now WHERE id = :id AND state = :state"
         )
+        self.blocker = text(
+            f"SELECT p.id FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
+            f" WHERE d.job_id = :id AND p.state IN {_BLOCKING} ORDER BY p.id LIMIT 1"
+        )
+        # Never to 'blocked': a retry that would leave the job blocked is
+        # refused (the caller names the dependency), not reported as done.
         self.retry = text(
-            f"UPDATE {j} SET state = CASE WHEN EXISTS ("
-            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
-            f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
-            " THEN 'blocked' ELSE 'pending' END,"
+            f"UPDATE {j} SET state = 'pending',"
             " error_code = NULL, error_message = NULL, iterator_id = NULL, request = NULL,"
             " staged_checkpoint = 'null', updated = :now"
-            " WHERE id = :id AND state = :state AND replaced_by IS NULL RETURNING state"
+            f" WHERE id = :id AND state = :state AND replaced_by IS NULL AND NOT {_PURGED}"
+            f" AND NOT EXISTS (SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
+            f" WHERE d.job_id = {j}.id AND p.state IN {_BLOCKING})"
         )
         self.resolve = text(
             f"UPDATE {j} SET state = :to, error_code = NULL, error_message = NULL,"
@@ -288,8 +318,10 @@ class _Statements:
             f" WHERE id = :id AND state = 'unknown' RETURNING {_HEAD}"
         )
         self.purgeable = text(
-            f"SELECT id FROM {j} AS j"
+            'SELECT id, CASE WHEN "key" IS NOT NULL AND replaced_by IS NULL THEN 1 ELSE 0 END'
+            f" AS keyed FROM {j} AS j"
             " WHERE state IN ('done', 'failed', 'cancelled') AND updated < :before"
+            f" AND NOT ({_PURGED} AND replaced_by IS NULL)"
             f" AND NOT EXISTS (SELECT 1 FROM {d} AS d"
             f" JOIN {j} AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
             " AND u.state NOT IN ('done', 'failed', 'cancelled'))"
@@ -300,6 +332,13 @@ class _Statements:
         self.purge_jobs = text(f"DELETE FROM {j} WHERE id IN :ids").bindparams(
             bindparam("ids", expanding=True)
         )
+        # What a keyed job keeps when purged: who, what kind, its key, how it
+        # ended and when. What it carried (customer data, errors) goes.
+        self.tombstone = text(
+            f"UPDATE {j} SET payload = 'null', request = NULL, checkpoint = 'null',"
+            " staged_checkpoint = 'null', iterator_id = NULL, error_code = NULL,"
+            " error_message = NULL, warning = NULL WHERE id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
 
     @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
     def progress(self, names: tuple[str, ...]) -> TextClause:
@@ -308,22 +347,6 @@ class _Statements:
             f"UPDATE {self.jobs} SET {assignments}updated = :now"
             " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
         )
-
-    def release_expired(self, reconcilable: Collection[str] | None) -> TextClause:
-        can_reconcile = (
-            "1 = 1" if reconcilable is None else "kind IN :kinds" if reconcilable else "1 = 0"
-        )
-        statement = text(
-            f"UPDATE {self.jobs} SET state = CASE"
-            " WHEN reconciling = 1 THEN 'reconcile' WHEN writes = 0 THEN 'pending'"
-            f" WHEN {can_reconcile} THEN 'reconcile' ELSE 'unknown' END,"
-            " error_message = CASE WHEN reconciling = 0 AND writes = 1 THEN :message"
-            " ELSE error_message END,"
-            f" request = NULL, {_LAND} WHERE {self.expired} RETURNING {self.whole}"
-        )
-        if reconcilable:
-            statement = statement.bindparams(bindparam("kinds", expanding=True))
-        return statement
 
 
 @functools.lru_cache(maxsize=32)
@@ -341,6 +364,8 @@ def _row_to_job(row: Row) -> Job:
     depends_on = sorted(int(i) for i in listed.split(",")) if listed else []
     for name in _JSON:
         values[name] = json.loads(values[name])
+    if values["payload"] is None:  # kept only for its key: see purge()
+        values["payload"], values["purged"] = {}, True
     values["state"] = JobState(values["state"])
     values["reconciling"] = bool(values["reconciling"])
     values["writes"] = bool(values["writes"])
@@ -471,7 +496,10 @@ class SQLJobQueue:
         included), and nothing is written. With ``if_exists="replace"`` a
         finished (done, failed, cancelled) job's key is queued again as a
         new job, which starts from the old job's checkpoint; an unfinished
-        one is returned as it is.
+        one is returned as it is. The unfinished jobs that depended on the
+        old job depend on the new one, and those that only the old job's
+        failure or cancellation blocked are pending again, in the same
+        transaction.
 
         Args:
             user: the Web Connector user whose sessions run it.
@@ -507,7 +535,7 @@ class SQLJobQueue:
         )
         sql = self._sql
 
-        def work(conn: Connection) -> tuple[Job, bool]:
+        def work(conn: Connection) -> tuple[Job, list[Row] | None]:
             replacing: Job | None = None
             if key is not None:
                 row = conn.execute(sql.by_key, {"user": user, "key": key}).mappings().first()
@@ -520,7 +548,7 @@ class SQLJobQueue:
                             existing_id=existing.id,
                         )
                     if if_exists != "replace" or existing.state not in FINISHED:
-                        return existing, False
+                        return existing, None
                     replacing = existing
             states = self._states(conn, ids) if ids else {}
             missing = [i for i in ids if i not in states]
@@ -565,6 +593,12 @@ class SQLJobQueue:
                 conn.execute(sql.set_replaced, {"by": job_id, "id": replacing.id})
             if ids:
                 conn.execute(sql.insert_dep, [{"job_id": job_id, "depends_on": i} for i in ids])
+            freed: list[Row] = []
+            if replacing is not None:
+                # The key names the work, and the jobs that waited on it wait on
+                # the new job; those the old one's failure blocked run once it is done.
+                conn.execute(sql.move_deps, {"new": job_id, "old": replacing.id})
+                freed = self._unblock_below(conn, job_id, now)
             # As stored: the JSON read back, as build() will see it after any reload.
             job = Job(
                 **{
@@ -579,11 +613,13 @@ class SQLJobQueue:
                     "writes": False,
                 }
             )
-            return job, True
+            return job, freed
 
-        job, new = self._write(work, serializable=True)
-        if new:
+        job, freed = self._write(work, serializable=True)
+        if freed is not None:
             self._log(job, "new", job.state.value)
+            for row in freed:
+                self._log(row, "blocked", "pending")
         return job
 
     def _states(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
@@ -751,17 +787,32 @@ class SQLJobQueue:
         # Most calls find nothing: look before taking the write lock.
         if not self._one(self._sql.any_expired, {"now": now})[0]:
             return []
-        params: dict[str, Any] = {"now": now, "message": message}
-        if reconcilable:
-            params["kinds"] = sorted(reconcilable)
-        statement = self._sql.release_expired(reconcilable)
 
         def work(conn: Connection) -> list[Job]:
-            # One statement for every user's expired jobs, on the (state, lease_until) index.
-            rows = conn.execute(statement, params).mappings().all()
-            return sorted(self._jobs_of(conn, rows), key=lambda job: job.id)
+            # Read every user's expired jobs (on the (state, lease_until)
+            # index), decide in Python with the rule the sessions use, then
+            # one UPDATE per destination.
+            rows = conn.execute(self._sql.expired_jobs, {"now": now}).mappings().all()
+            groups: dict[tuple[str, int], list[int]] = {}
+            for job in self._jobs_of(conn, rows):
+                to = released_state(job, reconcilable)
+                unknown = int(job.writes and not job.reconciling)
+                groups.setdefault((to.value, unknown), []).append(job.id)
+            released: list[Job] = []
+            for (to_, unknown), ids in sorted(groups.items()):
+                for chunk in _chunks(ids):
+                    params = {
+                        "to": to_,
+                        "unknown": unknown,
+                        "message": message,
+                        "now": now,
+                        "ids": list(chunk),
+                    }
+                    done = conn.execute(self._sql.release_many, params).mappings().all()
+                    released.extend(self._jobs_of(conn, done))
+            return sorted(released, key=lambda job: job.id)
 
-        released = self._write(work, single=True)
+        released = self._write(work)
         for job in released:
             self._log(job, "in_flight", job.state.value)
         return released
@@ -817,25 +868,24 @@ class SQLJobQueue:
         return True
 
     def retry(self, job_id: int, *, now: float) -> bool:
-        def work(conn: Connection) -> tuple[Row | None, str, list[Row]]:
+        def work(conn: Connection) -> tuple[Row | None, list[Row]]:
             head = self._head(conn, job_id)
             if (
                 head is None
                 or head["replaced_by"] is not None
                 or head["state"] not in ("failed", "unknown", "blocked", "cancelled")
             ):
-                return None, "", []
+                return None, []
             params = {"now": now, "id": job_id, "state": head["state"]}
-            state = conn.execute(self._sql.retry, params).scalar()
-            if state is None:
-                return None, "", []  # pragma: no cover - taken between the read and the write
-            unblocked = self._unblock_below(conn, job_id, now) if state == "pending" else []
-            return head, str(state), unblocked
+            # Refused for a purged job and while a dependency still blocks it.
+            if conn.execute(self._sql.retry, params).rowcount != 1:
+                return None, []
+            return head, self._unblock_below(conn, job_id, now)
 
-        head, state, unblocked = self._write(work, serializable=True)
+        head, unblocked = self._write(work, serializable=True)
         if head is None:
             return False
-        self._log(head, head["state"], state)
+        self._log(head, head["state"], "pending")
         for row in unblocked:
             self._log(row, "blocked", "pending")
         return True
@@ -848,22 +898,35 @@ class SQLJobQueue:
         return head is not None
 
     def purge(self, *, done_before: float) -> int:
-        """Delete finished jobs last changed before ``done_before``, and their dependency rows.
+        """Forget finished jobs last changed before ``done_before``; drop their dependency rows.
+
+        A job without a key is deleted. A job with a key keeps its row as a
+        tombstone (id, user, kind, key, state, company file, priority,
+        times; payload, request, checkpoint and error text dropped,
+        ``Job.purged`` True), so the key still names its work: start-up
+        code enqueueing the key again gets the tombstone back, never a
+        second write. A tombstone cannot be retried; ``if_exists="replace"``
+        queues its key again.
 
         Args:
             done_before: seconds since the epoch.
 
         Returns:
-            How many jobs were deleted. A finished job that an unfinished
-            job depends on is kept, so that job can still learn its fate.
+            How many jobs were deleted or made tombstones. A finished job
+            that an unfinished job depends on is kept, so that job can
+            still learn its fate.
         """
 
         def work(conn: Connection) -> int:
-            ids = [
-                int(i) for i in conn.execute(self._sql.purgeable, {"before": done_before}).scalars()
-            ]
+            rows = conn.execute(self._sql.purgeable, {"before": done_before}).all()
+            ids = [int(i) for i, _ in rows]
+            kept = [int(i) for i, keyed in rows if keyed]
+            gone = [int(i) for i, keyed in rows if not keyed]
             for chunk in _chunks(ids):
                 conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
+            for chunk in _chunks(kept):
+                conn.execute(self._sql.tombstone, {"ids": list(chunk)})
+            for chunk in _chunks(gone):
                 conn.execute(self._sql.purge_jobs, {"ids": list(chunk)})
             return len(ids)
 
