@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qbwc_spyne import JobContext, JobKind, JobState, MemoryJobQueue, QueueHandler, qbxml
 from qbwc_spyne.exceptions import ConfigurationError
@@ -214,6 +216,24 @@ class TestEncoding:
         qb = company()
         update(h, qb)
         assert qbxml.parse(qb.requests[0]).findtext(".//Name") == SCRIPTS[script][0]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=20))
+    def test_no_character_outside_the_code_page_ever_reaches_quickbooks(self, name):
+        """Any name under "error": refused by field and character, or sent fitting Latin-1."""
+        h = handler(AddCustomer())
+        job = customer(h, Name=name)
+        qb = company()
+        update(h, qb)
+        landed = h.queue.get(job)
+        outside = sorted({c for c in name if ord(c) > 0xFF})
+        if outside:
+            assert landed.error_code == "encoding" and qb.requests == []
+            assert all(f"U+{ord(c):04X}" in landed.error_message for c in outside)
+        else:
+            assert landed.error_code != "encoding"
+        for sent in qb.requests:
+            sent.encode("latin-1")
 
     def test_a_kind_overrides_the_handlers_policy_and_code_page(self):
         """The handler refuses; one kind transliterates, another keeps € with cp1252."""
