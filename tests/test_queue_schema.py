@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from qbwc_spyne import JobContext, JobKind, JobState, MemoryJobQueue, QueueHandler, qbxml
+from qbwc_spyne import Job, JobContext, JobKind, JobState, MemoryJobQueue, QueueHandler, qbxml
 from qbwc_spyne.exceptions import ConfigurationError
 from qbwc_spyne.testing import FakeQuickBooks
 
@@ -60,6 +62,13 @@ def customer(handler: QueueHandler, **fields: Any) -> int:
     return handler.enqueue("add_customer", user="shop", payload={"fields": fields}).id
 
 
+def landed(handler: QueueHandler, job_id: int) -> Job:
+    """The job as the queue holds it now."""
+    job = handler.queue.get(job_id)
+    assert job is not None, f"no job {job_id}"
+    return job
+
+
 def names(qb: FakeQuickBooks) -> list[str]:
     return [record.findtext("Name") or "" for record in qb.records["Customer"].values()]
 
@@ -72,14 +81,14 @@ class TestSchema:
         good = customer(h, Name="Acme")
         qb = company()
         result = update(h, qb)
-        failed = h.queue.get(bad)
+        failed = landed(h, bad)
         assert failed.state is JobState.FAILED and failed.error_code == "schema"
-        assert "CustomerAdd/Nmae: is not an element of CustomerAdd" in failed.error_message
-        assert "CustomerAdd/Name: is required and missing" in failed.error_message
-        assert "CustomerAdd/CompanyName: is 42 characters long" in failed.error_message
+        assert "CustomerAdd/Nmae: is not an element of CustomerAdd" in str(failed.error_message)
+        assert "CustomerAdd/Name: is required and missing" in str(failed.error_message)
+        assert "CustomerAdd/CompanyName: is 42 characters long" in str(failed.error_message)
         # Only the good job's request reached QuickBooks; the session went on.
         assert len(qb.requests) == 1 and "<Name>Acme</Name>" in qb.requests[0]
-        assert h.queue.get(good).state is JobState.DONE and names(qb) == ["Acme"]
+        assert landed(h, good).state is JobState.DONE and names(qb) == ["Acme"]
         assert result.ok, result.transcript()
 
     def test_fields_in_any_order_are_sent_in_schema_order(self):
@@ -88,7 +97,7 @@ class TestSchema:
         job = customer(h, Phone="555", CompanyName="Acme Inc", IsActive=True, Name="Acme")
         qb = company()
         update(h, qb)
-        assert h.queue.get(job).state is JobState.DONE
+        assert landed(h, job).state is JobState.DONE
         add = qbxml.parse(qb.requests[0]).find(".//CustomerAdd")
         assert [child.tag for child in add] == ["Name", "IsActive", "CompanyName", "Phone"]
 
@@ -103,7 +112,7 @@ class TestSchema:
         qb = company()
         update(h, qb)
         assert len(qb.requests) == 1  # sent: the queue did not check it
-        failed = h.queue.get(job)
+        failed = landed(h, job)
         assert failed.state is JobState.FAILED and failed.error_code == "0x80040400"
 
     def test_validate_false_sends_a_request_written_in_order(self):
@@ -114,7 +123,7 @@ class TestSchema:
         ).id
         qb = company()
         update(h, qb)
-        assert h.queue.get(job).state is JobState.DONE and names(qb) == ["A"]
+        assert landed(h, job).state is JobState.DONE and names(qb) == ["A"]
 
     def test_a_16_0_field_is_refused_for_a_company_that_speaks_13_0(self):
         """The version is chosen from the HostQuery answer: a 13.0 company never gets ClassRef."""
@@ -122,9 +131,11 @@ class TestSchema:
         job = h.enqueue("add_bill", user="shop").id
         qb = company()  # supports up to 13.0
         update(h, qb)
-        failed = h.queue.get(job)
+        failed = landed(h, job)
         assert failed.state is JobState.FAILED and failed.error_code == "schema"
-        assert "BillAdd/ClassRef: is not in qbXML 13.0; qbXML 16.0 has it" in failed.error_message
+        assert "BillAdd/ClassRef: is not in qbXML 13.0; qbXML 16.0 has it" in str(
+            failed.error_message
+        )
         assert qb.requests == []
 
     def test_a_16_0_field_goes_to_a_company_that_speaks_16_0(self):
@@ -136,7 +147,7 @@ class TestSchema:
         assert len(qb.requests) == 1
         assert '<?qbxml version="16.0"?>' in qb.requests[0]
         assert "<ClassRef><FullName>C</FullName></ClassRef>" in qb.requests[0]
-        assert h.queue.get(job).error_code != "schema"
+        assert landed(h, job).error_code != "schema"
 
     def test_a_reconcile_query_out_of_schema_leaves_the_write_unknown(self):
         """Failed would invite a retry that may write twice: the operator decides."""
@@ -149,13 +160,14 @@ class TestSchema:
         ).id  # fmt: skip
         # The write was handed to the Web Connector, whose session then died.
         sent = h.queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=60)
-        assert sent.id == job and h.queue.progress(job, ticket="dead", now=clock(), writes=True)
+        assert sent is not None and sent.id == job
+        assert h.queue.progress(job, ticket="dead", now=clock(), writes=True)
         clock.advance(61)
         qb = company()
         update(h, qb)
-        unknown = h.queue.get(job)
+        unknown = landed(h, job)
         assert unknown.state is JobState.UNKNOWN and unknown.error_code == "schema"
-        assert "FulName: is not an element" in unknown.error_message
+        assert "FulName: is not an element" in str(unknown.error_message)
         assert qb.requests == []
 
 
@@ -186,13 +198,13 @@ class TestEncoding:
         job = customer(h, Name=SCRIPTS[script][0])
         qb = company()
         update(h, qb)
-        landed = h.queue.get(job)
+        now = landed(h, job)
         if script not in LACKING:
-            assert landed.state is JobState.DONE and names(qb) == [SCRIPTS[script][0]]
+            assert now.state is JobState.DONE and names(qb) == [SCRIPTS[script][0]]
             return
-        assert landed.state is JobState.FAILED and landed.error_code == "encoding"
-        assert "CustomerAdd/Name: " in landed.error_message
-        assert LACKING[script] in landed.error_message
+        assert now.state is JobState.FAILED and now.error_code == "encoding"
+        assert "CustomerAdd/Name: " in str(now.error_message)
+        assert LACKING[script] in str(now.error_message)
         assert qb.requests == []
 
     @pytest.mark.parametrize("script", SCRIPTS)
@@ -202,7 +214,7 @@ class TestEncoding:
         job = customer(h, Name=SCRIPTS[script][0])
         qb = company()
         update(h, qb)
-        assert h.queue.get(job).state is JobState.DONE
+        assert landed(h, job).state is JobState.DONE
         assert names(qb) == [SCRIPTS[script][1]]
         qb.requests[0].encode("latin-1")
 
@@ -214,6 +226,24 @@ class TestEncoding:
         qb = company()
         update(h, qb)
         assert qbxml.parse(qb.requests[0]).findtext(".//Name") == SCRIPTS[script][0]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=20))
+    def test_no_character_outside_the_code_page_ever_reaches_quickbooks(self, name):
+        """Any name under "error": refused by field and character, or sent fitting Latin-1."""
+        h = handler(AddCustomer())
+        job = customer(h, Name=name)
+        qb = company()
+        update(h, qb)
+        now = landed(h, job)
+        outside = sorted({c for c in name if ord(c) > 0xFF})
+        if outside:
+            assert now.error_code == "encoding" and qb.requests == []
+            assert all(f"U+{ord(c):04X}" in str(now.error_message) for c in outside)
+        else:
+            assert now.error_code != "encoding"
+        for sent in qb.requests:
+            sent.encode("latin-1")
 
     def test_a_kind_overrides_the_handlers_policy_and_code_page(self):
         """The handler refuses; one kind transliterates, another keeps € with cp1252."""
@@ -232,9 +262,9 @@ class TestEncoding:
         windows = h.enqueue("windows", user="shop", payload={"fields": {"Name": "Café €3"}}).id
         qb = company()
         update(h, qb)
-        assert h.queue.get(strict).error_code == "encoding"
-        assert h.queue.get(lenient).state is JobState.DONE
-        assert h.queue.get(windows).state is JobState.DONE
+        assert landed(h, strict).error_code == "encoding"
+        assert landed(h, lenient).state is JobState.DONE
+        assert landed(h, windows).state is JobState.DONE
         assert names(qb) == ["Café EUR2", "Café €3"]
 
     def test_the_schema_sees_the_transliterated_text(self):
@@ -243,9 +273,9 @@ class TestEncoding:
         job = customer(h, Name="A" * 39 + "\u2026")
         qb = company()
         update(h, qb)
-        failed = h.queue.get(job)
+        failed = landed(h, job)
         assert failed.error_code == "schema" and "CustomerAdd/Name: is 42 characters" in (
-            failed.error_message
+            str(failed.error_message)
         )
         assert qb.requests == []
 
@@ -263,8 +293,8 @@ class TestEncoding:
         job = h.enqueue("generated", user="shop").id
         qb = company()
         update(h, qb)
-        failed = h.queue.get(job)
-        assert failed.error_code == "encoding" and "FullName: 'Д'" in failed.error_message
+        failed = landed(h, job)
+        assert failed.error_code == "encoding" and "FullName: 'Д'" in str(failed.error_message)
         assert qb.requests == []
 
     @pytest.mark.parametrize(
