@@ -203,7 +203,7 @@ class QWCFileExistsError(QWCError, FileExistsError):
     Also a ``FileExistsError``, which ``QWCFile.write`` raised before this
     class existed. ``field`` is ``"file"``; ``path`` the file's path.
 
-    .. versionadded:: 0.1.0
+    .. versionadded:: 0.2.0
     """
 
     def __init__(self, path: str) -> None:
@@ -235,7 +235,7 @@ class QBWCServerError(QBWCError):
         message: as given.
         field: as given ("" when no one property is at fault).
 
-    .. versionadded:: 0.1.0
+    .. versionadded:: 0.2.0
     """
 
     def __init__(self, *, code: int, message: str, field: str = "") -> None:

@@ -13,7 +13,7 @@ the same thing as one of the codes, :func:`for_status` and
         if error is not None:
             raise error  # 805 for status 3100, 807 for 3120, ...
 
-.. versionadded:: 0.1.0
+.. versionadded:: 0.2.0
 """
 
 from __future__ import annotations
