@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import socket
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 from lxml import etree
 
 from qbwc_spyne import QBWCHandler
@@ -175,3 +178,25 @@ def close_test_connections() -> None:
     """Close what :func:`sqlite_connect` opened."""
     while _OPENED:
         _OPENED.pop().close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(
+    url: str, alive: Callable[[], bool], *, within: float = 30.0, probe_timeout: float = 1.0
+) -> bool:
+    """Ask for ``url``?wsdl until it answers 200; False once ``alive()`` is False or time is up."""
+    deadline = time.monotonic() + within
+    while alive() and time.monotonic() < deadline:
+        try:
+            if requests.get(url + "?wsdl", timeout=probe_timeout).status_code == 200:
+                return True
+        except (requests.RequestException, OSError):
+            # Refused, reset or timed out while the server boots: ask again.
+            pass
+        time.sleep(0.1)
+    return False

@@ -11,13 +11,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from werkzeug.serving import make_server
 
 from qbwc_spyne import QBWCServer
@@ -25,8 +23,7 @@ from qbwc_spyne.auth import PasswordCheck
 from qbwc_spyne.cli._cli import build_parser
 from qbwc_spyne.qwc import QWCFile
 
-from .helpers import QBXML_REQUEST, RecordingHandler, sqlite_connect
-from .test_wire import free_port
+from .helpers import QBXML_REQUEST, RecordingHandler, free_port, sqlite_connect, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "qbwc_spyne"]
@@ -214,14 +211,7 @@ def test_serve_then_simulate_over_http(tmp_path):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "?wsdl", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-            assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
         transcript = tmp_path / "transcript.json"
         result = run(
             "simulate",

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from qbwc_spyne.testing import WebConnector
+
+from .helpers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.wire
 
@@ -67,9 +66,7 @@ def test_gunicorn_benchmark_counts_every_update():
 def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
     """With the sample settings, an update leaves the library's session lines in the log."""
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {
         **os.environ,
@@ -90,15 +87,8 @@ def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
         )
         url = f"http://127.0.0.1:{port}/"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(url + "?wsdl", timeout=2).status_code == 200:
-                        break
-                except (requests.RequestException, OSError):
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
-                time.sleep(0.2)
+            started = wait_until_serving(url, lambda: server.poll() is None, within=60)
+            assert started, log.read_text()
             result = WebConnector(url, user="nobody", password="wrong").update()
             assert result.status == "auth failed", result.transcript()
         finally:

@@ -13,7 +13,7 @@ import requests
 
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-from .test_wire import free_port
+from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPANY = ROOT / "examples" / "demo_company.json"

@@ -20,10 +20,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import types
 from collections.abc import Callable, Iterator
@@ -33,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from argon2 import PasswordHasher
 
 from qbwc_spyne import JobContext, JobState, codegen_schema, make_wsgi_app, qbxml
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+from .helpers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -352,13 +351,6 @@ class TestPythonBlocks:
 # -- shell blocks -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def command(line: str) -> list[str]:
     """A README command as argv, its program from this environment."""
     argv = line.replace("'", "").split()
@@ -462,13 +454,9 @@ def run_serve(shell: Shell, line: str) -> None:
 
     shell.stack.callback(stop)
     shell.url = f"http://127.0.0.1:{port}/"
-    for _ in range(300):  # bounded: up to about 30 s for the server to start
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(shell.url + "?wsdl", timeout=5).status_code == 200:
-                return
-        assert server.poll() is None, "serve exited"
-        time.sleep(0.1)
-    raise AssertionError("serve never answered")
+    assert wait_until_serving(shell.url, lambda: server.poll() is None, probe_timeout=5), (
+        "serve never answered"
+    )
 
 
 def run_qwc(shell: Shell, line: str) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,7 @@ from lxml import etree
 
 from qbwc_spyne.testing import WSDL_PATH
 
-from .helpers import TRAFFIC, WSDL_NS
+from .helpers import TRAFFIC, WSDL_NS, free_port, wait_until_serving
 
 pytestmark = pytest.mark.wire
 
@@ -34,28 +33,6 @@ CUSTOMERS = (
     "<CustomerRet><ListID>80000002-1</ListID><FullName>Zoë Ltd</FullName></CustomerRet>"
     "</CustomerQueryRs></QBXMLMsgsRs></QBXML>"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(
-    url: str, alive: Callable[[], bool], *, within: float = 30.0, probe_timeout: float = 1.0
-) -> bool:
-    """Ask for ``url``?wsdl until it answers 200; False once ``alive()`` is False or time is up."""
-    deadline = time.monotonic() + within
-    while alive() and time.monotonic() < deadline:
-        try:
-            if requests.get(url + "?wsdl", timeout=probe_timeout).status_code == 200:
-                return True
-        except (requests.RequestException, OSError):
-            # Refused, reset or timed out while the server boots: ask again.
-            pass
-        time.sleep(0.1)
-    return False
 
 
 @contextmanager
