@@ -771,3 +771,91 @@ class TestPurgeNeverRefusesALogin:
             "u", "p"
         )
         assert answer == "" and store.get(ticket) is not None
+
+
+class TestObservers:
+    """Every call reaches the observers once answered, and they cannot change the answer."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list = []
+
+        def on_call(self, call) -> None:
+            self.calls.append(call)
+
+    def test_each_call_reaches_the_observer_with_its_user_session_and_answer(
+        self, handler, store, clock
+    ):
+        """A whole session: one record per call, user and ticket known from authenticate on."""
+        handler.answers["send_request"] = {"request": QBXML_REQUEST}
+        seen = self.Recorder()
+        core = Core(handler, store, clock=clock, observers=[seen])
+        core.client_version("2.3.0.36")
+        ticket = start(core)
+        send(core, ticket)
+        core.receive_response_xml(ticket, "<QBXML/>", "", "")
+        core.close_connection(ticket)
+        assert [c.operation for c in seen.calls] == [
+            "clientVersion",
+            "authenticate",
+            "sendRequestXML",
+            "receiveResponseXML",
+            "closeConnection",
+        ]
+        assert seen.calls[0].arguments == {"strVersion": "2.3.0.36"}
+        assert all(c.user == "user" and c.ticket == ticket for c in seen.calls[1:])
+        assert seen.calls[2].answer == QBXML_REQUEST
+        assert seen.calls[3].answer == 100
+        assert seen.calls[2].session is not None and seen.calls[2].session.ticket == ticket
+
+    def test_the_password_is_never_among_the_arguments(self, core):
+        """authenticate's record names the user and leaves the password out."""
+        seen = self.Recorder()
+        core.observers.append(seen)
+        core.authenticate("user", "hunter2")
+        assert "hunter2" not in repr(seen.calls[0])
+
+    def test_an_unknown_ticket_is_reported_by_its_error_code(self, core):
+        """The record of a refused call says why, by the ErrorCode's name."""
+        seen = self.Recorder()
+        core.observers.append(seen)
+        assert core.get_last_error("nope") == UNKNOWN_TICKET_MESSAGE
+        assert seen.calls[0].error_code == "unknown_ticket"
+        assert seen.calls[0].session is None
+
+    def test_a_failure_value_is_marked_failed(self, core, store, monkeypatch):
+        """A store error becomes the failure value, and the record says the call failed."""
+        seen = self.Recorder()
+        core.observers.append(seen)
+        ticket = start(core)
+
+        def broken(ticket):
+            raise StorageError("database is locked")
+
+        monkeypatch.setattr(store, "get", broken)
+        assert send(core, ticket) == ""
+        assert seen.calls[-1].failed and seen.calls[-1].error_code == "internal_error"
+
+    def test_an_observer_that_raises_does_not_change_the_answer(self, core, caplog):
+        """The Web Connector gets its answer; the observer's error is logged once."""
+
+        class Broken:
+            def on_call(self, call) -> None:
+                raise RuntimeError("metrics down")
+
+        core.observers.append(Broken())
+        ticket, answer = core.authenticate("user", "secret")[:2]
+        assert answer == "" and ticket
+        assert "Broken.on_call raised for authenticate" in caplog.text
+
+    def test_the_call_is_current_while_the_handler_runs(self, handler, store, clock):
+        """Code below the core (a handler, the queue) can name the call it serves."""
+        from qbwc_spyne.protocol._calls import current_call
+
+        during: list = []
+        handler.answers["send_request"] = lambda event: during.append(current_call())
+        core = Core(handler, store, clock=clock)
+        ticket = start(core)
+        send(core, ticket)
+        assert during[0].operation == "sendRequestXML" and during[0].ticket == ticket
+        assert current_call() is None

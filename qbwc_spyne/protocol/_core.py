@@ -32,13 +32,14 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .. import events as ev
 from .._xml import XMLError, split_hcp_response
 from ..exceptions import ConfigurationError, HandlerError
 from ..store._interfaces import SessionStore
+from ._calls import Call, CallObserver, _current, current_call, notify
 from ._handler import QBWCHandler
 from ._session import Session, SessionState
 
@@ -140,6 +141,12 @@ class Core:
         session_timeout: seconds a session may stay idle before it expires.
         max_connection_retries: connectionError retries allowed per session
             before "done" is answered whatever the handler says.
+        observers: told of every call once it is answered (see
+            :class:`~qbwc_spyne.protocol._calls.Call`): connection status,
+            metrics, transcripts.
+
+    .. versionchanged:: Unreleased
+       ``observers`` added.
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class Core:
         new_ticket: Callable[[], str] = _new_ticket,
         session_timeout: float = 1800.0,
         max_connection_retries: int = 3,
+        observers: Iterable[CallObserver] = (),
     ) -> None:
         if not isinstance(handler, QBWCHandler):
             raise ConfigurationError(f"handler must be a QBWCHandler, not {type(handler).__name__}")
@@ -162,15 +170,26 @@ class Core:
         self.new_ticket = new_ticket
         self.session_timeout = session_timeout
         self.max_connection_retries = max_connection_retries
+        self.observers: list[CallObserver] = list(observers)
         self._next_purge = 0.0
 
     # -- plumbing -----------------------------------------------------------
 
-    def _serve(self, operation: str, serve: Callable[[], T]) -> T:
-        """Run one operation; anything that escapes becomes its failure value."""
+    def _serve(
+        self, operation: str, serve: Callable[[], T], arguments: dict[str, Any] | None = None
+    ) -> T:
+        """Run one operation; anything that escapes becomes its failure value.
+
+        The call's record is :func:`current_call` while it runs, and goes to
+        the observers with the answer.
+        """
+        call = Call(operation=operation, started=self.clock(), arguments=arguments or {})
+        token = _current.set(call)
+        began = time.perf_counter()
         try:
-            return serve()
+            answer = serve()
         except Exception as exc:
+            call.failed = True
             # The operator must see this even when on_error is overridden:
             # the Web Connector got a failure value and no one else knows why.
             logger.error(
@@ -188,8 +207,14 @@ class Core:
                 exc,
             )
             # A copy: a list answer must not be shared between calls.
-            failure: T = copy.copy(_FAILURE[operation])
-            return failure
+            answer = copy.copy(_FAILURE[operation])
+        finally:
+            call.duration = time.perf_counter() - began
+            _current.reset(token)
+        call.answer = answer
+        if self.observers:
+            notify(self.observers, call)
+        return answer
 
     def _error(
         self,
@@ -199,6 +224,9 @@ class Core:
         exc: BaseException | None = None,
         session: Session | None = None,
     ) -> None:
+        call = current_call()
+        if call is not None:
+            call.error_code = code.name.lower()
         event = ev.ErrorEvent(
             error_code=code,
             description=description,
@@ -265,6 +293,9 @@ class Core:
             return None
         session.last_seen = now
         session.calls += 1
+        call = current_call()
+        if call is not None:
+            call.session, call.user, call.ticket = session, session.user, session.ticket
         return session
 
     @staticmethod
@@ -345,7 +376,7 @@ class Core:
                 return f"O:{event.required_version}"
             return ""
 
-        return self._serve("clientVersion", serve)
+        return self._serve("clientVersion", serve, {"strVersion": str_version})
 
     def authenticate(self, user: str | None, password: str | None) -> list[str]:
         """authenticate: return [ticket, "nvu"|"busy"|"none"|company file, delay?, interval?].
@@ -363,6 +394,9 @@ class Core:
             event = ev.AuthenticateEvent(
                 user=user or "", password=password or "", session_ticket=self.new_ticket()
             )
+            call = current_call()
+            if call is not None:
+                call.user = event.user
             raised = self._fire(
                 self.handler.on_authenticate,
                 event,
@@ -391,16 +425,18 @@ class Core:
                 return [ticket, BUSY]
             else:
                 answer = str(event.company_file)
-                self.store.put(
-                    Session(
-                        ticket=ticket,
-                        user=event.user,
-                        company_file=answer,
-                        created=now,
-                        last_seen=now,
-                        calls=1,
-                    )
+                session = Session(
+                    ticket=ticket,
+                    user=event.user,
+                    company_file=answer,
+                    created=now,
+                    last_seen=now,
+                    calls=1,
                 )
+                self.store.put(session)
+                call = current_call()
+                if call is not None:
+                    call.session, call.ticket = session, ticket
             if answer in _NO_SESSION:
                 logger.info(
                     "authenticate: user %r: %s", _short(event.user, 120), _NO_SESSION[answer]
@@ -414,7 +450,7 @@ class Core:
                 result.append(str(int(event.update_interval)))
             return result
 
-        return self._serve("authenticate", serve)
+        return self._serve("authenticate", serve, {"strUserName": user})
 
     def send_request_xml(
         self,
@@ -457,7 +493,18 @@ class Core:
             self._move(session, "sendRequestXML", "request" if request else "no request")
             return request
 
-        return self._serve("sendRequestXML", serve)
+        return self._serve(
+            "sendRequestXML",
+            serve,
+            {
+                "ticket": ticket,
+                "strHCPResponse": hcp_response,
+                "strCompanyFileName": company_file,
+                "qbXMLCountry": country,
+                "qbXMLMajorVers": major_version,
+                "qbXMLMinorVers": minor_version,
+            },
+        )
 
     def _keep_hcp(self, session: Session, hcp_response: str) -> None:
         try:
@@ -529,7 +576,11 @@ class Core:
             self._move(session, "receiveResponseXML", outcome)
             return percent
 
-        return self._serve("receiveResponseXML", serve)
+        return self._serve(
+            "receiveResponseXML",
+            serve,
+            {"ticket": ticket, "response": response, "hresult": hresult, "message": message},
+        )
 
     def connection_error(self, ticket: str | None, hresult: str | None, message: str | None) -> str:
         """connectionError: return a company file to retry with, or "done"."""
@@ -557,7 +608,9 @@ class Core:
             self._move(session, "connectionError", "retry" if retry else "done")
             return retry or "done"
 
-        return self._serve("connectionError", serve)
+        return self._serve(
+            "connectionError", serve, {"ticket": ticket, "hresult": hresult, "message": message}
+        )
 
     def get_last_error(self, ticket: str | None) -> str:
         """getLastError: return "NoOp", "Interactive mode" or an error message."""
@@ -584,7 +637,7 @@ class Core:
             self._move(session, "getLastError", outcome)
             return answer
 
-        return self._serve("getLastError", serve)
+        return self._serve("getLastError", serve, {"ticket": ticket})
 
     def close_connection(self, ticket: str | None) -> str:
         """closeConnection: end the session; return the status text to show."""
@@ -610,7 +663,7 @@ class Core:
             self._log_end(session, f"{outcome}; closeConnection {_short(message)!r}", self.clock())
             return message
 
-        return self._serve("closeConnection", serve)
+        return self._serve("closeConnection", serve, {"ticket": ticket})
 
     def get_interactive_url(self, ticket: str | None, session_id: str | None) -> str:
         """getInteractiveURL: return the URL the Web Connector opens."""
@@ -628,7 +681,9 @@ class Core:
             self._move(session, "getInteractiveURL", "url")
             return "" if raised else str(event.url)
 
-        return self._serve("getInteractiveURL", serve)
+        return self._serve(
+            "getInteractiveURL", serve, {"wcTicket": ticket, "sessionID": session_id}
+        )
 
     def interactive_done(self, ticket: str | None) -> str:
         """interactiveDone: return "Done" when the interactive session is over."""
@@ -643,7 +698,7 @@ class Core:
             self._move(session, "interactiveDone", "done" if response == "Done" else "not done")
             return response
 
-        return self._serve("interactiveDone", serve)
+        return self._serve("interactiveDone", serve, {"wcTicket": ticket})
 
     def interactive_rejected(self, ticket: str | None, reason: str | None) -> str:
         """interactiveRejected: return the message to show the user."""
@@ -661,4 +716,4 @@ class Core:
             self._move(session, "interactiveRejected", "rejected")
             return "" if raised else str(event.response_message)
 
-        return self._serve("interactiveRejected", serve)
+        return self._serve("interactiveRejected", serve, {"wcTicket": ticket, "reason": reason})

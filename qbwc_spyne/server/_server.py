@@ -40,6 +40,7 @@ from spyne.server.wsgi import WsgiApplication
 from .._version import __version__
 from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
 from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
+from ..protocol._calls import CallObserver
 from ..protocol._core import Core
 from ..protocol._handler import QBWCHandler
 from ..store._interfaces import SessionStore
@@ -159,9 +160,14 @@ class QBWCServer(ReferenceInterface):
         session_timeout: seconds a session may stay idle before it expires.
         max_connection_retries: connectionError retries allowed per session.
         clock: the time source, for tests.
+        observers: told of every call once it is answered (connection
+            status, metrics); see ``qbwc_spyne.protocol._calls.Call``.
 
     Raises:
         ConfigurationError: a handler that is not a QBWCHandler, or a bad limit.
+
+    .. versionchanged:: Unreleased
+       ``observers`` added.
     """
 
     def __init__(
@@ -174,6 +180,7 @@ class QBWCServer(ReferenceInterface):
         session_timeout: float = 1800.0,
         max_connection_retries: int = 3,
         clock: Callable[[], float] = time.time,
+        observers: Iterable[CallObserver] = (),
     ) -> None:
         handler = self._init_reference(handler)
         if max_body_bytes <= 0:
@@ -184,6 +191,7 @@ class QBWCServer(ReferenceInterface):
             clock=clock,
             session_timeout=session_timeout,
             max_connection_retries=max_connection_retries,
+            observers=observers,
         )
         self.public_url = public_url
         self.max_body_bytes = max_body_bytes
@@ -486,8 +494,8 @@ def make_wsgi_app(
         store: where sessions live (default: in memory, one process).
         public_url: the endpoint's public URL, when behind a proxy.
         max_body_bytes: the largest request body accepted.
-        **options: ``session_timeout``, ``max_connection_retries``, ``clock``;
-            see :class:`QBWCServer`.
+        **options: ``session_timeout``, ``max_connection_retries``, ``clock``,
+            ``observers``; see :class:`QBWCServer`.
 
     Returns:
         A :class:`QBWCServer`, which is the WSGI callable.
