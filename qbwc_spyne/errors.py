@@ -78,6 +78,7 @@ _STATUS_TABLE = (
     "exploring-the-quickbooks-desktop-sdk/status-codes-in-response-messages)"
 )
 _OSR = "Intuit, QuickBooks SDK On-Screen Reference, QBD-errorcodes.html"
+_RANGES = f"{_OSR} (statusCode ranges)"
 _CAPTURE = (
     "a real QuickBooks response kept as test data in github.com/qbwc/qbwc test/test_helper.rb"
 )
@@ -95,8 +96,8 @@ _SAMPLE = (
     " (quoted in github.com/johnballantyne/qbws lib/qbws.js)"
 )
 _RP_TEXTS = (
-    f"{_OSR} (HRESULT table); the request processor's messages as quoted by"
-    " public Web Connector integration code"
+    "the request processor's message for this HRESULT as quoted by public Web Connector"
+    f" integration code (a PHP error handler); Intuit's own table is in {_OSR}"
 )
 _NOT_FOUND = "no public source found that states this code's meaning"
 
@@ -621,8 +622,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x80040418",
         "hresult",
         "The application was never allowed into this company file",
-        "The application has not accessed this company file before; only the QuickBooks"
-        " administrator can grant the first access.",
+        "First contact: this application never had access to this company file, and"
+        " first access can only be granted by the QuickBooks administrator.",
         "This application has not been allowed into this company file yet. Open the file in"
         " QuickBooks as Admin in single-user mode, click Update Selected in the Web"
         " Connector, and answer Yes to QuickBooks' certificate question.",
@@ -633,8 +634,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x8004041A",
         "hresult",
         "The application has no permission",
-        "The application has no permission to access this company file; the administrator"
-        " grants it in the Integrated Applications preferences.",
+        "Access refused: the Integrated Applications preferences of this company file do"
+        " not let the application in.",
         "QuickBooks does not allow this application into this company file. As Admin, open"
         " Edit > Preferences > Integrated Applications > Company Preferences and tick it.",
         retry=False,
@@ -644,7 +645,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x8004041B",
         "hresult",
         "QuickBooks could not lock the company file",
-        "QuickBooks could not lock what it needs to let the application in; try later.",
+        "QuickBooks could not take the locks it needs to open the file to the application;"
+        " usually passing.",
         "QuickBooks was busy with the company file. It usually clears by itself: the next"
         " update tries again.",
         retry=True,
@@ -676,8 +678,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x8004041E",
         "hresult",
         "The application's certificate expired",
-        "The application's certificate expired, so automatic login is refused until a user"
-        " accepts it again.",
+        "The application's certificate has expired; unattended login is refused until a"
+        " logged-in user approves the application again.",
         "QuickBooks needs you to approve this application again. Log in to QuickBooks, click"
         " Update Selected in the Web Connector and choose to always allow it.",
         retry=False,
@@ -687,7 +689,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x8004041F",
         "hresult",
         "This QuickBooks edition cannot take requests",
-        "QuickBooks Basic cannot accept qbXML requests; Pro, Premier or Enterprise is needed.",
+        "The edition (QuickBooks Basic) takes no qbXML at all; the SDK needs Pro, Premier"
+        " or Enterprise.",
         "This edition of QuickBooks cannot work with other applications. QuickBooks Pro,"
         " Premier or Enterprise is needed.",
         retry=False,
@@ -708,8 +711,8 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x80040422",
         "hresult",
         "Another application is using the company file",
-        "The application needs single-user access, and another application already shares"
-        " this company file.",
+        "The application asked for the file alone (single-user), and another integrated"
+        " application is already connected to it.",
         "Another program is working with this company file right now. Wait for it to finish"
         " or close it; the next update tries again.",
         retry=True,
@@ -729,7 +732,7 @@ _HRESULTS: tuple[Explanation, ...] = (
         "0x80040424",
         "hresult",
         "QuickBooks is still starting",
-        "QuickBooks had not finished initialising; try again later.",
+        "QuickBooks was still initialising when the request processor connected; passing.",
         "QuickBooks was still starting up. Nothing to do: the next update tries again.",
         retry=True,
         source=_RP_TEXTS,
@@ -944,12 +947,13 @@ def _by_range(kind: Kind, code: str) -> Explanation:
         else:
             title, developer, user = (
                 "QuickBooks refused the request",
-                f"Error status {code}: the request did not run; statusMessage says why.",
+                f"Error status {code}: {_error_range(value)}; nothing ran, and"
+                " statusMessage says why.",
                 "QuickBooks refused this change; its message says why. Fix what it names,"
                 " in QuickBooks or where the record comes from, then retry the job.",
             )
         return _entry(
-            code, kind, title, developer, user, retry=False, source=_STATUS_TABLE, confirmed=False
+            code, kind, title, developer, user, retry=False, source=_RANGES, confirmed=False
         )
     if kind == "hresult":
         return _entry(
@@ -989,6 +993,19 @@ def _by_range(kind: Kind, code: str) -> Explanation:
         source=_NOT_FOUND,
         confirmed=False,
     )
+
+
+def _error_range(value: int) -> str:
+    """What the On-Screen Reference's statusCode ranges say an error code is."""
+    if value < 2000:
+        return "a general error"
+    if value < 3000:
+        return "a request this QuickBooks does not support"
+    if value < 3100:
+        return "a value in a form QuickBooks cannot read"
+    if 9100 <= value < 9200:
+        return "a macro (defMacro/useMacro) error"
+    return "a specific error, such as a business rule"
 
 
 def catalogue() -> list[Explanation]:

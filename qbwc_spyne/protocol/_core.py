@@ -592,7 +592,7 @@ class Core:
                 return "done"
             # The catalogue's words tell the bookkeeper what to do (open
             # QuickBooks, the right company file...), not just the code.
-            why = describe(hresult or "", message or "")
+            why = describe(hresult or "", message or "") or "no reason given"
             session.last_error = f"QuickBooks could not be opened: {why}"
             event = ev.ConnectionErrorEvent(
                 session_ticket=session.ticket,
