@@ -592,18 +592,21 @@ class QueueHandler(QBWCHandler):
         return bool(self.keep_alive and session.data.get(wanted))
 
     def _idle(self, session: Session, event: SendRequestEvent) -> None:
-        """No job to send: pause while the keep-alive window is open, else end the update."""
-        if not self._hot(session):
-            session.last_error = "There is no job left to send."
-            return
-        now = self.clock()
-        idle_since = session.data.setdefault("idle_since", now)
-        if now - idle_since < self.keep_alive:
-            session.data["pause"] = True  # "" now, then "NoOp" from getLastError
-            return
-        # The window is over. "" would end the update in getLastError, which
-        # the Web Connector shows as an error; a read-only HostQuery answered
-        # with 100 ends it as a completed update.
+        """No job to send: pause while the keep-alive window is open, else end the update.
+
+        Also when authenticate saw work that another worker took, or that
+        failed before it was sent: the Web Connector fails on "" as the first
+        answer after authenticate said there was work.
+        """
+        if self._hot(session):
+            now = self.clock()
+            idle_since = session.data.setdefault("idle_since", now)
+            if now - idle_since < self.keep_alive:
+                session.data["pause"] = True  # "" now, then "NoOp" from getLastError
+                return
+        # "" would end the update in getLastError, which the Web Connector
+        # shows as an error; a read-only HostQuery answered with 100 ends it
+        # as a completed update.
         session.data["closing"] = True
         event.request = qbxml.request(
             qbxml.Rq("HostQueryRq", request_id="close"), version=session.data["version"]

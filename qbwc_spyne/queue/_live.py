@@ -111,7 +111,9 @@ class LiveKind(JobKind):
         element = etree.fromstring(str(ctx.payload["rq"]).encode("utf-8"), utf8_parser())
         # Checked again against the session's qbXML version, which may be
         # older than the one the caller checked it against.
-        return qbxml.Rq(str(element.tag), _pairs(element))
+        return qbxml.Rq(
+            str(element.tag), _pairs(element), validate=bool(ctx.payload.get("validate", True))
+        )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
         # The answer goes back to the caller through the job's row.
@@ -429,7 +431,7 @@ class LiveClient:
         job = self.queue.enqueue(
             user=user,
             kind=LIVE_KIND,
-            payload={"rq": element, "deadline": deadline},
+            payload={"rq": element, "deadline": deadline, "validate": rq.validate},
             company_file=company_file,
             priority=LIVE_PRIORITY,
             now=now,
