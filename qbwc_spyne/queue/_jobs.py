@@ -68,6 +68,7 @@ from ..exceptions import (
     SchemaError,
     StorageError,
 )
+from ..protocol._calls import current_call
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
@@ -88,6 +89,29 @@ logger = logging.getLogger("qbwc_spyne")
 
 #: QuickBooks' status for an iteratorID it does not know (expired or spent).
 ITERATOR_NOT_VALID = 3391
+
+#: How much of a job's last answer is kept, in bytes of UTF-8, by default.
+RESPONSE_CAP = 256 * 1024
+
+
+def cap_response(document: str, limit: int) -> str:
+    """The answer as a job keeps it: whole, or its first ``limit`` bytes and a note saying so.
+
+    The note is an XML comment at the end, so a reader (or a download)
+    cannot take a truncated answer for a whole one.
+
+    Args:
+        document: the answer document.
+        limit: the most bytes of UTF-8 kept; 0 or less: no limit.
+
+    Returns:
+        The document, or its head and ``<!-- truncated: ... -->``.
+    """
+    data = document.encode("utf-8")
+    if limit <= 0 or len(data) <= limit:
+        return document
+    head = data[:limit].decode("utf-8", errors="ignore")  # never half a character
+    return f"{head}\n<!-- truncated: the first {limit} of {len(data)} bytes are kept -->"
 
 
 def _order(value: Any) -> tuple[int, float, str]:
@@ -202,6 +226,12 @@ class JobKind:
 
     #: The company's code page for this kind (None: the handler's ``codepage``).
     codepage: str | None = None
+
+    #: Keep this kind's answers whole on the job (``Job.response``), however
+    #: long; by default an answer is cut at the handler's ``response_cap``.
+    #:
+    #: .. versionadded:: Unreleased
+    keep_full_response: bool = False
 
     def build(self, ctx: JobContext) -> qbxml.Rq:
         """Return the request (its requestID is set by the queue).
@@ -324,6 +354,9 @@ class QueueHandler(QBWCHandler):
         keep_alive_after: which sessions stay open: ``"live"`` (the
             default), those that carried a live request; ``"any"``, every
             session that sent a request.
+        response_cap: bytes of a job's last answer kept on the job
+            (``Job.response``); longer ones are cut, with a note saying so,
+            unless the kind sets :attr:`JobKind.keep_full_response`.
 
     Raises:
         ConfigurationError: an unknown encoding policy or code page, a
@@ -353,7 +386,8 @@ class QueueHandler(QBWCHandler):
     .. versionchanged:: Unreleased
        ``clock_skew`` added (10 minutes by default); ``encoding`` and
        ``codepage`` added; requests are checked against the schema;
-       ``keep_alive`` and ``keep_alive_after`` added; the live kind is built in.
+       ``keep_alive`` and ``keep_alive_after`` added; the live kind is built in;
+       ``response_cap`` added: a done or failed job keeps its last answer.
     """
 
     def __init__(
@@ -372,6 +406,7 @@ class QueueHandler(QBWCHandler):
         codepage: str = _encoding.DEFAULT_CODEPAGE,
         keep_alive: float = 180.0,
         keep_alive_after: str = "live",
+        response_cap: int = RESPONSE_CAP,
     ) -> None:
         _check_encoding(encoding, codepage, "QueueHandler")
         if not keep_alive >= 0:  # NaN too
@@ -380,6 +415,7 @@ class QueueHandler(QBWCHandler):
             raise ConfigurationError(
                 f'keep_alive_after must be "live" or "any", not {keep_alive_after!r}'
             )
+        self.response_cap = response_cap
         self.keep_alive = float(keep_alive)
         self.keep_alive_after = keep_alive_after
         self.encoding = encoding
@@ -577,6 +613,7 @@ class QueueHandler(QBWCHandler):
             ):
                 session.data.pop("job", None)  # released under us: never send it from here
                 continue
+            _name_job(job)
             event.request = request
             # A request went out: the session may now be kept hot, and its
             # keep-alive window starts again when the queue next runs dry.
@@ -691,6 +728,11 @@ class QueueHandler(QBWCHandler):
             session.last_error = "A response came for no job in flight."
             event.percent_done = -1
             return
+        _name_job(job)
+        if event.response:
+            kind = self.kinds.get(job.kind)
+            whole = kind is not None and kind.keep_full_response
+            job.response = cap_response(event.response, 0 if whole else self.response_cap)
         if not event.success:
             # QuickBooks could not run the request (0x80040400: it could not parse it).
             if job.reconciling:  # still no answer to "did the write happen?"
@@ -774,7 +816,11 @@ class QueueHandler(QBWCHandler):
                 to, landed = (
                     JobState.DONE,
                     self.queue.complete(
-                        job.id, ticket=ticket, now=now, keep_request=self.keep_requests
+                        job.id,
+                        ticket=ticket,
+                        now=now,
+                        keep_request=self.keep_requests,
+                        response=job.response,
                     ),
                 )
             else:  # it did not happen: safe to send
@@ -838,7 +884,12 @@ class QueueHandler(QBWCHandler):
             job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
         )
         landed = self.queue.complete(
-            job.id, ticket=ticket, now=now, warning=job.warning, keep_request=self.keep_requests
+            job.id,
+            ticket=ticket,
+            now=now,
+            warning=job.warning,
+            keep_request=self.keep_requests,
+            response=job.response,
         )
         self._landed(session, job, JobState.DONE.value, landed)
         return True
@@ -919,7 +970,7 @@ class QueueHandler(QBWCHandler):
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
         """Fail the job (its dependants are blocked); False if it was no longer ours."""
         if not self.queue.fail(job.id, ticket=session.ticket, now=self.clock(), code=code,
-                               message=message):  # fmt: skip
+                               message=message, response=job.response):  # fmt: skip
             self._landed(session, job, "", False)
             return False
         job.state = JobState.FAILED
@@ -988,6 +1039,13 @@ class QueueHandler(QBWCHandler):
         if job is not None:
             self._release(job, session, "the session closed before its answer came")
         event.response_message = _summary(session)
+
+
+def _name_job(job: Job) -> None:
+    """Tell the call being served which job it carries (for status, transcripts and logs)."""
+    call = current_call()
+    if call is not None:
+        call.job_id = job.id
 
 
 def _summary(session: Session) -> str:

@@ -17,9 +17,10 @@ from what the queue says. So a lost NOTIFY, or a wake meant for a job of
 the same id in another queue, costs a read or a poll interval, never a
 wrong answer.
 
-The answer travels in the job's row: the kind records QuickBooks' ``*Rs``
-element (and the company file that answered) as the job's checkpoint when
-the job is done; an error status is the job's error code and message.
+The answer travels in the job's row: the queue handler keeps the whole
+response document on the job (the kind sets ``keep_full_response``), done
+or failed, and the kind records which company file answered as the job's
+checkpoint.
 
 Sessions keep themselves open for live requests (the queue handler's
 ``keep_alive``), so once one live request has run, the next goes out at
@@ -41,10 +42,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -63,7 +63,7 @@ from ..store._interfaces import Job, JobQueue, JobState
 from ._jobs import JobContext, JobKind
 from ._wake import LIVE_KIND, LiveExpired, waiting
 
-__all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind"]
+__all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -100,6 +100,8 @@ class LiveKind(JobKind):
     name = LIVE_KIND
     #: The caller applied its code-page policy when it checked the request.
     encoding = "pass"
+    #: The caller reads QuickBooks' answer from the job: all of it.
+    keep_full_response = True
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -116,23 +118,9 @@ class LiveKind(JobKind):
         )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
-        # The answer goes back to the caller through the job's row.
-        rs = etree.Element(result.name)
-        for name, value in (
-            ("requestID", result.request_id),
-            ("statusCode", str(result.status_code)),
-            ("statusSeverity", result.severity),
-            ("statusMessage", result.message),
-        ):
-            if value is not None:
-                rs.set(name, value)
-        rs.extend(deepcopy(record) for record in result.records)
-        ctx.record_checkpoint(
-            {
-                "rs": etree.tostring(rs, encoding="unicode"),
-                "company_file": ctx.session.company_file if ctx.session else "",
-            }
-        )
+        # The answer itself is kept on the job (keep_full_response); which
+        # company file gave it is known only here.
+        ctx.record_checkpoint({"company_file": ctx.session.company_file if ctx.session else ""})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +144,13 @@ class Health:
     country: str
     company_file: str
     qbxml_versions: tuple[str, ...]
+
+
+class StatusSource(Protocol):
+    """Where :class:`LiveClient` reads when each user was last seen (a status store)."""
+
+    def statuses(self, *, user: str | None = None) -> list[Any]:
+        """The connection status records of ``user`` (or of every user)."""
 
 
 class _Listener:
@@ -206,9 +201,11 @@ class LiveClient:
     Args:
         queue: the job queue the Web Connector's :class:`~qbwc_spyne.QueueHandler` runs.
         status: the connection status store, if one is kept
-            (:class:`~qbwc_spyne.SQLStatusStore`); with it, a user whose
-            Web Connector is not there fails fast with
-            :class:`~qbwc_spyne.exceptions.QuickBooksOffline`.
+            (:class:`~qbwc_spyne.status.SQLStatusStore`, filled by a
+            ``StatusRecorder``); with it, a user whose Web Connector is not
+            there fails fast with :class:`~qbwc_spyne.exceptions.QuickBooksOffline`,
+            and :meth:`status` reads it. Without it, a request for such a
+            user waits for its timeout.
         interval: seconds between the Web Connector's scheduled updates
             (its ``RunEveryNMinutes``, with some slack): a user not seen
             for longer is offline.
@@ -233,7 +230,7 @@ class LiveClient:
         self,
         queue: JobQueue,
         *,
-        status: Any = None,
+        status: StatusSource | None = None,
         interval: float = 900.0,
         intervals: Mapping[str, float] | None = None,
         poll: float | None = None,
@@ -246,7 +243,7 @@ class LiveClient:
 
         _check_encoding(encoding, codepage, "LiveClient")
         self.queue = queue
-        self.status = status
+        self.status_store: StatusSource | None = status
         self.interval = interval
         self.intervals = dict(intervals or {})
         self.version = version
@@ -352,6 +349,35 @@ class LiveClient:
             ),
         )
 
+    def status(self, user: str) -> list[Any]:
+        """The user's connection status, one per company file, its job counts filled in.
+
+        Args:
+            user: the Web Connector user.
+
+        Returns:
+            :class:`~qbwc_spyne.status.ConnectionStatus` records; empty when
+            the user was never seen, or no status store was given.
+
+        Raises:
+            StorageError: the status store or the queue could not be read.
+        """
+        if self.status_store is None:
+            return []
+        found = [s for s in self.status_store.statuses(user=user) if s.user == user]
+        if not found:
+            return []
+        counts = self.queue.counts(user=user)
+        return [
+            replace(
+                s,
+                jobs_pending=counts.get(JobState.PENDING, 0),
+                jobs_failed=counts.get(JobState.FAILED, 0),
+                jobs_unknown=counts.get(JobState.UNKNOWN, 0),
+            )
+            for s in found
+        ]
+
     # -- the work ----------------------------------------------------------------------------
 
     def _check(self, user: str, rq: qbxml.Rq, timeout: float) -> str:
@@ -382,9 +408,9 @@ class LiveClient:
 
     def _offline(self, user: str) -> None:
         """Raise QuickBooksOffline when the status says the user's QuickBooks is not there."""
-        if self.status is None:
+        if self.status_store is None:
             return
-        found = [s for s in self.status(user) if s.user == user]
+        found = [s for s in self.status_store.statuses(user=user) if s.user == user]
         now = self.clock()
         seen = [s.last_seen for s in found if s.last_seen]
         last_seen = max(seen) if seen else None
@@ -444,39 +470,26 @@ class LiveClient:
                         f"live request job {job.id} was deleted", user=user, job_id=job.id,
                         code="deleted",
                     )  # fmt: skip
-                answer = self._answer(found, rq)
+                answer = self._answer(found)
                 if answer is not None:
                     return answer, found
                 left = deadline - self.clock()
                 if left <= 0:
-                    return self._timed_out(found, rq, timeout), found
+                    return self._timed_out(found, timeout), found
                 woken.wait(min(self.poll, left))
                 woken.clear()
 
-    def _answer(self, job: Job, rq: qbxml.Rq) -> qbxml.Result | None:
+    def _answer(self, job: Job) -> qbxml.Result | None:
         """The answer a landed job carries (None: not landed yet); raise if none will come."""
-        if job.state is JobState.DONE:
-            answered = job.checkpoint if isinstance(job.checkpoint, dict) else {}
-            document = f"<QBXML><QBXMLMsgsRs>{answered.get('rs', '')}</QBXMLMsgsRs></QBXML>"
-            results = qbxml.parse_response(document)
-            if results:
-                return results[0]
+        if job.state in (JobState.DONE, JobState.FAILED) and job.response:
+            for result in qbxml.parse_response(job.response):
+                if result.request_id == str(job.id):
+                    return result  # an error status (3120...) is an answer too
+        if job.state in (JobState.DONE, JobState.FAILED):
+            code = job.error_code or "no answer"
             raise LiveRequestFailed(
-                f"live request job {job.id} is done but carries no answer",
-                user=job.user, job_id=job.id, code="no answer",
-            )  # fmt: skip
-        if job.state is JobState.FAILED:
-            code, message = job.error_code or "", job.error_message or ""
-            if code.isdigit():  # QuickBooks answered with an error status
-                return qbxml.Result(
-                    name=rq.name[:-2] + "Rs",
-                    request_id=str(job.id),
-                    status_code=int(code),
-                    severity="Error",
-                    message=message,
-                )
-            raise LiveRequestFailed(
-                f"live request job {job.id} failed: {code}: {message}",
+                f"live request job {job.id} ended {job.state.value} without QuickBooks'"
+                f" answer: {code}: {job.error_message or ''}".rstrip(": "),
                 user=job.user, job_id=job.id, code=code,
             )  # fmt: skip
         if job.state is JobState.CANCELLED:
@@ -491,7 +504,7 @@ class LiveClient:
             )  # fmt: skip
         return None
 
-    def _timed_out(self, job: Job, rq: qbxml.Rq, timeout: float) -> qbxml.Result:
+    def _timed_out(self, job: Job, timeout: float) -> qbxml.Result:
         """Cancel a request that never left; raise LiveTimeout saying which it was."""
         if self.queue.cancel(job.id, now=self.clock()):
             sent = job.attempts > 0
@@ -502,7 +515,7 @@ class LiveClient:
             )
         else:
             found = self.queue.get(job.id) or job
-            answer = self._answer(found, rq)  # it landed as we gave up
+            answer = self._answer(found)  # it landed as we gave up
             if answer is not None:
                 return answer
             sent = True
