@@ -34,10 +34,13 @@ from qbwc_spyne.exceptions import (
     LiveRequestFailed,
     LiveTimeout,
     QBXMLBuildError,
+    QuickBooksOffline,
     SchemaError,
     StorageError,
 )
 from qbwc_spyne.queue._live import LIVE_KIND
+from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
 from .helpers import FakeClock, free_port
@@ -591,3 +594,90 @@ class TestAcrossProcesses:
         finally:
             client.close()
             queue.close()
+
+
+class TestOffline:
+    """With a status store, a user whose QuickBooks is not there fails fast."""
+
+    def seen(self, status: MemoryStatusStore, **values: Any) -> None:
+        status.record(update=StatusUpdate(user="shop", company_file="", values=values))
+
+    def client(self, status: MemoryStatusStore, clock: FakeClock) -> tuple[LiveClient, Any]:
+        queue = MemoryJobQueue()
+        return LiveClient(queue, status=status, interval=300, poll=0.01, clock=clock), queue
+
+    def test_a_user_never_seen_is_offline_at_once_not_a_hang(self):
+        """No status row: QuickBooksOffline("never seen"), nothing queued."""
+        clock = FakeClock(time.time())
+        client, queue = self.client(MemoryStatusStore(), clock)
+        with pytest.raises(QuickBooksOffline, match="never seen") as caught:
+            client.request("nobody", customer_query(), timeout=3600)
+        assert caught.value.reason == "never seen" and caught.value.last_seen is None
+        assert queue.jobs() == []
+
+    def test_a_user_not_seen_within_its_interval_is_offline_with_when_it_was(self):
+        """Last seen 301 s ago with a 300 s interval: "not seen", and when."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 301)
+        client, queue = self.client(status, clock)
+        with pytest.raises(QuickBooksOffline, match="last seen") as caught:
+            client.request("shop", customer_query(), timeout=3600)
+        assert caught.value.reason == "not seen"
+        assert caught.value.last_seen == pytest.approx(clock() - 301)
+        assert queue.jobs() == []
+        client.intervals["shop"] = 600  # this user's schedule is slower: it is not late
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+
+    def test_quickbooks_not_running_at_the_last_try_is_offline_in_words(self):
+        """A connectionError since the last good update: "not running", the hresult explained."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(
+            status,
+            last_seen=clock() - 10,
+            last_success=clock() - 100,
+            connection_error_code="0x80040408",
+            connection_error_message="Could not start QuickBooks.",
+            connection_error_at=clock() - 10,
+        )
+        client, queue = self.client(status, clock)
+        with pytest.raises(QuickBooksOffline, match="Open QuickBooks") as caught:
+            client.request("shop", customer_query(), timeout=3600)
+        assert caught.value.reason == "not running"
+        assert caught.value.error_code == "0x80040408"
+        assert queue.jobs() == []
+
+    def test_a_good_update_since_the_connection_error_is_online(self):
+        """The error is history once an update succeeded after it: the request is queued."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(
+            status,
+            last_seen=clock() - 5,
+            last_success=clock() - 5,
+            connection_error_code="0x80040408",
+            connection_error_at=clock() - 100,
+        )
+        client, queue = self.client(status, clock)
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout) as caught:
+            asking.result()
+        assert caught.value.sent is False
+
+    def test_status_gives_the_users_rows_with_its_job_counts(self):
+        """status(user): the store's row, pending jobs counted from the queue."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock())
+        client, queue = self.client(status, clock)
+        queue.enqueue(user="shop", kind="count")
+        (row,) = client.status("shop")
+        assert row.user == "shop" and row.jobs_pending == 1
+        assert client.status("nobody") == []
