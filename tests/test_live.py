@@ -44,7 +44,7 @@ from qbwc_spyne.exceptions import (
 )
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
-from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
@@ -156,14 +156,14 @@ class Update:
 class Service:
     """A queue, its handler (on a clock the test moves) and the Web Connector's app."""
 
-    def __init__(self, queue: Any = None, **options: Any) -> None:
+    def __init__(self, queue: Any = None, observers: Any = (), **options: Any) -> None:
         self.queue = queue if queue is not None else MemoryJobQueue()
         self.clock = FakeClock(time.time())
         options.setdefault("keep_alive", KEEP_ALIVE)
         self.handler = QueueHandler(
             self.queue, passwords=lambda user, pw: pw == "pw", clock=self.clock, **options
         )
-        self.app = make_wsgi_app(self.handler)
+        self.app = make_wsgi_app(self.handler, observers=observers)
         # poll=3600: only a wake (in memory here) can answer within the test's bound.
         self.client = LiveClient(self.queue, poll=3600)
 
@@ -675,6 +675,29 @@ class TestOffline:
         with pytest.raises(LiveTimeout) as caught:
             asking.result()
         assert caught.value.sent is False
+
+    def test_a_recorded_connection_error_makes_the_user_offline_until_an_update_succeeds(self):
+        """Recorded from real calls: QuickBooks not running, then running again."""
+        status = MemoryStatusStore()
+        service = Service(observers=[StatusRecorder(status)])
+        service.handler.register(CustomerCount())
+        service.handler.enqueue("count", user="shop")
+        quickbooks = company()
+        quickbooks.running = False
+        assert service.web_connector(quickbooks).update().status == "connection error"
+        client = LiveClient(service.queue, status=status, poll=3600)
+        with pytest.raises(QuickBooksOffline, match="could not be opened") as caught:
+            client.request("shop", customer_query(), timeout=BOUND)
+        assert caught.value.reason == "not running" and caught.value.error_code == "0x80040408"
+        assert caught.value.last_seen is not None
+        assert [job.kind for job in service.queue.jobs()] == ["count"]  # nothing more queued
+        quickbooks.running = True
+        assert service.web_connector(quickbooks).update().ok
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=BOUND))
+        wait_for(lambda: len(service.queue.jobs()) == 2, "the live request is queued")
+        update = Update(service.web_connector(quickbooks))
+        assert names(asking.result()) == ["Customer 0002"]
+        assert service.end(update).ok
 
     def test_status_gives_the_users_rows_with_its_job_counts(self):
         """status(user): the store's row, pending jobs counted from the queue."""
