@@ -439,6 +439,31 @@ class TestTimeouts:
         service.end(update)
         assert stored(service.queue, caught.value.job_id).state is JobState.DONE
 
+    def test_a_write_whose_answer_is_lost_times_out_as_sent_and_goes_unknown(self):
+        """The Add ran, its answer never came: sent=True, then unknown; never sent again."""
+        service = Service(lease=10)
+        clock = FakeClock(time.time())
+        client = LiveClient(service.queue, poll=0.01, clock=clock)
+        add = qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": "Live Ltd"}})
+        asking = Asking(lambda: client.request("shop", add, timeout=30))
+        wait_for(lambda: bool(service.queue.jobs()), "the live request is queued")
+        quickbooks = company()
+        quickbooks.lose_responses = 1
+        assert service.web_connector(quickbooks).update().status == "response lost"
+        clock.advance(31)
+        with pytest.raises(LiveTimeout, match="reconciled, or left unknown") as caught:
+            asking.result()
+        assert caught.value.sent is True
+        service.clock.advance(11)  # its lease runs out
+        (released,) = service.handler.recover()
+        assert released.state is JobState.UNKNOWN  # the live kind has no reconcile query
+        service.web_connector(quickbooks).update()
+        adds = [d for d in quickbooks.requests if "<CustomerAddRq" in d]
+        assert len(adds) == 1
+        assert [c.findtext("Name") for c in quickbooks.records["Customer"].values()].count(
+            "Live Ltd"
+        ) == 1
+
     def test_a_request_left_behind_is_never_sent_after_its_deadline(self):
         """Its caller is gone (the cancel never written): a later session fails it, unsent."""
         service = Service()

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -136,6 +137,8 @@ class Health:
         country: its edition's country, e.g. ``"US"``.
         company_file: the company file that answered.
         qbxml_versions: the qbXML versions it supports, oldest first.
+
+    .. versionadded:: Unreleased
     """
 
     user: str
@@ -255,6 +258,7 @@ class LiveClient:
         self._listens = bool(getattr(queue, "listens", False))
         self.poll = poll if poll is not None else (1.0 if self._listens else 0.1)
         self._listener: _Listener | None = None
+        self._listener_pid = 0
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -536,5 +540,8 @@ class LiveClient:
 
     def _listen(self) -> None:
         with self._lock:
-            if self._listener is None:
+            # A listener's thread stays in the process that started it: a
+            # forked worker (gunicorn's) starts its own.
+            if self._listener is None or self._listener_pid != os.getpid():
                 self._listener = _Listener(self.queue)
+                self._listener_pid = os.getpid()
