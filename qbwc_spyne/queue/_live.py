@@ -63,7 +63,7 @@ from ..exceptions import (
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState
 from ._jobs import JobContext, JobKind
-from ._wake import LIVE_KIND, LiveExpired, waiting
+from ._wake import LIVE_KIND, LiveExpired, waiting, wake
 
 __all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
 
@@ -93,7 +93,9 @@ class LiveKind(JobKind):
 
     Its payload holds the request element the caller checked, and the
     moment the caller stops waiting: a session that takes the job later
-    fails it as ``expired`` without sending it.
+    fails it as ``expired`` without sending it. That moment is read on the
+    caller's clock and compared on the handler's, so the hosts' clocks must
+    agree to well within a timeout.
 
     Args:
         clock: the handler's time source.
@@ -171,8 +173,6 @@ class _Listener:
         self._ready.wait(10.0)
 
     def _run(self) -> None:
-        from ._wake import wake
-
         while not self._stop.is_set():
             try:
                 listener = self._queue.notifications()
@@ -430,6 +430,9 @@ class LiveClient:
         if any(s.ticket for s in found):
             return  # a session is open now
         for s in found:
+            # QuickBooks is down if the last update ended in a connectionError:
+            # no success since, and nothing seen after it but the update's own
+            # closing calls (a minute's grace for them).
             at = s.connection_error_at
             if at and (s.last_success is None or s.last_success < at) and at >= last_seen - 60:
                 words = describe(s.connection_error_code or "", s.connection_error_message or "")
