@@ -836,3 +836,41 @@ TestHotSessionMachine = HotSessionMachine.TestCase
 TestHotSessionMachine.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None, database=None
 )
+
+
+class TestObserved:
+    def test_each_request_is_observed_once_with_how_it_ended(self):
+        """offline, timeout, ok; a request refused as a mistake is no live request."""
+        seen: list[tuple[float, str]] = []
+        status = MemoryStatusStore()
+        service = Service()
+        clock = FakeClock(time.time())
+        observed = LiveClient(
+            service.queue, status=status, poll=0.01, clock=clock,
+            observe=lambda seconds, outcome: seen.append((seconds, outcome)),
+        )  # fmt: skip
+        with pytest.raises(QuickBooksOffline):
+            observed.request("shop", customer_query(), timeout=5)
+        with pytest.raises(SchemaError):
+            observed.request("shop", qbxml.Rq("CustomerQueryRq", {"Colour": "red"}), timeout=5)
+        status.record(
+            update=StatusUpdate(user="shop", company_file="", values={"last_seen": clock()})
+        )
+        asking = Asking(lambda: observed.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(service.queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+        assert [outcome for _, outcome in seen] == ["offline", "timeout"]
+        assert all(seconds >= 0 for seconds, _ in seen)
+
+    def test_an_observer_that_raises_changes_no_answer(self, service):
+        """The answer comes back; the observer's failure is only logged."""
+
+        def broken(seconds: float, outcome: str) -> None:
+            raise RuntimeError("metrics are down")
+
+        update = service.hot(company())
+        client = LiveClient(service.queue, poll=3600, observe=broken)
+        assert names(client.request("shop", customer_query(), timeout=BOUND)) == ["Customer 0002"]
+        service.end(update)

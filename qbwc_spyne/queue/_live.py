@@ -223,6 +223,11 @@ class LiveClient:
             (see :class:`~qbwc_spyne.QueueHandler`), applied at once.
         codepage: the company's code page.
         clock: the time source.
+        observe: told of each request once it ends, with its seconds and
+            how it ended: ``"ok"`` (an answer; ``"error"`` when its status
+            is an error), ``"timeout"``, ``"offline"``, ``"cancelled"``,
+            ``"error"`` (no answer); e.g. a metrics observer's
+            ``observe_live_request``. What it raises is logged and ignored.
 
     Raises:
         ConfigurationError: an unknown encoding policy or code page.
@@ -242,6 +247,7 @@ class LiveClient:
         encoding: str = "error",
         codepage: str = _encoding.DEFAULT_CODEPAGE,
         clock: Callable[[], float] = time.time,
+        observe: Callable[[float, str], None] | None = None,
     ) -> None:
         from ._jobs import _check_encoding
 
@@ -254,6 +260,7 @@ class LiveClient:
         self.encoding = encoding
         self.codepage = codepage
         self.clock = clock
+        self.observe = observe
         # A queue that can listen (SQLJobQueue on PostgreSQL) says so.
         self._listens = bool(getattr(queue, "listens", False))
         self.poll = poll if poll is not None else (1.0 if self._listens else 0.1)
@@ -458,7 +465,32 @@ class LiveClient:
     def _run(
         self, user: str, rq: qbxml.Rq, *, timeout: float, company_file: str
     ) -> tuple[qbxml.Result, Job]:
-        element = self._check(user, rq, timeout)
+        element = self._check(user, rq, timeout)  # a mistake is no live request: not observed
+        began = time.monotonic()
+        outcome = "error"
+        try:
+            result, job = self._wait(user, rq, element, timeout=timeout, company_file=company_file)
+            outcome = "ok" if result.ok else "error"
+            return result, job
+        except LiveTimeout:
+            outcome = "timeout"
+            raise
+        except QuickBooksOffline:
+            outcome = "offline"
+            raise
+        except LiveRequestFailed as exc:
+            outcome = "cancelled" if exc.code == "cancelled" else "error"
+            raise
+        finally:
+            if self.observe is not None:
+                try:
+                    self.observe(time.monotonic() - began, outcome)
+                except Exception:
+                    logger.exception("the live request observer raised; ignored")
+
+    def _wait(
+        self, user: str, rq: qbxml.Rq, element: str, *, timeout: float, company_file: str
+    ) -> tuple[qbxml.Result, Job]:
         self._offline(user)
         if self._listens:
             self._listen()
