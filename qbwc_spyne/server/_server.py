@@ -472,7 +472,26 @@ class QBWCServer(ReferenceInterface):
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             captured[:] = [status, headers]
 
-        chunks = self._spyne(inner, capture)
+        # The URL spyne would rebuild from the environ serves only its WSDL
+        # requests, and the WSDL is served above: an empty one spares the work.
+        try:
+            chunks = self._spyne(inner, capture, "")
+        except Exception as exc:
+            # spyne 2.14 fails with a Python error, not a fault, on some
+            # envelopes: an attribute named like an element of the operation,
+            # a soap:Fault sent as a request. Each is the client's error.
+            logger.warning(
+                "answered %s (%d bytes) from %s with a Client fault: spyne could not read it (%s)",
+                _operation(body),
+                len(body),
+                environ.get("REMOTE_ADDR", "?"),
+                type(exc).__name__,
+            )
+            return self._send(
+                start_response,
+                "500 Internal Server Error",
+                _fault("Client", "The request is not a call of this service that can be read."),
+            )
         try:
             payload = b"".join(chunks)
         finally:
