@@ -24,6 +24,7 @@ import io
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from html import escape
@@ -133,13 +134,22 @@ class _Soap11(Soap11):  # type: ignore[misc]
             for key, value in self.parser_kwargs.items()
             if key not in ("encoding", "resolve_entities", "load_dtd", "no_network", "huge_tree")
         }
+        self._threads = threading.local()
+
+    def _parser(self) -> etree.XMLParser:
+        """This thread's parser: lxml's must not be shared between threads, and a
+        reused one skips building its dictionaries again on every call."""
+        parser: etree.XMLParser | None = getattr(self._threads, "parser", None)
+        if parser is None:
+            parser = self._threads.parser = utf8_parser(**self._parser_options)
+        return parser
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         # The server checked the method and Content-Type already, and never
         # passes a charset: spyne decoding the body would undo the checks.
         data = b"".join(ctx.in_string)
         try:
-            ctx.in_document = _parse_envelope(data, utf8_parser(**self._parser_options))
+            ctx.in_document = _parse_envelope(data, self._parser())
         except etree.XMLSyntaxError as exc:
             raise Fault("Client.XMLSyntaxError", str(exc)) from None
 
