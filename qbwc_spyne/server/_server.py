@@ -35,6 +35,7 @@ import spyne.const
 from lxml import etree
 from spyne import Application
 from spyne.error import ValidationError
+from spyne.evmgr import EventManager
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -258,6 +259,21 @@ class _Soap11Out(Soap11):  # type: ignore[misc]
             super().create_out_string(ctx, charset)
 
 
+class _EventManager(EventManager):  # type: ignore[misc]
+    """spyne's event manager, firing the same handlers without building an empty set first.
+
+    spyne's ``fire_event`` looks its handlers up with ``handlers.get(name,
+    oset())``, which builds an ordered set, in Python, for each of the dozen
+    events of a call though none has a listener: about a microsecond each.
+    """
+
+    def fire_event(self, event_name: str, ctx: Any, *args: Any, **kwargs: Any) -> None:
+        handlers = self.handlers.get(event_name)
+        if handlers:
+            for handler in handlers:
+                handler(ctx, *args, **kwargs)
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -344,6 +360,12 @@ class QBWCServer(ReferenceInterface):
         self._spyne = WsgiApplication(
             application, max_content_length=max_body_bytes, block_length=max_body_bytes
         )
+        if self._compiled:
+            for owner in (application, application.in_protocol, application.out_protocol):
+                owner.event_manager = _EventManager(owner, owner.event_manager.handlers)
+            self._spyne.event_manager = _EventManager(
+                self._spyne, self._spyne.event_manager.handlers
+            )
         wsdl = WSDL_FILE.read_text(encoding="utf-8")
         match = re.search(r'(<soap:address location=")[^"]*(")', wsdl)
         if match is None:
