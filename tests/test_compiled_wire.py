@@ -14,9 +14,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
+from unittest import mock
 from xml.sax.saxutils import escape
 
 import pytest
+import spyne.const
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -494,3 +496,34 @@ class TestWriterBytes:
         assert ours == theirs
         if all(_xml_text(t) for t in texts):
             assert WRITERS[operation](value) == ours
+
+
+class TestSpyneStaysTheFramework:
+    """spyne's events still reach their listeners; its periodic full collection is off."""
+
+    def test_listeners_hear_every_event_of_a_call(self):
+        """Application, protocol and WSGI listeners are called once per event, in order."""
+        server, _ = _server(QBWCServer)
+        heard: list[str] = []
+        app = server._spyne.app
+        owners = {
+            "wsgi_call": server._spyne,
+            "before_deserialize": app.in_protocol,
+            "method_call": app,
+            "after_serialize": app.out_protocol,
+            "method_context_closed": app,
+        }
+        for event, owner in owners.items():
+            owner.event_manager.add_listener(event, lambda ctx, event=event: heard.append(event))
+        response = server.process_request(valid("getLastError").render())
+        assert not soap_body_child(response).tag.endswith("Fault")
+        assert heard == list(owners)
+
+    def test_no_full_collection_when_a_call_closes(self):
+        """spyne's gc.collect() on context close (once a second) never runs."""
+        server, _ = _server(QBWCServer)
+        with mock.patch("gc.collect") as collect:
+            for _ in range(3):
+                server.process_request(valid("getLastError").render())
+        assert collect.call_count == 0
+        assert float("inf") == spyne.const.MIN_GC_INTERVAL
