@@ -198,7 +198,9 @@ class _Soap11(Soap11):  # type: ignore[misc]
         ctx.in_header_doc = None if header is None else header.getchildren()
         ctx.in_body_doc = operation
         ctx.method_request_string = operation.tag
-        self.validate_body(ctx, message)
+        # What spyne's validate_body does, less its DEBUG log of the whole
+        # envelope (which would hold the password of an authenticate).
+        self.validate_document(operation)
 
     def deserialize(self, ctx: Any, message: str) -> None:
         """Read a request with its operation's compiled reader (``_wire.py``).
