@@ -506,10 +506,10 @@ class QBWCServer(ReferenceInterface):
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             captured[:] = [status, headers]
 
-        # The URL spyne would rebuild from the environ serves only its WSDL
-        # requests, and the WSDL is served above: an empty one spares the work.
         try:
-            chunks = self._spyne(inner, capture, "")
+            # Straight to spyne's SOAP handling: the WSDL requests its __call__
+            # tells apart (rebuilding the URL for them) were answered above.
+            chunks = self._spyne.handle_rpc(inner, capture)
         except Exception as exc:
             # spyne 2.14 fails with a Python error, not a fault, on some
             # envelopes: an attribute named like an element of the operation,
