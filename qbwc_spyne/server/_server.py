@@ -122,6 +122,11 @@ class _Soap11(Soap11):  # type: ignore[misc]
     spyne's own reader converts an element's text to a Python string twice
     (to validate it, then to keep it): about 20 ms each on the 30 MB text of
     a large receiveResponseXML. Validation is unchanged.
+
+    Requests of our eleven operations are read by the readers compiled
+    from the WSDL (``_wire.py``), which give spyne's arguments and spyne's
+    faults; ``compiled=False`` keeps spyne's generic reader, for the tests
+    and the benchmark that compare the two.
     """
 
     def __init__(self, *args: Any, compiled: bool = True, **kwargs: Any) -> None:
