@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..errors import Explanation, explain
 from ..exceptions import ConfigurationError, JobError, QBWCError
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
 from ..store._interfaces import Job, JobQueue, JobState
@@ -546,13 +547,9 @@ def _redirect(location: str) -> Response:
     return Response("", status=303, headers={"Location": location})
 
 
-def explain_code(code: str | None) -> Any:
-    """QuickBooks' or the Web Connector's code in words, or None for our own codes."""
+def explain_code(code: str | None) -> Explanation | None:
+    """QuickBooks' or the Web Connector's code in words; None for our own codes ("schema")."""
     if not code or not _EXPLAINABLE.fullmatch(code):
-        return None
-    try:
-        from ..errors import explain  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
         return None
     return explain(code)
 
