@@ -277,7 +277,8 @@ class Dashboard:
             if not bearer and (visit is None or not visit.logged_in):
                 if request.method != "GET":
                     raise Forbidden("Log in first.")
-                target = adapter.build("login", {"next": request.full_path.rstrip("?")})
+                wanted = request.script_root + request.full_path.rstrip("?")
+                target = adapter.build("login", {"next": wanted})
                 return _redirect(target)
             if request.method == "POST" and not bearer:
                 self._check_csrf(request, visit)
