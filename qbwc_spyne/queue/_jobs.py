@@ -67,6 +67,7 @@ from ..exceptions import (
     SchemaError,
     StorageError,
 )
+from ..protocol._calls import current_call
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
@@ -86,6 +87,29 @@ logger = logging.getLogger("qbwc_spyne")
 
 #: QuickBooks' status for an iteratorID it does not know (expired or spent).
 ITERATOR_NOT_VALID = 3391
+
+#: How much of a job's last answer is kept, in bytes of UTF-8, by default.
+RESPONSE_CAP = 256 * 1024
+
+
+def cap_response(document: str, limit: int) -> str:
+    """The answer as a job keeps it: whole, or its first ``limit`` bytes and a note saying so.
+
+    The note is an XML comment at the end, so a reader (or a download)
+    cannot take a truncated answer for a whole one.
+
+    Args:
+        document: the answer document.
+        limit: the most bytes of UTF-8 kept; 0 or less: no limit.
+
+    Returns:
+        The document, or its head and ``<!-- truncated: ... -->``.
+    """
+    data = document.encode("utf-8")
+    if limit <= 0 or len(data) <= limit:
+        return document
+    head = data[:limit].decode("utf-8", errors="ignore")  # never half a character
+    return f"{head}\n<!-- truncated: the first {limit} of {len(data)} bytes are kept -->"
 
 
 def _order(value: Any) -> tuple[int, float, str]:
@@ -201,6 +225,12 @@ class JobKind:
     #: The company's code page for this kind (None: the handler's ``codepage``).
     codepage: str | None = None
 
+    #: Keep this kind's answers whole on the job (``Job.response``), however
+    #: long; by default an answer is cut at the handler's ``response_cap``.
+    #:
+    #: .. versionadded:: Unreleased
+    keep_full_response: bool = False
+
     def build(self, ctx: JobContext) -> qbxml.Rq:
         """Return the request (its requestID is set by the queue).
 
@@ -315,6 +345,9 @@ class QueueHandler(QBWCHandler):
         codepage: the company's code page, a Python codec name; the default
             ``"latin-1"`` is the set QuickBooks is known to store
             (``"cp1252"`` adds ``€`` and typographic quotes, unconfirmed).
+        response_cap: bytes of a job's last answer kept on the job
+            (``Job.response``); longer ones are cut, with a note saying so,
+            unless the kind sets :attr:`JobKind.keep_full_response`.
 
     Raises:
         ConfigurationError: an unknown encoding policy or code page.
@@ -327,7 +360,8 @@ class QueueHandler(QBWCHandler):
 
     .. versionchanged:: Unreleased
        ``clock_skew`` added (10 minutes by default); ``encoding`` and
-       ``codepage`` added; requests are checked against the schema.
+       ``codepage`` added; requests are checked against the schema;
+       ``response_cap`` added: a done or failed job keeps its last answer.
     """
 
     def __init__(
@@ -344,8 +378,10 @@ class QueueHandler(QBWCHandler):
         clock_skew: float = 600.0,
         encoding: str = "error",
         codepage: str = _encoding.DEFAULT_CODEPAGE,
+        response_cap: int = RESPONSE_CAP,
     ) -> None:
         _check_encoding(encoding, codepage, "QueueHandler")
+        self.response_cap = response_cap
         self.encoding = encoding
         self.codepage = codepage
         self.queue = queue
@@ -538,6 +574,7 @@ class QueueHandler(QBWCHandler):
             ):
                 session.data.pop("job", None)  # released under us: never send it from here
                 continue
+            _name_job(job)
             event.request = request
             return
 
@@ -609,6 +646,11 @@ class QueueHandler(QBWCHandler):
             session.last_error = "A response came for no job in flight."
             event.percent_done = -1
             return
+        _name_job(job)
+        if event.response:
+            kind = self.kinds.get(job.kind)
+            whole = kind is not None and kind.keep_full_response
+            job.response = cap_response(event.response, 0 if whole else self.response_cap)
         if not event.success:
             # QuickBooks could not run the request (0x80040400: it could not parse it).
             if job.reconciling:  # still no answer to "did the write happen?"
@@ -687,7 +729,11 @@ class QueueHandler(QBWCHandler):
                 to, landed = (
                     JobState.DONE,
                     self.queue.complete(
-                        job.id, ticket=ticket, now=now, keep_request=self.keep_requests
+                        job.id,
+                        ticket=ticket,
+                        now=now,
+                        keep_request=self.keep_requests,
+                        response=job.response,
                     ),
                 )
             else:  # it did not happen: safe to send
@@ -751,7 +797,12 @@ class QueueHandler(QBWCHandler):
             job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
         )
         landed = self.queue.complete(
-            job.id, ticket=ticket, now=now, warning=job.warning, keep_request=self.keep_requests
+            job.id,
+            ticket=ticket,
+            now=now,
+            warning=job.warning,
+            keep_request=self.keep_requests,
+            response=job.response,
         )
         self._landed(session, job, JobState.DONE.value, landed)
         return True
@@ -831,7 +882,7 @@ class QueueHandler(QBWCHandler):
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
         """Fail the job (its dependants are blocked); False if it was no longer ours."""
         if not self.queue.fail(job.id, ticket=session.ticket, now=self.clock(), code=code,
-                               message=message):  # fmt: skip
+                               message=message, response=job.response):  # fmt: skip
             self._landed(session, job, "", False)
             return False
         job.state = JobState.FAILED
@@ -900,6 +951,13 @@ class QueueHandler(QBWCHandler):
         if job is not None:
             self._release(job, session, "the session closed before its answer came")
         event.response_message = _summary(session)
+
+
+def _name_job(job: Job) -> None:
+    """Tell the call being served which job it carries (for status, transcripts and logs)."""
+    call = current_call()
+    if call is not None:
+        call.job_id = job.id
 
 
 def _summary(session: Session) -> str:

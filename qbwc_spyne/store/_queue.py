@@ -64,7 +64,15 @@ from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam,
 from sqlalchemy.engine import URL
 
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
-from ._interfaces import FINISHED, PROGRESS_FIELDS, IfExists, Job, JobState, released_state
+from ._interfaces import (
+    FINISHED,
+    PROGRESS_FIELDS,
+    IfExists,
+    Job,
+    JobEvent,
+    JobState,
+    released_state,
+)
 from ._migrations import open_schema
 from ._sql import Database
 
@@ -150,7 +158,7 @@ _COLUMNS = (
     "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
     "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
     "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
-    "created", "updated",
+    "created", "updated", "response",
 )  # fmt: skip
 _JSON = ("payload", "checkpoint", "staged_checkpoint")
 _WAITING = "state IN ('pending', 'reconcile')"
@@ -243,13 +251,15 @@ class _Statements:
             " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
             " ELSE staged_checkpoint END,"
             " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
+            " response = COALESCE(:response, response),"
             " warning = COALESCE(:warning, warning), error_code = NULL, error_message = NULL,"
             f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
         self.fail = text(
             f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
-            f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" response = COALESCE(:response, response), {_LAND}"
+            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
         self.release = text(
@@ -337,8 +347,32 @@ class _Statements:
         self.tombstone = text(
             f"UPDATE {j} SET payload = 'null', request = NULL, checkpoint = 'null',"
             " staged_checkpoint = 'null', iterator_id = NULL, error_code = NULL,"
-            " error_message = NULL, warning = NULL WHERE id IN :ids"
+            " error_message = NULL, warning = NULL, response = NULL WHERE id IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
+        # A purged job's history goes with it: its messages hold its errors.
+        self.purge_events = text(f"DELETE FROM {prefix}job_events WHERE job_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        self.history = text(
+            f"SELECT job_id, at, from_state, to_state, message FROM {prefix}job_events"
+            " WHERE job_id = :id ORDER BY id"
+        )
+        # Replaced jobs are not counted: their replacement stands for their work.
+        self.counts = text(
+            f"SELECT state, count(*) AS n FROM {j} WHERE replaced_by IS NULL GROUP BY state"
+        )
+        self.counts_of = text(
+            f'SELECT state, count(*) AS n FROM {j} WHERE "user" = :user AND replaced_by IS NULL'
+            " GROUP BY state"
+        )
+        self.counts_by_user = text(
+            f'SELECT "user", state, count(*) AS n FROM {j} WHERE replaced_by IS NULL'
+            ' GROUP BY "user", state'
+        )
+        self.counts_of_users = text(
+            f'SELECT "user", state, count(*) AS n FROM {j} WHERE "user" IN :users'
+            ' AND replaced_by IS NULL GROUP BY "user", state'
+        ).bindparams(bindparam("users", expanding=True))
 
     @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
     def progress(self, names: tuple[str, ...]) -> TextClause:
@@ -587,6 +621,7 @@ class SQLJobQueue:
                 "warning": None,
                 "created": now,
                 "updated": now,
+                "response": None,
             }
             job_id = int(conn.execute(sql.insert, values).scalar_one())
             if replacing is not None:
@@ -785,9 +820,11 @@ class SQLJobQueue:
         now: float,
         warning: str | None = None,
         keep_request: bool = False,
+        response: str | None = None,
     ) -> bool:
         params = {
             "keep": int(keep_request),
+            "response": response,
             "warning": warning,
             "now": now,
             "id": job_id,
@@ -798,8 +835,24 @@ class SQLJobQueue:
             self._log(head, "in_flight", "done")
         return head is not None
 
-    def fail(self, job_id: int, *, ticket: str, now: float, code: str, message: str) -> bool:
-        params = {"code": code, "message": message, "now": now, "id": job_id, "ticket": ticket}
+    def fail(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        code: str,
+        message: str,
+        response: str | None = None,
+    ) -> bool:
+        params = {
+            "code": code,
+            "message": message,
+            "response": response,
+            "now": now,
+            "id": job_id,
+            "ticket": ticket,
+        }
 
         def work(conn: Connection) -> tuple[Row | None, list[Row]]:
             head = conn.execute(self._sql.fail, params).mappings().first()
@@ -983,6 +1036,7 @@ class SQLJobQueue:
             gone = [int(i) for i, keyed in rows if not keyed]
             for chunk in _chunks(ids):
                 conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
+                conn.execute(self._sql.purge_events, {"ids": list(chunk)})
             for chunk in _chunks(kept):
                 conn.execute(self._sql.tombstone, {"ids": list(chunk)})
             for chunk in _chunks(gone):
@@ -993,6 +1047,83 @@ class SQLJobQueue:
         if purged:
             logger.info("purged %d finished jobs", purged)
         return purged
+
+    # -- reading for operators -----------------------------------------------------------
+
+    def counts(self, *, user: str | None = None) -> dict[JobState, int]:
+        """How many jobs are in each state; replaced jobs are not counted.
+
+        Args:
+            user: this user's jobs only; None: every user's.
+
+        Returns:
+            Every state, with 0 for those no job is in.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        if user is None:
+            rows, _ = self._one(self._sql.counts, {})
+        else:
+            rows, _ = self._one(self._sql.counts_of, {"user": user})
+        counts = dict.fromkeys(JobState, 0)
+        for row in rows:
+            counts[JobState(row["state"])] = int(row["n"])
+        return counts
+
+    def counts_by_user(self, users: Iterable[str] | None = None) -> dict[str, dict[JobState, int]]:
+        """:meth:`counts` for many users in one query (one GROUP BY on the user's index).
+
+        Args:
+            users: the users wanted; None: every user with a job.
+
+        Returns:
+            For each user (each one asked for, even with no jobs), every state and its count.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        wanted = None if users is None else sorted(set(users))
+        found: dict[str, dict[JobState, int]] = {
+            name: dict.fromkeys(JobState, 0) for name in wanted or ()
+        }
+
+        def work(conn: Connection) -> list[Any]:
+            if wanted is None:
+                return list(conn.execute(self._sql.counts_by_user))
+            rows: list[Any] = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows.extend(conn.execute(self._sql.counts_of_users, {"users": chunk}))
+            return rows
+
+        for user, state_, count in self._read(work, single=wanted is None or len(wanted) <= 500):
+            found.setdefault(str(user), dict.fromkeys(JobState, 0))[JobState(state_)] = int(count)
+        return found
+
+    def history(self, job_id: int) -> list[JobEvent]:
+        """The job's changes of state, oldest first, one per transition.
+
+        Args:
+            job_id: the job.
+
+        Returns:
+            Its events; empty for a job that does not exist or was purged.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        rows, _ = self._one(self._sql.history, {"id": job_id})
+        return [
+            JobEvent(
+                job_id=int(row["job_id"]),
+                at=float(row["at"]),
+                from_state=None if row["from_state"] is None else JobState(row["from_state"]),
+                to_state=JobState(row["to_state"]),
+                message=row["message"],
+            )
+            for row in rows
+        ]
 
 
 class SQLiteJobQueue(SQLJobQueue):
