@@ -14,6 +14,8 @@ from werkzeug.test import Client
 from qbwc_spyne import JobState, MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.exceptions import ConfigurationError
+from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.store._status import CallEntry, StatusUpdate
 
 from .helpers import FakeClock
 
@@ -458,3 +460,148 @@ class TestJobsPage:
         assert sql_queue.cancel(second.id, now=1.0)
         page, total = sql_queue.jobs_page(states=[JobState.CANCELLED])
         assert (total, [job.id for job in page]) == (1, [second.id])
+
+
+NOW = 1_800_000_000.0
+
+
+def seen(status, user, *, at=NOW - 60, **values):
+    """A status row for ``user``, as the recorder would leave it."""
+    status.record(
+        update=StatusUpdate(
+            user=user, company_file="C:\\Co.qbw", values={"last_seen": at, **values}
+        )
+    )
+
+
+@pytest.fixture
+def status():
+    return MemoryStatusStore()
+
+
+@pytest.fixture
+def watched(queue, status):
+    """A browser logged in to a dashboard that has a status store, at a fixed time."""
+    app = make_dashboard_app(queue, status=status, password=PASSWORD, clock=FakeClock(NOW))
+    browser = Client(app)
+    assert log_in(browser) == 303
+    return browser
+
+
+def connection_users(answer) -> list[str]:
+    root = lxml.html.fromstring(answer.text)
+    return [a.text for a in root.xpath("//table[@id='connections']/tbody/tr/td[1]/a")]
+
+
+class TestConnections:
+    def test_trouble_comes_first(self, queue, status, watched):
+        """Failed jobs, an error after the last success, a user long unseen: above the calm."""
+        seen(status, "calm", last_success=NOW - 60)
+        seen(
+            status,
+            "erred",
+            last_success=NOW - 600,
+            last_error_at=NOW - 300,
+            last_error_code="0x80040408",
+            last_error_message="could not start QuickBooks",
+        )
+        seen(status, "stale", at=NOW - 3 * 86400, last_success=NOW - 3 * 86400)
+        failed_job(queue, user="failing")
+        failed_job(queue, user="failing")
+        users = connection_users(watched.get("/"))
+        assert users[-1] == "calm"
+        assert set(users[:3]) == {"erred", "stale", "failing"}
+        page = watched.get("/").text
+        assert "2 failed job(s)" in page
+        assert "the last update ended in an error" in page
+        assert "not seen since" in page
+
+    def test_a_user_with_jobs_but_no_recorded_call_still_has_a_row(self, queue, status, watched):
+        """The queue's users without a status row are listed, their status unknown."""
+        queue.enqueue(user="newcomer", kind="k")
+        assert connection_users(watched.get("/")) == ["newcomer"]
+
+    def test_the_connections_page_shows_what_the_status_knows(self, status, watched):
+        """Product, version, company, Web Connector version and the open session's progress."""
+        seen(
+            status,
+            "shop",
+            product="QuickBooks Pro",
+            qb_version="33.0",
+            company_name="Acme",
+            client_version="2.3.0.215",
+            ticket="abcdef12",
+            progress=40,
+        )
+        text = lxml.html.fromstring(watched.get("/").text).text_content()
+        for shown in ("QuickBooks Pro 33.0", "Acme", "2.3.0.215", "abcdef12…, 40%"):
+            assert shown in text
+
+
+def record_session(status, *, user="shop", ticket="T" * 36, password_in=""):
+    """A short session's transcript: authenticate, one request, close."""
+    calls = [
+        ("authenticate", {"strUserName": user}, f'["{ticket}", ""]', True, None),
+        ("sendRequestXML", {"ticket": ticket, "strHCPResponse": HOSTILE}, "<QBXML/>", False, None),
+        ("closeConnection", {"ticket": ticket}, "OK", False, "completed"),
+    ]
+    for n, (operation, arguments, answer, starts, outcome) in enumerate(calls):
+        status.record(
+            entry=CallEntry(
+                ticket=ticket,
+                user=user,
+                company_file="",
+                operation=operation,
+                at=NOW + n,
+                duration=0.01,
+                arguments=arguments,
+                answer=answer,
+                starts=starts,
+                outcome=outcome,
+            )
+        )
+
+
+class TestSessions:
+    def test_recent_sessions_link_to_their_calls(self, status, watched):
+        """The list names each session by its ticket's prefix; its page lists its calls."""
+        record_session(status)
+        listing = lxml.html.fromstring(watched.get("/sessions").text)
+        link = listing.xpath("//table[@id='sessions']//a")[0]
+        assert link.text == "TTTTTTTT…"
+        page = watched.get(link.get("href"))
+        calls = lxml.html.fromstring(page.text).get_element_by_id("calls").text_content()
+        assert "authenticate" in calls and "sendRequestXML" in calls and "closeConnection" in calls
+        assert_no_markup_from(page.text, HOSTILE)
+        assert "T" * 36 not in page.text
+
+    def test_an_unknown_session_is_404(self, watched):
+        """A transcript id that does not exist: 404."""
+        assert watched.get("/sessions/999").status_code == 404
+
+    @pytest.mark.parametrize("query", ["page=0", "page=x", "user=%01"])
+    def test_a_malformed_sessions_filter_is_400(self, watched, query):
+        """The sessions list checks its filters as the jobs list does."""
+        assert watched.get(f"/sessions?{query}").status_code == 400
+
+    def test_a_huge_sessions_page_is_empty(self, status, watched):
+        """Past the kept sessions: an empty page, whatever the number."""
+        record_session(status)
+        answer = watched.get("/sessions?page=" + "9" * 40)
+        assert answer.status_code == 200 and "No session on this page." in answer.text
+
+
+class TestHistory:
+    def test_a_job_page_shows_each_transition_in_order(self, queue, client):
+        """Created, sent, failed, retried: one row each, oldest first."""
+        job = failed_job(queue)
+        queue.retry(job.id, now=3.0)
+        root = lxml.html.fromstring(client.get(f"/jobs/{job.id}").text)
+        rows = root.xpath("//table[@id='history']/tbody/tr")
+        moves = [(r[1].text_content(), r[2].text_content()) for r in rows]
+        assert moves == [
+            ("new", "pending"),
+            ("pending", "in_flight"),
+            ("in_flight", "failed"),
+            ("failed", "pending"),
+        ]

@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import Explanation, explain
 from ..exceptions import ConfigurationError, JobError, QBWCError
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
+from ..status import ConnectionStatus, StatusStore
 from ..store._interfaces import Job, JobQueue, JobState
 from ._auth import Signer, Visit, same_secret
 
@@ -52,6 +53,8 @@ COOKIE = "qbwc_dashboard"
 SHOWN_CHARS = 4000
 #: The longest user name or kind a filter may hold (longer is not a filter, it is noise).
 FILTER_MAX = 200
+#: The largest offset passed to a store: SQL integers are 64-bit.
+MAX_OFFSET = 2**62
 _PAGE = re.compile(r"[0-9]{1,60}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Codes that name a QuickBooks status, hresult or Web Connector error (explainable).
@@ -182,13 +185,14 @@ class Dashboard:
         self,
         queue: JobQueue,
         *,
-        status: Any = None,
+        status: StatusStore | None = None,
         live: Any = None,
         password: str | None,
         token: str | None,
         secret_key: bytes,
         page_size: int,
         title: str,
+        stale_after: float,
         clock: Callable[[], float],
     ) -> None:
         from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -201,6 +205,7 @@ class Dashboard:
         self._signer = Signer(secret_key)
         self.page_size = page_size
         self.title = title
+        self.stale_after = stale_after
         self.clock = clock
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -231,7 +236,7 @@ class Dashboard:
                     methods=["POST"],
                 ),
                 Rule("/sessions", endpoint="sessions", methods=["GET"]),
-                Rule("/sessions/<ticket>", endpoint="session", methods=["GET"]),
+                Rule("/sessions/<int:transcript>", endpoint="session", methods=["GET"]),
                 Rule("/live", endpoint="live", methods=["GET", "POST"]),
             ],
             strict_slashes=False,
@@ -371,7 +376,7 @@ class Dashboard:
     def view_connections(
         self, request: Request, adapter: MapAdapter, visit: Visit | None
     ) -> Response:
-        rows = connection_rows(self.queue, self.status, now=self.clock())
+        rows = connection_rows(self.queue, self.status, now=self.clock(), stale=self.stale_after)
         return self._page(
             adapter,
             visit,
@@ -502,19 +507,27 @@ class Dashboard:
         user = request.args.get("user", "")
         if len(user) > FILTER_MAX or _CONTROL.search(user):
             raise BadFilter(f"user must be text of at most {FILTER_MAX} characters")
+        page_text = request.args.get("page", "1")
+        if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
+            raise BadFilter("page must be a whole number, 1 or more")
+        page = int(page_text)
         sessions = None
-        if self.status is not None and hasattr(self.status, "sessions"):
-            sessions = self.status.sessions(user=user or None, limit=100, offset=0)
-        return self._page(adapter, visit, "sessions.html", sessions=sessions, user=user)
+        if self.status is not None:
+            # The store keeps a bounded number per user; a page past them is empty.
+            offset = (page - 1) * self.page_size
+            sessions = (
+                self.status.sessions(user=user or None, limit=self.page_size, offset=offset)
+                if offset <= MAX_OFFSET
+                else []
+            )
+        return self._page(adapter, visit, "sessions.html", sessions=sessions, user=user, page=page)
 
     def view_session(
-        self, request: Request, adapter: MapAdapter, visit: Visit | None, ticket: str
+        self, request: Request, adapter: MapAdapter, visit: Visit | None, transcript: int
     ) -> Response:
-        found = None
-        if self.status is not None and hasattr(self.status, "session"):
-            found = self.status.session(ticket)
+        found = self.status.session(transcript) if self.status is not None else None
         if found is None:
-            raise NotFound("There is no such session.")
+            raise NotFound(f"There is no session {transcript}.")
         return self._page(adapter, visit, "session.html", session=found)
 
     def view_live(self, request: Request, adapter: MapAdapter, visit: Visit | None) -> Response:
@@ -557,49 +570,96 @@ def explain_code(code: str | None) -> Explanation | None:
 
 @dataclass(frozen=True, kw_only=True)
 class ConnectionRow:
-    """One line of the connections page: a user and company, and what is wrong there."""
+    """One line of the connections page: a user and company file, and what is wrong there.
+
+    Attributes:
+        user, company_file: whose connection it is.
+        status: what the status store knows (None: the user has jobs but
+            no call of theirs was recorded).
+        pending, failed, unknown: the user's jobs in those states (all of
+            the user's jobs: a job for "any company file" belongs to none).
+        problems: what is wrong, in words; empty when nothing is.
+    """
 
     user: str
     company_file: str
-    status: Any
+    status: ConnectionStatus | None
     pending: int
     failed: int
     unknown: int
-    trouble: bool
+    problems: tuple[str, ...]
+
+    @property
+    def trouble(self) -> bool:
+        """Whether anything is wrong."""
+        return bool(self.problems)
 
 
-def connection_rows(queue: JobQueue, status: Any, *, now: float) -> list[ConnectionRow]:
-    """Every user and company the queue or the status store knows, trouble first."""
-    counts: dict[str, dict[JobState, int]] = {}
-    for job in queue.jobs():
-        mine = counts.setdefault(job.user, {})
-        mine[job.state] = mine.get(job.state, 0) + 1
-    rows = [
-        ConnectionRow(
-            user=user,
-            company_file="",
-            status=None,
-            pending=mine.get(JobState.PENDING, 0),
-            failed=mine.get(JobState.FAILED, 0),
-            unknown=mine.get(JobState.UNKNOWN, 0),
-            trouble=bool(mine.get(JobState.FAILED) or mine.get(JobState.UNKNOWN)),
-        )
-        for user, mine in counts.items()
+def _problems(
+    status: ConnectionStatus | None, counts: Mapping[JobState, int], *, now: float, stale: float
+) -> tuple[str, ...]:
+    """What an operator must look at for one connection, worst first."""
+    found = []
+    if counts.get(JobState.UNKNOWN):
+        found.append(f"{counts[JobState.UNKNOWN]} write(s) of unknown outcome")
+    if counts.get(JobState.FAILED):
+        found.append(f"{counts[JobState.FAILED]} failed job(s)")
+    if status is not None:
+        good = status.last_success or 0.0
+        if status.connection_error_at and status.connection_error_at > good:
+            found.append("QuickBooks could not be reached")
+        if status.last_error_at and status.last_error_at > good:
+            found.append("the last update ended in an error")
+        if status.last_seen is not None and now - status.last_seen > stale:
+            found.append("not seen since " + _when(status.last_seen))
+    return tuple(found)
+
+
+def connection_rows(
+    queue: JobQueue, status: StatusStore | None, *, now: float, stale: float
+) -> list[ConnectionRow]:
+    """Every user and company file the status store or the queue knows, trouble first.
+
+    Two queries whatever the number of users: the status rows, and the
+    queue's counts by user and state (one GROUP BY).
+    """
+    counts = queue.counts_by_user()
+    statuses = status.statuses() if status is not None else []
+    seen = {s.user for s in statuses}
+    # Users with jobs whose Web Connector was never recorded: a row each, status unknown.
+    entries: list[tuple[str, str, ConnectionStatus | None]] = [
+        (s.user, s.company_file, s) for s in statuses
     ]
-    rows.sort(key=lambda r: (not r.trouble, -(r.failed + r.unknown), r.user))
+    entries += [(user, "", None) for user in counts if user not in seen]
+    rows = []
+    for user, company_file, known in entries:
+        mine = counts.get(user, {})
+        rows.append(
+            ConnectionRow(
+                user=user,
+                company_file=company_file,
+                status=known,
+                pending=mine.get(JobState.PENDING, 0) + mine.get(JobState.RECONCILE, 0),
+                failed=mine.get(JobState.FAILED, 0),
+                unknown=mine.get(JobState.UNKNOWN, 0),
+                problems=_problems(known, mine, now=now, stale=stale),
+            )
+        )
+    rows.sort(key=lambda r: (not r.trouble, -len(r.problems), -(r.failed + r.unknown), r.user))
     return rows
 
 
 def make_dashboard_app(
     queue: JobQueue,
     *,
-    status: Any = None,
+    status: StatusStore | None = None,
     live: Any = None,
     password: str | None = None,
     token: str | None = None,
     secret_key: bytes | str | None = None,
     page_size: int = 50,
     title: str = "qbwc_spyne",
+    stale_after: float = 86400.0,
     clock: Callable[[], float] = time.time,
 ) -> Dashboard:
     """The operator's dashboard, a WSGI app to mount beside the Web Connector's endpoint.
@@ -620,6 +680,8 @@ def make_dashboard_app(
             process serving the dashboard the same key.
         page_size: jobs per page.
         title: shown in each page's heading.
+        stale_after: seconds without a call after which a connection is
+            trouble ("not seen since ...").
         clock: the time source.
 
     Returns:
@@ -661,5 +723,6 @@ def make_dashboard_app(
         secret_key=secret_key or secrets.token_bytes(32),
         page_size=page_size,
         title=title,
+        stale_after=stale_after,
         clock=clock,
     )
