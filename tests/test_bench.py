@@ -79,3 +79,11 @@ def test_hosts_benchmark_prints_every_setting_side_by_side_without_errors():
             assert row is not None, (setting, connectors, out)
             assert (int(row[1]), int(row[2])) == (max(connectors, 2), 0), row[0]
         assert re.search(rf"^{setting} +3 +\d+ ", claims, re.MULTILINE), (setting, out)
+
+
+def test_dashboard_benchmark_prints_each_page_beside_the_floor():
+    """The connections page beside the plain GROUP BY, and the jobs pages, at a tiny size."""
+    out = run("bench.bench_dashboard", "--users", "20", "--jobs", "500", "--repeat", "1")
+    assert "Dashboard over 20 users and 500 jobs" in out
+    for case in ("connections page", "floor: SELECT", "jobs page 10^30 (past the end)"):
+        assert case in out
