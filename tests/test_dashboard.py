@@ -108,6 +108,10 @@ class TestLogin:
         assert answer.status_code == 303
         assert answer.headers["Location"] == "/login?next=/jobs?state%3Dfailed"
 
+    def test_a_head_request_without_login_is_sent_to_log_in_too(self, app):
+        """HEAD is a GET without the body: the same redirect, not a refusal."""
+        assert Client(app).head("/jobs").status_code == 303
+
     def test_a_wrong_password_is_refused_and_gives_no_login(self, app):
         """401 with the form again, and the pages still send the browser to log in."""
         browser = Client(app)

@@ -280,7 +280,7 @@ class Dashboard:
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             if not bearer and (visit is None or not visit.logged_in):
-                if request.method != "GET":
+                if request.method not in ("GET", "HEAD"):
                     raise Forbidden("Log in first.")
                 wanted = request.script_root + request.full_path.rstrip("?")
                 target = adapter.build("login", {"next": wanted})
