@@ -51,11 +51,13 @@ def test_public_names_are_all_listed(name):
 def test_top_level_front_door():
     """The package's front door is small and names what users need."""
     assert set(qbwc_spyne.__all__) == {
+        "Health",
         "Job",
         "JobContext",
         "JobKind",
         "JobQueue",
         "JobState",
+        "LiveClient",
         "MemoryJobQueue",
         "MemorySessionStore",
         "QBWCHandler",

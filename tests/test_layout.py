@@ -311,7 +311,7 @@ class TestTheGraph:
 
 class TestProtocol:
     def test_protocol_reaches_no_server_queue_testing_cli_or_storage_backend(self, sources):
-        """protocol/ reaches only the store interfaces, events, exceptions and _xml."""
+        """protocol/ reaches only the store interfaces, events, exceptions, errors and _xml."""
         assert protocol_violations(Graph(sources)) == []
 
     @pytest.mark.parametrize(

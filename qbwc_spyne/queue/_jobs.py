@@ -49,12 +49,14 @@ from lxml import etree
 
 from .. import qbxml
 from ..auth import PasswordCheck
+from ..errors import describe
 from ..events import (
     AuthenticateEvent,
     CloseConnectionEvent,
     ConnectionErrorEvent,
     ErrorCode,
     ErrorEvent,
+    GetLastErrorEvent,
     ReceiveResponseEvent,
     SendRequestEvent,
 )
@@ -72,6 +74,7 @@ from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState, released_state
+from ._wake import LIVE_KIND, LiveExpired, wake
 
 __all__ = [
     "JobContext",
@@ -345,12 +348,35 @@ class QueueHandler(QBWCHandler):
         codepage: the company's code page, a Python codec name; the default
             ``"latin-1"`` is the set QuickBooks is known to store
             (``"cp1252"`` adds ``€`` and typographic quotes, unconfirmed).
+        keep_alive: seconds a session stays open once the queue runs dry,
+            so that a live request (:class:`~qbwc_spyne.LiveClient`) made
+            meanwhile goes out within seconds; 0 turns it off. See
+            "Keeping the session hot" below.
+        keep_alive_after: which sessions stay open: ``"live"`` (the
+            default), those that carried a live request; ``"any"``, every
+            session that sent a request.
         response_cap: bytes of a job's last answer kept on the job
             (``Job.response``); longer ones are cut, with a note saying so,
             unless the kind sets :attr:`JobKind.keep_full_response`.
 
     Raises:
-        ConfigurationError: an unknown encoding policy or code page.
+        ConfigurationError: an unknown encoding policy or code page, a
+            negative ``keep_alive``, an unknown ``keep_alive_after``.
+
+    Keeping the session hot: when the queue runs dry in a session that
+    sent a request of the kind ``keep_alive_after`` names, receiveResponseXML
+    answers 99 instead of 100, and each sendRequestXML that finds no job
+    answers "" and the getLastError that follows "NoOp": the Web Connector
+    waits about 5 seconds and asks again, and a job queued meanwhile goes
+    out at that ask. Never before a request of the session was sent: the
+    Web Connector fails on "" as the first answer after authenticate said
+    there was work. When ``keep_alive`` seconds pass with no job, the next
+    ask gets a HostQuery (read-only and cheap) whose answer is taken with
+    100: the update ends as a completed one. An empty request would end it
+    in getLastError, which the Web Connector shows as an error.
+
+    A built-in kind runs the live requests (:data:`LIVE_KIND`); registering
+    another kind of that name is refused.
 
     Every request is checked against the qbXML schema of the session's
     version before it is sent: one that does not fit fails its job with the
@@ -361,6 +387,7 @@ class QueueHandler(QBWCHandler):
     .. versionchanged:: Unreleased
        ``clock_skew`` added (10 minutes by default); ``encoding`` and
        ``codepage`` added; requests are checked against the schema;
+       ``keep_alive`` and ``keep_alive_after`` added; the live kind is built in;
        ``response_cap`` added: a done or failed job keeps its last answer.
     """
 
@@ -378,10 +405,20 @@ class QueueHandler(QBWCHandler):
         clock_skew: float = 600.0,
         encoding: str = "error",
         codepage: str = _encoding.DEFAULT_CODEPAGE,
+        keep_alive: float = 180.0,
+        keep_alive_after: str = "live",
         response_cap: int = RESPONSE_CAP,
     ) -> None:
         _check_encoding(encoding, codepage, "QueueHandler")
+        if not keep_alive >= 0:  # NaN too
+            raise ConfigurationError(f"keep_alive must be 0 or more seconds, not {keep_alive!r}")
+        if keep_alive_after not in ("live", "any"):
+            raise ConfigurationError(
+                f'keep_alive_after must be "live" or "any", not {keep_alive_after!r}'
+            )
         self.response_cap = response_cap
+        self.keep_alive = float(keep_alive)
+        self.keep_alive_after = keep_alive_after
         self.encoding = encoding
         self.codepage = codepage
         self.queue = queue
@@ -393,6 +430,9 @@ class QueueHandler(QBWCHandler):
         self.clock = clock
         self.keep_requests = keep_requests
         self.clock_skew = clock_skew
+        from ._live import LiveKind  # here: the live module builds on this one
+
+        self.register(LiveKind(clock=lambda: self.clock()))
         for kind in kinds:
             self.register(kind)
 
@@ -540,7 +580,7 @@ class QueueHandler(QBWCHandler):
                 )
             if job is None:
                 session.data.pop("job", None)
-                session.last_error = "There is no job left to send."
+                self._idle(session, event)
                 return
             session.data["job"] = job.id
             fresh = not (job.iterator_id and job.request)  # not the next page of an iterator
@@ -576,7 +616,45 @@ class QueueHandler(QBWCHandler):
                 continue
             _name_job(job)
             event.request = request
+            # A request went out: the session may now be kept hot, and its
+            # keep-alive window starts again when the queue next runs dry.
+            session.data["sent"] = True
+            if job.kind == LIVE_KIND:
+                session.data["live"] = True
+            session.data.pop("idle_since", None)
             return
+
+    def _hot(self, session: Session) -> bool:
+        """Whether the session may be kept open once the queue runs dry."""
+        wanted = "sent" if self.keep_alive_after == "any" else "live"
+        return bool(self.keep_alive and session.data.get(wanted))
+
+    def _idle(self, session: Session, event: SendRequestEvent) -> None:
+        """No job to send: pause while the keep-alive window is open, else end the update.
+
+        Also when authenticate saw work that another worker took, or that
+        failed before it was sent: the Web Connector fails on "" as the first
+        answer after authenticate said there was work.
+        """
+        if self._hot(session):
+            now = self.clock()
+            idle_since = session.data.setdefault("idle_since", now)
+            if now - idle_since < self.keep_alive:
+                session.data["pause"] = True  # "" now, then "NoOp" from getLastError
+                return
+        # "" would end the update in getLastError, which the Web Connector
+        # shows as an error; a read-only HostQuery answered with 100 ends it
+        # as a completed update.
+        session.data["closing"] = True
+        event.request = qbxml.request(
+            qbxml.Rq("HostQueryRq", request_id="close"), version=session.data["version"]
+        )
+
+    def on_get_last_error(self, event: GetLastErrorEvent) -> None:
+        session = event.session
+        if session is not None and session.data.pop("pause", False):
+            # "NoOp": the Web Connector waits about 5 seconds and asks again.
+            event.pause = True
 
     def _request(self, job: Job, session: Session) -> str:
         kind = self.kinds.get(job.kind)
@@ -625,6 +703,8 @@ class QueueHandler(QBWCHandler):
             code, message = "schema", str(exc)
         elif isinstance(exc, CodePageError):
             code, message = "encoding", str(exc)
+        elif isinstance(exc, LiveExpired):
+            code, message = "expired", str(exc)
         else:
             code, message = "build", f"{type(exc).__name__}: {exc}"
         if job.reconciling:
@@ -641,6 +721,9 @@ class QueueHandler(QBWCHandler):
 
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
         session = _session_of(event, "receiveResponseXML")
+        if session.data.pop("closing", False):
+            event.percent_done = 100  # the HostQuery that ends a hot session
+            return
         job = self._current(session)
         if job is None:
             session.last_error = "A response came for no job in flight."
@@ -663,7 +746,7 @@ class QueueHandler(QBWCHandler):
                 self._fail(job, session, event.error_code, event.error_message)
             session.last_error = (
                 f"Job {job.id} ({job.kind}) failed: QuickBooks reported "
-                f"{event.error_code}: {event.error_message}"
+                f"{describe(event.error_code, event.error_message)}"
             )
             event.percent_done = -1
             return
@@ -681,12 +764,17 @@ class QueueHandler(QBWCHandler):
             failed = True
         if failed and self.stop_on_error:
             landed = self.queue.get(job.id)
-            code = landed.error_code if landed else ""
-            message = landed.error_message if landed else ""
-            session.last_error = f"Job {job.id} ({job.kind}) failed: {code}: {message}"
+            code = (landed.error_code if landed else "") or ""
+            message = (landed.error_message if landed else "") or ""
+            session.last_error = f"Job {job.id} ({job.kind}) failed: {describe(code, message)}"
             event.percent_done = -1
             return
-        event.percent_done = self._progress(session, job)
+        percent = self._progress(session, job)
+        if percent == 100 and self._hot(session):
+            # The queue ran dry: keep the session open (its window opens now).
+            session.data.setdefault("idle_since", self.clock())
+            percent = 99
+        event.percent_done = percent
 
     def _result(self, job: Job, response: str) -> qbxml.Result:
         for result in qbxml.parse_response(response):
@@ -871,6 +959,7 @@ class QueueHandler(QBWCHandler):
 
     def _settle(self, session: Session, job: Job, outcome: str) -> None:
         """The job is finished with in this session: count it for progress and closeConnection."""
+        wake(job.id)  # a live request of this process waiting for it
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
         session.data["finished"] = session.data.get("finished", 0) + 1
@@ -889,7 +978,7 @@ class QueueHandler(QBWCHandler):
         self._settle(session, job, JobState.FAILED.value)
         failures = session.data.setdefault("failures", [])
         if len(failures) < _LISTED_FAILURES:
-            failures.append(f"job {job.id} ({job.kind}) {code}: {message[:200]}")
+            failures.append(f"job {job.id} ({job.kind}) {describe(code, message[:200])}")
         logger.warning("job %s (%s) failed: %s: %s", job.id, job.kind, code, message)
         return True
 

@@ -76,7 +76,7 @@ from ._interfaces import (
 from ._migrations import open_schema
 from ._sql import Database
 
-__all__ = ["MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
+__all__ = ["JobNotifications", "MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
 
 T = TypeVar("T")
 
@@ -246,7 +246,21 @@ class _Statements:
             f"UPDATE {d} SET depends_on = :new WHERE depends_on = :old AND job_id IN ("
             f" SELECT id FROM {j} WHERE state NOT IN ('done', 'failed', 'cancelled'))"
         )
-        self.complete = text(
+        #: The channel a job's landing is announced on (PostgreSQL): a live
+        #: request waiting in another process LISTENs on it.
+        self.channel = f"{prefix}jobs"
+
+        def landing(update: str) -> TextClause:
+            if not postgresql:
+                return text(update)
+            # NOTIFY in the same statement, so in the same transaction: it is
+            # delivered when, and only if, the change is committed.
+            return text(
+                f"WITH landed AS ({update}) SELECT landed.*,"
+                f" pg_notify('{self.channel}', CAST(landed.id AS TEXT)) AS notified FROM landed"
+            )
+
+        self.complete = landing(
             f"UPDATE {j} SET state = 'done',"
             " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
             " ELSE staged_checkpoint END,"
@@ -256,7 +270,7 @@ class _Statements:
             f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
-        self.fail = text(
+        self.fail = landing(
             f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
             f" response = COALESCE(:response, response), {_LAND}"
             " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
@@ -474,6 +488,26 @@ class SQLJobQueue:
     def close(self) -> None:
         """Close this process's connections; the next call opens them again."""
         self._db.close()
+
+    @property
+    def listens(self) -> bool:
+        """Whether :meth:`notifications` can tell of jobs landing (on PostgreSQL)."""
+        return not self._db.sqlite
+
+    def notifications(self) -> JobNotifications:
+        """A connection of its own that hears each job done or failed, from any process.
+
+        On PostgreSQL only (``LISTEN``); a live request's waiter uses it to
+        wake at once instead of at its next poll.
+
+        Raises:
+            StorageError: SQLite (no such thing), or the database could not be reached.
+
+        .. versionadded:: Unreleased
+        """
+        if self._db.sqlite:
+            raise StorageError(f"{self.path}: SQLite cannot notify; poll instead")
+        return JobNotifications(self._db, self._sql.channel)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -1124,6 +1158,53 @@ class SQLJobQueue:
             )
             for row in rows
         ]
+
+
+class JobNotifications:
+    """A PostgreSQL connection, out of the pool, LISTENing for jobs that land.
+
+    Args:
+        db: the queue's database.
+        channel: the channel the queue notifies on.
+
+    Raises:
+        StorageError: the database could not be reached.
+    """
+
+    def __init__(self, db: Database, channel: str) -> None:
+        self._db = db
+        try:
+            raw = db.engine().raw_connection()
+            conn: Any = raw.driver_connection
+            raw.detach()  # ours alone: a LISTEN must not go back to the pool
+            conn.rollback()
+            conn.autocommit = True
+            conn.execute(f'LISTEN "{channel}"')
+        except Exception as exc:
+            raise db.error(exc, "the job queue's notifications") from exc
+        self._conn = conn
+
+    def wait(self, timeout: float) -> list[int]:
+        """The ids of jobs that landed, as soon as one does or after ``timeout`` seconds.
+
+        Raises:
+            StorageError: the connection was lost.
+        """
+        try:
+            return [
+                int(note.payload)
+                for note in self._conn.notifies(timeout=timeout, stop_after=1)
+                if note.payload.isdigit()
+            ]
+        except Exception as exc:
+            raise self._db.error(exc, "the job queue's notifications") from exc
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        try:
+            self._conn.close()
+        except Exception:  # pragma: no cover - closing a connection already lost
+            logger.debug("closing the notification connection failed", exc_info=True)
 
 
 class SQLiteJobQueue(SQLJobQueue):
