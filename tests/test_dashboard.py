@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import lxml.html
@@ -609,3 +610,66 @@ class TestHistory:
             ("in_flight", "failed"),
             ("failed", "pending"),
         ]
+
+
+class TestLive:
+    def test_a_health_check_answers_through_the_web_connector(self, queue):
+        """The form's check is a real HostQuery round trip, shown with its latency."""
+        from qbwc_spyne import QueueHandler, make_wsgi_app
+        from qbwc_spyne.queue._live import LiveClient
+        from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+        handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", keep_alive=0)
+        endpoint = make_wsgi_app(handler)
+        app = make_dashboard_app(queue, live=LiveClient(queue, poll=0.01), password=PASSWORD)
+        browser = Client(app)
+        assert log_in(browser) == 303
+
+        def connector() -> None:
+            # The Web Connector's next update, once the check is queued (bounded wait).
+            for _ in range(1000):
+                if queue.runnable(user="shop"):
+                    break
+                time.sleep(0.01)
+            WebConnector(endpoint, user="shop", password="pw", quickbooks=FakeQuickBooks()).update()
+
+        worker = threading.Thread(target=connector)
+        worker.start()
+        form = browser.get("/live")
+        answer = browser.post("/live", data={"csrf": csrf_of(form.text), "user": "shop"})
+        worker.join(timeout=60)
+        assert answer.status_code == 200
+        health = lxml.html.fromstring(answer.text).get_element_by_id("health").text_content()
+        assert "QuickBooks" in health and "latency" in health and "13.0" in health
+
+    def test_a_user_never_seen_fails_fast_and_says_so(self, queue, status):
+        """With a status store, an unknown user is offline at once: no wait for a timeout."""
+        from qbwc_spyne.queue._live import LiveClient
+
+        live = LiveClient(queue, status=status)
+        app = make_dashboard_app(queue, live=live, status=status, password=PASSWORD)
+        browser = Client(app)
+        assert log_in(browser) == 303
+        form = browser.get("/live")
+        answer = browser.post("/live", data={"csrf": csrf_of(form.text), "user": "nobody"})
+        failure = lxml.html.fromstring(answer.text).get_element_by_id("failure").text_content()
+        assert failure.startswith("QuickBooksOffline:") and "never seen" in failure
+
+    @pytest.mark.parametrize("user", ["", "   ", "a\x00b"])
+    def test_a_health_check_without_a_user_is_400(self, queue, user):
+        """The form must name a user; nothing is queued."""
+        from qbwc_spyne.queue._live import LiveClient
+
+        app = make_dashboard_app(queue, live=LiveClient(queue), password=PASSWORD)
+        browser = Client(app)
+        assert log_in(browser) == 303
+        form = browser.get("/live")
+        answer = browser.post("/live", data={"csrf": csrf_of(form.text), "user": user})
+        assert answer.status_code == 400
+        assert queue.jobs() == []
+
+    def test_the_live_timeout_must_be_positive(self, queue):
+        """A zero or endless wait is a configuration error."""
+        for bad in (0, -1, float("inf")):
+            with pytest.raises(ConfigurationError, match="live_timeout"):
+                make_dashboard_app(queue, password=PASSWORD, live_timeout=bad)

@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import Explanation, explain
 from ..exceptions import ConfigurationError, JobError, QBWCError
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
+from ..queue._live import LiveClient
 from ..status import ConnectionStatus, StatusStore
 from ..store._interfaces import Job, JobQueue, JobState
 from ._auth import Signer, Visit, same_secret
@@ -186,13 +187,14 @@ class Dashboard:
         queue: JobQueue,
         *,
         status: StatusStore | None = None,
-        live: Any = None,
+        live: LiveClient | None = None,
         password: str | None,
         token: str | None,
         secret_key: bytes,
         page_size: int,
         title: str,
         stale_after: float,
+        live_timeout: float,
         clock: Callable[[], float],
     ) -> None:
         from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -206,6 +208,7 @@ class Dashboard:
         self.page_size = page_size
         self.title = title
         self.stale_after = stale_after
+        self.live_timeout = live_timeout
         self.clock = clock
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -539,8 +542,9 @@ class Dashboard:
                 raise BadFilter("Name the Web Connector user to check.")
             started = time.monotonic()
             try:
-                result = self.live.health(user)
+                result = self.live.health(user, timeout=self.live_timeout)
             except QBWCError as exc:
+                # Offline, timed out, refused: the error says which, and since when.
                 failure = f"{type(exc).__name__}: {exc}"
             logger.info(
                 "dashboard: health check of %s took %.3f s", user, time.monotonic() - started
@@ -653,13 +657,14 @@ def make_dashboard_app(
     queue: JobQueue,
     *,
     status: StatusStore | None = None,
-    live: Any = None,
+    live: LiveClient | None = None,
     password: str | None = None,
     token: str | None = None,
     secret_key: bytes | str | None = None,
     page_size: int = 50,
     title: str = "qbwc_spyne",
     stale_after: float = 86400.0,
+    live_timeout: float = 30.0,
     clock: Callable[[], float] = time.time,
 ) -> Dashboard:
     """The operator's dashboard, a WSGI app to mount beside the Web Connector's endpoint.
@@ -682,6 +687,7 @@ def make_dashboard_app(
         title: shown in each page's heading.
         stale_after: seconds without a call after which a connection is
             trouble ("not seen since ...").
+        live_timeout: seconds the health check waits for QuickBooks' answer.
         clock: the time source.
 
     Returns:
@@ -704,6 +710,8 @@ def make_dashboard_app(
     for name, value in (("password", password), ("token", token)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigurationError(f"the dashboard's {name} must be a non-blank string")
+    if not (isinstance(live_timeout, int | float) and 0 < live_timeout < float("inf")):
+        raise ConfigurationError(f"live_timeout must be a positive number, not {live_timeout!r}")
     if not isinstance(page_size, int) or page_size < 1:
         raise ConfigurationError(f"page_size must be 1 or more, not {page_size!r}")
     try:
@@ -724,5 +732,6 @@ def make_dashboard_app(
         page_size=page_size,
         title=title,
         stale_after=stale_after,
+        live_timeout=live_timeout,
         clock=clock,
     )
