@@ -16,6 +16,7 @@ of the protocol core) into a :class:`StatusStore`, and read it back with
 from __future__ import annotations
 
 from .store._interfaces import JobEvent
+from .store._recorder import StatusRecorder, connection_status
 from .store._status import (
     ConnectionStatus,
     MemoryStatusStore,
@@ -31,6 +32,8 @@ __all__ = [
     "MemoryStatusStore",
     "SQLStatusStore",
     "SessionTranscript",
+    "StatusRecorder",
     "StatusStore",
     "TranscriptCall",
+    "connection_status",
 ]

@@ -136,8 +136,9 @@ class ConnectionStatus:
             refused login, or getLastError's message.
         connection_error_code, connection_error_message, connection_error_at:
             the last connectionError (QuickBooks could not be reached).
-        jobs_pending, jobs_failed, jobs_unknown: the user's jobs in those
-            states, counted when the status is read
+        jobs_pending, jobs_failed, jobs_unknown: the user's jobs waiting to
+            be sent (pending or to reconcile), failed, and unknown, counted
+            when the status is read
             (:func:`~qbwc_spyne.status.connection_status`); 0 from the store.
 
     .. versionadded:: Unreleased
@@ -374,6 +375,8 @@ class SQLStatusStore:
             engine, or an open :class:`~qbwc_spyne.store._sql.Database`
             (shared, for instance, with a job queue of the same process).
         prefix: prepended to the name of each table (ignored for a ``Database``).
+        create: create the tables in an empty database (the default). With
+            False, a database without them is refused and nothing is written.
         upgrade: upgrade tables of an older release in place.
         keep_sessions: transcripts kept per user; older ones are deleted
             when a new session begins.
@@ -396,6 +399,7 @@ class SQLStatusStore:
         target: str | os.PathLike[str] | Engine | URL | Database,
         *,
         prefix: str = "qbwc_",
+        create: bool = True,
         upgrade: bool = False,
         keep_sessions: int = 50,
         max_calls: int = 500,
@@ -417,7 +421,7 @@ class SQLStatusStore:
             else Database(target, prefix=prefix, timeout=timeout)
         )
         try:
-            open_schema(self._db, create=True, upgrade=upgrade, need="sessions")
+            open_schema(self._db, create=create, upgrade=upgrade, need="sessions")
         except BaseException:
             if self._own:
                 self._db.close()
