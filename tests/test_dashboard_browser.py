@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,16 @@ from qbwc_spyne import (
     qbxml,
 )
 from qbwc_spyne.dashboard import make_dashboard_app
+from qbwc_spyne.queue._live import LiveClient
+from qbwc_spyne.status import SQLStatusStore, StatusRecorder
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
 from .helpers import free_port
 
 REQUIRE_ENV = "QBWC_SPYNE_REQUIRE_BROWSER"
 PASSWORD = "the operator's password"
+#: The Web Connector's password: it must never appear on a page.
+WC_PASSWORD = "wc-secret-4711"
 HOSTILE = "<script>alert('x')</script>"
 SCREENSHOTS = Path(
     os.environ.get(
@@ -108,6 +113,7 @@ class Site:
     url: str
     queue: SQLiteJobQueue
     quickbooks: FakeQuickBooks
+    endpoint: Any
 
     @property
     def dashboard(self) -> str:
@@ -116,9 +122,23 @@ class Site:
     def update(self) -> None:
         """One scheduled update of the simulated Web Connector, over HTTP."""
         result = WebConnector(
-            self.url + "/", user="shop", password="pw", quickbooks=self.quickbooks
+            self.url + "/", user="shop", password=WC_PASSWORD, quickbooks=self.quickbooks
         ).update()
-        assert result.ok, result.transcript()
+        assert result.status in ("ok", "no work"), result.transcript()
+
+    def update_when_asked(self) -> threading.Thread:
+        """Run the next update as soon as a job waits (in a thread; a bounded wait)."""
+
+        def wait_then_update() -> None:
+            for _ in range(3000):
+                if self.queue.runnable(user="shop"):
+                    self.update()
+                    return
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=wait_then_update)
+        thread.start()
+        return thread
 
 
 def _serve(app: Any) -> Iterator[str]:
@@ -136,12 +156,19 @@ def _serve(app: Any) -> Iterator[str]:
 @pytest.fixture
 def site(tmp_path) -> Iterator[Site]:
     queue = SQLiteJobQueue(tmp_path / "jobs.db")
-    handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", kinds=[AddInvoice()])
-    dashboard = make_dashboard_app(queue, password=PASSWORD)
-    app = DispatcherMiddleware(make_wsgi_app(handler), {"/dashboard": dashboard})
+    status = SQLStatusStore(tmp_path / "jobs.db")
+    handler = QueueHandler(
+        queue, passwords=lambda user, pw: pw == WC_PASSWORD, kinds=[AddInvoice()], keep_alive=0
+    )
+    endpoint = make_wsgi_app(handler, observers=[StatusRecorder(status)])
+    live = LiveClient(queue, status=status, poll=0.02)
+    dashboard = make_dashboard_app(queue, status=status, live=live, password=PASSWORD)
+    app = DispatcherMiddleware(endpoint, {"/dashboard": dashboard})
     quickbooks = FakeQuickBooks.from_json({"items": [{"Name": "Labor"}]})
     for url in _serve(app):
-        yield Site(url, queue, quickbooks)
+        yield Site(url, queue, quickbooks, endpoint)
+    live.close()
+    status.close()
     queue.close()
 
 
@@ -233,10 +260,36 @@ class TestInABrowser:
             assert "security token is missing or wrong" in page.inner_text("#message")
         assert site.queue.get(job.id).state is JobState.FAILED
 
-    def test_every_page_renders(self, page, site):
-        """Sessions and Live render for a logged-in operator (saved for the README)."""
+    def test_a_session_shows_its_calls_and_never_the_password(self, page, site):
+        """The update appears on Connections and Sessions; its transcript holds no password."""
+        site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": "Nobody"})
+        site.update()
         log_in(page, site)
-        for name in ("sessions", "live"):
-            page.goto(f"{site.dashboard}/{name}")
-            assert page.inner_text("h2") == name.capitalize()
-            screenshot(page, name)
+        assert "shop" in page.inner_text("#connections")
+        assert "1 failed job(s)" in page.inner_text("#connections")
+        page.goto(site.dashboard + "/sessions")
+        screenshot(page, "sessions")
+        page.click("#sessions tbody a")
+        calls = page.inner_text("#calls")
+        for operation in (
+            "authenticate",
+            "sendRequestXML",
+            "receiveResponseXML",
+            "closeConnection",
+        ):
+            assert operation in calls
+        screenshot(page, "session")
+        assert WC_PASSWORD not in page.content()
+
+    def test_a_health_check_from_the_live_page(self, page, site):
+        """Check: the Web Connector's next update answers the HostQuery; the page shows it."""
+        site.update()  # the Web Connector has been seen: the user is not offline
+        log_in(page, site)
+        page.goto(site.dashboard + "/live")
+        page.fill("input[name=user]", "shop")
+        updating = site.update_when_asked()
+        page.click("#check")
+        updating.join(timeout=60)
+        health = page.inner_text("#health")
+        assert "latency" in health and "13.0" in health
+        screenshot(page, "live")

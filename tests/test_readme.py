@@ -322,6 +322,13 @@ def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None
     assert right.headers["Location"] == "/dashboard/"
     jobs = browser.get("/dashboard/jobs")
     assert jobs.status_code == 200 and "add_invoice" in jobs.text
+    # The update is recorded: its company file, and the job that failed (no kind
+    # named add_invoice is registered in this block) as the connection's trouble.
+    WebConnector(module.site, user="shop", password="s3cret", quickbooks=FakeQuickBooks()).update()
+    connections = browser.get("/dashboard/")
+    assert "Fake.qbw" in connections.text and "1 failed job(s)" in connections.text
+    module.dashboard.live.close()
+    module.status.close()
     module.queue.close()
 
 
