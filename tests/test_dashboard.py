@@ -102,6 +102,27 @@ class TestStart:
             make_dashboard_app(queue, password=PASSWORD, page_size=0)
 
 
+class TestPackaging:
+    def test_every_template_and_the_stylesheet_ship_in_the_wheel(self):
+        """setup.cfg's package data matches each file the dashboard reads beside its code."""
+        import configparser
+        from fnmatch import fnmatch
+        from pathlib import Path
+
+        import qbwc_spyne.dashboard
+
+        root = Path(__file__).resolve().parent.parent
+        config = configparser.ConfigParser()
+        config.read(root / "setup.cfg")
+        patterns = [
+            p.strip() for p in config["options.package_data"]["qbwc_spyne.dashboard"].split(",")
+        ]
+        folder = Path(qbwc_spyne.dashboard.__file__).parent
+        files = [f.name for f in folder.iterdir() if f.suffix in (".html", ".css")]
+        assert "job.html" in files and "dashboard.css" in files
+        assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
+
+
 class TestLogin:
     def test_a_page_without_login_sends_the_browser_to_the_login_form(self, app):
         """A GET redirects to the login form, remembering where it was going."""

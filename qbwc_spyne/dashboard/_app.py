@@ -48,6 +48,7 @@ __all__ = ["Dashboard", "make_dashboard_app"]
 
 logger = logging.getLogger("qbwc_spyne")
 
+#: The templates and the stylesheet sit beside this module (package data, no subpackage).
 HERE = Path(__file__).resolve().parent
 COOKIE = "qbwc_dashboard"
 #: Characters of a qbXML document shown on a job's page; the rest is downloadable.
@@ -211,7 +212,7 @@ class Dashboard:
         self.live_timeout = live_timeout
         self.clock = clock
         self.env = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
+            loader=FileSystemLoader(HERE),
             # Every template, whatever its name: nothing is shown unescaped.
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
@@ -219,7 +220,7 @@ class Dashboard:
         )
         self.env.globals.update(when=_when, rows=_rows)
         self.env.filters["pretty"] = _pretty
-        self.stylesheet = (HERE / "static" / "dashboard.css").read_bytes()
+        self.stylesheet = (HERE / "dashboard.css").read_bytes()
         self.urls = Map(
             [
                 Rule("/", endpoint="connections", methods=["GET"]),
