@@ -18,7 +18,7 @@ from qbwc_spyne.exceptions import ConfigurationError
 from qbwc_spyne.status import MemoryStatusStore
 from qbwc_spyne.store._status import CallEntry, StatusUpdate
 
-from .helpers import FakeClock
+from .helpers import FakeClock, sqlite_connect
 
 PASSWORD = "correct horse battery staple"
 TOKEN = "a-token-for-scripts"
@@ -317,7 +317,41 @@ def page_ids(answer) -> list[int]:
     return [int(a.text) for a in root.xpath("//table[@id='jobs']/tbody/tr/td[1]/a")]
 
 
+class PlainQueue:
+    """A JobQueue of someone else's making: everything but the SQL queues' jobs_page."""
+
+    def __init__(self) -> None:
+        self._inner = MemoryJobQueue()
+
+    def __getattr__(self, name: str):
+        if name == "jobs_page":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
 class TestJobs:
+    def test_any_job_queue_is_paged_and_filtered_too(self):
+        """A queue without jobs_page: the same pages, filters and empty page past the end."""
+        queue = PlainQueue()
+        ids = [queue.enqueue(user="shop", kind=kind).id for kind in ("a", "b") * 4]
+        browser = Client(make_dashboard_app(queue, password=PASSWORD, page_size=3))
+        assert log_in(browser) == 303
+        assert page_ids(browser.get("/jobs")) == ids[::-1][:3]
+        assert page_ids(browser.get("/jobs?kind=a&page=2")) == ids[::2][::-1][3:]
+        assert page_ids(browser.get("/jobs?page=" + "9" * 30)) == []
+
+    def test_a_database_gone_is_503_not_a_traceback(self, tmp_path):
+        """The queue's table vanished: the page says so with 503, and the log keeps why."""
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        browser = Client(make_dashboard_app(queue, password=PASSWORD))
+        assert log_in(browser) == 303
+        with sqlite_connect(tmp_path / "jobs.db") as conn:
+            conn.execute("DROP TABLE qbwc_jobs")
+        answer = browser.get("/jobs")
+        assert answer.status_code == 503
+        assert "could not be read" in answer.text and "Traceback" not in answer.text
+        queue.close()
+
     def test_jobs_are_listed_newest_first_in_pages(self, queue, client):
         """Page 1 holds the newest five, page 2 the rest."""
         ids = [queue.enqueue(user="shop", kind="k").id for _ in range(7)]

@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import Explanation, explain
-from ..exceptions import ConfigurationError, JobError, QBWCError
+from ..exceptions import ConfigurationError, JobError, QBWCError, StorageError
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
 from ..status import ConnectionStatus, StatusStore
@@ -83,20 +83,6 @@ NOTES = {
 }
 
 
-class BadFilter(HTTPException):
-    """400: a filter or page number the dashboard cannot use."""
-
-    code = 400
-    description = "This filter cannot be used."
-
-
-class Forbidden(HTTPException):
-    """403: a POST without its CSRF token, or without a login."""
-
-    code = 403
-    description = "Refused."
-
-
 @runtime_checkable
 class PagedQueue(Protocol):
     """A queue that pages jobs in the database (the SQL queues do)."""
@@ -134,23 +120,23 @@ class Filters:
 
 
 def _filters(args: Mapping[str, str]) -> Filters:
-    """Read the jobs list's filters; raise BadFilter saying what is wrong with one."""
+    """Read the jobs list's filters; raise BadRequest saying what is wrong with one."""
     text: dict[str, str] = {}
     for name in ("user", "kind"):
         value = args.get(name, "")
         if len(value) > FILTER_MAX or _CONTROL.search(value):
-            raise BadFilter(f"{name} must be text of at most {FILTER_MAX} characters")
+            raise BadRequest(f"{name} must be text of at most {FILTER_MAX} characters")
         text[name] = value
     state_text = args.get("state", "")
     try:
         state = JobState(state_text) if state_text else None
     except ValueError:
         names = ", ".join(s.value for s in JobState)
-        raise BadFilter(f"state must be one of {names}") from None
+        raise BadRequest(f"state must be one of {names}") from None
     page_text = args.get("page", "1")
     # A page number is digits; a huge one is an empty page, not an error.
     if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
-        raise BadFilter("page must be a whole number, 1 or more")
+        raise BadRequest("page must be a whole number, 1 or more")
     return Filters(user=text["user"], state=state, kind=text["kind"], page=int(page_text))
 
 
@@ -294,6 +280,17 @@ class Dashboard:
             view = getattr(self, f"view_{endpoint}")
             response: Response = view(request, adapter, visit, **values)
             return response
+        except StorageError as exc:
+            # The database is away or locked: say so, keep the traceback in the log.
+            logger.error("dashboard: %s %s: %s", request.method, request.path, exc, exc_info=exc)
+            return self._page(
+                adapter,
+                visit,
+                "error.html",
+                status=503,
+                code=503,
+                message="The job database could not be read; try again in a moment.",
+            )
         except HTTPException as exc:
             code = exc.code or 500
             return self._page(
@@ -496,7 +493,7 @@ class Dashboard:
             else:
                 said = request.form.get("happened")
                 if said not in ("yes", "no"):
-                    raise BadFilter("happened must be yes or no")
+                    raise BadRequest("happened must be yes or no")
                 resolve_unknown(self.queue, job_id, happened=said == "yes")
                 note = "happened" if said == "yes" else "not-happened"
         except JobError as exc:
@@ -510,10 +507,10 @@ class Dashboard:
     def view_sessions(self, request: Request, adapter: MapAdapter, visit: Visit | None) -> Response:
         user = request.args.get("user", "")
         if len(user) > FILTER_MAX or _CONTROL.search(user):
-            raise BadFilter(f"user must be text of at most {FILTER_MAX} characters")
+            raise BadRequest(f"user must be text of at most {FILTER_MAX} characters")
         page_text = request.args.get("page", "1")
         if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
-            raise BadFilter("page must be a whole number, 1 or more")
+            raise BadRequest("page must be a whole number, 1 or more")
         page = int(page_text)
         sessions = None
         if self.status is not None:
@@ -538,9 +535,9 @@ class Dashboard:
         user, result, failure = request.form.get("user", ""), None, None
         if request.method == "POST":
             if self.live is None:
-                raise BadFilter("No live client was given to the dashboard.")
+                raise BadRequest("No live client was given to the dashboard.")
             if not user.strip() or len(user) > FILTER_MAX or _CONTROL.search(user):
-                raise BadFilter("Name the Web Connector user to check.")
+                raise BadRequest("Name the Web Connector user to check.")
             started = time.monotonic()
             try:
                 result = self.live.health(user, timeout=self.live_timeout)
