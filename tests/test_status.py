@@ -223,6 +223,18 @@ class TestCounts:
         assert set(found) == set(users)
         assert found["a"][P] == 1 and sum(found["user 7"].values()) == 0
 
+    def test_only_the_states_asked_for_are_counted(self, queue):
+        """states=: those counted, the others 0; users with jobs in none of them are left out."""
+        done = queue.enqueue(user="a", kind="k")
+        queue.claim(user="a", company_file="", ticket="t", now=1, lease=60)
+        queue.complete(done.id, ticket="t", now=2)
+        queue.enqueue(user="b", kind="k")
+        found = queue.counts_by_user(states=[P, X])
+        assert set(found) == {"b"} and found["b"][P] == 1 and sum(found["b"].values()) == 1
+        asked = queue.counts_by_user(["a", "b"], states=[D])
+        assert asked["a"][D] == 1 and sum(asked["b"].values()) == 0
+        assert sum(queue.counts_by_user(["a"], states=[])["a"].values()) == 0
+
     def test_a_replaced_job_is_not_counted(self, queue):
         """A failed job whose key was queued again: only its replacement counts."""
         job = queue.enqueue(user="a", kind="k", key="k1", now=1)

@@ -341,11 +341,14 @@ class JobQueue(Protocol):
             user: count this user's jobs only; None: every user's.
         """
 
-    def counts_by_user(self, users: Iterable[str] | None = None) -> dict[str, dict[JobState, int]]:
+    def counts_by_user(
+        self, users: Iterable[str] | None = None, *, states: Iterable[JobState] | None = None
+    ) -> dict[str, dict[JobState, int]]:
         """:meth:`counts` for many users at once, in one query.
 
         Args:
             users: the users wanted; None: every user with a job.
+            states: the states counted (None: all); the others are 0.
 
         Returns:
             For each user (each one asked for, even with no jobs), the counts by state.

@@ -131,6 +131,16 @@ def schema(prefix: str) -> Schema:
     # The lease sweep and purge look jobs up by state and time, for every user.
     Index(f"{prefix}jobs_lease", c.state, c.lease_until)
     Index(f"{prefix}jobs_finished", c.state, c.updated)
+    # The operator's counts by state and user read this index alone, and only
+    # the states asked for (not the done jobs, most of the table).
+    counted = c.replaced_by.is_(None)
+    Index(
+        f"{prefix}jobs_counts",
+        c.state,
+        c.user,
+        sqlite_where=counted,
+        postgresql_where=counted,
+    )
     live_key = c.key.isnot(None) & c.replaced_by.is_(None)
     Index(
         f"{prefix}jobs_key",
@@ -414,6 +424,9 @@ def _v3_to_v4(db: Database, conn: Connection, s: Schema) -> None:
     if "response" not in columns:  # a jobs table made by step 2 -> 3 has it already
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, s.jobs)} ADD COLUMN response TEXT")
     s.metadata.create_all(conn, tables=[s.events, s.connections, s.transcripts, s.calls])
+    for index in s.jobs.indexes:
+        if index.name == f"{db.prefix}jobs_counts":
+            index.create(conn, checkfirst=True)
     create_triggers(db, conn, s)
     # Jobs older than the history: one event each, saying where they stood.
     conn.exec_driver_sql(

@@ -66,6 +66,9 @@ _NOT_ERRORS = ("NoOp", "Interactive mode", "")
 #: authenticate's second element when no session is created.
 _NVU, _BUSY, _NONE = "nvu", "busy", "none"
 
+#: The job states a connection's status counts.
+_COUNTED = (JobState.PENDING, JobState.RECONCILE, JobState.FAILED, JobState.UNKNOWN)
+
 #: Status columns that change on every call and are not worth a write by themselves.
 _ROUTINE = frozenset({"last_seen", "session_calls"})
 
@@ -386,7 +389,7 @@ def connection_status(
     rows = status_store.statuses(user=user)
     counts: dict[str, dict[JobState, int]] = {}
     if queue is not None:
-        counts = queue.counts_by_user(None if user is None else [user])
+        counts = queue.counts_by_user(None if user is None else [user], states=_COUNTED)
     users = {row.user for row in rows}
     rows += [ConnectionStatus(user=name) for name in sorted(set(counts) - users)]
     filled = []
