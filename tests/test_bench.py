@@ -81,6 +81,19 @@ def test_hosts_benchmark_prints_every_setting_side_by_side_without_errors():
         assert re.search(rf"^{setting} +3 +\d+ ", claims, re.MULTILINE), (setting, out)
 
 
+def test_live_benchmark_prints_each_latency_beside_the_noop_wait():
+    """Hot, cold and the hundred-request rows, each answered in one session and in order."""
+    out = run(
+        "bench.bench_live",
+        *("--noop-delay", "0.05", "--hot-samples", "3", "--run-every", "0.3"),
+        *("--cold-samples", "2", "--threads", "2", "--each", "2"),
+    )
+    assert "NoOp wait 0.05 s" in out
+    assert "hot session, 3 requests" in out and "cold start, RunEveryNSeconds=0.3" in out
+    assert "4 requests from 2 threads, one session" in out
+    assert "in order: True, sessions: 1" in out
+
+
 def test_dashboard_benchmark_prints_each_page_beside_the_floor():
     """The connections page beside the plain GROUP BY, and the jobs pages, at a tiny size."""
     out = run("bench.bench_dashboard", "--users", "20", "--jobs", "500", "--repeat", "1")

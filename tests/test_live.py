@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from werkzeug.serving import make_server
 
 from qbwc_spyne import (
@@ -22,6 +25,7 @@ from qbwc_spyne import (
     JobState,
     LiveClient,
     MemoryJobQueue,
+    MemorySessionStore,
     QueueHandler,
     SQLJobQueue,
     make_wsgi_app,
@@ -34,10 +38,14 @@ from qbwc_spyne.exceptions import (
     LiveRequestFailed,
     LiveTimeout,
     QBXMLBuildError,
+    QuickBooksOffline,
     SchemaError,
     StorageError,
 )
-from qbwc_spyne.queue._live import LIVE_KIND
+from qbwc_spyne.protocol._core import Core
+from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
+from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
 from .helpers import FakeClock, free_port
@@ -591,3 +599,192 @@ class TestAcrossProcesses:
         finally:
             client.close()
             queue.close()
+
+
+class TestOffline:
+    """With a status store, a user whose QuickBooks is not there fails fast."""
+
+    def seen(self, status: MemoryStatusStore, **values: Any) -> None:
+        status.record(update=StatusUpdate(user="shop", company_file="", values=values))
+
+    def client(self, status: MemoryStatusStore, clock: FakeClock) -> tuple[LiveClient, Any]:
+        queue = MemoryJobQueue()
+        return LiveClient(queue, status=status, interval=300, poll=0.01, clock=clock), queue
+
+    def test_a_user_never_seen_is_offline_at_once_not_a_hang(self):
+        """No status row: QuickBooksOffline("never seen"), nothing queued."""
+        clock = FakeClock(time.time())
+        client, queue = self.client(MemoryStatusStore(), clock)
+        with pytest.raises(QuickBooksOffline, match="never seen") as caught:
+            client.request("nobody", customer_query(), timeout=3600)
+        assert caught.value.reason == "never seen" and caught.value.last_seen is None
+        assert queue.jobs() == []
+
+    def test_a_user_not_seen_within_its_interval_is_offline_with_when_it_was(self):
+        """Last seen 301 s ago with a 300 s interval: "not seen", and when."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 301)
+        client, queue = self.client(status, clock)
+        with pytest.raises(QuickBooksOffline, match="last seen") as caught:
+            client.request("shop", customer_query(), timeout=3600)
+        assert caught.value.reason == "not seen"
+        assert caught.value.last_seen == pytest.approx(clock() - 301)
+        assert queue.jobs() == []
+        client.intervals["shop"] = 600  # this user's schedule is slower: it is not late
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+
+    def test_quickbooks_not_running_at_the_last_try_is_offline_in_words(self):
+        """A connectionError since the last good update: "not running", the hresult explained."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(
+            status,
+            last_seen=clock() - 10,
+            last_success=clock() - 100,
+            connection_error_code="0x80040408",
+            connection_error_message="Could not start QuickBooks.",
+            connection_error_at=clock() - 10,
+        )
+        client, queue = self.client(status, clock)
+        with pytest.raises(QuickBooksOffline, match="Open QuickBooks") as caught:
+            client.request("shop", customer_query(), timeout=3600)
+        assert caught.value.reason == "not running"
+        assert caught.value.error_code == "0x80040408"
+        assert queue.jobs() == []
+
+    def test_a_good_update_since_the_connection_error_is_online(self):
+        """The error is history once an update succeeded after it: the request is queued."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(
+            status,
+            last_seen=clock() - 5,
+            last_success=clock() - 5,
+            connection_error_code="0x80040408",
+            connection_error_at=clock() - 100,
+        )
+        client, queue = self.client(status, clock)
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout) as caught:
+            asking.result()
+        assert caught.value.sent is False
+
+    def test_status_gives_the_users_rows_with_its_job_counts(self):
+        """status(user): the store's row, pending jobs counted from the queue."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock())
+        client, queue = self.client(status, clock)
+        queue.enqueue(user="shop", kind="count")
+        (row,) = client.status("shop")
+        assert row.user == "shop" and row.jobs_pending == 1
+        assert client.status("nobody") == []
+
+
+# -- the hot session as a state machine -----------------------------------------------------
+
+
+class HotSessionMachine(RuleBasedStateMachine):
+    """Live requests arrive, time passes and the Web Connector takes its steps, in any order.
+
+    The Web Connector is driven one call at a time through the protocol core,
+    as it behaves: after a request, the response; after "", getLastError;
+    after 100 or an error, closeConnection; then, later, a new update.
+    Whatever the order, it is never told "" first nor anything but NoOp by
+    getLastError, each live request goes to QuickBooks once, in the order
+    they were queued, and once time runs out every one is answered.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = MemoryJobQueue()
+        self.clock = FakeClock(time.time())
+        self.handler = QueueHandler(
+            self.queue, passwords=lambda user, pw: True, clock=self.clock, keep_alive=KEEP_ALIVE
+        )
+        self.core = Core(self.handler, MemorySessionStore(), clock=self.clock)
+        self.client = LiveClient(self.queue)
+        self.quickbooks = company()
+        self.ticket: str | None = None
+        self.phase = "idle"  # idle, send, last error
+        self.first = False
+        self.queued: list[int] = []
+
+    @rule(name=st.sampled_from(["Customer 0001", "Customer 0004", "Nobody"]))
+    def a_live_request_arrives(self, name: str) -> None:
+        job = self.queue.enqueue(
+            user="shop",
+            kind=LIVE_KIND,
+            payload={"rq": self.client._check("shop", customer_query(name), 60)},
+            priority=LIVE_PRIORITY,
+            now=self.clock(),
+        )
+        self.queued.append(job.id)
+
+    @rule(seconds=st.sampled_from([1.0, 5.0, KEEP_ALIVE / 2, KEEP_ALIVE + 1]))
+    def time_passes(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule()
+    def the_web_connector_disconnects(self) -> None:
+        self.ticket, self.phase = None, "idle"  # its session is simply never called again
+
+    @rule(steps=st.integers(1, 6))
+    def the_web_connector_goes_on(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+    def step(self) -> None:
+        if self.phase == "idle":
+            ticket, answer = self.core.authenticate("shop", "pw")[:2]
+            if answer != "none":
+                self.ticket, self.phase, self.first = ticket, "send", True
+            return
+        assert self.ticket is not None
+        if self.phase == "last error":
+            assert self.core.get_last_error(self.ticket) == "NoOp"
+            self.phase = "send"
+            return
+        request = self.core.send_request_xml(
+            self.ticket, self.quickbooks.hcp_response() if self.first else "", "", "US", 13, 0
+        )
+        assert request or not self.first, '"" as the first answer after authenticate'
+        self.first = False
+        if not request:
+            self.phase = "last error"
+            return
+        answered = self.quickbooks.process(request)
+        percent = self.core.receive_response_xml(self.ticket, answered.response, "", "")
+        assert percent >= 0
+        if percent == 100:
+            self.core.close_connection(self.ticket)
+            self.ticket, self.phase = None, "idle"
+
+    @invariant()
+    def each_live_request_went_out_once_in_the_order_queued(self) -> None:
+        sent = [int(i) for i in request_ids(self.quickbooks.requests)]
+        assert sent == sorted(set(sent))
+        assert set(sent) <= set(self.queued)
+
+    def teardown(self) -> None:
+        # Time runs out and the Web Connector keeps calling: every request is answered.
+        self.clock.advance(KEEP_ALIVE + 1)
+        for _ in range(4 * len(self.queued) + 20):
+            if all(stored(self.queue, i).state is JobState.DONE for i in self.queued):
+                break
+            self.step()
+        assert all(stored(self.queue, i).state is JobState.DONE for i in self.queued)
+        self.queue.close()
+
+
+TestHotSessionMachine = HotSessionMachine.TestCase
+TestHotSessionMachine.settings = settings(
+    max_examples=60, stateful_step_count=25, deadline=None, database=None
+)

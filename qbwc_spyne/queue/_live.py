@@ -50,6 +50,7 @@ from lxml import etree
 
 from .. import qbxml
 from .._xml import utf8_parser
+from ..errors import describe
 from ..exceptions import (
     InvalidJobError,
     LiveRequestFailed,
@@ -416,8 +417,8 @@ class LiveClient:
         last_seen = max(seen) if seen else None
         if last_seen is None:
             raise QuickBooksOffline(
-                f"the Web Connector of {user!r} was never seen: import its QWC file"
-                " and run an update",
+                f"the Web Connector of {user!r} was never seen: import its QWC file into"
+                " the Web Connector on the QuickBooks computer and run an update",
                 user=user,
                 reason="never seen",
                 last_seen=None,
@@ -427,9 +428,10 @@ class LiveClient:
         for s in found:
             at = s.connection_error_at
             if at and (s.last_success is None or s.last_success < at) and at >= last_seen - 60:
+                words = describe(s.connection_error_code or "", s.connection_error_message or "")
                 raise QuickBooksOffline(
-                    f"QuickBooks of {user!r} was not running at the last update"
-                    f" ({_when(at)}: {s.connection_error_code} {s.connection_error_message})",
+                    f"QuickBooks of {user!r} could not be opened at the last update,"
+                    f" {_when(at)}: {words}",
                     user=user,
                     reason="not running",
                     last_seen=last_seen,
@@ -439,7 +441,8 @@ class LiveClient:
         if now - last_seen > interval:
             raise QuickBooksOffline(
                 f"the Web Connector of {user!r} was last seen {_when(last_seen)},"
-                f" more than {interval:.0f} s ago",
+                f" more than {interval:.0f} s ago: check that the QuickBooks computer is on"
+                " and that the Web Connector runs there with Auto-Run ticked",
                 user=user,
                 reason="not seen",
                 last_seen=last_seen,
@@ -489,7 +492,7 @@ class LiveClient:
             code = job.error_code or "no answer"
             raise LiveRequestFailed(
                 f"live request job {job.id} ended {job.state.value} without QuickBooks'"
-                f" answer: {code}: {job.error_message or ''}".rstrip(": "),
+                f" answer: {describe(code, job.error_message or '')}",
                 user=job.user, job_id=job.id, code=code,
             )  # fmt: skip
         if job.state is JobState.CANCELLED:
