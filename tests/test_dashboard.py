@@ -220,6 +220,64 @@ class TestLogin:
         assert client.get("/jobs").status_code == 303
 
 
+class TestGuessing:
+    def attempt(self, browser: Client, password: str, address: str = "192.0.2.1") -> int:
+        form = browser.get("/login", environ_base={"REMOTE_ADDR": address})
+        answer = browser.post(
+            "/login",
+            data={"csrf": csrf_of(form.text), "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        return answer.status_code
+
+    def test_ten_wrong_passwords_make_that_address_wait_even_with_the_right_one(self, queue):
+        """The 11th try is 429, right password or not, until the window passes; then it works."""
+        clock = FakeClock(time.time())
+        browser = Client(make_dashboard_app(queue, password=PASSWORD, clock=clock))
+        assert [self.attempt(browser, f"guess {n}") for n in range(10)] == [401] * 10
+        assert self.attempt(browser, PASSWORD) == 429
+        assert self.attempt(browser, PASSWORD, address="198.51.100.7") == 303
+        clock.advance(301)
+        assert self.attempt(browser, PASSWORD) == 303
+
+    def test_the_wait_is_said_and_nothing_is_compared(self, queue, caplog):
+        """429 names the wait in Retry-After; a refused try is not logged as a wrong password."""
+        clock = FakeClock(time.time())
+        app = make_dashboard_app(queue, password=PASSWORD, clock=clock)
+        browser = Client(app)
+        for n in range(10):
+            self.attempt(browser, f"guess {n}")
+            clock.advance(10)
+        here = {"REMOTE_ADDR": "192.0.2.1"}
+        form = browser.get("/login", environ_base=here)
+        caplog.clear()
+        answer = browser.post(
+            "/login", data={"csrf": csrf_of(form.text), "password": "x"}, environ_base=here
+        )
+        assert answer.status_code == 429
+        # The first of the ten was 100 s ago: 200 s until it is 300 s old.
+        assert answer.headers["Retry-After"] == "200"
+        assert "wrong password" not in caplog.text
+
+    def test_the_guard_remembers_a_bounded_number_of_addresses(self):
+        """A flood of addresses cannot grow memory: the least recently wrong are forgotten."""
+        from qbwc_spyne.dashboard._auth import LoginGuard
+
+        guard = LoginGuard(limit=2, window=60.0, max_addresses=2)
+        for address in ("a", "a", "b", "b", "c"):
+            guard.failed(address, now=0.0)
+        assert guard.wait("a", now=1.0) == 0.0  # forgotten: it was the oldest
+        assert guard.wait("b", now=1.0) == 59.0
+        assert guard.wait("b", now=60.0) == 0.0
+
+    def test_wrong_bearer_tokens_count_too(self, app):
+        """Ten wrong tokens from one address, then even the right one waits."""
+        client = Client(app)
+        for n in range(10):
+            assert client.get("/", headers={"Authorization": f"Bearer {n}"}).status_code == 401
+        assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
+
+
 class TestCSRF:
     def test_a_post_without_the_token_is_refused_and_changes_nothing(self, queue, client):
         """403, and the failed job is still failed."""

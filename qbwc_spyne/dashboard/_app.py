@@ -42,7 +42,7 @@ from ..queue._jobs import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
 from ..status import ConnectionStatus, StatusStore
 from ..store._interfaces import Job, JobQueue, JobState
-from ._auth import Signer, Visit, same_secret
+from ._auth import LoginGuard, Signer, Visit, same_secret
 
 __all__ = ["Dashboard", "make_dashboard_app"]
 
@@ -192,6 +192,7 @@ class Dashboard:
         self._password = password
         self._token = token
         self._signer = Signer(secret_key)
+        self._guard = LoginGuard()
         self.page_size = page_size
         self.title = title
         self.stale_after = stale_after
@@ -250,6 +251,7 @@ class Dashboard:
         """The response to one request: authentication, CSRF, then the page."""
         adapter = self.urls.bind_to_environ(request.environ)
         visit = self._signer.visit(request.cookies.get(COOKIE), now=self.clock())
+        address = request.remote_addr or ""
         try:
             endpoint, values = adapter.match()
             if endpoint == "stylesheet":
@@ -259,7 +261,18 @@ class Dashboard:
             if endpoint == "login":
                 return self.login(request, adapter, visit)
             bearer = self._bearer(request)
+            if bearer is not None and self._guard.wait(address, now=self.clock()) > 0:
+                # Guessing tokens is guessing passwords: the same wait.
+                return self._page(
+                    adapter,
+                    None,
+                    "error.html",
+                    status=429,
+                    code=429,
+                    message="Too many wrong secrets: try again later.",
+                )
             if bearer is False:
+                self._guard.failed(address, now=self.clock())
                 return self._page(
                     adapter,
                     None,
@@ -356,11 +369,26 @@ class Dashboard:
                 self._set_cookie(response, request, fresh)
             return response
         self._check_csrf(request, visit)
+        address = request.remote_addr or ""  # behind a proxy: ProxyFix gives the client's
+        wait = self._guard.wait(address, now=self.clock())
+        if wait > 0:
+            # Too many wrong passwords from here: no password is even compared.
+            return self._page(
+                adapter,
+                visit,
+                "error.html",
+                status=429,
+                code=429,
+                message=f"Too many wrong passwords: try again in {wait:.0f} seconds.",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         if self._password is None or not same_secret(
             request.form.get("password", ""), self._password
         ):
-            logger.warning("dashboard: a wrong password from %s", request.remote_addr)
+            self._guard.failed(address, now=self.clock())
+            logger.warning("dashboard: a wrong password from %s", address)
             return self._page(adapter, visit, "login.html", status=401, next=next_url, wrong=True)
+        self._guard.succeeded(address)
         response = _redirect(next_url)
         self._set_cookie(
             response, request, self._signer.new_visit(logged_in=True, now=self.clock())

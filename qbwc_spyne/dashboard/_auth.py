@@ -19,9 +19,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 
-__all__ = ["Signer", "Visit", "same_secret"]
+__all__ = ["LoginGuard", "Signer", "Visit", "same_secret"]
 
 #: How long a login lasts, in seconds.
 LOGIN_LIFETIME = 12 * 3600
@@ -100,3 +101,52 @@ class Signer:
         if visit is None or not token:
             return False
         return hmac.compare_digest(token.encode(), self.csrf_token(visit).encode())
+
+
+class LoginGuard:
+    """Slows password guessing: too many wrong passwords from one address, and it waits.
+
+    After ``limit`` wrong passwords from one address within ``window``
+    seconds, every login from that address, the right password included, is
+    refused until the oldest of them is ``window`` seconds old: a guesser
+    learns nothing during the wait. Kept in the process, for at most
+    ``max_addresses`` addresses (the least recently wrong are forgotten).
+
+    Args:
+        limit: wrong passwords allowed per address and window.
+        window: seconds over which they are counted.
+        max_addresses: addresses remembered at most.
+    """
+
+    def __init__(self, *, limit: int = 10, window: float = 300.0, max_addresses: int = 10_000):
+        self.limit = limit
+        self.window = window
+        self.max_addresses = max_addresses
+        self._wrong: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, address: str, *, now: float) -> float:
+        """Seconds ``address`` must wait before trying again; 0 when it may try now."""
+        with self._lock:
+            times = [t for t in self._wrong.get(address, ()) if now - t < self.window]
+            if times:
+                self._wrong[address] = times
+            else:
+                self._wrong.pop(address, None)
+            if len(times) < self.limit:
+                return 0.0
+            return times[-self.limit] + self.window - now
+
+    def failed(self, address: str, *, now: float) -> None:
+        """Count a wrong password from ``address``."""
+        with self._lock:
+            times = self._wrong.pop(address, [])
+            # Re-inserted last: the dict's order is the order of the latest failures.
+            self._wrong[address] = [*times[-(self.limit - 1) :], now] if self.limit > 1 else [now]
+            while len(self._wrong) > self.max_addresses:
+                del self._wrong[next(iter(self._wrong))]
+
+    def succeeded(self, address: str) -> None:
+        """Forget the address's wrong passwords: the operator got in."""
+        with self._lock:
+            self._wrong.pop(address, None)
