@@ -608,7 +608,7 @@ def watched(queue, status):
 
 def connection_users(answer) -> list[str]:
     root = lxml.html.fromstring(answer.text)
-    return [a.text for a in root.xpath("//table[@id='connections']/tbody/tr/td[1]/a")]
+    return [a.text for a in root.xpath("//table[@id='connections']/tbody/tr/td[1]/a[1]")]
 
 
 class TestConnections:

@@ -709,7 +709,7 @@ def make_dashboard_app(
         secret_key: the key session cookies are signed with. Default: a
             random one, so logins end when the process does; give every
             process serving the dashboard the same key.
-        page_size: jobs per page.
+        page_size: jobs (and sessions) per page.
         title: shown in each page's heading.
         stale_after: seconds without a call after which a connection is
             trouble ("not seen since ...").
@@ -721,7 +721,8 @@ def make_dashboard_app(
 
     Raises:
         ConfigurationError: neither a password nor a token (there is no
-            open dashboard), an empty one, or Jinja2 is not installed.
+            open dashboard), an empty one, a page size below 1, a live
+            timeout that is not a positive number, or Jinja2 is not installed.
 
     .. versionadded:: Unreleased
     """
