@@ -208,7 +208,9 @@ class TestInABrowser:
         self, page, site
     ):
         """Failed with words for the bookkeeper; Retry; the next update runs it; done."""
-        job = site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": "Acme"})
+        job = site.queue.enqueue(
+            user="shop", kind="add_invoice", payload={"customer": "Acme"}, now=time.time()
+        )
         site.update()
         assert site.queue.get(job.id).state is JobState.FAILED
 
@@ -232,7 +234,9 @@ class TestInABrowser:
 
     def test_a_customer_named_like_a_script_injects_nothing(self, page, site):
         """No dialog opens, and the name shows as the text it is, on the list and the job."""
-        job = site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": HOSTILE})
+        job = site.queue.enqueue(
+            user="shop", kind="add_invoice", payload={"customer": HOSTILE}, now=time.time()
+        )
         site.update()
         log_in(page, site)
         page.goto(f"{site.dashboard}/jobs/{job.id}")
@@ -245,7 +249,9 @@ class TestInABrowser:
 
     def test_a_post_without_the_csrf_token_is_refused(self, page, site, browser):
         """A logged-in browser sent from another page to press Retry gets 403; nothing changes."""
-        job = site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": "Nobody"})
+        job = site.queue.enqueue(
+            user="shop", kind="add_invoice", payload={"customer": "Nobody"}, now=time.time()
+        )
         site.update()
         log_in(page, site)
         forged = (
@@ -262,7 +268,9 @@ class TestInABrowser:
 
     def test_a_session_shows_its_calls_and_never_the_password(self, page, site):
         """The update appears on Connections and Sessions; its transcript holds no password."""
-        site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": "Nobody"})
+        site.queue.enqueue(
+            user="shop", kind="add_invoice", payload={"customer": "Nobody"}, now=time.time()
+        )
         site.update()
         log_in(page, site)
         assert "shop" in page.inner_text("#connections")
