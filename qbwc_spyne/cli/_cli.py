@@ -168,21 +168,30 @@ def with_dashboard(app: Any, target: Any) -> Any:
 
     The password and token come from the environment (``DASHBOARD_ENV``), never
     from the command line, where other users of the machine could read them.
+    When the app records connection status (a ``StatusRecorder`` among its
+    observers), the dashboard shows it, and its Live page checks connections.
     """
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from ..dashboard import make_dashboard_app
     from ..queue._jobs import QueueHandler
+    from ..queue._live import LiveClient
+    from ..status import StatusRecorder
 
     # The target itself, or the handler of the app it made (make_wsgi_app's).
-    handler = getattr(getattr(target, "core", None), "handler", target)
+    core = getattr(target, "core", None)
+    handler = getattr(core, "handler", target)
     if not isinstance(handler, QueueHandler):
         raise CommandError(
             "--dashboard shows a job queue: TARGET must be a QueueHandler or its app"
         )
+    recorders = [o for o in getattr(core, "observers", ()) if isinstance(o, StatusRecorder)]
+    status = recorders[0].store if recorders else None
     setting = {name: os.environ.get(variable) or None for name, variable in DASHBOARD_ENV.items()}
     dashboard = make_dashboard_app(
         handler.queue,
+        status=status,
+        live=LiveClient(handler.queue, status=status),
         password=setting["password"],
         token=setting["token"],
         secret_key=setting["secret_key"],
