@@ -44,7 +44,7 @@ from qbwc_spyne.exceptions import (
 )
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
-from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
@@ -156,14 +156,14 @@ class Update:
 class Service:
     """A queue, its handler (on a clock the test moves) and the Web Connector's app."""
 
-    def __init__(self, queue: Any = None, **options: Any) -> None:
+    def __init__(self, queue: Any = None, observers: Any = (), **options: Any) -> None:
         self.queue = queue if queue is not None else MemoryJobQueue()
         self.clock = FakeClock(time.time())
         options.setdefault("keep_alive", KEEP_ALIVE)
         self.handler = QueueHandler(
             self.queue, passwords=lambda user, pw: pw == "pw", clock=self.clock, **options
         )
-        self.app = make_wsgi_app(self.handler)
+        self.app = make_wsgi_app(self.handler, observers=observers)
         # poll=3600: only a wake (in memory here) can answer within the test's bound.
         self.client = LiveClient(self.queue, poll=3600)
 
@@ -439,6 +439,31 @@ class TestTimeouts:
         service.end(update)
         assert stored(service.queue, caught.value.job_id).state is JobState.DONE
 
+    def test_a_write_whose_answer_is_lost_times_out_as_sent_and_goes_unknown(self):
+        """The Add ran, its answer never came: sent=True, then unknown; never sent again."""
+        service = Service(lease=10)
+        clock = FakeClock(time.time())
+        client = LiveClient(service.queue, poll=0.01, clock=clock)
+        add = qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": "Live Ltd"}})
+        asking = Asking(lambda: client.request("shop", add, timeout=30))
+        wait_for(lambda: bool(service.queue.jobs()), "the live request is queued")
+        quickbooks = company()
+        quickbooks.lose_responses = 1
+        assert service.web_connector(quickbooks).update().status == "response lost"
+        clock.advance(31)
+        with pytest.raises(LiveTimeout, match="reconciled, or left unknown") as caught:
+            asking.result()
+        assert caught.value.sent is True
+        service.clock.advance(11)  # its lease runs out
+        (released,) = service.handler.recover()
+        assert released.state is JobState.UNKNOWN  # the live kind has no reconcile query
+        service.web_connector(quickbooks).update()
+        adds = [d for d in quickbooks.requests if "<CustomerAddRq" in d]
+        assert len(adds) == 1
+        assert [c.findtext("Name") for c in quickbooks.records["Customer"].values()].count(
+            "Live Ltd"
+        ) == 1
+
     def test_a_request_left_behind_is_never_sent_after_its_deadline(self):
         """Its caller is gone (the cancel never written): a later session fails it, unsent."""
         service = Service()
@@ -676,6 +701,29 @@ class TestOffline:
             asking.result()
         assert caught.value.sent is False
 
+    def test_a_recorded_connection_error_makes_the_user_offline_until_an_update_succeeds(self):
+        """Recorded from real calls: QuickBooks not running, then running again."""
+        status = MemoryStatusStore()
+        service = Service(observers=[StatusRecorder(status)])
+        service.handler.register(CustomerCount())
+        service.handler.enqueue("count", user="shop")
+        quickbooks = company()
+        quickbooks.running = False
+        assert service.web_connector(quickbooks).update().status == "connection error"
+        client = LiveClient(service.queue, status=status, poll=3600)
+        with pytest.raises(QuickBooksOffline, match="could not be opened") as caught:
+            client.request("shop", customer_query(), timeout=BOUND)
+        assert caught.value.reason == "not running" and caught.value.error_code == "0x80040408"
+        assert caught.value.last_seen is not None
+        assert [job.kind for job in service.queue.jobs()] == ["count"]  # nothing more queued
+        quickbooks.running = True
+        assert service.web_connector(quickbooks).update().ok
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=BOUND))
+        wait_for(lambda: len(service.queue.jobs()) == 2, "the live request is queued")
+        update = Update(service.web_connector(quickbooks))
+        assert names(asking.result()) == ["Customer 0002"]
+        assert service.end(update).ok
+
     def test_status_gives_the_users_rows_with_its_job_counts(self):
         """status(user): the store's row, pending jobs counted from the queue."""
         clock = FakeClock(time.time())
@@ -788,3 +836,41 @@ TestHotSessionMachine = HotSessionMachine.TestCase
 TestHotSessionMachine.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None, database=None
 )
+
+
+class TestObserved:
+    def test_each_request_is_observed_once_with_how_it_ended(self):
+        """offline, timeout, ok; a request refused as a mistake is no live request."""
+        seen: list[tuple[float, str]] = []
+        status = MemoryStatusStore()
+        service = Service()
+        clock = FakeClock(time.time())
+        observed = LiveClient(
+            service.queue, status=status, poll=0.01, clock=clock,
+            observe=lambda seconds, outcome: seen.append((seconds, outcome)),
+        )  # fmt: skip
+        with pytest.raises(QuickBooksOffline):
+            observed.request("shop", customer_query(), timeout=5)
+        with pytest.raises(SchemaError):
+            observed.request("shop", qbxml.Rq("CustomerQueryRq", {"Colour": "red"}), timeout=5)
+        status.record(
+            update=StatusUpdate(user="shop", company_file="", values={"last_seen": clock()})
+        )
+        asking = Asking(lambda: observed.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(service.queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+        assert [outcome for _, outcome in seen] == ["offline", "timeout"]
+        assert all(seconds >= 0 for seconds, _ in seen)
+
+    def test_an_observer_that_raises_changes_no_answer(self, service):
+        """The answer comes back; the observer's failure is only logged."""
+
+        def broken(seconds: float, outcome: str) -> None:
+            raise RuntimeError("metrics are down")
+
+        update = service.hot(company())
+        client = LiveClient(service.queue, poll=3600, observe=broken)
+        assert names(client.request("shop", customer_query(), timeout=BOUND)) == ["Customer 0002"]
+        service.end(update)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -62,7 +63,7 @@ from ..exceptions import (
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState
 from ._jobs import JobContext, JobKind
-from ._wake import LIVE_KIND, LiveExpired, waiting
+from ._wake import LIVE_KIND, LiveExpired, waiting, wake
 
 __all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
 
@@ -92,7 +93,9 @@ class LiveKind(JobKind):
 
     Its payload holds the request element the caller checked, and the
     moment the caller stops waiting: a session that takes the job later
-    fails it as ``expired`` without sending it.
+    fails it as ``expired`` without sending it. That moment is read on the
+    caller's clock and compared on the handler's, so the hosts' clocks must
+    agree to well within a timeout.
 
     Args:
         clock: the handler's time source.
@@ -136,6 +139,8 @@ class Health:
         country: its edition's country, e.g. ``"US"``.
         company_file: the company file that answered.
         qbxml_versions: the qbXML versions it supports, oldest first.
+
+    .. versionadded:: Unreleased
     """
 
     user: str
@@ -168,8 +173,6 @@ class _Listener:
         self._ready.wait(10.0)
 
     def _run(self) -> None:
-        from ._wake import wake
-
         while not self._stop.is_set():
             try:
                 listener = self._queue.notifications()
@@ -220,6 +223,11 @@ class LiveClient:
             (see :class:`~qbwc_spyne.QueueHandler`), applied at once.
         codepage: the company's code page.
         clock: the time source.
+        observe: told of each request once it ends, with its seconds and
+            how it ended: ``"ok"`` (an answer; ``"error"`` when its status
+            is an error), ``"timeout"``, ``"offline"``, ``"cancelled"``,
+            ``"error"`` (no answer); e.g. a metrics observer's
+            ``observe_live_request``. What it raises is logged and ignored.
 
     Raises:
         ConfigurationError: an unknown encoding policy or code page.
@@ -239,6 +247,7 @@ class LiveClient:
         encoding: str = "error",
         codepage: str = _encoding.DEFAULT_CODEPAGE,
         clock: Callable[[], float] = time.time,
+        observe: Callable[[float, str], None] | None = None,
     ) -> None:
         from ._jobs import _check_encoding
 
@@ -251,10 +260,12 @@ class LiveClient:
         self.encoding = encoding
         self.codepage = codepage
         self.clock = clock
+        self.observe = observe
         # A queue that can listen (SQLJobQueue on PostgreSQL) says so.
         self._listens = bool(getattr(queue, "listens", False))
         self.poll = poll if poll is not None else (1.0 if self._listens else 0.1)
         self._listener: _Listener | None = None
+        self._listener_pid = 0
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -426,6 +437,9 @@ class LiveClient:
         if any(s.ticket for s in found):
             return  # a session is open now
         for s in found:
+            # QuickBooks is down if the last update ended in a connectionError:
+            # no success since, and nothing seen after it but the update's own
+            # closing calls (a minute's grace for them).
             at = s.connection_error_at
             if at and (s.last_success is None or s.last_success < at) and at >= last_seen - 60:
                 words = describe(s.connection_error_code or "", s.connection_error_message or "")
@@ -451,7 +465,32 @@ class LiveClient:
     def _run(
         self, user: str, rq: qbxml.Rq, *, timeout: float, company_file: str
     ) -> tuple[qbxml.Result, Job]:
-        element = self._check(user, rq, timeout)
+        element = self._check(user, rq, timeout)  # a mistake is no live request: not observed
+        began = time.monotonic()
+        outcome = "error"
+        try:
+            result, job = self._wait(user, rq, element, timeout=timeout, company_file=company_file)
+            outcome = "ok" if result.ok else "error"
+            return result, job
+        except LiveTimeout:
+            outcome = "timeout"
+            raise
+        except QuickBooksOffline:
+            outcome = "offline"
+            raise
+        except LiveRequestFailed as exc:
+            outcome = "cancelled" if exc.code == "cancelled" else "error"
+            raise
+        finally:
+            if self.observe is not None:
+                try:
+                    self.observe(time.monotonic() - began, outcome)
+                except Exception:
+                    logger.exception("the live request observer raised; ignored")
+
+    def _wait(
+        self, user: str, rq: qbxml.Rq, element: str, *, timeout: float, company_file: str
+    ) -> tuple[qbxml.Result, Job]:
         self._offline(user)
         if self._listens:
             self._listen()
@@ -536,5 +575,8 @@ class LiveClient:
 
     def _listen(self) -> None:
         with self._lock:
-            if self._listener is None:
+            # A listener's thread stays in the process that started it: a
+            # forked worker (gunicorn's) starts its own.
+            if self._listener is None or self._listener_pid != os.getpid():
                 self._listener = _Listener(self.queue)
+                self._listener_pid = os.getpid()
