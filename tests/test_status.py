@@ -447,6 +447,46 @@ class TestRecorder:
         versions = {row.user: row.client_version for row in store.statuses()}
         assert versions == {"a": "", "b": "2.3.0.215", "c": ""}
 
+    def test_calls_that_change_nothing_worth_keeping_write_nothing(self):
+        """serverVersion and clientVersion never write; status-only, a bare call waits its turn."""
+        written: list[str] = []
+
+        class Counting(MemoryStatusStore):
+            # The real store; it only notes which call each transaction was for.
+            def record(self, *, update=None, entry=None):
+                written.append(calls[-1])
+                super().record(update=update, entry=entry)
+
+        calls: list[str] = []
+        status = Counting()
+        clock = FakeClock()
+        handler = QueueHandler(MemoryJobQueue(), passwords=lambda u, pw: pw == "pw",
+                               kinds=[AddCustomer()], clock=clock)  # fmt: skip
+        recorder = StatusRecorder(status, transcripts=False, min_interval=60)
+
+        class Noting:
+            def on_call(self, call):
+                calls.append(call.operation)
+
+        app = make_wsgi_app(handler, clock=clock, observers=[Noting(), recorder])
+        for n in range(3):
+            handler.enqueue("add_customer", user="shop", payload={"name": f"C{n}"})
+        result = update(app, books())
+        assert result.ok
+        assert "serverVersion" not in written and "clientVersion" not in written
+        # The first sendRequestXML brings QuickBooks' facts; the next two only the time.
+        assert written.count("sendRequestXML") == 1
+        assert written.count("receiveResponseXML") == 3 and written[-1] == "closeConnection"
+        (row,) = status.statuses()
+        assert row.progress == 100 and row.ticket is None and row.product
+
+    def test_a_status_update_naming_an_unknown_column_is_refused(self):
+        """A column that is not a status column: ValueError, and nothing written."""
+        store = MemoryStatusStore()
+        with pytest.raises(ValueError, match="not status columns"):
+            store.record(update=StatusUpdate(user="u", company_file="", values={"user": "x"}))
+        assert store.statuses() == []
+
     def test_a_store_that_fails_does_not_change_the_answer(self, tmp_path, caplog):
         """The status table is dropped under it: the update still succeeds, the failure logged."""
         queue = MemoryJobQueue()
