@@ -400,6 +400,22 @@ class TestRecorder:
         (row,) = status.statuses()
         assert row.last_success == clock.now and row.ticket is None
 
+    def test_a_user_with_two_company_files_has_two_rows_and_one_open_session(self, recorded):
+        """Each company file its own row; a session's end clears it from both."""
+        queue, status, handler, app, clock = recorded
+        first = books(company_file=r"C:\Books\Acme.qbw", company_name="Acme")
+        second = books(company_file=r"C:\Books\Beta.qbw", company_name="Beta")
+        for qb in (first, second):
+            handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+            clock.advance(60)
+            assert update(app, qb).ok
+        rows = {r.company_file: r for r in connection_status(status, queue, now=clock.now)}
+        assert set(rows) == {first.company_file, second.company_file}
+        assert rows[first.company_file].company_name == "Acme"
+        assert rows[second.company_file].company_name == "Beta"
+        assert rows[second.company_file].last_success == clock.now
+        assert [r.ticket for r in rows.values()] == [None, None]
+
     def test_a_new_session_closes_one_that_died_unseen(self, recorded):
         """A session never closed nor met again: its transcript is marked abandoned."""
         _queue, status, handler, app, clock = recorded

@@ -190,7 +190,10 @@ class StatusRecorder:
             return
         values, outcome = self._session_call(call, session)
         update = StatusUpdate(
-            user=session.user, company_file=session.company_file or None, values=values
+            user=session.user,
+            company_file=session.company_file or None,
+            values=values,
+            ends=session.ticket if outcome is not None else None,
         )
         if not self.transcripts:
             if self._routine(session.ticket, values, call.started, ended=outcome is not None):
