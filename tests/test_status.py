@@ -30,7 +30,7 @@ from qbwc_spyne import (
     qbxml,
     retry_job,
 )
-from qbwc_spyne.exceptions import SchemaVersionError
+from qbwc_spyne.exceptions import ConfigurationError, SchemaVersionError
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.status import (
     ConnectionStatus,
@@ -246,6 +246,12 @@ class TestCounts:
 
 
 class TestResponses:
+    @pytest.mark.parametrize("cap", [0, -5, 1.5, "256k", True, None])
+    def test_a_response_cap_that_is_not_a_positive_int_is_refused(self, cap):
+        """QueueHandler(response_cap=...) of the wrong kind: ConfigurationError naming it."""
+        with pytest.raises(ConfigurationError, match="response_cap"):
+            QueueHandler(MemoryJobQueue(), passwords=lambda u, p: True, response_cap=cap)
+
     def test_a_done_job_keeps_its_answer_and_a_failed_one_too(self, queue):
         """complete() and fail() save the response given; None keeps what was there."""
         ok = queue.enqueue(user="a", kind="k")

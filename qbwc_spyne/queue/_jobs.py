@@ -105,7 +105,7 @@ def cap_response(document: str, limit: int) -> str:
     Returns:
         The document, or its head and ``<!-- truncated: ... -->``.
     """
-    data = document.encode("utf-8")
+    data = document.encode("utf-8", "surrogatepass")
     if limit <= 0 or len(data) <= limit:
         return document
     head = data[:limit].decode("utf-8", errors="ignore")  # never half a character
@@ -350,7 +350,8 @@ class QueueHandler(QBWCHandler):
             unless the kind sets :attr:`JobKind.keep_full_response`.
 
     Raises:
-        ConfigurationError: an unknown encoding policy or code page.
+        ConfigurationError: an unknown encoding policy or code page, or a
+            ``response_cap`` that is not a positive int.
 
     Every request is checked against the qbXML schema of the session's
     version before it is sent: one that does not fit fails its job with the
@@ -381,6 +382,8 @@ class QueueHandler(QBWCHandler):
         response_cap: int = RESPONSE_CAP,
     ) -> None:
         _check_encoding(encoding, codepage, "QueueHandler")
+        if not isinstance(response_cap, int) or isinstance(response_cap, bool) or response_cap < 1:
+            raise ConfigurationError(f"response_cap must be a positive int, not {response_cap!r}")
         self.response_cap = response_cap
         self.encoding = encoding
         self.codepage = codepage
