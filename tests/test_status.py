@@ -193,7 +193,7 @@ class TestJobHistory:
         assert queue.purge(done_before=100.0) == 2
         assert queue.history(gone.id) == [] and queue.history(keyed.id) == []
         assert transitions(queue, kept.id) == [(None, P)]
-        assert queue.history(10**6) == []
+        assert queue.history(10**6) == [] and queue.history(2**64) == []
 
 
 class TestCounts:
