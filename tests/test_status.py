@@ -521,6 +521,80 @@ class TestRecorder:
         assert "StatusRecorder.on_call raised" in caplog.text
 
 
+SCENARIOS = ("ok", "refused", "down", "nvu", "dies", "none")
+
+
+class TestRecorderModel:
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(["ann", "bob"]),
+                st.sampled_from(SCENARIOS),
+                st.sampled_from([1.0, 90.0, 2000.0]),
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
+    def test_any_sequence_of_updates_leaves_the_status_the_model_predicts(self, steps):
+        """Random updates of two users (ok, refused job, QuickBooks down, bad password, a Web
+        Connector that dies, no work): each row says what the model says, at most 3 transcripts."""
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        status, queue, clock = MemoryStatusStore(keep_sessions=3), MemoryJobQueue(), FakeClock()
+        handler, app = serve(queue, status, clock=clock)
+        model: dict[str, dict[str, Any]] = {}
+        sessions = {"ann": 0, "bob": 0}
+        for user, scenario, wait in steps:
+            clock.advance(wait)
+            now = clock.now
+            known = user in model
+            qb = books()
+            if scenario in ("ok", "refused", "down", "dies"):
+                handler.enqueue("add_customer", user=user, payload={"name": "Taken"})
+            if scenario == "refused":
+                qb.load({"customers": [{"Name": "Taken"}]})
+            if scenario == "down":
+                qb.running = False
+            if scenario == "dies":
+                wc = make_client(WSGITransport(app)).service
+                ticket, company = wc.authenticate(user, "pw")
+                if company in ("none", "nvu", "busy"):  # an earlier job still in flight
+                    continue
+                wc.sendRequestXML(ticket, qb.hcp_response(), qb.company_file, "US", 13, 0)
+                row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
+                row["ticket"], row["seen"] = ticket[:8], now
+                sessions[user] += 1
+                continue
+            result = update(app, qb, user=user, password="bad" if scenario == "nvu" else "pw")
+            if scenario == "nvu":
+                if known:
+                    model[user]["nvu"] = now
+                continue
+            row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
+            row["ticket"], row["seen"] = None, now
+            if result.status in ("ok", "no work"):
+                row["success"] = now
+            if scenario == "down":
+                row["down"] = now
+            if result.status != "no work":
+                sessions[user] += 1
+        rows = {r.user: r for r in status.statuses()}
+        assert set(rows) == set(model)
+        for user, expected in model.items():
+            row = rows[user]
+            assert row.last_seen == expected["seen"] or row.last_error_at == expected["nvu"]
+            assert row.last_success == expected["success"]
+            assert row.connection_error_at == expected["down"]
+            assert row.ticket == expected["ticket"]
+            if expected["nvu"] is not None and expected["nvu"] > (row.last_seen or 0):
+                assert row.last_error_code == "nvu"
+            transcripts = status.sessions(user=user)
+            assert len(transcripts) == min(sessions[user], 3)
+            assert all(t.ended is not None for t in transcripts[1:])  # only the newest may be open
+
+
 def _record_user(url: str, prefix: str, user: str) -> bool:
     """In another process: one update of ``user`` recorded into the shared database."""
     queue = SQLJobQueue(url, prefix=prefix)
