@@ -583,13 +583,13 @@ class TestRecorderModel:
         rows = {r.user: r for r in status.statuses()}
         assert set(rows) == set(model)
         for user, expected in model.items():
-            row = rows[user]
-            assert row.last_seen == expected["seen"] or row.last_error_at == expected["nvu"]
-            assert row.last_success == expected["success"]
-            assert row.connection_error_at == expected["down"]
-            assert row.ticket == expected["ticket"]
-            if expected["nvu"] is not None and expected["nvu"] > (row.last_seen or 0):
-                assert row.last_error_code == "nvu"
+            found = rows[user]
+            assert found.last_seen == expected["seen"] or found.last_error_at == expected["nvu"]
+            assert found.last_success == expected["success"]
+            assert found.connection_error_at == expected["down"]
+            assert found.ticket == expected["ticket"]
+            if expected["nvu"] is not None and expected["nvu"] > (found.last_seen or 0):
+                assert found.last_error_code == "nvu"
             transcripts = status.sessions(user=user)
             assert len(transcripts) == min(sessions[user], 3)
             assert all(t.ended is not None for t in transcripts[1:])  # only the newest may be open
