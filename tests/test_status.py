@@ -366,6 +366,22 @@ class TestRecorder:
         assert row.last_error_code == "nvu" and row.last_error_at == clock.now
         assert row.last_success == clock.now - 60
 
+    def test_made_up_tickets_and_huge_names_change_nothing(self, recorded):
+        """Calls with forged tickets and a 1 MB user name: no row added, none changed."""
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        _queue, status, _handler, app, _clock = recorded
+        assert update(app, books()).status == "no work"
+        before = status.statuses()
+        wc = make_client(WSGITransport(app)).service
+        for ticket in ("forged", "x" * 100_000, ""):
+            wc.getLastError(ticket)
+            wc.sendRequestXML(ticket, "<QBXML/>", "C:\\evil.qbw", "US", 13, 0)
+            wc.closeConnection(ticket)
+        wc.clientVersion("9" * 1_000_000)
+        wc.authenticate("u" * 1_000_000, "wrong")  # refused: nvu
+        assert status.statuses() == before and status.sessions() == []
+
     def test_quickbooks_not_running_is_the_connection_error(self, recorded):
         """connectionError's hresult and message, and when."""
         _queue, status, handler, app, clock = recorded
@@ -525,7 +541,7 @@ SCENARIOS = ("ok", "refused", "down", "nvu", "dies", "none")
 
 
 class TestRecorderModel:
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
         steps=st.lists(
             st.tuples(
@@ -560,11 +576,13 @@ class TestRecorderModel:
             if scenario == "dies":
                 wc = make_client(WSGITransport(app)).service
                 ticket, company = wc.authenticate(user, "pw")
-                if company in ("none", "nvu", "busy"):  # an earlier job still in flight
+                row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
+                row["seen"] = now
+                if company == "none":  # its job is still in flight in a session that died
+                    row["ticket"], row["success"] = None, now
                     continue
                 wc.sendRequestXML(ticket, qb.hcp_response(), qb.company_file, "US", 13, 0)
-                row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
-                row["ticket"], row["seen"] = ticket[:8], now
+                row["ticket"] = ticket[:8]
                 sessions[user] += 1
                 continue
             result = update(app, qb, user=user, password="bad" if scenario == "nvu" else "pw")
@@ -584,7 +602,7 @@ class TestRecorderModel:
         assert set(rows) == set(model)
         for user, expected in model.items():
             found = rows[user]
-            assert found.last_seen == expected["seen"] or found.last_error_at == expected["nvu"]
+            assert found.last_seen == expected["seen"]
             assert found.last_success == expected["success"]
             assert found.connection_error_at == expected["down"]
             assert found.ticket == expected["ticket"]
