@@ -518,6 +518,16 @@ class TestRecorder:
         (row,) = status.statuses()
         assert row.progress == 100 and row.ticket is None and row.product
 
+    def test_the_stores_and_queues_meet_their_interfaces(self, tmp_path):
+        """The status stores are StatusStores; the queues, with their new methods, JobQueues."""
+        from qbwc_spyne import JobQueue
+        from qbwc_spyne.status import StatusStore
+
+        file = SQLStatusStore(tmp_path / "s.db")
+        assert isinstance(MemoryStatusStore(), StatusStore) and isinstance(file, StatusStore)
+        assert isinstance(MemoryJobQueue(), JobQueue)
+        file.close()
+
     def test_a_status_update_naming_an_unknown_column_is_refused(self):
         """A column that is not a status column: ValueError, and nothing written."""
         store = MemoryStatusStore()
