@@ -835,6 +835,20 @@ class TestCommand:
         assert table.returncode == 0 and len(table.stdout.splitlines()) == 2
         assert table.stdout.splitlines()[1].startswith("shop ")
 
+    def test_status_on_postgresql(self, postgres, pg_prefix):
+        """The same command on a PostgreSQL URL and a prefix: the rows recorded there."""
+        queue = SQLJobQueue(postgres.url(), prefix=pg_prefix)
+        status = SQLStatusStore(postgres.url(), prefix=pg_prefix)
+        status.record(update=StatusUpdate(user="pg user", company_file="C", values={}))
+        queue.enqueue(user="pg user", kind="k")
+        shown = cli("status", postgres.url(), "--prefix", pg_prefix, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert [(r["user"], r["jobs_pending"]) for r in json.loads(shown.stdout)] == [
+            ("pg user", 1)
+        ]
+        queue.close()
+        status.close()
+
     def test_status_of_a_missing_database_is_one_line(self, tmp_path):
         """No file: one line on stderr, exit 1, nothing created."""
         missing = tmp_path / "none.db"

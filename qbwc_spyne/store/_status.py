@@ -520,9 +520,13 @@ class SQLStatusStore:
         if found is None:
             table = self._table
             insert = pg_insert(table) if self._postgresql else sqlite_insert(table)
-            found = insert.on_conflict_do_update(
-                index_elements=[table.c.user, table.c.company_file],
-                set_={name: insert.excluded[name] for name in names},
+            keys = [table.c.user, table.c.company_file]
+            found = (
+                insert.on_conflict_do_update(
+                    index_elements=keys, set_={name: insert.excluded[name] for name in names}
+                )
+                if names
+                else insert.on_conflict_do_nothing(index_elements=keys)  # the row, nothing else
             )
             self._upserts[names] = found
         return found
