@@ -9,7 +9,8 @@ Run ``python -m bench.bench_status``.
    sorted trouble first). Target: well under 300 ms, the page's budget.
 2. What the recorder adds to a Web Connector update: one update of 200
    jobs through the simulated Web Connector and the fake QuickBooks on a
-   SQLite file, with and without ``StatusRecorder``, per call.
+   SQLite file, with and without ``StatusRecorder``, per call; and the
+   recorder alone, fed 500 calls of one session.
 
 SQLite always; PostgreSQL too with ``--postgres URL`` or initdb on PATH.
 """
@@ -27,16 +28,19 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.common import customer_page
 from qbwc_spyne import (
     JobContext,
     JobKind,
     JobState,
     QueueHandler,
+    Session,
     SQLiteSessionStore,
     SQLJobQueue,
     make_wsgi_app,
     qbxml,
 )
+from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.status import SQLStatusStore, StatusRecorder, connection_status
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
@@ -129,6 +133,29 @@ def update_ms_per_call(folder: Path, jobs: int, record: bool) -> float:
     return elapsed * 1000 / len(result.calls)
 
 
+def recorder_us_per_call(folder: Path, calls: int) -> float:
+    """The recorder alone: microseconds per receiveResponseXML of one session, on a SQLite file."""
+    store = SQLStatusStore(f"sqlite:///{folder / f'alone-{time.perf_counter_ns()}.db'}")
+    recorder = StatusRecorder(store)
+    session = Session(ticket="T" * 36, user="shop", company_file="C:\\a.qbw", created=1.0, calls=1)
+    recorder.on_call(
+        Call(operation="authenticate", started=1.0, user="shop", ticket=session.ticket,
+             session=session, answer=[session.ticket, ""])
+    )  # fmt: skip
+    body = customer_page(10)  # a response of about 3 KiB, cut to 2 KiB in the transcript
+    started = time.perf_counter()
+    for n in range(calls):
+        session.calls += 1
+        recorder.on_call(
+            Call(operation="receiveResponseXML", started=2.0 + n, user="shop",
+                 ticket=session.ticket, session=session, answer=50,
+                 arguments={"ticket": session.ticket, "response": body})
+        )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    store.close()
+    return elapsed * 1e6 / calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1000)
@@ -169,6 +196,8 @@ def main() -> None:
         print(f"update of {args.update_jobs} jobs, SQLite file, ms per call (median):")
         print(f"{'  without the recorder':34}{without:>8.2f}")
         print(f"{'  with StatusRecorder':34}{with_:>8.2f}   (+{with_ - without:.2f} ms)")
+        alone = statistics.median(recorder_us_per_call(folder, 500) for _ in range(args.repeat))
+        print(f"{'the recorder alone, us per call':34}{alone:>8.0f}")
     finally:
         if cluster is not None:
             cluster.remove()

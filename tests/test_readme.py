@@ -36,7 +36,7 @@ import pytest
 from argon2 import PasswordHasher
 from werkzeug.test import Client
 
-from qbwc_spyne import JobContext, JobState, codegen_schema, make_wsgi_app, qbxml
+from qbwc_spyne import JobContext, JobKind, JobState, codegen_schema, make_wsgi_app, qbxml
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
@@ -362,6 +362,31 @@ def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None
     module.queue.close()
 
 
+def use_status(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """A job QuickBooks refuses: the user is in trouble, and the transcript shows the call."""
+
+    class AddCustomer(JobKind):
+        name = "add_customer"
+
+        def build(self, ctx: JobContext) -> qbxml.Rq:
+            return qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": "Taken"}})
+
+    module.handler.register(AddCustomer())
+    module.handler.enqueue("add_customer", user="shop")
+    quickbooks = FakeQuickBooks()
+    quickbooks.load({"customers": [{"Name": "Taken"}]})  # the name is in use: 3100
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    assert module.in_trouble() == ["shop"]
+    calls = module.last_session("shop")
+    assert [c[0] for c in calls] == [c.operation for c in result.calls][2:]
+    assert calls[0][2].startswith(result.ticket[:8] + "...")
+    module.queue.close()
+    module.status.close()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -384,6 +409,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_live
     if "make_dashboard_app(" in block.text:
         return use_dashboard
+    if "StatusRecorder(" in block.text:
+        return use_status
     return None
 
 
@@ -596,7 +623,34 @@ def run_explain(shell: Shell, line: str) -> None:
         assert done.stdout.startswith(f"{code}: {explain(code).title}\n")
 
 
+def run_status(shell: Shell, line: str) -> None:
+    """A status recorded in the reader's qbwc.db: the table, or the user's row as JSON."""
+    from qbwc_spyne import SQLiteJobQueue
+    from qbwc_spyne.status import SQLStatusStore
+    from qbwc_spyne.store._status import StatusUpdate
+
+    path = shell.directory / "qbwc.db"
+    if not path.exists():
+        SQLiteJobQueue(path).close()
+        status = SQLStatusStore(path)
+        for user in ("shop", "other"):
+            status.record(
+                update=StatusUpdate(user=user, company_file="", values={"last_seen": 1.0})
+            )
+        status.close()
+    done = run(command(line))
+    assert done.returncode == 0, done.stderr
+    if "--json" in line:
+        import json
+
+        assert [row["user"] for row in json.loads(done.stdout)] == ["shop"]
+    else:
+        assert [r.split()[0] for r in done.stdout.splitlines()[1:]] == ["other", "shop"]
+
+
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
+    "qbwc-spyne status qbwc.db": run_status,
+    "qbwc-spyne status qbwc.db --user shop --json": run_status,
     "gunicorn app:app --worker-class gthread --workers 2 --threads 8 --keep-alive 75"
     " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
     "python -m qbwc_spyne.codegen": run_codegen,

@@ -30,7 +30,7 @@ from qbwc_spyne import (
     qbxml,
     retry_job,
 )
-from qbwc_spyne.exceptions import SchemaVersionError
+from qbwc_spyne.exceptions import ConfigurationError, SchemaVersionError
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.status import (
     ConnectionStatus,
@@ -193,7 +193,7 @@ class TestJobHistory:
         assert queue.purge(done_before=100.0) == 2
         assert queue.history(gone.id) == [] and queue.history(keyed.id) == []
         assert transitions(queue, kept.id) == [(None, P)]
-        assert queue.history(10**6) == []
+        assert queue.history(10**6) == [] and queue.history(2**64) == []
 
 
 class TestCounts:
@@ -246,6 +246,12 @@ class TestCounts:
 
 
 class TestResponses:
+    @pytest.mark.parametrize("cap", [0, -5, 1.5, "256k", True, None])
+    def test_a_response_cap_that_is_not_a_positive_int_is_refused(self, cap):
+        """QueueHandler(response_cap=...) of the wrong kind: ConfigurationError naming it."""
+        with pytest.raises(ConfigurationError, match="response_cap"):
+            QueueHandler(MemoryJobQueue(), passwords=lambda u, p: True, response_cap=cap)
+
     def test_a_done_job_keeps_its_answer_and_a_failed_one_too(self, queue):
         """complete() and fail() save the response given; None keeps what was there."""
         ok = queue.enqueue(user="a", kind="k")
@@ -360,6 +366,22 @@ class TestRecorder:
         assert row.last_error_code == "nvu" and row.last_error_at == clock.now
         assert row.last_success == clock.now - 60
 
+    def test_made_up_tickets_and_huge_names_change_nothing(self, recorded):
+        """Calls with forged tickets and a 1 MB user name: no row added, none changed."""
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        _queue, status, _handler, app, _clock = recorded
+        assert update(app, books()).status == "no work"
+        before = status.statuses()
+        wc = make_client(WSGITransport(app)).service
+        for ticket in ("forged", "x" * 100_000, ""):
+            wc.getLastError(ticket)
+            wc.sendRequestXML(ticket, "<QBXML/>", "C:\\evil.qbw", "US", 13, 0)
+            wc.closeConnection(ticket)
+        wc.clientVersion("9" * 1_000_000)
+        wc.authenticate("u" * 1_000_000, "wrong")  # refused: nvu
+        assert status.statuses() == before and status.sessions() == []
+
     def test_quickbooks_not_running_is_the_connection_error(self, recorded):
         """connectionError's hresult and message, and when."""
         _queue, status, handler, app, clock = recorded
@@ -399,6 +421,22 @@ class TestRecorder:
         assert update(app, books()).status == "no work"  # the next update, from the start
         (row,) = status.statuses()
         assert row.last_success == clock.now and row.ticket is None
+
+    def test_a_user_with_two_company_files_has_two_rows_and_one_open_session(self, recorded):
+        """Each company file its own row; a session's end clears it from both."""
+        queue, status, handler, app, clock = recorded
+        first = books(company_file=r"C:\Books\Acme.qbw", company_name="Acme")
+        second = books(company_file=r"C:\Books\Beta.qbw", company_name="Beta")
+        for qb in (first, second):
+            handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+            clock.advance(60)
+            assert update(app, qb).ok
+        rows = {r.company_file: r for r in connection_status(status, queue, now=clock.now)}
+        assert set(rows) == {first.company_file, second.company_file}
+        assert rows[first.company_file].company_name == "Acme"
+        assert rows[second.company_file].company_name == "Beta"
+        assert rows[second.company_file].last_success == clock.now
+        assert [r.ticket for r in rows.values()] == [None, None]
 
     def test_a_new_session_closes_one_that_died_unseen(self, recorded):
         """A session never closed nor met again: its transcript is marked abandoned."""
@@ -447,6 +485,56 @@ class TestRecorder:
         versions = {row.user: row.client_version for row in store.statuses()}
         assert versions == {"a": "", "b": "2.3.0.215", "c": ""}
 
+    def test_calls_that_change_nothing_worth_keeping_write_nothing(self):
+        """serverVersion and clientVersion never write; status-only, a bare call waits its turn."""
+        written: list[str] = []
+
+        class Counting(MemoryStatusStore):
+            # The real store; it only notes which call each transaction was for.
+            def record(self, *, update=None, entry=None):
+                written.append(calls[-1])
+                super().record(update=update, entry=entry)
+
+        calls: list[str] = []
+        status = Counting()
+        clock = FakeClock()
+        handler = QueueHandler(MemoryJobQueue(), passwords=lambda u, pw: pw == "pw",
+                               kinds=[AddCustomer()], clock=clock)  # fmt: skip
+        recorder = StatusRecorder(status, transcripts=False, min_interval=60)
+
+        class Noting:
+            def on_call(self, call):
+                calls.append(call.operation)
+
+        app = make_wsgi_app(handler, clock=clock, observers=[Noting(), recorder])
+        for n in range(3):
+            handler.enqueue("add_customer", user="shop", payload={"name": f"C{n}"})
+        result = update(app, books())
+        assert result.ok
+        assert "serverVersion" not in written and "clientVersion" not in written
+        # The first sendRequestXML brings QuickBooks' facts; the next two only the time.
+        assert written.count("sendRequestXML") == 1
+        assert written.count("receiveResponseXML") == 3 and written[-1] == "closeConnection"
+        (row,) = status.statuses()
+        assert row.progress == 100 and row.ticket is None and row.product
+
+    def test_the_stores_and_queues_meet_their_interfaces(self, tmp_path):
+        """The status stores are StatusStores; the queues, with their new methods, JobQueues."""
+        from qbwc_spyne import JobQueue
+        from qbwc_spyne.status import StatusStore
+
+        file = SQLStatusStore(tmp_path / "s.db")
+        assert isinstance(MemoryStatusStore(), StatusStore) and isinstance(file, StatusStore)
+        assert isinstance(MemoryJobQueue(), JobQueue)
+        file.close()
+
+    def test_a_status_update_naming_an_unknown_column_is_refused(self):
+        """A column that is not a status column: ValueError, and nothing written."""
+        store = MemoryStatusStore()
+        with pytest.raises(ValueError, match="not status columns"):
+            store.record(update=StatusUpdate(user="u", company_file="", values={"user": "x"}))
+        assert store.statuses() == []
+
     def test_a_store_that_fails_does_not_change_the_answer(self, tmp_path, caplog):
         """The status table is dropped under it: the update still succeeds, the failure logged."""
         queue = MemoryJobQueue()
@@ -457,6 +545,82 @@ class TestRecorder:
         handler.enqueue("add_customer", user="shop", payload={"name": "A"})
         assert update(app, books()).ok
         assert "StatusRecorder.on_call raised" in caplog.text
+
+
+SCENARIOS = ("ok", "refused", "down", "nvu", "dies", "none")
+
+
+class TestRecorderModel:
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(["ann", "bob"]),
+                st.sampled_from(SCENARIOS),
+                st.sampled_from([1.0, 90.0, 2000.0]),
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
+    def test_any_sequence_of_updates_leaves_the_status_the_model_predicts(self, steps):
+        """Random updates of two users (ok, refused job, QuickBooks down, bad password, a Web
+        Connector that dies, no work): each row says what the model says, at most 3 transcripts."""
+        from qbwc_spyne.testing import WSGITransport, make_client
+
+        status, queue, clock = MemoryStatusStore(keep_sessions=3), MemoryJobQueue(), FakeClock()
+        handler, app = serve(queue, status, clock=clock)
+        model: dict[str, dict[str, Any]] = {}
+        sessions = {"ann": 0, "bob": 0}
+        for user, scenario, wait in steps:
+            clock.advance(wait)
+            now = clock.now
+            known = user in model
+            qb = books()
+            if scenario in ("ok", "refused", "down", "dies"):
+                handler.enqueue("add_customer", user=user, payload={"name": "Taken"})
+            if scenario == "refused":
+                qb.load({"customers": [{"Name": "Taken"}]})
+            if scenario == "down":
+                qb.running = False
+            if scenario == "dies":
+                wc = make_client(WSGITransport(app)).service
+                ticket, company = wc.authenticate(user, "pw")
+                row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
+                row["seen"] = now
+                if company == "none":  # its job is still in flight in a session that died
+                    row["ticket"], row["success"] = None, now
+                    continue
+                wc.sendRequestXML(ticket, qb.hcp_response(), qb.company_file, "US", 13, 0)
+                row["ticket"] = ticket[:8]
+                sessions[user] += 1
+                continue
+            result = update(app, qb, user=user, password="bad" if scenario == "nvu" else "pw")
+            if scenario == "nvu":
+                if known:
+                    model[user]["nvu"] = now
+                continue
+            row = model.setdefault(user, {"success": None, "down": None, "nvu": None})
+            row["ticket"], row["seen"] = None, now
+            if result.status in ("ok", "no work"):
+                row["success"] = now
+            if scenario == "down":
+                row["down"] = now
+            if result.status != "no work":
+                sessions[user] += 1
+        rows = {r.user: r for r in status.statuses()}
+        assert set(rows) == set(model)
+        for user, expected in model.items():
+            found = rows[user]
+            assert found.last_seen == expected["seen"]
+            assert found.last_success == expected["success"]
+            assert found.connection_error_at == expected["down"]
+            assert found.ticket == expected["ticket"]
+            if expected["nvu"] is not None and expected["nvu"] > (found.last_seen or 0):
+                assert found.last_error_code == "nvu"
+            transcripts = status.sessions(user=user)
+            assert len(transcripts) == min(sessions[user], 3)
+            assert all(t.ended is not None for t in transcripts[1:])  # only the newest may be open
 
 
 def _record_user(url: str, prefix: str, user: str) -> bool:
@@ -670,6 +834,20 @@ class TestCommand:
         table = cli("status", f"sqlite:///{path}", "--user", "shop")
         assert table.returncode == 0 and len(table.stdout.splitlines()) == 2
         assert table.stdout.splitlines()[1].startswith("shop ")
+
+    def test_status_on_postgresql(self, postgres, pg_prefix):
+        """The same command on a PostgreSQL URL and a prefix: the rows recorded there."""
+        queue = SQLJobQueue(postgres.url(), prefix=pg_prefix)
+        status = SQLStatusStore(postgres.url(), prefix=pg_prefix)
+        status.record(update=StatusUpdate(user="pg user", company_file="C", values={}))
+        queue.enqueue(user="pg user", kind="k")
+        shown = cli("status", postgres.url(), "--prefix", pg_prefix, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert [(r["user"], r["jobs_pending"]) for r in json.loads(shown.stdout)] == [
+            ("pg user", 1)
+        ]
+        queue.close()
+        status.close()
 
     def test_status_of_a_missing_database_is_one_line(self, tmp_path):
         """No file: one line on stderr, exit 1, nothing created."""

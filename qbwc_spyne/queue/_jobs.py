@@ -108,7 +108,7 @@ def cap_response(document: str, limit: int) -> str:
     Returns:
         The document, or its head and ``<!-- truncated: ... -->``.
     """
-    data = document.encode("utf-8")
+    data = document.encode("utf-8", "surrogatepass")
     if limit <= 0 or len(data) <= limit:
         return document
     head = data[:limit].decode("utf-8", errors="ignore")  # never half a character
@@ -361,7 +361,8 @@ class QueueHandler(QBWCHandler):
 
     Raises:
         ConfigurationError: an unknown encoding policy or code page, a
-            negative ``keep_alive``, an unknown ``keep_alive_after``.
+            negative ``keep_alive``, an unknown ``keep_alive_after``, or a
+            ``response_cap`` that is not a positive int.
 
     Keeping the session hot: when the queue runs dry in a session that
     sent a request of the kind ``keep_alive_after`` names, receiveResponseXML
@@ -416,6 +417,8 @@ class QueueHandler(QBWCHandler):
             raise ConfigurationError(
                 f'keep_alive_after must be "live" or "any", not {keep_alive_after!r}'
             )
+        if not isinstance(response_cap, int) or isinstance(response_cap, bool) or response_cap < 1:
+            raise ConfigurationError(f"response_cap must be a positive int, not {response_cap!r}")
         self.response_cap = response_cap
         self.keep_alive = float(keep_alive)
         self.keep_alive_after = keep_alive_after

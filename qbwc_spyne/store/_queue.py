@@ -1163,6 +1163,8 @@ class SQLJobQueue:
         Raises:
             StorageError: the database could not be read.
         """
+        if not _is_int(job_id) or not -(2**63) <= job_id < 2**63:
+            return []  # no such job can exist (and the driver would overflow)
         rows, _ = self._one(self._sql.history, {"id": job_id})
         return [
             JobEvent(

@@ -69,8 +69,8 @@ _NVU, _BUSY, _NONE = "nvu", "busy", "none"
 #: The job states a connection's status counts.
 _COUNTED = (JobState.PENDING, JobState.RECONCILE, JobState.FAILED, JobState.UNKNOWN)
 
-#: Status columns that change on every call and are not worth a write by themselves.
-_ROUTINE = frozenset({"last_seen", "session_calls"})
+#: Status columns a session's every call sets, not worth a write by themselves.
+_ROUTINE = frozenset({"last_seen", "session_calls", "session_started", "ticket", "ticket_key"})
 
 
 def _ticket_argument(call: Call) -> str:
@@ -190,7 +190,10 @@ class StatusRecorder:
             return
         values, outcome = self._session_call(call, session)
         update = StatusUpdate(
-            user=session.user, company_file=session.company_file or None, values=values
+            user=session.user,
+            company_file=session.company_file or None,
+            values=values,
+            ends=session.ticket if outcome is not None else None,
         )
         if not self.transcripts:
             if self._routine(session.ticket, values, call.started, ended=outcome is not None):
@@ -329,7 +332,7 @@ class StatusRecorder:
             if ended:
                 self._written.pop(key, None)
                 return False
-            if set(values) - _ROUTINE - {"ticket", "ticket_key"}:
+            if set(values) - _ROUTINE:
                 self._written[key] = at
                 return False
             last = self._written.get(key)

@@ -238,12 +238,17 @@ class StatusUpdate:
         create: make the row when it does not exist. False for what an
             unauthenticated caller says (a refused login): such a call may
             note an error on a known user's row, never add one.
+        ends: the ticket of a session this call ended: every other row
+            that names it as current (another company file of the user,
+            which authenticate went to before the company was known) no
+            longer does.
     """
 
     user: str
     company_file: str | None
     values: Mapping[str, Any]
     create: bool = True
+    ends: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -451,6 +456,9 @@ class SQLStatusStore:
             " last_error_at = CASE WHEN CAST(:code AS TEXT) IS NULL THEN last_error_at ELSE :at END"
             " WHERE ticket_key = :key"
         )
+        self._clear_ticket = text(
+            f"UPDATE {c} SET ticket = NULL, ticket_key = NULL WHERE ticket_key = :key"
+        )
         self._end_transcript = text(
             f"UPDATE {t} SET ended = :at, outcome = :outcome WHERE ticket_key = :key"
             " AND ended IS NULL"
@@ -512,9 +520,13 @@ class SQLStatusStore:
         if found is None:
             table = self._table
             insert = pg_insert(table) if self._postgresql else sqlite_insert(table)
-            found = insert.on_conflict_do_update(
-                index_elements=[table.c.user, table.c.company_file],
-                set_={name: insert.excluded[name] for name in names},
+            keys = [table.c.user, table.c.company_file]
+            found = (
+                insert.on_conflict_do_update(
+                    index_elements=keys, set_={name: insert.excluded[name] for name in names}
+                )
+                if names
+                else insert.on_conflict_do_nothing(index_elements=keys)  # the row, nothing else
             )
             self._upserts[names] = found
         return found
@@ -545,6 +557,8 @@ class SQLStatusStore:
             conn.execute(self._upsert(names), params)
         elif names:
             conn.execute(self._update(names), params)
+        if update.ends:
+            conn.execute(self._clear_ticket, {"key": ticket_key(update.ends)})
 
     def _apply_entry(self, conn: Connection, entry: CallEntry) -> None:
         key = ticket_key(entry.ticket)
