@@ -67,6 +67,7 @@ from ..exceptions import (
     SchemaError,
     StorageError,
 )
+from ..protocol._calls import current_call
 from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
@@ -538,6 +539,7 @@ class QueueHandler(QBWCHandler):
             ):
                 session.data.pop("job", None)  # released under us: never send it from here
                 continue
+            _name_job(job)
             event.request = request
             return
 
@@ -605,6 +607,7 @@ class QueueHandler(QBWCHandler):
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
         session = _session_of(event, "receiveResponseXML")
         job = self._current(session)
+        _name_job(job)
         if job is None:
             session.last_error = "A response came for no job in flight."
             event.percent_done = -1
@@ -900,6 +903,13 @@ class QueueHandler(QBWCHandler):
         if job is not None:
             self._release(job, session, "the session closed before its answer came")
         event.response_message = _summary(session)
+
+
+def _name_job(job: Job | None) -> None:
+    """Name the job in the call being served, for its log lines and the observers."""
+    call = current_call()
+    if call is not None and job is not None:
+        call.job_id = job.id
 
 
 def _summary(session: Session) -> str:
