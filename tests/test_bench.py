@@ -79,3 +79,11 @@ def test_hosts_benchmark_prints_every_setting_side_by_side_without_errors():
             assert row is not None, (setting, connectors, out)
             assert (int(row[1]), int(row[2])) == (max(connectors, 2), 0), row[0]
         assert re.search(rf"^{setting} +3 +\d+ ", claims, re.MULTILINE), (setting, out)
+
+
+def test_metrics_benchmark_prints_each_operation_with_and_without_the_observer():
+    """Each operation of a session beside no observer; the observer alone, with a job read."""
+    out = run("bench.bench_metrics", "--calls", "3")
+    for operation in ("authenticate", "sendRequestXML", "receiveResponseXML", "closeConnection"):
+        assert re.search(rf"^{operation} +\d+ +\d+ +-?\d+$", out, re.MULTILINE), out
+    assert "a call naming no job" in out and "naming a done job (SQLite)" in out
