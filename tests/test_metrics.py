@@ -520,3 +520,54 @@ def test_serve_metrics_refuses_a_wsgi_app():
     )
     assert result.returncode == 1
     assert "apply to a handler, not a WSGI app" in result.stderr
+
+
+@pytest.mark.wire
+def test_under_several_gunicorn_workers_any_scrape_counts_every_call(tmp_path):
+    """Two worker processes, PROMETHEUS_MULTIPROC_DIR set: every scrape has the whole update."""
+    port = free_port()
+    (tmp_path / "prom").mkdir()
+    (tmp_path / "workers_app.py").write_text(
+        "import os\n"
+        "from examples.customer_mirror import make_handler\n"
+        "from qbwc_spyne import Metrics, SQLiteSessionStore, make_wsgi_app\n"
+        "handler = make_handler(os.environ['QBWC_DEMO_DATA'])\n"
+        "store = SQLiteSessionStore(os.path.join(os.environ['QBWC_DEMO_DATA'], 'sessions.db'))\n"
+        "app = make_wsgi_app(handler, store=store, metrics=Metrics(queue=handler.queue))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+        "QBWC_DEMO_DATA": str(tmp_path / "data"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+    }
+    log = tmp_path / "access.log"
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", "2"),
+            *("--bind", f"127.0.0.1:{port}", "--access-logfile", str(log)),
+            *("--access-logformat", "%(p)s %(m)s", "workers_app:app"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert wait_until_serving(url, lambda: server.poll() is None, within=60)
+        quickbooks = FakeQuickBooks.from_json(ROOT / "examples" / "demo_company.json")
+        result = WebConnector(url, user="demo", password="demo-password", quickbooks=quickbooks)
+        done = result.update()
+        assert done.ok, done.transcript()
+        scrapes = [scrape(url + "metrics") for _ in range(8)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    pids = {line.split()[0] for line in log.read_text().splitlines()}
+    assert len(pids) == 2, "both workers served"
+    for scraped in scrapes:
+        assert sum(samples(scraped, "qbwc_calls_total").values()) == len(done.calls)
+        assert scraped[("qbwc_sessions_started_total", ())] == 1
+        assert scraped[("qbwc_sessions_active", ())] == 0
+        assert scraped[("qbwc_jobs", (("state", "done"),))] == 2

@@ -22,13 +22,19 @@ Operations are the WSDL's, outcomes a fixed set, and error codes are the
 core's error names or a code's digits, at most ``MAX_CODES`` of them (then
 ``other``): a peer that makes up hresults cannot grow the registry.
 
-Each process counts its own calls; under several worker processes a scrape
-reaches one of them (see the README's "Metrics and logs").
+Several worker processes (gunicorn's) each count their own calls, and a
+scrape reaches one of them. With ``PROMETHEUS_MULTIPROC_DIR`` set before
+the workers start, prometheus-client keeps every process's values in files
+there, and :func:`make_metrics_app` serves their sum, whichever worker is
+asked. A session may then start in one process and end in another, so
+``sessions_active`` becomes a sum of +1 at each start and -1 at each end
+(a session never met again is not seen to end).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -38,12 +44,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import make_wsgi_app as _prometheus_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ..protocol._calls import Call
 from ..store._interfaces import JobQueue, JobState
 
-__all__ = ["LIVE_OUTCOMES", "MAX_CODES", "Metrics", "make_metrics_app"]
+__all__ = ["LIVE_OUTCOMES", "MAX_CODES", "Metrics", "make_metrics_app", "multiprocess_dir"]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -68,6 +75,11 @@ _REFUSED = frozenset({"unknown_ticket", "session_expired", "protocol_violation"}
 # A code kept as a label: digits (qbXML statusCode, QBWC numbers), an hresult
 # in hex, or an error name of the core. Anything else is "other".
 _CODE = re.compile(r"-?\d{1,6}|0x[0-9a-fA-F]{1,8}|[a-z_]{1,32}")
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of prometheus-client's multiprocess mode, or None when it is off."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def _outcome(call: Call) -> str:
@@ -211,12 +223,17 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        #: Whether prometheus-client keeps the values in files for several processes.
+        self.multiprocess = multiprocess_dir() is not None
         self.sessions_active = Gauge(
             "qbwc_sessions_active",
-            "Sessions open and heard from within the session timeout (this process).",
+            "Sessions open and heard from within the session timeout.",
             registry=registry,
+            # Several processes: +1 at a start and -1 at an end, wherever each came.
+            multiprocess_mode="sum",
         )
-        self.sessions_active.set_function(self._active)
+        if not self.multiprocess:
+            self.sessions_active.set_function(self._active)
         self.errors = Counter(
             "qbwc_errors",
             "Errors by code: the core's error names, failed jobs' statusCode or hresult.",
@@ -282,6 +299,9 @@ class Metrics:
         self.errors.labels(code).inc()
 
     def _follow_session(self, call: Call, outcome: str) -> None:
+        if self.multiprocess:
+            self._count_session(call, outcome)
+            return
         now = time.monotonic()
         ended: str | None = None
         with self._lock:
@@ -298,6 +318,21 @@ class Metrics:
                 self._live[call.ticket] = now
         if ended:
             self.sessions_ended.labels(ended).inc()
+
+    def _count_session(self, call: Call, outcome: str) -> None:
+        """Several processes: another may have seen the start, so count without the tickets."""
+        if call.operation == "authenticate" and outcome == "ok" and call.session is not None:
+            self.sessions_started.inc()
+            self.sessions_active.inc()
+            return
+        if call.error_code == "session_expired":
+            ended = "expired"
+        elif call.operation == "closeConnection" and call.session is not None:
+            ended = "closed"
+        else:
+            return
+        self.sessions_ended.labels(ended).inc()
+        self.sessions_active.dec()
 
     def _active(self) -> float:
         """Sessions heard from within the timeout; the rest end as abandoned."""
@@ -330,6 +365,9 @@ def make_metrics_app(metrics: Metrics) -> Any:
     ``DispatcherMiddleware``). It answers every path and method alike;
     restrict who reaches it at the proxy.
 
+    With ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the sum over every
+    process that wrote there (and the queue's jobs), not ``metrics.registry``.
+
     Args:
         metrics: the :class:`Metrics` to serve.
 
@@ -338,4 +376,10 @@ def make_metrics_app(metrics: Metrics) -> Any:
 
     .. versionadded:: Unreleased
     """
-    return _prometheus_wsgi_app(registry=metrics.registry)
+    if not metrics.multiprocess:
+        return _prometheus_wsgi_app(registry=metrics.registry)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    if metrics.queue is not None:
+        registry.register(_JobsByState(metrics.queue))
+    return _prometheus_wsgi_app(registry=registry)
