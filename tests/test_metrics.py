@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
@@ -29,6 +31,7 @@ from qbwc_spyne import (
     JobState,
     JSONFormatter,
     MemoryJobQueue,
+    MemorySessionStore,
     Metrics,
     QueueHandler,
     SQLiteJobQueue,
@@ -37,11 +40,12 @@ from qbwc_spyne import (
     qbxml,
 )
 from qbwc_spyne.protocol._calls import Call
+from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS
 from qbwc_spyne.server._metrics import MAX_CODES
 from qbwc_spyne.testing import FakeQuickBooks, HTTPTransport, WebConnector, make_client
 
-from .helpers import FakeClock, free_port, wait_until_serving
+from .helpers import FakeClock, RecordingHandler, free_port, raises, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds between each job's enqueue and the update that runs it.
@@ -571,3 +575,103 @@ def test_under_several_gunicorn_workers_any_scrape_counts_every_call(tmp_path):
         assert scraped[("qbwc_sessions_started_total", ())] == 1
         assert scraped[("qbwc_sessions_active", ())] == 0
         assert scraped[("qbwc_jobs", (("state", "done"),))] == 2
+
+
+# -- any sequence of calls ----------------------------------------------------------
+
+#: What each operation's outcome may be, as the README's table says.
+ALLOWED = {
+    "serverVersion": {"ok"},
+    "clientVersion": {"ok", "warn", "refuse", "upgrade"},
+    "authenticate": {"ok", "none", "busy", "nvu"},
+    "sendRequestXML": {"request", "empty"},
+    "receiveResponseXML": {"more", "done", "error"},
+    "getLastError": {"noop", "interactive", "error"},
+    "connectionError": {"retry", "done"},
+    "closeConnection": {"ok"},
+    "getInteractiveURL": {"url", "empty"},
+    "interactiveDone": {"done", "not_done"},
+    "interactiveRejected": {"rejected"},
+}
+FLOW = ["authenticate", "sendRequestXML", "receiveResponseXML", "getLastError", "closeConnection"]
+REFUSED = {"unknown_ticket", "session_expired", "protocol_violation", "failure"}
+
+HANDLER_ANSWERS = {
+    "authenticate": [{}, {"no_work": True}, {"busy": True}, {"accept": False}],
+    "client_version": [{}, {"warning_message": "w"}, {"error_message": "e"}],
+    "send_request": [{"request": "<QBXML/>"}, {}],
+    "receive_response": [{"percent_done": 50}, {"percent_done": 100}, {"percent_done": -1}],
+    "get_last_error": [{}, {"pause": True}, {"interactive_mode": True}],
+    "connection_error": [{}, {"company_file": "other.qbw"}],
+    "interactive_done": [{}, {"response": "Continue"}],
+    "get_interactive_url": [{"url": "https://example.com/"}, {}],
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_sequence_of_calls_keeps_the_counts_consistent(data):
+    """Hypothesis: random calls, answers, raises and idle gaps; counts add up, labels stay known."""
+    clock = FakeClock()
+    handler = RecordingHandler()
+    metrics = Metrics()
+    core = Core(handler, MemorySessionStore(), clock=clock, observers=[metrics])
+    tickets = ["no-such-ticket"]
+    started = closed = 0
+    steps = data.draw(st.integers(1, 40), label="steps")
+    for _ in range(steps):
+        for event, answers in HANDLER_ANSWERS.items():
+            handler.answers[event] = data.draw(st.sampled_from(answers))
+        if data.draw(st.integers(0, 9)) == 0:
+            handler.answers["send_request"] = raises(RuntimeError("handler bug"))
+        if data.draw(st.integers(0, 9)) == 0:
+            clock.advance(2000.0)  # past the session timeout
+        # Mostly the latest session, in the order of an update, so that
+        # sessions go far; any ticket and any operation otherwise.
+        ticket = data.draw(st.one_of(st.just(tickets[-1]), st.sampled_from(tickets)))
+        operation = data.draw(st.one_of(st.sampled_from(FLOW), st.sampled_from(sorted(ALLOWED))))
+        before = len(handler.errors)
+        if operation == "authenticate":
+            answer = core.authenticate("shop", "pw")
+            if answer[1] not in ("nvu", "busy", "none"):
+                started += 1
+                tickets.append(answer[0])
+        elif operation == "closeConnection":
+            known = core.store.get(ticket) is not None
+            core.close_connection(ticket)
+            codes = {e.error_code.name for e in handler.errors[before:]}
+            closed += known and "SESSION_EXPIRED" not in codes
+        else:
+            call_operation(core, operation, ticket)
+    scraped = parse(metrics)
+    calls = samples(scraped, "qbwc_calls_total")
+    assert sum(calls.values()) == steps
+    for labels in calls:
+        operation, outcome = dict(labels)["operation"], dict(labels)["outcome"]
+        assert outcome in ALLOWED[operation] | REFUSED, (operation, outcome)
+    ended = samples(scraped, "qbwc_sessions_ended_total")
+    assert scraped[("qbwc_sessions_started_total", ())] == started
+    assert ended.get((("reason", "closed"),), 0) == closed
+    assert scraped[("qbwc_sessions_active", ())] == started - sum(ended.values()) >= 0
+
+
+def call_operation(core: Core, operation: str, ticket: str) -> None:
+    """Make one call other than authenticate and closeConnection, with plain arguments."""
+    if operation == "serverVersion":
+        core.server_version()
+    elif operation == "clientVersion":
+        core.client_version("2.3.0.215")
+    elif operation == "sendRequestXML":
+        core.send_request_xml(ticket, "", "c.qbw", "US", 13, 0)
+    elif operation == "receiveResponseXML":
+        core.receive_response_xml(ticket, "<QBXML/>", None, None)
+    elif operation == "getLastError":
+        core.get_last_error(ticket)
+    elif operation == "connectionError":
+        core.connection_error(ticket, "0x80040400", "lost")
+    elif operation == "getInteractiveURL":
+        core.get_interactive_url(ticket, "s")
+    elif operation == "interactiveDone":
+        core.interactive_done(ticket)
+    else:
+        core.interactive_rejected(ticket, "no")
