@@ -596,7 +596,7 @@ ALLOWED = {
 FLOW = ["authenticate", "sendRequestXML", "receiveResponseXML", "getLastError", "closeConnection"]
 REFUSED = {"unknown_ticket", "session_expired", "protocol_violation", "failure"}
 
-HANDLER_ANSWERS = {
+HANDLER_ANSWERS: dict[str, list[dict[str, Any]]] = {
     "authenticate": [{}, {"no_work": True}, {"busy": True}, {"accept": False}],
     "client_version": [{}, {"warning_message": "w"}, {"error_message": "e"}],
     "send_request": [{"request": "<QBXML/>"}, {}],
