@@ -39,6 +39,7 @@ from qbwc_spyne import (
     make_wsgi_app,
     qbxml,
 )
+from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS
@@ -639,8 +640,8 @@ def test_any_sequence_of_calls_keeps_the_counts_consistent(data):
         elif operation == "closeConnection":
             known = core.store.get(ticket) is not None
             core.close_connection(ticket)
-            codes = {e.error_code.name for e in handler.errors[before:]}
-            closed += known and "SESSION_EXPIRED" not in codes
+            codes = {e.error_code for e in handler.errors[before:]}
+            closed += known and ErrorCode.SESSION_EXPIRED not in codes
         else:
             call_operation(core, operation, ticket)
     scraped = parse(metrics)
