@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import signal
 import sqlite3
 import subprocess
@@ -20,11 +22,13 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+import qbwc_spyne
 from qbwc_spyne import (
     JobContext,
     JobKind,
@@ -42,7 +46,7 @@ from qbwc_spyne import (
 from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
-from qbwc_spyne.server._logging import FIELDS
+from qbwc_spyne.server._logging import FIELDS, CallFields
 from qbwc_spyne.server._metrics import MAX_CODES
 from qbwc_spyne.testing import FakeQuickBooks, HTTPTransport, WebConnector, make_client
 
@@ -459,6 +463,25 @@ class TestLogFields:
         for record in records:
             assert len(record.qbwc_user) == 120  # type: ignore[attr-defined]
             assert "\n" not in JSONFormatter().format(record)
+
+    def test_every_library_logger_names_the_call(self, queue):
+        """Once a server is built, each logger of every imported library module has the filter."""
+        for module in pkgutil.walk_packages(qbwc_spyne.__path__, "qbwc_spyne."):
+            if module.name != "qbwc_spyne.__main__":
+                importlib.import_module(module.name)
+        make_wsgi_app(QueueHandler(queue, passwords=lambda u, p: True))
+        names = [n for n in logging.Logger.manager.loggerDict if n.startswith("qbwc_spyne")]
+        assert "qbwc_spyne" in names and "qbwc_spyne.reference" in names
+        for name in names:
+            filters = logging.getLogger(name).filters
+            assert any(isinstance(f, CallFields) for f in filters), name
+
+    def test_a_second_metrics_on_one_registry_is_refused(self):
+        """Two Metrics on one registry: prometheus-client's ValueError, not doubled counts."""
+        registry = CollectorRegistry()
+        Metrics(registry=registry)
+        with pytest.raises(ValueError, match="Duplicated timeseries"):
+            Metrics(registry=registry)
 
     def test_an_exception_goes_into_the_json_entry(self):
         """A record with exc_info: its traceback under "exception"."""

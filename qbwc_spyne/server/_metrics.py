@@ -182,7 +182,12 @@ class Metrics:
             to serve them with the process's own).
         queue: the job queue, for the job metrics; without it there are none.
         session_timeout: seconds after which a session not heard from is no
-            longer active (the core's ``session_timeout``).
+            longer active (the core's ``session_timeout``; ``make_wsgi_app``
+            sets it to the server's).
+
+    Raises:
+        ValueError: ``registry`` holds these metrics already (from another
+            ``Metrics``): prometheus-client refuses a name twice.
 
     .. versionadded:: Unreleased
     """
