@@ -417,7 +417,9 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(commands.choices)
 
 
-@pytest.mark.parametrize("command", ["serve", "qwc", "simulate", "hash-password", "demo"])
+@pytest.mark.parametrize(
+    "command", ["serve", "qwc", "simulate", "hash-password", "explain", "demo"]
+)
 def test_every_option_has_help_that_shows_its_default(command):
     """Each option and argument explains itself; one with a default says what it is."""
     for action in subcommands()[command]._actions:

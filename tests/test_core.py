@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState, SQLiteSessionStore
+from qbwc_spyne.errors import explain
 from qbwc_spyne.events import AuthenticateEvent, ErrorCode
 from qbwc_spyne.exceptions import ConfigurationError, StorageError
 from qbwc_spyne.protocol._core import (
@@ -342,10 +343,12 @@ class TestReceiveResponse:
         )
 
     def test_negative_percent_then_get_last_error_shows_the_hresult(self, store):
-        """After a failed response, getLastError shows what QuickBooks reported."""
+        """After a failed response, getLastError shows what QuickBooks reported, in words too."""
         core, _, ticket = self.make(store, -1)
         assert core.receive_response_xml(ticket, "", "0x80040400", "parse error") == -1
-        assert core.get_last_error(ticket) == "QuickBooks reported 0x80040400: parse error"
+        words = explain("0x80040400").user
+        expected = f"QuickBooks reported 0x80040400: parse error — {words}"
+        assert core.get_last_error(ticket) == expected
 
     def test_handler_that_raises_returns_minus_one(self, store):
         """A raising on_receive_response answers -1 and getLastError carries the message."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ SERVERS = ("spyne", "werkzeug")
 PUBLIC_MODULES = {
     "qbwc_spyne",
     "qbwc_spyne.auth",
+    "qbwc_spyne.errors",
     "qbwc_spyne.events",
     "qbwc_spyne.exceptions",
     "qbwc_spyne.qbxml",
@@ -214,8 +216,25 @@ def spyne_violations(graph: Graph) -> list[str]:
     ]
 
 
+ERRORS = f"{PACKAGE}.errors"
+
+
+def errors_violations(graph: Graph) -> list[str]:
+    """Imports of the error catalogue that are not of the standard library.
+
+    Every layer, protocol/ included, may use the catalogue, so it must pull
+    in nothing that a layer's rule forbids.
+    """
+    return [
+        str(imp)
+        for imp in graph.imports[ERRORS]
+        if imp.target.partition(".")[0] not in sys.stdlib_module_names
+    ]
+
+
 RULES = {
     "protocol": protocol_violations,
+    "errors": errors_violations,
     "queue": queue_violations,
     "testing": kit_violations,
     "spyne": spyne_violations,
@@ -266,7 +285,7 @@ class TestTheGraph:
 
 class TestProtocol:
     def test_protocol_reaches_no_server_queue_testing_cli_or_storage_backend(self, sources):
-        """protocol/ reaches only the store interfaces, events, exceptions and _xml."""
+        """protocol/ reaches only the store interfaces, events, exceptions, errors and _xml."""
         assert protocol_violations(Graph(sources)) == []
 
     @pytest.mark.parametrize(
@@ -285,6 +304,20 @@ class TestProtocol:
         """A forbidden import in protocol/, or in a module it imports, breaks the rule."""
         violations = protocol_violations(planted(sources, module, line))
         assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestErrors:
+    def test_the_error_catalogue_imports_only_the_standard_library(self, sources):
+        """qbwc_spyne.errors imports nothing but the standard library, so protocol/ may use it."""
+        assert errors_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        "line", ["from . import exceptions", "from .queue import _jobs", "import lxml.etree"]
+    )
+    def test_a_forbidden_import_is_reported(self, sources, line):
+        """An import of the package or of a third-party module breaks the rule."""
+        violations = errors_violations(planted(sources, ERRORS, line))
+        assert any(v.startswith(f"{ERRORS}:") for v in violations), violations
 
 
 class TestQueue:

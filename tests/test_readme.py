@@ -326,6 +326,15 @@ def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert started["qbwc_ticket"] == result.ticket[:8]
 
 
+def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The hex spelled in lower case is the catalogued HRESULT, with words and a source."""
+    from qbwc_spyne.errors import explain
+
+    assert module.why is explain("0x8004040A")
+    assert module.why.code == "0x8004040A" and module.why.confirmed
+    assert "company file" in module.why.user and module.why.source
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -344,6 +353,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_schema
     if "Metrics(" in block.text:
         return use_metrics
+    if "from qbwc_spyne.errors import explain" in block.text:
+        return use_errors
     return None
 
 
@@ -541,6 +552,21 @@ def run_demo(shell: Shell, line: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def run_explain(shell: Shell, line: str) -> None:
+    """The code's explanation: text naming it first, or JSON of every field."""
+    import json
+
+    from qbwc_spyne.errors import explain
+
+    done = run(command(line))
+    assert done.returncode == 0, done.stderr
+    code = line.split()[2]
+    if line.endswith("--json"):
+        assert json.loads(done.stdout)["user"] == explain(code).user
+    else:
+        assert done.stdout.startswith(f"{code}: {explain(code).title}\n")
+
+
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "gunicorn app:app --worker-class gthread --workers 2 --threads 8 --keep-alive 75"
     " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
@@ -552,6 +578,8 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne simulate https://shop.example.com/qbwc --user shop"
     " --company examples/sample_company.json --json run.json": run_simulate,
     "qbwc-spyne hash-password": run_hash_password,
+    "qbwc-spyne explain 3140": run_explain,
+    "qbwc-spyne explain QBWC1012 --json": run_explain,
     "qbwc-spyne demo": run_demo,
     "export DB=postgresql+psycopg://qbwc:PASSWORD@db.internal/shop": run_export_db,
     'qbwc-spyne db upgrade --db "$DB"': run_db,

@@ -1,4 +1,4 @@
-"""The qbwc-spyne command line: serve, qwc, simulate, hash-password, jobs, demo."""
+"""The qbwc-spyne command line: serve, qwc, simulate, hash-password, explain, jobs, demo."""
 
 from __future__ import annotations
 
@@ -312,6 +312,43 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
         raise CommandError("the password is empty")
     print(hash_password(password))
     return 0
+
+
+# -- explain ---------------------------------------------------------------------------
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from ..errors import explain
+
+    why = explain(args.code)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(why), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{why.code}: {why.title}")
+    print(f"What it means: {why.developer}")
+    print(f"What to do: {why.user}")
+    print(f"Can retrying alone help: {'yes' if why.retry else 'no'}")
+    print(f"Source: {why.source}")
+    if not why.confirmed:
+        print("Not confirmed from a public source: treat this as a likely reading.")
+    return 0
+
+
+def add_explain_parser(commands: Any) -> None:
+    explain = commands.add_parser(
+        "explain",
+        help="explain a QuickBooks or Web Connector error code",
+        description="Print what a qbXML statusCode (3140), an HRESULT (0x80040408) or a "
+        "Web Connector number (QBWC1012) means, and what fixes it.",
+    )
+    explain.add_argument("code", metavar="CODE", help="the code, in any usual spelling")
+    explain.add_argument(
+        "--json", action="store_true", help="print the explanation as JSON (default: text)"
+    )
+    explain.set_defaults(run=cmd_explain)
 
 
 # -- jobs ------------------------------------------------------------------------------
@@ -724,6 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hash_pw.set_defaults(run=cmd_hash_password)
 
+    add_explain_parser(commands)
     add_jobs_parser(commands)
     add_db_parser(commands)
 

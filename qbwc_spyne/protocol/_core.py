@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from .. import events as ev
 from .._xml import XMLError, split_hcp_response
+from ..errors import describe
 from ..exceptions import ConfigurationError, HandlerError
 from ..store._interfaces import SessionStore
 from ._calls import Call, CallObserver, _current, current_call, notify
@@ -539,7 +540,7 @@ class Core:
                 return -1
             success = not hresult
             if not success:
-                session.last_error = f"QuickBooks reported {hresult}: {message or ''}".strip()
+                session.last_error = f"QuickBooks reported {describe(hresult or '', message or '')}"
             event = ev.ReceiveResponseEvent(
                 session_ticket=session.ticket,
                 response=response or "",
@@ -589,7 +590,10 @@ class Core:
             session = self._load(ticket, "connectionError")
             if session is None:
                 return "done"
-            session.last_error = f"QuickBooks could not be opened: {hresult}: {message}"
+            # The catalogue's words tell the bookkeeper what to do (open
+            # QuickBooks, the right company file...), not just the code.
+            why = describe(hresult or "", message or "") or "no reason given"
+            session.last_error = f"QuickBooks could not be opened: {why}"
             event = ev.ConnectionErrorEvent(
                 session_ticket=session.ticket,
                 error_code=hresult or "",

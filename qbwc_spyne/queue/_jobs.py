@@ -49,6 +49,7 @@ from lxml import etree
 
 from .. import qbxml
 from ..auth import PasswordCheck
+from ..errors import describe
 from ..events import (
     AuthenticateEvent,
     CloseConnectionEvent,
@@ -624,7 +625,7 @@ class QueueHandler(QBWCHandler):
                 self._fail(job, session, event.error_code, event.error_message)
             session.last_error = (
                 f"Job {job.id} ({job.kind}) failed: QuickBooks reported "
-                f"{event.error_code}: {event.error_message}"
+                f"{describe(event.error_code, event.error_message)}"
             )
             event.percent_done = -1
             return
@@ -642,9 +643,9 @@ class QueueHandler(QBWCHandler):
             failed = True
         if failed and self.stop_on_error:
             landed = self.queue.get(job.id)
-            code = landed.error_code if landed else ""
-            message = landed.error_message if landed else ""
-            session.last_error = f"Job {job.id} ({job.kind}) failed: {code}: {message}"
+            code = (landed.error_code if landed else "") or ""
+            message = (landed.error_message if landed else "") or ""
+            session.last_error = f"Job {job.id} ({job.kind}) failed: {describe(code, message)}"
             event.percent_done = -1
             return
         event.percent_done = self._progress(session, job)
@@ -841,7 +842,7 @@ class QueueHandler(QBWCHandler):
         self._settle(session, job, JobState.FAILED.value)
         failures = session.data.setdefault("failures", [])
         if len(failures) < _LISTED_FAILURES:
-            failures.append(f"job {job.id} ({job.kind}) {code}: {message[:200]}")
+            failures.append(f"job {job.id} ({job.kind}) {describe(code, message[:200])}")
         logger.warning("job %s (%s) failed: %s: %s", job.id, job.kind, code, message)
         return True
 
