@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_queue
 	$(BIN)/python -m bench.bench_storage
 	$(BIN)/python -m bench.bench_hosts
+	$(BIN)/python -m bench.bench_live
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

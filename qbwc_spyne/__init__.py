@@ -35,6 +35,7 @@ from .queue._jobs import (
     resolve_unknown,
     retry_job,
 )
+from .queue._live import Health, LiveClient
 from .server._logging import JSONFormatter
 from .store._interfaces import Job, JobQueue, JobState, SessionStore
 from .store._queue import MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
@@ -45,12 +46,14 @@ if TYPE_CHECKING:
     from .server._server import QBWCServer, make_wsgi_app
 
 __all__ = [
+    "Health",
     "JSONFormatter",
     "Job",
     "JobContext",
     "JobKind",
     "JobQueue",
     "JobState",
+    "LiveClient",
     "MemoryJobQueue",
     "MemorySessionStore",
     "Metrics",

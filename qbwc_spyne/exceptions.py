@@ -26,7 +26,11 @@ The tree, split by who is at fault::
     ├── StorageError          a session store or job queue failed (locked, gone, full)
     ├── QuickBooksUnavailable the fake QuickBooks could not be opened (testing)
     ├── CodePageError         text QuickBooks' code page cannot store
-    └── QBWCServerError       a numbered error of the QBWCServer reference class
+    ├── QBWCServerError       a numbered error of the QBWCServer reference class
+    └── LiveError             a live request got no answer from QuickBooks
+        ├── LiveTimeout       none came in time (says whether it was ever sent)
+        ├── QuickBooksOffline the user's Web Connector or QuickBooks is not there
+        └── LiveRequestFailed it ended without an answer (refused, expired, cancelled)
 
 The errors the application causes through a plain bad value (``JobError``
 and its subclasses, ``XMLError``, ``QBXMLBuildError`` and ``SchemaError``,
@@ -54,12 +58,16 @@ __all__ = [
     "JobError",
     "JobStateError",
     "KeyConflictError",
+    "LiveError",
+    "LiveRequestFailed",
+    "LiveTimeout",
     "NotAQueueDatabaseError",
     "QBWCError",
     "QBWCServerError",
     "QBXMLBuildError",
     "QWCError",
     "QWCFileExistsError",
+    "QuickBooksOffline",
     "QuickBooksUnavailable",
     "RemoteProtocolError",
     "SchemaError",
@@ -305,3 +313,92 @@ class SchemaVersionError(ConfigurationError):
         super().__init__(message)
         self.found = found
         self.wanted = wanted
+
+
+class LiveError(QBWCError):
+    """A live request (:class:`~qbwc_spyne.LiveClient`) got no answer from QuickBooks.
+
+    Attributes:
+        user: the Web Connector user it was for.
+        job_id: its job, or None when none was queued.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(self, message: str, *, user: str, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.user = user
+        self.job_id = job_id
+
+
+class LiveTimeout(LiveError, TimeoutError):
+    """No answer came within the live request's timeout.
+
+    Attributes:
+        sent: False: the request never left (it is cancelled, and never
+            will); True: it went to QuickBooks and its answer did not come
+            back in time; a write's outcome then goes the usual way (the job
+            is reconciled, or left ``unknown`` for the operator).
+        timeout: the seconds waited.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self, message: str, *, user: str, job_id: int | None, sent: bool, timeout: float
+    ) -> None:
+        super().__init__(message, user=user, job_id=job_id)
+        self.sent = sent
+        self.timeout = timeout
+
+
+class QuickBooksOffline(LiveError):
+    """The user's Web Connector or QuickBooks is not there: the request was not queued.
+
+    Attributes:
+        reason: ``"never seen"`` (no session of the user on record),
+            ``"not seen"`` (none within its expected interval) or
+            ``"not running"`` (its last connectionError said QuickBooks
+            could not be opened, and no update succeeded since).
+        last_seen: when the user's Web Connector last called (seconds since
+            the epoch), or None.
+        error_code: for ``"not running"``, the hresult the Web Connector
+            reported (e.g. ``"0x80040408"``); else "".
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user: str,
+        reason: str,
+        last_seen: float | None,
+        error_code: str = "",
+    ) -> None:
+        super().__init__(message, user=user)
+        self.reason = reason
+        self.last_seen = last_seen
+        self.error_code = error_code
+
+
+class LiveRequestFailed(LiveError):
+    """The live request ended without an answer from QuickBooks to return.
+
+    QuickBooks refused the whole document (an hresult), the request no
+    longer fitted the schema of the session's qbXML version, its deadline
+    passed before a session took it, or an operator cancelled it. An
+    answer with an error status is not this: it is returned, as a
+    :class:`~qbwc_spyne.qbxml.Result`.
+
+    Attributes:
+        code: the job's error code (an hresult, ``"schema"``, ``"expired"``,
+            ``"cancelled"``...).
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(self, message: str, *, user: str, job_id: int, code: str) -> None:
+        super().__init__(message, user=user, job_id=job_id)
+        self.code = code

@@ -25,12 +25,16 @@ def run(module: str, *args: str) -> str:
 
 
 def test_server_benchmark_prints_every_operation_and_the_floors():
-    """Each operation beside bare spyne; the large call beside bare spyne and lxml."""
-    out = run("bench.bench_server", "--calls", "3", "--records", "300", "--repeat", "1")
+    """Each operation compiled, generic and bare; the large call beside them and lxml."""
+    out = run(
+        "bench.bench_server", "--calls", "3", "--records", "300", "--repeat", "1", "--profile"
+    )
+    per_call, large = out.split("receiveResponseXML of")
     for operation in ("serverVersion", "authenticate", "receiveResponseXML", "interactiveRejected"):
-        assert operation in out
-    for case in ("qbwc_spyne", "bare spyne", "lxml parse"):
-        assert case in out.split("receiveResponseXML of")[1]
+        assert re.search(rf"^{operation} +\d+ +\d+ +[\d.]+ +\d+ +[\d.]+$", per_call, re.M)
+    assert re.search(r"^  spyne \(context, events, dispatch, WSGI\) +\d+%$", per_call, re.M)
+    for case in ("qbwc_spyne", "generic", "bare spyne", "lxml parse"):
+        assert re.search(rf"^{case} +\d+ ", large, re.M)
 
 
 def test_queue_benchmark_prints_the_sync_and_the_streaming_rows():
@@ -87,3 +91,16 @@ def test_metrics_benchmark_prints_each_operation_with_and_without_the_observer()
     for operation in ("authenticate", "sendRequestXML", "receiveResponseXML", "closeConnection"):
         assert re.search(rf"^{operation} +\d+ +\d+ +-?\d+$", out, re.MULTILINE), out
     assert "a call naming no job" in out and "naming a done job (SQLite)" in out
+
+
+def test_live_benchmark_prints_each_latency_beside_the_noop_wait():
+    """Hot, cold and the hundred-request rows, each answered in one session and in order."""
+    out = run(
+        "bench.bench_live",
+        *("--noop-delay", "0.05", "--hot-samples", "3", "--run-every", "0.3"),
+        *("--cold-samples", "2", "--threads", "2", "--each", "2"),
+    )
+    assert "NoOp wait 0.05 s" in out
+    assert "hot session, 3 requests" in out and "cold start, RunEveryNSeconds=0.3" in out
+    assert "4 requests from 2 threads, one session" in out
+    assert "in order: True, sessions: 1" in out

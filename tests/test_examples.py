@@ -37,3 +37,15 @@ def test_example_refuses_a_wrong_password():
 
     wc = make_client(WSGITransport(app)).service
     assert wc.authenticate("demo", "guess")[1] == "nvu"
+
+
+def test_live_lookup_answers_a_web_page_from_quickbooks_in_one_hot_session():
+    """Two lookups through the site: both answered, the second in the session the first opened."""
+    from examples.live_lookup import run
+
+    lookups, update = run(noop_delay=0.02, keep_alive=5.0)
+    names = [[c["Name"] for c in lookup["answer"]["customers"]] for lookup in lookups]
+    assert names == [["Customer 0001"], ["Customer 0003"]]
+    assert update.ok, update.transcript()
+    assert update.operations().count("authenticate") == 1
+    assert update.close_message == "2 done"

@@ -18,6 +18,7 @@ PUBLIC_MODULES = [
     "qbwc_spyne.qbxml",
     "qbwc_spyne.qwc",
     "qbwc_spyne.server_errors",
+    "qbwc_spyne.status",
     "qbwc_spyne.testing",
 ]
 
@@ -49,12 +50,14 @@ def test_public_names_are_all_listed(name):
 def test_top_level_front_door():
     """The package's front door is small and names what users need."""
     assert set(qbwc_spyne.__all__) == {
+        "Health",
         "Job",
         "JobContext",
         "JobKind",
         "JobQueue",
         "JSONFormatter",
         "JobState",
+        "LiveClient",
         "MemoryJobQueue",
         "Metrics",
         "MemorySessionStore",

@@ -37,6 +37,7 @@ PUBLIC_MODULES = {
     "qbwc_spyne.qbxml",
     "qbwc_spyne.qwc",
     "qbwc_spyne.server_errors",
+    "qbwc_spyne.status",
     "qbwc_spyne.testing",
 }
 

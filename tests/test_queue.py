@@ -787,15 +787,18 @@ class TestEdges:
         assert queue.get(job.id).state is JobState.UNKNOWN
         assert queue.get(other.id).state is JobState.DONE
 
-    def test_job_taken_by_another_worker_leaves_an_explained_empty_request(self):
-        """authenticate saw work, but another worker claimed it first: "" and the reason."""
+    def test_job_taken_by_another_worker_ends_the_update_with_a_read_only_query(self):
+        """authenticate saw work, another worker claimed it: never "" first, a HostQuery and 100."""
         queue, handler = setup(AddCustomer())
         handler.enqueue("add_customer", user="shop", payload={"name": "A"})
         wc = self.web_connector(handler)
         ticket = wc.authenticate("shop", "pw")[0]
         queue.claim(user="shop", company_file="", ticket="other-worker", now=0, lease=1e9)
-        assert wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0) is None
-        assert wc.getLastError(ticket) == "There is no job left to send."
+        request = wc.sendRequestXML(ticket, self.HCP, "", "US", 13, 0)
+        assert [rq.tag for rq in qbxml.parse(request).find("QBXMLMsgsRq")] == ["HostQueryRq"]
+        answer = FakeQuickBooks().process(request)
+        assert wc.receiveResponseXML(ticket, answer.response, "", "") == 100
+        assert wc.closeConnection(ticket) == "OK"
 
 
 class Mirror(JobKind):

@@ -25,6 +25,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import tomllib
 import types
 from collections.abc import Callable, Iterator
@@ -335,6 +337,34 @@ def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert "company file" in module.why.user and module.why.source
 
 
+def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """A lookup nobody serves times out unsent; one in a session gets QuickBooks' answer."""
+    assert "never sent" in module.customer("Customer 0001", timeout=0.05)["error"]
+    quickbooks = FakeQuickBooks()
+    quickbooks.add_customers(3)
+    wc = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks, noop_delay=0.01
+    )
+    updates: list[Any] = []
+
+    def update_when_asked() -> None:  # the Web Connector's next scheduled update
+        for _ in range(6000):
+            if any(job.state is JobState.PENDING for job in module.queue.jobs()):
+                break
+            time.sleep(0.01)
+        updates.append(wc.update())
+
+    scheduled = threading.Thread(target=update_when_asked, daemon=True)
+    scheduled.start()
+    try:
+        answer = module.customer("Customer 0002")
+    finally:
+        module.handler.keep_alive = 0  # the hot session ends at its next ask
+        scheduled.join(60)
+    assert [c["Name"] for c in answer["customers"]] == ["Customer 0002"]
+    assert updates and updates[0].ok, updates and updates[0].transcript()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -355,6 +385,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_metrics
     if "from qbwc_spyne.errors import explain" in block.text:
         return use_errors
+    if "client = LiveClient(queue)" in block.text:
+        return use_live
     return None
 
 

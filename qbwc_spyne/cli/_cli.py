@@ -516,6 +516,69 @@ def add_db_parser(commands: Any) -> None:
     db.set_defaults(run=cmd_db)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from ..store._recorder import connection_status
+    from ..store._status import SQLStatusStore
+
+    queue = _open_queue(args)
+    store = SQLStatusStore(queue._db, create=False)  # the queue's database, already checked
+    try:
+        rows = connection_status(store, queue, args.user)
+    finally:
+        queue.close()
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no connection seen yet" + (f" for user {args.user!r}" if args.user else ""))
+        return 0
+    print(
+        f"{'user':<16} {'company':<24} {'last seen':<20} {'last success':<20}"
+        f" {'session':<9} {'%':>4} {'pend':>5} {'fail':>5} {'unkn':>5}  last error"
+    )
+    for row in rows:
+        error = " ".join(filter(None, [row.last_error_code, row.last_error_message]))
+        if (row.connection_error_at or 0) > (row.last_error_at or 0):
+            error = f"{row.connection_error_code}: {row.connection_error_message}"
+        print(
+            f"{row.user[:16]:<16} {Path(row.company_file).name[:24] or '-':<24}"
+            f" {_plain('updated', row.last_seen)[:19]:<20}"
+            f" {_plain('updated', row.last_success)[:19]:<20}"
+            f" {row.ticket or '-':<9} {_plain('', row.progress):>4}"
+            f" {row.jobs_pending:>5} {row.jobs_failed:>5} {row.jobs_unknown:>5}"
+            f"  {error[:70] or '-'}"
+        )
+    return 0
+
+
+def add_status_parser(commands: Any) -> None:
+    """The ``status`` command: every connection's status, trouble first."""
+    status = commands.add_parser(
+        "status",
+        help="show each Web Connector connection's status, trouble first",
+        description="Show what the status recorder saw of each user and company file "
+        "(last seen, last success, errors, the session open now) with its jobs pending, "
+        "failed and unknown. Connections in trouble come first.",
+    )
+    status.add_argument(
+        "db",
+        nargs="?",
+        default=os.environ.get(DB_ENV),
+        metavar="DB_URL",
+        help=f"the database: a SQLite file, sqlite:///PATH or postgresql+psycopg://... "
+        f"(default: ${DB_ENV})",
+    )
+    status.add_argument("--user", help="one user only")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--prefix", default="qbwc_", help="the prefix of the tables' names (default: %(default)s)"
+    )
+    status.set_defaults(run=cmd_status)
+
+
 def add_jobs_parser(commands: Any) -> None:
     """The ``jobs`` command and its subcommands."""
     common = argparse.ArgumentParser(add_help=False)
@@ -764,6 +827,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_parser(commands)
     add_jobs_parser(commands)
     add_db_parser(commands)
+    add_status_parser(commands)
 
     demo = commands.add_parser(
         "demo",

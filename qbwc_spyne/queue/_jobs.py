@@ -56,6 +56,7 @@ from ..events import (
     ConnectionErrorEvent,
     ErrorCode,
     ErrorEvent,
+    GetLastErrorEvent,
     ReceiveResponseEvent,
     SendRequestEvent,
 )
@@ -73,6 +74,7 @@ from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState, released_state
+from ._wake import LIVE_KIND, LiveExpired, wake
 
 __all__ = [
     "JobContext",
@@ -88,6 +90,29 @@ logger = logging.getLogger("qbwc_spyne")
 
 #: QuickBooks' status for an iteratorID it does not know (expired or spent).
 ITERATOR_NOT_VALID = 3391
+
+#: How much of a job's last answer is kept, in bytes of UTF-8, by default.
+RESPONSE_CAP = 256 * 1024
+
+
+def cap_response(document: str, limit: int) -> str:
+    """The answer as a job keeps it: whole, or its first ``limit`` bytes and a note saying so.
+
+    The note is an XML comment at the end, so a reader (or a download)
+    cannot take a truncated answer for a whole one.
+
+    Args:
+        document: the answer document.
+        limit: the most bytes of UTF-8 kept; 0 or less: no limit.
+
+    Returns:
+        The document, or its head and ``<!-- truncated: ... -->``.
+    """
+    data = document.encode("utf-8")
+    if limit <= 0 or len(data) <= limit:
+        return document
+    head = data[:limit].decode("utf-8", errors="ignore")  # never half a character
+    return f"{head}\n<!-- truncated: the first {limit} of {len(data)} bytes are kept -->"
 
 
 def _order(value: Any) -> tuple[int, float, str]:
@@ -203,6 +228,12 @@ class JobKind:
     #: The company's code page for this kind (None: the handler's ``codepage``).
     codepage: str | None = None
 
+    #: Keep this kind's answers whole on the job (``Job.response``), however
+    #: long; by default an answer is cut at the handler's ``response_cap``.
+    #:
+    #: .. versionadded:: Unreleased
+    keep_full_response: bool = False
+
     def build(self, ctx: JobContext) -> qbxml.Rq:
         """Return the request (its requestID is set by the queue).
 
@@ -317,9 +348,35 @@ class QueueHandler(QBWCHandler):
         codepage: the company's code page, a Python codec name; the default
             ``"latin-1"`` is the set QuickBooks is known to store
             (``"cp1252"`` adds ``€`` and typographic quotes, unconfirmed).
+        keep_alive: seconds a session stays open once the queue runs dry,
+            so that a live request (:class:`~qbwc_spyne.LiveClient`) made
+            meanwhile goes out within seconds; 0 turns it off. See
+            "Keeping the session hot" below.
+        keep_alive_after: which sessions stay open: ``"live"`` (the
+            default), those that carried a live request; ``"any"``, every
+            session that sent a request.
+        response_cap: bytes of a job's last answer kept on the job
+            (``Job.response``); longer ones are cut, with a note saying so,
+            unless the kind sets :attr:`JobKind.keep_full_response`.
 
     Raises:
-        ConfigurationError: an unknown encoding policy or code page.
+        ConfigurationError: an unknown encoding policy or code page, a
+            negative ``keep_alive``, an unknown ``keep_alive_after``.
+
+    Keeping the session hot: when the queue runs dry in a session that
+    sent a request of the kind ``keep_alive_after`` names, receiveResponseXML
+    answers 99 instead of 100, and each sendRequestXML that finds no job
+    answers "" and the getLastError that follows "NoOp": the Web Connector
+    waits about 5 seconds and asks again, and a job queued meanwhile goes
+    out at that ask. Never before a request of the session was sent: the
+    Web Connector fails on "" as the first answer after authenticate said
+    there was work. When ``keep_alive`` seconds pass with no job, the next
+    ask gets a HostQuery (read-only and cheap) whose answer is taken with
+    100: the update ends as a completed one. An empty request would end it
+    in getLastError, which the Web Connector shows as an error.
+
+    A built-in kind runs the live requests (:data:`LIVE_KIND`); registering
+    another kind of that name is refused.
 
     Every request is checked against the qbXML schema of the session's
     version before it is sent: one that does not fit fails its job with the
@@ -329,7 +386,9 @@ class QueueHandler(QBWCHandler):
 
     .. versionchanged:: Unreleased
        ``clock_skew`` added (10 minutes by default); ``encoding`` and
-       ``codepage`` added; requests are checked against the schema.
+       ``codepage`` added; requests are checked against the schema;
+       ``keep_alive`` and ``keep_alive_after`` added; the live kind is built in;
+       ``response_cap`` added: a done or failed job keeps its last answer.
     """
 
     def __init__(
@@ -346,8 +405,20 @@ class QueueHandler(QBWCHandler):
         clock_skew: float = 600.0,
         encoding: str = "error",
         codepage: str = _encoding.DEFAULT_CODEPAGE,
+        keep_alive: float = 180.0,
+        keep_alive_after: str = "live",
+        response_cap: int = RESPONSE_CAP,
     ) -> None:
         _check_encoding(encoding, codepage, "QueueHandler")
+        if not keep_alive >= 0:  # NaN too
+            raise ConfigurationError(f"keep_alive must be 0 or more seconds, not {keep_alive!r}")
+        if keep_alive_after not in ("live", "any"):
+            raise ConfigurationError(
+                f'keep_alive_after must be "live" or "any", not {keep_alive_after!r}'
+            )
+        self.response_cap = response_cap
+        self.keep_alive = float(keep_alive)
+        self.keep_alive_after = keep_alive_after
         self.encoding = encoding
         self.codepage = codepage
         self.queue = queue
@@ -359,6 +430,9 @@ class QueueHandler(QBWCHandler):
         self.clock = clock
         self.keep_requests = keep_requests
         self.clock_skew = clock_skew
+        from ._live import LiveKind  # here: the live module builds on this one
+
+        self.register(LiveKind(clock=lambda: self.clock()))
         for kind in kinds:
             self.register(kind)
 
@@ -506,7 +580,7 @@ class QueueHandler(QBWCHandler):
                 )
             if job is None:
                 session.data.pop("job", None)
-                session.last_error = "There is no job left to send."
+                self._idle(session, event)
                 return
             session.data["job"] = job.id
             fresh = not (job.iterator_id and job.request)  # not the next page of an iterator
@@ -542,7 +616,45 @@ class QueueHandler(QBWCHandler):
                 continue
             _name_job(job)
             event.request = request
+            # A request went out: the session may now be kept hot, and its
+            # keep-alive window starts again when the queue next runs dry.
+            session.data["sent"] = True
+            if job.kind == LIVE_KIND:
+                session.data["live"] = True
+            session.data.pop("idle_since", None)
             return
+
+    def _hot(self, session: Session) -> bool:
+        """Whether the session may be kept open once the queue runs dry."""
+        wanted = "sent" if self.keep_alive_after == "any" else "live"
+        return bool(self.keep_alive and session.data.get(wanted))
+
+    def _idle(self, session: Session, event: SendRequestEvent) -> None:
+        """No job to send: pause while the keep-alive window is open, else end the update.
+
+        Also when authenticate saw work that another worker took, or that
+        failed before it was sent: the Web Connector fails on "" as the first
+        answer after authenticate said there was work.
+        """
+        if self._hot(session):
+            now = self.clock()
+            idle_since = session.data.setdefault("idle_since", now)
+            if now - idle_since < self.keep_alive:
+                session.data["pause"] = True  # "" now, then "NoOp" from getLastError
+                return
+        # "" would end the update in getLastError, which the Web Connector
+        # shows as an error; a read-only HostQuery answered with 100 ends it
+        # as a completed update.
+        session.data["closing"] = True
+        event.request = qbxml.request(
+            qbxml.Rq("HostQueryRq", request_id="close"), version=session.data["version"]
+        )
+
+    def on_get_last_error(self, event: GetLastErrorEvent) -> None:
+        session = event.session
+        if session is not None and session.data.pop("pause", False):
+            # "NoOp": the Web Connector waits about 5 seconds and asks again.
+            event.pause = True
 
     def _request(self, job: Job, session: Session) -> str:
         kind = self.kinds.get(job.kind)
@@ -591,6 +703,8 @@ class QueueHandler(QBWCHandler):
             code, message = "schema", str(exc)
         elif isinstance(exc, CodePageError):
             code, message = "encoding", str(exc)
+        elif isinstance(exc, LiveExpired):
+            code, message = "expired", str(exc)
         else:
             code, message = "build", f"{type(exc).__name__}: {exc}"
         if job.reconciling:
@@ -607,12 +721,19 @@ class QueueHandler(QBWCHandler):
 
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
         session = _session_of(event, "receiveResponseXML")
+        if session.data.pop("closing", False):
+            event.percent_done = 100  # the HostQuery that ends a hot session
+            return
         job = self._current(session)
-        _name_job(job)
         if job is None:
             session.last_error = "A response came for no job in flight."
             event.percent_done = -1
             return
+        _name_job(job)
+        if event.response:
+            kind = self.kinds.get(job.kind)
+            whole = kind is not None and kind.keep_full_response
+            job.response = cap_response(event.response, 0 if whole else self.response_cap)
         if not event.success:
             # QuickBooks could not run the request (0x80040400: it could not parse it).
             if job.reconciling:  # still no answer to "did the write happen?"
@@ -648,7 +769,12 @@ class QueueHandler(QBWCHandler):
             session.last_error = f"Job {job.id} ({job.kind}) failed: {describe(code, message)}"
             event.percent_done = -1
             return
-        event.percent_done = self._progress(session, job)
+        percent = self._progress(session, job)
+        if percent == 100 and self._hot(session):
+            # The queue ran dry: keep the session open (its window opens now).
+            session.data.setdefault("idle_since", self.clock())
+            percent = 99
+        event.percent_done = percent
 
     def _result(self, job: Job, response: str) -> qbxml.Result:
         for result in qbxml.parse_response(response):
@@ -691,7 +817,11 @@ class QueueHandler(QBWCHandler):
                 to, landed = (
                     JobState.DONE,
                     self.queue.complete(
-                        job.id, ticket=ticket, now=now, keep_request=self.keep_requests
+                        job.id,
+                        ticket=ticket,
+                        now=now,
+                        keep_request=self.keep_requests,
+                        response=job.response,
                     ),
                 )
             else:  # it did not happen: safe to send
@@ -755,7 +885,12 @@ class QueueHandler(QBWCHandler):
             job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
         )
         landed = self.queue.complete(
-            job.id, ticket=ticket, now=now, warning=job.warning, keep_request=self.keep_requests
+            job.id,
+            ticket=ticket,
+            now=now,
+            warning=job.warning,
+            keep_request=self.keep_requests,
+            response=job.response,
         )
         self._landed(session, job, JobState.DONE.value, landed)
         return True
@@ -824,6 +959,7 @@ class QueueHandler(QBWCHandler):
 
     def _settle(self, session: Session, job: Job, outcome: str) -> None:
         """The job is finished with in this session: count it for progress and closeConnection."""
+        wake(job.id)  # a live request of this process waiting for it
         session.data.pop("job", None)
         session.data.pop("pages_left", None)
         session.data["finished"] = session.data.get("finished", 0) + 1
@@ -835,7 +971,7 @@ class QueueHandler(QBWCHandler):
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
         """Fail the job (its dependants are blocked); False if it was no longer ours."""
         if not self.queue.fail(job.id, ticket=session.ticket, now=self.clock(), code=code,
-                               message=message):  # fmt: skip
+                               message=message, response=job.response):  # fmt: skip
             self._landed(session, job, "", False)
             return False
         job.state = JobState.FAILED
@@ -906,10 +1042,10 @@ class QueueHandler(QBWCHandler):
         event.response_message = _summary(session)
 
 
-def _name_job(job: Job | None) -> None:
-    """Name the job in the call being served, for its log lines and the observers."""
+def _name_job(job: Job) -> None:
+    """Tell the call being served which job it carries (for status, transcripts and logs)."""
     call = current_call()
-    if call is not None and job is not None:
+    if call is not None:
         call.job_id = job.id
 
 

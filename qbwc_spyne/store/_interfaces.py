@@ -21,6 +21,7 @@ __all__ = [
     "PROGRESS_FIELDS",
     "IfExists",
     "Job",
+    "JobEvent",
     "JobQueue",
     "JobState",
     "SessionStore",
@@ -98,9 +99,12 @@ class Job:
         created, updated: times, in seconds since the epoch.
         purged: the job was purged and its row kept only for its key: its
             payload, request, checkpoint and error text are gone.
+        response: the last answer document QuickBooks gave for it, saved when
+            it was done or failed; possibly truncated (it then ends with a
+            comment saying so).
 
     .. versionchanged:: Unreleased
-       ``purged`` added.
+       ``purged`` and ``response`` added.
     """
 
     id: int
@@ -129,6 +133,30 @@ class Job:
     created: float = 0.0
     updated: float = 0.0
     purged: bool = False
+    response: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobEvent:
+    """One change of a job's state, as its history keeps it.
+
+    Attributes:
+        job_id: the job.
+        at: when, in seconds since the epoch (the queue's clock).
+        from_state: the state it left; None when the job was created (or,
+            for a job older than the history, when the history starts).
+        to_state: the state it entered.
+        message: what the change says: the session it was sent in (the
+            ticket's first 8 characters), the error or warning, or None.
+
+    .. versionadded:: Unreleased
+    """
+
+    job_id: int
+    at: float
+    from_state: JobState | None
+    to_state: JobState
+    message: str | None = None
 
 
 def released_state(job: Job, reconcilable: Collection[str] | None) -> JobState:
@@ -234,11 +262,27 @@ class JobQueue(Protocol):
         now: float,
         warning: str | None = None,
         keep_request: bool = False,
+        response: str | None = None,
     ) -> bool:
-        """in_flight -> done; the staged checkpoint becomes the checkpoint."""
+        """in_flight -> done; the staged checkpoint becomes the checkpoint.
 
-    def fail(self, job_id: int, *, ticket: str, now: float, code: str, message: str) -> bool:
-        """in_flight -> failed; the jobs that depend on it are blocked."""
+        ``response``, when given, is kept as the job's last answer.
+        """
+
+    def fail(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        code: str,
+        message: str,
+        response: str | None = None,
+    ) -> bool:
+        """in_flight -> failed; the jobs that depend on it are blocked.
+
+        ``response``, when given, is kept as the job's last answer.
+        """
 
     def release(
         self,
@@ -284,4 +328,34 @@ class JobQueue(Protocol):
 
         A job that an unfinished job depends on is kept. A keyed job is
         kept as a tombstone (``purged``) so its key still names its work.
+        A purged job's history goes with it.
+        """
+
+    def counts(self, *, user: str | None = None) -> dict[JobState, int]:
+        """How many jobs are in each state (every state present, 0 for none).
+
+        Replaced jobs (their key was queued again) are not counted: the new
+        job stands for their work.
+
+        Args:
+            user: count this user's jobs only; None: every user's.
+        """
+
+    def counts_by_user(
+        self, users: Iterable[str] | None = None, *, states: Iterable[JobState] | None = None
+    ) -> dict[str, dict[JobState, int]]:
+        """:meth:`counts` for many users at once, in one query.
+
+        Args:
+            users: the users wanted; None: every user with a job.
+            states: the states counted (None: all); the others are 0.
+
+        Returns:
+            For each user (each one asked for, even with no jobs), the counts by state.
+        """
+
+    def history(self, job_id: int) -> list[JobEvent]:
+        """The job's changes of state, oldest first: one per transition.
+
+        Empty for a job that does not exist (or was purged).
         """

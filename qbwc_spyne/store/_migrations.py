@@ -16,7 +16,12 @@ Versions:
    ``PRAGMA user_version`` 2). Sessions were kept in a table beside it.
 3. Every table under a prefix, versioned here; the same layout on SQLite
    and PostgreSQL, and an index of each user's waiting jobs in the order a
-   claim takes them. A new database is created at this version directly.
+   claim takes them.
+4. Jobs keep their last answer (``response``); every change of a job's
+   state is a row of ``job_events``, written by a trigger in the statement
+   that changes it; the connection status, session transcripts and their
+   calls have tables of their own. A new database is created at this
+   version directly.
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ from sqlalchemy import (
 from ..exceptions import NotAQueueDatabaseError, SchemaVersionError
 from ._sql import Database
 
-__all__ = ["SCHEMA_VERSION", "Schema", "check", "open_schema", "upgrade"]
+__all__ = ["SCHEMA_VERSION", "Schema", "check", "create_triggers", "open_schema", "upgrade"]
 
 #: The version this release writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: the rowid itself
 _TIME = Float(53)  # double precision on PostgreSQL, where REAL has 24 bits
@@ -63,6 +68,10 @@ class Schema:
     deps: Table
     sessions: Table
     versions: Table
+    events: Table
+    connections: Table
+    transcripts: Table
+    calls: Table
 
 
 def schema(prefix: str) -> Schema:
@@ -102,6 +111,7 @@ def schema(prefix: str) -> Schema:
         Column("warning", Text),
         Column("created", _TIME, nullable=False),
         Column("updated", _TIME, nullable=False),
+        Column("response", Text),
         # Ids are never reused, even those of purged jobs.
         sqlite_autoincrement=True,
     )
@@ -121,6 +131,16 @@ def schema(prefix: str) -> Schema:
     # The lease sweep and purge look jobs up by state and time, for every user.
     Index(f"{prefix}jobs_lease", c.state, c.lease_until)
     Index(f"{prefix}jobs_finished", c.state, c.updated)
+    # The operator's counts by state and user read this index alone, and only
+    # the states asked for (not the done jobs, most of the table).
+    counted = c.replaced_by.is_(None)
+    Index(
+        f"{prefix}jobs_counts",
+        c.state,
+        c.user,
+        sqlite_where=counted,
+        postgresql_where=counted,
+    )
     live_key = c.key.isnot(None) & c.replaced_by.is_(None)
     Index(
         f"{prefix}jobs_key",
@@ -151,7 +171,140 @@ def schema(prefix: str) -> Schema:
         Column("version", Integer, primary_key=True, autoincrement=False),
         Column("applied", _TIME, nullable=False),
     )
-    return Schema(md, jobs, deps, sessions, versions)
+    events = Table(
+        f"{prefix}job_events",
+        md,
+        Column("id", _ID, Identity(), primary_key=True),
+        Column("job_id", BigInteger, nullable=False),
+        Column("at", _TIME, nullable=False),
+        Column("from_state", Text),
+        Column("to_state", Text, nullable=False),
+        Column("message", Text),
+    )
+    Index(f"{prefix}job_events_job", events.c.job_id, events.c.id)
+    connections = Table(
+        f"{prefix}connections",
+        md,
+        Column("user", Text, nullable=False),
+        Column("company_file", Text, nullable=False),
+        *(Column(name, _TIME) for name in _CONNECTION_TIMES),
+        *(Column(name, Text) for name in _CONNECTION_TEXTS),
+        Column("session_calls", Integer),
+        Column("progress", Integer),
+        PrimaryKeyConstraint("user", "company_file"),
+    )
+    Index(f"{prefix}connections_ticket", connections.c.ticket_key)
+    transcripts = Table(
+        f"{prefix}transcripts",
+        md,
+        Column("id", _ID, Identity(), primary_key=True),
+        # A digest of the ticket: a live ticket is a credential, and a
+        # transcript is read by people who need not hold one.
+        Column("ticket_key", Text, nullable=False, unique=True),
+        Column("ticket_prefix", Text, nullable=False),
+        Column("user", Text, nullable=False),
+        Column("company_file", Text, nullable=False),
+        Column("started", _TIME, nullable=False),
+        Column("last_at", _TIME, nullable=False),
+        Column("ended", _TIME),
+        Column("outcome", Text),
+        Column("calls", Integer, nullable=False),
+    )
+    Index(f"{prefix}transcripts_user", transcripts.c.user, transcripts.c.started)
+    Index(f"{prefix}transcripts_started", transcripts.c.started)
+    calls = Table(
+        f"{prefix}transcript_calls",
+        md,
+        Column("id", _ID, Identity(), primary_key=True),
+        Column("transcript_id", BigInteger, nullable=False),
+        Column("operation", Text, nullable=False),
+        Column("at", _TIME, nullable=False),
+        Column("duration", _TIME, nullable=False),
+        Column("arguments", Text, nullable=False),
+        Column("answer", Text, nullable=False),
+        Column("error_code", Text),
+        Column("job_id", BigInteger),
+    )
+    Index(f"{prefix}transcript_calls_transcript", calls.c.transcript_id, calls.c.id)
+    return Schema(md, jobs, deps, sessions, versions, events, connections, transcripts, calls)
+
+
+#: The connection status's time columns and text columns (see ``_status``).
+_CONNECTION_TIMES = (
+    "last_seen",
+    "last_success",
+    "session_started",
+    "last_error_at",
+    "connection_error_at",
+)
+_CONNECTION_TEXTS = (
+    "client_version",
+    "product",
+    "qb_version",
+    "company_name",
+    "qbxml_versions",
+    "ticket",
+    "ticket_key",
+    "last_error_code",
+    "last_error_message",
+    "connection_error_code",
+    "connection_error_message",
+)
+
+
+def _event_message(new: str) -> str:
+    """What a job event says, from the job's row after the change (``new``: NEW in a trigger).
+
+    Sent: the session (the first 8 characters of its ticket only); done:
+    the warning, if any; otherwise the error code and message the state
+    change left, if any.
+    """
+    return (
+        f"CASE WHEN {new}.state = 'in_flight'"
+        f" THEN 'sent in session ' || substr(COALESCE({new}.ticket, ''), 1, 8) || '...'"
+        f" WHEN {new}.state = 'done' THEN {new}.warning"
+        f" WHEN {new}.error_code IS NOT NULL"
+        f" THEN {new}.error_code || COALESCE(': ' || {new}.error_message, '')"
+        f" ELSE {new}.error_message END"
+    )
+
+
+def create_triggers(db: Database, conn: Connection, s: Schema) -> None:
+    """Make the triggers that write a job event for every insert and change of state.
+
+    A trigger, not a second statement in the queue's code: the event is
+    written by the very statement that changes the state, so no transition
+    (one-statement claims, bulk sweeps, an operator's SQL) can miss one,
+    and the queue's one-statement fast paths stay one statement.
+    """
+    jobs, events, p = _q(conn, s.jobs), _q(conn, s.events), db.prefix
+    insert = f"INSERT INTO {events} (job_id, at, from_state, to_state, message)"
+    if db.sqlite:
+        for statement in (
+            f"CREATE TRIGGER IF NOT EXISTS {p}job_created AFTER INSERT ON {jobs}"
+            f" BEGIN {insert} VALUES (NEW.id, NEW.created, NULL, NEW.state,"
+            f" {_event_message('NEW')}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {p}job_moved AFTER UPDATE OF state ON {jobs}"
+            f" WHEN OLD.state != NEW.state"
+            f" BEGIN {insert} VALUES (NEW.id, NEW.updated, OLD.state, NEW.state,"
+            f" {_event_message('NEW')}); END",
+        ):
+            conn.exec_driver_sql(statement)
+        return
+    for statement in (
+        f"CREATE OR REPLACE FUNCTION {p}job_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF TG_OP = 'INSERT' THEN {insert} VALUES (NEW.id, NEW.created, NULL,"
+        f" NEW.state, {_event_message('NEW')}); ELSE {insert} VALUES (NEW.id, NEW.updated,"
+        f" OLD.state, NEW.state, {_event_message('NEW')}); END IF; RETURN NULL; END $$",
+        f"DROP TRIGGER IF EXISTS {p}job_created ON {jobs}",
+        f"CREATE TRIGGER {p}job_created AFTER INSERT ON {jobs}"
+        f" FOR EACH ROW EXECUTE FUNCTION {p}job_event()",
+        f"DROP TRIGGER IF EXISTS {p}job_moved ON {jobs}",
+        f"CREATE TRIGGER {p}job_moved AFTER UPDATE OF state ON {jobs}"
+        f" FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+        f" EXECUTE FUNCTION {p}job_event()",
+    ):
+        conn.exec_driver_sql(statement)
 
 
 # -- finding the version --------------------------------------------------------------------
@@ -265,8 +418,30 @@ def _v2_to_v3(db: Database, conn: Connection, s: Schema) -> None:
                 index.create(conn)
 
 
+def _v3_to_v4(db: Database, conn: Connection, s: Schema) -> None:
+    # Additions only: a column, new tables, triggers. Every job is kept as it is.
+    columns = {col["name"] for col in inspect(conn).get_columns(s.jobs.name)}
+    if "response" not in columns:  # a jobs table made by step 2 -> 3 has it already
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, s.jobs)} ADD COLUMN response TEXT")
+    s.metadata.create_all(conn, tables=[s.events, s.connections, s.transcripts, s.calls])
+    for index in s.jobs.indexes:
+        if index.name == f"{db.prefix}jobs_counts":
+            index.create(conn, checkfirst=True)
+    create_triggers(db, conn, s)
+    # Jobs older than the history: one event each, saying where they stood.
+    conn.exec_driver_sql(
+        f"INSERT INTO {_q(conn, s.events)} (job_id, at, from_state, to_state, message)"
+        f" SELECT id, updated, NULL, state, 'history starts at schema version 4'"
+        f" FROM {_q(conn, s.jobs)} ORDER BY id"
+    )
+
+
 #: Each step, by the version it starts from.
-STEPS: dict[int, Callable[[Database, Connection, Schema], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[Database, Connection, Schema], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 # -- opening --------------------------------------------------------------------------------
@@ -286,6 +461,7 @@ def _migrate(db: Database, conn: Connection, s: Schema, *, create: bool) -> tupl
         if not create:
             return 0, 0
         s.metadata.create_all(conn)
+        create_triggers(db, conn, s)
         conn.execute(s.versions.insert(), {"version": SCHEMA_VERSION, "applied": time.time()})
         return 0, SCHEMA_VERSION
     version = found

@@ -64,11 +64,19 @@ from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam,
 from sqlalchemy.engine import URL
 
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
-from ._interfaces import FINISHED, PROGRESS_FIELDS, IfExists, Job, JobState, released_state
+from ._interfaces import (
+    FINISHED,
+    PROGRESS_FIELDS,
+    IfExists,
+    Job,
+    JobEvent,
+    JobState,
+    released_state,
+)
 from ._migrations import open_schema
 from ._sql import Database
 
-__all__ = ["MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
+__all__ = ["JobNotifications", "MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
 
 T = TypeVar("T")
 
@@ -150,7 +158,7 @@ _COLUMNS = (
     "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
     "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
     "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
-    "created", "updated",
+    "created", "updated", "response",
 )  # fmt: skip
 _JSON = ("payload", "checkpoint", "staged_checkpoint")
 _WAITING = "state IN ('pending', 'reconcile')"
@@ -238,18 +246,34 @@ class _Statements:
             f"UPDATE {d} SET depends_on = :new WHERE depends_on = :old AND job_id IN ("
             f" SELECT id FROM {j} WHERE state NOT IN ('done', 'failed', 'cancelled'))"
         )
-        self.complete = text(
+        #: The channel a job's landing is announced on (PostgreSQL): a live
+        #: request waiting in another process LISTENs on it.
+        self.channel = f"{prefix}jobs"
+
+        def landing(update: str) -> TextClause:
+            if not postgresql:
+                return text(update)
+            # NOTIFY in the same statement, so in the same transaction: it is
+            # delivered when, and only if, the change is committed.
+            return text(
+                f"WITH landed AS ({update}) SELECT landed.*,"
+                f" pg_notify('{self.channel}', CAST(landed.id AS TEXT)) AS notified FROM landed"
+            )
+
+        self.complete = landing(
             f"UPDATE {j} SET state = 'done',"
             " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
             " ELSE staged_checkpoint END,"
             " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
+            " response = COALESCE(:response, response),"
             " warning = COALESCE(:warning, warning), error_code = NULL, error_message = NULL,"
             f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
-        self.fail = text(
+        self.fail = landing(
             f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
-            f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" response = COALESCE(:response, response), {_LAND}"
+            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
         self.release = text(
@@ -337,8 +361,24 @@ class _Statements:
         self.tombstone = text(
             f"UPDATE {j} SET payload = 'null', request = NULL, checkpoint = 'null',"
             " staged_checkpoint = 'null', iterator_id = NULL, error_code = NULL,"
-            " error_message = NULL, warning = NULL WHERE id IN :ids"
+            " error_message = NULL, warning = NULL, response = NULL WHERE id IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
+        # A purged job's history goes with it: its messages hold its errors.
+        self.purge_events = text(f"DELETE FROM {prefix}job_events WHERE job_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        self.history = text(
+            f"SELECT job_id, at, from_state, to_state, message FROM {prefix}job_events"
+            " WHERE job_id = :id ORDER BY id"
+        )
+        # Replaced jobs are not counted: their replacement stands for their work.
+        self.counts = text(
+            f"SELECT state, count(*) AS n FROM {j} WHERE replaced_by IS NULL GROUP BY state"
+        )
+        self.counts_of = text(
+            f'SELECT state, count(*) AS n FROM {j} WHERE "user" = :user AND replaced_by IS NULL'
+            " GROUP BY state"
+        )
 
     @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
     def progress(self, names: tuple[str, ...]) -> TextClause:
@@ -440,6 +480,26 @@ class SQLJobQueue:
     def close(self) -> None:
         """Close this process's connections; the next call opens them again."""
         self._db.close()
+
+    @property
+    def listens(self) -> bool:
+        """Whether :meth:`notifications` can tell of jobs landing (on PostgreSQL)."""
+        return not self._db.sqlite
+
+    def notifications(self) -> JobNotifications:
+        """A connection of its own that hears each job done or failed, from any process.
+
+        On PostgreSQL only (``LISTEN``); a live request's waiter uses it to
+        wake at once instead of at its next poll.
+
+        Raises:
+            StorageError: SQLite (no such thing), or the database could not be reached.
+
+        .. versionadded:: Unreleased
+        """
+        if self._db.sqlite:
+            raise StorageError(f"{self.path}: SQLite cannot notify; poll instead")
+        return JobNotifications(self._db, self._sql.channel)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -587,6 +647,7 @@ class SQLJobQueue:
                 "warning": None,
                 "created": now,
                 "updated": now,
+                "response": None,
             }
             job_id = int(conn.execute(sql.insert, values).scalar_one())
             if replacing is not None:
@@ -726,9 +787,11 @@ class SQLJobQueue:
         now: float,
         warning: str | None = None,
         keep_request: bool = False,
+        response: str | None = None,
     ) -> bool:
         params = {
             "keep": int(keep_request),
+            "response": response,
             "warning": warning,
             "now": now,
             "id": job_id,
@@ -739,8 +802,24 @@ class SQLJobQueue:
             self._log(head, "in_flight", "done")
         return head is not None
 
-    def fail(self, job_id: int, *, ticket: str, now: float, code: str, message: str) -> bool:
-        params = {"code": code, "message": message, "now": now, "id": job_id, "ticket": ticket}
+    def fail(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        code: str,
+        message: str,
+        response: str | None = None,
+    ) -> bool:
+        params = {
+            "code": code,
+            "message": message,
+            "response": response,
+            "now": now,
+            "id": job_id,
+            "ticket": ticket,
+        }
 
         def work(conn: Connection) -> tuple[Row | None, list[Row]]:
             head = conn.execute(self._sql.fail, params).mappings().first()
@@ -924,6 +1003,7 @@ class SQLJobQueue:
             gone = [int(i) for i, keyed in rows if not keyed]
             for chunk in _chunks(ids):
                 conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
+                conn.execute(self._sql.purge_events, {"ids": list(chunk)})
             for chunk in _chunks(kept):
                 conn.execute(self._sql.tombstone, {"ids": list(chunk)})
             for chunk in _chunks(gone):
@@ -934,6 +1014,154 @@ class SQLJobQueue:
         if purged:
             logger.info("purged %d finished jobs", purged)
         return purged
+
+    # -- reading for operators -----------------------------------------------------------
+
+    def counts(self, *, user: str | None = None) -> dict[JobState, int]:
+        """How many jobs are in each state; replaced jobs are not counted.
+
+        Args:
+            user: this user's jobs only; None: every user's.
+
+        Returns:
+            Every state, with 0 for those no job is in.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        if user is None:
+            rows, _ = self._one(self._sql.counts, {})
+        else:
+            rows, _ = self._one(self._sql.counts_of, {"user": user})
+        counts = dict.fromkeys(JobState, 0)
+        for row in rows:
+            counts[JobState(row["state"])] = int(row["n"])
+        return counts
+
+    def counts_by_user(
+        self, users: Iterable[str] | None = None, *, states: Iterable[JobState] | None = None
+    ) -> dict[str, dict[JobState, int]]:
+        """:meth:`counts` for many users at once: one GROUP BY on the (state, user) index.
+
+        Ask only for the states you show: the index is read for those alone,
+        not for the done jobs that are most of a queue.
+
+        Args:
+            users: the users wanted; None: every user with a job (in those states).
+            states: the states counted; None: all. The others are 0 in the answer.
+
+        Returns:
+            For each user (each one asked for, even with no jobs), every state and its count.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        wanted = None if users is None else sorted(set(users))
+        counted = None if states is None else sorted({s.value for s in states})
+        found: dict[str, dict[JobState, int]] = {
+            name: dict.fromkeys(JobState, 0) for name in wanted or ()
+        }
+        clauses: list[str] = ["replaced_by IS NULL"]
+        binds: list[BindParameter[Any]] = []
+        if counted is not None:
+            clauses.append("state IN :states")
+            binds.append(bindparam("states", expanding=True))
+        if wanted is not None:
+            clauses.append('"user" IN :users')
+            binds.append(bindparam("users", expanding=True))
+        query = text(
+            f'SELECT "user", state, count(*) AS n FROM {self._sql.jobs}'
+            f' WHERE {" AND ".join(clauses)} GROUP BY "user", state'
+        ).bindparams(*binds)
+        chunks = (
+            [None] if wanted is None else [wanted[i : i + 500] for i in range(0, len(wanted), 500)]
+        )
+
+        def work(conn: Connection) -> list[Any]:
+            rows: list[Any] = []
+            for chunk in chunks:
+                params: dict[str, Any] = {}
+                if counted is not None:
+                    params["states"] = counted or [""]  # no states: an IN list that matches none
+                if chunk is not None:
+                    params["users"] = chunk
+                rows.extend(conn.execute(query, params))
+            return rows
+
+        for user, state_, count in self._read(work, single=len(chunks) <= 1):
+            found.setdefault(str(user), dict.fromkeys(JobState, 0))[JobState(state_)] = int(count)
+        return found
+
+    def history(self, job_id: int) -> list[JobEvent]:
+        """The job's changes of state, oldest first, one per transition.
+
+        Args:
+            job_id: the job.
+
+        Returns:
+            Its events; empty for a job that does not exist or was purged.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        rows, _ = self._one(self._sql.history, {"id": job_id})
+        return [
+            JobEvent(
+                job_id=int(row["job_id"]),
+                at=float(row["at"]),
+                from_state=None if row["from_state"] is None else JobState(row["from_state"]),
+                to_state=JobState(row["to_state"]),
+                message=row["message"],
+            )
+            for row in rows
+        ]
+
+
+class JobNotifications:
+    """A PostgreSQL connection, out of the pool, LISTENing for jobs that land.
+
+    Args:
+        db: the queue's database.
+        channel: the channel the queue notifies on.
+
+    Raises:
+        StorageError: the database could not be reached.
+    """
+
+    def __init__(self, db: Database, channel: str) -> None:
+        self._db = db
+        try:
+            raw = db.engine().raw_connection()
+            conn: Any = raw.driver_connection
+            raw.detach()  # ours alone: a LISTEN must not go back to the pool
+            conn.rollback()
+            conn.autocommit = True
+            conn.execute(f'LISTEN "{channel}"')
+        except Exception as exc:
+            raise db.error(exc, "the job queue's notifications") from exc
+        self._conn = conn
+
+    def wait(self, timeout: float) -> list[int]:
+        """The ids of jobs that landed, as soon as one does or after ``timeout`` seconds.
+
+        Raises:
+            StorageError: the connection was lost.
+        """
+        try:
+            return [
+                int(note.payload)
+                for note in self._conn.notifies(timeout=timeout, stop_after=1)
+                if note.payload.isdigit()
+            ]
+        except Exception as exc:
+            raise self._db.error(exc, "the job queue's notifications") from exc
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        try:
+            self._conn.close()
+        except Exception:  # pragma: no cover - closing a connection already lost
+            logger.debug("closing the notification connection failed", exc_info=True)
 
 
 class SQLiteJobQueue(SQLJobQueue):

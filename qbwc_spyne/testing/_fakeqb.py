@@ -26,6 +26,9 @@ QuickBooks' status codes and messages:
   "not available" status): refused, since taking it would change nothing;
 - 3391: an iteratorID that is unknown, spent, or continued with other criteria.
 
+HostQuery is answered as in the HCP response (product, version, country,
+qbXML versions): a read-only request any session may send.
+
 References are resolved against the list each one names, wherever it
 stands in an Add or a Mod (lines included): ``CustomerRef`` against the
 customers, ``ItemRef`` against every item type, ``TermsRef`` against the
@@ -443,10 +446,10 @@ class FakeQuickBooks:
         major, minor = max(tuple(int(p) for p in v.split(".")) for v in self.versions)
         return major, minor
 
-    def hcp_response(self) -> str:
-        """The answer to HostQuery, CompanyQuery and PreferencesQuery (strHCPResponse)."""
+    def _host_ret(self) -> etree._Element:
+        """What HostQuery answers: the product, its version, the qbXML versions."""
         major = self.highest_version()[0]
-        host = _element(
+        return _element(
             "HostRet",
             {
                 "ProductName": self.product,
@@ -458,6 +461,10 @@ class FakeQuickBooks:
                 "QBFileMode": "SingleUser",
             },
         )
+
+    def hcp_response(self) -> str:
+        """The answer to HostQuery, CompanyQuery and PreferencesQuery (strHCPResponse)."""
+        host = self._host_ret()
         company = _element(
             "CompanyRet",
             {
@@ -590,6 +597,8 @@ class FakeQuickBooks:
 
     @staticmethod
     def _handler(tag: str) -> tuple[str, str] | None:
+        if tag == "HostQueryRq":
+            return "Host", "host"
         for action in ("Query", "Add", "Mod"):
             suffix = f"{action}Rq"
             if tag.endswith(suffix):
@@ -733,6 +742,12 @@ class FakeQuickBooks:
                     and (not high or (r.findtext("TxnDate") or "") <= high)
                 ]
         return records, None
+
+    def _host_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """HostQuery: read-only, answered from the connection, as QuickBooks does."""
+        return [self._host_ret()], {}, None
 
     def _query_rq(
         self, kind: str, rq: etree._Element

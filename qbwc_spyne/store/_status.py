@@ -1,0 +1,745 @@
+"""What the operator sees: each connection's status, and the transcripts of recent sessions.
+
+A :class:`StatusStore` keeps one row per Web Connector user and company file
+(:class:`ConnectionStatus`) and, per session, a :class:`SessionTranscript`
+with its calls. The :class:`~qbwc_spyne.status.StatusRecorder` writes them
+as the calls are answered; the operator's tools read them.
+
+Theory of operation
+-------------------
+Each answered call is at most one transaction: the status row's upsert
+(only the columns the call changed), and, for a session's call, a row of
+its transcript. The status row is keyed by (user, company file). A call
+that comes before the company file is known (authenticate) goes to the
+user's most recently seen row; when a user's first session names its
+company file, the row made before it (company "") is renamed to it, so a
+user with one company file has one row.
+
+A ticket is a credential while its session lives, and the people who read
+a status or a transcript need not hold one: the tables keep a digest of
+the ticket (to find the session's rows) and its first 8 characters (to
+show), never the ticket. Bodies in a transcript are cut to ``body_cap``
+bytes; a transcript keeps at most ``max_calls`` calls (it still counts
+them all), and each user keeps the last ``keep_sessions`` transcripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import Connection, Engine, Executable, Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+
+from ._migrations import open_schema, schema
+from ._sql import Database
+
+__all__ = [
+    "BODY_CAP",
+    "CallEntry",
+    "ConnectionStatus",
+    "MemoryStatusStore",
+    "SQLStatusStore",
+    "SessionTranscript",
+    "StatusStore",
+    "StatusUpdate",
+    "TranscriptCall",
+    "cut",
+    "ticket_key",
+    "ticket_prefix",
+]
+
+#: Bytes of a body a transcript keeps, by default.
+BODY_CAP = 2048
+
+#: The columns of a status row a call may set (see ``_migrations``).
+STATUS_COLUMNS = frozenset(
+    {
+        "last_seen",
+        "last_success",
+        "session_started",
+        "last_error_at",
+        "connection_error_at",
+        "client_version",
+        "product",
+        "qb_version",
+        "company_name",
+        "qbxml_versions",
+        "ticket",
+        "ticket_key",
+        "last_error_code",
+        "last_error_message",
+        "connection_error_code",
+        "connection_error_message",
+        "session_calls",
+        "progress",
+    }
+)
+
+
+def ticket_key(ticket: str) -> str:
+    """The digest a ticket is stored as: finds its rows, cannot be used as the ticket."""
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def ticket_prefix(ticket: str) -> str:
+    """What is shown of a ticket: its first 8 characters."""
+    return ticket[:8]
+
+
+def cut(value: str, limit: int) -> str:
+    """``value`` if it fits in ``limit`` bytes of UTF-8; else its head and a note, within ``limit``.
+
+    The note says how long the value was, so a cut body is never taken for a whole one.
+    """
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return value
+    note = f"... [truncated: {len(data)} bytes]"
+    head = data[: max(limit - len(note), 0)].decode("utf-8", errors="ignore")  # no half character
+    return f"{head}{note}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionStatus:
+    """One Web Connector user and company file, as last seen.
+
+    Times are seconds since the epoch; None: never (or not known).
+
+    Attributes:
+        user: the Web Connector user.
+        company_file: the company file its sessions reported ("" before any did).
+        last_seen: the last call of this user.
+        last_success: the last update that ended well: a receiveResponseXML
+            answered 100, a closeConnection after no error, or an
+            authenticate answered "none" (nothing to do).
+        client_version: the Web Connector's version (see the recorder for
+            how it is attributed), or "".
+        product: QuickBooks' product name, from the session's HostQuery answer.
+        qb_version: QuickBooks' major.minor version, from the same.
+        company_name: the company's name, from the CompanyQuery answer.
+        qbxml_versions: the qbXML versions QuickBooks supports.
+        ticket: the first 8 characters of the current session's ticket; None
+            when no session is open (or it expired).
+        session_started: when the current (or last) session began.
+        session_calls: the calls the current (or last) session has served.
+        progress: the last percentage receiveResponseXML answered.
+        last_error_code, last_error_message, last_error_at: the last error:
+            an hresult, a percentage of -1, an error the core reported (by
+            its :class:`~qbwc_spyne.events.ErrorCode` name), "nvu" for a
+            refused login, or getLastError's message.
+        connection_error_code, connection_error_message, connection_error_at:
+            the last connectionError (QuickBooks could not be reached).
+        jobs_pending, jobs_failed, jobs_unknown: the user's jobs waiting to
+            be sent (pending or to reconcile), failed, and unknown, counted
+            when the status is read
+            (:func:`~qbwc_spyne.status.connection_status`); 0 from the store.
+
+    .. versionadded:: Unreleased
+    """
+
+    user: str
+    company_file: str = ""
+    last_seen: float | None = None
+    last_success: float | None = None
+    client_version: str = ""
+    product: str = ""
+    qb_version: str = ""
+    company_name: str = ""
+    qbxml_versions: list[str] = field(default_factory=list)
+    ticket: str | None = None
+    session_started: float | None = None
+    session_calls: int = 0
+    progress: int | None = None
+    last_error_code: str | None = None
+    last_error_message: str | None = None
+    last_error_at: float | None = None
+    connection_error_code: str | None = None
+    connection_error_message: str | None = None
+    connection_error_at: float | None = None
+    jobs_pending: int = 0
+    jobs_failed: int = 0
+    jobs_unknown: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptCall:
+    """One call of a session, as its transcript keeps it.
+
+    Attributes:
+        operation: the WSDL operation, e.g. ``"sendRequestXML"``.
+        at: when it arrived.
+        duration: seconds it took to answer.
+        arguments: what the Web Connector sent, by parameter name: no
+            password, the ticket as its first 8 characters, bodies cut.
+        answer: what was answered, cut the same way.
+        error_code: the error the call reported, if any.
+        job_id: the job it sent or answered, if any.
+
+    .. versionadded:: Unreleased
+    """
+
+    operation: str
+    at: float
+    duration: float
+    arguments: dict[str, Any] = field(default_factory=dict)
+    answer: str = ""
+    error_code: str | None = None
+    job_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionTranscript:
+    """One session, from authenticate to its end.
+
+    Attributes:
+        id: the transcript's number (stable; pages and links use it).
+        ticket_prefix: the first 8 characters of the session's ticket.
+        user, company_file: whose session it was.
+        started: when authenticate opened it.
+        last_at: when its last call came.
+        ended: when it ended (None: open, or it died unseen).
+        outcome: how it ended: "completed", "error: ...", "closed while ...",
+            "expired", "abandoned" (the user's next session began first); None while open.
+        call_count: how many calls it had (more than ``calls`` holds when
+            the transcript reached its cap).
+        calls: its calls, oldest first (empty in a listing).
+
+    .. versionadded:: Unreleased
+    """
+
+    id: int
+    ticket_prefix: str
+    user: str
+    company_file: str
+    started: float
+    last_at: float
+    ended: float | None = None
+    outcome: str | None = None
+    call_count: int = 0
+    calls: list[TranscriptCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusUpdate:
+    """What one call changes in a status row.
+
+    Attributes:
+        user: the Web Connector user.
+        company_file: its company file; None: the user's most recently seen row.
+        values: new values of some of the columns (``STATUS_COLUMNS``);
+            None clears one.
+        create: make the row when it does not exist. False for what an
+            unauthenticated caller says (a refused login): such a call may
+            note an error on a known user's row, never add one.
+    """
+
+    user: str
+    company_file: str | None
+    values: Mapping[str, Any]
+    create: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallEntry:
+    """One call for a session's transcript.
+
+    Attributes:
+        ticket: the session's ticket (stored as a digest and a prefix only).
+        user, company_file: the session's user and company file ("" if not yet known).
+        operation, at, duration, arguments, answer, error_code, job_id: see
+            :class:`TranscriptCall`; bodies are cut by the store.
+        starts: this call opened the session (authenticate): a new transcript.
+        outcome: this call ended the session, so; None: it goes on.
+    """
+
+    ticket: str
+    user: str
+    company_file: str
+    operation: str
+    at: float
+    duration: float
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    answer: str = ""
+    error_code: str | None = None
+    job_id: int | None = None
+    starts: bool = False
+    outcome: str | None = None
+
+
+@runtime_checkable
+class StatusStore(Protocol):
+    """Keeps connection status and session transcripts. Safe for several processes and threads.
+
+    .. versionadded:: Unreleased
+    """
+
+    def record(self, *, update: StatusUpdate | None = None, entry: CallEntry | None = None) -> None:
+        """Apply one call: its status change and its transcript call, in one transaction."""
+
+    def end_session(
+        self,
+        ticket: str,
+        *,
+        at: float,
+        outcome: str,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """A session ended unseen (expired, or its ticket is gone): clear it from its status.
+
+        Its transcript is closed with ``outcome``; the status row that names
+        it as current no longer does, and notes the error when one is given.
+        """
+
+    def statuses(self, *, user: str | None = None) -> list[ConnectionStatus]:
+        """Every status row (or one user's), by user and company file; job counts 0."""
+
+    def sessions(
+        self, *, user: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[SessionTranscript]:
+        """Transcripts, newest first, without their calls."""
+
+    def session(self, ref: str | int) -> SessionTranscript | None:
+        """One transcript with its calls, by its id or its session's ticket; None if unknown."""
+
+
+# -- SQL --------------------------------------------------------------------------------------
+
+
+def _time(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _row_to_status(row: Mapping[Any, Any]) -> ConnectionStatus:
+    versions = row["qbxml_versions"]
+    return ConnectionStatus(
+        user=row["user"],
+        company_file=row["company_file"],
+        last_seen=_time(row["last_seen"]),
+        last_success=_time(row["last_success"]),
+        session_started=_time(row["session_started"]),
+        last_error_at=_time(row["last_error_at"]),
+        connection_error_at=_time(row["connection_error_at"]),
+        client_version=row["client_version"] or "",
+        product=row["product"] or "",
+        qb_version=row["qb_version"] or "",
+        company_name=row["company_name"] or "",
+        qbxml_versions=versions.split(",") if versions else [],
+        ticket=row["ticket"],
+        session_calls=int(row["session_calls"] or 0),
+        progress=None if row["progress"] is None else int(row["progress"]),
+        last_error_code=row["last_error_code"],
+        last_error_message=row["last_error_message"],
+        connection_error_code=row["connection_error_code"],
+        connection_error_message=row["connection_error_message"],
+    )
+
+
+def _row_to_transcript(
+    row: Mapping[Any, Any], calls: list[TranscriptCall] | None = None
+) -> SessionTranscript:
+    return SessionTranscript(
+        id=int(row["id"]),
+        ticket_prefix=row["ticket_prefix"],
+        user=row["user"],
+        company_file=row["company_file"],
+        started=float(row["started"]),
+        last_at=float(row["last_at"]),
+        ended=None if row["ended"] is None else float(row["ended"]),
+        outcome=row["outcome"],
+        call_count=int(row["calls"]),
+        calls=calls or [],
+    )
+
+
+def _check_page(limit: Any, offset: Any) -> None:
+    for name, value, top in (("limit", limit, 10_000), ("offset", offset, 2**53)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise ValueError(f"{name} must be an int from 0 to {top}, not {value!r}")
+
+
+class SQLStatusStore:
+    """Connection status and session transcripts in a SQL database (SQLite or PostgreSQL).
+
+    The tables live beside the job queue's, under the same prefix.
+
+    Args:
+        target: a database URL, a path to a SQLite file, a SQLAlchemy
+            engine, or an open :class:`~qbwc_spyne.store._sql.Database`
+            (shared, for instance, with a job queue of the same process).
+        prefix: prepended to the name of each table (ignored for a ``Database``).
+        create: create the tables in an empty database (the default). With
+            False, a database without them is refused and nothing is written.
+        upgrade: upgrade tables of an older release in place.
+        keep_sessions: transcripts kept per user; older ones are deleted
+            when a new session begins.
+        max_calls: calls kept per transcript (the rest are only counted).
+        body_cap: bytes of each body (arguments, answers) a transcript keeps.
+        timeout: seconds a SQLite write waits for another process's lock.
+
+    Raises:
+        DatabaseURLError: a malformed or unsupported URL.
+        SchemaVersionError: tables of an older release and no ``upgrade``.
+        NotAQueueDatabaseError: tables of our names that are not ours.
+        StorageError: the database failed; each method raises it too.
+        ValueError: a negative ``keep_sessions``, ``max_calls`` or ``body_cap``.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | Engine | URL | Database,
+        *,
+        prefix: str = "qbwc_",
+        create: bool = True,
+        upgrade: bool = False,
+        keep_sessions: int = 50,
+        max_calls: int = 500,
+        body_cap: int = BODY_CAP,
+        timeout: float = 10.0,
+    ) -> None:
+        for name, value in (
+            ("keep_sessions", keep_sessions),
+            ("max_calls", max_calls),
+            ("body_cap", body_cap),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int of 0 or more, not {value!r}")
+        self.keep_sessions, self.max_calls, self.body_cap = keep_sessions, max_calls, body_cap
+        self._own = not isinstance(target, Database)
+        self._db = (
+            target
+            if isinstance(target, Database)
+            else Database(target, prefix=prefix, timeout=timeout)
+        )
+        try:
+            open_schema(self._db, create=create, upgrade=upgrade, need="sessions")
+        except BaseException:
+            if self._own:
+                self._db.close()
+            raise
+        s = schema(self._db.prefix)
+        self._table: Table = s.connections
+        self._postgresql = not self._db.sqlite
+        self._upserts: dict[tuple[str, ...], Executable] = {}
+        #: (user, company) rows this process has written: their "" row needs no rename.
+        self._known: set[tuple[str, str]] = set()
+        c, t, k = s.connections.name, s.transcripts.name, s.calls.name
+        self._latest = text(
+            f'SELECT company_file FROM {c} WHERE "user" = :user'
+            " ORDER BY last_seen DESC, company_file LIMIT 1"
+        )
+        # The row made before the company file was known becomes that company's.
+        self._rename = text(
+            f"UPDATE {c} SET company_file = :company WHERE \"user\" = :user AND company_file = ''"
+            f' AND NOT EXISTS (SELECT 1 FROM {c} AS o WHERE o."user" = :user'
+            " AND o.company_file = :company)"
+        )
+        self._end_status = text(
+            f"UPDATE {c} SET ticket = NULL, ticket_key = NULL,"
+            " last_error_code = COALESCE(:code, last_error_code),"
+            " last_error_message = CASE WHEN CAST(:code AS TEXT) IS NULL"
+            " THEN last_error_message ELSE :message END,"
+            " last_error_at = CASE WHEN CAST(:code AS TEXT) IS NULL THEN last_error_at ELSE :at END"
+            " WHERE ticket_key = :key"
+        )
+        self._end_transcript = text(
+            f"UPDATE {t} SET ended = :at, outcome = :outcome WHERE ticket_key = :key"
+            " AND ended IS NULL"
+        )
+        self._abandon = text(
+            f"UPDATE {t} SET ended = last_at, outcome = 'abandoned'"
+            f' WHERE "user" = :user AND ended IS NULL AND ticket_key != :key'
+        )
+        self._open = text(
+            f'INSERT INTO {t} (ticket_key, ticket_prefix, "user", company_file, started,'
+            " last_at, calls) VALUES (:key, :prefix, :user, :company, :at, :at, 0)"
+            " ON CONFLICT (ticket_key) DO NOTHING"
+        )
+        keep = f'SELECT id FROM {t} WHERE "user" = :user ORDER BY id DESC LIMIT :keep'
+        self._trim_calls = text(
+            f"DELETE FROM {k} WHERE transcript_id IN (SELECT id FROM {t}"
+            f' WHERE "user" = :user AND id NOT IN ({keep}))'
+        )
+        self._trim = text(f'DELETE FROM {t} WHERE "user" = :user AND id NOT IN ({keep})')
+        self._add_call = text(
+            f"INSERT INTO {k} (transcript_id, operation, at, duration, arguments, answer,"
+            " error_code, job_id) SELECT id, CAST(:operation AS TEXT), :at, :duration,"
+            " CAST(:arguments AS TEXT), CAST(:answer AS TEXT), CAST(:error_code AS TEXT),"
+            f" CAST(:job_id AS BIGINT) FROM {t} WHERE ticket_key = :key AND calls < :max_calls"
+        )
+        self._count_call = text(
+            f"UPDATE {t} SET calls = calls + 1, last_at = :at,"
+            " company_file = CASE WHEN CAST(:company AS TEXT) = '' THEN company_file"
+            " ELSE :company END,"
+            " ended = CASE WHEN CAST(:outcome AS TEXT) IS NULL THEN ended ELSE :at END,"
+            " outcome = COALESCE(:outcome, outcome) WHERE ticket_key = :key"
+        )
+        self._statuses = text(f'SELECT * FROM {c} ORDER BY "user", company_file')
+        self._statuses_of = text(
+            f'SELECT * FROM {c} WHERE "user" = :user ORDER BY "user", company_file'
+        )
+        head = 'id, ticket_prefix, "user", company_file, started, last_at, ended, outcome, calls'
+        self._list = text(f"SELECT {head} FROM {t} ORDER BY id DESC LIMIT :limit OFFSET :offset")
+        self._list_of = text(
+            f'SELECT {head} FROM {t} WHERE "user" = :user ORDER BY id DESC'
+            " LIMIT :limit OFFSET :offset"
+        )
+        self._by_id = text(f"SELECT {head} FROM {t} WHERE id = :id")
+        self._by_key = text(f"SELECT {head} FROM {t} WHERE ticket_key = :key")
+        self._calls = text(
+            "SELECT operation, at, duration, arguments, answer, error_code, job_id"
+            f" FROM {k} WHERE transcript_id = :id ORDER BY id"
+        )
+
+    def close(self) -> None:
+        """Close this process's connections (of a database this store opened)."""
+        if self._own:
+            self._db.close()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _upsert(self, names: tuple[str, ...]) -> Executable:
+        found = self._upserts.get(names)
+        if found is None:
+            table = self._table
+            insert = pg_insert(table) if self._postgresql else sqlite_insert(table)
+            found = insert.on_conflict_do_update(
+                index_elements=[table.c.user, table.c.company_file],
+                set_={name: insert.excluded[name] for name in names},
+            )
+            self._upserts[names] = found
+        return found
+
+    def _update(self, names: tuple[str, ...]) -> Executable:
+        assignments = ", ".join(f"{name} = :{name}" for name in names)
+        return text(
+            f"UPDATE {self._table.name} SET {assignments}"
+            ' WHERE "user" = :user AND company_file = :company_file'
+        )
+
+    def _apply_update(self, conn: Connection, update: StatusUpdate) -> None:
+        unknown = set(update.values) - STATUS_COLUMNS
+        if unknown:
+            raise ValueError(f"not status columns: {sorted(unknown)}")
+        company = update.company_file
+        if company is None:
+            company = conn.execute(self._latest, {"user": update.user}).scalar()
+            if company is None:
+                if not update.create:
+                    return
+                company = ""
+        elif company and (update.user, company) not in self._known:
+            conn.execute(self._rename, {"user": update.user, "company": company})
+        names = tuple(sorted(update.values))
+        params = {**update.values, "user": update.user, "company_file": company}
+        if update.create:
+            conn.execute(self._upsert(names), params)
+        elif names:
+            conn.execute(self._update(names), params)
+
+    def _apply_entry(self, conn: Connection, entry: CallEntry) -> None:
+        key = ticket_key(entry.ticket)
+        if entry.starts:
+            params = {"user": entry.user, "key": key}
+            conn.execute(self._abandon, params)
+            conn.execute(
+                self._open,
+                {
+                    **params,
+                    "prefix": ticket_prefix(entry.ticket),
+                    "company": entry.company_file,
+                    "at": entry.at,
+                },
+            )
+            trim = {"user": entry.user, "keep": self.keep_sessions}
+            conn.execute(self._trim_calls, trim)
+            conn.execute(self._trim, trim)
+        arguments = {
+            name: self._scrub(value, entry.ticket) for name, value in entry.arguments.items()
+        }
+        conn.execute(
+            self._add_call,
+            {
+                "key": key,
+                "operation": entry.operation,
+                "at": entry.at,
+                "duration": entry.duration,
+                "arguments": json.dumps(arguments, ensure_ascii=False),
+                "answer": self._scrub(entry.answer, entry.ticket),
+                "error_code": entry.error_code,
+                "job_id": entry.job_id,
+                "max_calls": self.max_calls,
+            },
+        )
+        conn.execute(
+            self._count_call,
+            {"key": key, "at": entry.at, "company": entry.company_file, "outcome": entry.outcome},
+        )
+
+    def _scrub(self, value: Any, ticket: str) -> Any:
+        """A value as a transcript keeps it: the ticket as its prefix, bodies cut."""
+        if not isinstance(value, str):
+            return value
+        if ticket:
+            value = value.replace(ticket, f"{ticket_prefix(ticket)}...")
+        return cut(value, self.body_cap)
+
+    def record(self, *, update: StatusUpdate | None = None, entry: CallEntry | None = None) -> None:
+        """Apply one call: its status change and its transcript call, in one transaction.
+
+        Args:
+            update: the status row's change, if any.
+            entry: the call, for its session's transcript, if any.
+
+        Raises:
+            ValueError: ``update`` names a column that is not a status column.
+            StorageError: the database failed; nothing was written.
+        """
+        if update is None and entry is None:
+            return
+
+        def work(conn: Connection) -> None:
+            if update is not None:
+                self._apply_update(conn, update)
+            if entry is not None:
+                self._apply_entry(conn, entry)
+
+        self._db.run(work, what="the status store")
+        if update is not None and update.company_file:
+            self._known.add((update.user, update.company_file))
+
+    def end_session(
+        self,
+        ticket: str,
+        *,
+        at: float,
+        outcome: str,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """Close a session that ended unseen: its status no longer names it, its transcript ends.
+
+        Args:
+            ticket: the session's ticket.
+            at: when it was found ended.
+            outcome: what its transcript says, e.g. "expired".
+            error_code, error_message: noted as the status's last error, when given.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        key = ticket_key(ticket)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                self._end_status,
+                {"key": key, "code": error_code, "message": error_message, "at": at},
+            )
+            conn.execute(self._end_transcript, {"key": key, "at": at, "outcome": outcome})
+
+        self._db.run(work, what="the status store")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def statuses(self, *, user: str | None = None) -> list[ConnectionStatus]:
+        """Every status row, or one user's, by user and company file (job counts 0).
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        if user is None:
+            rows, _ = self._db.one(self._statuses, {}, what="the status store")
+        else:
+            rows, _ = self._db.one(self._statuses_of, {"user": user}, what="the status store")
+        return [_row_to_status(row) for row in rows]
+
+    def sessions(
+        self, *, user: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[SessionTranscript]:
+        """Transcripts, newest first, without their calls.
+
+        Args:
+            user: one user's only.
+            limit: at most this many (0 to 10,000).
+            offset: skip this many of the newest first.
+
+        Raises:
+            ValueError: a limit or offset that is not an int in range.
+            StorageError: the database could not be read.
+        """
+        _check_page(limit, offset)
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        statement = self._list
+        if user is not None:
+            statement, params["user"] = self._list_of, user
+        rows, _ = self._db.one(statement, params, what="the status store")
+        return [_row_to_transcript(row) for row in rows]
+
+    def session(self, ref: str | int) -> SessionTranscript | None:
+        """One transcript with its calls.
+
+        Args:
+            ref: the transcript's id, or its session's ticket.
+
+        Returns:
+            The transcript, or None when there is none.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+            return None
+        if isinstance(ref, int) and not -(2**63) <= ref < 2**63:
+            return None
+
+        def work(conn: Connection) -> SessionTranscript | None:
+            if isinstance(ref, int):
+                row = conn.execute(self._by_id, {"id": ref}).mappings().first()
+            else:
+                row = conn.execute(self._by_key, {"key": ticket_key(ref)}).mappings().first()
+            if row is None:
+                return None
+            calls = [
+                TranscriptCall(
+                    operation=c["operation"],
+                    at=float(c["at"]),
+                    duration=float(c["duration"]),
+                    arguments=json.loads(c["arguments"]),
+                    answer=c["answer"],
+                    error_code=c["error_code"],
+                    job_id=None if c["job_id"] is None else int(c["job_id"]),
+                )
+                for c in conn.execute(self._calls, {"id": row["id"]}).mappings()
+            ]
+            return _row_to_transcript(row, calls)
+
+        return self._db.run(work, what="the status store", write=False)
+
+
+class MemoryStatusStore(SQLStatusStore):
+    """Status and transcripts in memory, for tests and single-process servers.
+
+    The SQL store on a private in-memory SQLite database: the same code,
+    so the same behaviour.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self, *, keep_sessions: int = 50, max_calls: int = 500, body_cap: int = BODY_CAP
+    ) -> None:
+        super().__init__(
+            URL.create("sqlite", database=":memory:"),
+            keep_sessions=keep_sessions,
+            max_calls=max_calls,
+            body_cap=body_cap,
+        )
