@@ -34,6 +34,7 @@ from qbwc_spyne import (
     JobKind,
     JobState,
     JSONFormatter,
+    LiveClient,
     MemoryJobQueue,
     MemorySessionStore,
     Metrics,
@@ -44,6 +45,7 @@ from qbwc_spyne import (
     qbxml,
 )
 from qbwc_spyne.events import ErrorCode
+from qbwc_spyne.exceptions import LiveTimeout
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS, CallFields
@@ -305,6 +307,18 @@ class TestJobs:
 
 
 class TestBounds:
+    def test_a_live_client_reports_its_requests_to_the_metrics(self, queue):
+        """LiveClient(observe=metrics.observe_live_request): a timed-out request counted once."""
+        metrics = Metrics(queue=queue)
+        client = LiveClient(queue, observe=metrics.observe_live_request)
+        with pytest.raises(LiveTimeout):
+            client.request("shop", qbxml.Rq("CustomerQueryRq", {"MaxReturned": 1}), timeout=0.2)
+        scraped = parse(metrics)
+        count = samples(scraped, "qbwc_live_request_duration_seconds_count")
+        assert count == {(("outcome", "timeout"),): 1}
+        assert scraped[("qbwc_live_request_duration_seconds_sum", (("outcome", "timeout"),))] > 0
+        assert scraped[("qbwc_jobs", (("state", "cancelled"),))] == 1  # never sent: cancelled
+
     def test_made_up_hresults_cannot_grow_the_registry(self):
         """Failed jobs with 250 distinct hresults and a hostile code: at most MAX_CODES + other."""
         queue = MemoryJobQueue()
