@@ -391,6 +391,17 @@ class TestExposition:
         page = Client(make_wsgi_app(handler)).get("/metrics").get_data(as_text=True)
         assert page.startswith("QuickBooks Web Connector endpoint") and "qbwc_calls" not in page
 
+    def test_metrics_given_both_ways_count_each_call_once(self, queue):
+        """make_wsgi_app(observers=[m], metrics=m): one update, each call counted once."""
+        metrics = Metrics(queue=queue)
+        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds())
+        handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
+        app = make_wsgi_app(handler, observers=[metrics], metrics=metrics)
+        result = WebConnector(app, user="shop", password="pw").update()
+        assert result.ok, result.transcript()
+        calls = samples(parse(metrics), "qbwc_calls_total")
+        assert sum(calls.values()) == len(result.calls)
+
     def test_two_metrics_in_one_process_do_not_clash(self):
         """Each Metrics has its own registry by default."""
         first, second = Metrics(), Metrics()

@@ -349,7 +349,9 @@ class QBWCServer(ReferenceInterface):
         if metrics is not None:
             from ._metrics import make_metrics_app
 
-            observers = [*observers, metrics]
+            observers = list(observers)
+            if metrics not in observers:  # given both ways, it still counts each call once
+                observers.append(metrics)
             # Its sessions are active as long as the core's.
             metrics.session_timeout = session_timeout
             self._metrics_app = make_metrics_app(metrics)
