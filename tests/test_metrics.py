@@ -50,7 +50,13 @@ from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS, CallFields
 from qbwc_spyne.server._metrics import MAX_CODES
-from qbwc_spyne.testing import FakeQuickBooks, HTTPTransport, WebConnector, make_client
+from qbwc_spyne.testing import (
+    FakeQuickBooks,
+    HTTPTransport,
+    WebConnector,
+    WSGITransport,
+    make_client,
+)
 
 from .helpers import FakeClock, RecordingHandler, free_port, raises, wait_until_serving
 
@@ -228,6 +234,22 @@ class TestCalls:
         after = scrape(url + "metrics")
         assert after[("qbwc_sessions_active", ())] == 0
         assert samples(after, "qbwc_sessions_ended_total") == {(("reason", "closed"),): 1}
+
+    def test_a_session_never_met_again_ends_as_abandoned(self, queue, clock):
+        """Silent past the session timeout: no longer active, ended as abandoned, once."""
+        metrics = Metrics(queue=queue, clock=clock)
+        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds(), clock=clock)
+        handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
+        app = make_wsgi_app(handler, metrics=metrics, clock=clock, session_timeout=600)
+        client = make_client(WSGITransport(app)).service
+        client.authenticate(strUserName="shop", strPassword="pw")
+        clock.advance(599)
+        assert parse(metrics)[("qbwc_sessions_active", ())] == 1
+        clock.advance(2)
+        for _ in range(2):  # the second scrape finds nothing more to end
+            scraped = parse(metrics)
+            assert scraped[("qbwc_sessions_active", ())] == 0
+            assert samples(scraped, "qbwc_sessions_ended_total") == {(("reason", "abandoned"),): 1}
 
     def test_call_latency_is_observed_once_per_call(self, service, clock, quickbooks):
         """The latency histogram's count per operation equals the calls made."""

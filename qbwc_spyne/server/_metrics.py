@@ -38,7 +38,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -175,6 +175,8 @@ class Metrics:
         session_timeout: seconds after which a session not heard from is no
             longer active (the core's ``session_timeout``; ``make_wsgi_app``
             sets it to the server's).
+        clock: seconds from any fixed point, for how long a session has
+            been silent (a monotonic clock; tests pass a fake one).
 
     Raises:
         ValueError: ``registry`` holds these metrics already (from another
@@ -189,10 +191,12 @@ class Metrics:
         queue: JobQueue | None = None,
         *,
         session_timeout: float = 1800.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.queue = queue
         self.session_timeout = session_timeout
+        self.clock = clock
         self._lock = threading.Lock()
         self._live: dict[str, float] = {}  # ticket -> monotonic time of its last call
         self._codes: set[str] = set()
@@ -213,12 +217,6 @@ class Metrics:
         self.sessions_started = Counter(
             "qbwc_sessions_started", "Sessions opened by authenticate.", registry=registry
         )
-        self.sessions_ended = Counter(
-            "qbwc_sessions_ended",
-            "Sessions ended: closed, expired (met after the timeout) or abandoned (not met again).",
-            ["reason"],
-            registry=registry,
-        )
         #: Whether prometheus-client keeps the values in files for several processes.
         self.multiprocess = multiprocess_dir() is not None
         self.sessions_active = Gauge(
@@ -228,8 +226,16 @@ class Metrics:
             # Several processes: +1 at a start and -1 at an end, wherever each came.
             multiprocess_mode="sum",
         )
+        # Registered before sessions_ended: a scrape reads the gauge first,
+        # and the sessions it finds abandoned are in the same scrape's count.
         if not self.multiprocess:
             self.sessions_active.set_function(self._active)
+        self.sessions_ended = Counter(
+            "qbwc_sessions_ended",
+            "Sessions ended: closed, expired (met after the timeout) or abandoned (not met again).",
+            ["reason"],
+            registry=registry,
+        )
         self.errors = Counter(
             "qbwc_errors",
             "Errors by code: the core's error names, failed jobs' statusCode or hresult.",
@@ -298,7 +304,7 @@ class Metrics:
         if self.multiprocess:
             self._count_session(call, outcome)
             return
-        now = time.monotonic()
+        now = self.clock()
         ended: str | None = None
         with self._lock:
             if call.operation == "authenticate" and outcome == "ok" and call.session is not None:
@@ -332,7 +338,7 @@ class Metrics:
 
     def _active(self) -> float:
         """Sessions heard from within the timeout; the rest end as abandoned."""
-        cutoff = time.monotonic() - self.session_timeout
+        cutoff = self.clock() - self.session_timeout
         with self._lock:
             gone = [ticket for ticket, seen in self._live.items() if seen < cutoff]
             for ticket in gone:
