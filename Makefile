@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_storage
 	$(BIN)/python -m bench.bench_hosts
 	$(BIN)/python -m bench.bench_live
+	$(BIN)/python -m bench.bench_dashboard
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -104,3 +104,11 @@ def test_live_benchmark_prints_each_latency_beside_the_noop_wait():
     assert "hot session, 3 requests" in out and "cold start, RunEveryNSeconds=0.3" in out
     assert "4 requests from 2 threads, one session" in out
     assert "in order: True, sessions: 1" in out
+
+
+def test_dashboard_benchmark_prints_each_page_beside_the_floor():
+    """The connections page beside the plain GROUP BY, and the jobs pages, at a tiny size."""
+    out = run("bench.bench_dashboard", "--users", "20", "--jobs", "500", "--repeat", "1")
+    assert "Dashboard over 20 users and 500 jobs" in out
+    for case in ("connections page", "floor: SELECT", "jobs page 10^30 (past the end)"):
+        assert case in out

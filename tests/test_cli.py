@@ -600,3 +600,110 @@ class TestJobs:
             main(["jobs", "purge", "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "(default: 30.0)" in text and "QBWC_SPYNE_DB" in text
+
+
+def test_serve_dashboard_without_a_password_refuses_and_says_how(tmp_path):
+    """--dashboard with neither variable set: one line naming the variable, no server."""
+    env = {"QBWC_DEMO_DATA": str(tmp_path / "data"), "QBWC_SPYNE_DASHBOARD_PASSWORD": ""}
+    result = run(
+        "serve", "examples.customer_mirror:make_app()", "--port", "0", "--dashboard", env=env
+    )
+    assert_one_line_error(result, "QBWC_SPYNE_DASHBOARD_PASSWORD")
+
+
+def test_serve_dashboard_needs_a_queue(tmp_path):
+    """A handler without a job queue has nothing to show: one line saying so."""
+    (tmp_path / "plain_app.py").write_text(
+        "from qbwc_spyne import QBWCHandler\nclass Handler(QBWCHandler):\n"
+        "    def on_authenticate(self, event):\n        pass\n"
+    )
+    env = {"QBWC_SPYNE_DASHBOARD_PASSWORD": "pw"}
+    result = run("serve", "plain_app:Handler", "--dashboard", cwd=tmp_path, env=env)
+    assert_one_line_error(result, "TARGET must be a QueueHandler")
+
+
+@pytest.mark.wire
+def test_serve_dashboard_mounts_it_beside_the_endpoint(tmp_path):
+    """The endpoint still serves its WSDL at /, and /dashboard/ asks for the password."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "QBWC_DEMO_DATA": str(tmp_path / "data"),
+        "QBWC_SPYNE_DASHBOARD_PASSWORD": "operator-password",
+    }
+    server = subprocess.Popen(
+        [*CLI, "serve", "examples.customer_mirror:make_app()", "--port", str(port), "--dashboard"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+        import requests
+
+        session = requests.Session()
+        form = session.get(url + "dashboard/jobs", timeout=10)
+        assert form.status_code == 200 and "password" in form.text
+        assert form.url == url + "dashboard/login?next=/dashboard/jobs"
+        csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+        jobs = session.post(
+            url + "dashboard/login",
+            data={"csrf": csrf, "password": "operator-password", "next": "/dashboard/jobs"},
+            timeout=10,
+        )
+        assert jobs.status_code == 200 and "mirror_customers" in jobs.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=10)
+    assert f"Dashboard: {url}dashboard/" in output
+    assert "operator-password" not in output
+
+
+@pytest.mark.wire
+def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
+    """An app that records status: its sessions appear on the served dashboard's pages."""
+    (tmp_path / "recorded_app.py").write_text(
+        "from qbwc_spyne import QueueHandler, SQLiteJobQueue, make_wsgi_app\n"
+        "from qbwc_spyne.status import SQLStatusStore, StatusRecorder\n"
+        "queue = SQLiteJobQueue('jobs.db')\n"
+        "handler = QueueHandler(queue, passwords=lambda user, password: password == 'pw')\n"
+        "app = make_wsgi_app(handler, observers=[StatusRecorder(SQLStatusStore('jobs.db'))])\n"
+    )
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QBWC_SPYNE_DASHBOARD_TOKEN": "script-token"}
+    env.pop("QBWC_SPYNE_DASHBOARD_PASSWORD", None)
+    server = subprocess.Popen(
+        [*CLI, "serve", "recorded_app:app", "--port", str(port), "--dashboard"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+        import requests
+
+        from qbwc_spyne import SQLiteJobQueue
+        from qbwc_spyne.testing import WebConnector
+
+        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
+        queue.close()
+        result = WebConnector(url, user="shop", password="pw").update()
+        assert result.ok, result.transcript()
+        bearer = {"Authorization": "Bearer script-token"}
+        connections = requests.get(url + "dashboard/", headers=bearer, timeout=10)
+        assert connections.status_code == 200 and ">shop<" in connections.text
+        sessions = requests.get(url + "dashboard/sessions", headers=bearer, timeout=10)
+        assert sessions.status_code == 200 and "No session on this page." not in sessions.text
+        live = requests.get(url + "dashboard/live", headers=bearer, timeout=10)
+        assert 'id="check"' in live.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)

@@ -31,6 +31,7 @@ SERVERS = ("spyne", "werkzeug")
 PUBLIC_MODULES = {
     "qbwc_spyne",
     "qbwc_spyne.auth",
+    "qbwc_spyne.dashboard",
     "qbwc_spyne.errors",
     "qbwc_spyne.events",
     "qbwc_spyne.exceptions",
@@ -233,8 +234,31 @@ def errors_violations(graph: Graph) -> list[str]:
     ]
 
 
+def dashboard_violations(graph: Graph) -> list[str]:
+    """Imports by which dashboard/ reaches spyne, server/, testing/ or cli/, or a database itself.
+
+    The dashboard is mounted beside any endpoint and reads what it is handed
+    (a queue, a status store): it serves through werkzeug alone, and its own
+    code speaks to no database.
+    """
+    own = graph.in_folder("dashboard")
+    banned = [f"{PACKAGE}.{f}" for f in ("server", "testing", "cli")]
+    found = []
+    for name in sorted(graph.reachable(own)):
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is not None:
+                bad = under(module, banned)
+            else:
+                bad = under(imp.target, ["spyne"]) or (name in own and under(imp.target, DATABASES))
+            if bad:
+                found.append(str(imp))
+    return found
+
+
 RULES = {
     "protocol": protocol_violations,
+    "dashboard": dashboard_violations,
     "errors": errors_violations,
     "queue": queue_violations,
     "testing": kit_violations,
@@ -280,7 +304,8 @@ class TestTheGraph:
     def test_every_layer_folder_exists(self, sources):
         """The folders the rules name are there (a rule on a missing folder checks nothing)."""
         graph = Graph(sources)
-        for folder in ("protocol", "server", "store", "queue", "qbxml", "testing", "cli"):
+        folders = ("protocol", "server", "store", "queue", "qbxml", "testing", "cli", "dashboard")
+        for folder in folders:
             assert len(graph.in_folder(folder)) >= 2, folder
 
 
@@ -319,6 +344,28 @@ class TestErrors:
         """An import of the package or of a third-party module breaks the rule."""
         violations = errors_violations(planted(sources, ERRORS, line))
         assert any(v.startswith(f"{ERRORS}:") for v in violations), violations
+
+
+class TestDashboard:
+    def test_the_dashboard_reaches_no_soap_server_kit_or_database(self, sources):
+        """dashboard/ serves with werkzeug alone and reads only what it is handed."""
+        assert dashboard_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.dashboard._app", "import spyne"),
+            ("qbwc_spyne.dashboard._app", "from ..server._server import make_wsgi_app"),
+            ("qbwc_spyne.dashboard._auth", "from ..testing import FakeQuickBooks"),
+            ("qbwc_spyne.dashboard", "def f():\n    from ..cli import _cli"),
+            ("qbwc_spyne.dashboard._app", "import sqlalchemy"),
+            ("qbwc_spyne.queue._jobs", "from spyne import Application"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """spyne, server/, testing/ or cli/ reached, or a database imported, breaks the rule."""
+        violations = dashboard_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
 
 
 class TestQueue:

@@ -49,6 +49,7 @@ from .helpers import free_port, wait_until_serving
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
+DASHBOARD_ENV = "QBWC_SPYNE_DASHBOARD_PASSWORD"
 FENCE = re.compile(r"^```(?P<info>\S*)\s*$")
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.*?)\s*-->\s*$", re.DOTALL)
 
@@ -158,6 +159,8 @@ def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
     shutil.copy(Path(__file__).with_name("your_app.py"), tmp_path / "your_app.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    # The dashboard's block reads its password from the environment, as it says to.
+    monkeypatch.setenv(DASHBOARD_ENV, "the operator's password")
     for name in ("app", "your_app"):
         sys.modules.pop(name, None)
     yield tmp_path
@@ -365,6 +368,32 @@ def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert updates and updates[0].ok, updates and updates[0].transcript()
 
 
+def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The endpoint answers at /, and /dashboard/ lets the operator in with the password only."""
+    module.queue.enqueue(user="shop", kind="add_invoice", payload={"order": "1042"})
+    browser = Client(module.site)
+    assert browser.get("/?wsdl").status_code == 200
+    form = browser.get("/dashboard/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    wrong = browser.post("/dashboard/login", data={"csrf": csrf[1], "password": "guess"})
+    assert wrong.status_code == 401
+    right = browser.post(
+        "/dashboard/login", data={"csrf": csrf[1], "password": os.environ[DASHBOARD_ENV]}
+    )
+    assert right.headers["Location"] == "/dashboard/"
+    jobs = browser.get("/dashboard/jobs")
+    assert jobs.status_code == 200 and "add_invoice" in jobs.text
+    # The update is recorded: its company file, and the job that failed (no kind
+    # named add_invoice is registered in this block) as the connection's trouble.
+    WebConnector(module.site, user="shop", password="s3cret", quickbooks=FakeQuickBooks()).update()
+    connections = browser.get("/dashboard/")
+    assert "Fake.qbw" in connections.text and "1 failed job(s)" in connections.text
+    module.dashboard.live.close()
+    module.status.close()
+    module.queue.close()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -387,6 +416,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_errors
     if "client = LiveClient(queue)" in block.text:
         return use_live
+    if "make_dashboard_app(" in block.text:
+        return use_dashboard
     return None
 
 

@@ -23,6 +23,12 @@ PROG = "qbwc-spyne"
 #: Read by ``simulate`` when neither --password nor --password-stdin is given.
 PASSWORD_ENV = "QBWC_PASSWORD"  # noqa: S105  (a variable's name, not a password)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Read by ``serve --dashboard``: the operator's password, a token for scripts, the cookie key.
+DASHBOARD_ENV = {
+    "password": "QBWC_SPYNE_DASHBOARD_PASSWORD",
+    "token": "QBWC_SPYNE_DASHBOARD_TOKEN",
+    "secret_key": "QBWC_SPYNE_DASHBOARD_SECRET",
+}
 
 
 class CommandError(Exception):
@@ -113,6 +119,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..server._server import make_wsgi_app
 
     configure_logging(args.log_level)
+    if args.dashboard and not (
+        os.environ.get(DASHBOARD_ENV["password"]) or os.environ.get(DASHBOARD_ENV["token"])
+    ):
+        # Before loading the target (which may start work): there is no open dashboard.
+        raise CommandError(
+            f"--dashboard needs a password: set {DASHBOARD_ENV['password']}"
+            f" (or {DASHBOARD_ENV['token']} for scripts)"
+        )
     store = open_store(args.store) if args.store else None  # before loading: fail early
     target = load_target(args.target)
     if isinstance(target, type) and issubclass(target, QBWCHandler):
@@ -131,6 +145,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = target
     else:
         raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
+    if args.dashboard:
+        app = with_dashboard(app, target)
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
@@ -140,6 +156,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"WSDL: {url}?wsdl")
     if args.metrics:
         print(f"Metrics: {url}metrics")
+    if args.dashboard:
+        print(f"Dashboard: {url}dashboard/")
     print("This is werkzeug's development server; in production use gunicorn. Ctrl-C stops.")
     try:
         server.serve_forever()
@@ -161,6 +179,42 @@ def _metrics(handler: Any) -> Any:
             "--metrics needs prometheus-client: pip install 'qbwc_spyne[metrics]'"
         ) from None
     return Metrics(queue=handler.queue if isinstance(handler, QueueHandler) else None)
+
+
+def with_dashboard(app: Any, target: Any) -> Any:
+    """``app`` with the dashboard of the target's job queue mounted at /dashboard.
+
+    The password and token come from the environment (``DASHBOARD_ENV``), never
+    from the command line, where other users of the machine could read them.
+    When the app records connection status (a ``StatusRecorder`` among its
+    observers), the dashboard shows it, and its Live page checks connections.
+    """
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from ..dashboard import make_dashboard_app
+    from ..queue._jobs import QueueHandler
+    from ..queue._live import LiveClient
+    from ..status import StatusRecorder
+
+    # The target itself, or the handler of the app it made (make_wsgi_app's).
+    core = getattr(target, "core", None)
+    handler = getattr(core, "handler", target)
+    if not isinstance(handler, QueueHandler):
+        raise CommandError(
+            "--dashboard shows a job queue: TARGET must be a QueueHandler or its app"
+        )
+    recorders = [o for o in getattr(core, "observers", ()) if isinstance(o, StatusRecorder)]
+    status = recorders[0].store if recorders else None
+    setting = {name: os.environ.get(variable) or None for name, variable in DASHBOARD_ENV.items()}
+    dashboard = make_dashboard_app(
+        handler.queue,
+        status=status,
+        live=LiveClient(handler.queue, status=status),
+        password=setting["password"],
+        token=setting["token"],
+        secret_key=setting["secret_key"],
+    )
+    return DispatcherMiddleware(app, {"/dashboard": dashboard})
 
 
 # -- qwc ------------------------------------------------------------------------------
@@ -730,6 +784,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="INFO",
         help="log to stderr from this level up; INFO shows a line per session and per "
         "job (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve the operator's dashboard at /dashboard/ too (a QueueHandler's queue); "
+        f"it needs ${DASHBOARD_ENV['password']} (or ${DASHBOARD_ENV['token']})",
     )
     serve.set_defaults(run=cmd_serve)
 

@@ -716,6 +716,65 @@ class SQLJobQueue:
 
         return self._read(work, single=True)
 
+    def jobs_page(
+        self,
+        *,
+        user: str | None = None,
+        states: Iterable[JobState] = (),
+        kind: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Job], int]:
+        """One page of jobs, newest first, and how many jobs match: an operator's list.
+
+        Args:
+            user, states, kind: keep only the jobs of this user, in these
+                states, of this kind (None or empty: any).
+            limit: the page's size, 1 or more.
+            offset: jobs to skip, 0 or more.
+
+        Returns:
+            The page's jobs (highest id first) and the number that match.
+            An offset past the last match gives an empty page without
+            reading a row, however large it is.
+
+        .. versionadded:: Unreleased
+        """
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        binds: list[BindParameter[Any]] = []
+        if user:
+            clauses.append('"user" = :user')
+            params["user"] = user
+        if kind:
+            clauses.append("kind = :kind")
+            params["kind"] = kind
+        wanted = [s.value for s in states]
+        if wanted:
+            clauses.append("state IN :states")
+            params["states"] = wanted
+            binds.append(bindparam("states", expanding=True))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        count = text(f"SELECT count(*) FROM {self._sql.jobs}{where}")
+        page = text(
+            f"SELECT {self._sql.whole} FROM {self._sql.jobs}{where}"
+            " ORDER BY id DESC LIMIT :limit OFFSET :offset"
+        )
+        if binds:
+            count, page = count.bindparams(*binds), page.bindparams(*binds)
+
+        def work(conn: Connection) -> tuple[list[Job], int]:
+            total = int(conn.execute(count, params).scalar_one())
+            # Past the end: nothing to read (and no offset too big for SQL).
+            if offset >= total:
+                return [], total
+            rows = conn.execute(
+                page, {**params, "limit": max(1, limit), "offset": max(0, offset)}
+            ).mappings()
+            return self._jobs_of(conn, rows.all()), total
+
+        return self._read(work, single=True)
+
     def runnable(self, *, user: str) -> list[Job]:
         def work(conn: Connection) -> list[Job]:
             rows = conn.execute(self._sql.runnable, {"user": user}).mappings().all()
