@@ -51,3 +51,34 @@ logconfig_dict = {
         "qbwc_spyne": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
     },
 }
+
+# QBWC_LOG_FORMAT=json: the library's lines as one JSON object each, with
+# the call's user, ticket prefix, job and operation as fields, for a log
+# collector. Setting "handlers" and "formatters" replaces gunicorn's whole,
+# hence its own are named again.
+if os.environ.get("QBWC_LOG_FORMAT") == "json":
+    logconfig_dict["formatters"] = {
+        "generic": {
+            "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+            "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+        },
+        "json": {"()": "qbwc_spyne.JSONFormatter"},
+    }
+    logconfig_dict["handlers"] = {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "generic",
+            "stream": "ext://sys.stdout",
+        },
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "generic",
+            "stream": "ext://sys.stderr",
+        },
+        "json_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        },
+    }
+    logconfig_dict["loggers"]["qbwc_spyne"]["handlers"] = ["json_console"]

@@ -36,15 +36,18 @@ from .queue._jobs import (
     retry_job,
 )
 from .queue._live import Health, LiveClient
+from .server._logging import JSONFormatter
 from .store._interfaces import Job, JobQueue, JobState, SessionStore
 from .store._queue import MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
 from .store._stores import MemorySessionStore, SQLiteSessionStore, SQLSessionStore
 
 if TYPE_CHECKING:
+    from .server._metrics import Metrics, make_metrics_app
     from .server._server import QBWCServer, make_wsgi_app
 
 __all__ = [
     "Health",
+    "JSONFormatter",
     "Job",
     "JobContext",
     "JobKind",
@@ -53,6 +56,7 @@ __all__ = [
     "LiveClient",
     "MemoryJobQueue",
     "MemorySessionStore",
+    "Metrics",
     "QBWCHandler",
     "QBWCServer",
     "QueueHandler",
@@ -67,6 +71,7 @@ __all__ = [
     "cancel_job",
     "events",
     "exceptions",
+    "make_metrics_app",
     "make_wsgi_app",
     "recover_jobs",
     "resolve_unknown",
@@ -82,4 +87,9 @@ def __getattr__(name: str) -> Any:
         from .server import _server
 
         return getattr(_server, name)
+    if name in ("Metrics", "make_metrics_app"):
+        # Needs the ``metrics`` extra (prometheus-client).
+        from .server import _metrics
+
+        return getattr(_metrics, name)
     raise AttributeError(f"module 'qbwc_spyne' has no attribute {name!r}")

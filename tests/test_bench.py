@@ -85,6 +85,14 @@ def test_hosts_benchmark_prints_every_setting_side_by_side_without_errors():
         assert re.search(rf"^{setting} +3 +\d+ ", claims, re.MULTILINE), (setting, out)
 
 
+def test_metrics_benchmark_prints_each_operation_with_and_without_the_observer():
+    """Each operation of a session beside no observer; the observer alone, with a job read."""
+    out = run("bench.bench_metrics", "--calls", "3")
+    for operation in ("authenticate", "sendRequestXML", "receiveResponseXML", "closeConnection"):
+        assert re.search(rf"^{operation} +\d+ +\d+ +-?\d+$", out, re.MULTILINE), out
+    assert "a call naming no job" in out and "naming a done job (SQLite)" in out
+
+
 def test_live_benchmark_prints_each_latency_beside_the_noop_wait():
     """Hot, cold and the hundred-request rows, each answered in one session and in order."""
     out = run(

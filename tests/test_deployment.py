@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,8 +64,12 @@ def test_gunicorn_benchmark_counts_every_update():
         assert (completed, resets, other) == ("3", "0", "0"), row
 
 
-def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
-    """With the sample settings, an update leaves the library's session lines in the log."""
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path, log_format):
+    """With the sample settings, an update leaves the library's session lines in the log.
+
+    With QBWC_LOG_FORMAT=json, as JSON objects naming the call's user and operation.
+    """
 
     port = free_port()
     log = tmp_path / "gunicorn.log"
@@ -73,6 +78,7 @@ def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
         "PYTHONPATH": str(ROOT),
         "QBWC_BIND": f"127.0.0.1:{port}",
         "QBWC_SESSIONS": str(tmp_path / "sessions.db"),
+        "QBWC_LOG_FORMAT": log_format,
     }
     with log.open("w") as output:
         server = subprocess.Popen(
@@ -96,3 +102,10 @@ def test_the_library_lines_reach_gunicorns_log_with_the_sample_conf(tmp_path):
             server.wait(timeout=30)
     text = log.read_text()
     assert "authenticate: user 'nobody'" in text, text[-2000:]
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    if log_format == "json":
+        (refused,) = [e for e in entries if "authenticate: user 'nobody'" in e["message"]]
+        assert refused["qbwc_user"] == "nobody" and refused["qbwc_operation"] == "authenticate"
+        assert refused["logger"] == "qbwc_spyne" and refused["level"] == "INFO"
+    else:
+        assert entries == []

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.test import Client
 
-from qbwc_spyne import QBWCServer
+from qbwc_spyne import JSONFormatter, QBWCServer
 from qbwc_spyne._xml import has_doctype
+from qbwc_spyne.server._logging import FIELDS
 
 from .helpers import RecordingHandler, fault_of, traffic
 
@@ -231,15 +232,22 @@ def _shared_server() -> QBWCServer:
 
 
 class _Everything(logging.Handler):
-    """A root handler at DEBUG keeping each record formatted, traceback included."""
+    """A root handler at DEBUG keeping each record formatted, traceback included.
+
+    Three times: as text, as the call's fields (user, ticket prefix, job,
+    operation), and as :class:`~qbwc_spyne.JSONFormatter` writes it.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.texts: list[str] = []
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.json = JSONFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         self.texts.append(self.format(record))
+        self.texts.append(" ".join(str(getattr(record, name, "")) for name in FIELDS))
+        self.texts.append(self.json.format(record))
 
 
 @contextmanager
@@ -300,7 +308,7 @@ RECORD_BOUND = 4000
     .map(lambda p: "Pw" + p),
 )
 def test_a_planted_password_never_reaches_any_log_record(data, password):
-    """Hypothesis: mutated authenticate bodies; no record of any logger at any level holds it."""
+    """Hypothesis: mutated authenticate bodies; no record, its call's fields or JSON holds it."""
     body, content_type = data.draw(authenticate_bodies(password))
     server = _shared_server()
     with every_log_record() as texts:
@@ -319,6 +327,6 @@ def test_logs_keep_operation_size_and_error_of_a_cut_off_authenticate():
     with every_log_record() as texts:
         response = post(server, body, "text/xml; charset=utf-8")
     assert response.status_code == 500
-    (line,) = [t for t in texts if "fault" in t]
+    (line,) = [t for t in texts if "fault" in t and not t.startswith("{")]  # the text line
     assert f"authenticate ({len(body)} bytes)" in line and "XMLSyntaxError" in line
     assert not any("cut-off-secret" in t for t in texts)

@@ -15,7 +15,10 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import io
 import itertools
+import json
+import logging
 import os
 import re
 import shutil
@@ -34,6 +37,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 from qbwc_spyne import JobContext, JobKind, JobState, codegen_schema, make_wsgi_app, qbxml
@@ -299,6 +303,34 @@ def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert names == ['"Zoë" Café EUR']
 
 
+def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """An update counted at /metrics of the same app; the library's lines as JSON with the call."""
+    lines = io.StringIO()
+    module.json_lines.setStream(lines)
+    try:
+        quickbooks = FakeQuickBooks()
+        result = WebConnector(
+            module.app, user="shop", password="s3cret", quickbooks=quickbooks
+        ).update()
+        assert result.ok, result.transcript()
+        page = Client(module.app).get("/metrics").get_data(as_text=True)
+    finally:
+        module.library.removeHandler(module.json_lines)
+        module.library.setLevel(logging.NOTSET)
+    calls = {
+        (sample.labels["operation"], sample.labels["outcome"]): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name == "qbwc_calls_total"
+    }
+    assert calls[("authenticate", "ok")] == 1 and calls[("closeConnection", "ok")] == 1
+    assert sum(calls.values()) == len(result.calls)
+    entries = [json.loads(line) for line in lines.getvalue().splitlines()]
+    started = next(e for e in entries if "started" in e["message"])
+    assert started["qbwc_user"] == "shop" and started["qbwc_operation"] == "authenticate"
+    assert started["qbwc_ticket"] == result.ticket[:8]
+
+
 def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
     """The hex spelled in lower case is the catalogued HRESULT, with words and a source."""
     from qbwc_spyne.errors import explain
@@ -403,6 +435,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_postgres
     if "qbxml.SchemaError" in block.text:
         return use_schema
+    if "Metrics(" in block.text:
+        return use_metrics
     if "from qbwc_spyne.errors import explain" in block.text:
         return use_errors
     if "client = LiveClient(queue)" in block.text:

@@ -135,10 +135,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except TypeError as exc:  # e.g. a hook left abstract, or required arguments
             raise CommandError(f"cannot create {args.target}: {exc}") from None
     if isinstance(target, QBWCHandler):
-        app = make_wsgi_app(target, store=store, public_url=args.public_url)
+        metrics = _metrics(target) if args.metrics else None
+        app = make_wsgi_app(target, store=store, public_url=args.public_url, metrics=metrics)
     elif callable(target):
-        if args.store or args.public_url:
-            raise CommandError("--store and --public-url apply to a handler, not a WSGI app")
+        if args.store or args.public_url or args.metrics:
+            raise CommandError(
+                "--store, --public-url and --metrics apply to a handler, not a WSGI app"
+            )
         app = target
     else:
         raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
@@ -151,6 +154,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{server.server_port}/"
     print(f"Serving {args.target} for the Web Connector at {url}")
     print(f"WSDL: {url}?wsdl")
+    if args.metrics:
+        print(f"Metrics: {url}metrics")
     if args.dashboard:
         print(f"Dashboard: {url}dashboard/")
     print("This is werkzeug's development server; in production use gunicorn. Ctrl-C stops.")
@@ -161,6 +166,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _metrics(handler: Any) -> Any:
+    """A Metrics for ``handler`` (its queue's jobs too, for a QueueHandler)."""
+    from ..queue._jobs import QueueHandler
+
+    try:
+        from ..server._metrics import Metrics
+    except ImportError:
+        raise CommandError(
+            "--metrics needs prometheus-client: pip install 'qbwc_spyne[metrics]'"
+        ) from None
+    return Metrics(queue=handler.queue if isinstance(handler, QueueHandler) else None)
 
 
 def with_dashboard(app: Any, target: Any) -> Any:
@@ -753,6 +771,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the URL the Web Connector uses, written into the WSDL (default: the "
         "URL each request came to)",
+    )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics at /metrics beside the endpoint (needs the metrics extra)",
     )
     serve.add_argument(
         "--log-level",

@@ -12,15 +12,34 @@ So spyne's records never reach the application's handlers at all: the
 itself, as one line with the operation, the size and the error, never the
 body. In case a handler is attached to one of spyne's loggers directly,
 those loggers also shorten and redact what they pass on.
+
+Every record of the library's own loggers (``qbwc_spyne`` and below) says
+which call it is about: :class:`CallFields` adds ``qbwc_user``,
+``qbwc_ticket`` (its first 8 characters: the ticket is the session's only
+credential), ``qbwc_job`` and ``qbwc_operation`` from
+:func:`~qbwc_spyne.protocol._calls.current_call`, empty outside a call.
+:class:`JSONFormatter` writes them as JSON fields.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["LIMIT", "install_log_filters", "redact", "shorten"]
+from ..protocol._calls import current_call
+
+__all__ = [
+    "FIELDS",
+    "LIMIT",
+    "CallFields",
+    "JSONFormatter",
+    "install_log_filters",
+    "redact",
+    "shorten",
+]
 
 #: Longest text, in characters, that one logged value may keep.
 LIMIT = 500
@@ -92,12 +111,101 @@ class _Shorten(logging.Filter):
         return True
 
 
+#: The fields :class:`CallFields` adds to every record of the library.
+FIELDS = ("qbwc_user", "qbwc_ticket", "qbwc_job", "qbwc_operation")
+
+#: Longest user name a record carries, as the session lines print it.
+USER_LIMIT = 120
+
+#: The library's loggers: this one and those named below it.
+LIBRARY_LOGGER = "qbwc_spyne"
+
+
+def _user(name: str) -> str:
+    """One line of at most :data:`USER_LIMIT` characters (as the session lines show users)."""
+    name = " ".join(name.split())
+    return name if len(name) <= USER_LIMIT else name[: USER_LIMIT - 3] + "..."
+
+
+class CallFields(logging.Filter):
+    """Adds the call's user, ticket prefix, job and operation to each record.
+
+    Installed on the library's loggers by :func:`install_log_filters`. A
+    field the record already has (given with ``extra=``) is kept.
+
+    .. versionadded:: Unreleased
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Set the fields from the call being served; never drops a record.
+
+        Args:
+            record: the record being logged.
+
+        Returns:
+            True.
+        """
+        call = current_call()
+        if call is None:
+            values: tuple[str, str, str, str] = ("", "", "", "")
+        else:
+            job = "" if call.job_id is None else str(call.job_id)
+            values = (_user(call.user), call.ticket[:8], job, call.operation)
+        for name, value in zip(FIELDS, values, strict=True):
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    """Formats each record as one JSON object, the call's fields included.
+
+    Keys: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, the
+    :data:`FIELDS` (empty for a record outside a call or of another
+    library), and ``exception`` when the record carries one. Set it on a
+    handler: ``handler.setFormatter(JSONFormatter())``.
+
+    .. versionadded:: Unreleased
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of JSON.
+
+        Args:
+            record: the record to format.
+
+        Returns:
+            A JSON object on one line (newlines in the text are escaped).
+        """
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in FIELDS:
+            entry[name] = getattr(record, name, "")
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
 _FILTER = _Shorten()
+_FIELDS = CallFields()
 _SINK = logging.NullHandler()
 
 
 def install_log_filters() -> None:
-    """Keep spyne's records from the application's handlers (idempotent)."""
+    """Keep spyne's records from the application's handlers; name the call in ours (idempotent).
+
+    :class:`CallFields` goes on the ``qbwc_spyne`` logger and on each logger
+    below it that exists by then (a logger's filters see only its own
+    records, not those its children pass up).
+    """
     spyne = logging.getLogger("spyne")
     spyne.propagate = False
     if _SINK not in spyne.handlers:
@@ -106,3 +214,12 @@ def install_log_filters() -> None:
         log = logging.getLogger(name)
         if _FILTER not in log.filters:
             log.addFilter(_FILTER)
+    names = [LIBRARY_LOGGER] + [
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.startswith(LIBRARY_LOGGER + ".")
+    ]
+    for name in names:
+        log = logging.getLogger(name)
+        if _FIELDS not in log.filters:
+            log.addFilter(_FIELDS)

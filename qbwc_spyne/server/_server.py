@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import spyne.const
 from lxml import etree
@@ -52,6 +52,9 @@ from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
 from ._wire import READERS, WRITERS
+
+if TYPE_CHECKING:
+    from ._metrics import Metrics
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
 
@@ -311,12 +314,15 @@ class QBWCServer(ReferenceInterface):
         clock: the time source, for tests.
         observers: told of every call once it is answered (connection
             status, metrics); see ``qbwc_spyne.protocol._calls.Call``.
+        metrics: a :class:`~qbwc_spyne.Metrics`: added to the observers,
+            and served at ``GET /metrics`` beside the endpoint (under a
+            prefix: ``GET <prefix>/metrics``).
 
     Raises:
         ConfigurationError: a handler that is not a QBWCHandler, or a bad limit.
 
     .. versionchanged:: Unreleased
-       ``observers`` added.
+       ``observers`` and ``metrics`` added.
     """
 
     # False: spyne's generic reader and serializer instead of the compiled
@@ -334,10 +340,21 @@ class QBWCServer(ReferenceInterface):
         max_connection_retries: int = 3,
         clock: Callable[[], float] = time.time,
         observers: Iterable[CallObserver] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         handler = self._init_reference(handler)
         if max_body_bytes <= 0:
             raise ConfigurationError("max_body_bytes must be positive")
+        self._metrics_app: Callable[..., Iterable[bytes]] | None = None
+        if metrics is not None:
+            from ._metrics import make_metrics_app
+
+            observers = list(observers)
+            if metrics not in observers:  # given both ways, it still counts each call once
+                observers.append(metrics)
+            # Its sessions are active as long as the core's.
+            metrics.session_timeout = session_timeout
+            self._metrics_app = make_metrics_app(metrics)
         self.core = Core(
             handler,
             store if store is not None else MemorySessionStore(),
@@ -394,6 +411,12 @@ class QBWCServer(ReferenceInterface):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         prefix = environ.get("SCRIPT_NAME", "")
+        if (
+            self._metrics_app is not None
+            and method == "GET"
+            and environ.get("PATH_INFO", "") == "/metrics"
+        ):
+            return self._metrics_app(environ, start_response)
         if prefix and environ.get("PATH_INFO", "") not in ("", "/"):
             return self._send(
                 start_response,
@@ -673,7 +696,7 @@ def make_wsgi_app(
         public_url: the endpoint's public URL, when behind a proxy.
         max_body_bytes: the largest request body accepted.
         **options: ``session_timeout``, ``max_connection_retries``, ``clock``,
-            ``observers``; see :class:`QBWCServer`.
+            ``observers``, ``metrics``; see :class:`QBWCServer`.
 
     Returns:
         A :class:`QBWCServer`, which is the WSGI callable.
