@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import threading
 import time
+from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from qbwc_spyne import JobState, MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.exceptions import ConfigurationError
-from qbwc_spyne.status import MemoryStatusStore
+from qbwc_spyne.status import MemoryStatusStore, SQLStatusStore
 from qbwc_spyne.store._status import CallEntry, StatusUpdate
 
 from .helpers import FakeClock, sqlite_connect
@@ -23,6 +24,7 @@ from .helpers import FakeClock, sqlite_connect
 PASSWORD = "correct horse battery staple"
 TOKEN = "a-token-for-scripts"
 HOSTILE = "<script>alert('x')</script>"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def csrf_of(page: str) -> str:
@@ -203,7 +205,20 @@ class TestLogin:
         answer = Client(app).get("/jobs", headers={"Authorization": f"Bearer {PASSWORD}"})
         assert answer.status_code == 401
 
-    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil"])
+    @pytest.mark.parametrize(
+        "target",
+        [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil",
+            # Browsers drop tabs and newlines from a URL: "/\t/x" would be "//x".
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r\n/evil.example/",
+            "/\x85/evil.example/",
+            "/%2e%2e/elsewhere",
+        ],
+    )
     def test_login_never_redirects_to_another_site(self, app, target):
         """next= outside the dashboard is replaced by the connections page."""
         browser = Client(app)
@@ -212,6 +227,43 @@ class TestLogin:
             "/login", data={"csrf": csrf_of(form.text), "password": PASSWORD, "next": target}
         )
         assert answer.headers["Location"] == "/"
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        target=st.one_of(
+            st.text(),
+            st.text(alphabet="/\\.:%@?#\t\n\r ea2").map(lambda rest: "/ops/" + rest),
+            st.text().map(lambda rest: "/ops/" + rest),
+        )
+    )
+    @example(target="/ops/\t/evil.example/")
+    @example(target="/ops/\n/evil.example/")
+    @example(target="/ops/../elsewhere")
+    @example(target="/elsewhere")
+    @example(target="/ops/jobs?state=failed")
+    def test_login_redirects_only_to_the_dashboards_own_paths(self, queue, target):
+        """Whatever next= says, the Location stays on the dashboard's site, under its prefix."""
+        app = make_dashboard_app(queue, password=PASSWORD)
+        browser = Client(app)
+        base = "http://dash.test/ops/"
+        form = browser.get("/login", base_url=base, query_string={"next": target})
+        assert form.status_code == 200
+        hidden = re.search(r'name="next" value="([^"]*)"', form.text)
+        assert hidden is not None and hidden.group(1).startswith("/ops/")
+        answer = browser.post(
+            "/login",
+            base_url=base,
+            data={"csrf": csrf_of(form.text), "password": PASSWORD, "next": target},
+        )
+        assert answer.status_code == 303
+        location = answer.headers["Location"]
+        assert not re.search(r"[\x00-\x20\x7f-\x9f\\\\]", location)
+        followed = urlsplit(urljoin(base + "login", location))
+        assert followed.netloc == "dash.test"
+        assert followed.path.startswith("/ops/")
+        assert all(unquote(part) not in (".", "..") for part in followed.path.split("/"))
+        if target.startswith("/ops/jobs"):
+            assert location == target
 
     def test_logout_ends_the_login(self, client):
         """After logging out the pages ask for the password again."""
@@ -321,6 +373,20 @@ class TestBadInput:
         answer = client.get(path)
         assert answer.status_code == 404
         assert answer.mimetype == "text/html"
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/jobs/9223372036854775808",
+            "/jobs/" + "9" * 40,
+            "/jobs/9223372036854775808/request.xml",
+            "/jobs/9223372036854775808/response.xml",
+            "/sessions/9223372036854775808",
+        ],
+    )
+    def test_an_id_past_64_bits_is_404(self, client, path):
+        """An id no store can hold: 404 like any other id that does not exist."""
+        assert client.get(path).status_code == 404
 
     def test_a_button_on_an_unknown_job_is_404(self, client):
         """A POST for a job that does not exist changes nothing and says 404."""
@@ -578,6 +644,54 @@ class TestJobsPage:
         assert sql_queue.cancel(second.id, now=1.0)
         page, total = sql_queue.jobs_page(states=[JobState.CANCELLED])
         assert (total, [job.id for job in page]) == (1, [second.id])
+
+
+@pytest.fixture(params=["file", "postgresql"])
+def sql_dashboard(request, tmp_path):
+    """A dashboard over a job queue and a status store in a SQLite file and on PostgreSQL."""
+    queue: SQLJobQueue
+    if request.param == "file":
+        queue, status = SQLiteJobQueue(tmp_path / "d.db"), SQLStatusStore(tmp_path / "d.db")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        prefix = request.getfixturevalue("pg_prefix")
+        queue = SQLJobQueue(postgres.url(), prefix=prefix)
+        status = SQLStatusStore(postgres.url(), prefix=prefix)
+    yield queue, make_dashboard_app(queue, status=status, token=TOKEN)
+    queue.close()
+    status.close()
+
+
+class TestHugeIds:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/jobs/{}",
+            "/jobs/{}/request.xml",
+            "/jobs/{}/response.xml",
+            "/sessions/{}",
+        ],
+    )
+    @pytest.mark.parametrize("job_id", [2**63 - 1, 2**63, 10**40])
+    def test_a_page_for_an_id_past_the_database_is_404(self, sql_dashboard, path, job_id):
+        """The largest id SQL holds, and any larger: 404, no overflow from the database."""
+        queue, app = sql_dashboard
+        job = queue.enqueue(user="shop", kind="k")
+        browser = Client(app)
+        assert browser.get(f"/jobs/{job.id}", headers=BEARER).status_code == 200
+        assert browser.get(path.format(job_id), headers=BEARER).status_code == 404
+
+    @pytest.mark.parametrize("action", ["retry", "cancel", "resolve"])
+    @pytest.mark.parametrize("job_id", [2**63 - 1, 2**63, 10**40])
+    def test_a_button_for_an_id_past_the_database_is_404(self, sql_dashboard, action, job_id):
+        """A POST for such an id: 404, and the jobs that exist are untouched."""
+        queue, app = sql_dashboard
+        job = queue.enqueue(user="shop", kind="k")
+        answer = Client(app).post(
+            f"/jobs/{job_id}/{action}", data={"happened": "yes"}, headers=BEARER
+        )
+        assert answer.status_code == 404
+        assert queue.get(job.id).state is JobState.PENDING
 
 
 NOW = 1_800_000_000.0

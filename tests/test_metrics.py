@@ -458,7 +458,102 @@ def library_records() -> Iterator[list[logging.LogRecord]]:
         library.setLevel(level)
 
 
+# A process that logs through the library with a formatter naming the call's fields.
+FORMATTED = """
+import logging, sys
+handler = logging.StreamHandler(sys.stdout)
+handler.setFormatter(logging.Formatter(
+    "%(levelname)s user=[%(qbwc_user)s] ticket=[%(qbwc_ticket)s] job=[%(qbwc_job)s]"
+    " op=[%(qbwc_operation)s] %(message)s"
+))
+library = logging.getLogger("qbwc_spyne")
+library.addHandler(handler)
+library.setLevel(logging.INFO)
+"""
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter; its output, checked to have ended well."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORMATTED + code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    # logging prints "--- Logging error ---" to stderr when a format fails.
+    assert "Logging error" not in done.stderr, done.stderr
+    return done
+
+
 class TestLogFields:
+    def test_a_dashboard_process_has_the_fields(self):
+        """A process that only serves the dashboard, never the endpoint: the fields are there."""
+        done = run_python(
+            """
+import re
+from werkzeug.test import Client
+from qbwc_spyne import MemoryJobQueue
+from qbwc_spyne.dashboard import make_dashboard_app
+browser = Client(make_dashboard_app(MemoryJobQueue(), password="pw"))
+form = browser.get("/login")
+csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+assert browser.post("/login", data={"csrf": csrf, "password": "wrong"}).status_code == 401
+assert "qbwc_spyne.server._server" not in sys.modules
+"""
+        )
+        assert "WARNING user=[] ticket=[] job=[] op=[] dashboard: a wrong password" in done.stdout
+
+    def test_a_live_client_process_has_the_fields(self):
+        """A web worker that only sends live requests: its records carry the fields."""
+        done = run_python(
+            """
+from qbwc_spyne import LiveClient, MemoryJobQueue
+from qbwc_spyne.exceptions import QuickBooksOffline
+from qbwc_spyne.qbxml import Rq
+from qbwc_spyne.status import MemoryStatusStore
+
+def observe(seconds, outcome):
+    raise RuntimeError("a broken observer")
+
+client = LiveClient(MemoryJobQueue(), status=MemoryStatusStore(), observe=observe)
+try:
+    client.request("shop", Rq("CustomerQueryRq", {}), timeout=5)
+except QuickBooksOffline:
+    pass
+assert "qbwc_spyne.server._server" not in sys.modules
+"""
+        )
+        line = "ERROR user=[] ticket=[] job=[] op=[] the live request observer raised"
+        assert line in done.stdout
+
+    def test_every_library_logger_has_the_fields_without_a_server(self):
+        """Import every module, build no server: each logger of the library has the filter."""
+        run_python(
+            """
+import importlib, pkgutil
+import qbwc_spyne
+from qbwc_spyne.server._logging import CallFields
+for module in pkgutil.walk_packages(qbwc_spyne.__path__, "qbwc_spyne."):
+    if module.name != "qbwc_spyne.__main__":
+        importlib.import_module(module.name)
+names = [n for n in logging.Logger.manager.loggerDict if n.startswith("qbwc_spyne")]
+assert "qbwc_spyne" in names and "qbwc_spyne.reference" in names, names
+for name in names:
+    assert any(isinstance(f, CallFields) for f in logging.getLogger(name).filters), name
+"""
+        )
+
+    def test_other_libraries_records_are_left_alone(self):
+        """The fields are the library's: another logger's record gains none of them."""
+        done = run_python(
+            """
+import qbwc_spyne
+other = logging.getLogger("someone.else")
+record = other.makeRecord("someone.else", logging.INFO, "x.py", 1, "hi", (), None)
+other.handle(record)
+print(sorted(name for name in vars(record) if name.startswith("qbwc_")))
+"""
+        )
+        assert done.stdout.strip() == "[]"
+
     def test_every_log_line_of_a_session_has_the_four_fields(self, service, clock, quickbooks):
         """Each record names user, ticket prefix, job and operation; the failed job's names it."""
         url, handler = service

@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 from werkzeug.routing import Map, MapAdapter, Rule
@@ -59,6 +60,11 @@ FILTER_MAX = 200
 MAX_OFFSET = 2**62
 _PAGE = re.compile(r"[0-9]{1,60}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0, DEL and C1 controls: browsers drop some of them from a URL (so "/\t/x" is "//x").
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The largest id a SQL store holds (a signed 64-bit integer): a larger one is a 404.
+MAX_ID = 2**63 - 1
+_ID = f"int(max={MAX_ID})"
 #: Codes that name a QuickBooks status, hresult or Web Connector error (explainable).
 _EXPLAINABLE = re.compile(r"-?[0-9]+|0[xX][0-9a-fA-F]+|[qQ][bB][wW][cC][0-9]+")
 
@@ -215,19 +221,19 @@ class Dashboard:
                 Rule("/logout", endpoint="logout", methods=["POST"]),
                 Rule("/static/dashboard.css", endpoint="stylesheet", methods=["GET"]),
                 Rule("/jobs", endpoint="jobs", methods=["GET"]),
-                Rule("/jobs/<int:job_id>", endpoint="job", methods=["GET"]),
+                Rule(f"/jobs/<{_ID}:job_id>", endpoint="job", methods=["GET"]),
                 Rule(
-                    "/jobs/<int:job_id>/<any(request, response):part>.xml",
+                    f"/jobs/<{_ID}:job_id>/<any(request, response):part>.xml",
                     endpoint="download",
                     methods=["GET"],
                 ),
                 Rule(
-                    "/jobs/<int:job_id>/<any(retry, cancel, resolve):action>",
+                    f"/jobs/<{_ID}:job_id>/<any(retry, cancel, resolve):action>",
                     endpoint="act",
                     methods=["POST"],
                 ),
                 Rule("/sessions", endpoint="sessions", methods=["GET"]),
-                Rule("/sessions/<int:transcript>", endpoint="session", methods=["GET"]),
+                Rule(f"/sessions/<{_ID}:transcript>", endpoint="session", methods=["GET"]),
                 Rule("/live", endpoint="live", methods=["GET", "POST"]),
             ],
             strict_slashes=False,
@@ -358,9 +364,7 @@ class Dashboard:
     def login(self, request: Request, adapter: MapAdapter, visit: Visit | None) -> Response:
         """The login form; a right password gives a new, logged-in session cookie."""
         next_url = request.values.get("next", "")
-        # Only a path of this dashboard: never a redirect to another site.
-        root = (request.script_root or "") + "/"
-        if not next_url.startswith(root) or next_url.startswith("//") or "\\" in next_url:
+        if not _own_path(next_url, (request.script_root or "") + "/"):
             next_url = adapter.build("connections")
         if request.method == "GET":
             fresh = visit or self._signer.new_visit(logged_in=False, now=self.clock())
@@ -584,6 +588,26 @@ class Dashboard:
             failure=failure,
             has_live=self.live is not None,
         )
+
+
+def _own_path(target: str, root: str) -> bool:
+    """Whether a login may send the browser to ``target``: a path of this dashboard only.
+
+    Args:
+        target: the ``next`` the login form was given (any text).
+        root: the dashboard's own prefix, ending in ``/``.
+
+    Returns:
+        False for another site ("//host", "https:...", "/\\host", a control
+        character a browser would drop), for a path outside ``root``, and
+        for a dot segment (browsers read ``%2e%2e`` as ``..`` too).
+    """
+    if _ANY_CONTROL.search(target) or "\\" in target or not target.startswith(root):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    return all(unquote(segment) not in (".", "..") for segment in parts.path.split("/"))
 
 
 def _redirect(location: str) -> Response:

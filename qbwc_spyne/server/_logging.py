@@ -18,7 +18,12 @@ which call it is about: :class:`CallFields` adds ``qbwc_user``,
 ``qbwc_ticket`` (its first 8 characters: the ticket is the session's only
 credential), ``qbwc_job`` and ``qbwc_operation`` from
 :func:`~qbwc_spyne.protocol._calls.current_call`, empty outside a call.
-:class:`JSONFormatter` writes them as JSON fields.
+:class:`JSONFormatter` writes them as JSON fields. The filter goes on the
+library's loggers when this module is imported, which the package's
+``__init__`` does first: a process that never builds the server (a
+dashboard worker, a web worker sending live requests) has the fields too,
+so a formatter naming them works everywhere. Other libraries' records are
+left alone.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ __all__ = [
     "LIMIT",
     "CallFields",
     "JSONFormatter",
+    "install_call_fields",
     "install_log_filters",
+    "library_logger",
     "redact",
     "shorten",
 ]
@@ -199,21 +206,13 @@ _FIELDS = CallFields()
 _SINK = logging.NullHandler()
 
 
-def install_log_filters() -> None:
-    """Keep spyne's records from the application's handlers; name the call in ours (idempotent).
+def install_call_fields() -> None:
+    """Put :class:`CallFields` on the ``qbwc_spyne`` logger and each one below it (idempotent).
 
-    :class:`CallFields` goes on the ``qbwc_spyne`` logger and on each logger
-    below it that exists by then (a logger's filters see only its own
-    records, not those its children pass up).
+    Only loggers that exist by then: a logger's filters see only its own
+    records, not those its children pass up, so a module that logs on a
+    child logger takes it from :func:`library_logger`.
     """
-    spyne = logging.getLogger("spyne")
-    spyne.propagate = False
-    if _SINK not in spyne.handlers:
-        spyne.addHandler(_SINK)
-    for name in SPYNE_LOGGERS:
-        log = logging.getLogger(name)
-        if _FILTER not in log.filters:
-            log.addFilter(_FILTER)
     names = [LIBRARY_LOGGER] + [
         name
         for name in list(logging.Logger.manager.loggerDict)
@@ -223,3 +222,36 @@ def install_log_filters() -> None:
         log = logging.getLogger(name)
         if _FIELDS not in log.filters:
             log.addFilter(_FIELDS)
+
+
+def library_logger(name: str) -> logging.Logger:
+    """The logger ``name`` (``qbwc_spyne`` or below it), with :class:`CallFields` on it.
+
+    Args:
+        name: the logger's name.
+
+    Returns:
+        The logger; its records carry the :data:`FIELDS`.
+    """
+    log = logging.getLogger(name)
+    if _FIELDS not in log.filters:
+        log.addFilter(_FIELDS)
+    return log
+
+
+def install_log_filters() -> None:
+    """Keep spyne's records from the application's handlers; name the call in ours (idempotent)."""
+    spyne = logging.getLogger("spyne")
+    spyne.propagate = False
+    if _SINK not in spyne.handlers:
+        spyne.addHandler(_SINK)
+    for name in SPYNE_LOGGERS:
+        log = logging.getLogger(name)
+        if _FILTER not in log.filters:
+            log.addFilter(_FILTER)
+    install_call_fields()
+
+
+# At import, not when the server is built: every process that imports the
+# package names the call (or says "none") on each record of the library.
+install_call_fields()

@@ -64,7 +64,7 @@ from ..qwc import (
     QWCFile,
 )
 from ..qwc import parse_auth_flags as _parse_auth_flags
-from ._logging import shorten
+from ._logging import library_logger, shorten
 
 __all__ = [
     "CODE_PAGES",
@@ -76,7 +76,7 @@ __all__ = [
     "Setting",
 ]
 
-logger = logging.getLogger("qbwc_spyne.reference")
+logger = library_logger("qbwc_spyne.reference")
 
 T = TypeVar("T")
 E = TypeVar("E")
