@@ -675,7 +675,7 @@ class TestSchemaUpgrade:
         assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite_connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
-        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,), (4,)]
         db.close()
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()

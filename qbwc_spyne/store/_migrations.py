@@ -16,7 +16,11 @@ Versions:
    ``PRAGMA user_version`` 2). Sessions were kept in a table beside it.
 3. Every table under a prefix, versioned here; the same layout on SQLite
    and PostgreSQL, and an index of each user's waiting jobs in the order a
-   claim takes them. A new database is created at this version directly.
+   claim takes them.
+4. Sessions keep their HCP responses (tens of KB, set once per session)
+   in a column of their own, ``hcp``, written when they change rather than
+   with every call; a row of version 3 keeps them inside ``session`` and
+   still loads. A new database is created at this version directly.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from ._sql import Database
 __all__ = ["SCHEMA_VERSION", "Schema", "check", "open_schema", "upgrade"]
 
 #: The version this release writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: the rowid itself
 _TIME = Float(53)  # double precision on PostgreSQL, where REAL has 24 bits
@@ -144,6 +148,9 @@ def schema(prefix: str) -> Schema:
         Column("ticket", Text, primary_key=True),
         Column("last_seen", _TIME, nullable=False),
         Column("session", Text, nullable=False),
+        # The HCP responses as a JSON array, apart from the rest of the session
+        # so that a call's save does not rewrite them; NULL until a session has them.
+        Column("hcp", Text),
     )
     versions = Table(
         f"{prefix}schema_version",
@@ -265,8 +272,21 @@ def _v2_to_v3(db: Database, conn: Connection, s: Schema) -> None:
                 index.create(conn)
 
 
+def _v3_to_v4(db: Database, conn: Connection, s: Schema) -> None:
+    # Rows keep their HCP responses inside ``session``: they load as they
+    # are, and move to the new column at their session's next save. A
+    # sessions table made by the step before already has the column.
+    columns = {col["name"] for col in inspect(conn).get_columns(s.sessions.name)}
+    if "hcp" not in columns:
+        conn.execute(text(f"ALTER TABLE {_q(conn, s.sessions)} ADD COLUMN hcp TEXT"))
+
+
 #: Each step, by the version it starts from.
-STEPS: dict[int, Callable[[Database, Connection, Schema], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[Database, Connection, Schema], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 # -- opening --------------------------------------------------------------------------------
