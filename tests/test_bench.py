@@ -25,12 +25,16 @@ def run(module: str, *args: str) -> str:
 
 
 def test_server_benchmark_prints_every_operation_and_the_floors():
-    """Each operation beside bare spyne; the large call beside bare spyne and lxml."""
-    out = run("bench.bench_server", "--calls", "3", "--records", "300", "--repeat", "1")
+    """Each operation compiled, generic and bare; the large call beside them and lxml."""
+    out = run(
+        "bench.bench_server", "--calls", "3", "--records", "300", "--repeat", "1", "--profile"
+    )
+    per_call, large = out.split("receiveResponseXML of")
     for operation in ("serverVersion", "authenticate", "receiveResponseXML", "interactiveRejected"):
-        assert operation in out
-    for case in ("qbwc_spyne", "bare spyne", "lxml parse"):
-        assert case in out.split("receiveResponseXML of")[1]
+        assert re.search(rf"^{operation} +\d+ +\d+ +[\d.]+ +\d+ +[\d.]+$", per_call, re.M)
+    assert re.search(r"^  spyne \(context, events, dispatch, WSGI\) +\d+%$", per_call, re.M)
+    for case in ("qbwc_spyne", "generic", "bare spyne", "lxml parse"):
+        assert re.search(rf"^{case} +\d+ ", large, re.M)
 
 
 def test_queue_benchmark_prints_the_sync_and_the_streaming_rows():

@@ -246,6 +246,45 @@ class TestCodegen:
         assert "return _core(ctx).send_request_xml(" in source
         assert "return _core(ctx).get_interactive_url(" in source
 
+    def test_generation_writes_the_wire_module_beside_the_service(self, tmp_path: Path):
+        """_wire.py goes beside the service: a reader and a writer for each operation."""
+        output = tmp_path / "service.py"
+        assert codegen.main(["--output", str(output)]) == 0
+        wire = (tmp_path / "_wire.py").read_text()
+        assert wire == (Path(codegen.__file__).parent / "server" / "_wire.py").read_text()
+        for op in codegen.read_operations():
+            assert f"def _read_{op.name}(" in wire and f"def _write_{op.name}(" in wire
+            assert f'    "{op.name}": _read_{op.name},' in wire
+
+    def test_check_fails_when_the_wire_module_is_stale(self, tmp_path: Path):
+        """--check names _wire.py when only it differs from what the WSDL gives."""
+        output = tmp_path / "service.py"
+        assert codegen.main(["--output", str(output)]) == 0
+        wire = tmp_path / "_wire.py"
+        wire.write_text(wire.read_text().replace("n0 > 1", "n0 > 2"))
+        result = subprocess.run(
+            [sys.executable, "-m", "qbwc_spyne.codegen", "--check", "--output", str(output)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert f"{wire} is out of date" in result.stderr
+        assert str(output) not in result.stderr.replace(str(wire), "")
+
+    def test_a_result_occurrence_the_writer_does_not_print_is_refused(self, tmp_path: Path):
+        """A nillable result would be printed wrong by the templates: the generator stops."""
+        changed = tmp_path / "changed.wsdl"
+        changed.write_text(
+            WSDL.read_text().replace(
+                '<s:element minOccurs="1" maxOccurs="1" name="receiveResponseXMLResult"',
+                '<s:element minOccurs="0" maxOccurs="1" name="receiveResponseXMLResult"',
+            )
+        )
+        assert changed.read_text() != WSDL.read_text()
+        with pytest.raises(SystemExit, match="receiveResponseXMLResult has an occurrence"):
+            codegen.read_operations(changed)
+
     def test_unsupported_types_are_refused(self, tmp_path: Path):
         """A WSDL type the generator does not know stops it instead of guessing."""
         changed = tmp_path / "changed.wsdl"

@@ -24,15 +24,18 @@ import io
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
 
+import spyne.const
 from lxml import etree
 from spyne import Application
 from spyne.error import ValidationError
+from spyne.evmgr import EventManager
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -48,6 +51,7 @@ from ..store._stores import MemorySessionStore
 from ._logging import install_log_filters
 from ._reference import ReferenceInterface
 from ._service import NAMESPACE, QBWebConnectorSvc
+from ._wire import READERS, WRITERS
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
 
@@ -56,8 +60,20 @@ logger = logging.getLogger("qbwc_spyne")
 #: Real receiveResponseXML bodies run to tens of MB.
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 
+# spyne runs a full gc.collect() when a call's context closes, at most once
+# a second, "to have file descriptors returned in a timely manner" (spyne's
+# comment): for the files of its MIME attachments, which this service never
+# reads. A full collection costs milliseconds per call once the process
+# holds a few hundred thousand objects, and the answer is already written by
+# then. Python's own generational collector still runs as usual. This is
+# spyne's setting for the whole process: any spyne service in it is affected.
+spyne.const.MIN_GC_INTERVAL = float("inf")
+
 WSDL_FILE = Path(__file__).resolve().parent / "QBWebConnectorSvc.wsdl"
 _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_ENVELOPE, _HEADER, _BODY, _FAULT = (
+    f"{{{_SOAP_ENV}}}{name}" for name in ("Envelope", "Header", "Body", "Fault")
+)
 _XML = "text/xml; charset=utf-8"
 
 StartResponse = Callable[..., Any]
@@ -108,17 +124,33 @@ class _Soap11(Soap11):  # type: ignore[misc]
     a large receiveResponseXML. Validation is unchanged.
     """
 
-    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        # The server checked the method and Content-Type already, and never
-        # passes a charset: spyne decoding the body would undo the checks.
-        options = {
+    def __init__(self, *args: Any, compiled: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: False: spyne's generic reader, for comparisons (bench, tests).
+        self.compiled = compiled
+        # spyne's parser flags (remove_pis, strip_cdata, ...) less those
+        # utf8_parser sets itself.
+        self._parser_options = {
             key: value
             for key, value in self.parser_kwargs.items()
             if key not in ("encoding", "resolve_entities", "load_dtd", "no_network", "huge_tree")
         }
+        self._threads = threading.local()
+
+    def _parser(self) -> etree.XMLParser:
+        """This thread's parser: lxml's must not be shared between threads, and a
+        reused one skips building its dictionaries again on every call."""
+        parser: etree.XMLParser | None = getattr(self._threads, "parser", None)
+        if parser is None:
+            parser = self._threads.parser = utf8_parser(**self._parser_options)
+        return parser
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        # The server checked the method and Content-Type already, and never
+        # passes a charset: spyne decoding the body would undo the checks.
         data = b"".join(ctx.in_string)
         try:
-            ctx.in_document = _parse_envelope(data, utf8_parser(**options))
+            ctx.in_document = _parse_envelope(data, self._parser())
         except etree.XMLSyntaxError as exc:
             raise Fault("Client.XMLSyntaxError", str(exc)) from None
 
@@ -130,6 +162,118 @@ class _Soap11(Soap11):  # type: ignore[misc]
         if not cls.validate_native(cls, value):
             raise ValidationError(value)
         return value
+
+    def decompose_incoming_envelope(self, ctx: Any, message: str = "request") -> None:
+        """Find the Header and the operation element in the Body.
+
+        spyne's own looks them up with XPath; this walks the envelope's
+        children once and sets the same context fields. An envelope whose
+        Body has no element first is refused with a fault: spyne 2.14 fails
+        on it with an AttributeError, which no SOAP client can read.
+        """
+        envelope, xmlids = ctx.in_document
+        if envelope.tag != _ENVELOPE:
+            super().decompose_incoming_envelope(ctx, message)  # spyne's fault
+            return
+        header = body = None
+        for child in envelope:
+            if child.tag == _BODY and body is None:
+                body = child
+            elif child.tag == _HEADER and header is None:
+                header = child
+        if header is None and body is None:
+            super().decompose_incoming_envelope(ctx, message)  # spyne's fault
+            return
+        if body is None or len(body) == 0 or body[0].tag.__class__ is not str:
+            raise Fault("Client.SoapError", "The SOAP Body holds no operation element.")
+        if xmlids or not self.compiled:
+            # spyne resolves SOAP-encoding href references to ids first.
+            super().decompose_incoming_envelope(ctx, message)
+            return
+        ctx.in_document = envelope
+        operation = body[0]
+        if operation.tag == _FAULT:
+            ctx.in_body_doc = operation
+            return
+        ctx.in_header_doc = None if header is None else header.getchildren()
+        ctx.in_body_doc = operation
+        ctx.method_request_string = operation.tag
+        # What spyne's validate_body does, less its DEBUG log of the whole
+        # envelope (which would hold the password of an authenticate).
+        self.validate_document(operation)
+
+    def deserialize(self, ctx: Any, message: str) -> None:
+        """Read a request with its operation's compiled reader (``_wire.py``).
+
+        spyne's generic walk stays for what the reader hands back (None: an
+        attribute, a node it does not read) and for anything that is not one
+        of our requests; faults are spyne's own either way.
+        """
+        descriptor = ctx.descriptor
+        reader = READERS.get(descriptor.name) if self.compiled and descriptor else None
+        body = ctx.in_body_doc
+        if reader is None or message != self.REQUEST or body is None:
+            super().deserialize(ctx, message)
+            return
+        self.event_manager.fire_event("before_deserialize", ctx)
+        values = reader(self, ctx, body)
+        if values is None:
+            values = self.from_element(ctx, descriptor.in_message, body)
+        ctx.in_object = values
+        self.event_manager.fire_event("after_deserialize", ctx)
+
+
+class _Soap11Out(Soap11):  # type: ignore[misc]
+    """spyne's SOAP 1.1 writer, answering with each operation's compiled writer (``_wire.py``).
+
+    The writer prints the bytes spyne's serializer would print (a test
+    holds them equal) without building an lxml tree. Faults, and values
+    the writer hands back (None: a type or a character it does not print),
+    go through spyne's serializer.
+    """
+
+    def __init__(self, *args: Any, compiled: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.compiled = compiled
+
+    def serialize(self, ctx: Any, message: str) -> Any:
+        writer = WRITERS.get(ctx.descriptor.name) if self.compiled and ctx.descriptor else None
+        out = ctx.out_object
+        if (
+            writer is None
+            or message != self.RESPONSE
+            or ctx.out_error is not None
+            or out is None
+            or len(out) != 1
+        ):
+            return super().serialize(ctx, message)
+        written = writer(out[0])
+        if written is None:
+            return super().serialize(ctx, message)
+        self.event_manager.fire_event("before_serialize", ctx)
+        # spyne's create_out_string reads out_document; this is what it would write.
+        ctx.out_string = [written]
+        self.event_manager.fire_event("after_serialize", ctx)
+        return None
+
+    def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
+        if ctx.out_string is None:
+            super().create_out_string(ctx, charset)
+
+
+class _EventManager(EventManager):  # type: ignore[misc]
+    """spyne's event manager, firing the same handlers without building an empty set first.
+
+    spyne's ``fire_event`` looks its handlers up with ``handlers.get(name,
+    oset())``, which builds an ordered set, in Python, for each of the dozen
+    events of a call though none has a listener: about a microsecond each.
+    """
+
+    def fire_event(self, event_name: str, ctx: Any, *args: Any, **kwargs: Any) -> None:
+        handlers = self.handlers.get(event_name)
+        if handlers:
+            for handler in handlers:
+                handler(ctx, *args, **kwargs)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -170,6 +314,10 @@ class QBWCServer(ReferenceInterface):
        ``observers`` added.
     """
 
+    # False: spyne's generic reader and serializer instead of the compiled
+    # ones (_wire.py), for the benchmark's and the tests' comparisons.
+    _compiled = True
+
     def __init__(
         self,
         handler: QBWCHandler | None = None,
@@ -203,8 +351,8 @@ class QBWCServer(ReferenceInterface):
             # Soft validation checks types and occurrence while reading, at
             # no extra pass over the document; huge_tree admits the large
             # text nodes of real responses (no DTD ever reaches the parser).
-            in_protocol=_Soap11(validator="soft", huge_tree=True),
-            out_protocol=Soap11(),
+            in_protocol=_Soap11(validator="soft", huge_tree=True, compiled=self._compiled),
+            out_protocol=_Soap11Out(compiled=self._compiled),
         )
         application.qbwc_core = self.core
         # Bodies were size-checked already. spyne reads block_length bytes at a
@@ -214,6 +362,12 @@ class QBWCServer(ReferenceInterface):
         self._spyne = WsgiApplication(
             application, max_content_length=max_body_bytes, block_length=max_body_bytes
         )
+        if self._compiled:
+            for owner in (application, application.in_protocol, application.out_protocol):
+                owner.event_manager = _EventManager(owner, owner.event_manager.handlers)
+            self._spyne.event_manager = _EventManager(
+                self._spyne, self._spyne.event_manager.handlers
+            )
         wsdl = WSDL_FILE.read_text(encoding="utf-8")
         match = re.search(r'(<soap:address location=")[^"]*(")', wsdl)
         if match is None:
@@ -352,7 +506,26 @@ class QBWCServer(ReferenceInterface):
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             captured[:] = [status, headers]
 
-        chunks = self._spyne(inner, capture)
+        # The URL spyne would rebuild from the environ serves only its WSDL
+        # requests, and the WSDL is served above: an empty one spares the work.
+        try:
+            chunks = self._spyne(inner, capture, "")
+        except Exception as exc:
+            # spyne 2.14 fails with a Python error, not a fault, on some
+            # envelopes: an attribute named like an element of the operation,
+            # a soap:Fault sent as a request. Each is the client's error.
+            logger.warning(
+                "answered %s (%d bytes) from %s with a Client fault: spyne could not read it (%s)",
+                _operation(body),
+                len(body),
+                environ.get("REMOTE_ADDR", "?"),
+                type(exc).__name__,
+            )
+            return self._send(
+                start_response,
+                "500 Internal Server Error",
+                _fault("Client", "The request is not a call of this service that can be read."),
+            )
         try:
             payload = b"".join(chunks)
         finally:
