@@ -22,8 +22,8 @@ Side by side in one run, the order rotated each round, the median of
 2. qbwc_spyne on ``SQLiteSessionStore`` (what several workers share) under
    gunicorn's sync worker (no keep-alive: a TCP connection per call) with
    2 and 5 workers, gthread, and granian's WSGI interface when installed
-   (there on the memory store too); the servers with a canned answer,
-   their own ceilings.
+   (there also on the memory store, and the floor and the peer); the
+   servers with a canned answer, their own ceilings.
 3. The load generator's ceiling: the same sessions against the cheapest
    server, granian with a canned answer (without granian, a raw asyncio
    server in Python, which is slower).
@@ -104,12 +104,13 @@ class Setup:
 def setups(include: str) -> list[Setup]:
     """What this machine can run, whose name contains ``include``."""
     granian = importlib.util.find_spec("granian") is not None
+    kit = importlib.util.find_spec("qbwc_kit") is not None
     found = [
         Setup("qbwc_spyne, MemorySessionStore", "qbwc_memory", "gthread", (1,)),
         Setup("qbwc_spyne, SQLiteSessionStore", "qbwc_sqlite", "gthread", (1, 2)),
         Setup("bare spyne: constants (floor)", "bare_spyne", "gthread", (1,)),
     ]
-    if importlib.util.find_spec("qbwc_kit"):
+    if kit:
         found.append(Setup("qbwc-kit 0.1.3, hand-written SOAP", "qbwc_kit", "gthread", (1,)))
     found += [
         Setup("gunicorn sync -w 2: qbwc_spyne, SQLite", "qbwc_sqlite", "sync2", (2,)),
@@ -121,6 +122,12 @@ def setups(include: str) -> list[Setup]:
         found += [
             Setup("granian WSGI -w 2: qbwc_spyne, SQLite", "qbwc_sqlite", "granian", (2,)),
             Setup("granian WSGI -w 2: qbwc_spyne, memory", "qbwc_memory", "granian", (2,)),
+            Setup("granian WSGI -w 2: bare spyne (floor)", "bare_spyne", "granian", (2,)),
+            *(
+                [Setup("granian WSGI -w 2: qbwc-kit 0.1.3", "qbwc_kit", "granian", (2,))]
+                if kit
+                else []
+            ),
             # The cheapest server here: the generator's ceiling.
             Setup("granian WSGI -w 2: canned answer", "canned", "granian", (2, 3)),
         ]
