@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HCP_FIELDS", "Session", "SessionState", "hcp_changed", "hcp_stored"]
+__all__ = ["HCP_FIELDS", "Session", "SessionState", "hcp_changed", "hcp_of", "hcp_stored"]
 
 #: The session fields that hold the HCP responses: tens of KB, set by the
 #: first sendRequestXML and not changed after, so a store writes them once.
@@ -116,6 +116,11 @@ class Session:
         return cls(**values)
 
 
+def hcp_of(session: Session) -> tuple[str, str, str]:
+    """The session's HCP responses: host, company, preferences."""
+    return (session.host_response, session.company_response, session.prefs_response)
+
+
 def hcp_changed(session: Session) -> tuple[str, str, str] | None:
     """The session's HCP responses if its store has not seen them, else None.
 
@@ -123,7 +128,7 @@ def hcp_changed(session: Session) -> tuple[str, str, str] | None:
     None, then calls :func:`hcp_stored`. The comparison is cheap: strings
     loaded and not replaced are the same objects.
     """
-    current = (session.host_response, session.company_response, session.prefs_response)
+    current = hcp_of(session)
     return None if current == session._stored_hcp else current
 
 

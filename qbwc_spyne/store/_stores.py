@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from ..exceptions import NotAQueueDatabaseError, StorageError
-from ..protocol._session import HCP_FIELDS, Session, hcp_changed, hcp_stored
+from ..protocol._session import HCP_FIELDS, Session, hcp_changed, hcp_of, hcp_stored
 from ._migrations import open_schema, schema
 from ._sql import Database
 
@@ -56,9 +56,8 @@ class MemorySessionStore:
 
     def put(self, session: Session) -> None:
         text = json.dumps(session.to_dict(hcp=False))
-        hcp = (session.host_response, session.company_response, session.prefs_response)
         with self._lock:
-            self._sessions[session.ticket] = (text, hcp, session.last_seen)
+            self._sessions[session.ticket] = (text, hcp_of(session), session.last_seen)
 
     def delete(self, ticket: str) -> None:
         with self._lock:
@@ -143,7 +142,7 @@ class SQLSessionStore:
             values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
         session = Session.from_dict(values)
         if saved is not None or HCP_FIELDS[0] not in values:
-            hcp_stored(session, _hcp(session))
+            hcp_stored(session, hcp_of(session))
         # else a row of schema version 3, the HCP responses inside the JSON:
         # the next save moves them to their column.
         return session
@@ -159,7 +158,7 @@ class SQLSessionStore:
             return
         # New, with new HCP responses, or gone since it was loaded (deleted
         # by another process): the whole row.
-        hcp = _hcp(session)
+        hcp = hcp_of(session) if changed is None else changed
         values["hcp"] = json.dumps(hcp) if any(hcp) else None
         self._run(self._put, values)
         hcp_stored(session, hcp)
@@ -173,10 +172,6 @@ class SQLSessionStore:
     def close(self) -> None:
         """Close this process's connections; the next call opens them again."""
         self._db.close()
-
-
-def _hcp(session: Session) -> tuple[str, str, str]:
-    return (session.host_response, session.company_response, session.prefs_response)
 
 
 def _upsert(table: Table, *, postgresql: bool) -> Executable:
