@@ -226,7 +226,7 @@ and a writer that prints its answer from byte templates.
 Both are exact copies of spyne's behaviour, not a second opinion of it:
 
 - a reader takes each child by its local name (spyne ignores the
-  namespace of a child), skips comments, ignores elements the operation
+  namespace of a child), ignores elements the operation
   does not declare, lets the last of repeated elements win, and then
   raises spyne's own frequency fault for the first declared element that
   is missing or repeated. A value it cannot take on sight (an integer with
@@ -234,8 +234,8 @@ Both are exact copies of spyne's behaviour, not a second opinion of it:
   spyne's own handler for its type, which gives spyne's value or spyne's
   fault. It answers None, and spyne's generic reader reads the whole
   wrapper, for anything rarer: attributes (``xsi:nil``, ``xsi:type``) on
-  the wrapper or on a declared element, or a node that is neither an
-  element nor a comment.
+  the wrapper or on a declared element, or a node that is not an element
+  (spyne's parser drops comments and processing instructions).
 - a writer prints the bytes spyne's serializer prints for the same value
   (a test holds them equal for every value shape). It answers None, and
   spyne's serializer writes the answer, for a value of any other type or a
@@ -249,7 +249,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lxml import etree
 from spyne.model.fault import Fault
 
 __all__ = ["READERS", "WRITERS", "Reader", "Writer"]
@@ -368,8 +367,7 @@ def _reader(op: Operation) -> str:
         "    for child in body:",
         "        tag = child.tag",
         "        if tag.__class__ is not str:",
-        "            if isinstance(child, etree._Comment):",
-        "                continue",
+        "            # A comment or processing instruction: spyne's parser drops both.",
         "            return None",
     ]
     if names:

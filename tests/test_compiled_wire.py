@@ -21,6 +21,7 @@ import pytest
 import spyne.const
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from qbwc_spyne import QBWCServer, codegen
 from qbwc_spyne.server._wire import READERS, WRITERS
@@ -28,6 +29,7 @@ from qbwc_spyne.server._wire import READERS, WRITERS
 from .helpers import TRAFFIC, RecordingHandler, fault_of, soap_body_child
 
 TNS = "http://developer.intuit.com/"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 OPERATIONS = {op.name: op for op in codegen.read_operations()}
 TICKET = "354f40b4-b661-4472-a13f-8abf13a743c3"
 
@@ -399,6 +401,44 @@ class TestReaderFaults:
         )
         (record,) = [r for r in caplog.records if r.name == "qbwc_spyne"]
         assert "spyne could not read it (AttributeError)" in record.getMessage()
+
+    @pytest.mark.parametrize(
+        ("envelope", "code", "text"),
+        [
+            (b"<Envelope/>", "Client.SoapError", f"No {{{SOAP}}}Envelope element was found!"),
+            (
+                f'<soap:Envelope xmlns:soap="{SOAP}"/>'.encode(),
+                "Client.SoapError",
+                "Soap envelope is empty!",
+            ),
+            (
+                f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Header/></soap:Envelope>'.encode(),
+                "Client.SoapError",
+                "The SOAP Body holds no operation element.",
+            ),
+        ],
+        ids=["not an envelope", "an empty envelope", "a header and no body"],
+    )
+    def test_envelope_faults_are_spyne_own_on_both_paths(self, pair, envelope, code, text):
+        """A wrong root, an empty envelope, no Body: the same fault from both paths."""
+        ours, theirs = both(pair, envelope)
+        assert ours == theirs
+        assert fault_of(ours) == (f"soap:{code}", text)
+
+    def test_ids_in_the_envelope_are_resolved_by_spyne(self, pair):
+        """An envelope with id attributes (SOAP-encoding references) is read by spyne, alike."""
+        request = valid("getLastError")
+        ticket = replace(request.children[0], attributes=' id="t1"')
+        body = replace(request, children=(ticket,)).render()
+        ours, theirs = both(pair, body)
+        assert ours == theirs
+        assert not soap_body_child(ours).tag.endswith("Fault")
+
+    @pytest.mark.parametrize("operation", sorted(OPERATIONS))
+    def test_a_node_that_is_not_an_element_goes_to_spyne(self, operation):
+        """The server's parser drops comments; a reader handed one leaves the wrapper to spyne."""
+        wrapper = etree.fromstring(f'<{operation} xmlns="{TNS}"><!-- c --></{operation}>')
+        assert READERS[operation](None, None, wrapper) is None
 
 
 def _envelope(body: str) -> bytes:

@@ -122,6 +122,11 @@ class _Soap11(Soap11):  # type: ignore[misc]
     spyne's own reader converts an element's text to a Python string twice
     (to validate it, then to keep it): about 20 ms each on the 30 MB text of
     a large receiveResponseXML. Validation is unchanged.
+
+    Requests of our eleven operations are read by the readers compiled
+    from the WSDL (``_wire.py``), which give spyne's arguments and spyne's
+    faults; ``compiled=False`` keeps spyne's generic reader, for the tests
+    and the benchmark that compare the two.
     """
 
     def __init__(self, *args: Any, compiled: bool = True, **kwargs: Any) -> None:
@@ -506,10 +511,10 @@ class QBWCServer(ReferenceInterface):
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             captured[:] = [status, headers]
 
-        # The URL spyne would rebuild from the environ serves only its WSDL
-        # requests, and the WSDL is served above: an empty one spares the work.
         try:
-            chunks = self._spyne(inner, capture, "")
+            # Straight to spyne's SOAP handling: the WSDL requests its __call__
+            # tells apart (rebuilding the URL for them) were answered above.
+            chunks = self._spyne.handle_rpc(inner, capture)
         except Exception as exc:
             # spyne 2.14 fails with a Python error, not a fault, on some
             # envelopes: an attribute named like an element of the operation,
