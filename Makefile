@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench
 
 .PHONY: test check demo serve bench codegen clean
 
@@ -35,9 +36,15 @@ serve: $(STAMP)
 codegen: $(STAMP)
 	$(BIN)/python -m qbwc_spyne.codegen
 
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
 ## Benchmarks: figures side by side with floors measured in the same run.
-## bench_storage and bench_hosts use PostgreSQL when initdb is on PATH.
-bench: $(STAMP)
+## bench_storage and bench_hosts use PostgreSQL when initdb is on PATH;
+## bench_serving measures the peer and granian from the bench extra.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.bench_serving
 	$(BIN)/python -m bench.bench_server
 	$(BIN)/python -m bench.bench_queue
 	$(BIN)/python -m bench.bench_storage

@@ -2,7 +2,8 @@
 
 Run ``python -m bench.bench_gunicorn`` (about a minute). For each setting
 it starts gunicorn on 127.0.0.1 serving ``examples/customer_sync.py`` with a
-SQLite session store, and:
+SQLite session store (and granian's WSGI server the same way, when it is
+installed: ``pip install -e '.[bench]'``), and:
 
 - **updates**: ``--updates`` simulated Web Connectors at once, each one
   whole update (serverVersion, clientVersion, authenticate, sendRequestXML,
@@ -25,6 +26,7 @@ with a timeout. Traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import random
 import signal
@@ -52,6 +54,8 @@ SETTINGS = {
     "gthread, keep-alive 75 s": ["-k", "gthread", "-w", "2", "--threads", "16", "--keep-alive=75"],
     "sync, 5 workers": ["-k", "sync", "-w", "5"],
 }
+if importlib.util.find_spec("granian"):
+    SETTINGS["granian WSGI, 2 workers"] = ["granian", "--workers", "2"]
 
 CUSTOMERS = (
     '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="1" statusCode="0"'
@@ -68,14 +72,26 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(arguments: list[str], sessions: Path) -> Iterator[str]:
-    """Serve the example with ``arguments``; yield its URL once it answers."""
+    """Serve the example with ``arguments``; yield its URL once it answers.
+
+    Arguments that start with "granian" are granian's, after its name.
+    """
     port = free_port()
     env = {**os.environ, "QBWC_SESSIONS": str(sessions), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [
+    if arguments[:1] == ["granian"]:
+        command = [
+            *(sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "error"),
+            *arguments[1:],
+            "examples.customer_sync:app",
+        ]
+    else:
+        command = [
             *(sys.executable, "-m", "gunicorn", "examples.customer_sync:app"),
             *("--bind", f"127.0.0.1:{port}", "--log-level", "error", *arguments),
-        ],
+        ]
+    process = subprocess.Popen(
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -10,6 +10,11 @@ Run ``python -m bench.bench_storage``.
 3. Claims per second on SQLite and on PostgreSQL (a throwaway cluster from
    initdb on PATH, or ``--postgres URL``), from one process and from four
    processes claiming one user's queue at once.
+4. A Web Connector call's load and save of a session that holds the HCP
+   responses of a recorded QuickBooks (what every call after the first
+   sendRequestXML costs the store), on SQLite and PostgreSQL: the HCP
+   written once per session beside the floor of the previous release,
+   which wrote it again with every call.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from qbwc_spyne import (
     SQLiteJobQueue,
     SQLiteSessionStore,
     SQLJobQueue,
+    SQLSessionStore,
 )
 
 # -- the previous release's statements (the floor) ------------------------------------------
@@ -129,6 +135,18 @@ class OldQueue:
         return Job(depends_on=deps, **values)
 
 
+class RewritingStore(SQLSessionStore):
+    """The previous release's saves: the HCP responses written again with every call."""
+
+    def put(self, session: Session) -> None:
+        session._stored_hcp = None  # forget that the store holds them
+        super().put(session)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+HCP = (ROOT / "tests" / "data" / "traffic" / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -157,6 +175,34 @@ def sessions_per_second(store: Any, rounds: int) -> float:
             assert store.get(f"ticket-{n % 50}") is not None
 
     return per_second(rounds, run)
+
+
+def calls_per_second(store: Any, calls: int, pad: int) -> float:
+    """Each call: the session loaded, changed as a call changes it, saved.
+
+    ``pad`` bytes of comment are added to the preferences response (larger
+    companies' HCP responses run to tens of KB).
+    """
+    from qbwc_spyne._xml import split_hcp_response
+
+    first = a_session(0)
+    first.ticket = "hcp"
+    host, company, prefs = split_hcp_response(HCP)
+    first.host_response, first.company_response = host, company
+    first.prefs_response = prefs + (f"<!--{'x' * pad}-->" if pad else "")
+    store.put(first)
+
+    def run() -> None:
+        for n in range(calls):
+            session = store.get("hcp")
+            session.last_seen = float(n)
+            session.calls += 1
+            session.data["page"] = n
+            session.state = SessionState.READY if n % 2 else SessionState.AWAITING_RESPONSE
+            store.put(session)
+        assert store.get("hcp").prefs_response == first.prefs_response
+
+    return per_second(calls, run)
 
 
 def fill(queue: Any, jobs: int) -> None:
@@ -209,7 +255,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000, help="claims per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs; the median is shown")
     parser.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster)")
+    parser.add_argument(
+        "--hcp-kib", type=float, default=0, help="grow the recorded HCP responses to this size"
+    )
     args = parser.parse_args()
+    pad = max(int(args.hcp_kib * 1024) - len(HCP.encode()), 0)
 
     folder = Path(tempfile.mkdtemp(prefix="qbwc-bench-"))
     cluster = None
@@ -225,6 +275,10 @@ def main() -> None:
             figures.setdefault("session new", []).append(
                 sessions_per_second(new_store, args.sessions)
             )
+            for side, make in (("rewrite", RewritingStore), ("once", SQLSessionStore)):
+                figures.setdefault(f"hcp sqlite {side}", []).append(
+                    calls_per_second(make(folder / f"h-{side}{run}.db"), args.sessions, pad)
+                )
             for side in ("old", "new"):
                 queue = SQLiteJobQueue(folder / f"q-{side}{run}.db")
                 fill(queue, args.jobs)
@@ -251,11 +305,20 @@ def main() -> None:
         if url is not None:
             pg_runs = []
             for run in range(args.repeat):
+                for side, make in (("rewrite", RewritingStore), ("once", SQLSessionStore)):
+                    store = make(url, prefix=f"benchs{run}{side}_")
+                    figures.setdefault(f"hcp pg {side}", []).append(
+                        calls_per_second(store, args.sessions, pad)
+                    )
+                    store.close()
                 pg_queue = SQLJobQueue(url, prefix=f"bench{run}_")
                 fill(pg_queue, args.jobs)
                 pg_runs.append(claims_per_second(pg_queue, args.jobs))
                 pg_queue.close()
             postgres["one"] = statistics.median(pg_runs)
+            median.update(
+                {name: statistics.median(figures[name]) for name in figures if "hcp pg" in name}
+            )
             postgres["four"] = concurrent_claims_per_second(
                 url, "benchfour_", args.jobs, processes=4
             )
@@ -272,6 +335,19 @@ def main() -> None:
             rate = median[name]
             print(f"{label:44}{rate:>12,.0f}{1e6 / rate:>10.0f}{median[floor] / rate:>9.2f}x")
         print(f"{'claims, SQLite, 4 processes at once':44}{sqlite_four:>12,.0f}")
+        print(
+            f"A call's session load+save, with the HCP responses of a recorded QuickBooks"
+            f" ({(len(HCP.encode()) + pad) / 1024:.1f} KiB{', padded' if pad else ''})"
+        )
+        hcp_rows = [("SQLite", "sqlite")] + ([("PostgreSQL", "pg")] if postgres else [])
+        for database, key in hcp_rows:
+            rewrite = median[f"hcp {key} rewrite"]
+            for label, side in (("HCP on every save (floor)", "rewrite"), ("HCP once", "once")):
+                per_call = median[f"hcp {key} {side}"]
+                print(
+                    f"{database + ': ' + label:44}{per_call:>12,.0f}"
+                    f"{1e6 / per_call:>10.0f}{rewrite / per_call:>9.2f}x"
+                )
         if postgres:
             print(f"{'claims, PostgreSQL, 1 process':44}{postgres['one']:>12,.0f}"
                   f"{1e6 / postgres['one']:>10.0f}")  # fmt: skip

@@ -51,10 +51,11 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def main_file(path: Path) -> None:
     """A job queue and sessions as the previous release left them (PRAGMA user_version 2)."""
     previous.TestSchemaUpgrade().make_old_file(path)
-    assert SQLiteJobQueue(path, upgrade=True)  # to version 3 ...
+    assert SQLiteJobQueue(path, upgrade=True)  # to the current version ...
     db = sqlite_connect(path)  # ... then back to version 2's tables, as that release had them
     db.execute("DROP TABLE qbwc_schema_version")
     db.execute("DROP INDEX qbwc_jobs_waiting")
+    db.execute("DROP TABLE qbwc_sessions")
     db.execute(previous.OLD_SESSIONS)
     db.execute("INSERT INTO qbwc_sessions VALUES ('T1', 5.0, ?)", (_session_json(),))
     db.commit()

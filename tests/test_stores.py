@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 
 import pytest
+from sqlalchemy import text
 
 from qbwc_spyne import (
     MemorySessionStore,
@@ -14,6 +16,13 @@ from qbwc_spyne import (
     SQLiteSessionStore,
     SQLSessionStore,
 )
+from qbwc_spyne._xml import split_hcp_response
+from qbwc_spyne.exceptions import SchemaVersionError
+from qbwc_spyne.protocol._core import Core
+from qbwc_spyne.protocol._session import HCP_FIELDS
+from qbwc_spyne.store._sql import Database
+
+from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -167,3 +176,211 @@ class TestPostgreSQL:
             assert after is not None and after.data["page"] == 3
         finally:
             store.close()
+
+
+HCP = (TRAFFIC / "qbxml.HCPResponse.QBPro2014.xml").read_text()
+SPLIT_HCP = split_hcp_response(HCP)
+
+
+class Workers:
+    """Stores on one SQL database, as worker processes open them, and raw SQL on it."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url, self.prefix = url, prefix
+        self.db = Database(url, prefix=prefix)
+        self.opened: list[SQLSessionStore] = []
+
+    def store(self, **options) -> SQLSessionStore:
+        self.opened.append(SQLSessionStore(self.url, prefix=self.prefix, **options))
+        return self.opened[-1]
+
+    def sql(self, statement: str, **params) -> list[tuple]:
+        """Run ``statement`` ({t}: the sessions table) in its own transaction."""
+
+        def work(conn):
+            result = conn.execute(text(statement.format(t=f"{self.prefix}sessions")), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+
+        return self.db.run(work, what="test")
+
+    def count_hcp_writes(self) -> None:
+        """Count, in a table of the test's, each statement that sets a row's hcp column."""
+        counter, table = f"{self.prefix}hcp_writes", f"{self.prefix}sessions"
+        self.sql(f"CREATE TABLE {counter} (n INTEGER)")
+        if self.db.sqlite:
+            self.sql(
+                f"CREATE TRIGGER {counter}_t AFTER UPDATE OF hcp ON {table}"
+                f" BEGIN INSERT INTO {counter} VALUES (1); END"
+            )
+            return
+        self.sql(
+            f"CREATE FUNCTION {counter}_f() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN INSERT INTO {counter} VALUES (1); RETURN NULL; END $$"
+        )
+        self.sql(
+            f"CREATE TRIGGER {counter}_t AFTER UPDATE OF hcp ON {table}"
+            f" FOR EACH ROW EXECUTE FUNCTION {counter}_f()"
+        )
+
+    def hcp_writes(self) -> int:
+        return len(self.sql(f"SELECT n FROM {self.prefix}hcp_writes"))
+
+    def close(self) -> None:
+        for store in self.opened:
+            store.close()
+        self.db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workers(request, tmp_path):
+    if request.param == "sqlite":
+        url, prefix = f"sqlite:///{tmp_path / 'sessions.db'}", "qbwc_"
+    else:
+        url = request.getfixturevalue("postgres").url()
+        prefix = request.getfixturevalue("pg_prefix")
+    made = Workers(url, prefix)
+    yield made
+    made.close()
+
+
+def hcp_handler(seen: list) -> RecordingHandler:
+    """Sends a request each time, counts the sends in ``data``, records the HCP it is given."""
+
+    def send_request(event) -> None:
+        seen.append((event.host_response, event.company_response, event.prefs_response))
+        event.session.data["sends"] = event.session.data.get("sends", 0) + 1
+        event.request = QBXML_REQUEST
+
+    return RecordingHandler(
+        authenticate={}, send_request=send_request, receive_response={"percent_done": 50}
+    )
+
+
+def one_call_pair(core: Core, ticket: str, hcp: str = "") -> None:
+    assert core.send_request_xml(ticket, hcp, "C:\\co.qbw", "US", 13, 0) == QBXML_REQUEST
+    assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == 50
+
+
+class TestHCPSavedOnce:
+    def test_the_hcp_is_written_by_the_first_call_and_not_again(self, workers):
+        """Over a session of five call pairs, the database counts one write of the HCP
+        column (a trigger counts them), and every call's handler is given the HCP."""
+        seen: list = []
+        core = Core(hcp_handler(seen), workers.store())
+        workers.count_hcp_writes()
+        ticket = core.authenticate("u", "p")[0]
+        one_call_pair(core, ticket, HCP)
+        [(written,)] = workers.sql("SELECT hcp FROM {t} WHERE ticket = :t", t=ticket)
+        assert tuple(json.loads(written)) == SPLIT_HCP
+        for _ in range(4):
+            one_call_pair(core, ticket)
+        assert workers.hcp_writes() == 1
+        assert seen == [SPLIT_HCP] * 5
+        assert workers.store().get(ticket).data == {"sends": 5}
+
+    def test_the_rest_of_the_row_leaves_the_hcp_out(self, workers):
+        """The session column, rewritten on every call, does not carry the HCP responses."""
+        core = Core(hcp_handler([]), workers.store())
+        ticket = core.authenticate("u", "p")[0]
+        one_call_pair(core, ticket, HCP)
+        [(saved,)] = workers.sql("SELECT session FROM {t} WHERE ticket = :t", t=ticket)
+        assert not set(HCP_FIELDS) & set(json.loads(saved)) and len(saved) < 1000
+
+    def test_a_second_worker_sees_each_calls_change(self, workers):
+        """Two workers on one database take turns at a session's calls: each call's change
+        (state, handler data, the HCP from the first call) is what the next call loads."""
+        seen: list = []
+        handler = hcp_handler(seen)
+        cores = [Core(handler, workers.store()), Core(handler, workers.store())]
+        reader = workers.store()
+        ticket = cores[0].authenticate("u", "p")[0]
+        for n in range(4):
+            sender, receiver = cores[n % 2], cores[(n + 1) % 2]
+            hcp = HCP if n == 0 else ""
+            assert sender.send_request_xml(ticket, hcp, "co.qbw", "US", 13, 0) == QBXML_REQUEST
+            after_send = reader.get(ticket)
+            assert after_send.state is SessionState.AWAITING_RESPONSE
+            assert after_send.data == {"sends": n + 1}
+            assert after_send.host_response == SPLIT_HCP[0]
+            assert receiver.receive_response_xml(ticket, "<QBXML/>", "", "") == 50
+            after_receive = reader.get(ticket)
+            assert after_receive.state is SessionState.READY
+            assert after_receive.calls == 2 * n + 3
+        assert seen == [SPLIT_HCP] * 4
+        assert handler.errors == []
+
+    def test_a_session_deleted_while_loaded_is_saved_whole(self, workers):
+        """Another worker deletes the row between a load and a save: the save writes the
+        HCP responses again, not a row without them."""
+        first, second = workers.store(), workers.store()
+        whole = session()
+        whole.host_response, whole.company_response, whole.prefs_response = "h", "c", "p"
+        first.put(whole)
+        loaded = first.get("t1")
+        second.delete("t1")
+        loaded.last_error = "x"
+        first.put(loaded)
+        again = second.get("t1")
+        assert (again.host_response, again.company_response, again.prefs_response) == (
+            "h",
+            "c",
+            "p",
+        )
+        assert again.last_error == "x"
+
+    def test_a_handler_that_replaces_the_hcp_gets_it_saved(self, workers):
+        """Changed HCP responses (a handler's own doing) are written at the next save."""
+        store = workers.store()
+        store.put(session())
+        loaded = store.get("t1")
+        loaded.prefs_response = "<PreferencesRet/>"
+        store.put(loaded)
+        assert workers.store().get("t1").prefs_response == "<PreferencesRet/>"
+
+    def test_a_row_of_schema_version_3_loads_and_moves_to_the_new_column(self, workers):
+        """A session saved by the previous release (the HCP inside the session JSON, no
+        hcp column) is refused until upgraded, then loads whole; its next save moves the
+        HCP to its column and it still loads whole."""
+        workers.store().close()  # the tables, at this release's version
+        workers.sql("ALTER TABLE {t} DROP COLUMN hcp")
+        # A new database records only its own version: make it version 3's.
+        workers.sql(f"UPDATE {workers.prefix}schema_version SET version = 3")
+        old = session()
+        old.host_response, old.company_response, old.prefs_response = "<H/>", "<C/>", "<P/>"
+        workers.sql(
+            "INSERT INTO {t} (ticket, last_seen, session) VALUES ('t1', 100, :s)",
+            s=json.dumps(old.to_dict()),
+        )
+        with pytest.raises(SchemaVersionError) as caught:
+            workers.store()
+        assert caught.value.found == 3
+        store = workers.store(upgrade=True)
+        loaded = store.get("t1")
+        assert loaded == old
+        assert workers.sql("SELECT hcp FROM {t}") == [(None,)]
+        loaded.data["page"] = 3
+        store.put(loaded)
+        [(hcp, saved)] = workers.sql("SELECT hcp, session FROM {t}")
+        assert json.loads(hcp) == ["<H/>", "<C/>", "<P/>"]
+        assert "host_response" not in json.loads(saved)
+        assert workers.store().get("t1") == Session(
+            **{**vars(old), "data": {**old.data, "page": 3}}
+        )
+
+
+class TestSessionValue:
+    def test_what_the_store_last_saw_is_not_part_of_the_value(self, tmp_path):
+        """A loaded session equals a new one with the same fields; to_dict leaves the
+        store's record of the HCP out."""
+        store = SQLiteSessionStore(tmp_path / "s.db")
+        store.put(session())
+        loaded = store.get("t1")
+        assert loaded == session() and repr(loaded) == repr(session())
+        assert loaded.to_dict() == session().to_dict()
+        assert "_stored_hcp" not in loaded.to_dict()
+
+    def test_to_dict_can_leave_the_hcp_out(self):
+        """to_dict(hcp=False): every field but the three HCP responses."""
+        values = session().to_dict(hcp=False)
+        assert set(values) == set(session().to_dict()) - set(HCP_FIELDS)
+        assert Session.from_dict(values) == session()

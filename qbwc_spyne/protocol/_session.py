@@ -6,7 +6,11 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Session", "SessionState"]
+__all__ = ["HCP_FIELDS", "Session", "SessionState", "hcp_changed", "hcp_of", "hcp_stored"]
+
+#: The session fields that hold the HCP responses: tens of KB, set by the
+#: first sendRequestXML and not changed after, so a store writes them once.
+HCP_FIELDS = ("host_response", "company_response", "prefs_response")
 
 
 class SessionState(enum.Enum):
@@ -73,21 +77,61 @@ class Session:
     state: SessionState = SessionState.READY
     connection_retries: int = 0
     calls: int = 0
+    # The HCP responses as the store last loaded or saved them (see
+    # hcp_changed): not part of the session's value, never saved.
+    _stored_hcp: tuple[str, str, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, hcp: bool = True) -> dict[str, Any]:
         """Return the session as JSON-ready values (what stores save).
 
         A shallow copy: ``data`` is the session's own dict, so serialise the
         result before changing the session again. (``dataclasses.asdict``
         deep-copies, which cost more than the rest of a call.)
+
+        Args:
+            hcp: include the HCP responses (:data:`HCP_FIELDS`); a store that
+                keeps them apart leaves them out.
+
+        Returns:
+            The fields by name, the state as its value.
+
+        .. versionchanged:: Unreleased
+           ``hcp`` added.
         """
         values = dict(vars(self))
+        values.pop("_stored_hcp", None)
         values["state"] = self.state.value
+        if not hcp:
+            for name in HCP_FIELDS:
+                del values[name]
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Session:
-        """Rebuild a session from :meth:`to_dict`'s output."""
+        """Rebuild a session from :meth:`to_dict`'s output (fields left out keep their defaults)."""
         values = dict(values)
         values["state"] = SessionState(values["state"])
         return cls(**values)
+
+
+def hcp_of(session: Session) -> tuple[str, str, str]:
+    """The session's HCP responses: host, company, preferences."""
+    return (session.host_response, session.company_response, session.prefs_response)
+
+
+def hcp_changed(session: Session) -> tuple[str, str, str] | None:
+    """The session's HCP responses if its store has not seen them, else None.
+
+    A store that keeps the HCP responses apart writes them when this is not
+    None, then calls :func:`hcp_stored`. The comparison is cheap: strings
+    loaded and not replaced are the same objects.
+    """
+    current = hcp_of(session)
+    return None if current == session._stored_hcp else current
+
+
+def hcp_stored(session: Session, hcp: tuple[str, str, str]) -> None:
+    """Record that the store holds ``hcp`` as this session's HCP responses."""
+    session._stored_hcp = hcp

@@ -20,8 +20,11 @@ Versions:
 4. Jobs keep their last answer (``response``); every change of a job's
    state is a row of ``job_events``, written by a trigger in the statement
    that changes it; the connection status, session transcripts and their
-   calls have tables of their own. A new database is created at this
-   version directly.
+   calls have tables of their own. Sessions keep their HCP responses (tens
+   of KB, set once per session) in a column of their own, ``hcp``, written
+   when they change rather than with every call; a row of version 3 keeps
+   them inside ``session`` and still loads. A new database is created at
+   this version directly.
 """
 
 from __future__ import annotations
@@ -164,6 +167,9 @@ def schema(prefix: str) -> Schema:
         Column("ticket", Text, primary_key=True),
         Column("last_seen", _TIME, nullable=False),
         Column("session", Text, nullable=False),
+        # The HCP responses as a JSON array, apart from the rest of the session
+        # so that a call's save does not rewrite them; NULL until a session has them.
+        Column("hcp", Text),
     )
     versions = Table(
         f"{prefix}schema_version",
@@ -434,6 +440,12 @@ def _v3_to_v4(db: Database, conn: Connection, s: Schema) -> None:
         f" SELECT id, updated, NULL, state, 'history starts at schema version 4'"
         f" FROM {_q(conn, s.jobs)} ORDER BY id"
     )
+    # Sessions of version 3 keep their HCP responses inside ``session``:
+    # they load as they are, and move to the new column at their next save.
+    # A sessions table made by the step before already has the column.
+    columns = {col["name"] for col in inspect(conn).get_columns(s.sessions.name)}
+    if "hcp" not in columns:
+        conn.execute(text(f"ALTER TABLE {_q(conn, s.sessions)} ADD COLUMN hcp TEXT"))
 
 
 #: Each step, by the version it starts from.

@@ -4,6 +4,11 @@ The Web Connector keeps no state: each call carries only the ticket, and the
 next call of a session may reach another worker process, or a server that
 restarted in between. So every session is saved after every call, and the
 store is the only place it lives.
+
+Strategy: the HCP responses the first sendRequestXML brings (host, company
+and preferences: tens of KB) are most of a session's size and do not change
+after, so each store keeps them apart from the rest and writes them only
+when they change; a call's save writes the small rest.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from ..exceptions import NotAQueueDatabaseError, StorageError
-from ..protocol._session import Session
+from ..protocol._session import HCP_FIELDS, Session, hcp_changed, hcp_of, hcp_stored
 from ._migrations import open_schema, schema
 from ._sql import Database
 
@@ -29,24 +34,30 @@ __all__ = ["MemorySessionStore", "SQLSessionStore", "SQLiteSessionStore"]
 class MemorySessionStore:
     """Sessions in a dict: for tests and single-process servers.
 
-    Sessions are kept as JSON text, as the SQLite store keeps them, so that
+    Sessions are kept as JSON text, as the SQL store keeps them, so that
     a handler that puts a non-JSON value in ``session.data`` fails here the
-    same way it would in production.
+    same way it would in production. The HCP responses are kept as the
+    strings they are (strings cannot change), not copied on every call.
     """
 
     def __init__(self) -> None:
-        self._sessions: dict[str, tuple[str, float]] = {}
+        self._sessions: dict[str, tuple[str, tuple[str, str, str], float]] = {}
         self._lock = threading.Lock()
 
     def get(self, ticket: str) -> Session | None:
         with self._lock:
             saved = self._sessions.get(ticket)
-        return None if saved is None else Session.from_dict(json.loads(saved[0]))
+        if saved is None:
+            return None
+        text, hcp, _ = saved
+        session = Session.from_dict(json.loads(text))
+        session.host_response, session.company_response, session.prefs_response = hcp
+        return session
 
     def put(self, session: Session) -> None:
-        text = json.dumps(session.to_dict())
+        text = json.dumps(session.to_dict(hcp=False))
         with self._lock:
-            self._sessions[session.ticket] = (text, session.last_seen)
+            self._sessions[session.ticket] = (text, hcp_of(session), session.last_seen)
 
     def delete(self, ticket: str) -> None:
         with self._lock:
@@ -54,7 +65,7 @@ class MemorySessionStore:
 
     def purge(self, idle_before: float) -> int:
         with self._lock:
-            stale = [t for t, (_, seen) in self._sessions.items() if seen < idle_before]
+            stale = [t for t, (_, _, seen) in self._sessions.items() if seen < idle_before]
             for ticket in stale:
                 del self._sessions[ticket]
         return len(stale)
@@ -106,8 +117,14 @@ class SQLSessionStore:
             self._db.close()
             raise
         table = schema(self._db.prefix).sessions
-        self._get = text(f"SELECT session FROM {table.name} WHERE ticket = :ticket")
+        self._get = text(f"SELECT session, hcp FROM {table.name} WHERE ticket = :ticket")
         self._put = _upsert(table, postgresql=not self._db.sqlite)
+        # A call's save: the row is there (authenticate wrote it whole), and
+        # its HCP responses stay as they are.
+        self._update = text(
+            f"UPDATE {table.name} SET last_seen = :last_seen, session = :session"
+            " WHERE ticket = :ticket"
+        )
         self._delete = text(f"DELETE FROM {table.name} WHERE ticket = :ticket")
         self._purge = text(f"DELETE FROM {table.name} WHERE last_seen < :before")
 
@@ -117,15 +134,34 @@ class SQLSessionStore:
 
     def get(self, ticket: str) -> Session | None:
         rows, _ = self._run(self._get, {"ticket": ticket})
-        return Session.from_dict(json.loads(rows[0]["session"])) if rows else None
+        if not rows:
+            return None
+        values = json.loads(rows[0]["session"])
+        saved = rows[0]["hcp"]
+        if saved is not None:
+            values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
+        session = Session.from_dict(values)
+        if saved is not None or HCP_FIELDS[0] not in values:
+            hcp_stored(session, hcp_of(session))
+        # else a row of schema version 3, the HCP responses inside the JSON:
+        # the next save moves them to their column.
+        return session
 
     def put(self, session: Session) -> None:
-        values = {
+        values: dict[str, Any] = {
             "ticket": session.ticket,
             "last_seen": session.last_seen,
-            "session": json.dumps(session.to_dict()),
+            "session": json.dumps(session.to_dict(hcp=False)),
         }
+        changed = hcp_changed(session)
+        if changed is None and self._run(self._update, values)[1]:
+            return
+        # New, with new HCP responses, or gone since it was loaded (deleted
+        # by another process): the whole row.
+        hcp = hcp_of(session) if changed is None else changed
+        values["hcp"] = json.dumps(hcp) if any(hcp) else None
         self._run(self._put, values)
+        hcp_stored(session, hcp)
 
     def delete(self, ticket: str) -> None:
         self._run(self._delete, {"ticket": ticket})
@@ -143,7 +179,11 @@ def _upsert(table: Table, *, postgresql: bool) -> Executable:
     insert = pg_insert(table) if postgresql else sqlite_insert(table)
     return insert.on_conflict_do_update(
         index_elements=[table.c.ticket],
-        set_={"last_seen": insert.excluded.last_seen, "session": insert.excluded.session},
+        set_={
+            "last_seen": insert.excluded.last_seen,
+            "session": insert.excluded.session,
+            "hcp": insert.excluded.hcp,
+        },
     )
 
 
