@@ -272,7 +272,11 @@ def export_release(folder: Path) -> bool:
     except (OSError, subprocess.CalledProcessError):
         return False
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="tar")
+        # Our own repository's archive; the filter exists from Python 3.11.4.
+        if hasattr(tarfile, "tar_filter"):
+            tar.extractall(folder, filter="tar")
+        else:  # pragma: no cover - older 3.11 patch releases
+            tar.extractall(folder)
     return True
 
 
