@@ -10,7 +10,10 @@ stands beside floors measured in the same run:
 
 Per call, each operation is timed in-process through the WSGI callable
 (median of many calls), with the compiled SOAP reader and writer (as
-shipped) and with spyne's generic ones (as before them; ``GenericServer``).
+shipped), with spyne's generic ones (``GenericServer``), and with the
+server of the last release before this work (``RELEASE``, exported from
+git into a temporary folder and timed in a process of its own, call by
+call in turn with the others; skipped, with a note, without git history).
 When a call misses its target, a cProfile of the compiled path shows where
 its time goes. The large call is a receiveResponseXML carrying a
 qbXML CustomerQuery response of 100,000 CustomerRet (about 30 MB); each of
@@ -21,16 +24,21 @@ above the process's size once the body is loaded) belongs to that case.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import functools
 import io
 import json
+import os
 import pstats
 import re
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -56,6 +64,10 @@ REQUEST = (
     '<QBXMLMsgsRq onError="stopOnError"><CustomerQueryRq requestID="1"><MaxReturned>100'
     "</MaxReturned></CustomerQueryRq></QBXMLMsgsRq></QBXML>"
 )
+
+#: The last release before the compiled reader and writer, GC switch and
+#: cheaper session saves: the "today" the per-call target is measured against.
+RELEASE = "2be5214"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -219,8 +231,102 @@ def _prepare(store: MemorySessionStore, operation: str) -> None:
         store.put(session)
 
 
-def per_call(calls: int) -> list[tuple[str, float, float, float]]:
-    """Median microseconds per call, per operation: compiled, generic (before), bare spyne."""
+def time_one(app: WSGIApp, store: MemorySessionStore, operation: str, body: bytes) -> float:
+    """Seconds one call of ``operation`` takes, its session prepared untimed."""
+    _prepare(store, operation)
+    start = time.perf_counter()
+    call(app, body)
+    return time.perf_counter() - start
+
+
+def release_worker() -> None:
+    """In a process importing the release's package: time calls as asked on stdin.
+
+    The first line out names the package's folder, so that the caller can
+    check it timed the release and not this checkout; then, for each line
+    ``OPERATION`` in, one line out: the seconds of one call, as JSON.
+    """
+    import qbwc_spyne
+
+    print(Path(qbwc_spyne.__file__).parent, flush=True)
+    store = MemorySessionStore()
+    app = QBWCServer(BenchHandler(), store=store)
+    every = bodies()
+    for line in sys.stdin:
+        print(json.dumps(time_one(app, store, line.strip(), every[line.strip()])), flush=True)
+
+
+def export_release(folder: Path) -> bool:
+    """Write the release's package (and the WSDL it links to) into ``folder``.
+
+    Returns:
+        False when there is no git, or no such commit (a source archive).
+    """
+    try:
+        archive = subprocess.run(
+            ["git", "archive", RELEASE, "qbwc_spyne", "wsdl"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        # Our own repository's archive; the filter exists from Python 3.11.4.
+        if hasattr(tarfile, "tar_filter"):
+            tar.extractall(folder, filter="tar")
+        else:  # pragma: no cover - older 3.11 patch releases
+            tar.extractall(folder)
+    return True
+
+
+@contextlib.contextmanager
+def release_timer() -> Iterator[Callable[[str], float] | None]:
+    """A function timing one call of an operation on the release; None without git."""
+    with tempfile.TemporaryDirectory() as folder:
+        if not export_release(Path(folder)):
+            yield None
+            return
+        # The exported package first, then this checkout for bench itself; the
+        # working folder holds no bench, and an editable install's finder
+        # comes after sys.path.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([folder, str(ROOT)])}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_server", "--release-worker"],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert worker.stdin is not None and worker.stdout is not None
+        stdin, stdout = worker.stdin, worker.stdout
+        try:
+            package = stdout.readline().strip()
+            if not package.startswith(folder):
+                raise RuntimeError(f"the release worker imported {package!r}, not the release")
+
+            def timer(operation: str) -> float:
+                stdin.write(operation + "\n")
+                stdin.flush()
+                return float(json.loads(stdout.readline()))
+
+            yield timer
+        finally:
+            stdin.close()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def per_call(calls: int) -> tuple[list[tuple[str, float, float, float, float | None]], bool]:
+    """Median microseconds per call, per operation: compiled, generic, bare spyne, release.
+
+    Returns:
+        The rows, and whether the release was timed (its figure is None if not).
+    """
     store = MemorySessionStore()
     apps: dict[str, WSGIApp] = {
         "after": QBWCServer(BenchHandler(), store=store),
@@ -228,22 +334,26 @@ def per_call(calls: int) -> list[tuple[str, float, float, float]]:
         "floor": bare_spyne(),
     }
     rows = []
-    for operation, body in bodies().items():
-        timings: dict[str, list[float]] = {name: [] for name in apps}
-        for i in range(calls):
-            # Rotate which goes first, so none always meets a warm cache.
-            names = list(apps)
-            names = names[i % 3 :] + names[: i % 3]
-            for name in names:
-                _prepare(store, operation)  # untimed
-                start = time.perf_counter()
-                call(apps[name], body)
-                timings[name].append(time.perf_counter() - start)
-        after, before, floor = (
-            statistics.median(timings[name]) * 1e6 for name in ("after", "before", "floor")
-        )
-        rows.append((operation, after, before, floor))
-    return rows
+    with release_timer() as release:
+        timers: dict[str, Callable[[str, bytes], float]] = {
+            name: functools.partial(time_one, app, store) for name, app in apps.items()
+        }
+        if release is not None:
+            timers["release"] = lambda operation, body: release(operation)
+        for operation, body in bodies().items():
+            timings: dict[str, list[float]] = {name: [] for name in timers}
+            for i in range(calls):
+                # Rotate which goes first, so none always meets a warm cache.
+                names = list(timers)
+                names = names[i % len(names) :] + names[: i % len(names)]
+                for name in names:
+                    timings[name].append(timers[name](operation, body))
+            after, before, floor = (
+                statistics.median(timings[name]) * 1e6 for name in ("after", "before", "floor")
+            )
+            then = statistics.median(timings["release"]) * 1e6 if release else None
+            rows.append((operation, after, before, floor, then))
+    return rows, release is not None
 
 
 # Where a profiled function's own time is counted, by its file and name
@@ -346,27 +456,47 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each large case")
     parser.add_argument("--profile", action="store_true", help="print the profile in any case")
     parser.add_argument("--measure", nargs=2, metavar=("CASE", "BODY"), help=argparse.SUPPRESS)
+    parser.add_argument("--release-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure_large(*args.measure)))
         return
+    if args.release_worker:
+        release_worker()
+        return
 
     print(
         f"Per call, in-process, median of {args.calls} calls "
-        "(target: compiled at most 0.5x the generic path)\n"
+        f"(target: compiled at most 0.5x release {RELEASE})\n"
     )
     print(
-        f"{'operation':<22}{'compiled µs':>13}{'generic µs':>12}{'ratio':>7}"
-        f"{'bare spyne µs':>15}{'x floor':>9}"
+        f"{'operation':<22}{'compiled µs':>13}{'release µs':>12}{'x release':>11}"
+        f"{'generic µs':>12}{'x generic':>11}{'bare spyne µs':>15}{'x floor':>9}"
     )
     missed = False
-    for operation, after, before, floor in per_call(args.calls):
-        missed = missed or after > 0.5 * before
+    rows, timed = per_call(args.calls)
+    for operation, after, before, floor, then in rows:
+        missed = missed or after > 0.5 * (then if then is not None else before)
+        release = (
+            f"{then:>12.0f}{after / then:>11.2f}" if then is not None else f"{'-':>12}{'-':>11}"
+        )
         print(
-            f"{operation:<22}{after:>13.0f}{before:>12.0f}{after / before:>7.2f}"
+            f"{operation:<22}{after:>13.0f}{release}{before:>12.0f}{after / before:>11.2f}"
             f"{floor:>15.0f}{after / floor:>9.2f}"
         )
-    print("\ngeneric: spyne's own reader and serializer, as before the compiled ones.")
+    print(
+        f"\nrelease: the server of commit {RELEASE}, the last release before this work, "
+        "timed in its own process."
+    )
+    if not timed:
+        print(
+            f"  (not timed: no git history holding {RELEASE} here; "
+            "the target falls back to generic)"
+        )
+    print(
+        "generic: this server through spyne's own reader and serializer, "
+        "with the other changes since the release."
+    )
     if missed or args.profile:
         print(
             "\nWhere a compiled sendRequestXML + receiveResponseXML pair spends its time "

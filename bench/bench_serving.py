@@ -28,6 +28,13 @@ Side by side in one run, the order rotated each round, the median of
    server, granian with a canned answer (without granian, a raw asyncio
    server in Python, which is slower).
 
+``--profile`` instead runs the same sessions in this process, straight
+through each WSGI callable (no HTTP, no server): the microseconds a whole
+session costs qbwc_spyne on ``MemorySessionStore``, bare spyne and qbwc-kit
+(median of ``--sessions``, the order rotated), then where qbwc_spyne's and
+bare spyne's time goes by cProfile, split into spyne's machinery, its WSGI
+plumbing, lxml, our code, the store and the bench's handler.
+
 Every loop is bounded (a fixed number of sessions, every call with a
 timeout); every server process is stopped, killed if it must be, whatever
 happens.
@@ -38,8 +45,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import importlib.util
+import io
 import os
+import pstats
 import re
 import signal
 import socket
@@ -51,8 +61,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.serving_apps import CANNED, PASSWORD, REQUESTS, USER
+from bench.serving_apps import CANNED, PASSWORD, REQUESTS, USER, WSGIApp, make
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "tests" / "data" / "traffic"
@@ -407,6 +418,186 @@ async def load(port: int, sessions: int, connectors: int) -> Outcome:
     return outcome
 
 
+# -- the in-process profile -----------------------------------------------------------------
+
+#: The apps profiled in-process, by their serving_apps name.
+PROFILED = {
+    "qbwc_memory": "qbwc_spyne, MemorySessionStore",
+    "bare_spyne": "bare spyne: constants (floor)",
+    "qbwc_kit": "qbwc-kit 0.1.3, hand-written SOAP",
+}
+
+# Where a function's own time is counted, by its file (or, for a built-in,
+# its name) and function; first match wins. Anything else (str, dict, re,
+# the standard library) is counted where it was called from, in proportion.
+# cProfile does not see lxml's own functions (Cython), so the few functions
+# that do nothing but call lxml are counted as lxml.
+_AREAS = [
+    ("/qbwc_spyne/server/_server.py", "_parse_envelope", "lxml: parse, tree, serialize"),
+    ("/qbwc_spyne/_xml.py", "parse_qbxml", "lxml: parse, tree, serialize"),
+    ("/qbwc_spyne/_xml.py", "split_hcp_response", "lxml: parse, tree, serialize"),
+    ("/spyne/protocol/soap/soap11.py", "_parse_xml_string", "lxml: parse, tree, serialize"),
+    ("/spyne/protocol/xml.py", "create_out_string", "lxml: parse, tree, serialize"),
+    ("lxml", "", "lxml: parse, tree, serialize"),
+    ("/spyne/server/wsgi.py", "", "spyne: WSGI and HTTP plumbing"),
+    ("/spyne/server/http.py", "", "spyne: WSGI and HTTP plumbing"),
+    ("/spyne/", "", "spyne: context, events, dispatch, faults"),
+    ("/qbwc_spyne/store/", "", "qbwc_spyne: session store"),
+    ("/qbwc_spyne/server/_wire.py", "", "qbwc_spyne: compiled reader and writer"),
+    ("/qbwc_spyne/server/", "", "qbwc_spyne: server adapter (spyne hooks, checks)"),
+    ("/qbwc_spyne/", "", "qbwc_spyne: protocol core, events, qbXML"),
+    ("/bench/serving_apps.py", "", "the bench's handler"),
+    ("/bench/bench_server.py", "NullCore", "the bench's handler"),
+    ("/bench/", "", "the bench's harness (WSGI environ)"),
+    ("/qbwc_kit/", "", "qbwc-kit's own code"),
+]
+
+
+def wsgi_call(app: WSGIApp, operation: str, body: bytes) -> tuple[int, bytes]:
+    """One POST through ``app``, as a server would make it; its status and body."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/qbwc",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_SOAPACTION": f'"http://developer.intuit.com/{operation}"',
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+    }
+    status: list[str] = []
+    answer = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    return int(status[0].split()[0]), answer
+
+
+def session_in_process(
+    app: WSGIApp, calls: list[tuple[str, bytes]], profiler: cProfile.Profile | None = None
+) -> float:
+    """Seconds the app spends on one whole session (every answer checked).
+
+    Args:
+        app: the WSGI callable.
+        calls: the session's calls, from :func:`session_calls`.
+        profiler: a profiler to enable around each call only, or None.
+
+    Raises:
+        RuntimeError: an answer was wrong.
+    """
+    ticket, spent = TICKET, 0.0
+    for operation, body in calls:
+        body = body.replace(TICKET, ticket)
+        with profiler or contextlib.nullcontext():
+            start = time.perf_counter()
+            status, answer = wsgi_call(app, operation, body)
+            spent += time.perf_counter() - start
+        wrong = check(operation, status, answer)
+        if wrong:
+            raise RuntimeError(wrong)
+        if operation == "authenticate":
+            found = _TICKET.search(answer)
+            if found is None:
+                raise RuntimeError(f"authenticate: no ticket in {answer[:200]!r}")
+            ticket = found[1]
+    return spent
+
+
+def _area_of(entry: tuple[str, int, str]) -> str | None:
+    filename, _, function = entry
+    where = function if filename == "~" else filename
+    return next((label for part, name, label in _AREAS if part in where and name in function), None)
+
+
+def split(stats: Any) -> dict[str, float]:
+    """Seconds of own time per area, the rest counted where it was called from."""
+    cache: dict[Any, dict[str, float]] = {}
+
+    def shares(entry: Any, seen: frozenset[Any]) -> dict[str, float]:
+        """Which areas ``entry``'s time belongs to, as fractions summing to 1."""
+        area = _area_of(entry)
+        if area is not None:
+            return {area: 1.0}
+        if entry in cache:
+            return cache[entry]
+        callers = stats.stats[entry][4]
+        weights = {c: t[2] for c, t in callers.items() if c not in seen and c in stats.stats}
+        total = sum(weights.values())
+        if not total:
+            return {"other (interpreter, unattributed)": 1.0}
+        found: dict[str, float] = {}
+        for caller, weight in weights.items():
+            for name, part in shares(caller, seen | {entry}).items():
+                found[name] = found.get(name, 0.0) + part * weight / total
+        cache[entry] = found
+        return found
+
+    seconds: dict[str, float] = {}
+    for entry, (_, _, tottime, _, _) in stats.stats.items():
+        for name, part in shares(entry, frozenset({entry})).items():
+            seconds[name] = seconds.get(name, 0.0) + tottime * part
+    return seconds
+
+
+def profile(sessions: int) -> None:
+    """Print each app's cost per session in-process, and where qbwc_spyne's goes."""
+    calls = session_calls()
+    names = [n for n in PROFILED if n != "qbwc_kit" or importlib.util.find_spec("qbwc_kit")]
+    apps = {name: make(name) for name in names}
+    for name in names:  # warm up: imports, first-call costs
+        session_in_process(apps[name], calls)
+    spent: dict[str, list[float]] = {name: [] for name in names}
+    for n in range(sessions):
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            spent[name].append(session_in_process(apps[name], calls))
+    total = {name: statistics.median(spent[name]) * 1e6 for name in names}
+    kit = total.get("qbwc_kit")
+    print(
+        f"One 13-call session in-process, straight through the WSGI callable (no HTTP),"
+        f" median of {sessions} sessions, the order rotated\n"
+    )
+    print(f"{'':40}{'µs/session':>12}{'x qbwc-kit':>12}")
+    for name in names:
+        times = f"{total[name] / kit:.2f}" if kit else "-"
+        print(f"{PROFILED[name]:40}{total[name]:>12.0f}{times:>12}")
+
+    profiled = ("qbwc_memory", "bare_spyne")
+    split_us: dict[str, dict[str, float]] = {}
+    for name in profiled:
+        profiler = cProfile.Profile()
+        for _ in range(sessions):
+            session_in_process(apps[name], calls, profiler=profiler)
+        seconds = split(pstats.Stats(profiler))
+        whole = sum(seconds.values())
+        # cProfile slows Python code more than C code: shares are its, the
+        # microseconds are the shares of the unprofiled median.
+        split_us[name] = {area: total[name] * t / whole for area, t in seconds.items()}
+    areas = sorted(
+        {a for found in split_us.values() for a in found},
+        key=lambda a: -split_us[profiled[0]].get(a, 0),
+    )
+    print(
+        "\nWhere a session's time goes (cProfile's shares of the medians above; built-ins and"
+        " the standard library counted where they were called from)\n"
+    )
+    print(f"{'':50}{'qbwc_spyne µs':>14}{'share':>7}{'bare spyne µs':>15}")
+    for area in areas:
+        ours = split_us[profiled[0]].get(area, 0.0)
+        print(
+            f"{area:50}{ours:>14.0f}{ours / total[profiled[0]]:>7.0%}"
+            f"{split_us[profiled[1]].get(area, 0.0):>15.0f}"
+        )
+    if kit:
+        spyne = sum(us for a, us in split_us[profiled[0]].items() if a.startswith("spyne"))
+        print(
+            f"\nqbwc_spyne less spyne's share: {total[profiled[0]] - spyne:.0f} µs,"
+            f" {(total[profiled[0]] - spyne) / kit:.2f}x qbwc-kit's {kit:.0f} µs."
+        )
+
+
 # -- the report -----------------------------------------------------------------------------
 
 
@@ -430,10 +621,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connectors", type=int, default=8, help="Web Connectors at once")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is shown")
     parser.add_argument("--only", default="", help="only setups whose name contains this")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile whole sessions in-process instead"
+    )
     parser.add_argument("--raw-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.raw_server:
         raw_server(args.raw_server)
+        return
+    if args.profile:
+        profile(args.sessions)
         return
     chosen = setups(args.only)
     with (

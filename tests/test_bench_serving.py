@@ -43,6 +43,27 @@ class TestRun:
         assert "The load generator's ceiling" in out
 
 
+class TestProfile:
+    def test_each_app_costs_a_session_and_ours_is_split_by_area(self):
+        """In-process: a cost per session for each app, and qbwc_spyne's split into areas."""
+        out = run("bench.bench_serving", "--profile", "--sessions", "3")
+        for name in ("qbwc_spyne, MemorySessionStore", "bare spyne: constants (floor)"):
+            assert re.search(rf"^{re.escape(name)} +\d+ +\S+$", out, re.MULTILINE), out
+        shares = {
+            area: int(share)
+            for area, share in re.findall(r"^(\S.*?) +\d+ +(\d+)% +\d+$", out, re.MULTILINE)
+        }
+        for area in (
+            "spyne: context, events, dispatch, faults",
+            "spyne: WSGI and HTTP plumbing",
+            "lxml: parse, tree, serialize",
+            "qbwc_spyne: session store",
+            "qbwc_spyne: compiled reader and writer",
+        ):
+            assert shares.get(area, 0) > 0, (area, out)
+        assert 97 <= sum(shares.values()) <= 103, shares  # rounded shares of one whole
+
+
 class TestLoadGenerator:
     @pytest.mark.parametrize(
         ("operation", "status", "body", "says"),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from qbwc_spyne import qbxml
 from qbwc_spyne._xml import (
+    _USUAL_DECLARATION,
     UnsafeXMLError,
     XMLError,
+    _check_utf8_prolog_scan,
     check_utf8_prolog,
     declared_encoding,
     has_doctype,
@@ -144,6 +148,40 @@ class TestUTF8Only:
             parse_qbxml(data)
         with pytest.raises(XMLError, match="well-formed"):
             parse_qbxml(data.decode("ascii"))
+
+
+def _outcome(check, data):
+    """What a prolog check does with ``data``: None, or its error's class and message."""
+    try:
+        check(data)
+    except XMLError as exc:
+        return type(exc), str(exc)
+    return None
+
+
+# Pieces a prolog is made of, so that generated documents hit every branch.
+_PIECES = st.sampled_from(
+    [
+        *(b"<", b"!", b"?", b">", b"-", b"--", b"<!--", b"-->", b"<?", b"?>", b"<!DOCTYPE x>"),
+        *(b"<!ENTITY", b" ", b"\n", b"\x00", b"x", b"<x/>", b"<soap:Envelope>", _USUAL_DECLARATION),
+    ]
+)
+
+
+class TestUsualPrologFastPath:
+    @given(st.lists(st.one_of(_PIECES, st.binary(max_size=4)), max_size=8))
+    def test_the_web_connectors_prolog_is_judged_as_the_full_scan_judges_it(self, pieces):
+        """After the Web Connector's own declaration, anything: same answer as the full scan."""
+        data = _USUAL_DECLARATION + b"".join(pieces)
+        assert _outcome(check_utf8_prolog, data) == _outcome(_check_utf8_prolog_scan, data)
+
+    @pytest.mark.parametrize(
+        "after", [b"<!DOCTYPE x><x/>", b"<!--c--><!DOCTYPE x><x/>", b"<?pi?><!DOCTYPE x>", b"<!"]
+    )
+    def test_a_doctype_after_the_usual_declaration_is_still_refused(self, after):
+        """The fast path takes only a root element straight after the declaration."""
+        with pytest.raises(UnsafeXMLError):
+            check_utf8_prolog(_USUAL_DECLARATION + after)
 
 
 class TestRedaction:
