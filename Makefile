@@ -45,12 +45,15 @@ $(BENCH_STAMP): $(STAMP)
 ## bench_serving measures the peer and granian from the bench extra.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_serving
+	$(BIN)/python -m bench.bench_serving --profile
 	$(BIN)/python -m bench.bench_server
 	$(BIN)/python -m bench.bench_queue
 	$(BIN)/python -m bench.bench_storage
 	$(BIN)/python -m bench.bench_hosts
 	$(BIN)/python -m bench.bench_live
 	$(BIN)/python -m bench.bench_dashboard
+	$(BIN)/python -m bench.bench_status
+	$(BIN)/python -m bench.bench_metrics
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
