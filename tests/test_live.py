@@ -44,7 +44,7 @@ from qbwc_spyne.exceptions import (
 )
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
-from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
+from qbwc_spyne.status import MemoryStatusStore, StatusRecorder, connection_status
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
@@ -636,6 +636,15 @@ class TestOffline:
         queue = MemoryJobQueue()
         return LiveClient(queue, status=status, interval=300, poll=0.01, clock=clock), queue
 
+    def refused(self, client: LiveClient, clock: Any, queue: Any) -> QuickBooksOffline:
+        """What a request raises, failing (not hanging) if it was queued instead."""
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: not asking._thread.is_alive() or bool(queue.jobs()), "an outcome")
+        clock.advance(6)  # a request queued by mistake times out now
+        with pytest.raises(QuickBooksOffline) as caught:
+            asking.result()
+        return caught.value
+
     def test_a_user_never_seen_is_offline_at_once_not_a_hang(self):
         """No status row: QuickBooksOffline("never seen"), nothing queued."""
         clock = FakeClock(time.time())
@@ -723,6 +732,68 @@ class TestOffline:
         update = Update(service.web_connector(quickbooks))
         assert names(asking.result()) == ["Customer 0002"]
         assert service.end(update).ok
+
+    def test_a_session_gone_silent_past_the_session_timeout_is_offline_though_it_kept_its_ticket(
+        self,
+    ):
+        """A ticket last used 1801 s ago (timeout 1800) is no session: "not seen"; 400 s is one."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 1801, ticket="abcd1234", ticket_key="k")
+        client, queue = self.client(status, clock)
+        offline = self.refused(client, clock, queue)
+        assert offline.reason == "not seen" and "last seen" in str(offline)
+        assert queue.jobs() == []
+        # Within the session timeout the session may still be working: queued, not refused.
+        self.seen(status, last_seen=clock() - 400, ticket="abcd1234", ticket_key="k")
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+
+    def test_a_web_connector_that_vanished_in_its_keep_alive_window_is_offline_later(self):
+        """Recorded from real calls: the update never closed, and an hour on the user is offline."""
+        status = MemoryStatusStore()
+        service = Service(observers=[StatusRecorder(status)])
+        first = Asking(lambda: service.client.request("shop", customer_query(), timeout=BOUND))
+        wait_for(lambda: bool(service.queue.jobs()), "the first live request is queued")
+
+        class Gone(Exception):
+            pass
+
+        def vanish(seconds: float) -> None:
+            raise Gone  # the computer goes off while the Web Connector waits after NoOp
+
+        update = Update(service.web_connector(company(), sleep=vanish))
+        assert names(first.result()) == ["Customer 0002"]
+        with pytest.raises(Gone):
+            update.join()
+        (row,) = status.statuses(user="shop")
+        assert row.ticket is not None and row.last_seen is not None  # never closed
+        clock = FakeClock(row.last_seen + 3600)
+        later = LiveClient(service.queue, status=status, interval=300, poll=0.01, clock=clock)
+        offline = self.refused(later, clock, service.queue)
+        assert offline.reason == "not seen"
+        assert offline.last_seen == pytest.approx(row.last_seen)
+        assert later.status("shop")[0].ticket is None  # status says so too
+
+    def test_status_agrees_with_connection_status(self):
+        """Jobs to reconcile count as pending; a stale ticket is no current session."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 1801, ticket="abcd1234", ticket_key="k")
+        client, queue = self.client(status, clock)
+        queue.enqueue(user="shop", kind="count")
+        queue.enqueue(user="shop", kind="count")
+        claimed = queue.claim(user="shop", company_file="", ticket="t", now=clock(), lease=60)
+        assert claimed is not None
+        assert queue.release(
+            claimed.id, ticket="t", now=clock(), to=JobState.RECONCILE, code="x", message="lost"
+        )
+        (row,) = client.status("shop")
+        assert row.jobs_pending == 2 and row.ticket is None
+        assert client.status("shop") == connection_status(status, queue, "shop", now=clock())
 
     def test_status_gives_the_users_rows_with_its_job_counts(self):
         """status(user): the store's row, pending jobs counted from the queue."""

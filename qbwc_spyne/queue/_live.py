@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from lxml import etree
 
@@ -61,7 +61,14 @@ from ..exceptions import (
     StorageError,
 )
 from ..qbxml import _encoding
-from ..store._interfaces import Job, JobQueue, JobState
+from ..store._interfaces import (
+    Job,
+    JobQueue,
+    JobState,
+    StatusSource,
+    connection_status,
+    session_open,
+)
 from ._jobs import JobContext, JobKind
 from ._wake import LIVE_KIND, LiveExpired, waiting, wake
 
@@ -152,13 +159,6 @@ class Health:
     qbxml_versions: tuple[str, ...]
 
 
-class StatusSource(Protocol):
-    """Where :class:`LiveClient` reads when each user was last seen (a status store)."""
-
-    def statuses(self, *, user: str | None = None) -> list[Any]:
-        """The connection status records of ``user`` (or of every user)."""
-
-
 class _Listener:
     """A thread that turns the queue's notifications into wakes of this process's waiters."""
 
@@ -208,12 +208,18 @@ class LiveClient:
             (:class:`~qbwc_spyne.status.SQLStatusStore`, filled by a
             ``StatusRecorder``); with it, a user whose Web Connector is not
             there fails fast with :class:`~qbwc_spyne.exceptions.QuickBooksOffline`,
-            and :meth:`status` reads it. Without it, a request for such a
-            user waits for its timeout.
+            and :meth:`status` reads it. Without it nothing tells the
+            client who is connected: a request for a user never seen, or
+            whose Web Connector is gone, is queued all the same and waits
+            its whole ``timeout``, then raises ``LiveTimeout`` (never sent),
+            and :meth:`status` returns nothing.
         interval: seconds between the Web Connector's scheduled updates
             (its ``RunEveryNMinutes``, with some slack): a user not seen
             for longer is offline.
         intervals: ``interval`` per user, where it differs.
+        session_timeout: the server's session timeout (``make_wsgi_app``'s):
+            a session whose last call is older is gone, its Web Connector
+            with it, even though the status still holds its ticket.
         poll: seconds between two reads of the job while waiting; by
             default 0.1, or 1.0 on PostgreSQL, where NOTIFY wakes the waiter
             and the poll is only a safety net.
@@ -242,6 +248,7 @@ class LiveClient:
         status: StatusSource | None = None,
         interval: float = 900.0,
         intervals: Mapping[str, float] | None = None,
+        session_timeout: float = 1800.0,
         poll: float | None = None,
         version: str = "13.0",
         encoding: str = "error",
@@ -256,6 +263,7 @@ class LiveClient:
         self.status_store: StatusSource | None = status
         self.interval = interval
         self.intervals = dict(intervals or {})
+        self.session_timeout = session_timeout
         self.version = version
         self.encoding = encoding
         self.codepage = codepage
@@ -364,31 +372,31 @@ class LiveClient:
     def status(self, user: str) -> list[Any]:
         """The user's connection status, one per company file, its job counts filled in.
 
+        The same records as :func:`~qbwc_spyne.status.connection_status`
+        (and so ``qbwc-spyne status`` and the dashboard) read: jobs to
+        reconcile count as pending, and a session whose last call is older
+        than ``session_timeout`` is not current.
+
         Args:
             user: the Web Connector user.
 
         Returns:
             :class:`~qbwc_spyne.status.ConnectionStatus` records; empty when
-            the user was never seen, or no status store was given.
+            the user was never seen and has no jobs, or no status store was given.
 
         Raises:
             StorageError: the status store or the queue could not be read.
         """
         if self.status_store is None:
             return []
-        found = [s for s in self.status_store.statuses(user=user) if s.user == user]
-        if not found:
-            return []
-        counts = self.queue.counts(user=user)
-        return [
-            replace(
-                s,
-                jobs_pending=counts.get(JobState.PENDING, 0),
-                jobs_failed=counts.get(JobState.FAILED, 0),
-                jobs_unknown=counts.get(JobState.UNKNOWN, 0),
-            )
-            for s in found
-        ]
+        rows = connection_status(
+            self.status_store,
+            self.queue,
+            user,
+            now=self.clock(),
+            session_timeout=self.session_timeout,
+        )
+        return [s for s in rows if s.user == user]
 
     # -- the work ----------------------------------------------------------------------------
 
@@ -434,8 +442,8 @@ class LiveClient:
                 reason="never seen",
                 last_seen=None,
             )
-        if any(s.ticket for s in found):
-            return  # a session is open now
+        if any(session_open(s, now=now, session_timeout=self.session_timeout) for s in found):
+            return  # a session is open now (one gone silent longer is not)
         for s in found:
             # QuickBooks is down if the last update ended in a connectionError:
             # no success since, and nothing seen after it but the update's own
