@@ -481,6 +481,51 @@ class TestTimeouts:
         assert result.ok and "expired" in result.close_message
 
 
+class TestCancelledAwait:
+    """Cancelling arequest's task ends its wait at once, as a timeout would."""
+
+    def cancelled(self, queue: Any, before: Callable[[], None] = lambda: None) -> list[str]:
+        """Await a request with asyncio.wait_for(0.2 s); return how the client saw it end."""
+        import asyncio
+
+        ended: list[str] = []
+        # poll=3600: only the cancellation, or its 5 s timeout, can end the wait.
+        client = LiveClient(queue, poll=3600, observe=lambda seconds, how: ended.append(how))
+
+        async def ask() -> None:
+            task = asyncio.ensure_future(client.arequest("shop", customer_query(), timeout=5))
+            for _ in range(int(BOUND / 0.01)):
+                if queue.jobs():
+                    break
+                await asyncio.sleep(0.01)
+            before()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(task, 0.2)
+            at_once.extend(ended)  # the worker thread is done when the caller hears of it
+
+        at_once: list[str] = []
+        asyncio.run(ask())
+        return at_once
+
+    def test_a_request_not_sent_is_cancelled_before_the_cancellation_propagates(self):
+        """wait_for gives up: the job is cancelled and the worker thread is done, no waiting."""
+        queue = MemoryJobQueue()
+        assert self.cancelled(queue) == ["cancelled"]
+        (job,) = queue.jobs()
+        assert job.state is JobState.CANCELLED
+
+    def test_a_request_already_sent_is_left_to_its_session(self):
+        """Taken by a session: not cancelled, still in flight for its answer or reconcile."""
+        queue = MemoryJobQueue()
+
+        def sent() -> None:
+            assert queue.claim(user="shop", company_file="", ticket="t", now=time.time(), lease=60)
+
+        assert self.cancelled(queue, sent) == ["cancelled"]
+        (job,) = queue.jobs()
+        assert job.state is JobState.IN_FLIGHT
+
+
 class TestAnswers:
     def test_an_error_status_is_an_answer(self, service):
         """3120 (no such ListID) comes back as a Result, not an exception."""

@@ -37,6 +37,9 @@ goes the usual way (reconcile, or ``unknown`` for the operator).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import logging
 import math
 import os
@@ -323,11 +326,35 @@ class LiveClient:
     ) -> qbxml.Result:
         """:meth:`request`, awaited: the wait runs in a worker thread.
 
-        Same arguments, answer and errors as :meth:`request`.
+        Same arguments, answer and errors as :meth:`request`. Cancelling
+        the awaiting task (``asyncio.wait_for``'s timeout, say) ends the
+        wait at once: a request not sent yet is cancelled, as on a timeout;
+        one already sent goes the usual way (a write is reconciled, or left
+        ``unknown``). The task's cancellation then propagates.
         """
-        return await asyncio.to_thread(
-            self.request, user, rq, timeout=timeout, company_file=company_file
+        stop, woken = threading.Event(), threading.Event()
+        call = functools.partial(
+            contextvars.copy_context().run,
+            self._run,
+            user,
+            rq,
+            timeout=timeout,
+            company_file=company_file,
+            stop=stop,
+            woken=woken,
         )
+        done = asyncio.get_running_loop().run_in_executor(None, call)
+        try:
+            result, _job = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # Wake the thread to cancel the job, and wait for it: no thread
+            # is left waiting for an answer nobody will read.
+            stop.set()
+            woken.set()
+            with contextlib.suppress(Exception):
+                await done
+            raise
+        return result
 
     def health(self, user: str, *, timeout: float = 60.0) -> Health:
         """A HostQuery round trip: whether QuickBooks answers, how fast, and what it is.
@@ -471,13 +498,23 @@ class LiveClient:
             )
 
     def _run(
-        self, user: str, rq: qbxml.Rq, *, timeout: float, company_file: str
+        self,
+        user: str,
+        rq: qbxml.Rq,
+        *,
+        timeout: float,
+        company_file: str,
+        stop: threading.Event | None = None,
+        woken: threading.Event | None = None,
     ) -> tuple[qbxml.Result, Job]:
         element = self._check(user, rq, timeout)  # a mistake is no live request: not observed
         began = time.monotonic()
         outcome = "error"
         try:
-            result, job = self._wait(user, rq, element, timeout=timeout, company_file=company_file)
+            result, job = self._wait(
+                user, rq, element, timeout=timeout, company_file=company_file, stop=stop,
+                woken=woken,
+            )  # fmt: skip
             outcome = "ok" if result.ok else "error"
             return result, job
         except LiveTimeout:
@@ -487,7 +524,7 @@ class LiveClient:
             outcome = "offline"
             raise
         except LiveRequestFailed as exc:
-            outcome = "cancelled" if exc.code == "cancelled" else "error"
+            outcome = "cancelled" if exc.code in ("cancelled", "abandoned") else "error"
             raise
         finally:
             if self.observe is not None:
@@ -497,7 +534,15 @@ class LiveClient:
                     logger.exception("the live request observer raised; ignored")
 
     def _wait(
-        self, user: str, rq: qbxml.Rq, element: str, *, timeout: float, company_file: str
+        self,
+        user: str,
+        rq: qbxml.Rq,
+        element: str,
+        *,
+        timeout: float,
+        company_file: str,
+        stop: threading.Event | None,
+        woken: threading.Event | None,
     ) -> tuple[qbxml.Result, Job]:
         self._offline(user)
         if self._listens:
@@ -512,7 +557,7 @@ class LiveClient:
             priority=LIVE_PRIORITY,
             now=now,
         )
-        with waiting(job.id) as woken:
+        with waiting(job.id, woken) as woken:
             while True:
                 found = self.queue.get(job.id)
                 if found is None:
@@ -523,6 +568,8 @@ class LiveClient:
                 answer = self._answer(found)
                 if answer is not None:
                     return answer, found
+                if stop is not None and stop.is_set():
+                    return self._given_up(found), found
                 left = deadline - self.clock()
                 if left <= 0:
                     return self._timed_out(found, timeout), found
@@ -580,6 +627,24 @@ class LiveClient:
             sent=sent,
             timeout=timeout,
         )
+
+    def _given_up(self, job: Job) -> qbxml.Result:
+        """The caller stopped waiting: cancel a request that never left, as a timeout does."""
+        if self.queue.cancel(job.id, now=self.clock()):
+            raise LiveRequestFailed(
+                f"live request job {job.id}: its caller stopped waiting before it was sent;"
+                " it is cancelled",
+                user=job.user, job_id=job.id, code="cancelled",
+            )  # fmt: skip
+        found = self.queue.get(job.id) or job
+        answer = self._answer(found)  # it landed as the caller gave up
+        if answer is not None:
+            return answer
+        raise LiveRequestFailed(
+            f"live request job {job.id}: its caller stopped waiting after it was sent; a"
+            " write's outcome will be reconciled, or left unknown for the operator",
+            user=job.user, job_id=job.id, code="abandoned",
+        )  # fmt: skip
 
     def _listen(self) -> None:
         with self._lock:

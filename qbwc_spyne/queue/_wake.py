@@ -36,9 +36,15 @@ def wake(job_id: int) -> None:
 
 
 @contextmanager
-def waiting(job_id: int) -> Iterator[threading.Event]:
-    """An event :func:`wake` sets for ``job_id``, for as long as the block runs."""
-    event = threading.Event()
+def waiting(job_id: int, event: threading.Event | None = None) -> Iterator[threading.Event]:
+    """An event :func:`wake` sets for ``job_id``, for as long as the block runs.
+
+    Args:
+        job_id: the job waited on.
+        event: the event to set (a new one when None), for a waiter that
+            others may wake too.
+    """
+    event = threading.Event() if event is None else event
     with _lock:
         _events.setdefault(job_id, []).append(event)
     try:
