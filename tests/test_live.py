@@ -35,8 +35,10 @@ from qbwc_spyne.exceptions import (
     CodePageError,
     ConfigurationError,
     InvalidJobError,
+    LiveExpired,
     LiveRequestFailed,
     LiveTimeout,
+    QBWCError,
     QBXMLBuildError,
     QuickBooksOffline,
     SchemaError,
@@ -473,12 +475,18 @@ class TestTimeouts:
             payload={"rq": "<CustomerQueryRq/>", "deadline": service.clock() - 1},
             priority=2**62,
         )
+        reported: list[Any] = []
+        service.handler.on_error = reported.append  # type: ignore[method-assign,assignment]
         quickbooks = company()
         result = service.web_connector(quickbooks).update()
         assert [rq.tag for d in quickbooks.requests for rq in qbxml.parse(d)[0]] == ["HostQueryRq"]
         assert stored(service.queue, job.id).state is JobState.FAILED
         assert stored(service.queue, job.id).error_code == "expired"
         assert result.ok and "expired" in result.close_message
+        # The application's on_error hook is told with a QBWCError it can catch by name.
+        (expired,) = [e.exception for e in reported if isinstance(e.exception, LiveExpired)]
+        assert isinstance(expired, QBWCError) and expired.job_id == job.id
+        assert expired.user == "shop" and expired.deadline == service.clock() - 1
 
 
 class TestCancelledAwait:

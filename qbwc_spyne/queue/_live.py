@@ -57,6 +57,7 @@ from .._xml import utf8_parser
 from ..errors import describe
 from ..exceptions import (
     InvalidJobError,
+    LiveExpired,
     LiveRequestFailed,
     LiveTimeout,
     QBXMLBuildError,
@@ -73,7 +74,7 @@ from ..store._interfaces import (
     session_open,
 )
 from ._jobs import JobContext, JobKind
-from ._wake import LIVE_KIND, LiveExpired, waiting, wake
+from ._wake import LIVE_KIND, waiting, wake
 
 __all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
 
@@ -123,7 +124,10 @@ class LiveKind(JobKind):
     def build(self, ctx: JobContext) -> qbxml.Rq:
         deadline = ctx.payload.get("deadline")
         if isinstance(deadline, (int, float)) and self._clock() > deadline:
-            raise LiveExpired(f"its caller stopped waiting at {_when(deadline)}: it was not sent")
+            raise LiveExpired(
+                f"its caller stopped waiting at {_when(deadline)}: it was not sent",
+                user=ctx.job.user, job_id=ctx.job.id, deadline=float(deadline),
+            )  # fmt: skip
         element = etree.fromstring(str(ctx.payload["rq"]).encode("utf-8"), utf8_parser())
         # Checked again against the session's qbXML version, which may be
         # older than the one the caller checked it against.

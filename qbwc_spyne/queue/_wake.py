@@ -14,17 +14,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["LIVE_KIND", "LiveExpired", "waiting", "wake"]
+__all__ = ["LIVE_KIND", "waiting", "wake"]
 
 #: The kind of the jobs that carry live requests; :class:`QueueHandler` registers it.
 LIVE_KIND = "qbwc.live"
 
 _lock = threading.Lock()
 _events: dict[int, list[threading.Event]] = {}
-
-
-class LiveExpired(Exception):
-    """A live request's deadline passed before a session took it: it is not sent."""
 
 
 def wake(job_id: int) -> None:
