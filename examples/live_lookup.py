@@ -32,6 +32,7 @@ from werkzeug.wrappers import Request, Response
 
 from qbwc_spyne import LiveClient, MemoryJobQueue, QueueHandler, make_wsgi_app, qbxml
 from qbwc_spyne.exceptions import LiveError
+from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
 
 USER = "shop"
 PASSWORD = "demo-password"  # noqa: S105 -- the demo's own credential
@@ -81,8 +82,12 @@ def run(*, noop_delay: float = 5.0, keep_alive: float = 10.0) -> tuple[list[dict
 
     queue = MemoryJobQueue()
     handler = QueueHandler(queue, passwords=lambda user, pw: pw == PASSWORD, keep_alive=keep_alive)
-    site = make_site(LiveClient(queue))
-    app = DispatcherMiddleware(site, {"/qbwc": make_wsgi_app(handler)})
+    # Who is connected: without it a lookup for a Web Connector that is not
+    # there would wait its whole timeout instead of saying it is offline.
+    status = MemoryStatusStore()
+    site = make_site(LiveClient(queue, status=status))
+    endpoint = make_wsgi_app(handler, observers=[StatusRecorder(status)])
+    app = DispatcherMiddleware(site, {"/qbwc": endpoint})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -101,6 +106,7 @@ def run(*, noop_delay: float = 5.0, keep_alive: float = 10.0) -> tuple[list[dict
         looked.append({"answer": answer.json(), "seconds": time.monotonic() - began})
 
     try:
+        wc.update()  # an earlier scheduled update, with nothing to do: the user is seen
         cold = threading.Thread(target=lookup, args=("Customer 0001",))
         cold.start()
         while not queue.jobs():  # the lookup's request is queued: the scheduled update runs

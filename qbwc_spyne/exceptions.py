@@ -30,7 +30,8 @@ The tree, split by who is at fault::
     └── LiveError             a live request got no answer from QuickBooks
         ├── LiveTimeout       none came in time (says whether it was ever sent)
         ├── QuickBooksOffline the user's Web Connector or QuickBooks is not there
-        └── LiveRequestFailed it ended without an answer (refused, expired, cancelled)
+        ├── LiveRequestFailed it ended without an answer (refused, expired, cancelled)
+        └── LiveExpired       a session found it after its caller stopped waiting
 
 The errors the application causes through a plain bad value (``JobError``
 and its subclasses, ``XMLError``, ``QBXMLBuildError`` and ``SchemaError``,
@@ -59,6 +60,7 @@ __all__ = [
     "JobStateError",
     "KeyConflictError",
     "LiveError",
+    "LiveExpired",
     "LiveRequestFailed",
     "LiveTimeout",
     "NotAQueueDatabaseError",
@@ -402,3 +404,21 @@ class LiveRequestFailed(LiveError):
     def __init__(self, message: str, *, user: str, job_id: int, code: str) -> None:
         super().__init__(message, user=user, job_id=job_id)
         self.code = code
+
+
+class LiveExpired(LiveError):
+    """A session took a live request after its caller stopped waiting: it is not sent.
+
+    Raised while the session builds the request; the queue handler fails
+    the job as ``expired`` and hands this to its ``on_error`` hook. The
+    caller never sees it: it already had its ``LiveTimeout``.
+
+    Attributes:
+        deadline: when the caller stopped waiting (seconds since the epoch).
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(self, message: str, *, user: str, job_id: int, deadline: float) -> None:
+        super().__init__(message, user=user, job_id=job_id)
+        self.deadline = deadline

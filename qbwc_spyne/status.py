@@ -15,8 +15,8 @@ of the protocol core) into a :class:`StatusStore`, and read it back with
 
 from __future__ import annotations
 
-from .store._interfaces import JobEvent
-from .store._recorder import StatusRecorder, connection_status
+from .store._interfaces import JobEvent, connection_status
+from .store._recorder import StatusRecorder
 from .store._status import (
     ConnectionStatus,
     MemoryStatusStore,

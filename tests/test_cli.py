@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
@@ -707,3 +708,44 @@ def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
+
+
+class TestServedDashboardLiveClient:
+    """serve --dashboard gives its live client a status store, and the metrics when on."""
+
+    def served(self, monkeypatch: pytest.MonkeyPatch, metrics: bool) -> tuple[Any, Any, Any]:
+        from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
+        from qbwc_spyne.cli._cli import _metrics, with_dashboard
+
+        monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
+        handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: password == "pw")
+        counted = _metrics(handler) if metrics else None
+        app = make_wsgi_app(handler, metrics=counted)
+        served = with_dashboard(app, handler, metrics=counted)
+        return app, served.mounts["/dashboard"].live, counted
+
+    def test_a_user_never_seen_is_offline_at_once_not_after_the_timeout(self, monkeypatch):
+        """The live check of an unknown user raises QuickBooksOffline; nothing is queued."""
+        from qbwc_spyne.exceptions import QuickBooksOffline
+
+        _app, live, _metrics = self.served(monkeypatch, metrics=False)
+        with pytest.raises(QuickBooksOffline) as caught:
+            live.health("nobody", timeout=5)  # without a status store: a 5 s LiveTimeout
+        assert caught.value.reason == "never seen" and live.queue.jobs() == []
+
+    def test_the_status_store_is_filled_by_the_apps_calls_and_live_requests_are_counted(
+        self, monkeypatch
+    ):
+        """A recorder on the served app fills the store its live client reads; metrics count it."""
+        from qbwc_spyne.status import StatusRecorder
+
+        app, live, counted = self.served(monkeypatch, metrics=True)
+        (recorder,) = [o for o in app.core.observers if isinstance(o, StatusRecorder)]
+        assert recorder.store is live.status_store
+        assert live.observe == counted.observe_live_request
+        from qbwc_spyne.testing import WebConnector
+
+        live.queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
+        assert WebConnector(app, user="shop", password="pw").update().ok
+        (row,) = live.status_store.statuses(user="shop")
+        assert row.last_seen is not None

@@ -35,8 +35,10 @@ from qbwc_spyne.exceptions import (
     CodePageError,
     ConfigurationError,
     InvalidJobError,
+    LiveExpired,
     LiveRequestFailed,
     LiveTimeout,
+    QBWCError,
     QBXMLBuildError,
     QuickBooksOffline,
     SchemaError,
@@ -44,7 +46,7 @@ from qbwc_spyne.exceptions import (
 )
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
-from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
+from qbwc_spyne.status import MemoryStatusStore, StatusRecorder, connection_status
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
@@ -473,12 +475,63 @@ class TestTimeouts:
             payload={"rq": "<CustomerQueryRq/>", "deadline": service.clock() - 1},
             priority=2**62,
         )
+        reported: list[Any] = []
+        service.handler.on_error = reported.append  # type: ignore[method-assign,assignment]
         quickbooks = company()
         result = service.web_connector(quickbooks).update()
         assert [rq.tag for d in quickbooks.requests for rq in qbxml.parse(d)[0]] == ["HostQueryRq"]
         assert stored(service.queue, job.id).state is JobState.FAILED
         assert stored(service.queue, job.id).error_code == "expired"
         assert result.ok and "expired" in result.close_message
+        # The application's on_error hook is told with a QBWCError it can catch by name.
+        (expired,) = [e.exception for e in reported if isinstance(e.exception, LiveExpired)]
+        assert isinstance(expired, QBWCError) and expired.job_id == job.id
+        assert expired.user == "shop" and expired.deadline == service.clock() - 1
+
+
+class TestCancelledAwait:
+    """Cancelling arequest's task ends its wait at once, as a timeout would."""
+
+    def cancelled(self, queue: Any, before: Callable[[], None] = lambda: None) -> list[str]:
+        """Await a request with asyncio.wait_for(0.2 s); return how the client saw it end."""
+        import asyncio
+
+        ended: list[str] = []
+        # poll=3600: only the cancellation, or its 5 s timeout, can end the wait.
+        client = LiveClient(queue, poll=3600, observe=lambda seconds, how: ended.append(how))
+
+        async def ask() -> None:
+            task = asyncio.ensure_future(client.arequest("shop", customer_query(), timeout=5))
+            for _ in range(int(BOUND / 0.01)):
+                if queue.jobs():
+                    break
+                await asyncio.sleep(0.01)
+            before()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(task, 0.2)
+            at_once.extend(ended)  # the worker thread is done when the caller hears of it
+
+        at_once: list[str] = []
+        asyncio.run(ask())
+        return at_once
+
+    def test_a_request_not_sent_is_cancelled_before_the_cancellation_propagates(self):
+        """wait_for gives up: the job is cancelled and the worker thread is done, no waiting."""
+        queue = MemoryJobQueue()
+        assert self.cancelled(queue) == ["cancelled"]
+        (job,) = queue.jobs()
+        assert job.state is JobState.CANCELLED
+
+    def test_a_request_already_sent_is_left_to_its_session(self):
+        """Taken by a session: not cancelled, still in flight for its answer or reconcile."""
+        queue = MemoryJobQueue()
+
+        def sent() -> None:
+            assert queue.claim(user="shop", company_file="", ticket="t", now=time.time(), lease=60)
+
+        assert self.cancelled(queue, sent) == ["cancelled"]
+        (job,) = queue.jobs()
+        assert job.state is JobState.IN_FLIGHT
 
 
 class TestAnswers:
@@ -636,6 +689,15 @@ class TestOffline:
         queue = MemoryJobQueue()
         return LiveClient(queue, status=status, interval=300, poll=0.01, clock=clock), queue
 
+    def refused(self, client: LiveClient, clock: Any, queue: Any) -> QuickBooksOffline:
+        """What a request raises, failing (not hanging) if it was queued instead."""
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: not asking._thread.is_alive() or bool(queue.jobs()), "an outcome")
+        clock.advance(6)  # a request queued by mistake times out now
+        with pytest.raises(QuickBooksOffline) as caught:
+            asking.result()
+        return caught.value
+
     def test_a_user_never_seen_is_offline_at_once_not_a_hang(self):
         """No status row: QuickBooksOffline("never seen"), nothing queued."""
         clock = FakeClock(time.time())
@@ -723,6 +785,68 @@ class TestOffline:
         update = Update(service.web_connector(quickbooks))
         assert names(asking.result()) == ["Customer 0002"]
         assert service.end(update).ok
+
+    def test_a_session_gone_silent_past_the_session_timeout_is_offline_though_it_kept_its_ticket(
+        self,
+    ):
+        """A ticket last used 1801 s ago (timeout 1800) is no session: "not seen"; 400 s is one."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 1801, ticket="abcd1234", ticket_key="k")
+        client, queue = self.client(status, clock)
+        offline = self.refused(client, clock, queue)
+        assert offline.reason == "not seen" and "last seen" in str(offline)
+        assert queue.jobs() == []
+        # Within the session timeout the session may still be working: queued, not refused.
+        self.seen(status, last_seen=clock() - 400, ticket="abcd1234", ticket_key="k")
+        asking = Asking(lambda: client.request("shop", customer_query(), timeout=5))
+        wait_for(lambda: bool(queue.jobs()), "the request is queued")
+        clock.advance(6)
+        with pytest.raises(LiveTimeout):
+            asking.result()
+
+    def test_a_web_connector_that_vanished_in_its_keep_alive_window_is_offline_later(self):
+        """Recorded from real calls: the update never closed, and an hour on the user is offline."""
+        status = MemoryStatusStore()
+        service = Service(observers=[StatusRecorder(status)])
+        first = Asking(lambda: service.client.request("shop", customer_query(), timeout=BOUND))
+        wait_for(lambda: bool(service.queue.jobs()), "the first live request is queued")
+
+        class Gone(Exception):
+            pass
+
+        def vanish(seconds: float) -> None:
+            raise Gone  # the computer goes off while the Web Connector waits after NoOp
+
+        update = Update(service.web_connector(company(), sleep=vanish))
+        assert names(first.result()) == ["Customer 0002"]
+        with pytest.raises(Gone):
+            update.join()
+        (row,) = status.statuses(user="shop")
+        assert row.ticket is not None and row.last_seen is not None  # never closed
+        clock = FakeClock(row.last_seen + 3600)
+        later = LiveClient(service.queue, status=status, interval=300, poll=0.01, clock=clock)
+        offline = self.refused(later, clock, service.queue)
+        assert offline.reason == "not seen"
+        assert offline.last_seen == pytest.approx(row.last_seen)
+        assert later.status("shop")[0].ticket is None  # status says so too
+
+    def test_status_agrees_with_connection_status(self):
+        """Jobs to reconcile count as pending; a stale ticket is no current session."""
+        clock = FakeClock(time.time())
+        status = MemoryStatusStore()
+        self.seen(status, last_seen=clock() - 1801, ticket="abcd1234", ticket_key="k")
+        client, queue = self.client(status, clock)
+        queue.enqueue(user="shop", kind="count")
+        queue.enqueue(user="shop", kind="count")
+        claimed = queue.claim(user="shop", company_file="", ticket="t", now=clock(), lease=60)
+        assert claimed is not None
+        assert queue.release(
+            claimed.id, ticket="t", now=clock(), to=JobState.RECONCILE, code="x", message="lost"
+        )
+        (row,) = client.status("shop")
+        assert row.jobs_pending == 2 and row.ticket is None
+        assert client.status("shop") == connection_status(status, queue, "shop", now=clock())
 
     def test_status_gives_the_users_rows_with_its_job_counts(self):
         """status(user): the store's row, pending jobs counted from the queue."""

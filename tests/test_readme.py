@@ -341,13 +341,15 @@ def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
 
 
 def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
-    """A lookup nobody serves times out unsent; one in a session gets QuickBooks' answer."""
-    assert "never sent" in module.customer("Customer 0001", timeout=0.05)["error"]
+    """A user never seen is offline at once; once seen, a lookup in a session gets the answer."""
+    assert "never seen" in module.customer("Customer 0001", timeout=3600)["error"]
+    assert module.queue.jobs() == []  # refused before anything was queued
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(3)
     wc = WebConnector(
         module.app, user="shop", password="s3cret", quickbooks=quickbooks, noop_delay=0.01
     )
+    assert wc.update().status == "no work"  # a scheduled update: the user is seen
     updates: list[Any] = []
 
     def update_when_asked() -> None:  # the Web Connector's next scheduled update
@@ -439,7 +441,7 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_metrics
     if "from qbwc_spyne.errors import explain" in block.text:
         return use_errors
-    if "client = LiveClient(queue)" in block.text:
+    if "client = LiveClient(queue, status=status)" in block.text:
         return use_live
     if "make_dashboard_app(" in block.text:
         return use_dashboard

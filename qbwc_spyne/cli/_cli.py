@@ -134,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             target = target()
         except TypeError as exc:  # e.g. a hook left abstract, or required arguments
             raise CommandError(f"cannot create {args.target}: {exc}") from None
+    metrics = None
     if isinstance(target, QBWCHandler):
         metrics = _metrics(target) if args.metrics else None
         app = make_wsgi_app(target, store=store, public_url=args.public_url, metrics=metrics)
@@ -146,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
     if args.dashboard:
-        app = with_dashboard(app, target)
+        app = with_dashboard(app, target, metrics=metrics)
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
@@ -181,35 +182,49 @@ def _metrics(handler: Any) -> Any:
     return Metrics(queue=handler.queue if isinstance(handler, QueueHandler) else None)
 
 
-def with_dashboard(app: Any, target: Any) -> Any:
+def with_dashboard(app: Any, target: Any, metrics: Any = None) -> Any:
     """``app`` with the dashboard of the target's job queue mounted at /dashboard.
 
     The password and token come from the environment (``DASHBOARD_ENV``), never
     from the command line, where other users of the machine could read them.
     When the app records connection status (a ``StatusRecorder`` among its
-    observers), the dashboard shows it, and its Live page checks connections.
+    observers), the dashboard shows it; when it does not, a recorder into a
+    memory status store is added, for without one the Live page's check of a
+    user whose Web Connector is not there would wait its whole timeout
+    instead of saying it is offline. ``metrics`` (``--metrics``) counts the
+    live requests too.
     """
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from ..dashboard import make_dashboard_app
     from ..queue._jobs import QueueHandler
     from ..queue._live import LiveClient
-    from ..status import StatusRecorder
+    from ..status import MemoryStatusStore, StatusRecorder
 
     # The target itself, or the handler of the app it made (make_wsgi_app's).
-    core = getattr(target, "core", None)
+    core = getattr(target, "core", None) or getattr(app, "core", None)
     handler = getattr(core, "handler", target)
     if not isinstance(handler, QueueHandler):
         raise CommandError(
             "--dashboard shows a job queue: TARGET must be a QueueHandler or its app"
         )
     recorders = [o for o in getattr(core, "observers", ()) if isinstance(o, StatusRecorder)]
-    status = recorders[0].store if recorders else None
+    if recorders:
+        status = recorders[0].store
+    elif core is not None:
+        status = MemoryStatusStore()
+        core.observers.append(StatusRecorder(status))
+    else:
+        status = None
     setting = {name: os.environ.get(variable) or None for name, variable in DASHBOARD_ENV.items()}
     dashboard = make_dashboard_app(
         handler.queue,
         status=status,
-        live=LiveClient(handler.queue, status=status),
+        live=LiveClient(
+            handler.queue,
+            status=status,
+            observe=metrics.observe_live_request if metrics is not None else None,
+        ),
         password=setting["password"],
         token=setting["token"],
         secret_key=setting["secret_key"],

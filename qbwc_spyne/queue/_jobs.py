@@ -66,6 +66,7 @@ from ..exceptions import (
     HandlerError,
     JobStateError,
     KeyConflictError,
+    LiveExpired,
     SchemaError,
     StorageError,
 )
@@ -74,7 +75,7 @@ from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState, released_state
-from ._wake import LIVE_KIND, LiveExpired, wake
+from ._wake import LIVE_KIND, wake
 
 __all__ = [
     "JobContext",

@@ -37,6 +37,9 @@ goes the usual way (reconcile, or ``unknown`` for the operator).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import logging
 import math
 import os
@@ -45,7 +48,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from lxml import etree
 
@@ -54,6 +57,7 @@ from .._xml import utf8_parser
 from ..errors import describe
 from ..exceptions import (
     InvalidJobError,
+    LiveExpired,
     LiveRequestFailed,
     LiveTimeout,
     QBXMLBuildError,
@@ -61,9 +65,16 @@ from ..exceptions import (
     StorageError,
 )
 from ..qbxml import _encoding
-from ..store._interfaces import Job, JobQueue, JobState
+from ..store._interfaces import (
+    Job,
+    JobQueue,
+    JobState,
+    StatusSource,
+    connection_status,
+    session_open,
+)
 from ._jobs import JobContext, JobKind
-from ._wake import LIVE_KIND, LiveExpired, waiting, wake
+from ._wake import LIVE_KIND, waiting, wake
 
 __all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
 
@@ -113,7 +124,10 @@ class LiveKind(JobKind):
     def build(self, ctx: JobContext) -> qbxml.Rq:
         deadline = ctx.payload.get("deadline")
         if isinstance(deadline, (int, float)) and self._clock() > deadline:
-            raise LiveExpired(f"its caller stopped waiting at {_when(deadline)}: it was not sent")
+            raise LiveExpired(
+                f"its caller stopped waiting at {_when(deadline)}: it was not sent",
+                user=ctx.job.user, job_id=ctx.job.id, deadline=float(deadline),
+            )  # fmt: skip
         element = etree.fromstring(str(ctx.payload["rq"]).encode("utf-8"), utf8_parser())
         # Checked again against the session's qbXML version, which may be
         # older than the one the caller checked it against.
@@ -150,13 +164,6 @@ class Health:
     country: str
     company_file: str
     qbxml_versions: tuple[str, ...]
-
-
-class StatusSource(Protocol):
-    """Where :class:`LiveClient` reads when each user was last seen (a status store)."""
-
-    def statuses(self, *, user: str | None = None) -> list[Any]:
-        """The connection status records of ``user`` (or of every user)."""
 
 
 class _Listener:
@@ -208,12 +215,18 @@ class LiveClient:
             (:class:`~qbwc_spyne.status.SQLStatusStore`, filled by a
             ``StatusRecorder``); with it, a user whose Web Connector is not
             there fails fast with :class:`~qbwc_spyne.exceptions.QuickBooksOffline`,
-            and :meth:`status` reads it. Without it, a request for such a
-            user waits for its timeout.
+            and :meth:`status` reads it. Without it nothing tells the
+            client who is connected: a request for a user never seen, or
+            whose Web Connector is gone, is queued all the same and waits
+            its whole ``timeout``, then raises ``LiveTimeout`` (never sent),
+            and :meth:`status` returns nothing.
         interval: seconds between the Web Connector's scheduled updates
             (its ``RunEveryNMinutes``, with some slack): a user not seen
             for longer is offline.
         intervals: ``interval`` per user, where it differs.
+        session_timeout: the server's session timeout (``make_wsgi_app``'s):
+            a session whose last call is older is gone, its Web Connector
+            with it, even though the status still holds its ticket.
         poll: seconds between two reads of the job while waiting; by
             default 0.1, or 1.0 on PostgreSQL, where NOTIFY wakes the waiter
             and the poll is only a safety net.
@@ -242,6 +255,7 @@ class LiveClient:
         status: StatusSource | None = None,
         interval: float = 900.0,
         intervals: Mapping[str, float] | None = None,
+        session_timeout: float = 1800.0,
         poll: float | None = None,
         version: str = "13.0",
         encoding: str = "error",
@@ -256,6 +270,7 @@ class LiveClient:
         self.status_store: StatusSource | None = status
         self.interval = interval
         self.intervals = dict(intervals or {})
+        self.session_timeout = session_timeout
         self.version = version
         self.encoding = encoding
         self.codepage = codepage
@@ -315,11 +330,35 @@ class LiveClient:
     ) -> qbxml.Result:
         """:meth:`request`, awaited: the wait runs in a worker thread.
 
-        Same arguments, answer and errors as :meth:`request`.
+        Same arguments, answer and errors as :meth:`request`. Cancelling
+        the awaiting task (``asyncio.wait_for``'s timeout, say) ends the
+        wait at once: a request not sent yet is cancelled, as on a timeout;
+        one already sent goes the usual way (a write is reconciled, or left
+        ``unknown``). The task's cancellation then propagates.
         """
-        return await asyncio.to_thread(
-            self.request, user, rq, timeout=timeout, company_file=company_file
+        stop, woken = threading.Event(), threading.Event()
+        call = functools.partial(
+            contextvars.copy_context().run,
+            self._run,
+            user,
+            rq,
+            timeout=timeout,
+            company_file=company_file,
+            stop=stop,
+            woken=woken,
         )
+        done = asyncio.get_running_loop().run_in_executor(None, call)
+        try:
+            result, _job = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # Wake the thread to cancel the job, and wait for it: no thread
+            # is left waiting for an answer nobody will read.
+            stop.set()
+            woken.set()
+            with contextlib.suppress(Exception):
+                await done
+            raise
+        return result
 
     def health(self, user: str, *, timeout: float = 60.0) -> Health:
         """A HostQuery round trip: whether QuickBooks answers, how fast, and what it is.
@@ -364,31 +403,31 @@ class LiveClient:
     def status(self, user: str) -> list[Any]:
         """The user's connection status, one per company file, its job counts filled in.
 
+        The same records as :func:`~qbwc_spyne.status.connection_status`
+        (and so ``qbwc-spyne status`` and the dashboard) read: jobs to
+        reconcile count as pending, and a session whose last call is older
+        than ``session_timeout`` is not current.
+
         Args:
             user: the Web Connector user.
 
         Returns:
             :class:`~qbwc_spyne.status.ConnectionStatus` records; empty when
-            the user was never seen, or no status store was given.
+            the user was never seen and has no jobs, or no status store was given.
 
         Raises:
             StorageError: the status store or the queue could not be read.
         """
         if self.status_store is None:
             return []
-        found = [s for s in self.status_store.statuses(user=user) if s.user == user]
-        if not found:
-            return []
-        counts = self.queue.counts(user=user)
-        return [
-            replace(
-                s,
-                jobs_pending=counts.get(JobState.PENDING, 0),
-                jobs_failed=counts.get(JobState.FAILED, 0),
-                jobs_unknown=counts.get(JobState.UNKNOWN, 0),
-            )
-            for s in found
-        ]
+        rows = connection_status(
+            self.status_store,
+            self.queue,
+            user,
+            now=self.clock(),
+            session_timeout=self.session_timeout,
+        )
+        return [s for s in rows if s.user == user]
 
     # -- the work ----------------------------------------------------------------------------
 
@@ -434,8 +473,8 @@ class LiveClient:
                 reason="never seen",
                 last_seen=None,
             )
-        if any(s.ticket for s in found):
-            return  # a session is open now
+        if any(session_open(s, now=now, session_timeout=self.session_timeout) for s in found):
+            return  # a session is open now (one gone silent longer is not)
         for s in found:
             # QuickBooks is down if the last update ended in a connectionError:
             # no success since, and nothing seen after it but the update's own
@@ -463,13 +502,23 @@ class LiveClient:
             )
 
     def _run(
-        self, user: str, rq: qbxml.Rq, *, timeout: float, company_file: str
+        self,
+        user: str,
+        rq: qbxml.Rq,
+        *,
+        timeout: float,
+        company_file: str,
+        stop: threading.Event | None = None,
+        woken: threading.Event | None = None,
     ) -> tuple[qbxml.Result, Job]:
         element = self._check(user, rq, timeout)  # a mistake is no live request: not observed
         began = time.monotonic()
         outcome = "error"
         try:
-            result, job = self._wait(user, rq, element, timeout=timeout, company_file=company_file)
+            result, job = self._wait(
+                user, rq, element, timeout=timeout, company_file=company_file, stop=stop,
+                woken=woken,
+            )  # fmt: skip
             outcome = "ok" if result.ok else "error"
             return result, job
         except LiveTimeout:
@@ -479,7 +528,7 @@ class LiveClient:
             outcome = "offline"
             raise
         except LiveRequestFailed as exc:
-            outcome = "cancelled" if exc.code == "cancelled" else "error"
+            outcome = "cancelled" if exc.code in ("cancelled", "abandoned") else "error"
             raise
         finally:
             if self.observe is not None:
@@ -489,7 +538,15 @@ class LiveClient:
                     logger.exception("the live request observer raised; ignored")
 
     def _wait(
-        self, user: str, rq: qbxml.Rq, element: str, *, timeout: float, company_file: str
+        self,
+        user: str,
+        rq: qbxml.Rq,
+        element: str,
+        *,
+        timeout: float,
+        company_file: str,
+        stop: threading.Event | None,
+        woken: threading.Event | None,
     ) -> tuple[qbxml.Result, Job]:
         self._offline(user)
         if self._listens:
@@ -504,7 +561,7 @@ class LiveClient:
             priority=LIVE_PRIORITY,
             now=now,
         )
-        with waiting(job.id) as woken:
+        with waiting(job.id, woken) as woken:
             while True:
                 found = self.queue.get(job.id)
                 if found is None:
@@ -515,6 +572,8 @@ class LiveClient:
                 answer = self._answer(found)
                 if answer is not None:
                     return answer, found
+                if stop is not None and stop.is_set():
+                    return self._given_up(found), found
                 left = deadline - self.clock()
                 if left <= 0:
                     return self._timed_out(found, timeout), found
@@ -572,6 +631,24 @@ class LiveClient:
             sent=sent,
             timeout=timeout,
         )
+
+    def _given_up(self, job: Job) -> qbxml.Result:
+        """The caller stopped waiting: cancel a request that never left, as a timeout does."""
+        if self.queue.cancel(job.id, now=self.clock()):
+            raise LiveRequestFailed(
+                f"live request job {job.id}: its caller stopped waiting before it was sent;"
+                " it is cancelled",
+                user=job.user, job_id=job.id, code="cancelled",
+            )  # fmt: skip
+        found = self.queue.get(job.id) or job
+        answer = self._answer(found)  # it landed as the caller gave up
+        if answer is not None:
+            return answer
+        raise LiveRequestFailed(
+            f"live request job {job.id}: its caller stopped waiting after it was sent; a"
+            " write's outcome will be reconciled, or left unknown for the operator",
+            user=job.user, job_id=job.id, code="abandoned",
+        )  # fmt: skip
 
     def _listen(self) -> None:
         with self._lock:

@@ -14,17 +14,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["LIVE_KIND", "LiveExpired", "waiting", "wake"]
+__all__ = ["LIVE_KIND", "waiting", "wake"]
 
 #: The kind of the jobs that carry live requests; :class:`QueueHandler` registers it.
 LIVE_KIND = "qbwc.live"
 
 _lock = threading.Lock()
 _events: dict[int, list[threading.Event]] = {}
-
-
-class LiveExpired(Exception):
-    """A live request's deadline passed before a session took it: it is not sent."""
 
 
 def wake(job_id: int) -> None:
@@ -36,9 +32,15 @@ def wake(job_id: int) -> None:
 
 
 @contextmanager
-def waiting(job_id: int) -> Iterator[threading.Event]:
-    """An event :func:`wake` sets for ``job_id``, for as long as the block runs."""
-    event = threading.Event()
+def waiting(job_id: int, event: threading.Event | None = None) -> Iterator[threading.Event]:
+    """An event :func:`wake` sets for ``job_id``, for as long as the block runs.
+
+    Args:
+        job_id: the job waited on.
+        event: the event to set (a new one when None), for a waiter that
+            others may wake too.
+    """
+    event = threading.Event() if event is None else event
     with _lock:
         _events.setdefault(job_id, []).append(event)
     try:

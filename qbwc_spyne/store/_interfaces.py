@@ -10,8 +10,9 @@ code outside this folder imports only this module.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..protocol._session import Session
@@ -19,13 +20,17 @@ from ..protocol._session import Session
 __all__ = [
     "FINISHED",
     "PROGRESS_FIELDS",
+    "ConnectionStatus",
     "IfExists",
     "Job",
     "JobEvent",
     "JobQueue",
     "JobState",
     "SessionStore",
+    "StatusSource",
+    "connection_status",
     "released_state",
+    "session_open",
 ]
 
 
@@ -359,3 +364,171 @@ class JobQueue(Protocol):
 
         Empty for a job that does not exist (or was purged).
         """
+
+
+# -- connection status ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionStatus:
+    """One Web Connector user and company file, as last seen.
+
+    Times are seconds since the epoch; None: never (or not known).
+
+    Attributes:
+        user: the Web Connector user.
+        company_file: the company file its sessions reported ("" before any did).
+        last_seen: the last call of this user.
+        last_success: the last update that ended well: a receiveResponseXML
+            answered 100, a closeConnection after no error, or an
+            authenticate answered "none" (nothing to do).
+        client_version: the Web Connector's version (see the recorder for
+            how it is attributed), or "".
+        product: QuickBooks' product name, from the session's HostQuery answer.
+        qb_version: QuickBooks' major.minor version, from the same.
+        company_name: the company's name, from the CompanyQuery answer.
+        qbxml_versions: the qbXML versions QuickBooks supports.
+        ticket: the first 8 characters of the current session's ticket; None
+            when no session is open (or it expired).
+        session_started: when the current (or last) session began.
+        session_calls: the calls the current (or last) session has served.
+        progress: the last percentage receiveResponseXML answered.
+        last_error_code, last_error_message, last_error_at: the last error:
+            an hresult, a percentage of -1, an error the core reported (by
+            its :class:`~qbwc_spyne.events.ErrorCode` name), "nvu" for a
+            refused login, or getLastError's message.
+        connection_error_code, connection_error_message, connection_error_at:
+            the last connectionError (QuickBooks could not be reached).
+        jobs_pending, jobs_failed, jobs_unknown: the user's jobs waiting to
+            be sent (pending or to reconcile), failed, and unknown, counted
+            when the status is read
+            (:func:`~qbwc_spyne.status.connection_status`); 0 from the store.
+
+    .. versionadded:: Unreleased
+    """
+
+    user: str
+    company_file: str = ""
+    last_seen: float | None = None
+    last_success: float | None = None
+    client_version: str = ""
+    product: str = ""
+    qb_version: str = ""
+    company_name: str = ""
+    qbxml_versions: list[str] = field(default_factory=list)
+    ticket: str | None = None
+    session_started: float | None = None
+    session_calls: int = 0
+    progress: int | None = None
+    last_error_code: str | None = None
+    last_error_message: str | None = None
+    last_error_at: float | None = None
+    connection_error_code: str | None = None
+    connection_error_message: str | None = None
+    connection_error_at: float | None = None
+    jobs_pending: int = 0
+    jobs_failed: int = 0
+    jobs_unknown: int = 0
+
+
+class StatusSource(Protocol):
+    """What reading a connection's status needs of a status store (``StatusStore`` has it)."""
+
+    def statuses(self, *, user: str | None = None) -> list[ConnectionStatus]:
+        """The connection status records of ``user`` (or of every user)."""
+
+
+#: The job states a connection's status counts.
+_COUNTED = (JobState.PENDING, JobState.RECONCILE, JobState.FAILED, JobState.UNKNOWN)
+
+
+def session_open(status: ConnectionStatus, *, now: float, session_timeout: float) -> bool:
+    """Whether ``status`` shows a session that is still open at ``now``.
+
+    A status row keeps its ticket until the session closes; a Web Connector
+    that vanished (the computer went off in a keep-alive window) never
+    closes it. The server expires a session idle for ``session_timeout``, so
+    a ticket whose last call is older than that is gone too. The status
+    readers and the live client's offline check share this one rule.
+
+    Args:
+        status: a connection's status record.
+        now: the time, in seconds since the epoch.
+        session_timeout: the server's session timeout, in seconds.
+
+    Returns:
+        True when the row holds a ticket whose last call is within ``session_timeout``.
+    """
+    return (
+        status.ticket is not None
+        and status.last_seen is not None
+        and now - status.last_seen <= session_timeout
+    )
+
+
+def _trouble(status: ConnectionStatus, now: float, stale_after: float) -> tuple[int, ...]:
+    """Sort key: jobs needing a person, then an error since the last success, then silence."""
+    success = status.last_success or 0.0
+    erred = (status.last_error_at or 0.0) > success or (status.connection_error_at or 0.0) > success
+    silent = status.last_seen is None or now - status.last_seen > stale_after
+    return (
+        -int(status.jobs_failed + status.jobs_unknown > 0),
+        -int(erred),
+        -int(silent),
+    )
+
+
+def connection_status(
+    status_store: StatusSource,
+    queue: JobQueue | None = None,
+    user: str | None = None,
+    *,
+    now: float | None = None,
+    session_timeout: float = 1800.0,
+    stale_after: float = 86400.0,
+) -> list[ConnectionStatus]:
+    """Every connection's status (or one user's), with its job counts, trouble first.
+
+    A user with jobs who has never connected is listed too (nothing seen).
+    A session idle for longer than ``session_timeout`` is no longer shown as
+    current: the Web Connector that held it went away without closing it.
+
+    Args:
+        status_store: where the recorder keeps the status.
+        queue: the job queue to count jobs in (None: counts stay 0). A
+            user's jobs are counted on each of its rows.
+        user: one user only.
+        now: the time (default: the clock).
+        session_timeout: the server's session timeout, in seconds.
+        stale_after: a connection not seen for this long is in trouble.
+
+    Returns:
+        Rows in trouble first: failed or unknown jobs; then an error or a
+        connectionError since the last success; then not seen within
+        ``stale_after``; then by user and company file.
+
+    Raises:
+        StorageError: the status store or the queue could not be read.
+    """
+    now = time.time() if now is None else now
+    rows = status_store.statuses(user=user)
+    counts: dict[str, dict[JobState, int]] = {}
+    if queue is not None:
+        counts = queue.counts_by_user(None if user is None else [user], states=_COUNTED)
+    users = {row.user for row in rows}
+    with_jobs = {name for name, of in counts.items() if any(of.values())}
+    rows += [ConnectionStatus(user=name) for name in sorted(with_jobs - users)]
+    filled = []
+    for row in rows:
+        of = counts.get(row.user, {})
+        changes: dict[str, Any] = {
+            "jobs_pending": of.get(JobState.PENDING, 0) + of.get(JobState.RECONCILE, 0),
+            "jobs_failed": of.get(JobState.FAILED, 0),
+            "jobs_unknown": of.get(JobState.UNKNOWN, 0),
+        }
+        if row.ticket is not None and not session_open(
+            row, now=now, session_timeout=session_timeout
+        ):
+            changes["ticket"] = None
+        filled.append(replace(row, **changes))
+    return sorted(filled, key=lambda s: (*_trouble(s, now, stale_after), s.user, s.company_file))

@@ -41,17 +41,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
-from dataclasses import replace
 from typing import Any
 
 from .._xml import parse_qbxml
 from ..exceptions import QBWCError
 from ..protocol._calls import Call
 from ..protocol._session import Session, SessionState
-from ._interfaces import JobQueue, JobState
-from ._status import CallEntry, ConnectionStatus, StatusStore, StatusUpdate, ticket_key
+from ._interfaces import connection_status
+from ._status import CallEntry, StatusStore, StatusUpdate, ticket_key
 
 __all__ = ["StatusRecorder", "connection_status"]
 
@@ -65,9 +63,6 @@ _NOT_ERRORS = ("NoOp", "Interactive mode", "")
 
 #: authenticate's second element when no session is created.
 _NVU, _BUSY, _NONE = "nvu", "busy", "none"
-
-#: The job states a connection's status counts.
-_COUNTED = (JobState.PENDING, JobState.RECONCILE, JobState.FAILED, JobState.UNKNOWN)
 
 #: Status columns a session's every call sets, not worth a write by themselves.
 _ROUTINE = frozenset({"last_seen", "session_calls", "session_started", "ticket", "ticket_key"})
@@ -342,70 +337,3 @@ class StatusRecorder:
                 self._written.clear()
             self._written[key] = at
             return False
-
-
-def _trouble(status: ConnectionStatus, now: float, stale_after: float) -> tuple[int, ...]:
-    """Sort key: jobs needing a person, then an error since the last success, then silence."""
-    success = status.last_success or 0.0
-    erred = (status.last_error_at or 0.0) > success or (status.connection_error_at or 0.0) > success
-    silent = status.last_seen is None or now - status.last_seen > stale_after
-    return (
-        -int(status.jobs_failed + status.jobs_unknown > 0),
-        -int(erred),
-        -int(silent),
-    )
-
-
-def connection_status(
-    status_store: StatusStore,
-    queue: JobQueue | None = None,
-    user: str | None = None,
-    *,
-    now: float | None = None,
-    session_timeout: float = 1800.0,
-    stale_after: float = 86400.0,
-) -> list[ConnectionStatus]:
-    """Every connection's status (or one user's), with its job counts, trouble first.
-
-    A user with jobs who has never connected is listed too (nothing seen).
-    A session idle for longer than ``session_timeout`` is no longer shown as
-    current: the Web Connector that held it went away without closing it.
-
-    Args:
-        status_store: where the recorder keeps the status.
-        queue: the job queue to count jobs in (None: counts stay 0). A
-            user's jobs are counted on each of its rows.
-        user: one user only.
-        now: the time (default: the clock).
-        session_timeout: the server's session timeout, in seconds.
-        stale_after: a connection not seen for this long is in trouble.
-
-    Returns:
-        Rows in trouble first: failed or unknown jobs; then an error or a
-        connectionError since the last success; then not seen within
-        ``stale_after``; then by user and company file.
-
-    Raises:
-        StorageError: the status store or the queue could not be read.
-    """
-    now = time.time() if now is None else now
-    rows = status_store.statuses(user=user)
-    counts: dict[str, dict[JobState, int]] = {}
-    if queue is not None:
-        counts = queue.counts_by_user(None if user is None else [user], states=_COUNTED)
-    users = {row.user for row in rows}
-    rows += [ConnectionStatus(user=name) for name in sorted(set(counts) - users)]
-    filled = []
-    for row in rows:
-        of = counts.get(row.user, {})
-        changes: dict[str, Any] = {
-            "jobs_pending": of.get(JobState.PENDING, 0) + of.get(JobState.RECONCILE, 0),
-            "jobs_failed": of.get(JobState.FAILED, 0),
-            "jobs_unknown": of.get(JobState.UNKNOWN, 0),
-        }
-        if row.ticket is not None and (
-            row.last_seen is None or now - row.last_seen > session_timeout
-        ):
-            changes["ticket"] = None
-        filled.append(replace(row, **changes))
-    return sorted(filled, key=lambda s: (*_trouble(s, now, stale_after), s.user, s.company_file))

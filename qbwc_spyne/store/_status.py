@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
+from ._interfaces import ConnectionStatus
 from ._migrations import open_schema, schema
 from ._sql import Database
 
@@ -104,68 +105,6 @@ def cut(value: str, limit: int) -> str:
     note = f"... [truncated: {len(data)} bytes]"
     head = data[: max(limit - len(note), 0)].decode("utf-8", errors="ignore")  # no half character
     return f"{head}{note}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConnectionStatus:
-    """One Web Connector user and company file, as last seen.
-
-    Times are seconds since the epoch; None: never (or not known).
-
-    Attributes:
-        user: the Web Connector user.
-        company_file: the company file its sessions reported ("" before any did).
-        last_seen: the last call of this user.
-        last_success: the last update that ended well: a receiveResponseXML
-            answered 100, a closeConnection after no error, or an
-            authenticate answered "none" (nothing to do).
-        client_version: the Web Connector's version (see the recorder for
-            how it is attributed), or "".
-        product: QuickBooks' product name, from the session's HostQuery answer.
-        qb_version: QuickBooks' major.minor version, from the same.
-        company_name: the company's name, from the CompanyQuery answer.
-        qbxml_versions: the qbXML versions QuickBooks supports.
-        ticket: the first 8 characters of the current session's ticket; None
-            when no session is open (or it expired).
-        session_started: when the current (or last) session began.
-        session_calls: the calls the current (or last) session has served.
-        progress: the last percentage receiveResponseXML answered.
-        last_error_code, last_error_message, last_error_at: the last error:
-            an hresult, a percentage of -1, an error the core reported (by
-            its :class:`~qbwc_spyne.events.ErrorCode` name), "nvu" for a
-            refused login, or getLastError's message.
-        connection_error_code, connection_error_message, connection_error_at:
-            the last connectionError (QuickBooks could not be reached).
-        jobs_pending, jobs_failed, jobs_unknown: the user's jobs waiting to
-            be sent (pending or to reconcile), failed, and unknown, counted
-            when the status is read
-            (:func:`~qbwc_spyne.status.connection_status`); 0 from the store.
-
-    .. versionadded:: Unreleased
-    """
-
-    user: str
-    company_file: str = ""
-    last_seen: float | None = None
-    last_success: float | None = None
-    client_version: str = ""
-    product: str = ""
-    qb_version: str = ""
-    company_name: str = ""
-    qbxml_versions: list[str] = field(default_factory=list)
-    ticket: str | None = None
-    session_started: float | None = None
-    session_calls: int = 0
-    progress: int | None = None
-    last_error_code: str | None = None
-    last_error_message: str | None = None
-    last_error_at: float | None = None
-    connection_error_code: str | None = None
-    connection_error_message: str | None = None
-    connection_error_at: float | None = None
-    jobs_pending: int = 0
-    jobs_failed: int = 0
-    jobs_unknown: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
