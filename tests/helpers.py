@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from lxml import etree
 
-from qbwc_spyne import QBWCHandler
+from qbwc_spyne import JobContext, JobKind, QBWCHandler, qbxml
 from qbwc_spyne.events import ErrorEvent
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -200,3 +200,23 @@ def wait_until_serving(
             pass
         time.sleep(0.1)
     return False
+
+
+class AddInvoice(JobKind):
+    """Adds an invoice for the customer named in the payload: QuickBooks answers 3140 for none."""
+
+    name = "add_invoice"
+
+    def build(self, ctx: JobContext) -> qbxml.Rq:
+        return qbxml.Rq(
+            "InvoiceAddRq",
+            {
+                "InvoiceAdd": {
+                    "CustomerRef": {"FullName": ctx.payload["customer"]},
+                    "InvoiceLineAdd": {"ItemRef": {"FullName": "Labor"}, "Quantity": 1},
+                }
+            },
+        )
+
+    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        pass

@@ -28,20 +28,17 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from qbwc_spyne import (
-    JobContext,
-    JobKind,
     JobState,
     QueueHandler,
     SQLiteJobQueue,
     make_wsgi_app,
-    qbxml,
 )
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.queue._live import LiveClient
 from qbwc_spyne.status import SQLStatusStore, StatusRecorder
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-from .helpers import free_port
+from .helpers import AddInvoice, free_port
 
 REQUIRE_ENV = "QBWC_SPYNE_REQUIRE_BROWSER"
 PASSWORD = "the operator's password"
@@ -87,23 +84,6 @@ def browser() -> Iterator[Any]:
         )
         yield launched
         launched.close()
-
-
-class AddInvoice(JobKind):
-    """An invoice for the customer named in the payload: QuickBooks refuses an unknown one."""
-
-    name = "add_invoice"
-
-    def build(self, ctx: JobContext) -> qbxml.Rq:
-        return qbxml.Rq(
-            "InvoiceAddRq",
-            {
-                "InvoiceAdd": {
-                    "CustomerRef": {"FullName": ctx.payload["customer"]},
-                    "InvoiceLineAdd": {"ItemRef": {"FullName": "Labor"}, "Quantity": 1},
-                }
-            },
-        )
 
 
 @dataclass

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qbwc_spyne import JobContext, JobKind, MemoryJobQueue, QueueHandler, make_wsgi_app, qbxml
+from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
 from qbwc_spyne.errors import Explanation, catalogue, describe, explain
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-from .helpers import FakeClock, RecordingHandler
+from .helpers import AddInvoice, FakeClock, RecordingHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_QUICKBOOKS = ROOT / "qbwc_spyne" / "testing" / "_fakeqb.py"
@@ -223,26 +223,6 @@ class TestDescribe:
     def test_an_application_failure_gets_no_quickbooks_words(self, code, message, text):
         """A code that is no QuickBooks code (the application's own) is passed through."""
         assert describe(code, message) == text
-
-
-class AddInvoice(JobKind):
-    """Adds an invoice for the customer named in the payload."""
-
-    name = "add_invoice"
-
-    def build(self, ctx: JobContext) -> qbxml.Rq:
-        return qbxml.Rq(
-            "InvoiceAddRq",
-            {
-                "InvoiceAdd": {
-                    "CustomerRef": {"FullName": ctx.payload["customer"]},
-                    "InvoiceLineAdd": {"ItemRef": {"FullName": "Labor"}, "Quantity": 1},
-                }
-            },
-        )
-
-    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
-        pass
 
 
 def failed_update(**options):

@@ -58,7 +58,14 @@ from qbwc_spyne.testing import (
     make_client,
 )
 
-from .helpers import FakeClock, RecordingHandler, free_port, raises, wait_until_serving
+from .helpers import (
+    AddInvoice,
+    FakeClock,
+    RecordingHandler,
+    free_port,
+    raises,
+    wait_until_serving,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds between each job's enqueue and the update that runs it.
@@ -72,26 +79,6 @@ class AddCustomer(JobKind):
 
     def build(self, ctx: JobContext) -> qbxml.Rq:
         return qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": ctx.payload["name"]}})
-
-    def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
-        pass
-
-
-class AddInvoice(JobKind):
-    """Adds an invoice for the customer named in the payload (3140 if there is none)."""
-
-    name = "add_invoice"
-
-    def build(self, ctx: JobContext) -> qbxml.Rq:
-        return qbxml.Rq(
-            "InvoiceAddRq",
-            {
-                "InvoiceAdd": {
-                    "CustomerRef": {"FullName": ctx.payload["customer"]},
-                    "InvoiceLineAdd": {"ItemRef": {"FullName": "Labor"}, "Quantity": 1},
-                }
-            },
-        )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
         pass

@@ -59,28 +59,10 @@ __all__ = [
 #: Bytes of a body a transcript keeps, by default.
 BODY_CAP = 2048
 
-#: The columns of a status row a call may set (see ``_migrations``).
+#: The columns of a status row a call may set: all but its key (the table is
+#: defined once, in ``_migrations``).
 STATUS_COLUMNS = frozenset(
-    {
-        "last_seen",
-        "last_success",
-        "session_started",
-        "last_error_at",
-        "connection_error_at",
-        "client_version",
-        "product",
-        "qb_version",
-        "company_name",
-        "qbxml_versions",
-        "ticket",
-        "ticket_key",
-        "last_error_code",
-        "last_error_message",
-        "connection_error_code",
-        "connection_error_message",
-        "session_calls",
-        "progress",
-    }
+    column.name for column in schema("").connections.columns if not column.primary_key
 )
 
 
