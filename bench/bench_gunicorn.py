@@ -90,12 +90,14 @@ def gunicorn(arguments: list[str], sessions: Path) -> Iterator[str]:
             *(sys.executable, "-m", "gunicorn", "examples.customer_sync:app"),
             *("--bind", f"127.0.0.1:{port}", "--log-level", "error", *arguments),
         ]
+    # The server's own errors go to a file: when it exits early, they say why.
+    log = sessions.with_name("server.log").open("w+b")
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}/qbwc"
     try:
@@ -110,6 +112,13 @@ def gunicorn(arguments: list[str], sessions: Path) -> Iterator[str]:
         else:
             raise RuntimeError(f"gunicorn {' '.join(arguments)} did not start")
         yield url
+        if process.poll() is not None:
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
+            print(
+                f"the server exited early ({process.returncode}): {' | '.join(tail)}",
+                file=sys.stderr,
+            )
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -117,6 +126,7 @@ def gunicorn(arguments: list[str], sessions: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def envelope(name: str, **values: str) -> bytes:
@@ -196,7 +206,10 @@ def slow_clients(url: str, count: int) -> str:
     stalled = []
     try:
         for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError as exc:  # the server is gone: say so in the row, not a traceback
+                return f"no server: {type(exc).__name__}"
             sock.sendall(b"POST /qbwc HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n")
             stalled.append(sock)
         time.sleep(0.5)

@@ -60,10 +60,10 @@ def test_gunicorn_benchmark_counts_every_update():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines()[2:] if line.strip()]
-    assert len(rows) == len(SETTINGS) >= 3
+    assert len(rows) == len(SETTINGS) >= 3, result.stdout
     for row in rows:
         completed, resets, other = row[36:].split()[1:4]
-        assert (completed, resets, other) == ("3", "0", "0"), row
+        assert (completed, resets, other) == ("3", "0", "0"), (row, result.stderr[-2000:])
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
