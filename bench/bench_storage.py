@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +285,7 @@ def main() -> None:
                 fill(queue, args.jobs)
                 if side == "old":
                     # The previous release's layout: without the index of waiting jobs.
-                    with sqlite3.connect(folder / f"q-{side}{run}.db") as conn:
+                    with closing(sqlite3.connect(folder / f"q-{side}{run}.db")) as conn:
                         conn.execute("DROP INDEX qbwc_jobs_waiting")
                 claimer = OldQueue(folder / f"q-{side}{run}.db") if side == "old" else queue
                 figures.setdefault(f"claim {side}", []).append(

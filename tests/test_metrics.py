@@ -14,7 +14,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +288,7 @@ class TestJobs:
         """Metrics on a queue whose table is gone: the same answers, a logged line, a scrape."""
         broken_path = tmp_path / "broken.db"
         broken = SQLiteJobQueue(broken_path)
-        with sqlite3.connect(broken_path) as db:
+        with closing(sqlite3.connect(broken_path)) as db, db:  # closed, not only committed
             rows = db.execute("SELECT type, name FROM sqlite_master WHERE name LIKE 'qbwc_%'")
             for kind, name in sorted(rows.fetchall(), key=lambda row: row[0] != "trigger"):
                 if kind in ("trigger", "table"):
