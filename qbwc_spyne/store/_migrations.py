@@ -53,7 +53,15 @@ from sqlalchemy import (
 from ..exceptions import NotAQueueDatabaseError, SchemaVersionError
 from ._sql import Database
 
-__all__ = ["SCHEMA_VERSION", "Schema", "check", "create_triggers", "open_schema", "upgrade"]
+__all__ = [
+    "CONNECTION_COLUMNS",
+    "SCHEMA_VERSION",
+    "Schema",
+    "check",
+    "create_triggers",
+    "open_schema",
+    "upgrade",
+]
 
 #: The version this release writes.
 SCHEMA_VERSION = 4
@@ -195,8 +203,7 @@ def schema(prefix: str) -> Schema:
         Column("company_file", Text, nullable=False),
         *(Column(name, _TIME) for name in _CONNECTION_TIMES),
         *(Column(name, Text) for name in _CONNECTION_TEXTS),
-        Column("session_calls", Integer),
-        Column("progress", Integer),
+        *(Column(name, Integer) for name in _CONNECTION_COUNTS),
         PrimaryKeyConstraint("user", "company_file"),
     )
     Index(f"{prefix}connections_ticket", connections.c.ticket_key)
@@ -235,7 +242,7 @@ def schema(prefix: str) -> Schema:
     return Schema(md, jobs, deps, sessions, versions, events, connections, transcripts, calls)
 
 
-#: The connection status's time columns and text columns (see ``_status``).
+#: The connection status's time, text and count columns (see ``_status``).
 _CONNECTION_TIMES = (
     "last_seen",
     "last_success",
@@ -256,6 +263,9 @@ _CONNECTION_TEXTS = (
     "connection_error_code",
     "connection_error_message",
 )
+_CONNECTION_COUNTS = ("session_calls", "progress")
+#: Every column of a connection status row but its key (user, company file).
+CONNECTION_COLUMNS = frozenset(_CONNECTION_TIMES + _CONNECTION_TEXTS + _CONNECTION_COUNTS)
 
 
 def _event_message(new: str) -> str:

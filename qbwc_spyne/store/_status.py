@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from ._interfaces import ConnectionStatus
-from ._migrations import open_schema, schema
+from ._migrations import CONNECTION_COLUMNS, open_schema, schema
 from ._sql import Database
 
 __all__ = [
@@ -61,9 +61,7 @@ BODY_CAP = 2048
 
 #: The columns of a status row a call may set: all but its key (the table is
 #: defined once, in ``_migrations``).
-STATUS_COLUMNS = frozenset(
-    column.name for column in schema("").connections.columns if not column.primary_key
-)
+STATUS_COLUMNS = CONNECTION_COLUMNS
 
 
 def ticket_key(ticket: str) -> str:
