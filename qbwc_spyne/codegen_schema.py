@@ -25,6 +25,9 @@ minutes to read. The grammar of a definition (``Key=model``)::
               | "@" Key                       an aggregate defined as "Key=..."
     occurs   := "" (1) | "?" (0..1) | "*" (0..n) | "+" (1..n) | "{min,max}" (max "n": unbounded)
 
+``%Key=`` lists the attributes of aggregate ``Key`` (only those that have
+any), each ``name:ref`` with ``!`` after a required name (``statusCode!:#5``),
+so that answers can be checked as requests are.
 ``!iterator=`` lists the queries that take an ``iterator`` attribute and
 ``!writes=`` the requests that change the company file. A TYPES line is
 ``BASE;maxLength;min;max;enum|enum...`` with empty fields when absent.
@@ -221,14 +224,32 @@ class _Schema:
             return parts[0]
         return "(" + " ".join(parts) + ")"
 
+    def _attributes(self, node: etree._Element) -> Iterator[str]:
+        for attribute in node.iterchildren(f"{XS}attribute"):
+            required = "!" if attribute.get("use") == "required" else ""
+            simple = attribute.find(f"{XS}simpleType")
+            if simple is not None:
+                leaf = self._simple(simple, {}, [])
+            else:
+                leaf = self._leaf(str(attribute.get("type", "STRTYPE")), {}, [])
+            yield f"{attribute.get('name')}{required}:{self._type_index(leaf)}"
+
     def build(self, types: dict[str, int]) -> dict[str, str]:
         """Every definition reachable from QBXMLMsgsRq and QBXMLMsgsRs, by key."""
         self.types = types
         for root in ("QBXMLMsgsRq", "QBXMLMsgsRs"):
             self._queue(root, self.elements[root].find(f"{XS}complexType"))
+        attributed: list[tuple[str, etree._Element]] = []
         while self._pending:
             key, node = self._pending.pop(0)
             self.lines[key] = self._model(key, node)
+            if not key.startswith("&"):
+                attributed.append((key, node))
+        # After every model, so that the types of attributes come last.
+        for key, node in attributed:
+            attributes = " ".join(self._attributes(node))
+            if attributes:
+                self.lines["%" + key] = attributes
         requests = [
             el.get("name")
             for el in self.elements["QBXMLMsgsRq"].iterdescendants(f"{XS}element")

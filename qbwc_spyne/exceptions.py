@@ -25,6 +25,7 @@ The tree, split by who is at fault::
     │   └── JobStateError     no such job, or not in a state the operation applies to
     ├── StorageError          a session store or job queue failed (locked, gone, full)
     ├── QuickBooksUnavailable the fake QuickBooks could not be opened (testing)
+    ├── InvalidAnswerError    the fake QuickBooks wrote an answer its schema refuses (testing)
     ├── CodePageError         text QuickBooks' code page cannot store
     ├── QBWCServerError       a numbered error of the QBWCServer reference class
     └── LiveError             a live request got no answer from QuickBooks
@@ -55,6 +56,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseURLError",
     "HandlerError",
+    "InvalidAnswerError",
     "InvalidJobError",
     "JobError",
     "JobStateError",
@@ -205,6 +207,28 @@ class QuickBooksUnavailable(QBWCError):
         super().__init__(f"{hresult}: {message}")
         self.hresult = hresult
         self.message = message
+
+
+class InvalidAnswerError(QBWCError):
+    """The fake QuickBooks wrote an answer that Intuit's response schema refuses.
+
+    Raised in strict mode (the default) instead of handing the answer on:
+    real QuickBooks never writes one, so a test passing on it would prove
+    nothing. It is a defect of the fake, or of company data loaded into it
+    that QuickBooks could not hold.
+
+    Attributes:
+        problems: ``(path, message)`` pairs, e.g.
+            ``("CustomerAddRs/CustomerRet", "its elements are out of the schema's order: ...")``.
+        response: the answer refused.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]], response: str) -> None:
+        super().__init__(message)
+        self.problems = problems
+        self.response = response
 
 
 class QWCFileExistsError(QWCError, FileExistsError):

@@ -43,9 +43,11 @@ __all__ = [
     "Leaf",
     "build_request",
     "check_document",
+    "check_response",
     "is_write",
     "request_names",
     "schema_version",
+    "shape_answer",
     "takes_iterator",
     "typed_dict",
 ]
@@ -1030,17 +1032,57 @@ def _blank(text: str | None) -> bool:
     return text is None or not text.strip(_WHITE)
 
 
+@cache
+def _attributes(version: str, key: str) -> dict[str, tuple[Leaf, bool]]:
+    """The attributes the schema gives aggregate ``key``: name -> (type, required)."""
+    table: dict[str, tuple[Leaf, bool]] = {}
+    for entry in _lines(version).get("%" + key, "").split():
+        name, _, ref = entry.partition(":")
+        table[name.rstrip("!")] = (_leaf(int(ref[1:])), name.endswith("!"))
+    return table
+
+
 class _DocumentChecker:
-    def __init__(self, version: str) -> None:
+    """Checks a document against one schema version, collecting problems with their paths.
+
+    Args:
+        version: the schema version (13.0 or 16.0).
+        answers: check attributes against the schema's attribute tables, as
+            an answer is checked; a request's attributes are checked by the
+            caller, and its aggregates take none.
+    """
+
+    def __init__(self, version: str, *, answers: bool = False) -> None:
         self.version = version
+        self.answers = answers
         self.problems: Problems = []
         self.too_long: tuple[str, str] | None = None
 
     def aggregate(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
         """Check an aggregate's attributes, text, the order of its children, then each child."""
-        if element.attrib:
+        if self.answers:
+            self.attributes(element, aggregate.key, path)
+        elif element.attrib:
             self.problems.append((path, f"takes no attribute ({', '.join(element.attrib)})"))
         self.children(element, aggregate, path)
+
+    def attributes(self, element: etree._Element, key: str, path: str) -> None:
+        """Check ``element``'s attributes against those the schema gives ``key``."""
+        declared = _attributes(self.version, key)
+        for name, value in element.attrib.items():
+            found = declared.get(str(name))
+            if found is None:
+                self.problems.append((path, f"takes no attribute {name}"))
+                continue
+            problem = _text_problem(found[0], str(value))
+            if problem is None and found[0].max_length is not None:
+                if len(value) > found[0].max_length:
+                    problem = f"is longer than {found[0].max_length} characters"
+            if problem is not None:
+                self.problems.append((f"{path}@{name}", problem))
+        for name, (_leaf_type, required) in declared.items():
+            if required and name not in element.attrib:
+                self.problems.append((path, f"needs the attribute {name}"))
 
     def children(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
         # One pass: the children that are elements (not comments), and any text between them.
@@ -1080,8 +1122,11 @@ class _DocumentChecker:
         problem = _text_problem(leaf, text)
         if problem is not None:
             self.problems.append((path, problem))
-        elif leaf.max_length is not None and len(text) > leaf.max_length and self.too_long is None:
-            self.too_long = (path, text)
+        elif leaf.max_length is not None and len(text) > leaf.max_length:
+            if self.answers:
+                self.problems.append((path, f"is longer than {leaf.max_length} characters"))
+            elif self.too_long is None:
+                self.too_long = (path, text)
 
     @staticmethod
     def _sequence_problem(aggregate: Aggregate, tags: tuple[str, ...]) -> str:
@@ -1143,6 +1188,87 @@ def check_document(root: etree._Element, version: str) -> DocumentCheck:
         if checker.too_long is not None:
             too_long[index] = checker.too_long
     return DocumentCheck(problems=tuple(checker.problems), too_long=too_long)
+
+
+def shape_answer(element: etree._Element, version: str) -> etree._Element:
+    """A copy of a response aggregate as QuickBooks writes it in ``version``.
+
+    The children the version's schema has, in its order (a stable sort, so
+    lines keep theirs), the others left out, as QuickBooks leaves out the
+    fields a version older than the company's does not know; booleans as
+    ``true``/``false`` and amounts with two places, QuickBooks' forms of
+    values the schema also accepts as ``1`` or ``5``.
+
+    Args:
+        element: a ``*Ret`` (``CustomerRet``, ...), or any aggregate of an answer.
+        version: the qbXML version asked for (see :func:`schema_version`).
+
+    Raises:
+        KeyError: the schema has no aggregate named as ``element``.
+    """
+    return _shaped(element, _aggregate(schema_version(version), str(element.tag)))
+
+
+def _shaped(element: etree._Element, aggregate: Aggregate) -> etree._Element:
+    out = etree.Element(element.tag, element.attrib)
+    known = []
+    for child in element:
+        if isinstance(child.tag, str):
+            target = aggregate.names.get(child.tag)
+            if target is not None:
+                known.append((target.position, child, target))
+    known.sort(key=lambda entry: entry[0])
+    for _position, child, target in known:
+        if target.leaf is None:
+            out.append(_shaped(child, target.aggregate(aggregate.version)))
+            continue
+        leaf = etree.SubElement(out, child.tag, child.attrib)
+        text = child.text or ""
+        base, value = target.leaf.base, text.strip(_WHITE)
+        if base == "BOOLTYPE" and value in ("true", "1", "false", "0"):
+            text = "true" if value in ("true", "1") else "false"
+        elif base == "AMTTYPE" and value and _PATTERNS[base].fullmatch(value):
+            text = format(Decimal(value).quantize(_STEPS[2]), "f")
+        leaf.text = text
+    return out
+
+
+def check_response(root: etree._Element, version: str) -> tuple[tuple[str, str], ...]:
+    """Check a parsed response document (``<QBXML>``) against the schema of ``version``.
+
+    The XSD's rules, as for requests, attributes included: every ``*Rs``
+    needs ``statusCode`` and ``statusSeverity``, children come in schema
+    order, values are of their types, strings within their ``maxLength``.
+
+    Args:
+        root: the document's root element.
+        version: the qbXML version the request declared (see :func:`schema_version`).
+
+    Returns:
+        Every problem as ``(path, message)``; empty when the answer is valid.
+    """
+    schema = schema_version(version)
+    checker = _DocumentChecker(schema, answers=True)
+    children = [c for c in root if isinstance(c.tag, str)]
+    if root.tag != "QBXML" or [c.tag for c in children] != ["QBXMLMsgsRs"]:
+        found = ", ".join(str(c.tag) for c in children) or "nothing"
+        return ((str(root.tag), f"an answer is QBXML holding QBXMLMsgsRs, not {found}"),)
+    if root.attrib or not _blank(root.text) or not _blank(children[0].tail):
+        checker.problems.append(("QBXML", "takes no attribute or text"))
+    messages = children[0]
+    checker.attributes(messages, "QBXMLMsgsRs", "QBXMLMsgsRs")
+    if not _blank(messages.text) or any(not _blank(c.tail) for c in messages):
+        checker.problems.append(("QBXMLMsgsRs", "holds text between its elements"))
+    envelope = _aggregate(schema, "QBXMLMsgsRs")
+    for rs in messages:
+        if not isinstance(rs.tag, str):
+            continue
+        name = str(rs.tag)
+        if name not in envelope.names:
+            checker.problems.append((name, f"{name} is not a qbXML {schema} response"))
+            continue
+        checker.aggregate(rs, _aggregate(schema, str(envelope.names[name].ref)), name)
+    return tuple(checker.problems)
 
 
 def _attribute_problem(name: str, attribute: str, value: str, version: str) -> str | None:

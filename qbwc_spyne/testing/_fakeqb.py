@@ -78,7 +78,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,9 @@ from typing import Any
 from lxml import etree
 
 from .._xml import XMLError, parse_qbxml
-from ..exceptions import CompanyDataError, QuickBooksUnavailable
+from ..exceptions import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
 from ..qbxml._schema import _datetime as _schema_datetime
-from ..qbxml._schema import check_document
+from ..qbxml._schema import check_document, check_response, schema_version, shape_answer
 
 __all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
 
@@ -130,6 +130,38 @@ _LINES = {"Invoice": "InvoiceLine", "SalesReceipt": "SalesReceiptLine"}
 #: The fields of a line the fake keeps; a ``*LineMod`` with another is refused (3250).
 _LINE_FIELDS = ("TxnLineID", "ItemRef", "Desc", "Quantity", "Rate", "ClassRef", "Amount")
 
+#: The fields QuickBooks answers with on every record of a type, and their
+#: value on a new record: real answers (tests/data/README.md names them)
+#: carry them even when the Add did not.
+_ALWAYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Customer": (("Sublevel", "0"), ("Balance", "0.00"), ("TotalBalance", "0.00"), ("JobStatus", "None")),
+    "ItemService": (("Sublevel", "0"),),
+    "ItemNonInventory": (("Sublevel", "0"),),
+    "ItemInventory": (
+        ("Sublevel", "0"),
+        ("QuantityOnHand", "0"),
+        ("QuantityOnOrder", "0"),
+        ("QuantityOnSalesOrder", "0"),
+    ),
+    "Class": (("Sublevel", "0"),),
+    "Invoice": (
+        ("IsPending", "false"),
+        ("IsFinanceCharge", "false"),
+        ("SalesTaxPercentage", "0.00"),
+        ("SalesTaxTotal", "0.00"),
+        ("AppliedAmount", "0.00"),
+        ("IsToBePrinted", "false"),
+        ("IsToBeEmailed", "false"),
+    ),
+    "SalesReceipt": (
+        ("IsPending", "false"),
+        ("SalesTaxPercentage", "0.00"),
+        ("SalesTaxTotal", "0.00"),
+        ("IsToBePrinted", "false"),
+        ("IsToBeEmailed", "false"),
+    ),
+}
+
 PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provided XML text stream.")
 NOT_RUNNING = ("0x80040408", "Could not start QuickBooks.")
 _COMPANY_TZ = timezone(timedelta(hours=-5))
@@ -167,8 +199,34 @@ class _Refused(Exception):
 @dataclass
 class _Iterator:
     kind: str
-    criteria: bytes
+    criteria: tuple[Any, ...]
     remaining: list[str]
+
+
+def _plain(element: etree._Element) -> None:
+    """Make ``element`` what QuickBooks reads: no comments, no processing instructions,
+    no white space between elements (CDATA is text already: the parser merged it).
+
+    The schema check has already refused text between elements that is not
+    white space, so only white space is dropped here.
+    """
+    etree.strip_tags(element, etree.Comment, etree.ProcessingInstruction)
+    for node in element.iter():
+        if len(node):
+            node.text = None
+            for child in node:
+                child.tail = None
+
+
+def _criteria(element: etree._Element) -> tuple[Any, ...]:
+    """The children of a plain element as nested (tag, text) pairs, to compare queries."""
+    return tuple(
+        (child.tag, _criteria(child) if len(child) else child.text or "") for child in element
+    )
+
+
+def _true(text: str | None) -> bool:
+    return (text or "").strip() in ("true", "1")
 
 
 class _Journal:
@@ -242,6 +300,14 @@ def _decimal(element: etree._Element, tag: str, default: str = "0") -> Decimal:
         raise _Refused(f"{tag} is not a number: {text!r}") from None
 
 
+def _average_cost(add: etree._Element) -> str:
+    """An inventory item's average cost: its opening value over its opening quantity."""
+    quantity = _decimal(add, "QuantityOnHand")
+    if quantity <= 0:
+        return "0.00"
+    return _money(_decimal(add, "TotalValue") / quantity)
+
+
 def _parse_time(text: str, field: str = "TimeModified") -> datetime:
     """qbXML dates and datetimes; those without an offset are the company's local time.
 
@@ -272,6 +338,11 @@ class FakeQuickBooks:
         country: the edition's country: "US", "CA", "UK".
         versions: the qbXML versions it supports, in the HostQuery answer.
         start: the company clock's first reading; each change advances it a second.
+        strict: check every answer against Intuit's response schema of the
+            version asked for, and raise :class:`~qbwc_spyne.exceptions.InvalidAnswerError`
+            rather than hand on one QuickBooks would never write (the
+            default). False skips the check, which costs about as much as
+            writing the answer.
 
     Faults on demand (attributes, change them at any time):
         running: False makes opening QuickBooks fail (hresult 0x80040408).
@@ -291,8 +362,10 @@ class FakeQuickBooks:
         country: str = "US",
         versions: Iterable[str] = DEFAULT_VERSIONS,
         start: datetime | None = None,
+        strict: bool = True,
     ) -> None:
         self.company_name = company_name
+        self.strict = strict
         self.company_file = company_file
         self.product = product
         self.country = country
@@ -310,6 +383,7 @@ class FakeQuickBooks:
         self._journal: _Journal | None = None
         self._now = start or datetime(2024, 1, 2, 9, 0, 0, tzinfo=_COMPANY_TZ)
         self._serial = 0
+        self._version = "13.0"  # the schema of the document being answered
         self._lock = threading.RLock()
 
     # -- loading -------------------------------------------------------------
@@ -477,16 +551,25 @@ class FakeQuickBooks:
         prefs = _element(
             "PreferencesRet",
             {
-                "AccountingPreferences": {"IsUsingAccountNumbers": False},
+                # The values of the real QuickBooks Pro 2014 answer in tests/data.
+                "AccountingPreferences": {
+                    "IsUsingAccountNumbers": False,
+                    "IsRequiringAccounts": True,
+                    "IsUsingClassTracking": False,
+                    "IsUsingAuditTrail": True,
+                    "IsAssigningJournalEntryNumbers": True,
+                },
                 "MultiCurrencyPreferences": {"IsMultiCurrencyOn": False},
             },
         )
+        major, minor = self.highest_version()
+        version = f"{major}.{minor}"
+        rets = [shape_answer(ret, version) for ret in (host, company, prefs)]
         rows = [
-            self._rs("HostQueryRs", "0", None, [host]),
-            self._rs("CompanyQueryRs", "1", None, [company]),
-            self._rs("PreferencesQueryRs", "2", None, [prefs]),
+            self._rs(f"{ret.tag[:-3]}QueryRs", str(number), None, [ret])
+            for number, ret in enumerate(rets)
         ]
-        return self._document(rows)
+        return self._checked(self._document(rows), version)
 
     def process(self, request: str) -> QuickBooksAnswer:
         """Carry out one qbXML request document; return what the Web Connector posts back."""
@@ -504,7 +587,25 @@ class FakeQuickBooks:
                 )
             finally:
                 self._journal = None
-            return QuickBooksAnswer(response=self._document(rows))
+            return QuickBooksAnswer(response=self._checked(self._document(rows), self._version))
+
+    def _checked(self, response: str, version: str) -> str:
+        """``response``, once strict mode has found it valid against ``version``'s schema.
+
+        Raises:
+            InvalidAnswerError: in strict mode, the answer does not validate.
+        """
+        if self.strict:
+            problems = check_response(etree.fromstring(response.encode()), version)
+            if problems:
+                listed = "\n".join(f"  {path}: {message}" for path, message in problems)
+                raise InvalidAnswerError(
+                    f"the fake QuickBooks wrote an answer the qbXML {schema_version(version)} "
+                    f"response schema refuses:\n{listed}",
+                    list(problems),
+                    response,
+                )
+        return response
 
     # -- request processing -------------------------------------------------------
 
@@ -523,9 +624,13 @@ class FakeQuickBooks:
         check = check_document(root, versions[0])
         if check.problems:
             raise _Refused("; ".join(f"{path}: {message}" for path, message in check.problems))
-        messages = root[0] if root[0].tag == "QBXMLMsgsRq" else root.find("QBXMLMsgsRq")
+        self._version = versions[0]
+        messages = root.find("QBXMLMsgsRq")
+        # QuickBooks reads elements and text: comments, processing instructions
+        # and the white space that indents elements mean nothing to it.
+        _plain(messages)
         on_error = messages.get("onError")
-        requests = [rq for rq in messages if isinstance(rq.tag, str)]  # not comments
+        requests = list(messages)
         for rq in requests:
             if self._handler(rq.tag) is None:
                 raise _Refused(f"{rq.tag} is a request the fake QuickBooks does not carry out")
@@ -721,8 +826,8 @@ class FakeQuickBooks:
         if is_list:
             active = rq.findtext("ActiveStatus") or "ActiveOnly"
             if active != "All":
-                wanted = "true" if active == "ActiveOnly" else "false"
-                records = [r for r in records if (r.findtext("IsActive") or "true") == wanted]
+                wanted = active == "ActiveOnly"
+                records = [r for r in records if _true(r.findtext("IsActive") or "true") == wanted]
         else:
             entity = rq.find("EntityFilter")
             if entity is not None:
@@ -757,7 +862,7 @@ class FakeQuickBooks:
         limit = min(max(int(Decimal(limit_text)), 0), 1 << 31) if limit_text else None
         iterator = rq.get("iterator")
         # Every Continue must repeat the Start's criteria, MaxReturned included.
-        criteria = b"".join(etree.tostring(child, method="c14n") for child in rq)
+        criteria = _criteria(rq)
         extra: dict[str, str] = {}
         if iterator == "Continue":
             iterator_id = rq.get("iteratorID") or ""
@@ -788,18 +893,18 @@ class FakeQuickBooks:
                 records = records[:limit]
         if not records and status is None:
             status = _Status(1, "A query request did not find a matching object in QuickBooks")
-        include_lines = (rq.findtext("IncludeLineItems") or "false") == "true"
+        include_lines = _true(rq.findtext("IncludeLineItems"))
         return [self._copy(r, include_lines) for r in records], extra, status
 
     @staticmethod
     def _key(record: etree._Element) -> str:
         return record.findtext("ListID") or record.findtext("TxnID") or ""
 
-    @staticmethod
-    def _copy(record: etree._Element, include_lines: bool) -> etree._Element:
-        copy = etree.fromstring(etree.tostring(record))
+    def _copy(self, record: etree._Element, include_lines: bool) -> etree._Element:
+        """``record`` as QuickBooks answers it in the version asked (see ``shape_answer``)."""
+        copy = shape_answer(record, self._version)
         if not include_lines:
-            for line in [c for c in copy if c.tag.endswith("LineRet")]:
+            for line in [c for c in copy if c.tag.endswith(("LineRet", "LineGroupRet"))]:
                 copy.remove(line)
         return copy
 
@@ -887,13 +992,19 @@ class FakeQuickBooks:
             ("EditSequence", sequence),
             ("Name", name),
             ("FullName", name),
-            ("IsActive", add.findtext("IsActive") or "true"),
+            ("IsActive", "true" if _true(add.findtext("IsActive") or "true") else "false"),
         ):
             etree.SubElement(ret, tag).text = text
         ret.extend(self._clone(c) for c in add if c.tag not in ("Name", "IsActive"))
-        if kind == "Customer":
-            etree.SubElement(ret, "Balance").text = "0.00"
-            etree.SubElement(ret, "TotalBalance").text = "0.00"
+        # What QuickBooks fills in on every record it answers with (the real
+        # CustomerAdd and ItemInventoryQuery answers in tests/data): a record
+        # of the top level, nothing owed, no job, nothing in stock.
+        # Answers write them in schema order (shape_answer), wherever they stand here.
+        for tag, text in _ALWAYS.get(kind, ()):
+            if ret.find(tag) is None:
+                etree.SubElement(ret, tag).text = text
+        if kind == "ItemInventory":
+            self._set(ret, "AverageCost", _average_cost(add))
         return ret
 
     def _new_transaction(self, kind: str, add: etree._Element) -> etree._Element:
@@ -902,6 +1013,9 @@ class FakeQuickBooks:
             raise _Status(
                 3140, f'There is an invalid reference to QuickBooks Customer "" in the {kind}.'
             )
+        for group in add:
+            if group.tag.endswith("LineGroupAdd"):
+                raise _not_modelled(group.tag, kind)
         lines = self._line_values(kind, add)
         payments = self._applied(add) if kind == "ReceivePayment" else []
         total = _decimal(add, "TotalAmount") if kind == "ReceivePayment" else Decimal(0)
@@ -927,14 +1041,30 @@ class FakeQuickBooks:
         skip = {"CustomerRef", "TxnDate", "RefNumber"}
         if kind == "ReceivePayment":
             etree.SubElement(ret, "TotalAmount").text = _money(total)
-            self._pay(ret, payments)
+            applied = self._pay(ret, payments)
+            # QuickBooks keeps what a payment did not pay as a credit.
+            etree.SubElement(ret, "UnusedPayment").text = _money(total - applied)
+            etree.SubElement(ret, "UnusedCredits").text = "0.00"
             skip |= {"TotalAmount", "AppliedToTxnAdd"}
         ret.extend(
             self._clone(c) for c in add if c.tag not in skip and not c.tag.endswith("LineAdd")
         )
         if kind in _LINES:
             self._lines(kind, ret, lines)
+        for tag, text in _ALWAYS.get(kind, ()):
+            if ret.find(tag) is None:
+                etree.SubElement(ret, tag).text = text
+        if kind == "Invoice" and ret.find("DueDate") is None:
+            etree.SubElement(ret, "DueDate").text = self._due_date(ret)
         return ret
+
+    def _due_date(self, invoice: etree._Element) -> str:
+        """The invoice date plus its standard terms' days (QuickBooks' DueDate)."""
+        txn_date = date.fromisoformat(invoice.findtext("TxnDate") or self._now.date().isoformat())
+        terms = invoice.find("TermsRef")
+        record = self._find("StandardTerms", terms.findtext("ListID") or "") if terms is not None else None
+        days = int((record.findtext("StdDueDays") or "0").strip()) if record is not None else 0
+        return (txn_date + timedelta(days=days)).isoformat()
 
     def _line_values(
         self, kind: str, add: etree._Element
@@ -992,15 +1122,28 @@ class FakeQuickBooks:
             applied.append((invoice, _decimal(element, "PaymentAmount")))
         return applied
 
-    def _pay(self, ret: etree._Element, applied: list[tuple[etree._Element, Decimal]]) -> None:
+    def _pay(self, ret: etree._Element, applied: list[tuple[etree._Element, Decimal]]) -> Decimal:
+        """Apply a payment to its invoices; return the amount applied."""
+        total = Decimal(0)
         for invoice, paid in applied:
             self._remember("Invoice", invoice)
             balance = _decimal(invoice, "BalanceRemaining") - paid
             self._set(invoice, "BalanceRemaining", _money(balance))
             self._set(invoice, "IsPaid", "true" if balance <= 0 else "false")
+            # QuickBooks shows payments applied to an invoice as a negative amount.
+            self._set(invoice, "AppliedAmount", _money(_decimal(invoice, "AppliedAmount") - paid))
             out = etree.SubElement(ret, "AppliedToTxnRet")
-            etree.SubElement(out, "TxnID").text = invoice.findtext("TxnID")
-            etree.SubElement(out, "Amount").text = _money(paid)
+            for tag, text in (
+                ("TxnID", invoice.findtext("TxnID")),
+                ("TxnType", "Invoice"),
+                ("TxnDate", invoice.findtext("TxnDate")),
+                ("RefNumber", invoice.findtext("RefNumber")),
+                ("BalanceRemaining", _money(balance)),
+                ("Amount", _money(paid)),
+            ):
+                etree.SubElement(out, tag).text = text
+            total += paid
+        return total
 
     @staticmethod
     def _set(record: etree._Element, tag: str, text: str) -> None:
