@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
 from copy import deepcopy
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +17,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+import qbwc_spyne
 from qbwc_spyne import codegen_schema
 from qbwc_spyne._xml import split_hcp_response
-from qbwc_spyne.exceptions import CompanyDataError, QBWCError
+from qbwc_spyne.exceptions import CompanyDataError, InvalidAnswerError, QBWCError
 from qbwc_spyne.qbxml import _schema
 from qbwc_spyne.qbxml._schema import check_document
 from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
@@ -1575,3 +1581,498 @@ class TestLineModProperties:
         assert Decimal(total_of(modded, kind)) == total
         new_ids = [line.findtext("TxnLineID") for line in got]
         assert len(set(new_ids)) == len(new_ids)
+
+
+# -- what QuickBooks reads of a request: elements and text -----------------------------------
+
+QBXML_DATA = Path(__file__).resolve().parent / "data" / "qbxml"
+#: Requests of each kind the fake carries out, to be read with and without noise.
+NOISE_BODIES = [
+    '<CustomerQueryRq requestID="1" iterator="Start"><MaxReturned>2</MaxReturned>'
+    "<ActiveStatus>All</ActiveStatus></CustomerQueryRq>",
+    '<CustomerAddRq requestID="2"><CustomerAdd><Name>Dee &amp; Co</Name>'
+    "<CompanyName>Dee</CompanyName><BillAddress><Addr1>1 Main St</Addr1>"
+    "<City>Springfield</City></BillAddress><AccountNumber>89087</AccountNumber>"
+    "<CreditLimit>2000.00</CreditLimit></CustomerAdd></CustomerAddRq>",
+    '<InvoiceAddRq requestID="3"><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>'
+    "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef><Quantity>2</Quantity>"
+    "<Rate>10</Rate></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>",
+    '<ItemInventoryQueryRq requestID="4"><MaxReturned>10</MaxReturned>'
+    "<ActiveStatus>All</ActiveStatus></ItemInventoryQueryRq>",
+]
+#: Comment and processing-instruction texts: XML forbids "--" in a comment, "?>" in a PI.
+NOISE_TEXT = st.text(alphabet="abc xyz<>&'\"\n", max_size=12).filter(
+    lambda t: "--" not in t and not t.endswith("-")
+)
+
+
+def noisy(draw: st.DrawFn, document: str) -> str:
+    """``document`` with comments, processing instructions, white space and CDATA sprinkled in."""
+    root = etree.fromstring(document.encode())
+    for _ in range(draw(st.integers(1, 6))):
+        elements = list(root.iter(tag=etree.Element))
+        element = draw(st.sampled_from(elements))
+        kind = draw(st.sampled_from(["comment", "pi", "whitespace", "cdata", "split"]))
+        children = [c for c in element if isinstance(c.tag, str)]
+        if kind in ("comment", "pi"):
+            node = (
+                etree.Comment(draw(NOISE_TEXT))
+                if kind == "comment"
+                else etree.ProcessingInstruction("note", draw(NOISE_TEXT).replace("?", ""))
+            )
+            element.insert(draw(st.integers(0, len(element))), node)
+        elif kind == "whitespace" and children:
+            space = draw(st.text(alphabet=" \t\r\n", min_size=1, max_size=6))
+            target = draw(st.sampled_from([None, *children]))
+            if target is None:
+                element.text = space
+            else:
+                target.tail = space
+        elif kind == "cdata" and not children and element.text and len(element) == 0:
+            element.text = etree.CDATA(element.text)
+        elif kind == "split" and not children and len(element.text or "") > 1 and not len(element):
+            # A comment in the middle of a value: the text around it is the value.
+            text = element.text or ""
+            cut = draw(st.integers(1, len(text) - 1))
+            element.text = text[:cut]
+            comment = etree.Comment(draw(NOISE_TEXT))
+            comment.tail = text[cut:]
+            element.append(comment)
+    return '<?xml version="1.0" encoding="utf-8"?><?qbxml version="13.0"?>' + etree.tostring(
+        root, encoding="unicode"
+    )
+
+
+def noise_company() -> FakeQuickBooks:
+    company = FakeQuickBooks()
+    company.load(
+        {
+            "customers": [{"Name": "Ada"}, {"Name": "Bob"}, {"Name": "Cy"}],
+            "items": [
+                {"type": "ItemService", "Name": "Labor"},
+                {"type": "ItemInventory", "Name": "Widget", "SalesPrice": "3.00"},
+            ],
+        }
+    )
+    return company
+
+
+def without_iterator_ids(response: str) -> str:
+    root = etree.fromstring(response.encode())
+    for rs in root[0]:
+        if rs.get("iteratorID"):
+            rs.set("iteratorID", "{...}")
+    return etree.tostring(root, encoding="unicode")
+
+
+class TestCommentsAndWhiteSpace:
+    """QuickBooks reads elements and text; comments, PIs and indentation mean nothing to it."""
+
+    def test_a_query_with_two_comments_does_not_kill_the_interpreter(self):
+        """An ItemInventoryQueryRq with two comments inside: answered, in a child process
+        so that a segmentation fault fails this test instead of ending the run."""
+        script = textwrap.dedent(
+            """
+            from qbwc_spyne.testing import FakeQuickBooks
+            company = FakeQuickBooks()
+            company.load({"items": [{"type": "ItemInventory", "Name": "Widget"}]})
+            answer = company.process('''<?xml version="1.0" encoding="utf-8"?>
+            <?qbxml version="13.0"?>
+            <QBXML>
+              <QBXMLMsgsRq onError="stopOnError">
+                <ItemInventoryQueryRq requestID="1" iterator="Start">
+                  <!-- every item, changed or not -->
+                  <MaxReturned>50</MaxReturned>
+                  <!-- inactive ones too -->
+                  <ActiveStatus>All</ActiveStatus>
+                </ItemInventoryQueryRq>
+              </QBXMLMsgsRq>
+            </QBXML>''')
+            print(answer.response)
+            """
+        )
+        root = Path(qbwc_spyne.__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+        assert '<ItemInventoryQueryRs requestID="1" statusCode="0"' in run.stdout
+        assert "<Name>Widget</Name>" in run.stdout
+
+    @given(data=st.data())
+    @settings(max_examples=150, deadline=None)
+    def test_comments_pis_cdata_and_white_space_change_no_answer(self, data):
+        """Wherever they stand, the answer is the one to the same request without them."""
+        body = data.draw(st.sampled_from(NOISE_BODIES))
+        clean = rq(body)
+        dirty = noisy(data.draw, clean)
+        expected = noise_company().process(clean)
+        found = noise_company().process(dirty)
+        assert found.hresult == "", (dirty, found.detail)
+        assert without_iterator_ids(found.response) == without_iterator_ids(expected.response), (
+            dirty
+        )
+
+    @given(data=st.data())
+    @settings(max_examples=60, deadline=None)
+    def test_an_iterator_continues_whatever_surrounds_its_criteria(self, data):
+        """Start plain, Continue with comments and indentation: the same criteria, the next page."""
+        company = noise_company()
+        query = "<CustomerQueryRq{}><MaxReturned>2</MaxReturned></CustomerQueryRq>"
+        start = one(company, query.format(' iterator="Start"'))
+        continue_ = rq(query.format(f' iterator="Continue" iteratorID="{start.get("iteratorID")}"'))
+        answer = company.process(noisy(data.draw, continue_))
+        (page,) = etree.fromstring(answer.response.encode())[0]
+        assert status(page) == (0, "Info"), page.attrib
+        assert [c.findtext("Name") for c in page] == ["Cy"]
+
+    def test_cdata_is_read_as_the_text_it_holds(self):
+        """A name in CDATA is the name: stored and answered as text."""
+        company = FakeQuickBooks()
+        rs = one(
+            company,
+            "<CustomerAddRq><CustomerAdd><Name><![CDATA[Tom & <Jerry>]]></Name></CustomerAdd>"
+            "</CustomerAddRq>",
+        )
+        assert rs.findtext("CustomerRet/Name") == "Tom & <Jerry>"
+        found = one(
+            company,
+            "<CustomerQueryRq><FullName>Tom &amp; &lt;Jerry&gt;</FullName></CustomerQueryRq>",
+        )
+        assert status(found) == (0, "Info")
+
+
+# -- answers valid against Intuit's response schema --------------------------------------------
+
+
+def xsd_verdict(schema: etree.XMLSchema, response: str) -> tuple[bool, list[str]]:
+    valid = schema.validate(etree.fromstring(response.encode()))
+    return valid, [e.message for e in schema.error_log][:3]
+
+
+class TestStrictAnswers:
+    def test_strict_is_the_default_and_the_fixture_is_strict(self, fake_quickbooks):
+        """A fake answering what QuickBooks never would makes tests pass that production fails."""
+        assert FakeQuickBooks().strict and fake_quickbooks.strict
+        assert not FakeQuickBooks(strict=False).strict
+
+    @pytest.mark.parametrize("version", ["13.0", "16.0"])
+    def test_a_customer_add_answer_is_valid_against_intuits_xsd(self, xsd, version):
+        """Balance and TotalBalance come before AccountNumber and CreditLimit, as the XSD says."""
+        company = FakeQuickBooks(versions=("13.0", "16.0"), strict=False)
+        answer = company.process(rq(NOISE_BODIES[1], version=version))
+        assert xsd_verdict(xsd[version], answer.response) == (True, [])
+        root = etree.fromstring(answer.response.encode())
+        assert _schema.check_response(root, version) == ()
+
+    def test_an_answer_the_schema_refuses_raises_in_strict_mode_only(self, qb):
+        """A record QuickBooks could not hold: strict raises naming the field; lax hands it on."""
+        ada = qb._names[("Customer", "ada")]
+        etree.SubElement(ada, "CreditLimit").text = "lots"
+        query = "<CustomerQueryRq><FullName>Ada</FullName></CustomerQueryRq>"
+        with pytest.raises(InvalidAnswerError) as caught:
+            qb.process(rq(query))
+        assert caught.value.problems == [
+            ("CustomerQueryRs/CustomerRet/CreditLimit", "'lots' is not an amount in qbXML form")
+        ]
+        assert "CreditLimit" in str(caught.value) and "<CustomerRet>" in caught.value.response
+        qb.strict = False
+        assert "<CreditLimit>lots</CreditLimit>" in qb.process(rq(query)).response
+
+    @pytest.mark.parametrize("version", ["13.0", "16.0"])
+    def test_the_hcp_response_is_valid_against_intuits_xsd(self, xsd, version):
+        company = FakeQuickBooks(versions=("13.0", "16.0") if version == "16.0" else DEFAULT)
+        assert xsd_verdict(xsd[version], company.hcp_response()) == (True, [])
+
+    @given(data=st.data())
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def test_every_answer_is_valid_against_intuits_response_xsd(self, xsd, data):
+        """Any valid request the fake carries out, in either version: the XSD takes the answer."""
+        version = data.draw(st.sampled_from(["13.0", "16.0"]))
+        name = data.draw(
+            st.sampled_from([n for n in HANDLED if n in _schema.request_names(version)])
+        )
+        key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
+        rq_element = _schema.build_request(
+            name, data.draw(aggregate_values(version, key)), [], version
+        )
+        company = FakeQuickBooks(versions=("13.0", "16.0"), strict=False)
+        company.load(deepcopy(SAMPLE_DATA))
+        body = etree.tostring(rq_element, encoding="unicode")
+        answer = company.process(rq(body, on_error="continueOnError", version=version))
+        if answer.hresult:
+            event("refused")
+            return
+        event("answered")
+        assert xsd_verdict(xsd[version], answer.response) == (True, []), (body, answer.response)
+        root = etree.fromstring(answer.response.encode())
+        assert _schema.check_response(root, version) == ()
+
+    @given(data=st.data())
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def test_check_response_agrees_with_the_xsd_on_real_answers_and_their_mutations(
+        self, xsd, data
+    ):
+        """Real QuickBooks answers, changed one way or not at all: valid for both or neither."""
+        version = data.draw(st.sampled_from(["13.0", "16.0"]))
+        root = etree.fromstring(data.draw(st.sampled_from(REAL_ANSWERS)).encode())
+        rs = data.draw(st.sampled_from(list(root[0])))
+        mutate(data.draw, rs, version)
+        if data.draw(st.booleans()):
+            attribute = data.draw(st.sampled_from(["statusCode", "statusSeverity", "requestID"]))
+            rs.attrib.pop(attribute, None)
+        # Read back as QuickBooks' text: lxml validates an empty text node set in
+        # memory differently from the empty element it serialises as.
+        root = etree.fromstring(etree.tostring(root))
+        expected = xsd[version].validate(root)
+        found = _schema.check_response(root, version)
+        event(f"valid: {expected}")
+        assert (found == ()) == expected, (
+            etree.tostring(rs, encoding="unicode")[:1500],
+            [e.message for e in xsd[version].error_log][:3],
+            found,
+        )
+
+
+def real_answers() -> list[str]:
+    """The real answers in tests/data: the qbXML files and those inside Web Connector posts."""
+    texts = [
+        (TRAFFIC / name).read_text()
+        for name in sorted(os.listdir(TRAFFIC))
+        if name.startswith("qbxml.")
+    ]
+    texts += [path.read_text() for path in sorted(QBXML_DATA.glob("*.xml"))]
+    for name in (
+        "receiveResponseXML.InvoiceAddRs.request.xml",
+        "receiveResponseXML.ItemInventoryQueryRs.request.xml",
+    ):
+        post = etree.parse(str(TRAFFIC / name))
+        texts.append(post.findtext(".//{http://developer.intuit.com/}response") or "")
+    return texts
+
+
+REAL_ANSWERS = real_answers()
+SAMPLE_DATA = {
+    k: v
+    for k, v in json.loads(SAMPLE.read_text()).items()
+    if k not in ("company_name", "company_file", "product", "country", "versions")
+}
+DEFAULT = FakeQuickBooks().versions
+
+
+# -- the fields and forms of real answers ------------------------------------------------------
+
+#: The CustomerAdd behind the recorded answer in tests/data/traffic/qbxml.CustomerAddRs.ok.xml,
+#: rebuilt from the fields that answer holds.
+RECORDED_CUSTOMER_ADD = (
+    "<CustomerAddRq><CustomerAdd><Name>mrjoecustomer</Name><CompanyName>Joes Garage</CompanyName>"
+    "<Salutation>Mr</Salutation><FirstName>Joe</FirstName><LastName>Customer</LastName>"
+    "<BillAddress><Addr1>123 Main St.</Addr1><City>Mountain View</City><State>CA</State>"
+    "<PostalCode>94566</PostalCode></BillAddress><Email>joecustomer@gmail.com</Email>"
+    "<AccountNumber>89087</AccountNumber><CreditLimit>2000</CreditLimit>"
+    "</CustomerAdd></CustomerAddRq>"
+)
+QB_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}"
+
+
+def real_record(name: str, tag: str, index: int = 0) -> etree._Element:
+    """The ``index``-th ``tag`` of a real answer in tests/data/traffic."""
+    text = (TRAFFIC / name).read_text()
+    if name.startswith("receiveResponseXML"):
+        text = etree.fromstring(text.encode()).findtext(".//{http://developer.intuit.com/}response")
+    return list(etree.fromstring(text.encode()).iter(tag))[index]
+
+
+def leaves(record: etree._Element) -> list[tuple[str, str]]:
+    """(path, text) of every leaf, in document order."""
+    tree = record.getroottree()
+    return [(tree.getpath(e), e.text or "") for e in record.iter() if not len(e)]
+
+
+class TestAnswersLikeQuickBooks:
+    """The fields real QuickBooks answers with, in its order and its forms."""
+
+    def test_a_customer_add_answers_as_quickbooks_pro_did(self):
+        """Sublevel, balances and JobStatus filled in, schema order, IsActive true: the
+        recorded answer field for field, but for the ids and times the company makes."""
+        real = real_record("qbxml.CustomerAddRs.ok.xml", "CustomerRet")
+        ret = one(FakeQuickBooks(), RECORDED_CUSTOMER_ADD).find("CustomerRet")
+        assert [c.tag for c in ret] == [c.tag for c in real]
+        made_here = ("ListID", "TimeCreated", "TimeModified", "EditSequence", "FullName")
+        # The recorded FullName was redacted to another name than Name; QuickBooks copies Name.
+        assert [(p, t) for p, t in leaves(ret) if p.rsplit("/", 1)[-1] not in made_here] == [
+            (p, t) for p, t in leaves(real) if p.rsplit("/", 1)[-1] not in made_here
+        ]
+
+    def test_ids_times_and_edit_sequences_have_quickbooks_forms(self):
+        """ListID 8000001B-1405768916, TimeCreated with its offset, EditSequence the seconds."""
+        ret = one(FakeQuickBooks(), RECORDED_CUSTOMER_ADD).find("CustomerRet")
+        real = real_record("qbxml.CustomerAddRs.ok.xml", "CustomerRet")
+        for field_, pattern in (
+            ("ListID", r"[0-9A-F]{8}-\d{10}"),
+            ("TimeCreated", QB_TIME),
+            ("TimeModified", QB_TIME),
+            ("EditSequence", r"\d{10}"),
+        ):
+            assert re.fullmatch(pattern, real.findtext(field_)), field_
+            assert re.fullmatch(pattern, ret.findtext(field_)), (field_, ret.findtext(field_))
+
+    @pytest.mark.parametrize(("given", "answered"), [("1", "true"), ("0", "false")])
+    def test_booleans_given_as_digits_are_answered_true_and_false(self, given, answered):
+        """The schema takes 1 and 0; QuickBooks answers true and false, and queries see them."""
+        company = FakeQuickBooks()
+        rs = one(
+            company,
+            f"<CustomerAddRq><CustomerAdd><Name>Joe</Name><IsActive>{given}</IsActive>"
+            "</CustomerAdd></CustomerAddRq>",
+        )
+        assert rs.findtext("CustomerRet/IsActive") == answered
+        wanted = "ActiveOnly" if given == "1" else "InactiveOnly"
+        found = one(
+            company, f"<CustomerQueryRq><ActiveStatus>{wanted}</ActiveStatus></CustomerQueryRq>"
+        )
+        assert [c.findtext("Name") for c in found] == ["Joe"]
+
+    def test_an_inventory_item_answers_like_the_real_item_inventory_query(self):
+        """Sublevel and the stock fields QuickBooks keeps, in the order of the real answer."""
+        real = real_record(
+            "receiveResponseXML.ItemInventoryQueryRs.request.xml", "ItemInventoryRet", 1
+        )
+        company = FakeQuickBooks()
+        one(
+            company,
+            "<ItemInventoryAddRq><ItemInventoryAdd><Name>Haskell T-Shirt</Name>"
+            "<SalesDesc>WOW</SalesDesc><SalesPrice>55.00</SalesPrice>"
+            "<IncomeAccountRef><FullName>Cost of Goods Sold</FullName></IncomeAccountRef>"
+            "<PurchaseCost>4.00</PurchaseCost>"
+            "<COGSAccountRef><FullName>Cost of Goods Sold</FullName></COGSAccountRef>"
+            "<AssetAccountRef><FullName>Inventory Asset</FullName></AssetAccountRef>"
+            "<QuantityOnHand>300</QuantityOnHand><TotalValue>1200.00</TotalValue>"
+            "</ItemInventoryAdd></ItemInventoryAddRq>",
+        )
+        ret = one(company, "<ItemInventoryQueryRq/>").find("ItemInventoryRet")
+        assert [c.tag for c in ret] == [c.tag for c in real]
+        stock = ("QuantityOnHand", "AverageCost", "QuantityOnOrder", "QuantityOnSalesOrder")
+        assert [ret.findtext(t) for t in stock] == [real.findtext(t) for t in stock]
+
+    def test_an_invoice_answers_the_fields_quickbooks_fills_in(self):
+        """Those of the real InvoiceAdd answer the fake can know, in its order."""
+        real = real_record("receiveResponseXML.InvoiceAddRs.request.xml", "InvoiceRet")
+        company = noise_company()
+        ret = one(
+            company,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            "<TxnDate>2014-02-03</TxnDate><RefNumber>R1TT46883</RefNumber><InvoiceLineAdd>"
+            "<ItemRef><FullName>Labor</FullName></ItemRef><Quantity>2</Quantity><Rate>103</Rate>"
+            "</InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>",
+        ).find("InvoiceRet")
+        ours = [c.tag for c in ret]
+        theirs = [c.tag for c in real]
+        filled = ["IsPending", "IsFinanceCharge", "DueDate", "SalesTaxPercentage"]
+        filled += ["SalesTaxTotal", "AppliedAmount", "IsPaid", "IsToBePrinted", "IsToBeEmailed"]
+        assert set(filled) <= set(ours)
+        assert [t for t in theirs if t in ours] == [t for t in ours if t in theirs]
+        for tag in ("IsPending", "IsFinanceCharge", "DueDate", "Subtotal", "SalesTaxTotal"):
+            assert ret.findtext(tag) == real.findtext(tag), tag
+        assert (ret.findtext("AppliedAmount"), ret.findtext("BalanceRemaining")) == (
+            "0.00",
+            "206.00",
+        )
+
+    def test_a_payment_names_each_invoice_it_pays_as_quickbooks_does(self):
+        """AppliedToTxnRet carries the invoice's type, date, number and balance (TxnType is
+        required by the schema); the invoice shows the payment as a negative AppliedAmount."""
+        company = noise_company()
+        invoice = one(
+            company,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            "<TxnDate>2024-01-02</TxnDate><InvoiceLineAdd><ItemRef><FullName>Labor</FullName>"
+            "</ItemRef><Quantity>1</Quantity><Rate>100</Rate></InvoiceLineAdd></InvoiceAdd>"
+            "</InvoiceAddRq>",
+        ).find("InvoiceRet")
+        txn = invoice.findtext("TxnID")
+        payment = one(
+            company,
+            "<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName>"
+            "</CustomerRef><TotalAmount>70</TotalAmount><AppliedToTxnAdd>"
+            f"<TxnID>{txn}</TxnID><PaymentAmount>60</PaymentAmount></AppliedToTxnAdd>"
+            "</ReceivePaymentAdd></ReceivePaymentAddRq>",
+        ).find("ReceivePaymentRet")
+        applied = payment.find("AppliedToTxnRet")
+        assert [(c.tag, c.text) for c in applied] == [
+            ("TxnID", txn),
+            ("TxnType", "Invoice"),
+            ("TxnDate", "2024-01-02"),
+            ("RefNumber", invoice.findtext("RefNumber")),
+            ("BalanceRemaining", "40.00"),
+            ("Amount", "60.00"),
+        ]
+        assert payment.findtext("UnusedPayment") == "10.00"
+        again = one(company, f"<InvoiceQueryRq><TxnID>{txn}</TxnID></InvoiceQueryRq>")[0]
+        assert (again.findtext("AppliedAmount"), again.findtext("BalanceRemaining")) == (
+            "-60.00",
+            "40.00",
+        )
+
+    def test_a_line_group_is_refused_rather_than_answered_half_made(self):
+        """The fake does not expand item groups: 3250, not a group QuickBooks would never write."""
+        company = noise_company()
+        rs = one(
+            company,
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            "<InvoiceLineGroupAdd><ItemGroupRef><FullName>Kit</FullName></ItemGroupRef>"
+            "</InvoiceLineGroupAdd></InvoiceAdd></InvoiceAddRq>",
+        )
+        assert status(rs) == (3250, "Error") and not company.records["Invoice"]
+
+    def test_a_field_the_version_lacks_is_left_out_and_the_rest_put_in_order(self):
+        """shape_answer: what an older version does not know is not answered in it."""
+        line = etree.fromstring(
+            "<InvoiceLineRet><Amount>5</Amount><ExpirationDateForSerialLotNumber>2030-01-01"
+            "</ExpirationDateForSerialLotNumber><TxnLineID>1-1</TxnLineID>"
+            "<IsTaxable>1</IsTaxable></InvoiceLineRet>"
+        )
+        assert [(c.tag, c.text) for c in _schema.shape_answer(line, "13.0")] == [
+            ("TxnLineID", "1-1"),
+            ("Amount", "5.00"),
+            ("IsTaxable", "true"),
+        ]
+        assert "ExpirationDateForSerialLotNumber" in [
+            c.tag for c in _schema.shape_answer(line, "16.0")
+        ]
+
+    def test_a_quantity_of_ten_is_written_10(self):
+        """Not 1E+1, which Decimal.normalize() writes and no schema takes."""
+        rs = one(
+            noise_company(),
+            "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+            "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef><Quantity>10</Quantity>"
+            "<Rate>1</Rate></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>",
+        )
+        assert rs.findtext("InvoiceRet/InvoiceLineRet/Quantity") == "10"
+
+    def test_an_invoice_is_due_its_terms_days_after_its_date(self):
+        """DueDate: the date plus StdDueDays of the invoice's standard terms, else the date."""
+        company = FakeQuickBooks()
+        company.load(
+            {
+                "terms": [{"Name": "Net 30", "StdDueDays": 30}],
+                "customers": [{"Name": "Ada"}],
+                "items": [{"Name": "Labor"}],
+            }
+        )
+        invoice = "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ada</FullName></CustomerRef>"
+        invoice += "<TxnDate>2024-01-31</TxnDate>{}<InvoiceLineAdd><ItemRef><FullName>Labor"
+        invoice += "</FullName></ItemRef></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>"
+        net30 = one(company, invoice.format("<TermsRef><FullName>Net 30</FullName></TermsRef>"))
+        assert net30.findtext("InvoiceRet/DueDate") == "2024-03-01"
+        assert one(company, invoice.format("")).findtext("InvoiceRet/DueDate") == "2024-01-31"

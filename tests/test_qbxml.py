@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -289,3 +290,63 @@ class TestStreamingProlog:
         endless = b'<?xml version="1.0"?>' + b"<!-- c -->" * 200_000
         with pytest.raises(qbxml.XMLError, match="prolog"):
             list(qbxml.stream(io.BytesIO(endless + self.RESPONSE.encode())))
+
+
+REPORT = (
+    Path(__file__).resolve().parent
+    / "data"
+    / "qbxml"
+    / "GeneralSummaryReportQueryRs.InventoryStockStatus.xml"
+).read_text()
+
+
+class TestAttributes:
+    """A report's cells are attributes: ``to_dict`` keeps them as ``"@name"``."""
+
+    def test_report_cells_keep_their_attributes(self):
+        """The real Inventory Stock Status report: each cell's column and value, each row's."""
+        (result,) = qbxml.parse_response(REPORT)
+        row = result.records[0].to_dict()["ReportData"]["DataRow"][0]
+        assert row["@rowNumber"] == "2"
+        assert row["RowData"] == {"@rowType": "item", "@value": "another inventory"}
+        assert row["ColData"][:2] == [
+            {"@colID": "1", "@value": "another inventory"},
+            {"@colID": "4", "@value": "5"},
+        ]
+
+    def test_typed_attributes_are_read_as_their_schema_types(self):
+        """colID and rowNumber are integers by the schema; value stays text; children typed."""
+        (result,) = qbxml.parse_response(REPORT, typed=True)
+        report = result.typed[0]
+        assert report["NumRows"] == 6
+        assert report["ColDesc"][1] == {
+            "@colID": 2,
+            "@dataType": "STRTYPE",
+            "ColTitle": [{"@titleRow": 1, "@value": "Item Description"}],
+            "ColType": "ItemDesc",
+        }
+        assert report["ReportData"]["SubtotalRow"][0]["ColData"][1] == {"@colID": 5, "@value": "17"}
+
+    def test_an_attribute_and_text_together_put_the_text_under_hash_text(self):
+        """An element outside the schema may carry both; neither is lost, typed or not."""
+        text = (
+            '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode="0" '
+            'statusSeverity="Info"><CustomerRet><Nickname lang="fr">Zoé</Nickname><Phone>1</Phone>'
+            "</CustomerRet></CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+        )
+        (result,) = qbxml.parse_response(text, typed=True)
+        expected = {"Nickname": {"@lang": "fr", "#text": "Zoé"}, "Phone": "1"}
+        assert result.records[0].to_dict() == expected
+        assert {k: result.typed[0][k] for k in expected} == expected
+
+    def test_a_malformed_typed_attribute_names_its_path(self):
+        bad = REPORT.replace('colID="4"', 'colID="four"', 1)
+        with pytest.raises(qbxml.XMLError, match=r"ColDesc/@colID|ColDesc@colID"):
+            qbxml.parse_response(bad, typed=True)
+
+    def test_streaming_keeps_attributes_too(self):
+        ((_, record),) = list(qbxml.stream(REPORT, chunk_size=64, typed=True))
+        assert record["ReportData"]["DataRow"][2]["ColData"][-2] == {
+            "@colID": 8,
+            "@value": "2010-09-27",
+        }

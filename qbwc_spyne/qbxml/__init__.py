@@ -231,6 +231,16 @@ class Record(etree.ElementBase):  # type: ignore[misc]
     def to_dict(self, *, typed: bool = False) -> dict[str, Any]:
         """The children as a dict: text for leaves, dicts for groups, lists for repeated tags.
 
+        Attributes are kept under their name with ``@`` before it, beside the
+        children: a report cell ``<ColData colID="2" value="35"/>`` reads
+        ``{"@colID": "2", "@value": "35"}``, and a ``DataRow`` holding cells
+        ``{"@rowNumber": "2", "RowData": {...}, "ColData": [...]}``. An
+        element with attributes and text has its text under ``"#text"``.
+        Elements without attributes read as before: text, or a dict. Typed,
+        attributes are read as the schema types them (``colID`` an ``int``);
+        an element the schema makes a single value takes no attribute in
+        qbXML, and typed reading reads its value only.
+
         Args:
             typed: read each value as its schema type: ``Decimal`` for amounts,
                 prices and quantities, ``int``, ``bool``, ``date``, ``datetime``
@@ -242,17 +252,28 @@ class Record(etree.ElementBase):  # type: ignore[misc]
 
         .. versionchanged:: 0.2.0
            The ``typed`` option.
+
+        .. versionchanged:: Unreleased
+           Attributes are kept (``"@name"``); they were dropped.
         """
         if typed:
             try:
                 return _schema.typed_dict(self)
             except ValueError as exc:
                 raise XMLError(str(exc)) from None
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {f"@{name}": value for name, value in self.attrib.items()}
         for child in self:
             if not isinstance(child.tag, str):
                 continue
-            value: Any = child.to_dict() if len(child) else (child.text or "")
+            value: Any
+            if len(child):
+                value = child.to_dict()
+            elif child.attrib:
+                value = {f"@{name}": text for name, text in child.attrib.items()}
+                if child.text:
+                    value["#text"] = child.text
+            else:
+                value = child.text or ""
             if child.tag in values:
                 if not isinstance(values[child.tag], list):
                     values[child.tag] = [values[child.tag]]

@@ -803,10 +803,30 @@ def typed_dict(element: etree._Element, key: str | None = None) -> dict[str, Any
     return _typed(element, aggregate, str(element.tag))
 
 
+def _typed_attributes(
+    element: etree._Element, aggregate: Aggregate | None, path: str
+) -> dict[str, Any]:
+    """``element``'s attributes as ``{"@name": value}``, each read as the schema types it."""
+    declared = _attributes(aggregate.version, aggregate.key) if aggregate is not None else {}
+    values: dict[str, Any] = {}
+    for name, text in element.attrib.items():
+        entry = declared.get(str(name))
+        reader = _READERS.get(entry[0].base) if entry is not None else None
+        if reader is None:
+            values[f"@{name}"] = text
+            continue
+        try:
+            values[f"@{name}"] = reader(text)
+        except (ValueError, InvalidOperation):
+            raise ValueError(f"{path}@{name}: {text!r} does not read as its qbXML type") from None
+    return values
+
+
 def _typed(element: etree._Element, aggregate: Aggregate | None, path: str) -> dict[str, Any]:
     # The hot loop of typed reading: one dict lookup per child, then its reader.
+    # Attributes, which few aggregates have (report cells do), come first as "@name".
     table = aggregate.typing() if aggregate is not None else _NO_TYPING
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = _typed_attributes(element, aggregate, path) if element.attrib else {}
     for child in element:
         tag = child.tag
         entry = table.get(tag)
@@ -836,6 +856,10 @@ def _typed(element: etree._Element, aggregate: Aggregate | None, path: str) -> d
         elif len(child):
             # Not in the schema: read as the untyped reader does.
             value = _typed(child, _reading_aggregate(tag), f"{path}/{tag}")
+        elif child.attrib:
+            value = _typed_attributes(child, None, f"{path}/{tag}")
+            if child.text:
+                value["#text"] = child.text
         else:
             value = child.text or ""
         if tag in values:
@@ -1074,10 +1098,10 @@ class _DocumentChecker:
             if found is None:
                 self.problems.append((path, f"takes no attribute {name}"))
                 continue
-            problem = _text_problem(found[0], str(value))
-            if problem is None and found[0].max_length is not None:
-                if len(value) > found[0].max_length:
-                    problem = f"is longer than {found[0].max_length} characters"
+            leaf = found[0]
+            problem = _text_problem(leaf, str(value))
+            if problem is None and leaf.max_length is not None and len(value) > leaf.max_length:
+                problem = f"is longer than {leaf.max_length} characters"
             if problem is not None:
                 self.problems.append((f"{path}@{name}", problem))
         for name, (_leaf_type, required) in declared.items():

@@ -134,7 +134,12 @@ _LINE_FIELDS = ("TxnLineID", "ItemRef", "Desc", "Quantity", "Rate", "ClassRef", 
 #: value on a new record: real answers (tests/data/README.md names them)
 #: carry them even when the Add did not.
 _ALWAYS: dict[str, tuple[tuple[str, str], ...]] = {
-    "Customer": (("Sublevel", "0"), ("Balance", "0.00"), ("TotalBalance", "0.00"), ("JobStatus", "None")),
+    "Customer": (
+        ("Sublevel", "0"),
+        ("Balance", "0.00"),
+        ("TotalBalance", "0.00"),
+        ("JobStatus", "None"),
+    ),
     "ItemService": (("Sublevel", "0"),),
     "ItemNonInventory": (("Sublevel", "0"),),
     "ItemInventory": (
@@ -290,6 +295,11 @@ def _element(tag: str, value: Any) -> etree._Element:
 
 def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
+
+
+def _quantity(value: Decimal) -> str:
+    # normalize() alone writes 10 as 1E+1, which is no qbXML quantity.
+    return format(value.normalize(), "f")
 
 
 def _decimal(element: etree._Element, tag: str, default: str = "0") -> Decimal:
@@ -1060,10 +1070,18 @@ class FakeQuickBooks:
 
     def _due_date(self, invoice: etree._Element) -> str:
         """The invoice date plus its standard terms' days (QuickBooks' DueDate)."""
-        txn_date = date.fromisoformat(invoice.findtext("TxnDate") or self._now.date().isoformat())
+        text = invoice.findtext("TxnDate") or self._now.date().isoformat()
+        try:
+            txn_date = date.fromisoformat(text.strip())
+        except ValueError:  # the schema checks requests; company data may hold anything
+            raise _Refused(f"TxnDate is not a date: {text!r}") from None
         terms = invoice.find("TermsRef")
-        record = self._find("StandardTerms", terms.findtext("ListID") or "") if terms is not None else None
-        days = int((record.findtext("StdDueDays") or "0").strip()) if record is not None else 0
+        record = (
+            self._find("StandardTerms", terms.findtext("ListID") or "")
+            if terms is not None
+            else None
+        )
+        days = int(_decimal(record, "StdDueDays")) if record is not None else 0
         return (txn_date + timedelta(days=days)).isoformat()
 
     def _line_values(
@@ -1098,7 +1116,7 @@ class FakeQuickBooks:
             out.append(self._clone(line.find("ItemRef")))  # checked by _line_values
             if line.findtext("Desc"):
                 etree.SubElement(out, "Desc").text = line.findtext("Desc")
-            etree.SubElement(out, "Quantity").text = f"{quantity.normalize()}"
+            etree.SubElement(out, "Quantity").text = _quantity(quantity)
             etree.SubElement(out, "Rate").text = _money(rate)
             class_ref = line.find("ClassRef")
             if class_ref is not None:
@@ -1297,7 +1315,7 @@ class FakeQuickBooks:
         out.append(self._clone(values["ItemRef"]))
         if values.get("Desc") is not None and values["Desc"].text:
             etree.SubElement(out, "Desc").text = values["Desc"].text
-        etree.SubElement(out, "Quantity").text = f"{quantity.normalize()}"
+        etree.SubElement(out, "Quantity").text = _quantity(quantity)
         etree.SubElement(out, "Rate").text = _money(rate)
         if "ClassRef" in values:
             out.append(self._clone(values["ClassRef"]))
