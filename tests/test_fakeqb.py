@@ -2076,3 +2076,16 @@ class TestAnswersLikeQuickBooks:
         net30 = one(company, invoice.format("<TermsRef><FullName>Net 30</FullName></TermsRef>"))
         assert net30.findtext("InvoiceRet/DueDate") == "2024-03-01"
         assert one(company, invoice.format("")).findtext("InvoiceRet/DueDate") == "2024-01-31"
+
+    def test_company_data_no_answer_could_hold_is_refused_when_loaded(self):
+        """Strict: a CreditLimit that is no amount fails loading with its path; lax loads it."""
+        data = {"customers": [{"Name": "Ada"}, {"Name": "Bob", "CreditLimit": "lots"}]}
+        with pytest.raises(CompanyDataError) as caught:
+            FakeQuickBooks().load(data)
+        assert str(caught.value) == (
+            "the company data is invalid: Customer 'Bob': CreditLimit: "
+            "'lots' is not an amount in qbXML form"
+        )
+        lax = FakeQuickBooks(strict=False)
+        lax.load(data)
+        assert len(lax.records["Customer"]) == 2

@@ -60,6 +60,22 @@ not refuse the document: that request gets status 3070 and ``onError``
 decides what follows. Not supported: ``defMacro``/``useMacro``, which the
 generated tables do not record, so a document using them is refused.
 
+A request is read as QuickBooks reads it: elements and text. Comments
+and processing instructions are dropped (a comment inside a value leaves
+the text around it as the value), CDATA is text, and the white space that
+indents elements is nothing.
+
+Answers are written as QuickBooks writes them: a record is kept with the
+fields QuickBooks fills in on every record of its type (``Sublevel``,
+``Balance``, ``JobStatus``...), and each answer is a copy shaped by the
+response schema of the version asked (``shape_answer``): its fields in
+schema order, those the version lacks left out, booleans ``true`` or
+``false``, amounts with two places. In strict mode, the default, the whole
+answer is then checked against that schema (``check_response``, the
+XSD's rules from the generated tables) and one that fails raises
+:class:`~qbwc_spyne.exceptions.InvalidAnswerError`: QuickBooks never
+writes it, so a test must not pass on it.
+
 Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
 first ``MaxReturned`` records with ``iteratorID`` and
 ``iteratorRemainingCount``; ``iterator="Continue"`` with that ID and the
@@ -476,7 +492,9 @@ class FakeQuickBooks:
                             )
                         if kind in LIST_TYPES and not values.get("Name"):
                             raise CompanyDataError(f"each of {key} needs a Name")
-                        self._add(kind, _element(f"{kind}Add", values))
+                        record = self._add(kind, _element(f"{kind}Add", values))
+                        if self.strict:
+                            self._check_record(kind, record)
             except (_Status, _Refused, CompanyDataError) as failure:
                 self._undo(self._journal)
                 if isinstance(failure, CompanyDataError):
@@ -485,6 +503,32 @@ class FakeQuickBooks:
                 raise CompanyDataError(f"the company data is invalid: {reason}") from None
             finally:
                 self._journal = None
+
+    def _check_record(self, kind: str, record: etree._Element) -> None:
+        """Refuse, when loading, a record no answer could hold (strict mode).
+
+        Raises:
+            CompanyDataError: the record as QuickBooks would answer it does not
+                validate against the response schema of the highest version.
+        """
+        major, minor = self.highest_version()
+        version = f"{major}.{minor}"
+        root = etree.Element("QBXML")
+        rs = etree.SubElement(
+            etree.SubElement(root, "QBXMLMsgsRs"),
+            f"{kind}QueryRs",
+            statusCode="0",
+            statusSeverity="Info",
+        )
+        rs.append(shape_answer(record, version))
+        problems = check_response(root, version)
+        if problems:
+            path, message = problems[0]
+            name = record.findtext("Name") or record.findtext("RefNumber") or ""
+            raise CompanyDataError(
+                f"the company data is invalid: {kind} {name!r}: "
+                f"{path.split('/', 2)[-1]}: {message}"
+            )
 
     def add_customers(self, count: int, *, prefix: str = "Customer") -> list[str]:
         """Add ``count`` customers named ``prefix 0001`` ...; return their ListIDs."""
