@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.cfg
 ## Everything CI checks: the tests on every supported Python found here
 ## (noxfile.py; this one first), then the generated code, typing and style, once.
 test: $(STAMP)
-	$(BIN)/python -m qbwc_spyne.codegen --check
+	$(BIN)/python -m tools.codegen --check
 	$(BIN)/nox
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,7 +34,7 @@ serve: $(STAMP)
 
 ## Regenerate qbwc_spyne/server/_service.py from wsdl/QBWebConnectorSvc.wsdl.
 codegen: $(STAMP)
-	$(BIN)/python -m qbwc_spyne.codegen
+	$(BIN)/python -m tools.codegen
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

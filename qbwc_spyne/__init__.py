@@ -81,8 +81,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The server pulls in spyne and the generated service module. Loading it
-    # on first use keeps `python -m qbwc_spyne.codegen` working when that
-    # module is stale or broken, and the command line quick to start.
+    # on first use keeps the package importable when that module is stale or
+    # broken (`python -m tools.codegen` rewrites it), and the command line
+    # quick to start.
     if name in ("QBWCServer", "make_wsgi_app"):
         from .server import _server
 

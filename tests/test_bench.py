@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,26 +66,6 @@ def test_schema_benchmark_prints_each_figure_beside_its_floor():
     assert "schema: ordered, checked" in out and "unchecked, as given (floor)" in out
     for case in ("stream typed", "stream (floor)", "whole typed", "whole (floor)"):
         assert case in out
-
-
-def test_hosts_benchmark_prints_every_setting_side_by_side_without_errors():
-    """SQLite on one host and PostgreSQL on one and two hosts, each row with no failed
-    session, and the claims timed inside the hosts."""
-    out = run(
-        "bench.bench_hosts",
-        *("--connectors", "1,3", "--hosts", "1,2", "--rounds", "1", "--at-least", "2"),
-        *("--jobs", "2"),
-    )
-    settings = ["SQLite, 1 host"]
-    if shutil.which("initdb"):
-        settings += ["PostgreSQL, 1 host", "PostgreSQL, 2 hosts"]
-    table, claims = out.split("Claims inside the hosts")
-    for setting in settings:
-        for connectors in (1, 3):
-            row = re.search(rf"^{setting} +{connectors} +(\d+) +(\d+) ", table, re.MULTILINE)
-            assert row is not None, (setting, connectors, out)
-            assert (int(row[1]), int(row[2])) == (max(connectors, 2), 0), row[0]
-        assert re.search(rf"^{setting} +3 +\d+ ", claims, re.MULTILINE), (setting, out)
 
 
 def test_metrics_benchmark_prints_each_operation_with_and_without_the_observer():

@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from qbwc_spyne import QBWCServer, codegen
+from qbwc_spyne import QBWCServer
 from qbwc_spyne.server._wire import READERS, WRITERS
+from tools import codegen
 
 from .helpers import TRAFFIC, RecordingHandler, fault_of, soap_body_child
 

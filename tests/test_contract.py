@@ -10,9 +10,12 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
-from qbwc_spyne import QBWCServer, codegen
+from qbwc_spyne import QBWCServer
+from tools import codegen
 
 from .helpers import DATA, WSDL, WSDL_NS, RecordingHandler
+
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m tools.codegen` runs
 
 S = "{http://www.w3.org/2001/XMLSchema}"
 
@@ -213,9 +216,10 @@ class TestServedWSDL:
 
 class TestCodegen:
     def test_checked_in_service_is_up_to_date(self):
-        """python -m qbwc_spyne.codegen --check passes on the repository."""
+        """python -m tools.codegen --check passes on the repository."""
         result = subprocess.run(
-            [sys.executable, "-m", "qbwc_spyne.codegen", "--check"],
+            [sys.executable, "-m", "tools.codegen", "--check"],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=False,
@@ -227,13 +231,14 @@ class TestCodegen:
         changed = tmp_path / "changed.wsdl"
         changed.write_text(WSDL.read_text().replace('name="strVersion"', 'name="strClientVersion"'))
         result = subprocess.run(
-            [sys.executable, "-m", "qbwc_spyne.codegen", "--check", "--wsdl", str(changed)],
+            [sys.executable, "-m", "tools.codegen", "--check", "--wsdl", str(changed)],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=False,
         )
         assert result.returncode == 1
-        assert "python -m qbwc_spyne.codegen" in result.stderr
+        assert "python -m tools.codegen" in result.stderr
 
     def test_generation_writes_a_module_that_forwards_each_operation(self, tmp_path: Path):
         """Each operation becomes an @rpc method forwarding to the core's snake_case method."""
@@ -251,7 +256,7 @@ class TestCodegen:
         output = tmp_path / "service.py"
         assert codegen.main(["--output", str(output)]) == 0
         wire = (tmp_path / "_wire.py").read_text()
-        assert wire == (Path(codegen.__file__).parent / "server" / "_wire.py").read_text()
+        assert wire == (codegen.PACKAGE_DIR / "server" / "_wire.py").read_text()
         for op in codegen.read_operations():
             assert f"def _read_{op.name}(" in wire and f"def _write_{op.name}(" in wire
             assert f'    "{op.name}": _read_{op.name},' in wire
@@ -263,7 +268,8 @@ class TestCodegen:
         wire = tmp_path / "_wire.py"
         wire.write_text(wire.read_text().replace("n0 > 1", "n0 > 2"))
         result = subprocess.run(
-            [sys.executable, "-m", "qbwc_spyne.codegen", "--check", "--output", str(output)],
+            [sys.executable, "-m", "tools.codegen", "--check", "--output", str(output)],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=False,

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import qbwc_spyne
-from qbwc_spyne import codegen_schema
 from qbwc_spyne._xml import split_hcp_response
 from qbwc_spyne.exceptions import CompanyDataError, InvalidAnswerError, QBWCError
 from qbwc_spyne.qbxml import _schema
 from qbwc_spyne.qbxml._schema import check_document
 from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
 from qbwc_spyne.testing import QuickBooksUnavailable as Unavailable
+from tools import codegen_schema
 
 from .helpers import TRAFFIC
 from .schema_values import aggregate_values

@@ -418,7 +418,7 @@ class TestSpyne:
         [
             ("qbwc_spyne.protocol._core", "import spyne"),
             ("qbwc_spyne.qwc", "from spyne.model.fault import Fault"),
-            ("qbwc_spyne.codegen", "def f():\n    from spyne import Application"),
+            ("qbwc_spyne.status", "def f():\n    from spyne import Application"),
         ],
     )
     def test_a_forbidden_import_is_reported(self, sources, module, line):

@@ -40,9 +40,10 @@ from argon2 import PasswordHasher
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
-from qbwc_spyne import JobContext, JobKind, JobState, codegen_schema, make_wsgi_app, qbxml
+from qbwc_spyne import JobContext, JobKind, JobState, make_wsgi_app, qbxml
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+from tools import codegen_schema
 
 from .helpers import free_port, wait_until_serving
 
@@ -567,7 +568,7 @@ def run_codegen_schema_check(shell: Shell, line: str) -> None:
 def run_codegen(shell: Shell, line: str) -> None:
     """The generator writes what is committed (here into a copy, not the checkout)."""
     output = shell.directory / "_service.py"
-    done = run([*command(line), "--output", str(output)])
+    done = run([*command(line), "--output", str(output)], cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert output.read_text() == (ROOT / "qbwc_spyne" / "server" / "_service.py").read_text()
 
@@ -689,9 +690,9 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne status qbwc.db --user shop --json": run_status,
     "gunicorn app:app --worker-class gthread --workers 2 --threads 8 --keep-alive 75"
     " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
-    "python -m qbwc_spyne.codegen": run_codegen,
-    "python -m qbwc_spyne.codegen --check": run_codegen_check,
-    "python -m qbwc_spyne.codegen_schema --check": run_codegen_schema_check,
+    "python -m tools.codegen": run_codegen,
+    "python -m tools.codegen --check": run_codegen_check,
+    "python -m tools.codegen_schema --check": run_codegen_schema_check,
     "qbwc-spyne serve 'app:handler' --store sqlite:sessions.db": run_serve,
     "qbwc-spyne qwc --toml qwc.toml -o shop.qwc": run_qwc,
     "qbwc-spyne simulate https://shop.example.com/qbwc --user shop"
