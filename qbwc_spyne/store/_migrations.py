@@ -146,11 +146,13 @@ def schema(prefix: str) -> Schema:
         sqlite_where=waiting,
         postgresql_where=waiting,
     )
-    # How many jobs wait for a company file: a count of this index alone.
+    # How many jobs wait for a company file: a count of this index alone (the
+    # state in it too, or SQLite reads each row to check the index's own WHERE).
     Index(
         f"{prefix}jobs_waiting_files",
         c.user,
         c.company_key,
+        c.state,
         sqlite_where=waiting,
         postgresql_where=waiting,
     )
