@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -610,3 +613,17 @@ class TestSmallThings:
         assert released.id == job.id and released.state is JobState.PENDING
         assert in_flight_notes(queue) == []
         assert Session(handler).authenticate() == ""
+
+
+def test_the_backlog_benchmark_prints_each_call_beside_the_smallest_backlog():
+    """bench_backlog runs (tiny sizes) and prints every call's row and the drain's line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_backlog", "--backlogs", "10", "40", "--jobs", "3",
+         "--sessions", "1", "--drain", "20"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for row in (*("authenticate", "sendRequestXML", "receiveResponseXML"), "queue statements"):
+        assert done.stdout.count(f"\n{row}") >= 1, done.stdout
+    assert "SQLite: drain 20 jobs in one update" in done.stdout
