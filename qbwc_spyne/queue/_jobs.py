@@ -1278,7 +1278,13 @@ def recover_jobs(queue: JobQueue, *, now: float | None = None, force: bool = Fal
     )
 
 
-def in_flight_notes(queue: JobQueue, *, user: str | None = None) -> list[str]:
+#: How an operator releases a job in flight at once, as the notes below say it.
+RELEASE_NOW = "`qbwc-spyne jobs recover --force` (recover_jobs(queue, force=True)) releases it now"
+
+
+def in_flight_notes(
+    queue: JobQueue, *, user: str | None = None, hint: str = RELEASE_NOW
+) -> list[str]:
     """Each job in flight, in words: whose, until when, and how to release it now.
 
     What an operator needs when there is "no work" or a recovery released
@@ -1288,11 +1294,12 @@ def in_flight_notes(queue: JobQueue, *, user: str | None = None) -> list[str]:
     Args:
         queue: the queue.
         user: one user's jobs only (None: every user's).
+        hint: the words that end each line: how to release the job now.
 
     Returns:
         One line per job in flight (one per open session at most), e.g.
         ``job 7 (add_invoice) of 'shop' is in flight until 2026-12-06
-        08:05:00 UTC; recover_jobs(force=True) releases it now``.
+        08:05:00 UTC; `qbwc-spyne jobs recover --force` (...) releases it now``.
 
     Raises:
         StorageError: the queue could not be read.
@@ -1305,7 +1312,6 @@ def in_flight_notes(queue: JobQueue, *, user: str | None = None) -> list[str]:
         if job.lease_until is not None:
             until = datetime.fromtimestamp(job.lease_until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         notes.append(
-            f"job {job.id} ({job.kind}) of {job.user!r} is in flight until {until};"
-            " recover_jobs(force=True) releases it now"
+            f"job {job.id} ({job.kind}) of {job.user!r} is in flight until {until}; {hint}"
         )
     return notes
