@@ -48,6 +48,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_serving --profile
 	$(BIN)/python -m bench.bench_server
 	$(BIN)/python -m bench.bench_queue
+	$(BIN)/python -m bench.bench_backlog
 	$(BIN)/python -m bench.bench_storage
 	$(BIN)/python -m bench.bench_hosts
 	$(BIN)/python -m bench.bench_live

@@ -164,7 +164,7 @@ class DemoHandler(QueueHandler):
 
     def on_close_connection(self, event: CloseConnectionEvent) -> None:
         super().on_close_connection(event)  # sets the outcome, e.g. "2 done"
-        finished = event.session.data.get("finished", 0) if event.session else 0
+        finished = self.queue_state(event.session).finished if event.session else 0
         event.response_message = f"Finished {finished} jobs: {event.response_message}"
 
 

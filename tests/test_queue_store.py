@@ -397,7 +397,7 @@ class TestDependencies:
         """The claim reads the (user, priority, id) index of waiting jobs: no sort of them all."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         sql, names = queue._db._compiled(queue._sql.claim)
-        values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_file": ""}
+        values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_key": ""}
         db = sqlite_connect(tmp_path / "jobs.db")
         plan = " ".join(
             str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, [values[n] for n in names])
@@ -675,7 +675,11 @@ class TestSchemaUpgrade:
         assert queue.enqueue(user="shop", kind="k").id == 8
         db = sqlite_connect(path)
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
-        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [(3,), (4,)]
+        assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [
+            (3,),
+            (4,),
+            (5,),
+        ]
         db.close()
         # Opening it again changes nothing.
         SQLiteJobQueue(path).close()

@@ -858,7 +858,7 @@ class TestCommand:
 
 
 def _strip_to_version_3(db: Database) -> None:
-    """Turn version 4 tables back into version 3's, as that release made them."""
+    """Turn the current tables back into version 3's, as that release made them."""
     p = db.prefix
 
     def work(conn):
@@ -872,8 +872,10 @@ def _strip_to_version_3(db: Database) -> None:
             conn.execute(text(f"DROP TRIGGER {p}job_moved ON {p}jobs"))
             conn.execute(text(f"DROP FUNCTION {p}job_event()"))
         conn.execute(text(f"ALTER TABLE {p}jobs DROP COLUMN response"))
-        # Made at version 4 directly: its one row says 4; version 3 made it say 3.
-        conn.execute(text(f"UPDATE {p}schema_version SET version = 3 WHERE version = 4"))
+        conn.execute(text(f"DROP INDEX {p}jobs_waiting_files"))
+        conn.execute(text(f"ALTER TABLE {p}jobs DROP COLUMN company_key"))
+        # Made at the current version directly: its one row says so; version 3 made it say 3.
+        conn.execute(text(f"UPDATE {p}schema_version SET version = 3"))
 
     db.run(work, what="test")
 
@@ -902,7 +904,7 @@ class TestUpgradeFrom3:
         _strip_to_version_3(db)
         with pytest.raises(SchemaVersionError) as caught:
             SQLJobQueue(url, prefix=prefix)
-        assert caught.value.found == 3 and caught.value.wanted == SCHEMA_VERSION == 4
+        assert caught.value.found == 3 and caught.value.wanted == SCHEMA_VERSION == 5
         queue = SQLJobQueue(url, prefix=prefix, upgrade=True)
         assert queue.jobs() == before
         for job in before:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,7 @@ from ..protocol._handler import QBWCHandler
 from ..protocol._session import Session
 from ..qbxml import _encoding
 from ..store._interfaces import Job, JobQueue, JobState, released_state
+from ._state import QueueState
 from ._wake import LIVE_KIND, wake
 
 __all__ = [
@@ -82,6 +84,7 @@ __all__ = [
     "JobKind",
     "QueueHandler",
     "cancel_job",
+    "in_flight_notes",
     "recover_jobs",
     "resolve_unknown",
     "retry_job",
@@ -489,19 +492,22 @@ class QueueHandler(QBWCHandler):
         )
         return [job for job in released if user is None or job.user == user]
 
-    def _sweep(self) -> None:
-        # Any session's call releases every user's stuck jobs. A locked
-        # database must not refuse a login: the next call sweeps again.
+    def _sweep(self) -> bool:
+        """Release every user's stuck jobs; whether any was released.
+
+        A locked database must not refuse a login: the next call sweeps again.
+        """
         try:
-            self.recover()
+            return bool(self.recover())
         except StorageError as exc:
             logger.warning("could not release expired jobs: %s", exc)
+            return False
 
     def _reconcile_query(self, job: Job, session: Session | None) -> qbxml.Rq | None:
         kind = self.kinds.get(job.kind)
         if kind is None:
             return None
-        version = session.data.get("version", self.version_cap) if session else self.version_cap
+        version = (QueueState(session).version if session else None) or self.version_cap
         try:
             return kind.reconcile(JobContext(job=job, session=session, version=version))
         except Exception:
@@ -529,64 +535,93 @@ class QueueHandler(QBWCHandler):
             event.accept = False
             return
         self._sweep()
-        runnable = []
-        for job in self.queue.runnable(user=event.user):
+        # The first runnable job only: one row read, however many wait.
+        while found := self.queue.runnable(user=event.user, limit=1):
+            job = found[0]
             if job.state is JobState.RECONCILE and self._reconcile_query(job, None) is None:
-                # Never a ticket for a job that would not be sent.
+                # Never a ticket for a job that would not be sent. Each turn
+                # settles one job for good, so the loop ends.
                 self.queue.abandon_reconcile(
                     job.id,
                     now=self.clock(),
                     message="Outcome unknown, and its kind gives no reconcile query.",
                 )
                 continue
-            runnable.append(job)
-        if not runnable:
-            event.no_work = True
+            event.company_file = job.company_file
             return
-        event.company_file = runnable[0].company_file
+        event.no_work = True
+        for note in in_flight_notes(self.queue, user=event.user):
+            # Nothing to send now, and the reason may be a job held by a
+            # session that died: say until when, and how to let it go now.
+            logger.info("authenticate: no work for %r now: %s", event.user, note)
 
     def _context(self, job: Job, session: Session) -> JobContext:
         # QuickBooks' answers carry no clock reading: the safe checkpoint is
         # our own reading when the query started, less the skew allowance.
-        started = session.data.get("started")
+        state = QueueState(session)
         not_after = None
-        if started is not None and started.get("job") == job.id:
-            not_after = datetime.fromtimestamp(started["at"], UTC) - timedelta(
+        if state.started_job == job.id and state.started_at is not None:
+            not_after = datetime.fromtimestamp(state.started_at, UTC) - timedelta(
                 seconds=self.clock_skew
             )
-        return JobContext(
-            job=job, session=session, version=session.data["version"], not_after=not_after
-        )
+        version = state.version or self.version_cap
+        return JobContext(job=job, session=session, version=version, not_after=not_after)
+
+    def queue_state(self, session: Session) -> QueueState:
+        """The queue's state in ``session`` (jobs finished, outcomes...), typed.
+
+        It lives under one key of ``session.data``; every other key is the
+        subclass's own.
+
+        .. versionadded:: Unreleased
+        """
+        return QueueState(session)
 
     def _current(self, session: Session) -> Job | None:
-        job_id = session.data.get("job")
+        job_id = QueueState(session).job
         job = self.queue.get(job_id) if job_id is not None else None
         if job is not None and job.state is JobState.IN_FLIGHT and job.ticket == session.ticket:
             return job
         return None
 
+    def _claim(self, session: Session, company_file: str) -> Job | None:
+        """Take the session's next job: one statement while there is work.
+
+        Jobs whose lease ran out are released only when the claim finds
+        nothing (any login releases them too), then claimed again: a call
+        that finds work costs no sweep.
+        """
+        for attempt in (1, 2):
+            job = self.queue.claim(
+                user=session.user,
+                company_file=company_file,
+                ticket=session.ticket,
+                now=self.clock(),
+                lease=self.lease,
+            )
+            if job is not None:
+                state = QueueState(session)
+                if state.left is not None:
+                    state.left -= 1
+                return job
+            if attempt == 1 and not self._sweep():
+                return None
+        return None
+
     def on_send_request(self, event: SendRequestEvent) -> None:
         session = _session_of(event, "sendRequestXML")
-        if "version" not in session.data:
-            session.data["version"] = qbxml.choose_version(
-                event.host_response, cap=self.version_cap
-            )
+        state = QueueState(session)
+        if state.version is None:
+            state.version = qbxml.choose_version(event.host_response, cap=self.version_cap)
         while True:
             job = self._current(session)
             if job is None:
-                self._sweep()
-                job = self.queue.claim(
-                    user=session.user,
-                    company_file=event.company_file,
-                    ticket=session.ticket,
-                    now=self.clock(),
-                    lease=self.lease,
-                )
+                job = self._claim(session, event.company_file)
             if job is None:
-                session.data.pop("job", None)
+                state.job = None
                 self._idle(session, event)
                 return
-            session.data["job"] = job.id
+            state.job = job.id
             fresh = not (job.iterator_id and job.request)  # not the next page of an iterator
             try:
                 request = self._request(job, session)
@@ -597,7 +632,7 @@ class QueueHandler(QBWCHandler):
                     message=message,
                 ):  # fmt: skip
                     self._settle(session, job, JobState.UNKNOWN.value)
-                session.data.pop("job", None)
+                state.job = None
                 continue
             except StorageError:
                 raise
@@ -606,7 +641,7 @@ class QueueHandler(QBWCHandler):
                 continue
             now = self.clock()
             if fresh:  # iterator="Start" (or a single request) goes out now
-                session.data["started"] = {"job": job.id, "at": now}
+                state.started_job, state.started_at = job.id, now
             if not self.queue.progress(
                 job.id,
                 ticket=session.ticket,
@@ -616,22 +651,23 @@ class QueueHandler(QBWCHandler):
                 request=job.request,
                 writes=job.writes,
             ):
-                session.data.pop("job", None)  # released under us: never send it from here
+                state.job = None  # released under us: never send it from here
                 continue
             _name_job(job)
             event.request = request
             # A request went out: the session may now be kept hot, and its
             # keep-alive window starts again when the queue next runs dry.
-            session.data["sent"] = True
+            state.sent = True
             if job.kind == LIVE_KIND:
-                session.data["live"] = True
-            session.data.pop("idle_since", None)
+                state.live = True
+            state.idle_since = None
             return
 
     def _hot(self, session: Session) -> bool:
         """Whether the session may be kept open once the queue runs dry."""
-        wanted = "sent" if self.keep_alive_after == "any" else "live"
-        return bool(self.keep_alive and session.data.get(wanted))
+        state = QueueState(session)
+        wanted = state.sent if self.keep_alive_after == "any" else state.live
+        return bool(self.keep_alive and wanted)
 
     def _idle(self, session: Session, event: SendRequestEvent) -> None:
         """No job to send: pause while the keep-alive window is open, else end the update.
@@ -640,23 +676,26 @@ class QueueHandler(QBWCHandler):
         failed before it was sent: the Web Connector fails on "" as the first
         answer after authenticate said there was work.
         """
+        state = QueueState(session)
         if self._hot(session):
             now = self.clock()
-            idle_since = session.data.setdefault("idle_since", now)
-            if now - idle_since < self.keep_alive:
-                session.data["pause"] = True  # "" now, then "NoOp" from getLastError
+            if state.idle_since is None:
+                state.idle_since = now
+            if now - (state.idle_since or now) < self.keep_alive:
+                state.pause = True  # "" now, then "NoOp" from getLastError
                 return
         # "" would end the update in getLastError, which the Web Connector
         # shows as an error; a read-only HostQuery answered with 100 ends it
         # as a completed update.
-        session.data["closing"] = True
+        state.closing = True
         event.request = qbxml.request(
-            qbxml.Rq("HostQueryRq", request_id="close"), version=session.data["version"]
+            qbxml.Rq("HostQueryRq", request_id="close"), version=state.version or self.version_cap
         )
 
     def on_get_last_error(self, event: GetLastErrorEvent) -> None:
         session = event.session
-        if session is not None and session.data.pop("pause", False):
+        if session is not None and QueueState(session).pause:
+            QueueState(session).pause = False
             # "NoOp": the Web Connector waits about 5 seconds and asks again.
             event.pause = True
 
@@ -718,14 +757,16 @@ class QueueHandler(QBWCHandler):
                 code=code, message=message,
             ):  # fmt: skip
                 self._settle(session, job, JobState.UNKNOWN.value)
-            session.data.pop("job", None)
+            QueueState(session).job = None
         else:
             self._fail(job, session, code, message)
         self._report(session, job, exc)
 
     def on_receive_response(self, event: ReceiveResponseEvent) -> None:
         session = _session_of(event, "receiveResponseXML")
-        if session.data.pop("closing", False):
+        state = QueueState(session)
+        if state.closing:
+            state.closing = False
             event.percent_done = 100  # the HostQuery that ends a hot session
             return
         job = self._current(session)
@@ -776,7 +817,8 @@ class QueueHandler(QBWCHandler):
         percent = self._progress(session, job)
         if percent == 100 and self._hot(session):
             # The queue ran dry: keep the session open (its window opens now).
-            session.data.setdefault("idle_since", self.clock())
+            if state.idle_since is None:
+                state.idle_since = self.clock()
             percent = 99
         event.percent_done = percent
 
@@ -868,7 +910,7 @@ class QueueHandler(QBWCHandler):
         if result.iterator_id and (result.remaining_count or 0) > 0:
             # Pages still to come, for the progress bar: remaining / this page's size.
             page = max(1, len(result.records))
-            session.data["pages_left"] = -(-(result.remaining_count or 0) // page)
+            QueueState(session).pages_left = -(-(result.remaining_count or 0) // page)
             job.iterator_id = result.iterator_id
             job.state = JobState.IN_FLIGHT
             # The page is saved before the next is asked for.
@@ -884,10 +926,8 @@ class QueueHandler(QBWCHandler):
             ):
                 self._landed(session, job, "", False)
             return True
-        # The last page's checkpoint too, then complete: the staged one is applied.
-        self.queue.progress(
-            job.id, ticket=ticket, now=now, pages=job.pages, staged_checkpoint=job.staged_checkpoint
-        )
+        # The last page's count and checkpoint go with the completion, one
+        # statement: the staged checkpoint is applied.
         landed = self.queue.complete(
             job.id,
             ticket=ticket,
@@ -895,6 +935,8 @@ class QueueHandler(QBWCHandler):
             warning=job.warning,
             keep_request=self.keep_requests,
             response=job.response,
+            pages=job.pages,
+            staged_checkpoint=job.staged_checkpoint,
         )
         self._landed(session, job, JobState.DONE.value, landed)
         return True
@@ -957,20 +999,23 @@ class QueueHandler(QBWCHandler):
         # Another session or the operator changed it first (its lease ran
         # out and it was released): it is not this session's any more.
         job.state = JobState.PENDING
-        session.data.pop("job", None)
-        session.data.pop("pages_left", None)
+        state = QueueState(session)
+        state.job = state.pages_left = None
         logger.warning("job %s (%s) was taken from this session; letting it go", job.id, job.kind)
 
     def _settle(self, session: Session, job: Job, outcome: str) -> None:
         """The job is finished with in this session: count it for progress and closeConnection."""
         wake(job.id)  # a live request of this process waiting for it
-        session.data.pop("job", None)
-        session.data.pop("pages_left", None)
-        session.data["finished"] = session.data.get("finished", 0) + 1
+        state = QueueState(session)
+        state.job = state.pages_left = None
         # Progress units: a job counts its pages, as it did while iterating.
-        session.data["units"] = session.data.get("units", 0) + max(1, job.pages)
-        outcomes = session.data.setdefault("outcomes", {})
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        state.units += max(1, job.pages)
+        # A job is counted once, by how it last left the session: a write
+        # found not to have happened goes back ("to send again") and may be
+        # sent and done in the same session, and then it is done.
+        state.outcomes[str(job.id)] = outcome
+        if outcome in (JobState.PENDING.value, JobState.RECONCILE.value) and state.left is not None:
+            state.left += 1  # waiting again
 
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
         """Fail the job (its dependants are blocked); False if it was no longer ours."""
@@ -980,7 +1025,7 @@ class QueueHandler(QBWCHandler):
             return False
         job.state = JobState.FAILED
         self._settle(session, job, JobState.FAILED.value)
-        failures = session.data.setdefault("failures", [])
+        failures = QueueState(session).failures
         if len(failures) < _LISTED_FAILURES:
             failures.append(f"job {job.id} ({job.kind}) {describe(code, message[:200])}")
         logger.warning("job %s (%s) failed: %s: %s", job.id, job.kind, code, message)
@@ -1005,18 +1050,23 @@ class QueueHandler(QBWCHandler):
         asking for a request there is none for.
         """
         going_on = job.state is JobState.IN_FLIGHT  # an iterator with pages left
-
-        def here(other: Job) -> bool:
-            return (
-                not other.company_file or other.company_file.lower() == session.company_file.lower()
-            )
-
-        if not going_on and not any(here(j) for j in self.queue.runnable(user=session.user)):
-            return 100
-        waiting = self.queue.jobs(user=session.user, states=[JobState.PENDING, JobState.RECONCILE])
-        left = (session.data.get("pages_left", 1) if going_on else 0) + sum(map(here, waiting))
-        done = int(session.data.get("units", 0)) + (job.pages if going_on else 0)
-        return min(99, max(1, 100 * done // (done + left)))
+        state = QueueState(session)
+        if state.left is None or (not going_on and state.left <= 0):
+            # Counted when the session first needs it and when its own count
+            # runs out, never per call: the session's claims and releases
+            # keep it between (jobs queued meanwhile show at the recount).
+            user, company_file = session.user, session.company_file
+            state.left = self.queue.waiting(user=user, company_file=company_file)
+            # Waiting is not runnable (a dependency may never be done here):
+            # one row says whether the Web Connector should ask again.
+            if not going_on and (
+                not state.left
+                or not self.queue.runnable(user=user, company_file=company_file, limit=1)
+            ):
+                return 100
+        left = max(0, state.left or 0) + ((state.pages_left or 1) if going_on else 0)
+        done = state.units + (job.pages if going_on else 0)
+        return min(99, max(1, 100 * done // max(1, done + left)))
 
     def on_error(self, event: ErrorEvent) -> None:
         """Log the error in one line, unless the protocol core has logged it already.
@@ -1058,12 +1108,13 @@ def _summary(session: Session) -> str:
 
     Shown by the Web Connector after closeConnection; "OK" when no job ran.
     """
-    outcomes: dict[str, int] = session.data.get("outcomes", {})
+    state = QueueState(session)
+    outcomes = Counter(state.outcomes.values())
     counts = [f"{outcomes[name]} {label}" for name, label in _OUTCOMES if outcomes.get(name)]
     if not counts:
         return "OK"
     text = ", ".join(counts)
-    failures: list[str] = session.data.get("failures", [])
+    failures = state.failures
     if failures:
         text += ": " + "; ".join(failures)
         more = outcomes.get("failed", 0) - len(failures)
@@ -1196,7 +1247,7 @@ def resolve_unknown(
     return _changed(queue, job_id)
 
 
-def recover_jobs(queue: JobQueue, *, now: float | None = None) -> list[Job]:
+def recover_jobs(queue: JobQueue, *, now: float | None = None, force: bool = False) -> list[Job]:
     """Release every job in flight whose lease ran out, of every user; return them.
 
     For an operator or a periodic task: sessions do it too, at each login.
@@ -1207,12 +1258,60 @@ def recover_jobs(queue: JobQueue, *, now: float | None = None) -> list[Job]:
     Args:
         queue: the queue.
         now: the time (default: the clock).
+        force: release every job in flight now, its lease run out or not:
+            after a crash mid-sync, its session is gone and waiting for the
+            lease only delays the next update. A session that is in fact
+            alive finds its answer refused, as after a lease ran out, and a
+            write goes to ``reconcile`` (or ``unknown``): nothing is sent twice.
 
     Returns:
         The released jobs, as they are now.
+
+    .. versionchanged:: Unreleased
+       ``force`` added.
     """
     return queue.release_expired(
         now=_now(now),
         reconcilable=None,
         message="Outcome unknown: its session ended before the answer came.",
+        force=force,
     )
+
+
+#: How an operator releases a job in flight at once, as the notes below say it.
+RELEASE_NOW = "`qbwc-spyne jobs recover --force` (recover_jobs(queue, force=True)) releases it now"
+
+
+def in_flight_notes(
+    queue: JobQueue, *, user: str | None = None, hint: str = RELEASE_NOW
+) -> list[str]:
+    """Each job in flight, in words: whose, until when, and how to release it now.
+
+    What an operator needs when there is "no work" or a recovery released
+    nothing: a job whose session died stays in flight until its lease runs
+    out, and no session sends it before then.
+
+    Args:
+        queue: the queue.
+        user: one user's jobs only (None: every user's).
+        hint: the words that end each line: how to release the job now.
+
+    Returns:
+        One line per job in flight (one per open session at most), e.g.
+        ``job 7 (add_invoice) of 'shop' is in flight until 2026-12-06
+        08:05:00 UTC; `qbwc-spyne jobs recover --force` (...) releases it now``.
+
+    Raises:
+        StorageError: the queue could not be read.
+
+    .. versionadded:: Unreleased
+    """
+    notes = []
+    for job in queue.jobs(user=user, states=[JobState.IN_FLIGHT]):
+        until = "its lease ends"
+        if job.lease_until is not None:
+            until = datetime.fromtimestamp(job.lease_until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        notes.append(
+            f"job {job.id} ({job.kind}) of {job.user!r} is in flight until {until}; {hint}"
+        )
+    return notes

@@ -606,9 +606,16 @@ class LiveClient:
         return None
 
     def _timed_out(self, job: Job, timeout: float) -> qbxml.Result:
-        """Cancel a request that never left; raise LiveTimeout saying which it was."""
-        if self.queue.cancel(job.id, now=self.clock()):
-            sent = job.attempts > 0
+        """Withdraw a request still waiting; raise LiveTimeout saying whether it went out.
+
+        Withdraw, not cancel: a job that failed (or was done) since it was
+        last read keeps its answer, which is returned. Whether it was sent
+        is read from the row the withdrawal returns, not from the copy read
+        before: a session may have sent it in between.
+        """
+        withdrawn = self.queue.withdraw(job.id, now=self.clock())
+        if withdrawn is not None:
+            sent = withdrawn.attempts > 0
             what = (
                 "was sent but its session ended without the answer; it is cancelled"
                 if sent
@@ -633,8 +640,8 @@ class LiveClient:
         )
 
     def _given_up(self, job: Job) -> qbxml.Result:
-        """The caller stopped waiting: cancel a request that never left, as a timeout does."""
-        if self.queue.cancel(job.id, now=self.clock()):
+        """The caller stopped waiting: withdraw a request still waiting, as a timeout does."""
+        if self.queue.withdraw(job.id, now=self.clock()) is not None:
             raise LiveRequestFailed(
                 f"live request job {job.id}: its caller stopped waiting before it was sent;"
                 " it is cancelled",

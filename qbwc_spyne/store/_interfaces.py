@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -29,6 +30,7 @@ __all__ = [
     "SessionStore",
     "StatusSource",
     "connection_status",
+    "fold_company_file",
     "released_state",
     "session_open",
 ]
@@ -191,6 +193,26 @@ def released_state(job: Job, reconcilable: Collection[str] | None) -> JobState:
     return JobState.UNKNOWN
 
 
+def fold_company_file(name: str) -> str:
+    """The form in which two company file names are the same file: the one rule.
+
+    Windows compares paths without case, in every script: ``C:\\QB\\ÉTÉ.QBW``
+    and ``c:\\qb\\été.qbw`` are one file. The queue stores this form beside
+    each job's name (folded once, in Python) and its claims compare it in
+    SQL, so SQL and Python never disagree (SQLite's ``lower()`` folds ASCII
+    only). Composed and decomposed accents are one form too.
+
+    Args:
+        name: a company file path as the Web Connector or the application gives it.
+
+    Returns:
+        ``name`` normalized (NFC) and case-folded; "" stays "" (any file).
+
+    .. versionadded:: Unreleased
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 IfExists = Literal["return", "replace"]
 
 #: Fields :meth:`JobQueue.progress` may change on a job in flight.
@@ -228,9 +250,11 @@ class JobQueue(Protocol):
         depends_on: Iterable[int] = (),
         key: str | None = None,
         if_exists: IfExists = "return",
-        now: float = 0.0,
+        now: float | None = None,
     ) -> Job:
         """Add a job and return it as stored; an existing (user, key) returns that job.
+
+        ``now`` is the time it is created (None: the wall clock).
 
         ``if_exists="replace"`` queues a finished job's key again; the
         unfinished jobs that depended on the old job depend on the new one,
@@ -249,12 +273,25 @@ class JobQueue(Protocol):
         """Take the next runnable job of ``user`` for ``company_file``: in flight in ``ticket``.
 
         Runnable: pending or to reconcile, every job it depends on done,
-        its company file "" or ``company_file`` (compared without case).
-        Highest priority first, then oldest.
+        its company file "" or ``company_file`` (the same file by
+        :func:`fold_company_file`). Highest priority first, then oldest.
         """
 
-    def runnable(self, *, user: str) -> list[Job]:
-        """The user's runnable jobs, in the order :meth:`claim` would take them."""
+    def runnable(
+        self, *, user: str, company_file: str | None = None, limit: int | None = None
+    ) -> list[Job]:
+        """The user's runnable jobs, in the order :meth:`claim` would take them.
+
+        ``company_file``: only those a claim for that file would take (None:
+        any file); ``limit``: at most that many (None: all). Asking for one
+        reads one row, however many jobs wait.
+        """
+
+    def waiting(self, *, user: str, company_file: str) -> int:
+        """How many of the user's jobs wait (pending or to reconcile) for ``company_file``.
+
+        Jobs for any file ("") count too; a job waiting on a dependency counts.
+        """
 
     def progress(self, job_id: int, *, ticket: str, now: float, **changes: Any) -> bool:
         """Update fields of a job in flight in ``ticket`` (see ``PROGRESS_FIELDS``)."""
@@ -268,10 +305,14 @@ class JobQueue(Protocol):
         warning: str | None = None,
         keep_request: bool = False,
         response: str | None = None,
+        pages: int | None = None,
+        staged_checkpoint: Any = None,
     ) -> bool:
         """in_flight -> done; the staged checkpoint becomes the checkpoint.
 
-        ``response``, when given, is kept as the job's last answer.
+        ``response``, when given, is kept as the job's last answer;
+        ``pages`` and ``staged_checkpoint``, when given (not None), are
+        recorded first, in the same statement.
         """
 
     def fail(
@@ -302,13 +343,19 @@ class JobQueue(Protocol):
         """in_flight -> pending, reconcile or unknown: the session lets go of it."""
 
     def release_expired(
-        self, *, now: float, reconcilable: Collection[str] | None, message: str
+        self,
+        *,
+        now: float,
+        reconcilable: Collection[str] | None,
+        message: str,
+        force: bool = False,
     ) -> list[Job]:
         """Release every job whose lease ran out, of any user; return them as released.
 
         By :func:`released_state`: a query goes back to pending; a write to
         reconcile when its kind is in ``reconcilable`` (None: any kind), else
         to unknown; an unknown write's error message becomes ``message``.
+        ``force`` releases every job in flight, its lease run out or not.
         """
 
     def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
@@ -316,6 +363,14 @@ class JobQueue(Protocol):
 
     def cancel(self, job_id: int, *, now: float) -> bool:
         """pending, reconcile, blocked, unknown or failed -> cancelled; dependants blocked."""
+
+    def withdraw(self, job_id: int, *, now: float) -> Job | None:
+        """pending or reconcile -> cancelled; dependants blocked; the job as it is now, or None.
+
+        For a request whose caller stopped waiting: unlike :meth:`cancel` it
+        never takes a failed or done job, whose answer must not be lost.
+        The row it returns is read by the same statement that changed it.
+        """
 
     def retry(self, job_id: int, *, now: float) -> bool:
         """failed, unknown, blocked or cancelled -> pending; dependants unblocked.
@@ -328,12 +383,13 @@ class JobQueue(Protocol):
     def resolve_unknown(self, job_id: int, *, happened: bool, now: float) -> bool:
         """unknown -> done (the write happened) or pending (it did not: send it)."""
 
-    def purge(self, *, done_before: float) -> int:
+    def purge(self, *, done_before: float, batch: int = 500) -> int:
         """Forget finished jobs last changed before ``done_before``; return how many.
 
         A job that an unfinished job depends on is kept. A keyed job is
         kept as a tombstone (``purged``) so its key still names its work.
-        A purged job's history goes with it.
+        A purged job's history goes with it. Each ``batch`` jobs are one
+        transaction: other writers wait for one batch at most.
         """
 
     def counts(self, *, user: str | None = None) -> dict[JobState, int]:

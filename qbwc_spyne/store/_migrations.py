@@ -23,8 +23,11 @@ Versions:
    calls have tables of their own. Sessions keep their HCP responses (tens
    of KB, set once per session) in a column of their own, ``hcp``, written
    when they change rather than with every call; a row of version 3 keeps
-   them inside ``session`` and still loads. A new database is created at
-   this version directly.
+   them inside ``session`` and still loads.
+5. Jobs keep their company file's folded form (``company_key``, see
+   ``fold_company_file``), which claims compare, and an index of each
+   user's waiting jobs by that key, which counts them without reading a
+   row. A new database is created at this version directly.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from sqlalchemy import (
 )
 
 from ..exceptions import NotAQueueDatabaseError, SchemaVersionError
+from ._interfaces import fold_company_file
 from ._sql import Database
 
 __all__ = [
@@ -64,7 +68,7 @@ __all__ = [
 ]
 
 #: The version this release writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: the rowid itself
 _TIME = Float(53)  # double precision on PostgreSQL, where REAL has 24 bits
@@ -123,6 +127,9 @@ def schema(prefix: str) -> Schema:
         Column("created", _TIME, nullable=False),
         Column("updated", _TIME, nullable=False),
         Column("response", Text),
+        # fold_company_file(company_file), set once when the job is stored: the
+        # one form claims and counts compare.
+        Column("company_key", Text, nullable=False, server_default=""),
         # Ids are never reused, even those of purged jobs.
         sqlite_autoincrement=True,
     )
@@ -136,6 +143,16 @@ def schema(prefix: str) -> Schema:
         c.user,
         c.priority.desc(),
         c.id,
+        sqlite_where=waiting,
+        postgresql_where=waiting,
+    )
+    # How many jobs wait for a company file: a count of this index alone (the
+    # state in it too, or SQLite reads each row to check the index's own WHERE).
+    Index(
+        f"{prefix}jobs_waiting_files",
+        c.user,
+        c.company_key,
+        c.state,
         sqlite_where=waiting,
         postgresql_where=waiting,
     )
@@ -458,11 +475,32 @@ def _v3_to_v4(db: Database, conn: Connection, s: Schema) -> None:
         conn.execute(text(f"ALTER TABLE {_q(conn, s.sessions)} ADD COLUMN hcp TEXT"))
 
 
+def _v4_to_v5(db: Database, conn: Connection, s: Schema) -> None:
+    # The folded form is Python's (str.casefold), so it is filled here, one
+    # UPDATE per distinct company file (a handful), not by SQL's lower().
+    jobs = _q(conn, s.jobs)
+    columns = {col["name"] for col in inspect(conn).get_columns(s.jobs.name)}
+    if "company_key" not in columns:  # a jobs table made by step 2 -> 3 has it already
+        conn.exec_driver_sql(f"ALTER TABLE {jobs} ADD COLUMN company_key TEXT NOT NULL DEFAULT ''")
+    names = conn.execute(
+        text(f"SELECT DISTINCT company_file FROM {jobs} WHERE company_file != ''")
+    ).scalars()
+    for name in list(names):
+        conn.execute(
+            text(f"UPDATE {jobs} SET company_key = :key WHERE company_file = :name"),
+            {"key": fold_company_file(name), "name": name},
+        )
+    for index in s.jobs.indexes:
+        if index.name == f"{db.prefix}jobs_waiting_files":
+            index.create(conn, checkfirst=True)
+
+
 #: Each step, by the version it starts from.
 STEPS: dict[int, Callable[[Database, Connection, Schema], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 

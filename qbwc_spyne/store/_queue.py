@@ -16,6 +16,7 @@ States::
                                   or unknown (the operator: resolve_unknown)
     reconcile ──claim──> in_flight (sends the kind's reconcile query)
     pending, reconcile, blocked, unknown, failed ──cancel──> cancelled
+    pending, reconcile ──withdraw──> cancelled (a caller stopped waiting: never a failed job)
     failed, unknown, blocked, cancelled ──retry──> pending (refused while a dependency blocks it)
 
 Theory of operation
@@ -57,6 +58,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -71,6 +73,7 @@ from ._interfaces import (
     Job,
     JobEvent,
     JobState,
+    fold_company_file,
     released_state,
 )
 from ._migrations import open_schema
@@ -158,7 +161,7 @@ _COLUMNS = (
     "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
     "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
     "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
-    "created", "updated", "response",
+    "created", "updated", "response", "company_key",
 )  # fmt: skip
 _JSON = ("payload", "checkpoint", "staged_checkpoint")
 _WAITING = "state IN ('pending', 'reconcile')"
@@ -202,9 +205,21 @@ class _Statements:
             f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
             " WHERE d.job_id = j.id AND p.state != 'done')"
         )
-        self.runnable = text(
-            f"SELECT j.*, {with_deps('j')} FROM {j} AS j WHERE {self.runnable_where}"
-            " ORDER BY j.priority DESC, j.id"
+        # The company file, compared in its folded form (see fold_company_file).
+        here = "j.company_key IN ('', :company_key)"
+        order = " ORDER BY j.priority DESC, j.id"
+        listed_columns = ", ".join(f"j.{_quoted(c)}" for c in ("id", *_COLUMNS))
+        runnable = f"SELECT {listed_columns}, {with_deps('j')} FROM {j} AS j WHERE"
+        self.runnable = text(f"{runnable} {self.runnable_where}{order}")
+        self.runnable_here = text(f"{runnable} {self.runnable_where} AND {here}{order}")
+        # LIMIT: the walk of the waiting index stops at the first rows found.
+        self.runnable_first = text(f"{runnable} {self.runnable_where}{order} LIMIT :limit")
+        self.runnable_here_first = text(
+            f"{runnable} {self.runnable_where} AND {here}{order} LIMIT :limit"
+        )
+        # The index of waiting jobs by (user, company_key) alone: no row is read.
+        self.waiting = text(
+            f'SELECT count(*) AS n FROM {j} AS j WHERE j."user" = :user AND j.{_WAITING} AND {here}'
         )
         # One statement: choose the next runnable job and take it. On PostgreSQL
         # the choice locks the row and skips rows other hosts are taking, so
@@ -217,8 +232,7 @@ class _Statements:
             " ticket = :ticket, lease_until = :lease_until, staged_checkpoint = 'null',"
             f" updated = :now WHERE {_WAITING} AND id = ("
             f" SELECT j.id FROM {j} AS j WHERE {self.runnable_where}"
-            " AND (j.company_file = '' OR lower(j.company_file) = lower(:company_file))"
-            f" ORDER BY j.priority DESC, j.id LIMIT 1{lock}) RETURNING {self.whole}"
+            f" AND {here}{order} LIMIT 1{lock}) RETURNING {self.whole}"
         )
         self.load = text(f"SELECT {self.whole} FROM {j} WHERE id = :id")
         self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")
@@ -260,10 +274,12 @@ class _Statements:
                 f" pg_notify('{self.channel}', CAST(landed.id AS TEXT)) AS notified FROM landed"
             )
 
+        # The last page's count and checkpoint come with the completion: one
+        # statement, where a progress then a complete took two.
         self.complete = landing(
-            f"UPDATE {j} SET state = 'done',"
-            " checkpoint = CASE WHEN staged_checkpoint = 'null' THEN checkpoint"
-            " ELSE staged_checkpoint END,"
+            f"UPDATE {j} SET state = 'done', pages = COALESCE(:pages, pages),"
+            " checkpoint = CASE WHEN :staged != 'null' THEN :staged"
+            " WHEN staged_checkpoint = 'null' THEN checkpoint ELSE staged_checkpoint END,"
             " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
             " response = COALESCE(:response, response),"
             " warning = COALESCE(:warning, warning), error_code = NULL, error_message = NULL,"
@@ -281,7 +297,8 @@ class _Statements:
             f" request = NULL, {_LAND} WHERE id = :id AND state = 'in_flight'"
             f" AND ticket = :ticket RETURNING {_HEAD}"
         )
-        self.expired = "state = 'in_flight' AND lease_until < :now"
+        # ``force``: every job in flight, its lease run out or not (the operator's call).
+        self.expired = "state = 'in_flight' AND (lease_until < :now OR :force = 1)"
         self.any_expired = text(f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1")
         for_update = " FOR UPDATE" if postgresql else ""
         self.expired_jobs = text(f"SELECT {self.whole} FROM {j} WHERE {self.expired}{for_update}")
@@ -322,6 +339,12 @@ class _Statements:
         self.cancel = text(
             f"UPDATE {j} SET state = 'cancelled', updated = :now WHERE id = :id AND state = :state"
         )
+        # Only from waiting: a job that failed or was done meanwhile keeps its
+        # answer. The row comes back from the change itself, never a stale read.
+        self.withdraw = text(
+            f"UPDATE {j} SET state = 'cancelled', updated = :now"
+            f" WHERE id = :id AND {_WAITING} RETURNING {self.whole}"
+        )
         self.blocker = text(
             f"SELECT p.id FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
             f" WHERE d.job_id = :id AND p.state IN {_BLOCKING} ORDER BY p.id LIMIT 1"
@@ -341,14 +364,21 @@ class _Statements:
             " request = NULL, iterator_id = NULL, staged_checkpoint = 'null', updated = :now"
             f" WHERE id = :id AND state = 'unknown' RETURNING {_HEAD}"
         )
-        self.purgeable = text(
-            'SELECT id, CASE WHEN "key" IS NOT NULL AND replaced_by IS NULL THEN 1 ELSE 0 END'
-            f" AS keyed FROM {j} AS j"
-            " WHERE state IN ('done', 'failed', 'cancelled') AND updated < :before"
-            f" AND NOT ({_PURGED} AND replaced_by IS NULL)"
-            f" AND NOT EXISTS (SELECT 1 FROM {d} AS d"
+        # One batch of a purge: the next ``:batch`` finished jobs of one state
+        # in (updated, id) order after the cursor, on the (state, updated)
+        # index. Each row says whether it goes (no unfinished job depends on
+        # it; not a tombstone already) and whether it keeps its key, so a
+        # batch reads at most ``:batch`` rows whatever it skips, and the next
+        # batch starts after them.
+        self.purge_batch = text(
+            'SELECT id, updated, CASE WHEN "key" IS NOT NULL AND replaced_by IS NULL THEN 1'
+            " ELSE 0 END AS keyed,"
+            f" CASE WHEN ({_PURGED} AND replaced_by IS NULL) OR EXISTS (SELECT 1 FROM {d} AS d"
             f" JOIN {j} AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
-            " AND u.state NOT IN ('done', 'failed', 'cancelled'))"
+            " AND u.state NOT IN ('done', 'failed', 'cancelled')) THEN 0 ELSE 1 END AS goes"
+            f" FROM {j} AS j WHERE state = :state AND updated < :before"
+            " AND (updated > :after OR (updated = :after AND id > :after_id))"
+            " ORDER BY updated, id LIMIT :batch"
         )
         self.purge_deps = text(
             f"DELETE FROM {d} WHERE job_id IN :ids OR depends_on IN :ids"
@@ -400,6 +430,7 @@ Row = Mapping[Any, Any]
 
 def _row_to_job(row: Row) -> Job:
     values = dict(row)
+    values.pop("company_key", None)  # the folded form of company_file, for SQL
     listed = values.pop("deps")
     depends_on = sorted(int(i) for i in listed.split(",")) if listed else []
     for name in _JSON:
@@ -547,7 +578,7 @@ class SQLJobQueue:
         depends_on: Iterable[int] = (),
         key: str | None = None,
         if_exists: IfExists = "return",
-        now: float = 0.0,
+        now: float | None = None,
     ) -> Job:
         """Add a job; return it as stored (its payload as JSON gives it back).
 
@@ -570,7 +601,7 @@ class SQLJobQueue:
             depends_on: ids of existing jobs that must be done first.
             key: names the work, e.g. ``"invoice 1042"``.
             if_exists: "return" (the default) or "replace".
-            now: the time, in seconds since the epoch.
+            now: the time, in seconds since the epoch (None: the wall clock).
 
         Returns:
             The new job, or the existing one its key names.
@@ -582,6 +613,7 @@ class SQLJobQueue:
             KeyConflictError: the key names a job of another kind.
             StorageError: the database could not be written.
         """
+        now = time.time() if now is None else now
         text_, ids = _validate(
             user=user,
             kind=kind,
@@ -648,6 +680,7 @@ class SQLJobQueue:
                 "created": now,
                 "updated": now,
                 "response": None,
+                "company_key": fold_company_file(company_file),
             }
             job_id = int(conn.execute(sql.insert, values).scalar_one())
             if replacing is not None:
@@ -663,7 +696,7 @@ class SQLJobQueue:
             # As stored: the JSON read back, as build() will see it after any reload.
             job = Job(
                 **{
-                    **values,
+                    **{name: value for name, value in values.items() if name != "company_key"},
                     "id": job_id,
                     "depends_on": ids,
                     "payload": json.loads(text_),
@@ -775,12 +808,54 @@ class SQLJobQueue:
 
         return self._read(work, single=True)
 
-    def runnable(self, *, user: str) -> list[Job]:
-        def work(conn: Connection) -> list[Job]:
-            rows = conn.execute(self._sql.runnable, {"user": user}).mappings().all()
-            return self._jobs_of(conn, rows)
+    def runnable(
+        self, *, user: str, company_file: str | None = None, limit: int | None = None
+    ) -> list[Job]:
+        """The user's runnable jobs, in the order :meth:`claim` takes them.
 
-        return self._read(work, single=True)
+        Args:
+            user: the Web Connector user.
+            company_file: only those a claim for this file would take (None: any file).
+            limit: at most this many (None: all): the walk of the waiting
+                jobs stops once they are found, however many wait.
+
+        Returns:
+            The jobs, highest priority first, then oldest.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        sql = self._sql
+        params: dict[str, Any] = {"user": user}
+        if company_file is not None:
+            params["company_key"] = fold_company_file(company_file)
+        if limit is None:
+            statement = sql.runnable if company_file is None else sql.runnable_here
+        else:
+            params["limit"] = max(0, limit)
+            statement = sql.runnable_first if company_file is None else sql.runnable_here_first
+        rows, _ = self._one(statement, params)
+        return [_row_to_job(row) for row in rows]
+
+    def waiting(self, *, user: str, company_file: str) -> int:
+        """How many of the user's jobs wait (pending or to reconcile) for ``company_file``.
+
+        A count of an index (user, folded company file) of waiting jobs
+        only: no job row is read, and done jobs are not in it.
+
+        Args:
+            user: the Web Connector user.
+            company_file: the session's company file; jobs for any file count too.
+
+        Returns:
+            The number, jobs waiting on a dependency included.
+
+        Raises:
+            StorageError: the database could not be read.
+        """
+        params = {"user": user, "company_key": fold_company_file(company_file)}
+        rows, _ = self._one(self._sql.waiting, params)
+        return int(rows[0]["n"])
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -789,7 +864,7 @@ class SQLJobQueue:
     ) -> Job | None:
         params = {
             "user": user,
-            "company_file": company_file,
+            "company_key": fold_company_file(company_file),
             "ticket": ticket,
             "lease_until": now + lease,
             "now": now,
@@ -847,8 +922,12 @@ class SQLJobQueue:
         warning: str | None = None,
         keep_request: bool = False,
         response: str | None = None,
+        pages: int | None = None,
+        staged_checkpoint: Any = None,
     ) -> bool:
         params = {
+            "pages": pages,
+            "staged": _json_text(staged_checkpoint, "staged_checkpoint"),
             "keep": int(keep_request),
             "response": response,
             "warning": warning,
@@ -920,17 +999,40 @@ class SQLJobQueue:
         return head is not None
 
     def release_expired(
-        self, *, now: float, reconcilable: Collection[str] | None, message: str
+        self,
+        *,
+        now: float,
+        reconcilable: Collection[str] | None,
+        message: str,
+        force: bool = False,
     ) -> list[Job]:
+        """Release every job whose lease ran out (``force``: every job in flight).
+
+        Args:
+            now: the time.
+            reconcilable: the kinds with a reconcile query (None: any kind).
+            message: an unknown write's error message.
+            force: release jobs in flight whose lease has not run out too:
+                the operator knows their session is gone (a crash) and does
+                not want to wait for the lease. A session still holding one
+                finds its answer refused, as after a lease ran out.
+
+        Returns:
+            The released jobs, as they are now, in id order.
+
+        Raises:
+            StorageError: the database could not be written.
+        """
+        found = {"now": now, "force": int(force)}
         # Most calls find nothing: look before taking the write lock.
-        if not self._one(self._sql.any_expired, {"now": now})[0]:
+        if not self._one(self._sql.any_expired, found)[0]:
             return []
 
         def work(conn: Connection) -> list[Job]:
             # Read every user's expired jobs (on the (state, lease_until)
             # index), decide in Python with the rule the sessions use, then
             # one UPDATE per destination.
-            rows = conn.execute(self._sql.expired_jobs, {"now": now}).mappings().all()
+            rows = conn.execute(self._sql.expired_jobs, found).mappings().all()
             groups: dict[tuple[str, int], list[int]] = {}
             for job in self._jobs_of(conn, rows):
                 to = released_state(job, reconcilable)
@@ -944,6 +1046,7 @@ class SQLJobQueue:
                         "unknown": unknown,
                         "message": message,
                         "now": now,
+                        "force": int(force),
                         "ids": list(chunk),
                     }
                     done = conn.execute(self._sql.release_many, params).mappings().all()
@@ -1005,6 +1108,40 @@ class SQLJobQueue:
             self._log(row, row["state"], "blocked")
         return True
 
+    def withdraw(self, job_id: int, *, now: float) -> Job | None:
+        """Cancel a job still waiting (pending or to reconcile); block its dependants.
+
+        For a caller that stops waiting for a request: a job that failed or
+        was done meanwhile keeps its answer, and one in flight goes on.
+
+        Args:
+            job_id: the job.
+            now: the time.
+
+        Returns:
+            The job as the change left it (read by the statement that made
+            it), or None: it was not waiting.
+
+        Raises:
+            StorageError: the database could not be written.
+        """
+        if not _is_int(job_id) or not -(2**63) <= job_id < 2**63:
+            return None
+
+        def work(conn: Connection) -> tuple[Job | None, list[Row]]:
+            row = conn.execute(self._sql.withdraw, {"now": now, "id": job_id}).mappings().first()
+            if row is None:
+                return None, []
+            return _row_to_job(row), self._block_below(conn, job_id, "cancelled", now)
+
+        job, blocked = self._write(work, serializable=True)
+        if job is None:
+            return None
+        self._log(job, "waiting", "cancelled")
+        for row in blocked:
+            self._log(row, row["state"], "blocked")
+        return job
+
     def retry(self, job_id: int, *, now: float) -> bool:
         def work(conn: Connection) -> tuple[Row | None, list[Row]]:
             head = self._head(conn, job_id)
@@ -1035,7 +1172,7 @@ class SQLJobQueue:
             self._log(head, "unknown", to)
         return head is not None
 
-    def purge(self, *, done_before: float) -> int:
+    def purge(self, *, done_before: float, batch: int = 500) -> int:
         """Forget finished jobs last changed before ``done_before``; drop their dependency rows.
 
         A job without a key is deleted. A job with a key keeps its row as a
@@ -1046,30 +1183,64 @@ class SQLJobQueue:
         second write. A tombstone cannot be retried; ``if_exists="replace"``
         queues its key again.
 
+        Each batch of ``batch`` jobs is a transaction of its own: a purge of
+        millions of jobs holds SQLite's write lock (or PostgreSQL's row
+        locks) for one batch at a time, and every enqueue and Web Connector
+        call waits at most that long. A batch reads ``batch`` rows at most,
+        whatever it keeps, so its cost does not grow with the queue.
+
         Args:
             done_before: seconds since the epoch.
+            batch: jobs read (and at most purged) per transaction, 1 to 500.
 
         Returns:
             How many jobs were deleted or made tombstones. A finished job
             that an unfinished job depends on is kept, so that job can
             still learn its fate.
+
+        Raises:
+            InvalidJobError: ``batch`` is not an int from 1 to 500.
+            StorageError: the database failed; the batches before it stay purged.
         """
+        if not _is_int(batch) or not 1 <= batch <= 500:
+            raise InvalidJobError(f"batch must be an int from 1 to 500, not {batch!r}")
+        sql = self._sql
+        purged = 0
+        for state in ("done", "failed", "cancelled"):
+            cursor: tuple[float, int] = (-math.inf, 0)
+            while True:
+                params = {
+                    "state": state,
+                    "before": done_before,
+                    "after": cursor[0],
+                    "after_id": cursor[1],
+                    "batch": batch,
+                }
 
-        def work(conn: Connection) -> int:
-            rows = conn.execute(self._sql.purgeable, {"before": done_before}).all()
-            ids = [int(i) for i, _ in rows]
-            kept = [int(i) for i, keyed in rows if keyed]
-            gone = [int(i) for i, keyed in rows if not keyed]
-            for chunk in _chunks(ids):
-                conn.execute(self._sql.purge_deps, {"ids": list(chunk)})
-                conn.execute(self._sql.purge_events, {"ids": list(chunk)})
-            for chunk in _chunks(kept):
-                conn.execute(self._sql.tombstone, {"ids": list(chunk)})
-            for chunk in _chunks(gone):
-                conn.execute(self._sql.purge_jobs, {"ids": list(chunk)})
-            return len(ids)
+                def work(conn: Connection, params: dict[str, Any] = params) -> tuple[int, Any]:
+                    rows = conn.execute(sql.purge_batch, params).all()
+                    if not rows:
+                        return 0, None
+                    ids = [int(r.id) for r in rows if r.goes]
+                    kept = [int(r.id) for r in rows if r.goes and r.keyed]
+                    gone = [int(r.id) for r in rows if r.goes and not r.keyed]
+                    if ids:
+                        conn.execute(sql.purge_deps, {"ids": ids})
+                        conn.execute(sql.purge_events, {"ids": ids})
+                    if kept:
+                        conn.execute(sql.tombstone, {"ids": kept})
+                    if gone:
+                        conn.execute(sql.purge_jobs, {"ids": gone})
+                    last = rows[-1]
+                    # A short batch was the last: no statement to find nothing more.
+                    more = len(rows) == batch
+                    return len(ids), (float(last.updated), int(last.id)) if more else None
 
-        purged = self._write(work, serializable=True)
+                count, last = self._write(work, serializable=True)
+                purged += count
+                if last is None:
+                    break
+                cursor = last
         if purged:
             logger.info("purged %d finished jobs", purged)
         return purged
