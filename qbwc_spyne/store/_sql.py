@@ -271,8 +271,9 @@ class Database:
             write: take SQLite's write lock at the start (``BEGIN IMMEDIATE``).
             serializable: on PostgreSQL, run at SERIALIZABLE (for work that
                 reads before it writes).
-            single: ``work`` runs one statement, which SQLite makes its own
-                transaction (no ``BEGIN``: half the round trips).
+            single: ``work`` runs one statement, which the database makes its
+                own transaction (no ``BEGIN`` nor ``COMMIT``: a third of the
+                round trips), unless ``serializable``.
 
         Returns:
             What ``work`` returns, once its transaction committed.
@@ -281,7 +282,13 @@ class Database:
             StorageError: the database failed, or the transaction failed
                 :data:`ATTEMPTS` times over.
         """
-        isolation = "SERIALIZABLE" if serializable and not self.sqlite else None
+        isolation = None
+        if serializable and not self.sqlite:
+            isolation = "SERIALIZABLE"
+        elif single and not self.sqlite:
+            # One statement is a transaction of its own: BEGIN and COMMIT
+            # would be two more round trips to the server.
+            isolation = "AUTOCOMMIT"
         begin = "" if single else "BEGIN IMMEDIATE" if write else "BEGIN"
         for attempt in range(1, ATTEMPTS + 1):
             try:
