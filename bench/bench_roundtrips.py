@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend, status, counted in results:
         row(backend, status, counted)
     if len(results) == 2:
-        print("PostgreSQL: skipped (no initdb on PATH)")
+        print("PostgreSQL: skipped (--no-postgres, or no initdb on PATH)")
     print("(serverVersion and clientVersion: 0 each, in the average; BEGIN and COMMIT count)")
     if args.breakdown:
         for backend, status, counted in results:

@@ -9,6 +9,11 @@ Strategy: the HCP responses the first sendRequestXML brings (host, company
 and preferences: tens of KB) are most of a session's size and do not change
 after, so each store keeps them apart from the rest and writes them only
 when they change; a call's save writes the small rest.
+
+Each operation is one statement, its own transaction: a call loads its
+session (SELECT) and saves it (UPDATE); authenticate saves a new one with
+:meth:`~SQLSessionStore.add`, whose insert also refuses a ticket in use;
+closeConnection reads and deletes it with :meth:`~SQLSessionStore.take`.
 """
 
 from __future__ import annotations
