@@ -74,6 +74,16 @@ class TestTheDemosUpdate:
         added = [r - b for r, b in zip(recorded.counts, bare.counts, strict=True)]
         assert added[:2] == [0, 0]
         assert sum(added) / len(added) <= 2, recorded.breakdown()
+        # A sendRequestXML after the first moves only the status's time last seen:
+        # its call goes to the transcript, the status row is not rewritten.
+        sends = [
+            statements
+            for operation, statements in zip(recorded.operations, recorded.statements, strict=True)
+            if operation == "sendRequestXML"
+        ]
+        for statements in sends[1:]:
+            assert not any("qbwc_connections" in s for s in statements)
+            assert sum("qbwc_transcript_calls" in s for s in statements) == 1
 
     def test_postgresql_counts_what_its_log_says(self, postgres, pg_prefix):
         """The same update on PostgreSQL, counted from the server's statement log:
@@ -246,3 +256,79 @@ class TestTranscriptsWithoutAWritePerCall:
         (row,) = store.statuses()
         assert (row.company_file, row.last_seen) == ("C", 2.0)
         store.close()
+
+
+class TestPostgreSQLRoundTrips:
+    def test_a_session_load_and_save_are_two_statements_and_nothing_else(self, postgres, pg_prefix):
+        """The server's log shows the SELECT and the UPDATE alone: no BEGIN, no COMMIT,
+        no ping of a connection just used."""
+        log = PostgresLog(postgres)
+        store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
+        try:
+            store.put(Session(ticket="t", user="u"))
+            mark = log.mark()
+            loaded = store.get("t")
+            assert loaded is not None
+            store.put(loaded)
+            statements = log.since(mark)
+        finally:
+            log.close()
+            store.close()
+        assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
+
+    def test_a_connection_idle_past_the_threshold_is_pinged_first(
+        self, postgres, pg_prefix, monkeypatch
+    ):
+        """With IDLE_PING at 0 every connection taken from the pool is pinged: a restarted
+        server is found by the ping, not by a call's statement."""
+        from qbwc_spyne.store import _sql
+
+        monkeypatch.setattr(_sql, "IDLE_PING", 0.0)
+        log = PostgresLog(postgres)
+        store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
+        try:
+            store.put(Session(ticket="t", user="u"))
+            mark = log.mark()
+            store.get("t")
+            statements = log.since(mark)
+        finally:
+            log.close()
+            store.close()
+        assert [s.split()[0] for s in statements] == [";", "SELECT"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def status_store(request, tmp_path):
+    if request.param == "sqlite":
+        store = SQLStatusStore(tmp_path / "s.db", keep_sessions=2)
+    else:
+        postgres = request.getfixturevalue("postgres")
+        store = SQLStatusStore(
+            postgres.url(), prefix=request.getfixturevalue("pg_prefix"), keep_sessions=2
+        )
+    yield store
+    store.close()
+
+
+def test_a_login_abandons_and_trims_only_when_its_insert_says_so(status_store):
+    """Four logins of one user, none closed, keep_sessions=2: each older one is abandoned
+    with its count and last call, and the two newest are kept."""
+    for n in range(4):
+        for call in range(1, 3):
+            status_store.record(
+                entry=CallEntry(
+                    ticket=f"ticket-{n}",
+                    user="u",
+                    company_file="",
+                    operation="authenticate" if call == 1 else "sendRequestXML",
+                    at=10.0 * n + call,
+                    duration=0.0,
+                    number=call,
+                    starts=call == 1,
+                )
+            )
+    newest, older = status_store.sessions()
+    assert (newest.ticket_prefix, newest.ended, newest.call_count) == ("ticket-3", None, 2)
+    assert (older.ticket_prefix, older.outcome) == ("ticket-2", "abandoned")
+    assert (older.call_count, older.last_at, older.ended) == (2, 22.0, 22.0)
+    assert status_store.session("ticket-0") is None
