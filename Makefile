@@ -54,6 +54,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_live
 	$(BIN)/python -m bench.bench_dashboard
 	$(BIN)/python -m bench.bench_status
+	$(BIN)/python -m bench.bench_roundtrips
 	$(BIN)/python -m bench.bench_metrics
 
 clean:

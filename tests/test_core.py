@@ -540,6 +540,12 @@ class TestFailuresNeverEscape:
         def get(self, ticket):
             raise OSError("disk gone")
 
+        def add(self, session):
+            raise OSError("disk gone")
+
+        def take(self, ticket):
+            raise OSError("disk gone")
+
     @pytest.mark.parametrize(
         ("call", "expected"),
         [

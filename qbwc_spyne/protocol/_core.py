@@ -120,6 +120,35 @@ def _new_ticket() -> str:
     return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
 
 
+def _add(store: SessionStore, session: Session) -> bool:
+    """Save a new session unless its ticket is taken; return whether it was saved.
+
+    A store with ``add`` does it in one statement; any other in two.
+    """
+    add = getattr(store, "add", None)
+    if add is not None:
+        return bool(add(session))
+    if store.get(session.ticket) is not None:
+        return False
+    store.put(session)
+    return True
+
+
+def _take(store: SessionStore, ticket: str) -> Session | None:
+    """Remove the session with ``ticket`` from the store and return it (None: none).
+
+    A store with ``take`` does it in one statement; any other in two.
+    """
+    take = getattr(store, "take", None)
+    if take is not None:
+        found: Session | None = take(ticket)
+        return found
+    session = store.get(ticket)
+    if session is not None:
+        store.delete(ticket)
+    return session
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version))
 
@@ -274,15 +303,22 @@ class Core:
             return exc
         return None
 
-    def _load(self, ticket: str | None, operation: str) -> Session | None:
-        """Find the live session for ``ticket``, or report why there is none."""
-        session = self.store.get(ticket) if ticket else None
+    def _load(self, ticket: str | None, operation: str, *, take: bool = False) -> Session | None:
+        """Find the live session for ``ticket``, or report why there is none.
+
+        With ``take``, the session is removed from the store as it is read
+        (closeConnection: one statement where a SQL store has it).
+        """
+        session = None
+        if ticket:
+            session = _take(self.store, ticket) if take else self.store.get(ticket)
         if session is None:
             self._error(ev.ErrorCode.UNKNOWN_TICKET, UNKNOWN_TICKET_MESSAGE, operation)
             return None
         now = self.clock()
         if now - session.last_seen > self.session_timeout:
-            self.store.delete(session.ticket)
+            if not take:
+                self.store.delete(session.ticket)
             self._log_end(session, f"expired after {now - session.last_seen:.0f} s idle", now)
             self._error(
                 ev.ErrorCode.SESSION_EXPIRED,
@@ -416,14 +452,6 @@ class Core:
                 answer = BUSY
             elif event.no_work:
                 answer = NONE
-            elif not ticket or self.store.get(ticket) is not None:
-                # A ticket the handler chose must not take over a live session.
-                self._error(
-                    ev.ErrorCode.HANDLER_FAILED,
-                    "on_authenticate set a session_ticket that is empty or already in use",
-                    "authenticate",
-                )
-                return [ticket, BUSY]
             else:
                 answer = str(event.company_file)
                 session = Session(
@@ -434,7 +462,14 @@ class Core:
                     last_seen=now,
                     calls=1,
                 )
-                self.store.put(session)
+                if not ticket or not _add(self.store, session):
+                    # A ticket the handler chose must not take over a live session.
+                    self._error(
+                        ev.ErrorCode.HANDLER_FAILED,
+                        "on_authenticate set a session_ticket that is empty or already in use",
+                        "authenticate",
+                    )
+                    return [ticket, BUSY]
                 call = current_call()
                 if call is not None:
                     call.session, call.ticket = session, ticket
@@ -647,16 +682,12 @@ class Core:
         """closeConnection: end the session; return the status text to show."""
 
         def serve() -> str:
-            session = self._load(ticket, "closeConnection")
+            # Gone from the store whatever the handler does: the session is over.
+            session = self._load(ticket, "closeConnection", take=True)
             if session is None:
                 return UNKNOWN_TICKET_MESSAGE
             event = ev.CloseConnectionEvent(session_ticket=session.ticket, session=session)
-            try:
-                raised = self._fire(
-                    self.handler.on_close_connection, event, "closeConnection", session
-                )
-            finally:
-                self.store.delete(session.ticket)
+            raised = self._fire(self.handler.on_close_connection, event, "closeConnection", session)
             message = CLOSE_FAILED_MESSAGE if raised else str(event.response_message)
             if session.last_error:
                 outcome = f"error: {_short(session.last_error)}"

@@ -109,17 +109,19 @@ class StatusRecorder:
 
         app = make_wsgi_app(handler, observers=[StatusRecorder(status_store)])
 
-    Each call is at most one transaction of the store. A failure to record
-    is logged and never changes what the Web Connector is answered.
+    Each call costs the store a status upsert and a transcript row, most of
+    the time (the session counts its calls, so the transcript's count needs
+    no write of its own). A failure to record is logged and never changes
+    what the Web Connector is answered.
 
     Args:
         store: where the status and transcripts go.
         transcripts: keep session transcripts (default True); False: status only.
         version_window: seconds a clientVersion is remembered for the next
             login (see the module's notes on its limits).
-        min_interval: with transcripts off, a call that changes only the
-            time last seen is written at most once per this many seconds
-            per session.
+        min_interval: a call that changes nothing in the status but the
+            time last seen writes it at most once per this many seconds per
+            session (its transcript, when kept, still gets the call).
 
     .. versionadded:: Unreleased
     """
@@ -190,12 +192,12 @@ class StatusRecorder:
             values=values,
             ends=session.ticket if outcome is not None else None,
         )
-        if not self.transcripts:
-            if self._routine(session.ticket, values, call.started, ended=outcome is not None):
-                return
+        routine = self._routine(session.ticket, values, call.started, ended=outcome is not None)
+        if self.transcripts:
+            entry = self._entry(call, session, outcome=outcome)
+            self.store.record(update=None if routine else update, entry=entry)
+        elif not routine:
             self.store.record(update=update)
-            return
-        self.store.record(update=update, entry=self._entry(call, session, outcome=outcome))
 
     # -- per operation --------------------------------------------------------------------------
 
@@ -243,8 +245,7 @@ class StatusRecorder:
         update = StatusUpdate(user=user, company_file=session.company_file or None, values=values)
         entry = self._entry(call, session, starts=True) if self.transcripts else None
         self.store.record(update=update, entry=entry)
-        if not self.transcripts:
-            self._routine(session.ticket, values, at, ended=False)
+        self._routine(session.ticket, values, at, ended=False)
 
     def _session_call(self, call: Call, session: Session) -> tuple[dict[str, Any], str | None]:
         """The status columns a session's call sets, and the outcome if it ended the session."""
@@ -315,6 +316,7 @@ class StatusRecorder:
             job_id=call.job_id,
             starts=starts,
             outcome=outcome,
+            number=session.calls,
         )
 
     def _routine(self, ticket: str, values: dict[str, Any], at: float, *, ended: bool) -> bool:

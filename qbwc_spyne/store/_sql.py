@@ -9,8 +9,11 @@ PostgreSQL reserves ``user``), and only the engine differs:
 - SQLite keeps today's model: one connection per process behind a lock,
   WAL mode, and every write in ``BEGIN IMMEDIATE``, so writes of several
   processes are serialized by the file lock and never deadlock.
-- PostgreSQL gets a connection pool per process (``pool_pre_ping``, so a
-  server that restarted costs one failed call, not a dead pool). Writes run
+- PostgreSQL gets a connection pool per process; a connection unused for
+  :data:`IDLE_PING` seconds is pinged before it is used, so a server that
+  restarted costs no call, and a call's statements, milliseconds apart,
+  cost no ping. One statement runs in autocommit (no BEGIN, no COMMIT: each
+  is a round trip). Writes run
   at READ COMMITTED when they are one compare-and-set statement, and at
   SERIALIZABLE when they read before they write (enqueue, fail, cancel,
   retry); a serialization failure or a deadlock is retried a bounded number
@@ -39,7 +42,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from ..exceptions import ConfigurationError, DatabaseURLError, StorageError
@@ -53,6 +56,8 @@ T = TypeVar("T")
 RETRYABLE = frozenset({"40001", "40P01", "23505"})
 #: How many times a transaction is tried before its failure is raised.
 ATTEMPTS = 5
+#: Seconds a pooled PostgreSQL connection may sit unused and be taken without a ping.
+IDLE_PING = 1.0
 
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
@@ -213,14 +218,36 @@ class Database:
                     conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
             return engine
-        return create_engine(
+        engine = create_engine(
             self.url,
             pool_size=self._pool_size,
             max_overflow=self._pool_size,
-            pool_pre_ping=True,
+            # The connection returned last is taken first: a call's statements,
+            # milliseconds apart, use one connection, which needs no ping.
+            pool_use_lifo=True,
             pool_timeout=self._timeout,
             connect_args={"connect_timeout": max(1, round(self._timeout))},
         )
+
+        @event.listens_for(engine, "checkin")
+        def checkin(dbapi_conn: Any, record: Any) -> None:
+            record.info["qbwc_returned"] = time.monotonic()
+
+        @event.listens_for(engine, "checkout")
+        def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+            # A ping before each statement would double the round trips; a
+            # connection idle for IDLE_PING seconds or more is pinged, so a
+            # server that restarted costs no call (a restart takes longer).
+            returned = record.info.get("qbwc_returned")
+            if returned is None or time.monotonic() - returned < IDLE_PING:
+                return
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:
+                # The pool drops this connection and checks out another.
+                raise DisconnectionError(str(exc)) from exc
+
+        return engine
 
     def close(self) -> None:
         """Close this process's connections; the next call opens them again."""
@@ -271,8 +298,9 @@ class Database:
             write: take SQLite's write lock at the start (``BEGIN IMMEDIATE``).
             serializable: on PostgreSQL, run at SERIALIZABLE (for work that
                 reads before it writes).
-            single: ``work`` runs one statement, which SQLite makes its own
-                transaction (no ``BEGIN``: half the round trips).
+            single: ``work`` runs one statement, which the database makes its
+                own transaction (no ``BEGIN`` nor ``COMMIT``: a third of the
+                round trips), unless ``serializable``.
 
         Returns:
             What ``work`` returns, once its transaction committed.
@@ -281,7 +309,13 @@ class Database:
             StorageError: the database failed, or the transaction failed
                 :data:`ATTEMPTS` times over.
         """
-        isolation = "SERIALIZABLE" if serializable and not self.sqlite else None
+        isolation = None
+        if serializable and not self.sqlite:
+            isolation = "SERIALIZABLE"
+        elif single and not self.sqlite:
+            # One statement is a transaction of its own: BEGIN and COMMIT
+            # would be two more round trips to the server.
+            isolation = "AUTOCOMMIT"
         begin = "" if single else "BEGIN IMMEDIATE" if write else "BEGIN"
         for attempt in range(1, ATTEMPTS + 1):
             try:

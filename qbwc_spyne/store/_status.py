@@ -7,13 +7,22 @@ as the calls are answered; the operator's tools read them.
 
 Theory of operation
 -------------------
-Each answered call is at most one transaction: the status row's upsert
-(only the columns the call changed), and, for a session's call, a row of
-its transcript. The status row is keyed by (user, company file). A call
-that comes before the company file is known (authenticate) goes to the
-user's most recently seen row; when a user's first session names its
-company file, the row made before it (company "") is renamed to it, so a
-user with one company file has one row.
+Each answered call writes in as few statements as it can, each statement
+its own transaction (a status row and a transcript's call are facts of
+their own: neither needs the other): the status row's upsert (only the
+columns the call changed), and, for a session's call, a row of its
+transcript. The status row is keyed by (user, company file). A call that
+comes before the company file is known (authenticate) goes to the user's
+most recently seen row, found by the upsert itself; when a user's first
+session names its company file, the row made before it (company "") is
+renamed to it, so a user with one company file has one row.
+
+A transcript's row is written when its session starts, ends, changes
+company file or passes ``max_calls``, not on every call: while it is open,
+its call count and last call are read from its calls (at most
+``max_calls`` rows, through their index), and written into the row when
+it ends. A call whose number in its session is known (the recorder gives
+it: the session counts its calls) is one statement.
 
 A ticket is a credential while its session lives, and the people who read
 a status or a transcript need not hold one: the tables keep a digest of
@@ -33,8 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine, Executable, Table, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from ._interfaces import ConnectionStatus
@@ -181,6 +188,9 @@ class CallEntry:
             :class:`TranscriptCall`; bodies are cut by the store.
         starts: this call opened the session (authenticate): a new transcript.
         outcome: this call ended the session, so; None: it goes on.
+        number: the call's number in its session (authenticate is 1), as the
+            session counts them; 0: not known, and the store counts the calls
+            itself, with one more statement per call.
     """
 
     ticket: str
@@ -195,6 +205,7 @@ class CallEntry:
     job_id: int | None = None
     starts: bool = False
     outcome: str | None = None
+    number: int = 0
 
 
 @runtime_checkable
@@ -205,7 +216,7 @@ class StatusStore(Protocol):
     """
 
     def record(self, *, update: StatusUpdate | None = None, entry: CallEntry | None = None) -> None:
-        """Apply one call: its status change and its transcript call, in one transaction."""
+        """Apply one call: its status change and its transcript call."""
 
     def end_session(
         self,
@@ -353,13 +364,16 @@ class SQLStatusStore:
         s = schema(self._db.prefix)
         self._table: Table = s.connections
         self._postgresql = not self._db.sqlite
-        self._upserts: dict[tuple[str, ...], Executable] = {}
+        self._upserts: dict[tuple[tuple[str, ...], bool], Executable] = {}
         #: (user, company) rows this process has written: their "" row needs no rename.
         self._known: set[tuple[str, str]] = set()
+        #: The company file this process last wrote in each open transcript (by ticket digest).
+        self._companies: dict[str, str] = {}
         c, t, k = s.connections.name, s.transcripts.name, s.calls.name
-        self._latest = text(
-            f'SELECT company_file FROM {c} WHERE "user" = :user'
-            " ORDER BY last_seen DESC, company_file LIMIT 1"
+        # The user's most recently seen row: where a call goes before its company file is known.
+        self._latest = (
+            f'SELECT o.company_file FROM {c} AS o WHERE o."user" = :user'
+            " ORDER BY o.last_seen DESC, o.company_file LIMIT 1"
         )
         # The row made before the company file was known becomes that company's.
         self._rename = text(
@@ -378,18 +392,36 @@ class SQLStatusStore:
         self._clear_ticket = text(
             f"UPDATE {c} SET ticket = NULL, ticket_key = NULL WHERE ticket_key = :key"
         )
+        # An open transcript's count and last call, from its calls (see the module's notes).
+        greatest = "GREATEST" if self._postgresql else "MAX"
+        kept = f"(SELECT COUNT(*) FROM {k} AS x WHERE x.transcript_id = {t}.id)"
+        last = (
+            f"(SELECT x.at FROM {k} AS x WHERE x.transcript_id = {t}.id ORDER BY x.id DESC LIMIT 1)"
+        )
+        calls_now = (
+            f"CASE WHEN {t}.ended IS NULL THEN {greatest}({t}.calls, {kept}) ELSE {t}.calls END"
+        )
+        latest_at = f"{greatest}({t}.last_at, COALESCE({last}, {t}.last_at))"
+        last_now = f"CASE WHEN {t}.ended IS NULL THEN {latest_at} ELSE {t}.last_at END"
         self._end_transcript = text(
-            f"UPDATE {t} SET ended = :at, outcome = :outcome WHERE ticket_key = :key"
-            " AND ended IS NULL"
+            f"UPDATE {t} SET calls = {calls_now}, last_at = {last_now}, ended = :at,"
+            " outcome = :outcome WHERE ticket_key = :key AND ended IS NULL"
         )
         self._abandon = text(
-            f"UPDATE {t} SET ended = last_at, outcome = 'abandoned'"
-            f' WHERE "user" = :user AND ended IS NULL AND ticket_key != :key'
+            f"UPDATE {t} SET calls = {calls_now}, last_at = {last_now}, ended = {last_now},"
+            " outcome = 'abandoned'"
+            ' WHERE "user" = :user AND ended IS NULL AND ticket_key != :key'
         )
+        # The user's other transcripts, told by the insert itself: most logins
+        # abandon none and trim none, and so cost no statement for either.
         self._open = text(
             f'INSERT INTO {t} (ticket_key, ticket_prefix, "user", company_file, started,'
             " last_at, calls) VALUES (:key, :prefix, :user, :company, :at, :at, 0)"
-            " ON CONFLICT (ticket_key) DO NOTHING"
+            " ON CONFLICT (ticket_key) DO NOTHING RETURNING"
+            f' (SELECT COUNT(*) FROM {t} AS o WHERE o."user" = :user AND o.ticket_key != :key'
+            " AND o.ended IS NULL) AS open,"
+            f' (SELECT COUNT(*) FROM {t} AS o WHERE o."user" = :user AND o.ticket_key != :key)'
+            " AS others"
         )
         keep = f'SELECT id FROM {t} WHERE "user" = :user ORDER BY id DESC LIMIT :keep'
         self._trim_calls = text(
@@ -404,7 +436,8 @@ class SQLStatusStore:
             f" CAST(:job_id AS BIGINT) FROM {t} WHERE ticket_key = :key AND calls < :max_calls"
         )
         self._count_call = text(
-            f"UPDATE {t} SET calls = calls + 1, last_at = :at,"
+            f"UPDATE {t} SET calls = CASE WHEN CAST(:number AS BIGINT) > 0 THEN :number"
+            " ELSE calls + 1 END, last_at = :at,"
             " company_file = CASE WHEN CAST(:company AS TEXT) = '' THEN company_file"
             " ELSE :company END,"
             " ended = CASE WHEN CAST(:outcome AS TEXT) IS NULL THEN ended ELSE :at END,"
@@ -414,7 +447,10 @@ class SQLStatusStore:
         self._statuses_of = text(
             f'SELECT * FROM {c} WHERE "user" = :user ORDER BY "user", company_file'
         )
-        head = 'id, ticket_prefix, "user", company_file, started, last_at, ended, outcome, calls'
+        head = (
+            f'id, ticket_prefix, "user", company_file, started, {last_now} AS last_at, ended,'
+            f" outcome, {calls_now} AS calls"
+        )
         self._list = text(f"SELECT {head} FROM {t} ORDER BY id DESC LIMIT :limit OFFSET :offset")
         self._list_of = text(
             f'SELECT {head} FROM {t} WHERE "user" = :user ORDER BY id DESC'
@@ -434,57 +470,56 @@ class SQLStatusStore:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _upsert(self, names: tuple[str, ...]) -> Executable:
-        found = self._upserts.get(names)
+    def _one(self, statement: Executable, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+        """Run one statement as its own transaction; return its rows."""
+        return self._db.one(statement, params, what="the status store")[0]
+
+    def _upsert(self, names: tuple[str, ...], latest: bool) -> Executable:
+        """Write the row of a user and company file: the user's latest row with ``latest``."""
+        found = self._upserts.get((names, latest))
         if found is None:
-            table = self._table
-            insert = pg_insert(table) if self._postgresql else sqlite_insert(table)
-            keys = [table.c.user, table.c.company_file]
-            found = (
-                insert.on_conflict_do_update(
-                    index_elements=keys, set_={name: insert.excluded[name] for name in names}
-                )
+            company = f"COALESCE(({self._latest}), '')" if latest else ":company_file"
+            columns = "".join(f", {name}" for name in names)
+            values = "".join(f", :{name}" for name in names)
+            change = (
+                "DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in names)
                 if names
-                else insert.on_conflict_do_nothing(index_elements=keys)  # the row, nothing else
+                else "DO NOTHING"  # the row, nothing else
             )
-            self._upserts[names] = found
+            found = text(
+                f'INSERT INTO {self._table.name} ("user", company_file{columns})'
+                f' VALUES (:user, {company}{values}) ON CONFLICT ("user", company_file) {change}'
+            )
+            self._upserts[(names, latest)] = found
         return found
 
-    def _update(self, names: tuple[str, ...]) -> Executable:
+    def _update(self, names: tuple[str, ...], latest: bool) -> Executable:
+        """Change a row that exists: the user's latest with ``latest``."""
         assignments = ", ".join(f"{name} = :{name}" for name in names)
+        company = f"({self._latest})" if latest else ":company_file"
         return text(
             f"UPDATE {self._table.name} SET {assignments}"
-            ' WHERE "user" = :user AND company_file = :company_file'
+            f' WHERE "user" = :user AND company_file = {company}'
         )
 
-    def _apply_update(self, conn: Connection, update: StatusUpdate) -> None:
-        unknown = set(update.values) - STATUS_COLUMNS
-        if unknown:
-            raise ValueError(f"not status columns: {sorted(unknown)}")
+    def _apply_update(self, update: StatusUpdate) -> None:
         company = update.company_file
-        if company is None:
-            company = conn.execute(self._latest, {"user": update.user}).scalar()
-            if company is None:
-                if not update.create:
-                    return
-                company = ""
-        elif company and (update.user, company) not in self._known:
-            conn.execute(self._rename, {"user": update.user, "company": company})
+        if company and (update.user, company) not in self._known:
+            self._one(self._rename, {"user": update.user, "company": company})
         names = tuple(sorted(update.values))
         params = {**update.values, "user": update.user, "company_file": company}
         if update.create:
-            conn.execute(self._upsert(names), params)
+            self._one(self._upsert(names, latest=company is None), params)
         elif names:
-            conn.execute(self._update(names), params)
+            self._one(self._update(names, latest=company is None), params)
         if update.ends:
-            conn.execute(self._clear_ticket, {"key": ticket_key(update.ends)})
+            self._one(self._clear_ticket, {"key": ticket_key(update.ends)})
 
-    def _apply_entry(self, conn: Connection, entry: CallEntry) -> None:
+    def _apply_entry(self, entry: CallEntry) -> None:
         key = ticket_key(entry.ticket)
         if entry.starts:
             params = {"user": entry.user, "key": key}
-            conn.execute(self._abandon, params)
-            conn.execute(
+            opened = self._one(
                 self._open,
                 {
                     **params,
@@ -493,30 +528,51 @@ class SQLStatusStore:
                     "at": entry.at,
                 },
             )
-            trim = {"user": entry.user, "keep": self.keep_sessions}
-            conn.execute(self._trim_calls, trim)
-            conn.execute(self._trim, trim)
-        arguments = {
-            name: self._scrub(value, entry.ticket) for name, value in entry.arguments.items()
-        }
-        conn.execute(
-            self._add_call,
-            {
-                "key": key,
-                "operation": entry.operation,
-                "at": entry.at,
-                "duration": entry.duration,
-                "arguments": json.dumps(arguments, ensure_ascii=False),
-                "answer": self._scrub(entry.answer, entry.ticket),
-                "error_code": entry.error_code,
-                "job_id": entry.job_id,
-                "max_calls": self.max_calls,
-            },
-        )
-        conn.execute(
-            self._count_call,
-            {"key": key, "at": entry.at, "company": entry.company_file, "outcome": entry.outcome},
-        )
+            if opened and opened[0]["open"]:
+                self._one(self._abandon, params)
+            if opened and opened[0]["others"] >= self.keep_sessions:
+                trim = {"user": entry.user, "keep": self.keep_sessions}
+                self._one(self._trim_calls, trim)
+                self._one(self._trim, trim)
+            if len(self._companies) > 10_000:  # transcripts that ended unseen: forget them
+                self._companies.clear()
+            self._companies[key] = entry.company_file
+        number = entry.number
+        if not number or number <= self.max_calls:
+            arguments = {
+                name: self._scrub(value, entry.ticket) for name, value in entry.arguments.items()
+            }
+            self._one(
+                self._add_call,
+                {
+                    "key": key,
+                    "operation": entry.operation,
+                    "at": entry.at,
+                    "duration": entry.duration,
+                    "arguments": json.dumps(arguments, ensure_ascii=False),
+                    "answer": self._scrub(entry.answer, entry.ticket),
+                    "error_code": entry.error_code,
+                    "job_id": entry.job_id,
+                    "max_calls": self.max_calls,
+                },
+            )
+        moved = entry.company_file and self._companies.get(key) != entry.company_file
+        if not number or number > self.max_calls or entry.outcome is not None or moved:
+            # What the calls alone cannot tell: a count the store keeps, a call
+            # past max_calls, the end, a new company file.
+            self._one(
+                self._count_call,
+                {
+                    "key": key,
+                    "at": entry.at,
+                    "company": entry.company_file,
+                    "outcome": entry.outcome,
+                    "number": number,
+                },
+            )
+            self._companies[key] = entry.company_file
+        if entry.outcome is not None:
+            self._companies.pop(key, None)
 
     def _scrub(self, value: Any, ticket: str) -> Any:
         """A value as a transcript keeps it: the ticket as its prefix, bodies cut."""
@@ -527,28 +583,29 @@ class SQLStatusStore:
         return cut(value, self.body_cap)
 
     def record(self, *, update: StatusUpdate | None = None, entry: CallEntry | None = None) -> None:
-        """Apply one call: its status change and its transcript call, in one transaction.
+        """Apply one call: its status change and its transcript call.
+
+        Each statement is its own transaction (see the module's notes): one
+        for the status and one for the call, most of the time.
 
         Args:
             update: the status row's change, if any.
             entry: the call, for its session's transcript, if any.
 
         Raises:
-            ValueError: ``update`` names a column that is not a status column.
-            StorageError: the database failed; nothing was written.
+            ValueError: ``update`` names a column that is not a status column
+                (before anything is written).
+            StorageError: the database failed.
         """
-        if update is None and entry is None:
-            return
-
-        def work(conn: Connection) -> None:
-            if update is not None:
-                self._apply_update(conn, update)
-            if entry is not None:
-                self._apply_entry(conn, entry)
-
-        self._db.run(work, what="the status store")
-        if update is not None and update.company_file:
-            self._known.add((update.user, update.company_file))
+        if update is not None:
+            unknown = set(update.values) - STATUS_COLUMNS
+            if unknown:
+                raise ValueError(f"not status columns: {sorted(unknown)}")
+            self._apply_update(update)
+            if update.company_file:
+                self._known.add((update.user, update.company_file))
+        if entry is not None:
+            self._apply_entry(entry)
 
     def end_session(
         self,

@@ -9,6 +9,11 @@ Strategy: the HCP responses the first sendRequestXML brings (host, company
 and preferences: tens of KB) are most of a session's size and do not change
 after, so each store keeps them apart from the rest and writes them only
 when they change; a call's save writes the small rest.
+
+Each operation is one statement, its own transaction: a call loads its
+session (SELECT) and saves it (UPDATE); authenticate saves a new one with
+:meth:`~SQLSessionStore.add`, whose insert also refuses a ticket in use;
+closeConnection reads and deletes it with :meth:`~SQLSessionStore.take`.
 """
 
 from __future__ import annotations
@@ -47,17 +52,29 @@ class MemorySessionStore:
     def get(self, ticket: str) -> Session | None:
         with self._lock:
             saved = self._sessions.get(ticket)
-        if saved is None:
-            return None
-        text, hcp, _ = saved
-        session = Session.from_dict(json.loads(text))
-        session.host_response, session.company_response, session.prefs_response = hcp
-        return session
+        return None if saved is None else _unpacked(saved)
 
     def put(self, session: Session) -> None:
         text = json.dumps(session.to_dict(hcp=False))
         with self._lock:
             self._sessions[session.ticket] = (text, hcp_of(session), session.last_seen)
+
+    def add(self, session: Session) -> bool:
+        """Save a new session, unless one has its ticket; return whether it was saved."""
+        text = json.dumps(session.to_dict(hcp=False))
+        with self._lock:
+            if session.ticket in self._sessions:
+                return False
+            self._sessions[session.ticket] = (text, hcp_of(session), session.last_seen)
+        return True
+
+    def take(self, ticket: str) -> Session | None:
+        """Forget the session with this ticket and return it (None: there was none)."""
+        with self._lock:
+            saved = self._sessions.pop(ticket, None)
+        if saved is None:
+            return None
+        return None if saved is None else _unpacked(saved)
 
     def delete(self, ticket: str) -> None:
         with self._lock:
@@ -72,6 +89,14 @@ class MemorySessionStore:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+
+def _unpacked(saved: tuple[str, tuple[str, str, str], float]) -> Session:
+    """A session as the memory store keeps it, made a session again."""
+    text, hcp, _ = saved
+    session = Session.from_dict(json.loads(text))
+    session.host_response, session.company_response, session.prefs_response = hcp
+    return session
 
 
 class SQLSessionStore:
@@ -125,7 +150,16 @@ class SQLSessionStore:
             f"UPDATE {table.name} SET last_seen = :last_seen, session = :session"
             " WHERE ticket = :ticket"
         )
+        # authenticate's save: a new ticket must not take over a live session.
+        # RETURNING tells whether it was saved (the row count may not, on PostgreSQL).
+        self._add = (
+            _insert(table, postgresql=not self._db.sqlite)
+            .on_conflict_do_nothing(index_elements=[table.c.ticket])
+            .returning(table.c.ticket)
+        )
         self._delete = text(f"DELETE FROM {table.name} WHERE ticket = :ticket")
+        # closeConnection reads the session it ends: the read and the delete are one statement.
+        self._take = text(f"DELETE FROM {table.name} WHERE ticket = :ticket RETURNING session, hcp")
         self._purge = text(f"DELETE FROM {table.name} WHERE last_seen < :before")
 
     def _run(self, statement: Executable, params: dict[str, Any]) -> tuple[list[Any], int]:
@@ -134,25 +168,10 @@ class SQLSessionStore:
 
     def get(self, ticket: str) -> Session | None:
         rows, _ = self._run(self._get, {"ticket": ticket})
-        if not rows:
-            return None
-        values = json.loads(rows[0]["session"])
-        saved = rows[0]["hcp"]
-        if saved is not None:
-            values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
-        session = Session.from_dict(values)
-        if saved is not None or HCP_FIELDS[0] not in values:
-            hcp_stored(session, hcp_of(session))
-        # else a row of schema version 3, the HCP responses inside the JSON:
-        # the next save moves them to their column.
-        return session
+        return _loaded(rows[0]) if rows else None
 
     def put(self, session: Session) -> None:
-        values: dict[str, Any] = {
-            "ticket": session.ticket,
-            "last_seen": session.last_seen,
-            "session": json.dumps(session.to_dict(hcp=False)),
-        }
+        values = _row(session)
         changed = hcp_changed(session)
         if changed is None and self._run(self._update, values)[1]:
             return
@@ -162,6 +181,40 @@ class SQLSessionStore:
         values["hcp"] = json.dumps(hcp) if any(hcp) else None
         self._run(self._put, values)
         hcp_stored(session, hcp)
+
+    def add(self, session: Session) -> bool:
+        """Save a new session, unless one has its ticket, in one statement.
+
+        Args:
+            session: the session authenticate made.
+
+        Returns:
+            Whether it was saved (False: a session with its ticket exists, and is left alone).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        hcp = hcp_of(session)
+        values = {**_row(session), "hcp": json.dumps(hcp) if any(hcp) else None}
+        if not self._run(self._add, values)[0]:
+            return False
+        hcp_stored(session, hcp)
+        return True
+
+    def take(self, ticket: str) -> Session | None:
+        """Forget the session with this ticket and return it, in one statement.
+
+        Args:
+            ticket: the session's ticket.
+
+        Returns:
+            The session as it was saved, or None when there was none.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        rows, _ = self._run(self._take, {"ticket": ticket})
+        return _loaded(rows[0]) if rows else None
 
     def delete(self, ticket: str) -> None:
         self._run(self._delete, {"ticket": ticket})
@@ -174,10 +227,38 @@ class SQLSessionStore:
         self._db.close()
 
 
+def _row(session: Session) -> dict[str, Any]:
+    """The columns of a session's row but its HCP responses."""
+    return {
+        "ticket": session.ticket,
+        "last_seen": session.last_seen,
+        "session": json.dumps(session.to_dict(hcp=False)),
+    }
+
+
+def _loaded(row: Any) -> Session:
+    """A session from its row (``session`` and ``hcp`` columns)."""
+    values = json.loads(row["session"])
+    saved = row["hcp"]
+    if saved is not None:
+        values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
+    session = Session.from_dict(values)
+    if saved is not None or HCP_FIELDS[0] not in values:
+        hcp_stored(session, hcp_of(session))
+    # else a row of schema version 3, the HCP responses inside the JSON:
+    # the next save moves them to their column.
+    return session
+
+
+def _insert(table: Table, *, postgresql: bool) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return pg_insert(table) if postgresql else sqlite_insert(table)
+
+
 def _upsert(table: Table, *, postgresql: bool) -> Executable:
     """INSERT, or UPDATE the row with the same ticket: one statement on either database."""
-    insert = pg_insert(table) if postgresql else sqlite_insert(table)
-    return insert.on_conflict_do_update(
+    insert = _insert(table, postgresql=postgresql)
+    upsert: Executable = insert.on_conflict_do_update(
         index_elements=[table.c.ticket],
         set_={
             "last_seen": insert.excluded.last_seen,
@@ -185,6 +266,7 @@ def _upsert(table: Table, *, postgresql: bool) -> Executable:
             "hcp": insert.excluded.hcp,
         },
     )
+    return upsert
 
 
 class SQLiteSessionStore(SQLSessionStore):
