@@ -9,15 +9,21 @@ and write a response works the same way.
 The integration reads every customer, five a page with a qbXML iterator,
 and reports how many it read::
 
-    python -m examples.seed_style_server            # http://localhost:8000/, writes seed_style.qwc
-    python -m examples.seed_style_server --port 0   # any free port
+    python -m examples.seed_style_server                 # http://localhost:8000/
+    python -m examples.seed_style_server --port 0        # any free port
+    python -m examples.seed_style_server --qwc shop.qwc  # the QWC file there
+
+The QWC file goes to the system's temporary directory unless ``--qwc``
+says where: run from a clone, nothing is written into it.
 """
 
 from __future__ import annotations
 
 import argparse
 import hmac
+import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from qbwc_spyne import QBWCServer, qbxml
 from qbwc_spyne.events import (
@@ -148,10 +154,14 @@ def make_http_handler(server: QBWCServer) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve on localhost until interrupted, after writing seed_style.qwc."""
+    """Serve on localhost until interrupted, after writing the QWC file (see ``--qwc``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--qwc", default="seed_style.qwc")
+    parser.add_argument(
+        "--qwc",
+        default=str(Path(tempfile.gettempdir()) / "seed_style.qwc"),
+        help="where to write the QWC file (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     server = make_server()
     http = ThreadingHTTPServer(("localhost", args.port), make_http_handler(server))

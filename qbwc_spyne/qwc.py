@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,9 @@ class QWCFile:
         notify: whether the Web Connector may show tray notifications.
         personal_data_pref: 0 not needed, 1 optional, 2 required.
         unattended_mode_pref: 0 optional, 1 required (QuickBooks closed).
-        update_interval: seconds between automatic runs; 0 for none.
+        update_interval: seconds between automatic runs; 0 for none. Under a
+            minute it is written as ``RunEveryNSeconds``, else as
+            ``RunEveryNMinutes``, to the nearest whole minute.
         qb_type: "QBFS" (QuickBooks) or "QBPOS" (Point of Sale).
         style: SOAP style: "Document" (for this server), "DocWrapped" or "RPC".
     """
@@ -175,49 +178,85 @@ class QWCFile:
         Raises:
             QWCError: the first problem found; ``error.field`` names the property.
         """
-        for name in ("app_name", "app_url", "app_support_url", "app_description", "user"):
-            if not str(getattr(self, name)).strip():
-                raise QWCError(name, "is required")
+        for problem in self._problems():
+            raise problem
+
+    def problems(self) -> list[QWCError]:
+        """Every problem :meth:`validate` would raise the first of, in the same order.
+
+        Returns:
+            One :class:`QWCError` per property at fault (at most one each);
+            empty when the Web Connector would accept the file.
+
+        .. versionadded:: Unreleased
+        """
+        found: dict[str, QWCError] = {}
+        for problem in self._problems():
+            found.setdefault(problem.field, problem)
+        return list(found.values())
+
+    def _problems(self) -> Iterator[QWCError]:
+        """Yield each problem found; a property's later checks are skipped once it failed."""
         for field in fields(self):
             value = getattr(self, field.name)
-            bad = _NOT_XML_CHAR.search(value) if isinstance(value, str) else None
+            # From a TOML file any value may come: a number where text belongs.
+            if field.type == "str" and not isinstance(value, str):
+                yield QWCError(field.name, f"must be text, not {type(value).__name__}")
+        text = {f.name: v for f in fields(self) if isinstance(v := getattr(self, f.name), str)}
+        for name in ("app_name", "app_url", "app_support_url", "app_description", "user"):
+            if name in text and not text[name].strip():
+                yield QWCError(name, "is required")
+        for name, value in text.items():
+            bad = _NOT_XML_CHAR.search(value)
             if bad is not None:
-                raise QWCError(
-                    field.name, f"holds {bad.group()!r}, a character an XML file cannot carry"
-                )
+                yield QWCError(name, f"holds {bad.group()!r}, a character an XML file cannot carry")
         for name in ("owner_id", "file_id"):
-            if not _GUID.fullmatch(getattr(self, name)):
-                raise QWCError(
+            if not _GUID.fullmatch(text.get(name, "")):
+                yield QWCError(
                     name, "must be a GUID in braces, {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}"
                 )
-        url = urlsplit(self.app_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise QWCError("app_url", f"is not an http(s) URL: {self.app_url!r}")
+        app_url = text.get("app_url", "")
+        url = urlsplit(app_url)
+        host = (url.hostname or "").lower()
+        if url.scheme not in ("http", "https") or not host:
+            yield QWCError("app_url", f"is not an http(s) URL: {app_url!r}")
         # "The URL ... must be a https:// URL. The only exception to this is
         # when using 'localhost' for development."
-        if url.scheme != "https" and url.hostname.lower() != "localhost":
-            raise QWCError("app_url", "must use https (http is allowed only for localhost)")
+        elif url.scheme != "https" and host != "localhost":
+            yield QWCError("app_url", "must use https (http is allowed only for localhost)")
         # "The domain name specified in this URL must match the domain name
         # specified in [AppURL]."
-        if _host(self.app_support_url) != url.hostname.lower():
-            raise QWCError(
+        support = text.get("app_support_url", "")
+        if host and _host(support) != host:
+            yield QWCError(
                 "app_support_url",
-                f"must be on the same host as app_url ({url.hostname}), "
-                f"not {_host(self.app_support_url) or self.app_support_url!r}",
+                f"must be on the same host as the AppURL ({host}),"
+                f" not {_host(support) or support!r}",
             )
-        if self.cert_url and urlsplit(self.cert_url).scheme != "https":
-            raise QWCError("cert_url", "must be an https URL")
-        parse_auth_flags(self.auth_flags)
-        if self.personal_data_pref not in PERSONAL_DATA_PREFS:
-            raise QWCError("personal_data_pref", "must be 0, 1 or 2")
-        if self.unattended_mode_pref not in UNATTENDED_MODE_PREFS:
-            raise QWCError("unattended_mode_pref", "must be 0 or 1")
-        if not isinstance(self.update_interval, int) or self.update_interval < 0:
-            raise QWCError("update_interval", "must be a whole number of seconds, 0 or more")
+        if text.get("cert_url") and urlsplit(self.cert_url).scheme != "https":
+            yield QWCError("cert_url", "must be an https URL")
+        try:
+            parse_auth_flags(self.auth_flags)
+        except QWCError as problem:
+            yield problem
+        for name, words in (
+            ("personal_data_pref", PERSONAL_DATA_PREFS),
+            ("unattended_mode_pref", UNATTENDED_MODE_PREFS),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value not in words:
+                *others, last = words
+                yield QWCError(name, f"must be {', '.join(map(str, others))} or {last}")
+        if (
+            isinstance(self.update_interval, bool)
+            or not isinstance(self.update_interval, int)
+            or self.update_interval < 0
+        ):
+            yield QWCError("update_interval", "must be a whole number of seconds, 0 or more")
         if self.qb_type not in QB_TYPES:
-            raise QWCError("qb_type", "must be QBFS or QBPOS")
+            yield QWCError("qb_type", "must be QBFS or QBPOS")
         if self.style not in STYLES:
-            raise QWCError("style", "must be Document, DocWrapped or RPC")
+            yield QWCError("style", "must be Document, DocWrapped or RPC")
 
     def to_xml(self) -> str:
         """Return the file's text, after :meth:`validate`."""
@@ -238,10 +277,15 @@ class QWCFile:
         add("QBType", self.qb_type)
         add("Style", self.style)
         if self.update_interval:
-            # "the 'Every_Min' value will be set to the nearest minute value."
-            minutes = max(1, round(self.update_interval / 60))
             scheduler = etree.SubElement(root, "Scheduler")
-            etree.SubElement(scheduler, "RunEveryNMinutes").text = str(minutes)
+            if self.update_interval < 60:
+                # Live requests wait for the next scheduled update: the Web
+                # Connector also schedules in seconds (RunEveryNSeconds).
+                etree.SubElement(scheduler, "RunEveryNSeconds").text = str(self.update_interval)
+            else:
+                # "the 'Every_Min' value will be set to the nearest minute value."
+                minutes = round(self.update_interval / 60)
+                etree.SubElement(scheduler, "RunEveryNMinutes").text = str(minutes)
         add("IsReadOnly", "true" if self.is_read_only else "false")
         add("Notify", "true" if self.notify else "false")
         auth_flags = parse_auth_flags(self.auth_flags)
@@ -368,20 +412,23 @@ class QWCFile:
         """Build from a mapping such as a TOML table; unknown keys are an error.
 
         Missing ``owner_id`` and ``file_id`` are derived with
-        :func:`stable_owner_id` and :func:`stable_file_id`.
+        :func:`stable_owner_id` and :func:`stable_file_id`. Other missing
+        properties are left empty, for :meth:`problems` to list them all.
+
+        Raises:
+            QWCError: a key that is no QWC property.
         """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise QWCError(unknown[0], "is not a QWC property")
         values = dict(values)
-        if "auth_flags" in values:
-            values["auth_flags"] = parse_auth_flags(values["auth_flags"])
-        for required in ("app_name", "user"):
-            if not values.get(required):
-                raise QWCError(required, "is required")
-        values.setdefault("owner_id", stable_owner_id(values["app_name"]))
-        values.setdefault("file_id", stable_file_id(values["app_name"], values["user"]))
-        for required in ("app_url", "app_support_url", "app_description"):
+        if isinstance(values.get("auth_flags"), str):
+            with contextlib.suppress(QWCError):  # reported by problems()
+                values["auth_flags"] = parse_auth_flags(values["auth_flags"])
+        for required in ("app_name", "user", "app_url", "app_support_url", "app_description"):
             values.setdefault(required, "")
+        name, user = str(values["app_name"]), str(values["user"])
+        values.setdefault("owner_id", stable_owner_id(name))
+        values.setdefault("file_id", stable_file_id(name, user))
         return cls(**values)

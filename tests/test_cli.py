@@ -125,13 +125,17 @@ class TestQwc:
                     "--description",
                     "d",
                 ],
-                "app_url must use https",
+                "--app-url must use https",
             ),
-            (["--app-name", "Shop"], "user is required"),
+            (
+                ["--app-name", "Shop"],
+                "--app-url is required; --support-url is required;"
+                " --description is required; --user is required",
+            ),
         ],
     )
     def test_invalid_properties_are_one_line_errors(self, args, text):
-        """Validation errors name the field; exit 1; no traceback."""
+        """Every problem at once, each named by its option; exit 1; no traceback."""
         assert_one_line_error(run("qwc", *args), text)
 
     def test_check_reports_a_broken_file(self, tmp_path):
@@ -156,7 +160,7 @@ def test_serve_refuses_a_bad_target():
     assert_one_line_error(run("serve", "examples"), "module:attribute")
     assert_one_line_error(
         run("serve", "examples.customer_mirror:CustomerMirror", "--store", "redis:x"),
-        "--store must be",
+        "--store: malformed database URL 'redis:x'",
     )
     assert_one_line_error(
         run("serve", "examples.flask_mount:app", "--store", "memory"),
@@ -307,7 +311,7 @@ def test_jobs_commands_over_a_sqlite_queue(tmp_path):
         run("jobs", "retry", str(first.id), "--db", str(db)), "only failed, unknown"
     )
     assert_one_line_error(run("jobs", "show", "99", "--db", str(db)), "no job 99")
-    assert_one_line_error(run("jobs", "list", "--db", str(tmp_path / "none.db")), "no job database")
+    assert_one_line_error(run("jobs", "list", "--db", str(tmp_path / "none.db")), "no database at")
 
 
 # -- simulate: what the Web Connector's user sees ------------------------------------------
@@ -433,14 +437,14 @@ def test_every_option_has_help_that_shows_its_default(command):
 
 
 def test_qwc_interval_says_seconds_and_notes_the_rounding(tmp_path):
-    """--interval is seconds; 15 s is written as 1 minute and the command says so."""
+    """--interval is seconds; 100 s is written as 2 minutes and the command says so."""
     base = ["qwc", "--app-name", "Shop", "--user", "shop", "--app-url", "http://localhost/"]
     base += ["--support-url", "http://localhost/", "--description", "d"]
     assert "seconds between automatic updates" in run("qwc", "--help").stdout
-    rounded = run(*base, "--interval", "15", "-o", str(tmp_path / "a.qwc"))
+    rounded = run(*base, "--interval", "100", "-o", str(tmp_path / "a.qwc"))
     assert rounded.returncode == 0, rounded.stderr
-    assert "15 s is written as RunEveryNMinutes 1 (60 s)" in rounded.stderr
-    assert QWCFile.parse(tmp_path / "a.qwc").update_interval == 60
+    assert "100 s is written as RunEveryNMinutes 2 (120 s)" in rounded.stderr
+    assert QWCFile.parse(tmp_path / "a.qwc").update_interval == 120
     exact = run(*base, "--interval", "600", "-o", str(tmp_path / "b.qwc"))
     assert exact.returncode == 0 and "note:" not in exact.stderr
 
@@ -721,7 +725,7 @@ class TestServedDashboardLiveClient:
         handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: password == "pw")
         counted = _metrics(handler) if metrics else None
         app = make_wsgi_app(handler, metrics=counted)
-        served = with_dashboard(app, handler, metrics=counted)
+        served = with_dashboard(app, handler)
         return app, served.mounts["/dashboard"].live, counted
 
     def test_a_user_never_seen_is_offline_at_once_not_after_the_timeout(self, monkeypatch):
@@ -742,7 +746,13 @@ class TestServedDashboardLiveClient:
         app, live, counted = self.served(monkeypatch, metrics=True)
         (recorder,) = [o for o in app.core.observers if isinstance(o, StatusRecorder)]
         assert recorder.store is live.status_store
-        assert live.observe == counted.observe_live_request
+        live.observe(0.5, "ok")
+        assert (
+            counted.registry.get_sample_value(
+                "qbwc_live_request_duration_seconds_count", {"outcome": "ok"}
+            )
+            == 1
+        )
         from qbwc_spyne.testing import WebConnector
 
         live.queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens

@@ -34,6 +34,7 @@ PUBLIC_MODULES = {
     "qbwc_spyne.dashboard",
     "qbwc_spyne.errors",
     "qbwc_spyne.events",
+    "qbwc_spyne.gunicorn",
     "qbwc_spyne.exceptions",
     "qbwc_spyne.qbxml",
     "qbwc_spyne.qwc",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from qbwc_spyne.exceptions import QWCFileExistsError
@@ -68,12 +71,21 @@ class TestWriting:
         assert root.findtext("AppDescription") == "Sends <orders> to QuickBooks"
 
     @pytest.mark.parametrize(
-        ("seconds", "minutes"), [(60, "1"), (89, "1"), (90, "2"), (20, "1"), (3600, "60")]
+        ("seconds", "minutes"), [(60, "1"), (89, "1"), (90, "2"), (3600, "60")]
     )
     def test_interval_is_written_as_the_nearest_whole_minute(self, seconds, minutes):
-        """update_interval in seconds becomes RunEveryNMinutes, at least 1."""
+        """update_interval of a minute or more becomes RunEveryNMinutes."""
         root = etree.fromstring(valid(update_interval=seconds).to_xml().encode())
         assert root.findtext("Scheduler/RunEveryNMinutes") == minutes
+
+    @pytest.mark.parametrize("seconds", [1, 20, 30, 59])
+    def test_an_interval_under_a_minute_is_written_in_seconds(self, seconds):
+        """Under a minute: RunEveryNSeconds, exact (live requests wait for the schedule)."""
+        text = valid(update_interval=seconds).to_xml()
+        root = etree.fromstring(text.encode())
+        assert root.findtext("Scheduler/RunEveryNSeconds") == str(seconds)
+        assert root.find("Scheduler/RunEveryNMinutes") is None
+        assert QWCFile.parse(text).update_interval == seconds
 
     def test_no_scheduler_without_an_interval(self):
         """update_interval 0 leaves the Scheduler out."""
@@ -329,3 +341,51 @@ class TestStableIds:
         with pytest.raises(QWCError) as error:
             QWCFile.from_mapping({"app_name": "Shop", "user": "a", "colour": "red"})
         assert error.value.field == "colour"
+
+
+class TestProblems:
+    def test_problems_lists_every_property_at_fault_once(self):
+        """Every fault at once, one per property, in validate's order; validate raises the first."""
+        qwc = QWCFile.from_mapping(
+            {"app_url": "http://shop.example.com/", "personal_data_pref": 7, "qb_type": "X"}
+        )
+        fields = [problem.field for problem in qwc.problems()]
+        assert fields == [
+            "app_name",
+            "app_support_url",
+            "app_description",
+            "user",
+            "app_url",
+            "personal_data_pref",
+            "qb_type",
+        ]
+        with pytest.raises(QWCError) as caught:
+            qwc.validate()
+        assert caught.value.field == "app_name"
+
+    def test_a_valid_file_has_no_problems(self):
+        assert valid().problems() == []
+
+    @given(
+        st.dictionaries(
+            st.sampled_from([f.name for f in dataclasses.fields(QWCFile)]),
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.text(max_size=30)
+            | st.lists(st.integers()),
+        )
+    )
+    @settings(max_examples=300, deadline=None)
+    def test_any_toml_like_values_give_problems_never_another_exception(self, values):
+        """Whatever types a TOML file holds, problems() lists them, to_xml raises only QWCError."""
+        try:
+            qwc = QWCFile.from_mapping(values)
+        except QWCError:
+            return
+        problems = qwc.problems()
+        if problems:
+            with pytest.raises(QWCError):
+                qwc.to_xml()
+        else:
+            QWCFile.parse(qwc.to_xml()).validate()

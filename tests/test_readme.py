@@ -104,7 +104,12 @@ def readme_blocks(text: str) -> list[Block]:
 BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
 PYTHON_BLOCKS = [block for block in BLOCKS if block.python]
 JSON_BLOCKS = [block for block in BLOCKS if block.info == "json"]
-SHELL_BLOCKS = [block for block in BLOCKS if not block.python and block not in JSON_BLOCKS]
+TOML_BLOCKS = [block for block in BLOCKS if block.info == "toml"]
+SHELL_BLOCKS = [
+    block
+    for block in BLOCKS
+    if not block.python and block not in JSON_BLOCKS and block not in TOML_BLOCKS
+]
 
 
 def statement_lines(block: Block) -> set[int]:
@@ -538,13 +543,6 @@ def run_db(shell: Shell, line: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def run_gunicorn_config(shell: Shell, line: str) -> None:
-    """gunicorn loads app:app with the sample configuration (``--check-config``)."""
-    argv = [str(ROOT / a) if a.startswith("examples/") else a for a in command(line)]
-    done = run([*argv, "--check-config"])
-    assert done.returncode == 0, done.stderr
-
-
 def run_gunicorn(shell: Shell, line: str) -> None:
     """gunicorn loads the quickstart's app:app (``--check-config``: loaded, never bound)."""
     done = run([*command(line), "--check-config"])
@@ -599,20 +597,15 @@ def run_serve(shell: Shell, line: str) -> None:
 
 
 def run_qwc(shell: Shell, line: str) -> None:
-    """The reader's qwc.toml becomes shop.qwc, which --check accepts."""
-    (shell.directory / "qwc.toml").write_text(
-        "[qwc]\n"
-        'app_name = "Shop sync"\n'
-        'app_url = "https://shop.example.com/qbwc"\n'
-        'app_support_url = "https://shop.example.com/help"\n'
-        'app_description = "Orders to QuickBooks"\n'
-        'user = "shop"\n',
-        encoding="utf-8",
-    )
+    """The README's own qwc.toml becomes shop.qwc, which --check accepts."""
+    (toml,) = [block for block in TOML_BLOCKS if block.text.startswith("[qwc]")]
+    (shell.directory / "qwc.toml").write_text(toml.text, encoding="utf-8")
     done = run(command(line))
     assert done.returncode == 0, done.stderr
     checked = run([str(BIN / "qbwc-spyne"), "qwc", "--check", "shop.qwc"])
     assert checked.returncode == 0, checked.stderr
+    written = QWCFile.parse(shell.directory / "shop.qwc")
+    assert written == QWCFile.from_mapping(tomllib.loads(toml.text)["qwc"])
 
 
 def run_simulate(shell: Shell, line: str) -> None:
@@ -688,8 +681,7 @@ def run_status(shell: Shell, line: str) -> None:
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne status qbwc.db": run_status,
     "qbwc-spyne status qbwc.db --user shop --json": run_status,
-    "gunicorn app:app --worker-class gthread --workers 2 --threads 8 --keep-alive 75"
-    " --timeout 120 --bind 127.0.0.1:8000": run_gunicorn,
+    "gunicorn app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000": run_gunicorn,
     "python -m tools.codegen": run_codegen,
     "python -m tools.codegen --check": run_codegen_check,
     "python -m tools.codegen_schema --check": run_codegen_schema_check,
@@ -704,7 +696,6 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "export DB=postgresql+psycopg://qbwc:PASSWORD@db.internal/shop": run_export_db,
     'qbwc-spyne db upgrade --db "$DB"': run_db,
     'qbwc-spyne db check --db "$DB"': run_db,
-    "gunicorn -c examples/gunicorn.conf.py 'app:app'": run_gunicorn_config,
 }
 
 

@@ -11,7 +11,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from .._version import __version__
 from ..exceptions import QBWCError
@@ -56,6 +56,14 @@ def progress_bar(stream: TextIO = sys.stderr) -> Callable[[int], None]:
     return show
 
 
+def needs_extra(what: str, extra: str, package: str) -> CommandError:
+    """The error for a command that needs an extra not installed: the line that installs it."""
+    return CommandError(
+        f"{what} needs {package}, in the {extra} extra: pip install 'qbwc_spyne[{extra}]'"
+        f" (from a clone of the repository: pip install '.[{extra}]')"
+    )
+
+
 # -- serve ----------------------------------------------------------------------------
 
 
@@ -71,29 +79,71 @@ def load_target(spec: str) -> Any:
         value: Any = importlib.import_module(module_name)
         for part in attribute.removesuffix("()").split("."):
             value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
-        raise CommandError(f"cannot load {spec}: {exc}") from None
-    return value() if call else value
+    except Exception as exc:  # the module's own import may raise anything
+        raise CommandError(f"cannot load {spec}: {_said(exc)}") from None
+    if not call:
+        return value
+    if not callable(value):
+        raise CommandError(
+            f"{spec} calls {module_name}:{attribute[:-2]}, which is a"
+            f" {type(value).__name__}, not a factory: drop the ()"
+        )
+    try:
+        return value()
+    except Exception as exc:  # the factory's own failure, as one line
+        raise CommandError(f"{spec} raised {_said(exc)}") from None
+
+
+def _said(exc: BaseException) -> str:
+    """An exception as one line: its type and its message's first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def database(text: str | None, option: str = "--db", *, must_exist: bool = False) -> Any:
+    """The database URL an option names, read by the one rule every option shares.
+
+    ``sqlite:PATH``, ``sqlite:///PATH``, a plain file path, ``postgresql://``
+    and ``postgres://`` (as hosting platforms write ``DATABASE_URL``) are
+    accepted wherever a database is named.
+
+    Args:
+        text: what the option says.
+        option: the option's name, for the messages.
+        must_exist: a SQLite file must already exist (nothing is created).
+
+    Returns:
+        The SQLAlchemy URL.
+
+    Raises:
+        CommandError: no database given, a malformed or unsupported URL,
+            or (``must_exist``) no such file.
+    """
+    from ..exceptions import DatabaseURLError
+    from ..store._sql import database_url
+
+    if not text:
+        raise CommandError(f"{option} is required (or set {DB_ENV})")
+    try:
+        url = database_url(text)
+    except DatabaseURLError as exc:
+        raise CommandError(f"{option}: {exc}") from None
+    if must_exist and url.drivername == "sqlite" and not Path(url.database or "").is_file():
+        raise CommandError(f"no database at {url.database}")
+    return url
 
 
 def open_store(spec: str) -> Any:
-    """The session store ``--store`` names: memory, sqlite:PATH, or a database URL.
+    """The session store ``--store`` names: memory, or a database as ``--db`` names one.
 
     A database that cannot be reached, or whose tables need an upgrade,
     fails here, in one line, before the server starts.
     """
-    from ..store._stores import MemorySessionStore, SQLiteSessionStore, SQLSessionStore
+    from ..store._stores import MemorySessionStore, SQLSessionStore
 
     if spec == "memory":
         return MemorySessionStore()
-    if "://" in spec:
-        return SQLSessionStore(spec)
-    if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
-        return SQLiteSessionStore(spec[len("sqlite:") :])
-    raise CommandError(
-        f"--store must be memory, sqlite:PATH or a database URL"
-        f" (sqlite:///PATH, postgresql+psycopg://...), not {spec!r}"
-    )
+    return SQLSessionStore(database(spec, "--store"))
 
 
 def configure_logging(level: str) -> None:
@@ -147,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
     if args.dashboard:
-        app = with_dashboard(app, target, metrics=metrics)
+        app = with_dashboard(app, target)
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
@@ -176,30 +226,32 @@ def _metrics(handler: Any) -> Any:
     try:
         from ..server._metrics import Metrics
     except ImportError:
-        raise CommandError(
-            "--metrics needs prometheus-client: pip install 'qbwc_spyne[metrics]'"
-        ) from None
+        raise needs_extra("--metrics", "metrics", "prometheus-client") from None
     return Metrics(queue=handler.queue if isinstance(handler, QueueHandler) else None)
 
 
-def with_dashboard(app: Any, target: Any, metrics: Any = None) -> Any:
+def with_dashboard(app: Any, target: Any) -> Any:
     """``app`` with the dashboard of the target's job queue mounted at /dashboard.
 
     The password and token come from the environment (``DASHBOARD_ENV``), never
     from the command line, where other users of the machine could read them.
     When the app records connection status (a ``StatusRecorder`` among its
-    observers), the dashboard shows it; when it does not, a recorder into a
-    memory status store is added, for without one the Live page's check of a
-    user whose Web Connector is not there would wait its whole timeout
-    instead of saying it is offline. ``metrics`` (``--metrics``) counts the
-    live requests too.
+    observers), the dashboard shows it; when it does not, a recorder is
+    added, into the queue's own database when it has one (so that
+    ``qbwc-spyne status`` reads what the dashboard shows), else in memory:
+    without one the Live page's check of a user whose Web Connector is not
+    there would wait its whole timeout instead of saying it is offline.
+    The live requests the dashboard makes are reported to the app's
+    observers that count them (its ``Metrics``), as the Web Connector's
+    calls are.
     """
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from ..dashboard import make_dashboard_app
     from ..queue._jobs import QueueHandler
     from ..queue._live import LiveClient
-    from ..status import MemoryStatusStore, StatusRecorder
+    from ..status import MemoryStatusStore, SQLStatusStore, StatusRecorder
+    from ..store._queue import MemoryJobQueue, SQLJobQueue
 
     # The target itself, or the handler of the app it made (make_wsgi_app's).
     core = getattr(target, "core", None) or getattr(app, "core", None)
@@ -208,23 +260,29 @@ def with_dashboard(app: Any, target: Any, metrics: Any = None) -> Any:
         raise CommandError(
             "--dashboard shows a job queue: TARGET must be a QueueHandler or its app"
         )
-    recorders = [o for o in getattr(core, "observers", ()) if isinstance(o, StatusRecorder)]
+    queue = handler.queue
+    observers = list(getattr(core, "observers", ()))
+    recorders = [o for o in observers if isinstance(o, StatusRecorder)]
+    status: Any = None
     if recorders:
         status = recorders[0].store
     elif core is not None:
-        status = MemoryStatusStore()
+        if isinstance(queue, SQLJobQueue) and not isinstance(queue, MemoryJobQueue):
+            status = SQLStatusStore(queue._db)  # the queue's database, its tables beside
+        else:
+            status = MemoryStatusStore()
         core.observers.append(StatusRecorder(status))
-    else:
-        status = None
+    counters = [o.observe_live_request for o in observers if hasattr(o, "observe_live_request")]
+
+    def observe(seconds: float, outcome: str) -> None:
+        for count in counters:
+            count(seconds, outcome)
+
     setting = {name: os.environ.get(variable) or None for name, variable in DASHBOARD_ENV.items()}
     dashboard = make_dashboard_app(
-        handler.queue,
+        queue,
         status=status,
-        live=LiveClient(
-            handler.queue,
-            status=status,
-            observe=metrics.observe_live_request if metrics is not None else None,
-        ),
+        live=LiveClient(queue, status=status, observe=observe if counters else None),
         password=setting["password"],
         token=setting["token"],
         secret_key=setting["secret_key"],
@@ -248,21 +306,36 @@ _QWC_OPTIONS = {
 
 
 _QWC_HELP = {
-    "app_name": ("NAME", "AppName, shown in the Web Connector"),
-    "app_url": ("URL", "AppURL, the endpoint: https://, or http://localhost"),
-    "app_support_url": ("URL", "AppSupport, a page for the Web Connector's user"),
-    "app_description": ("TEXT", "AppDescription"),
-    "user": ("NAME", "UserName the Web Connector authenticates with"),
+    "app_name": ("NAME", "AppName, shown in the Web Connector (required)"),
+    "app_url": ("URL", "AppURL, the endpoint: https://, or http://localhost (required)"),
+    "app_support_url": (
+        "URL",
+        "AppSupport, a page for the Web Connector's user, on AppURL's host (required)",
+    ),
+    "app_description": ("TEXT", "AppDescription (required)"),
+    "user": ("NAME", "UserName the Web Connector authenticates with (required)"),
     "owner_id": ("GUID", "OwnerID (default: derived from the app name, stable)"),
     "file_id": ("GUID", "FileID (default: derived from the app name and user, stable)"),
     "update_interval": (
         "SECONDS",
-        "seconds between automatic updates; the file holds whole minutes "
-        "(RunEveryNMinutes), so this is rounded to the nearest minute, at least 1: "
-        "15 becomes 1 minute, 600 becomes 10 (default: 0, no schedule)",
+        "seconds between automatic updates: under 60 written as RunEveryNSeconds, "
+        "else as RunEveryNMinutes, rounded to the nearest minute "
+        "(default: 0, no schedule)",
     ),
     "qb_type": ("TYPE", "QBType: QBFS for QuickBooks, QBPOS for Point of Sale (default: QBFS)"),
 }
+
+
+def _qwc_problems(problems: list[Any], from_toml: set[str]) -> str:
+    """The QWC file's problems in one line, each named as the user gave it (option or key)."""
+    said = []
+    for problem in problems:
+        option = _QWC_OPTIONS.get(problem.field)
+        name = option if option and problem.field not in from_toml else problem.field
+        if problem.field in from_toml:
+            name += " in the --toml file"
+        said.append(f"{name} {str(problem)[len(problem.field) + 1 :]}")
+    return "; ".join(said)
 
 
 def cmd_qwc(args: argparse.Namespace) -> int:
@@ -276,26 +349,36 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.toml:
         with open(args.toml, "rb") as handle:
             table = tomllib.load(handle)
-        values.update(table.get("qwc", table))
+        section = table.get("qwc", table)
+        if not isinstance(section, dict):
+            raise CommandError(f"{args.toml}: [qwc] must be a table")
+        values.update(section)
+    from_toml = set(values)
     for field in _QWC_OPTIONS:
         if getattr(args, field) is not None:
             values[field] = getattr(args, field)
+            from_toml.discard(field)
     if args.read_only:
         values["is_read_only"] = True
-    text = QWCFile.from_mapping(values).to_xml()
+        from_toml.discard("is_read_only")
+    qwc = QWCFile.from_mapping(values)
+    problems = qwc.problems()
+    if problems:
+        raise CommandError(_qwc_problems(problems, from_toml))
+    text = qwc.to_xml()
     interval = values.get("update_interval")
     written = QWCFile.parse(text).update_interval
     if isinstance(interval, int) and interval != written:
-        # The Web Connector schedules in whole minutes: say what 15 s became.
+        # The Web Connector schedules in whole minutes past the first: say what 90 s became.
         print(
-            f"note: the interval is in seconds and the QWC file holds whole minutes: "
+            f"note: an interval of a minute or more is written in whole minutes: "
             f"{interval} s is written as RunEveryNMinutes {written // 60} ({written} s)",
             file=sys.stderr,
         )
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        QWCFile.parse(text).write(args.output, overwrite=args.overwrite)
+        qwc.write(args.output, overwrite=args.overwrite)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -328,8 +411,8 @@ def read_password(args: argparse.Namespace) -> str:
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         from ..testing import FakeQuickBooks, WebConnector, _check_url
-    except ImportError as exc:
-        raise CommandError(f"simulate needs the testing extra (zeep): {exc}") from None
+    except ImportError:
+        raise needs_extra("simulate", "testing", "zeep") from None
     _check_url(args.url)  # before asking for a password
     try:
         quickbooks = (
@@ -350,7 +433,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         result = connector.update()
     except Exception as exc:  # the server's transport or SOAP errors, as one line
-        raise CommandError(f"the update failed: {type(exc).__name__}: {exc}") from None
+        raise CommandError(f"the update failed: {_unreachable(args.url, exc)}") from None
     print(result.transcript())
     if args.json:
         Path(args.json).write_text(result.to_json(), encoding="utf-8")
@@ -363,6 +446,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if result.close_message:
         print(f"The application says: {result.close_message}")
     return 0 if result.ok else 1
+
+
+def _unreachable(url: str, exc: Exception) -> str:
+    """Why ``url`` gave no Web Connector answer, in one line (no urllib3 or zeep internals)."""
+    import re
+    from urllib.parse import urlsplit
+
+    import requests
+    import zeep.exceptions
+
+    where = urlsplit(url).netloc
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"{where} did not answer in time"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # requests wraps urllib3's retries around the operating system's reason.
+        reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", str(exc))
+        said = reason.group(1).strip() if reason else "no connection"
+        return f"cannot connect to {where}: {said} (is the server running, on that port?)"
+    if isinstance(exc, zeep.exceptions.TransportError):
+        return (
+            f"{url} answered HTTP {exc.status_code}, not the Web Connector service:"
+            " is the path the endpoint's (the AppURL)?"
+        )
+    if isinstance(exc, zeep.exceptions.Fault):
+        return f"the server answered a SOAP fault: {' '.join(str(exc.message).split())[:300]}"
+    return _said(exc)
 
 
 # -- hash-password -------------------------------------------------------------------
@@ -393,6 +502,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..errors import explain
 
     why = explain(args.code)
+    if why.kind == "unknown":
+        raise CommandError(
+            f"{args.code[:60]!r} is no error code: give a qbXML statusCode (3140),"
+            " an HRESULT (0x80040408) or a Web Connector number (QBWC1012)"
+        )
     if args.json:
         print(json.dumps(dataclasses.asdict(why), ensure_ascii=False, indent=2))
         return 0
@@ -424,6 +538,11 @@ def add_explain_parser(commands: Any) -> None:
 
 #: The environment variable ``--db`` falls back to.
 DB_ENV = "QBWC_SPYNE_DB"
+#: The ways every option naming a database accepts (``database``).
+DB_FORMS = (
+    "a SQLite file (PATH, sqlite:PATH or sqlite:///PATH) or a PostgreSQL URL "
+    "(postgresql://USER:PASSWORD@HOST/DB; postgres:// too)"
+)
 _TIMES = ("created", "updated", "lease_until")
 
 
@@ -448,16 +567,10 @@ def _plain(name: str, value: Any) -> str:
 
 
 def _open_queue(args: argparse.Namespace) -> Any:
-    from ..store._queue import SQLiteJobQueue, SQLJobQueue
+    from ..store._queue import SQLJobQueue
 
-    if not args.db:
-        raise CommandError(f"--db is required (or set {DB_ENV})")
     # create=False: a database that is not a queue is refused, and nothing is written to it.
-    if "://" in args.db:
-        return SQLJobQueue(args.db, create=False, prefix=args.prefix)
-    if not Path(args.db).is_file():
-        raise CommandError(f"no job database at {args.db}")
-    return SQLiteJobQueue(args.db, create=False, prefix=args.prefix)
+    return SQLJobQueue(database(args.db, must_exist=True), create=False, prefix=args.prefix)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -517,8 +630,8 @@ def _add_db_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=os.environ.get(DB_ENV),
-        help="the queue's database: a SQLite file, sqlite:///PATH or "
-        f"postgresql+psycopg://USER:PASSWORD@HOST/DB (default: ${DB_ENV}, now %(default)s)",
+        metavar="DB",
+        help=f"the database: {DB_FORMS} (default: ${DB_ENV}, now %(default)s)",
     )
     parser.add_argument(
         "--prefix", default="qbwc_", help="the prefix of the tables' names (default: %(default)s)"
@@ -529,11 +642,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from ..store._migrations import check, upgrade, upgrade_command
     from ..store._sql import Database
 
-    if not args.db:
-        raise CommandError(f"--db is required (or set {DB_ENV})")
-    if "://" not in args.db and args.action == "check" and not Path(args.db).is_file():
-        raise CommandError(f"no database at {args.db}")
-    db = Database(args.db, prefix=args.prefix)
+    db = Database(database(args.db, must_exist=args.action == "check"), prefix=args.prefix)
     try:
         if args.action == "upgrade":
             before, after = upgrade(db)
@@ -592,6 +701,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..store._recorder import connection_status
     from ..store._status import SQLStatusStore
 
+    args.db = args.database or args.db  # `status DB` as the README shows it, or --db
     queue = _open_queue(args)
     store = SQLStatusStore(queue._db, create=False)  # the queue's database, already checked
     try:
@@ -633,18 +743,14 @@ def add_status_parser(commands: Any) -> None:
         "failed and unknown. Connections in trouble come first.",
     )
     status.add_argument(
-        "db",
+        "database",
         nargs="?",
-        default=os.environ.get(DB_ENV),
-        metavar="DB_URL",
-        help=f"the database: a SQLite file, sqlite:///PATH or postgresql+psycopg://... "
-        f"(default: ${DB_ENV})",
+        metavar="DB",
+        help="the database, as --db names it; either may be given",
     )
+    _add_db_arguments(status)
     status.add_argument("--user", help="one user only")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    status.add_argument(
-        "--prefix", default="qbwc_", help="the prefix of the tables' names (default: %(default)s)"
-    )
     status.set_defaults(run=cmd_status)
 
 
@@ -749,10 +855,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, saying a mistake in one line: the usage is a --help away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="QuickBooks Web Connector service tools."
-    )
+    parser = _Parser(prog=PROG, description="QuickBooks Web Connector service tools.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -777,9 +888,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         metavar="STORE",
-        help="session store for a handler: memory, sqlite:PATH or a database URL "
-        "(sqlite:///PATH, postgresql+psycopg://...) (default: memory, one process; "
-        "a WSGI app keeps its own)",
+        help=f"session store for a handler: memory, or a database: {DB_FORMS} "
+        "(default: memory, one process; a WSGI app keeps its own)",
     )
     serve.add_argument(
         "--public-url",
@@ -818,9 +928,13 @@ def build_parser() -> argparse.ArgumentParser:
     qwc.add_argument(
         "--toml", metavar="FILE", help="read properties from a TOML file (options win)"
     )
+    required = qwc.add_argument_group(
+        "required, here or in the --toml file",
+        "AppName, AppURL, AppSupport, AppDescription and UserName must be given.",
+    )
     for field, option in _QWC_OPTIONS.items():
         metavar, text = _QWC_HELP[field]
-        qwc.add_argument(
+        (required if text.endswith("(required)") else qwc).add_argument(
             option,
             dest=field,
             metavar=metavar,

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from .. import events as ev
 from .._xml import XMLError, split_hcp_response
 from ..errors import describe
-from ..exceptions import ConfigurationError, HandlerError
+from ..exceptions import ConfigurationError, HandlerError, StorageError
 from ..store._interfaces import SessionStore
 from ._calls import Call, CallObserver, _current, current_call, notify
 from ._handler import QBWCHandler
@@ -285,7 +285,10 @@ class Core:
             method(event)
         except Exception as exc:
             # Logged here, with the traceback, whatever on_error does: the
-            # handler's author is the one who must see it.
+            # handler's author is the one who must see it. A store's failure
+            # is the database's (an outage), not the handler's code.
+            if isinstance(exc, StorageError):
+                hint = f"{hint.partition('. Fix the handler')[0]}. The database failed: {exc}"
             logger.error(
                 "%s raised %s%s; the traceback follows.",
                 method.__name__,

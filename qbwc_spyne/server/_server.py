@@ -44,7 +44,7 @@ from .._version import __version__
 from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog, utf8_parser
 from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolError
 from ..protocol._calls import CallObserver
-from ..protocol._core import Core
+from ..protocol._core import UNKNOWN_TICKET_MESSAGE, Core
 from ..protocol._handler import QBWCHandler
 from ..store._interfaces import SessionStore
 from ..store._stores import MemorySessionStore
@@ -284,6 +284,39 @@ class _EventManager(EventManager):  # type: ignore[misc]
                 handler(ctx, *args, **kwargs)
 
 
+#: Why tickets go unknown when several processes keep sessions in memory: logged
+#: once at the first request, and added to what the Web Connector's user reads.
+SESSIONS_PER_PROCESS = (
+    "This server runs several worker processes and keeps sessions in memory"
+    " (MemorySessionStore): each process knows only the sessions it started, so most"
+    " calls reach a process that does not know the ticket. Give make_wsgi_app a shared"
+    " store (store=SQLiteSessionStore(path), or SQLSessionStore(url) across hosts),"
+    " or serve with one worker process."
+)
+
+
+class _Core(Core):
+    """The protocol core, saying why a ticket is unknown when the server knows why.
+
+    The Web Connector shows getLastError's and closeConnection's text to its
+    user, who is the one to pass it on.
+    """
+
+    #: Appended to the unknown-ticket answer; set when the server found the cause.
+    unknown_ticket_cause = ""
+
+    def get_last_error(self, ticket: str | None) -> str:
+        return self._explained(super().get_last_error(ticket))
+
+    def close_connection(self, ticket: str | None) -> str:
+        return self._explained(super().close_connection(ticket))
+
+    def _explained(self, answer: str) -> str:
+        if self.unknown_ticket_cause and answer == UNKNOWN_TICKET_MESSAGE:
+            return f"{answer} {self.unknown_ticket_cause}"
+        return answer
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -355,7 +388,7 @@ class QBWCServer(ReferenceInterface):
             # Its sessions are active as long as the core's.
             metrics.session_timeout = session_timeout
             self._metrics_app = make_metrics_app(metrics)
-        self.core = Core(
+        self.core = _Core(
             handler,
             store if store is not None else MemorySessionStore(),
             clock=clock,
@@ -365,6 +398,8 @@ class QBWCServer(ReferenceInterface):
         )
         self.public_url = public_url
         self.max_body_bytes = max_body_bytes
+        self._served = False  # the first request checks how the server runs the app
+        self._first = threading.Lock()
         install_log_filters()
         application = Application(
             [QBWebConnectorSvc],
@@ -409,6 +444,8 @@ class QBWCServer(ReferenceInterface):
     # -- WSGI ------------------------------------------------------------------
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if not self._served:
+            self._check_processes(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         prefix = environ.get("SCRIPT_NAME", "")
         if (
@@ -446,6 +483,23 @@ class QBWCServer(ReferenceInterface):
                 return self._send(start_response, status, f"{exc}\n".encode(), "text/plain")
             return self._send(start_response, status, _fault("Client", str(exc)))
         return self._call_spyne(environ, start_response, body)
+
+    def _check_processes(self, environ: Environ) -> None:
+        """At the first request: refuse quietly to lose sessions between processes.
+
+        Only the WSGI server knows whether it runs the app in several
+        processes (``wsgi.multiprocess``, PEP 3333). With sessions in memory
+        every call reaching another process than authenticate's finds no
+        session, and the Web Connector's user reads "unknown ticket": the
+        operator is told once, with the fix, and the user's text says it too.
+        """
+        with self._first:
+            if self._served:
+                return
+            self._served = True
+            if environ.get("wsgi.multiprocess") and isinstance(self.store, MemorySessionStore):
+                logger.error(SESSIONS_PER_PROCESS)
+                self.core.unknown_ticket_cause = SESSIONS_PER_PROCESS
 
     def _read(self, environ: Environ) -> bytes:
         """Return the body, checked for everything refused before parsing.

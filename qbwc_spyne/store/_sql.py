@@ -60,14 +60,21 @@ ATTEMPTS = 5
 IDLE_PING = 1.0
 
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def database_url(target: str | os.PathLike[str]) -> URL:
     """The SQLAlchemy URL of ``target``: a database URL, or a plain path to a SQLite file.
 
+    One rule for every place a database is named (the stores, ``--db``,
+    ``--store``): ``sqlite:PATH`` is the file PATH as ``sqlite:///PATH`` is,
+    and ``postgres://``, which hosting platforms put in ``DATABASE_URL``,
+    is PostgreSQL.
+
     Args:
-        target: ``sqlite:///jobs.db``, ``postgresql+psycopg://user@host/db``,
-            ``postgresql://...`` (psycopg 3 is used), or a file path.
+        target: ``sqlite:///jobs.db``, ``sqlite:jobs.db``,
+            ``postgresql+psycopg://user@host/db``, ``postgresql://...`` or
+            ``postgres://...`` (psycopg 3 is used), or a file path.
 
     Returns:
         The URL, its driver named.
@@ -77,8 +84,15 @@ def database_url(target: str | os.PathLike[str]) -> URL:
     """
     text = os.fspath(target)
     if "://" not in text:
-        if not text or text.startswith(("sqlite:", "postgresql:", "postgres:")):
-            raise DatabaseURLError(f"malformed database URL {text!r}: expected scheme://...")
+        if text.startswith("sqlite:") and text != "sqlite:":
+            return URL.create("sqlite", database=text[len("sqlite:") :])
+        # A scheme without // (redis:x, postgresql:db) is a mistake, not a file
+        # to create; one letter and a colon is a Windows drive.
+        if not text or _SCHEME.match(text):
+            raise DatabaseURLError(
+                f"malformed database URL {_safe(text)!r}: expected sqlite:PATH,"
+                " sqlite:///PATH, postgresql://USER@HOST/DATABASE or a file path"
+            )
         return URL.create("sqlite", database=text)
     try:
         url = make_url(text)
@@ -86,23 +100,25 @@ def database_url(target: str | os.PathLike[str]) -> URL:
         raise DatabaseURLError(f"malformed database URL {_safe(text)!r}") from None
     except ValueError as exc:  # e.g. a port that is not a number
         raise DatabaseURLError(f"malformed database URL {_safe(text)!r}: {exc}") from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend == "sqlite" and driver == "pysqlite":
+    # Read from the scheme's text: asking SQLAlchemy for the driver imports
+    # the dialect, and an unknown one fails with a NoSuchModuleError.
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
         if url.host or not url.database:
             raise DatabaseURLError(
-                f"malformed SQLite URL {text!r}: expected sqlite:///relative.db"
-                " or sqlite:////absolute/path.db"
+                f"malformed SQLite URL {text!r}: expected sqlite:///relative.db,"
+                " sqlite:////absolute/path.db or sqlite:PATH"
             )
-        return url
-    if backend == "postgresql" and driver in ("psycopg", "psycopg2"):
+        return url.set(drivername="sqlite")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg", "psycopg2"):
         # psycopg 3 is the driver shipped with the postgres extra; a bare
         # postgresql:// (which SQLAlchemy maps to psycopg2) means it too.
         if not url.database:
             raise DatabaseURLError(f"malformed PostgreSQL URL {_safe(text)!r}: no database name")
         return url.set(drivername="postgresql+psycopg")
     raise DatabaseURLError(
-        f"unsupported database URL scheme {url.drivername!r}:"
-        " use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+        f"unsupported database URL scheme {url.drivername[:40]!r}:"
+        " use sqlite:///PATH, sqlite:PATH or postgresql://USER@HOST/DATABASE"
     )
 
 
@@ -218,16 +234,23 @@ class Database:
                     conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
             return engine
-        engine = create_engine(
-            self.url,
-            pool_size=self._pool_size,
-            max_overflow=self._pool_size,
-            # The connection returned last is taken first: a call's statements,
-            # milliseconds apart, use one connection, which needs no ping.
-            pool_use_lifo=True,
-            pool_timeout=self._timeout,
-            connect_args={"connect_timeout": max(1, round(self._timeout))},
-        )
+        try:
+            engine = create_engine(
+                self.url,
+                pool_size=self._pool_size,
+                max_overflow=self._pool_size,
+                # The connection returned last is taken first: a call's statements,
+                # milliseconds apart, use one connection, which needs no ping.
+                pool_use_lifo=True,
+                pool_timeout=self._timeout,
+                connect_args={"connect_timeout": max(1, round(self._timeout))},
+            )
+        except ImportError:  # the driver, an extra
+            raise ConfigurationError(
+                "PostgreSQL needs psycopg 3, in the postgres extra: pip install"
+                " 'qbwc_spyne[postgres]' (from a clone of the repository:"
+                " pip install '.[postgres]')"
+            ) from None
 
         @event.listens_for(engine, "checkin")
         def checkin(dbapi_conn: Any, record: Any) -> None:
