@@ -519,3 +519,49 @@ def test_the_seed_style_example_writes_its_qwc_file_outside_the_clone(tmp_path):
     assert f"import {tmp_path / 'seed_style.qwc'}" in line, line
     assert (tmp_path / "seed_style.qwc").is_file()
     assert not (ROOT / "seed_style.qwc").exists()
+
+
+QWC_VALUES = st.text(max_size=40)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "--app-name",
+                    "--app-url",
+                    "--support-url",
+                    "--description",
+                    "--user",
+                    "--owner-id",
+                    "--file-id",
+                    "--interval",
+                    "--qb-type",
+                ]
+            ),
+            QWC_VALUES | st.sampled_from(["https://shop.example.com/q", "30", "-5", "QBPOS"]),
+        ),
+        max_size=9,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_qwc_given_any_options_writes_a_file_or_says_why_in_one_line(options):
+    """Whatever values the options get: a valid file on stdout, or one error line, exit 1 or 2."""
+    import contextlib
+    import io
+
+    # --option=value: a value starting with "-" is a value, not another option.
+    out, err = io.StringIO(), io.StringIO()
+    status: Any
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = _cli.main(["qwc", *(f"{option}={value}" for option, value in options)])
+        except SystemExit as exit_:  # argparse's refusal
+            status = exit_.code
+    if status == 0:
+        from qbwc_spyne.qwc import QWCFile
+
+        QWCFile.parse(out.getvalue()).validate()
+    else:
+        assert status in (1, 2) and err.getvalue().count("\n") == 1, err.getvalue()

@@ -209,7 +209,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Metrics: {url}metrics")
     if args.dashboard:
         print(f"Dashboard: {url}dashboard/")
-    print("This is werkzeug's development server; in production use gunicorn. Ctrl-C stops.")
+    print(
+        "This is werkzeug's development server; in production use gunicorn"
+        " (-c python:qbwc_spyne.gunicorn). Ctrl-C stops."
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -459,11 +462,15 @@ def _unreachable(url: str, exc: Exception) -> str:
     where = urlsplit(url).netloc
     if isinstance(exc, requests.exceptions.Timeout):
         return f"{where} did not answer in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"cannot connect to {where}: the TLS handshake failed (is its certificate trusted?)"
     if isinstance(exc, requests.exceptions.ConnectionError):
         # requests wraps urllib3's retries around the operating system's reason.
         reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", str(exc))
         said = reason.group(1).strip() if reason else "no connection"
-        return f"cannot connect to {where}: {said} (is the server running, on that port?)"
+        if "refused" in said.lower():
+            said += " (is the server running, on that port?)"
+        return f"cannot connect to {where}: {said}"
     if isinstance(exc, zeep.exceptions.TransportError):
         return (
             f"{url} answered HTTP {exc.status_code}, not the Web Connector service:"
@@ -871,7 +878,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="serve a handler or WSGI app with werkzeug (development)",
         description="Serve TARGET for the Web Connector with werkzeug's development server. "
-        "In production, run the WSGI app with gunicorn: gunicorn 'module:app'.",
+        "In production, run the WSGI app with gunicorn and the package's settings: "
+        "gunicorn 'module:app' -c python:qbwc_spyne.gunicorn.",
     )
     serve.add_argument(
         "target",
