@@ -90,6 +90,11 @@ _BLOCKING = ("failed", "cancelled", "blocked")
 _NULL = json.dumps(None)
 
 
+def _like(text: str) -> str:
+    """A LIKE pattern (escape character ``!``) matching ``text`` anywhere."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
 def _json_text(value: Any, what: str) -> str:
     try:
         return json.dumps(value, allow_nan=False)
@@ -722,6 +727,7 @@ class SQLJobQueue:
         user: str | None = None,
         states: Iterable[JobState] = (),
         kind: str | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Job], int]:
@@ -730,6 +736,12 @@ class SQLJobQueue:
         Args:
             user, states, kind: keep only the jobs of this user, in these
                 states, of this kind (None or empty: any).
+            search: keep only the jobs whose key or payload holds this text
+                (an order number, a customer's name), ASCII letters in
+                either case; None or empty: any. The payload is searched as
+                its JSON text, so ``"`` and non-ASCII letters are looked for
+                as JSON writes them. Every row is read to count the matches
+                (no index holds text inside a payload).
             limit: the page's size, 1 or more.
             offset: jobs to skip, 0 or more.
 
@@ -749,6 +761,15 @@ class SQLJobQueue:
         if kind:
             clauses.append("kind = :kind")
             params["kind"] = kind
+        if search:
+            # LIKE's own characters stand for themselves; lower() on both sides
+            # folds case alike on SQLite and PostgreSQL.
+            clauses.append(
+                "(lower(\"key\") LIKE lower(:key_like) ESCAPE '!'"
+                " OR lower(payload) LIKE lower(:payload_like) ESCAPE '!')"
+            )
+            params["key_like"] = _like(search)
+            params["payload_like"] = _like(json.dumps(search)[1:-1])
         wanted = [s.value for s in states]
         if wanted:
             clauses.append("state IN :states")
