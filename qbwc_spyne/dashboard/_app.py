@@ -768,7 +768,7 @@ class Dashboard:
                 raise BadRequest("No live client was given to the dashboard.")
             if not user.strip() or len(user) > FILTER_MAX or _CONTROL.search(user):
                 raise BadRequest("Name the Web Connector user to check.")
-            expect = _expect(self.live.status(user), now=self.clock())
+            expect = _expect(self.live.status(user), now=self.clock(), wait=self.live_timeout)
             check = HealthCheck(self.live, user, timeout=self.live_timeout)
         return self._page(
             adapter,
@@ -851,17 +851,17 @@ def _verdict(exc: QBWCError) -> str:
     return "No answer: the check ended without one."
 
 
-def _expect(found: list[ConnectionStatus], *, now: float) -> str:
+def _expect(found: list[ConnectionStatus], *, now: float, wait: float) -> str:
     """What a health check waits for, from what the status says of the user's Web Connector."""
     seen = [s.last_seen for s in found if s.last_seen]
     if any(s.ticket for s in found):
         return "A session is open: the check goes out at the Web Connector's next ask."
     if not seen:
-        return "The check goes out at the Web Connector's next update."
+        return f"The check goes out at the Web Connector's next update, if within {wait:g} s."
     ago = max(0, round(now - max(seen)))
     return (
         f"No session is open (last call {_when(max(seen))}, {ago} s ago): the check goes"
-        " out at the Web Connector's next scheduled update."
+        f" out at the Web Connector's next scheduled update, if within {wait:g} s."
     )
 
 
