@@ -1276,6 +1276,7 @@ class TestBulk:
             {"action": "retry", "job": "0"},
             {"action": "retry", "job": "9" * 30},
             {"action": "retry", "job": [str(n) for n in range(1, 7)]},  # more than a page (5)
+            {"action": "retry", "job": "1", "state": "bogus"},  # the way back is checked first
         ],
     )
     def test_a_malformed_bulk_form_is_400_and_changes_nothing(self, queue, client, form):

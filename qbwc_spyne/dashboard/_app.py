@@ -612,17 +612,16 @@ class Dashboard:
         action = request.form.get("action", "")
         if action not in BULK:
             raise BadRequest("action must be retry or cancel")
-        ids: list[int] = []
-        for given in request.form.getlist("job"):
-            if not _PAGE.fullmatch(given) or not 0 < int(given) <= MAX_ID:
-                raise BadRequest("each job must be a job's id")
-            if int(given) not in ids:
-                ids.append(int(given))
-        if not ids:
+        back = _filters(request.form).query()  # checked before anything moves
+        given = request.form.getlist("job")
+        if not given:
             raise BadRequest("Tick the jobs to act on first.")
         # What one page of the list can tick: the work of one request stays bounded.
-        if len(ids) > self.page_size:
+        if len(given) > self.page_size:
             raise BadRequest(f"Act on at most {self.page_size} jobs at once.")
+        if not all(_PAGE.fullmatch(text) and 0 < int(text) <= MAX_ID for text in given):
+            raise BadRequest("each job must be a job's id")
+        ids = list(dict.fromkeys(int(text) for text in given))
         act = retry_job if action == "retry" else cancel_job
         outcomes: list[tuple[int, Job | None, str | None]] = []
         for job_id in ids:
@@ -643,7 +642,7 @@ class Dashboard:
             verb=BULK[action],
             outcomes=outcomes,
             done=len(done),
-            back=_filters(request.form).query(),
+            back=back,
         )
 
     def _job(self, job_id: int) -> Job:
@@ -777,7 +776,7 @@ class Dashboard:
             # The check may wait for the Web Connector's next update: the page
             # says so at once and how long it has waited, while it waits.
             stream=check is not None,
-            headers={"X-Accel-Buffering": "no"},  # nginx: pass each piece on at once
+            headers={"X-Accel-Buffering": "no"} if check else None,  # nginx: pass each piece on
             user=user,
             check=check,
             expect=expect,
