@@ -997,6 +997,12 @@ class TestRequestShown:
         job = queue.enqueue(user="shop", kind="k")
         assert shown_text(client.get(f"/jobs/{job.id}"), "no-request").startswith("Not sent yet")
 
+    def test_a_job_just_claimed_says_it_is_being_sent(self, queue, client):
+        """Claimed by a session that has not built its request yet: not "cleared"."""
+        job = queue.enqueue(user="shop", kind="k")
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert shown_text(client.get(f"/jobs/{job.id}"), "no-request").startswith("Being sent")
+
     def test_a_done_job_says_its_request_was_cleared(self, queue, client):
         """Done without keep_request: the request is cleared, and the page says why."""
         job = queue.enqueue(user="shop", kind="k")

@@ -187,7 +187,7 @@ def _when(value: float | None) -> str:
 
 
 #: A word with a hyphen, a dash, "?" or "…" in it: Chromium breaks a word after each
-#: ("SO-|1001", "2026-|12-06"), and Firefox after most.
+#: ("SO-|1001", "2026-|12-06").
 _BREAKABLE = re.compile(r"[^\s]*[-?\u2010-\u2014\u2026][^\s]*")
 
 
@@ -195,8 +195,9 @@ def _words(text: Any) -> Markup:
     """Text for a table cell, escaped, each word with a hyphen or a dash kept whole.
 
     The stylesheet breaks lines between words only, but browsers also break
-    after a hyphen or a dash: an order number "SO-1001" or a date would come
-    out in pieces in a narrow column. White space stays the place to break.
+    after a hyphen or a dash (see :data:`_BREAKABLE`): an order number
+    "SO-1001" or a date would come out in pieces in a narrow column. White
+    space stays the place to break.
     """
     from markupsafe import Markup, escape  # Jinja2's: the dashboard extra's
 
@@ -239,9 +240,10 @@ def layout_xml(document: str, *, indent: str = "  ") -> str:
 
     Strategy: a tokenizer, not a parser. Nothing is resolved or expanded
     (an entity reference stays the text it is), a truncated or malformed
-    document is laid out as far as it goes, and only white space between
-    tags changes: the characters that are not white space come out the
-    same, in the same order. An element holding only text stays on one line.
+    document is laid out as far as it goes, and only white space changes
+    (around tags, and around text between tags): the characters that are
+    not white space come out the same, in the same order. An element
+    holding only text stays on one line, its text untouched.
 
     Args:
         document: the document's text (the caller caps its size).
@@ -297,6 +299,8 @@ def _missing_request(job: Job) -> str:
         return "Purged: what the job carried is gone."
     if job.state is JobState.DONE:
         return "Not kept (a done job's request is cleared unless the queue keeps it)."
+    if job.state is JobState.IN_FLIGHT:
+        return "Being sent: the session that holds the job is building its request."
     if job.attempts == 0:
         return "Not sent yet: the request is built when a session sends the job."
     if job.state in (JobState.PENDING, JobState.BLOCKED):
