@@ -8,6 +8,10 @@ pending, failed and unknown). Each page is rendered through the WSGI app
 (werkzeug's test client, no socket), and its median time printed beside
 the floor: the plain ``SELECT "user", state, count(*) ... GROUP BY`` the
 connections page cannot do without, run with sqlite3 on the same file.
+A search of the jobs' keys and payloads reads every row (no index holds
+text inside a payload): it is printed beside the same scan done by hand.
+Bulk actions are timed for one page of ticked jobs (50 cancels), and a
+job's page for one that keeps a 256 KiB answer (only its head is laid out).
 Target: the connections page in under 300 ms.
 """
 
@@ -113,6 +117,31 @@ def main() -> None:
             return get
 
         conn = sqlite3.connect(path)
+        # One job keeps a whole 256 KiB answer: its page lays out only the head.
+        rets = "".join(f"<CustomerRet><Name>c{n}</Name></CustomerRet>" for n in range(7000))
+        with conn:
+            conn.execute(
+                "UPDATE qbwc_jobs SET response = ? WHERE id = 1",
+                (f"<QBXML><QBXMLMsgsRs><CustomerQueryRs>{rets}</CustomerQueryRs>"
+                 "</QBXMLMsgsRs></QBXML>",),
+            )  # fmt: skip
+        pending = [
+            row[0]
+            for row in conn.execute("SELECT id FROM qbwc_jobs WHERE state = 'pending' ORDER BY id")
+        ]
+        batches = iter([pending[n : n + 50] for n in range(0, len(pending), 50)])
+
+        def bulk_cancel() -> object:
+            answer = client.post(
+                "/jobs/bulk", data={"action": "cancel", "job": next(batches)}, headers=headers
+            )
+            assert answer.status_code == 200, answer.status_code
+            return answer.data
+
+        def scan() -> object:
+            return conn.execute(
+                "SELECT count(*) FROM qbwc_jobs WHERE payload LIKE '%nowhere%'"
+            ).fetchall()
 
         def floor() -> object:
             return conn.execute(
@@ -141,6 +170,14 @@ def main() -> None:
                 median_ms(page("/jobs?user=user0007&state=failed"), args.repeat),
             ),
             ("one job", median_ms(page(f"/jobs/{args.jobs // 2}"), args.repeat)),
+            ("one job with a 256 KiB answer", median_ms(page("/jobs/1"), args.repeat)),
+            (
+                "search: one customer (1 match)",
+                median_ms(page('/jobs?q=Customer 4711"'), args.repeat),
+            ),
+            ("search: no match", median_ms(page("/jobs?q=nowhere"), args.repeat)),
+            ("  floor: SELECT count(*) ... LIKE (a scan)", median_ms(scan, args.repeat)),
+            ("bulk: cancel 50 ticked jobs", median_ms(bulk_cancel, min(args.repeat, 5))),
         ]
         conn.close()
         queue.close()

@@ -15,6 +15,7 @@ from werkzeug.test import Client
 
 from qbwc_spyne import JobState, MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
 from qbwc_spyne.dashboard import make_dashboard_app
+from qbwc_spyne.dashboard._app import SHOWN_CHARS, layout_xml
 from qbwc_spyne.exceptions import ConfigurationError
 from qbwc_spyne.status import MemoryStatusStore, SQLStatusStore
 from qbwc_spyne.store._status import CallEntry, StatusUpdate
@@ -406,6 +407,8 @@ class TestBadInput:
             "page=",
             "user=a%00b",
             "kind=" + "k" * 201,
+            "q=" + "k" * 201,
+            "q=SO%0A1",
         ],
     )
     def test_a_malformed_filter_is_400_saying_what_is_wrong(self, client, query):
@@ -438,7 +441,10 @@ class TestBadInput:
 
 def page_ids(answer) -> list[int]:
     root = lxml.html.fromstring(answer.text)
-    return [int(a.text) for a in root.xpath("//table[@id='jobs']/tbody/tr/td[1]/a")]
+    return [
+        int(a.text)
+        for a in root.xpath("//table[@id='jobs']/tbody/tr/td/a[contains(@href, '/jobs/')]")
+    ]
 
 
 class PlainQueue:
@@ -518,7 +524,7 @@ class TestJobs:
         assert queue.progress(job.id, ticket="t2", now=4.5, request=document, writes=True)
         root = lxml.html.fromstring(client.get(f"/jobs/{job.id}").text)
         shown = root.get_element_by_id("request").text_content()
-        assert shown.startswith("<QBXML>xxx") and len(shown) < 4100
+        assert shown.startswith("<QBXML>\n  xxx") and len(shown) <= SHOWN_CHARS + len("\n…")
         download = client.get(f"/jobs/{job.id}/request.xml")
         assert download.text == document
         assert download.headers["Content-Disposition"].startswith("attachment;")
@@ -607,16 +613,24 @@ class TestEscaping:
         assert_no_markup_from(answer.text, message)
 
 
+def made_queue(request, tmp_path):
+    """The queue ``request.param`` names: in a SQLite file, on PostgreSQL, or a PlainQueue."""
+    if request.param == "plain":
+        return PlainQueue()
+    made: SQLJobQueue
+    if request.param == "file":
+        made = SQLiteJobQueue(tmp_path / "jobs.db")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
+    request.addfinalizer(made.close)
+    return made
+
+
 @pytest.fixture(params=["file", "postgresql"])
 def sql_queue(request, tmp_path):
     """The queue in a SQLite file and on PostgreSQL."""
-    if request.param == "file":
-        yield SQLiteJobQueue(tmp_path / "jobs.db")
-        return
-    postgres = request.getfixturevalue("postgres")
-    made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
-    yield made
-    made.close()
+    return made_queue(request, tmp_path)
 
 
 class TestJobsPage:
@@ -743,7 +757,7 @@ class TestConnections:
         users = connection_users(watched.get("/"))
         assert users[-1] == "calm"
         assert set(users[:3]) == {"erred", "stale", "failing"}
-        page = watched.get("/").text
+        page = lxml.html.fromstring(watched.get("/").text).text_content()
         assert "2 failed job(s)" in page
         assert "the last update ended in an error" in page
         assert "not seen since" in page
@@ -882,6 +896,67 @@ class TestLive:
         failure = lxml.html.fromstring(answer.text).get_element_by_id("failure").text_content()
         assert failure.startswith("QuickBooksOffline:") and "never seen" in failure
 
+    def test_the_page_says_it_is_waiting_before_the_answer_comes(self, queue):
+        """The page streams: the check's waiting line arrives while the check is queued and
+        unanswered; the answer follows when the Web Connector's update brings it."""
+        from qbwc_spyne import QueueHandler, make_wsgi_app
+        from qbwc_spyne.queue._live import LiveClient
+        from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+        handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", keep_alive=0)
+        endpoint = make_wsgi_app(handler)
+        app = make_dashboard_app(queue, live=LiveClient(queue, poll=0.01), password=PASSWORD)
+        browser = Client(app)
+        assert log_in(browser) == 303
+        form = browser.get("/live")
+        answer = browser.post(
+            "/live", data={"csrf": csrf_of(form.text), "user": "shop"}, buffered=False
+        )
+        assert answer.status_code == 200
+        pieces = answer.iter_encoded()
+        head = ""
+        while 'id="waiting"' not in head:
+            head += next(pieces).decode()
+        # Said before any answer: no Web Connector has run yet, so none can have come.
+        assert 'id="verdict"' not in head
+        for _ in range(1000):  # the check is queued by its own thread (a bounded wait)
+            if queue.runnable(user="shop"):
+                break
+            time.sleep(0.01)
+        WebConnector(endpoint, user="shop", password="pw", quickbooks=FakeQuickBooks()).update()
+        page = head + "".join(piece.decode() for piece in pieces)
+        root = lxml.html.fromstring(page)
+        assert root.get_element_by_id("verdict").text_content() == "QuickBooks answered."
+        assert "13.0" in root.get_element_by_id("health").text_content()
+
+    def test_a_user_seen_recently_but_gone_gets_a_clear_answer_when_the_wait_ends(
+        self, queue, status
+    ):
+        """Seen a minute ago, no session open, no update comes: the page says what it waits
+        for, then that nothing was sent to QuickBooks; the check is cancelled."""
+        from qbwc_spyne.queue._live import LIVE_KIND, LiveClient
+
+        seen(status, "shop", at=time.time() - 60)
+        live = LiveClient(queue, status=status, poll=0.01)
+        app = make_dashboard_app(
+            queue, live=live, status=status, password=PASSWORD, live_timeout=0.5
+        )
+        browser = Client(app)
+        assert log_in(browser) == 303
+        form = browser.get("/live")
+        answer = browser.post("/live", data={"csrf": csrf_of(form.text), "user": "shop"})
+        root = lxml.html.fromstring(answer.text)
+        waiting = root.get_element_by_id("waiting").text_content()
+        assert "No session is open" in waiting and "next scheduled update" in waiting
+        assert root.get_element_by_id("verdict").text_content() == (
+            "No answer within 0.5 s: the Web Connector did not ask for work in that time,"
+            " so nothing was sent to QuickBooks."
+        )
+        assert root.get_element_by_id("failure").text_content().startswith("LiveTimeout:")
+        assert root.get_element_by_id("ended").text_content().startswith("Ended after")
+        checks = [job for job in queue.jobs(user="shop") if job.kind == LIVE_KIND]
+        assert [job.state for job in checks] == [JobState.CANCELLED]
+
     @pytest.mark.parametrize("user", ["", "   ", "a\x00b"])
     def test_a_health_check_without_a_user_is_400(self, queue, user):
         """The form must name a user; nothing is queued."""
@@ -900,3 +975,357 @@ class TestLive:
         for bad in (0, -1, float("inf")):
             with pytest.raises(ConfigurationError, match="live_timeout"):
                 make_dashboard_app(queue, password=PASSWORD, live_timeout=bad)
+
+
+def shown_text(answer, element_id: str) -> str:
+    return lxml.html.fromstring(answer.text).get_element_by_id(element_id).text_content()
+
+
+class TestRequestShown:
+    def test_a_job_retried_says_its_request_is_built_anew(self, queue, client):
+        """Pending again after Retry: not "a done job's request is cleared", which it is not."""
+        job = queue.enqueue(user="shop", kind="k")
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert queue.progress(job.id, ticket="t", now=1.5, request="<QBXML/>", attempts=1)
+        assert queue.fail(job.id, ticket="t", now=2.0, code="3140", message="bad ref")
+        assert queue.retry(job.id, now=3.0)
+        said = shown_text(client.get(f"/jobs/{job.id}"), "no-request")
+        assert "queued again" in said and "done job" not in said
+
+    def test_a_job_never_sent_says_so(self, queue, client):
+        """A new job has no request yet: it is built when a session sends the job."""
+        job = queue.enqueue(user="shop", kind="k")
+        assert shown_text(client.get(f"/jobs/{job.id}"), "no-request").startswith("Not sent yet")
+
+    def test_a_job_just_claimed_says_it_is_being_sent(self, queue, client):
+        """Claimed by a session that has not built its request yet: not "cleared"."""
+        job = queue.enqueue(user="shop", kind="k")
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert shown_text(client.get(f"/jobs/{job.id}"), "no-request").startswith("Being sent")
+
+    def test_a_done_job_says_its_request_was_cleared(self, queue, client):
+        """Done without keep_request: the request is cleared, and the page says why."""
+        job = queue.enqueue(user="shop", kind="k")
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert queue.progress(job.id, ticket="t", now=1.5, request="<QBXML/>")
+        assert queue.complete(job.id, ticket="t", now=2.0)
+        said = shown_text(client.get(f"/jobs/{job.id}"), "no-request")
+        assert "done job's request is cleared" in said
+
+    def test_the_request_and_answer_are_laid_out_one_element_a_line(self, queue, client):
+        """qbXML sent as one line is shown indented, an element per line, text kept whole."""
+        job = queue.enqueue(user="shop", kind="k")
+        document = (
+            '<?xml version="1.0" encoding="utf-8"?><?qbxml version="13.0"?>'
+            '<QBXML><QBXMLMsgsRq onError="stopOnError"><CustomerAddRq requestID="1">'
+            "<CustomerAdd><Name>Acme &amp; Sons</Name><Memo></Memo></CustomerAdd>"
+            "</CustomerAddRq></QBXMLMsgsRq></QBXML>"
+        )
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert queue.progress(job.id, ticket="t", now=1.5, request=document)
+        answer = '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><CustomerAddRs statusCode="0"/>'
+        assert queue.fail(job.id, ticket="t", now=2.0, code="1", message="m", response=answer)
+        page = client.get(f"/jobs/{job.id}")
+        assert shown_text(page, "request").splitlines() == [
+            '<?xml version="1.0" encoding="utf-8"?>',
+            '<?qbxml version="13.0"?>',
+            "<QBXML>",
+            '  <QBXMLMsgsRq onError="stopOnError">',
+            '    <CustomerAddRq requestID="1">',
+            "      <CustomerAdd>",
+            "        <Name>Acme &amp; Sons</Name>",
+            "        <Memo></Memo>",
+            "      </CustomerAdd>",
+            "    </CustomerAddRq>",
+            "  </QBXMLMsgsRq>",
+            "</QBXML>",
+        ]
+        # A truncated answer (the queue caps what it keeps) is laid out as far as it goes.
+        assert (
+            shown_text(page, "response").splitlines()[-1] == '    <CustomerAddRs statusCode="0"/>'
+        )
+
+    def test_a_huge_answer_shows_only_its_laid_out_head(self, queue, client):
+        """256 KiB of answer: the page holds at most SHOWN_CHARS of it, and says it was cut."""
+        job = queue.enqueue(user="shop", kind="k")
+        rows = "".join(f"<CustomerRet><Name>c{n}</Name></CustomerRet>" for n in range(8000))
+        huge = (
+            f"<QBXML><QBXMLMsgsRs><CustomerQueryRs>{rows}</CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+        )
+        assert len(huge) > 256 * 1024
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert queue.fail(job.id, ticket="t", now=2.0, code="1", message="m", response=huge)
+        shown = shown_text(client.get(f"/jobs/{job.id}"), "response")
+        assert len(shown) <= SHOWN_CHARS + len("\n…") and shown.endswith("\n…")
+        assert "        <Name>c0</Name>" in shown.splitlines()
+
+
+def _ink(text: str) -> str:
+    """The characters that are not white space."""
+    return re.sub(r"\s", "", text)
+
+
+#: Elements as qbXML has them: text or children, never both.
+_names = st.sampled_from(["QBXML", "CustomerAdd", "Name", "Memo", "a", "B-1", "x.y"])
+_values = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12).filter(
+    lambda t: t.strip() == t
+)
+
+
+_attributes = st.lists(
+    st.tuples(st.sampled_from(["requestID", "onError", "iterator"]), _values),
+    max_size=2,
+    unique_by=lambda pair: pair[0],
+)
+
+
+def _build(name, attributes, content):
+    from lxml import etree
+
+    element = etree.Element(name, dict(attributes))
+    if isinstance(content, str):
+        element.text = content or None
+    else:
+        element.extend(content)
+    return element
+
+
+_trees = st.recursive(
+    st.builds(_build, _names, _attributes, _values),
+    lambda children: st.builds(
+        _build, _names, _attributes, st.lists(children, min_size=1, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+class TestLayout:
+    @given(text=st.text(max_size=300))
+    @example(text='<a b=">"><c/>text <!-- x > y --></a>')
+    @example(text="<a><![CDATA[ <b> ]]></a><")
+    @example(text='<a b="unclosed><c>')
+    def test_only_white_space_changes_whatever_the_text(self, text):
+        """Any text, well formed or not, truncated anywhere: the same characters, in order."""
+        assert _ink(layout_xml(text)) == _ink(text)
+
+    @given(tree=_trees)
+    def test_a_well_formed_document_reads_back_as_the_same_tree(self, tree):
+        """Laid out and parsed again (blank text dropped), it is the same document."""
+        from lxml import etree
+
+        original = etree.tostring(tree, encoding="unicode")
+        again = etree.fromstring(layout_xml(original), etree.XMLParser(remove_blank_text=True))
+        assert etree.tostring(again, encoding="unicode") == original
+
+    def test_entities_are_shown_never_expanded(self):
+        """A document declaring entities lays out as the text it is: a reference stays one."""
+        bomb = (
+            '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            "<x><y>&b;&b;&b;</y></x>"
+        )
+        laid = layout_xml(bomb)
+        assert "  <y>&b;&b;&b;</y>" in laid.splitlines()
+        assert len(laid) < len(bomb) + 20
+
+
+class TestSearch:
+    @pytest.fixture(params=["plain", "file", "postgresql"])
+    def any_queue(self, request, tmp_path):
+        """A queue paged by the dashboard itself, and the SQL queues, which page in SQL."""
+        return made_queue(request, tmp_path)
+
+    def jobs(self, queue):
+        return {
+            "key": queue.enqueue(user="shop", kind="k", key="SO-1001").id,
+            "payload": queue.enqueue(user="shop", kind="k", payload={"order": "SO-2002"}).id,
+            "quoted": queue.enqueue(user="shop", kind="k", payload={"c": 'Müller "Söhne"'}).id,
+            "percent": queue.enqueue(user="shop", kind="k", payload={"n": "100% done"}).id,
+            "digits": queue.enqueue(user="shop", kind="k", payload={"n": "1000 done"}).id,
+            "other": queue.enqueue(user="other", kind="k", payload={"order": "SO-2002b"}).id,
+        }
+
+    @pytest.mark.parametrize(
+        ("search", "found"),
+        [
+            ("SO-1001", ["key"]),
+            ("so-1001", ["key"]),  # letters in either case
+            ("SO-2002", ["payload", "other"]),
+            ('Müller "Söhne"', ["quoted"]),  # as the payload's JSON writes it
+            ("100%", ["percent"]),  # LIKE's characters stand for themselves
+            ("0_d", []),
+            ("1!", []),
+        ],
+    )
+    def test_a_search_finds_jobs_by_key_or_payload_text(self, any_queue, search, found):
+        """The jobs list finds an order number in a key or a payload, on every queue."""
+        ids = self.jobs(any_queue)
+        browser = Client(make_dashboard_app(any_queue, password=PASSWORD, page_size=50))
+        assert log_in(browser) == 303
+        answer = browser.get("/jobs", query_string={"q": search})
+        assert page_ids(answer) == sorted((ids[name] for name in found), reverse=True)
+
+    def test_a_search_combines_with_the_filters_and_pages(self, any_queue):
+        """user narrows a search; the pager keeps the search; the count counts matches."""
+        ids = [any_queue.enqueue(user="shop", kind="k", key=f"SO-{n}").id for n in range(7)]
+        any_queue.enqueue(user="other", kind="k", key="SO-x")
+        any_queue.enqueue(user="shop", kind="k", key="INV-1")
+        browser = Client(make_dashboard_app(any_queue, password=PASSWORD, page_size=5))
+        assert log_in(browser) == 303
+        first = browser.get("/jobs?user=shop&q=SO-")
+        assert page_ids(first) == ids[::-1][:5]
+        assert "7 jobs; page 1 of 2" in first.text
+        root = lxml.html.fromstring(first.text)
+        assert root.xpath("//form[@class='filters']//input[@name='q']/@value") == ["SO-"]
+        older = root.xpath("//nav[@class='pager']/a[text()='Older']/@href")[0]
+        assert page_ids(browser.get(older)) == ids[::-1][5:]
+
+    def test_jobs_page_searches_in_the_database_and_counts_the_matches(self, sql_queue):
+        """search pages with the same LIMIT and OFFSET; the count is of matches only."""
+        ids = [
+            sql_queue.enqueue(user="a", kind="x", payload={"order": f"A{n}"}).id for n in range(5)
+        ]
+        sql_queue.enqueue(user="a", kind="x", payload={"order": "B"})
+        page, total = sql_queue.jobs_page(search="a", limit=2, offset=1)
+        assert total == 5
+        assert [job.id for job in page] == ids[::-1][1:3]
+
+
+def tick(client, path="/jobs"):
+    """The bulk form's security token, from the jobs list a browser shows."""
+    return csrf_of(client.get(path).text)
+
+
+class TestBulk:
+    def test_retry_ticked_retries_each_of_them_and_no_other(self, queue, client):
+        """Three failed jobs, two ticked: those two are pending, the third still failed."""
+        jobs = [failed_job(queue) for _ in range(3)]
+        answer = client.post(
+            "/jobs/bulk",
+            data={"csrf": tick(client), "action": "retry", "job": [jobs[0].id, jobs[2].id]},
+        )
+        assert answer.status_code == 200
+        assert shown_text(answer, "summary").startswith("2 of 2 retried")
+        states = [queue.get(job.id).state for job in jobs]
+        assert states == [JobState.PENDING, JobState.FAILED, JobState.PENDING]
+
+    def test_cancel_ticked_cancels_each_of_them(self, queue, client):
+        """Two pending jobs ticked: both cancelled."""
+        jobs = [queue.enqueue(user="shop", kind="k") for _ in range(2)]
+        answer = client.post(
+            "/jobs/bulk",
+            data={"csrf": tick(client), "action": "cancel", "job": [j.id for j in jobs]},
+        )
+        assert answer.status_code == 200
+        assert [queue.get(j.id).state for j in jobs] == [JobState.CANCELLED] * 2
+
+    def test_a_job_that_moved_on_is_refused_with_its_reason_and_the_rest_still_go(
+        self, queue, client
+    ):
+        """One ticked job was retried meanwhile: 409, its reason shown, the other retried."""
+        first, second = failed_job(queue), failed_job(queue)
+        token = tick(client)
+        queue.retry(first.id, now=5.0)  # another operator was quicker
+        answer = client.post(
+            "/jobs/bulk", data={"csrf": token, "action": "retry", "job": [first.id, second.id]}
+        )
+        assert answer.status_code == 409
+        assert shown_text(answer, "summary").startswith("1 of 2 retried")
+        assert "is pending" in shown_text(answer, "outcomes")
+        assert queue.get(second.id).state is JobState.PENDING
+
+    def test_the_result_page_leads_back_to_the_same_filtered_list(self, queue, client):
+        """The list's filters travel with the form: Back returns to them."""
+        job = failed_job(queue)
+        form = client.get("/jobs?state=failed&q=Acme").text
+        fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
+        assert fields["state"] == "failed" and fields["q"] == "Acme"
+        answer = client.post("/jobs/bulk", data={**fields, "action": "retry", "job": job.id})
+        back = lxml.html.fromstring(answer.text).get_element_by_id("back").get("href")
+        assert urlsplit(back).path == "/jobs"
+        assert sorted(urlsplit(back).query.split("&")) == ["q=Acme", "state=failed"]
+
+    def test_a_forged_bulk_post_without_the_token_is_refused_and_changes_nothing(
+        self, queue, client
+    ):
+        """Logged in, but the form's token missing or wrong: 403, every job as it was."""
+        jobs = [failed_job(queue) for _ in range(2)]
+        ids = [j.id for j in jobs]
+        other = Client(client.application)
+        assert log_in(other) == 303
+        for token in ({}, {"csrf": "forged"}, {"csrf": tick(other)}):
+            answer = client.post("/jobs/bulk", data={**token, "action": "retry", "job": ids})
+            assert answer.status_code == 403
+        assert [queue.get(i).state for i in ids] == [JobState.FAILED] * 2
+
+    def test_a_bulk_post_without_login_is_refused(self, app, queue):
+        """No cookie, no bearer token: 403 before anything is read."""
+        job = failed_job(queue)
+        answer = Client(app).post("/jobs/bulk", data={"action": "cancel", "job": job.id})
+        assert answer.status_code == 403
+        assert queue.get(job.id).state is JobState.FAILED
+
+    def test_a_script_with_the_bearer_token_acts_in_bulk(self, app, queue):
+        """The bearer token needs no form token, as for one job's buttons."""
+        job = failed_job(queue)
+        answer = Client(app).post(
+            "/jobs/bulk", data={"action": "cancel", "job": job.id}, headers=BEARER
+        )
+        assert answer.status_code == 200
+        assert queue.get(job.id).state is JobState.CANCELLED
+
+    @pytest.mark.parametrize(
+        "form",
+        [
+            {"action": "retry"},  # nothing ticked
+            {"action": "purge", "job": "1"},
+            {"action": "retry", "job": "abc"},
+            {"action": "retry", "job": "0"},
+            {"action": "retry", "job": "9" * 30},
+            {"action": "retry", "job": [str(n) for n in range(1, 7)]},  # more than a page (5)
+            {"action": "retry", "job": "1", "state": "bogus"},  # the way back is checked first
+        ],
+    )
+    def test_a_malformed_bulk_form_is_400_and_changes_nothing(self, queue, client, form):
+        """Each mistake is named; no job moves."""
+        job = failed_job(queue)
+        answer = client.post("/jobs/bulk", data={"csrf": tick(client), **form})
+        assert answer.status_code == 400
+        assert queue.get(job.id).state is JobState.FAILED
+
+    def test_only_jobs_a_button_can_move_have_a_tick_box(self, queue, client):
+        """A done job can be neither retried nor cancelled: nothing to tick."""
+        done = queue.enqueue(user="shop", kind="k")
+        assert queue.claim(user="shop", company_file="", ticket="t", now=1.0, lease=60.0)
+        assert queue.complete(done.id, ticket="t", now=2.0)
+        failed = failed_job(queue)
+        ticks = lxml.html.fromstring(client.get("/jobs").text).xpath("//input[@name='job']/@value")
+        assert ticks == [str(failed.id)]
+
+
+class TestSessionPages:
+    @pytest.fixture
+    def paged(self, queue, status):
+        app = make_dashboard_app(
+            queue, status=status, password=PASSWORD, page_size=2, clock=FakeClock(NOW)
+        )
+        browser = Client(app)
+        assert log_in(browser) == 303
+        return browser
+
+    def older_link(self, answer) -> list[str]:
+        return lxml.html.fromstring(answer.text).xpath("//nav[@class='pager']/a[text()='Older']")
+
+    def test_one_session_has_no_older_page(self, status, paged):
+        """One session on page 1: no Older link to an empty page."""
+        record_session(status)
+        assert self.older_link(paged.get("/sessions")) == []
+
+    def test_older_leads_to_the_sessions_past_this_page_and_ends_there(self, status, paged):
+        """Three sessions, two a page: Older on page 1, page 2 holds the third and no Older."""
+        for n in range(3):
+            record_session(status, ticket=f"{n}" * 36)
+        first = paged.get("/sessions")
+        assert len(self.older_link(first)) == 1
+        second = paged.get("/sessions?page=2")
+        assert len(lxml.html.fromstring(second.text).xpath("//table[@id='sessions']//a")) == 1
+        assert self.older_link(second) == []

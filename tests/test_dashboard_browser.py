@@ -168,6 +168,32 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+#: Each word (a run of characters that are not white space) in a table cell, outside
+#: <code> (qbXML, which may break anywhere), that the browser laid out on more than
+#: one line: the word and the lines' tops.
+SPLIT_WORDS = """
+() => {
+  const split = [];
+  for (const cell of document.querySelectorAll("main td, main th")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest("code")) continue;
+      for (const word of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (tops.size > 1) split.push(word[0] + " " + [...tops].join("/"));
+      }
+    }
+  }
+  return split;
+}
+"""
+#: Widths of the screens operators use, from a small laptop to a desktop.
+WIDTHS = (1024, 1280, 1440, 1920)
+
+
 def log_in(page: Any, site: Site, password: str = PASSWORD) -> None:
     page.goto(site.dashboard + "/")
     page.fill("input[name=password]", password)
@@ -197,7 +223,6 @@ class TestInABrowser:
         log_in(page, site)
         screenshot(page, "connections")
         page.goto(site.dashboard + "/jobs?state=failed")
-        screenshot(page, "jobs")
         page.click(f"#jobs a[href$='/jobs/{job.id}']")
         assert "3140" in page.inner_text("#error")
         assert "missing or inactive" in page.inner_text("#explanation")
@@ -227,16 +252,21 @@ class TestInABrowser:
         assert page.eval_on_selector_all("main script", "nodes => nodes.length") == 0
         assert page.dialogs == []
 
-    def test_a_post_without_the_csrf_token_is_refused(self, page, site, browser):
-        """A logged-in browser sent from another page to press Retry gets 403; nothing changes."""
+    @pytest.mark.parametrize("target", ["one", "bulk"])
+    def test_a_post_without_the_csrf_token_is_refused(self, page, site, target):
+        """A logged-in browser sent from another page to press Retry (on one job, or on
+        several at once) gets 403; nothing changes."""
         job = site.queue.enqueue(
             user="shop", kind="add_invoice", payload={"customer": "Nobody"}, now=time.time()
         )
         site.update()
         log_in(page, site)
+        action, fields = f"{site.dashboard}/jobs/{job.id}/retry", ""
+        if target == "bulk":
+            action = f"{site.dashboard}/jobs/bulk"
+            fields = f'<input name="action" value="retry"><input name="job" value="{job.id}">'
         forged = (
-            f'<form method="post" action="{site.dashboard}/jobs/{job.id}/retry">'
-            '<button id="go">Win a prize</button></form>'
+            f'<form method="post" action="{action}">{fields}<button id="go">Win</button></form>'
         )
         for elsewhere in _serve(Response(forged, mimetype="text/html")):
             page.goto(elsewhere + "/")
@@ -269,15 +299,85 @@ class TestInABrowser:
         screenshot(page, "session")
         assert WC_PASSWORD not in page.content()
 
-    def test_a_health_check_from_the_live_page(self, page, site):
-        """Check: the Web Connector's next update answers the HostQuery; the page shows it."""
+    def test_a_health_check_shows_it_is_waiting_then_the_answer(self, page, site):
+        """Check: the page says at once what it waits for and how long it has waited; the
+        Web Connector's next update answers the HostQuery; the page shows the answer."""
         site.update()  # the Web Connector has been seen: the user is not offline
         log_in(page, site)
         page.goto(site.dashboard + "/live")
         page.fill("input[name=user]", "shop")
-        updating = site.update_when_asked()
         page.click("#check")
-        updating.join(timeout=60)
-        health = page.inner_text("#health")
+        waiting = page.wait_for_selector("#waiting")
+        assert "No session is open" in waiting.inner_text()
+        # The second line: the first second waited, drawn over "Waiting for the answer".
+        page.wait_for_selector(".progress .waited:nth-child(2)")
+        assert page.query_selector("#verdict") is None  # no update has run: no answer yet
+        screenshot(page, "live-waiting")
+        site.update_when_asked().join(timeout=60)
+        health = page.wait_for_selector("#health").inner_text()
         assert "latency" in health and "13.0" in health
+        assert page.inner_text("#verdict") == "QuickBooks answered."
         screenshot(page, "live")
+
+    def test_no_word_is_split_in_any_table_at_common_widths(self, page, site):
+        """Operation names, users, kinds, states and dates break between words only, on
+        every page with a table, from a 1024-pixel laptop to a 1920-pixel desktop."""
+        for n in range(3):
+            site.queue.enqueue(
+                user="shop",
+                kind="add_invoice",
+                key=f"SO-{n:05}",
+                payload={"customer": "Nobody"},
+                now=time.time(),
+            )
+        site.update()
+        log_in(page, site)
+        page.goto(site.dashboard + "/sessions")
+        session = page.get_attribute("#sessions tbody a", "href")
+        job = site.queue.jobs(user="shop")[0].id
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            for path in ("/", "/jobs", "/sessions", session, f"/jobs/{job}"):
+                page.goto(
+                    site.url + path if path.startswith("/dashboard") else site.dashboard + path
+                )
+                assert page.evaluate(SPLIT_WORDS) == [], (width, path)
+                if path == "/":
+                    screenshot(page, f"connections-{width}")
+
+    def test_ticked_jobs_are_retried_together(self, page, site):
+        """Three failed jobs, two ticked, Retry: those two are pending, the third failed."""
+        jobs = [
+            site.queue.enqueue(
+                user="shop", kind="add_invoice", payload={"customer": "Nobody"}, now=time.time()
+            )
+            for _ in range(3)
+        ]
+        site.update()
+        log_in(page, site)
+        page.goto(site.dashboard + "/jobs?state=failed")
+        for job in (jobs[0], jobs[2]):
+            page.check(f"input[name=job][value='{job.id}']")
+        screenshot(page, "jobs")
+        page.click("#retry-selected")
+        assert page.inner_text("#summary").startswith("2 of 2 retried")
+        screenshot(page, "bulk")
+        states = [site.queue.get(job.id).state for job in jobs]
+        assert states == [JobState.PENDING, JobState.FAILED, JobState.PENDING]
+        page.click("#back")
+        assert page.url.endswith("/jobs?state=failed")
+
+    def test_a_job_is_found_by_its_order_number(self, page, site):
+        """Typed in the search box, an order number in a payload finds its job."""
+        site.queue.enqueue(user="shop", kind="add_invoice", payload={"customer": "A"})
+        wanted = site.queue.enqueue(
+            user="shop", kind="add_invoice", payload={"customer": "B", "order": "SO-4711"}
+        )
+        log_in(page, site)
+        page.goto(site.dashboard + "/jobs")
+        page.fill("input[name=q]", "so-4711")
+        page.click(".filters button[type=submit]")
+        ids = page.eval_on_selector_all(
+            "#jobs tbody td:nth-child(2) a", "a => a.map(x => x.textContent)"
+        )
+        assert ids == [str(wanted.id)]

@@ -12,12 +12,15 @@ The pages read through the queue's public interface (and the status store
 and live client when given); the only writes are the operator's buttons,
 which call :func:`~qbwc_spyne.retry_job`, :func:`~qbwc_spyne.cancel_job` and
 :func:`~qbwc_spyne.resolve_unknown`, the same compare-and-set transitions
-the command line uses. A refused transition (the job moved on meanwhile)
-is shown on the job's page, never half done.
+the command line uses, one job at a time or for the jobs ticked on a list.
+A refused transition (the job moved on meanwhile) is shown, never half done.
 
 Templates are Jinja2 with autoescaping on for every template, so a
 customer's name, an error message or a qbXML document is always text. The
-Content-Security-Policy forbids scripts outright: the pages have none.
+Content-Security-Policy forbids scripts outright: the pages have none. So
+the Live page's health check, which may wait for the Web Connector's next
+update, streams its page: the form and a "waiting" line at once, how long
+it has waited every second, the answer when it comes.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
@@ -38,12 +42,22 @@ from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..errors import Explanation, explain
-from ..exceptions import ConfigurationError, JobError, QBWCError, StorageError
+from ..exceptions import (
+    ConfigurationError,
+    JobError,
+    LiveTimeout,
+    QBWCError,
+    QuickBooksOffline,
+    StorageError,
+)
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
 from ..status import ConnectionStatus, StatusStore
 from ..store._interfaces import Job, JobQueue, JobState
 from ._auth import LoginGuard, Signer, Visit, same_secret
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 __all__ = ["Dashboard", "make_dashboard_app"]
 
@@ -52,8 +66,8 @@ logger = logging.getLogger("qbwc_spyne")
 #: The templates and the stylesheet sit beside this module (package data, no subpackage).
 HERE = Path(__file__).resolve().parent
 COOKIE = "qbwc_dashboard"
-#: Characters of a qbXML document shown on a job's page; the rest is downloadable.
-SHOWN_CHARS = 4000
+#: Characters of a qbXML document laid out and shown on a job's page; the rest is downloadable.
+SHOWN_CHARS = 6000
 #: The longest user name or kind a filter may hold (longer is not a filter, it is noise).
 FILTER_MAX = 200
 #: The largest offset passed to a store: SQL integers are 64-bit.
@@ -88,6 +102,9 @@ NOTES = {
     "not-happened": "Marked to send again: it did not happen in QuickBooks.",
 }
 
+#: What each bulk button does, in the words of its result page.
+BULK = {"retry": "retried", "cancel": "cancelled"}
+
 
 @runtime_checkable
 class PagedQueue(Protocol):
@@ -99,6 +116,7 @@ class PagedQueue(Protocol):
         user: str | None = None,
         states: Iterable[JobState] = (),
         kind: str | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Job], int]: ...
@@ -106,11 +124,12 @@ class PagedQueue(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Filters:
-    """The jobs list's filters, checked: user, state, kind, page (from 1)."""
+    """The jobs list's filters, checked: user, state, kind, text searched for, page (from 1)."""
 
     user: str
     state: JobState | None
     kind: str
+    search: str
     page: int
 
     def query(self, **change: Any) -> dict[str, Any]:
@@ -119,6 +138,7 @@ class Filters:
             "user": self.user,
             "state": self.state.value if self.state else "",
             "kind": self.kind,
+            "q": self.search,
             "page": self.page,
         }
         values.update(change)
@@ -128,7 +148,7 @@ class Filters:
 def _filters(args: Mapping[str, str]) -> Filters:
     """Read the jobs list's filters; raise BadRequest saying what is wrong with one."""
     text: dict[str, str] = {}
-    for name in ("user", "kind"):
+    for name in ("user", "kind", "q"):
         value = args.get(name, "")
         if len(value) > FILTER_MAX or _CONTROL.search(value):
             raise BadRequest(f"{name} must be text of at most {FILTER_MAX} characters")
@@ -143,7 +163,20 @@ def _filters(args: Mapping[str, str]) -> Filters:
     # A page number is digits; a huge one is an empty page, not an error.
     if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
         raise BadRequest("page must be a whole number, 1 or more")
-    return Filters(user=text["user"], state=state, kind=text["kind"], page=int(page_text))
+    return Filters(
+        user=text["user"], state=state, kind=text["kind"], search=text["q"], page=int(page_text)
+    )
+
+
+def _found(job: Job, search: str) -> bool:
+    """Whether ``search`` is in the job's key or payload, as the SQL queues' ``jobs_page`` says.
+
+    The payload is looked at as its JSON text, the search text written as
+    JSON writes it; letters in either case.
+    """
+    needle = search.lower()
+    escaped = json.dumps(needle)[1:-1]
+    return needle in (job.key or "").lower() or escaped in json.dumps(job.payload).lower()
 
 
 def _when(value: float | None) -> str:
@@ -153,11 +186,129 @@ def _when(value: float | None) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+#: A word with a hyphen, a dash, "?" or "…" in it: Chromium breaks a word after each
+#: ("SO-|1001", "2026-|12-06").
+_BREAKABLE = re.compile(r"[^\s]*[-?\u2010-\u2014\u2026][^\s]*")
+
+
+def _words(text: Any) -> Markup:
+    """Text for a table cell, escaped, each word with a hyphen or a dash kept whole.
+
+    The stylesheet breaks lines between words only, but browsers also break
+    after a hyphen or a dash (see :data:`_BREAKABLE`): an order number
+    "SO-1001" or a date would come out in pieces in a narrow column. White
+    space stays the place to break.
+    """
+    from markupsafe import Markup, escape  # Jinja2's: the dashboard extra's
+
+    value = str(text)
+    pieces, last = [], 0
+    for word in _BREAKABLE.finditer(value):
+        pieces += [escape(value[last : word.start()])]
+        pieces += [Markup('<span class="nowrap">{}</span>').format(word.group())]
+        last = word.end()
+    return Markup("").join([*pieces, escape(value[last:])])
+
+
 def _shorten(text: str | None, limit: int = SHOWN_CHARS) -> tuple[str, bool]:
     """The first ``limit`` characters, and whether any were cut."""
     if text is None:
         return "", False
     return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+#: One piece of a qbXML document: a comment, a CDATA section, a processing
+#: instruction, a tag (a quoted attribute value may hold ">"), or text. Each
+#: may be cut short by the end of a truncated document.
+_PIECE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z)"
+    r"|<(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?:>|\Z)|[^<]+|<",
+    re.DOTALL,
+)
+
+
+def _is_open(piece: str) -> bool:
+    return piece[:1] == "<" and piece[1:2] not in ("/", "?", "!", "") and not piece.endswith("/>")
+
+
+def _is_text(piece: str) -> bool:
+    return not piece.startswith("<") or piece == "<"
+
+
+def layout_xml(document: str, *, indent: str = "  ") -> str:
+    """A qbXML document laid out one element a line, indented by depth, to be read.
+
+    Strategy: a tokenizer, not a parser. Nothing is resolved or expanded
+    (an entity reference stays the text it is), a truncated or malformed
+    document is laid out as far as it goes, and only white space changes
+    (around tags, and around text between tags): the characters that are
+    not white space come out the same, in the same order. An element
+    holding only text stays on one line, its text untouched.
+
+    Args:
+        document: the document's text (the caller caps its size).
+        indent: what each level of depth adds.
+
+    Returns:
+        The laid-out text, lines joined by newlines.
+    """
+    pieces = _PIECE.findall(document)
+    lines: list[str] = []
+    depth, at = 0, 0
+    while at < len(pieces):
+        piece = pieces[at]
+        ahead = pieces[at + 1 : at + 3]
+        if _is_text(piece):
+            if piece.strip():
+                lines.append(indent * depth + piece.strip())
+        elif _is_open(piece):
+            if ahead[:1] and ahead[0].startswith("</"):
+                lines.append(indent * depth + piece + ahead[0])  # <a></a>
+                at += 1
+            elif len(ahead) == 2 and _is_text(ahead[0]) and ahead[1].startswith("</"):
+                lines.append(indent * depth + "".join([piece, *ahead]))  # <a>text</a>
+                at += 2
+            else:
+                lines.append(indent * depth + piece)
+                depth += 1
+        elif piece.startswith("</"):
+            depth = max(0, depth - 1)
+            lines.append(indent * depth + piece)
+        else:
+            lines.append(indent * depth + piece)  # <a/>, a comment, <?...?>, CDATA
+        at += 1
+    return "\n".join(lines)
+
+
+def _shown_xml(document: str | None) -> str:
+    """A document as a job's page shows it: its head laid out, and a line "…" if cut.
+
+    Only the first :data:`SHOWN_CHARS` characters are read, so a 256 KiB
+    answer costs what a short one does.
+    """
+    if document is None:
+        return ""
+    head, cut = _shorten(document)
+    laid, more = _shorten(layout_xml(head))
+    return laid + "\n…" if cut or more else laid
+
+
+def _missing_request(job: Job) -> str:
+    """Why a job's page shows no request: in the job's own state's words."""
+    if job.purged:
+        return "Purged: what the job carried is gone."
+    if job.state is JobState.DONE:
+        return "Not kept (a done job's request is cleared unless the queue keeps it)."
+    if job.state is JobState.IN_FLIGHT:
+        return "Being sent: the session that holds the job is building its request."
+    if job.attempts == 0:
+        return "Not sent yet: the request is built when a session sends the job."
+    if job.state in (JobState.PENDING, JobState.BLOCKED):
+        return (
+            "Not sent since it was queued again: the request is built anew"
+            " when a session sends the job."
+        )
+    return "Not kept: the request was cleared when the job left its session."
 
 
 def _pretty(value: Any) -> str:
@@ -211,7 +362,8 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(when=_when, rows=_rows)
+        self.env.globals.update(when=lambda value: _words(_when(value)), rows=_rows)
+        self.env.filters["words"] = _words
         self.env.filters["pretty"] = _pretty
         self.stylesheet = (HERE / "dashboard.css").read_bytes()
         self.urls = Map(
@@ -221,6 +373,7 @@ class Dashboard:
                 Rule("/logout", endpoint="logout", methods=["POST"]),
                 Rule("/static/dashboard.css", endpoint="stylesheet", methods=["GET"]),
                 Rule("/jobs", endpoint="jobs", methods=["GET"]),
+                Rule("/jobs/bulk", endpoint="bulk", methods=["POST"]),
                 Rule(f"/jobs/<{_ID}:job_id>", endpoint="job", methods=["GET"]),
                 Rule(
                     f"/jobs/<{_ID}:job_id>/<any(request, response):part>.xml",
@@ -337,15 +490,18 @@ class Dashboard:
         *,
         status: int = 200,
         headers: Mapping[str, str] | None = None,
+        stream: bool = False,
         **context: Any,
     ) -> Response:
-        page = self.env.get_template(template).render(
+        """A page; with ``stream``, sent piece by piece as the template renders it."""
+        made = self.env.get_template(template)
+        context.update(
             title=self.title,
             url=lambda endpoint, **values: adapter.build(endpoint, values),
             csrf=self._signer.csrf_token(visit) if visit else "",
             logged_in=bool(visit and visit.logged_in),
-            **context,
         )
+        page: str | Iterator[str] = made.generate(context) if stream else made.render(context)
         return Response(page, status=status, mimetype="text/html", headers=dict(headers or {}))
 
     def _set_cookie(self, response: Response, request: Request, visit: Visit) -> None:
@@ -428,6 +584,7 @@ class Dashboard:
                 user=wanted.user or None,
                 states=states,
                 kind=wanted.kind or None,
+                search=wanted.search or None,
                 limit=self.page_size,
                 offset=offset,
             )
@@ -436,7 +593,8 @@ class Dashboard:
             found = [
                 job
                 for job in self.queue.jobs(user=wanted.user or None, states=states)
-                if not wanted.kind or job.kind == wanted.kind
+                if (not wanted.kind or job.kind == wanted.kind)
+                and (not wanted.search or _found(job, wanted.search))
             ]
             total = len(found)
             page = found[::-1][offset : offset + self.page_size] if offset < total else []
@@ -450,6 +608,45 @@ class Dashboard:
             filters=wanted,
             last_page=last_page,
             states=list(JobState),
+            can_act=lambda job: _can_retry(job) or job.state in CANCELLABLE,
+        )
+
+    def view_bulk(self, request: Request, adapter: MapAdapter, visit: Visit | None) -> Response:
+        """Retry or cancel the jobs ticked on the list, each by its own transition."""
+        action = request.form.get("action", "")
+        if action not in BULK:
+            raise BadRequest("action must be retry or cancel")
+        back = _filters(request.form).query()  # checked before anything moves
+        given = request.form.getlist("job")
+        if not given:
+            raise BadRequest("Tick the jobs to act on first.")
+        # What one page of the list can tick: the work of one request stays bounded.
+        if len(given) > self.page_size:
+            raise BadRequest(f"Act on at most {self.page_size} jobs at once.")
+        if not all(_PAGE.fullmatch(text) and 0 < int(text) <= MAX_ID for text in given):
+            raise BadRequest("each job must be a job's id")
+        ids = list(dict.fromkeys(int(text) for text in given))
+        act = retry_job if action == "retry" else cancel_job
+        outcomes: list[tuple[int, Job | None, str | None]] = []
+        for job_id in ids:
+            try:
+                act(self.queue, job_id)
+                refused = None
+            except JobError as exc:
+                refused = str(exc)  # this one moved on, or cannot go there: the others still go
+            outcomes.append((job_id, self.queue.get(job_id), refused))
+        done = [job_id for job_id, _job, refused in outcomes if refused is None]
+        logger.info("dashboard: jobs %s %s by the operator", done, BULK[action])
+        return self._page(
+            adapter,
+            visit,
+            "bulk.html",
+            status=409 if len(done) < len(ids) else 200,
+            action=action,
+            verb=BULK[action],
+            outcomes=outcomes,
+            done=len(done),
+            back=back,
         )
 
     def _job(self, job_id: int) -> Job:
@@ -473,8 +670,8 @@ class Dashboard:
         refused: str | None = None,
         status: int = 200,
     ) -> Response:
-        request_text, request_cut = _shorten(job.request)
-        response_text, response_cut = _shorten(getattr(job, "response", None))
+        request_text = _shown_xml(job.request)
+        response_text = _shown_xml(getattr(job, "response", None))
         dependencies = [(dep, self.queue.get(dep)) for dep in job.depends_on]
         history = getattr(self.queue, "history", None)
         return self._page(
@@ -484,16 +681,15 @@ class Dashboard:
             status=status,
             job=job,
             request_text=request_text,
-            request_cut=request_cut,
+            missing_request=_missing_request(job),
             response_text=response_text,
-            response_cut=response_cut,
             has_response=getattr(job, "response", None) is not None,
             explanation=explain_code(job.error_code),
             dependencies=dependencies,
             history=history(job.id) if callable(history) else None,
             note=NOTES.get(note or ""),
             refused=refused,
-            can_retry=job.state in RETRIABLE and job.replaced_by is None and not job.purged,
+            can_retry=_can_retry(job),
             can_cancel=job.state in CANCELLABLE,
             can_resolve=job.state is JobState.UNKNOWN,
         )
@@ -544,16 +740,21 @@ class Dashboard:
         if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
             raise BadRequest("page must be a whole number, 1 or more")
         page = int(page_text)
-        sessions = None
+        sessions, older = None, False
         if self.status is not None:
             # The store keeps a bounded number per user; a page past them is empty.
             offset = (page - 1) * self.page_size
+            # One more than a page: whether an older page holds any, without counting.
             sessions = (
-                self.status.sessions(user=user or None, limit=self.page_size, offset=offset)
+                self.status.sessions(user=user or None, limit=self.page_size + 1, offset=offset)
                 if offset <= MAX_OFFSET
                 else []
             )
-        return self._page(adapter, visit, "sessions.html", sessions=sessions, user=user, page=page)
+            older = len(sessions) > self.page_size
+            sessions = sessions[: self.page_size]
+        return self._page(
+            adapter, visit, "sessions.html", sessions=sessions, user=user, page=page, older=older
+        )
 
     def view_session(
         self, request: Request, adapter: MapAdapter, visit: Visit | None, transcript: int
@@ -564,30 +765,111 @@ class Dashboard:
         return self._page(adapter, visit, "session.html", session=found)
 
     def view_live(self, request: Request, adapter: MapAdapter, visit: Visit | None) -> Response:
-        user, result, failure = request.form.get("user", ""), None, None
+        user, check, expect = request.form.get("user", ""), None, None
         if request.method == "POST":
             if self.live is None:
                 raise BadRequest("No live client was given to the dashboard.")
             if not user.strip() or len(user) > FILTER_MAX or _CONTROL.search(user):
                 raise BadRequest("Name the Web Connector user to check.")
-            started = time.monotonic()
-            try:
-                result = self.live.health(user, timeout=self.live_timeout)
-            except QBWCError as exc:
-                # Offline, timed out, refused: the error says which, and since when.
-                failure = f"{type(exc).__name__}: {exc}"
-            logger.info(
-                "dashboard: health check of %s took %.3f s", user, time.monotonic() - started
-            )
+            expect = _expect(self.live.status(user), now=self.clock(), wait=self.live_timeout)
+            check = HealthCheck(self.live, user, timeout=self.live_timeout)
         return self._page(
             adapter,
             visit,
             "live.html",
+            # The check may wait for the Web Connector's next update: the page
+            # says so at once and how long it has waited, while it waits.
+            stream=check is not None,
+            headers={"X-Accel-Buffering": "no"} if check else None,  # nginx: pass each piece on
             user=user,
-            result=result,
-            failure=failure,
+            check=check,
+            expect=expect,
+            timeout=self.live_timeout,
             has_live=self.live is not None,
         )
+
+
+class HealthCheck:
+    """A health check run in its own thread, so that its page can show it waiting.
+
+    Args:
+        live: the live client.
+        user: the Web Connector user to check.
+        timeout: seconds to wait for QuickBooks' answer.
+    """
+
+    def __init__(self, live: LiveClient, user: str, *, timeout: float) -> None:
+        self.user = user
+        self.timeout = timeout
+        self.result: Any = None
+        #: What ended the check without an answer, and that error in words (None: an answer).
+        self.failure: str | None = None
+        self.verdict: str | None = None
+        self._live = live
+        self._done = threading.Event()
+        self._began = time.monotonic()
+        threading.Thread(target=self._run, name="qbwc-dashboard-health", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._live.health(self.user, timeout=self.timeout)
+        except QBWCError as exc:
+            # Offline, timed out, refused: the error says which, and since when.
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self.verdict = _verdict(exc)
+        except Exception as exc:  # the page must end, whatever went wrong
+            logger.exception("dashboard: the health check of %s raised", self.user)
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self.verdict = "The check failed."
+        finally:
+            logger.info(
+                "dashboard: health check of %s took %.3f s",
+                self.user,
+                time.monotonic() - self._began,
+            )
+            self._done.set()
+
+    def waiting(self, every: float = 1.0) -> Iterator[int]:
+        """Whole seconds waited so far, each ``every`` seconds, until the check ends."""
+        while not self._done.wait(every):
+            yield int(time.monotonic() - self._began)
+
+    @property
+    def took(self) -> float:
+        """Seconds the check has taken (so far)."""
+        return time.monotonic() - self._began
+
+
+def _verdict(exc: QBWCError) -> str:
+    """How a health check ended without an answer, in one sentence."""
+    if isinstance(exc, QuickBooksOffline):
+        return "Offline: the check was not sent."
+    if isinstance(exc, LiveTimeout):
+        if exc.sent:
+            return f"No answer within {exc.timeout:g} s, although QuickBooks was asked."
+        return (
+            f"No answer within {exc.timeout:g} s: the Web Connector did not ask for work"
+            " in that time, so nothing was sent to QuickBooks."
+        )
+    return "No answer: the check ended without one."
+
+
+def _expect(found: list[ConnectionStatus], *, now: float, wait: float) -> str:
+    """What a health check waits for, from what the status says of the user's Web Connector."""
+    seen = [s.last_seen for s in found if s.last_seen]
+    if any(s.ticket for s in found):
+        return "A session is open: the check goes out at the Web Connector's next ask."
+    if not seen:
+        return f"The check goes out at the Web Connector's next update, if within {wait:g} s."
+    ago = max(0, round(now - max(seen)))
+    return (
+        f"No session is open (last call {_when(max(seen))}, {ago} s ago): the check goes"
+        f" out at the Web Connector's next scheduled update, if within {wait:g} s."
+    )
+
+
+def _can_retry(job: Job) -> bool:
+    return job.state in RETRIABLE and job.replaced_by is None and not job.purged
 
 
 def _own_path(target: str, root: str) -> bool:

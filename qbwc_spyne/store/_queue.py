@@ -93,6 +93,11 @@ _BLOCKING = ("failed", "cancelled", "blocked")
 _NULL = json.dumps(None)
 
 
+def _like(text: str) -> str:
+    """A LIKE pattern (escape character ``!``) matching ``text`` anywhere."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
 def _json_text(value: Any, what: str) -> str:
     try:
         return json.dumps(value, allow_nan=False)
@@ -755,6 +760,7 @@ class SQLJobQueue:
         user: str | None = None,
         states: Iterable[JobState] = (),
         kind: str | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Job], int]:
@@ -763,6 +769,12 @@ class SQLJobQueue:
         Args:
             user, states, kind: keep only the jobs of this user, in these
                 states, of this kind (None or empty: any).
+            search: keep only the jobs whose key or payload holds this text
+                (an order number, a customer's name), letters in either case
+                (ASCII letters only, on SQLite); None or empty: any. The
+                payload is searched as its JSON text, so ``"`` and non-ASCII
+                letters are looked for as JSON writes them. Every row is read
+                to count the matches (no index holds text inside a payload).
             limit: the page's size, 1 or more.
             offset: jobs to skip, 0 or more.
 
@@ -782,6 +794,15 @@ class SQLJobQueue:
         if kind:
             clauses.append("kind = :kind")
             params["kind"] = kind
+        if search:
+            # LIKE's own characters stand for themselves. SQLite's LIKE ignores
+            # ASCII case already (lower() on every row would triple the scan).
+            like = "LIKE" if self._db.sqlite else "ILIKE"
+            clauses.append(
+                f"(\"key\" {like} :key_like ESCAPE '!' OR payload {like} :payload_like ESCAPE '!')"
+            )
+            params["key_like"] = _like(search)
+            params["payload_like"] = _like(json.dumps(search)[1:-1])
         wanted = [s.value for s in states]
         if wanted:
             clauses.append("state IN :states")
