@@ -868,3 +868,18 @@ class TestObservers:
         send(core, ticket)
         assert during[0].operation == "sendRequestXML" and during[0].ticket == ticket
         assert current_call() is None
+
+    def test_the_call_is_still_current_while_the_observers_are_told(self, store, clock):
+        """An observer (the status recorder) writes within the call it records: its log
+        lines name it, and on PostgreSQL its statements share the call's pinged connection."""
+        from qbwc_spyne.protocol._calls import current_call
+
+        seen: list = []
+
+        class Watching:
+            def on_call(self, call) -> None:
+                seen.append(current_call() is call)
+
+        core = Core(RecordingHandler(authenticate={}), store, clock=clock, observers=[Watching()])
+        start(core)
+        assert seen == [True] and current_call() is None

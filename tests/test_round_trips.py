@@ -259,41 +259,43 @@ class TestTranscriptsWithoutAWritePerCall:
 
 
 class TestPostgreSQLRoundTrips:
-    def test_a_session_load_and_save_are_two_statements_and_nothing_else(self, postgres, pg_prefix):
-        """The server's log shows the SELECT and the UPDATE alone: no BEGIN, no COMMIT,
-        no ping of a connection just used."""
-        log = PostgresLog(postgres)
-        store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
-        try:
-            store.put(Session(ticket="t", user="u"))
-            mark = log.mark()
-            loaded = store.get("t")
-            assert loaded is not None
-            store.put(loaded)
-            statements = log.since(mark)
-        finally:
-            log.close()
-            store.close()
-        assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
-
-    def test_a_connection_idle_past_the_threshold_is_pinged_first(
-        self, postgres, pg_prefix, monkeypatch
+    def test_a_call_pings_its_connection_once_and_sends_no_begin_or_commit(
+        self, postgres, pg_prefix
     ):
-        """With IDLE_PING at 0 every connection taken from the pool is pinged: a restarted
-        server is found by the ping, not by a call's statement."""
-        from qbwc_spyne.store import _sql
-
-        monkeypatch.setattr(_sql, "IDLE_PING", 0.0)
+        """sendRequestXML on PostgreSQL, from the server's log: one ping for the call,
+        then the session's SELECT and UPDATE, each its own transaction."""
         log = PostgresLog(postgres)
         store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
+        handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
+        core = Core(handler, store)
         try:
-            store.put(Session(ticket="t", user="u"))
+            ticket = core.authenticate("u", "p")[0]
             mark = log.mark()
-            store.get("t")
+            core.send_request_xml(ticket, "", "C:\\co.qbw", "US", 13, 0)
             statements = log.since(mark)
         finally:
             log.close()
             store.close()
+        assert [s.split()[0] for s in statements] == [";", "SELECT", "UPDATE"]
+
+    def test_outside_a_call_each_use_is_pinged_once_by_an_engine_two_stores_share(
+        self, postgres, pg_prefix
+    ):
+        """Two stores on one given engine: a use outside any call is pinged first, once,
+        not once per store."""
+        from sqlalchemy import create_engine
+
+        log = PostgresLog(postgres)
+        engine = create_engine(postgres.url())
+        stores = [SQLSessionStore(engine, prefix=pg_prefix) for _ in range(2)]
+        try:
+            stores[0].put(Session(ticket="t", user="u"))
+            mark = log.mark()
+            stores[1].get("t")
+            statements = log.since(mark)
+        finally:
+            log.close()
+            engine.dispose()
         assert [s.split()[0] for s in statements] == [";", "SELECT"]
 
 

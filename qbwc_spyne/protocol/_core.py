@@ -243,7 +243,13 @@ class Core:
             _current.reset(token)
         call.answer = answer
         if self.observers:
-            notify(self.observers, call)
+            # Still the current call for the observers: their log lines name
+            # it, and their statements share the call's pinged connections.
+            token = _current.set(call)
+            try:
+                notify(self.observers, call)
+            finally:
+                _current.reset(token)
         return answer
 
     def _error(

@@ -9,11 +9,11 @@ PostgreSQL reserves ``user``), and only the engine differs:
 - SQLite keeps today's model: one connection per process behind a lock,
   WAL mode, and every write in ``BEGIN IMMEDIATE``, so writes of several
   processes are serialized by the file lock and never deadlock.
-- PostgreSQL gets a connection pool per process; a connection unused for
-  :data:`IDLE_PING` seconds is pinged before it is used, so a server that
-  restarted costs no call, and a call's statements, milliseconds apart,
-  cost no ping. One statement runs in autocommit (no BEGIN, no COMMIT: each
-  is a round trip). Writes run
+- PostgreSQL gets a connection pool per process; a connection is pinged
+  before its first use in each Web Connector call, so a server that
+  restarted costs no call, and a call's further statements cost no ping.
+  One statement runs in autocommit (no BEGIN, no COMMIT: each is a round
+  trip). Writes run
   at READ COMMITTED when they are one compare-and-set statement, and at
   SERIALIZABLE when they read before they write (enqueue, fail, cancel,
   retry); a serialization failure or a deadlock is retried a bounded number
@@ -46,6 +46,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlc
 from sqlalchemy.pool import StaticPool
 
 from ..exceptions import ConfigurationError, DatabaseURLError, StorageError
+from ..protocol._calls import current_call
 
 __all__ = ["Database", "database_url"]
 
@@ -56,8 +57,6 @@ T = TypeVar("T")
 RETRYABLE = frozenset({"40001", "40P01", "23505"})
 #: How many times a transaction is tried before its failure is raised.
 ATTEMPTS = 5
-#: Seconds a pooled PostgreSQL connection may sit unused and be taken without a ping.
-IDLE_PING = 1.0
 
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
@@ -164,6 +163,7 @@ class Database:
         self._given: Engine | None = None
         if isinstance(target, Engine) and target.dialect.name != "sqlite":
             self._given = target
+            _ping_once_per_call(target)
             self.url = target.url
         elif isinstance(target, Engine):
             # SQLite needs its connections made as above (WAL, the write lock
@@ -239,8 +239,8 @@ class Database:
                 self.url,
                 pool_size=self._pool_size,
                 max_overflow=self._pool_size,
-                # The connection returned last is taken first: a call's statements,
-                # milliseconds apart, use one connection, which needs no ping.
+                # The connection returned last is taken first: a call's statements
+                # use one connection, pinged once.
                 pool_use_lifo=True,
                 pool_timeout=self._timeout,
                 connect_args={"connect_timeout": max(1, round(self._timeout))},
@@ -251,25 +251,7 @@ class Database:
                 " 'qbwc_spyne[postgres]' (from a clone of the repository:"
                 " pip install '.[postgres]')"
             ) from None
-
-        @event.listens_for(engine, "checkin")
-        def checkin(dbapi_conn: Any, record: Any) -> None:
-            record.info["qbwc_returned"] = time.monotonic()
-
-        @event.listens_for(engine, "checkout")
-        def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
-            # A ping before each statement would double the round trips; a
-            # connection idle for IDLE_PING seconds or more is pinged, so a
-            # server that restarted costs no call (a restart takes longer).
-            returned = record.info.get("qbwc_returned")
-            if returned is None or time.monotonic() - returned < IDLE_PING:
-                return
-            try:
-                engine.dialect.do_ping(dbapi_conn)
-            except Exception as exc:
-                # The pool drops this connection and checks out another.
-                raise DisconnectionError(str(exc)) from exc
-
+        _ping_once_per_call(engine)
         return engine
 
     def close(self) -> None:
@@ -438,6 +420,37 @@ class Database:
             else f"{self.url.host or 'localhost'}:{self.url.port or 5432}/{self.url.database}"
         )
         return StorageError(f"{what} at {where}: {detail}")
+
+
+def _ping_once_per_call(engine: Engine) -> None:
+    """Ping a pooled connection before its first use in each Web Connector call.
+
+    A ping before each statement (``pool_pre_ping``) would double the round
+    trips of a call; a server that restarted between two calls is still found
+    by the ping, not by a call's statement (one that goes away during a call
+    fails that call whatever is pinged). Outside a call (the command line,
+    an enqueue), every use is pinged. Once per engine, however many stores
+    share it.
+    """
+    if engine in _PINGED:
+        return
+    _PINGED.add(engine)
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        call = current_call()
+        if call is not None and record.info.get("qbwc_call") is call:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool drops this connection and checks out another.
+            raise DisconnectionError(str(exc)) from exc
+        record.info["qbwc_call"] = call
+
+
+_PINGED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def _sqlite_connect(
