@@ -157,8 +157,8 @@ def main() -> None:
     parser.add_argument(
         "--backlogs", type=int, nargs="+", default=[100, 10_000, 100_000], help="jobs pending"
     )
-    parser.add_argument("--jobs", type=int, default=100, help="jobs each measured session sends")
-    parser.add_argument("--sessions", type=int, default=5, help="measured sessions per backlog")
+    parser.add_argument("--jobs", type=int, default=20, help="jobs each measured session sends")
+    parser.add_argument("--sessions", type=int, default=25, help="measured sessions per backlog")
     parser.add_argument("--drain", type=int, default=10_000, help="jobs drained in one update")
     parser.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster)")
     parser.add_argument(

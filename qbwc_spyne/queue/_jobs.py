@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -1013,8 +1012,9 @@ class QueueHandler(QBWCHandler):
         # A job is counted once, by how it last left the session: a write
         # found not to have happened goes back ("to send again") and may be
         # sent and done in the same session, and then it is done.
-        state.outcomes[str(job.id)] = outcome
-        if outcome in (JobState.PENDING.value, JobState.RECONCILE.value) and state.left is not None:
+        waiting = outcome in (JobState.PENDING.value, JobState.RECONCILE.value)
+        state.count(job.id, outcome, waiting=waiting)
+        if waiting and state.left is not None:
             state.left += 1  # waiting again
 
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
@@ -1109,7 +1109,7 @@ def _summary(session: Session) -> str:
     Shown by the Web Connector after closeConnection; "OK" when no job ran.
     """
     state = QueueState(session)
-    outcomes = Counter(state.outcomes.values())
+    outcomes = state.outcomes
     counts = [f"{outcomes[name]} {label}" for name, label in _OUTCOMES if outcomes.get(name)]
     if not counts:
         return "OK"
