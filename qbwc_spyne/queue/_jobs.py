@@ -692,9 +692,9 @@ class QueueHandler(QBWCHandler):
         )
 
     def on_get_last_error(self, event: GetLastErrorEvent) -> None:
-        session = event.session
-        if session is not None and QueueState(session).pause:
-            QueueState(session).pause = False
+        state = QueueState(event.session) if event.session is not None else None
+        if state is not None and state.pause:
+            state.pause = False
             # "NoOp": the Web Connector waits about 5 seconds and asks again.
             event.pause = True
 
@@ -1047,7 +1047,11 @@ class QueueHandler(QBWCHandler):
 
         "Nothing left" means nothing runnable: a job waiting on one that no
         session of this user will finish must not leave the Web Connector
-        asking for a request there is none for.
+        asking for a request there is none for. Between two counts the
+        session keeps its own: if jobs it counted can no longer be sent (an
+        operator cancelled them, another session took them), the next
+        sendRequestXML finds none and ends the update with the read-only
+        request, answered 100.
         """
         going_on = job.state is JobState.IN_FLIGHT  # an iterator with pages left
         state = QueueState(session)
