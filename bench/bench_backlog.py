@@ -70,29 +70,38 @@ def _update(queue: SQLJobQueue, jobs: int | None) -> tuple[dict[str, list[float]
 
 
 def per_call(
-    make: Callable[[], SQLJobQueue], backlog: int, jobs: int, sessions: int
-) -> tuple[dict[str, float], float]:
-    """Median seconds of each operation with ``backlog`` jobs pending; queue statements per call.
+    make: Callable[[], SQLJobQueue], backlogs: list[int], jobs: int, sessions: int
+) -> dict[int, tuple[dict[str, float], float]]:
+    """For each backlog: each operation's median seconds, and the queue's statements per call.
 
-    ``sessions`` updates of ``jobs`` jobs each, and ``5 * sessions`` more that
-    stop after authenticate, so that its median has as many samples.
+    ``sessions`` updates of ``jobs`` jobs each per backlog, and ``5 * sessions``
+    more that stop after authenticate, so that its median has as many
+    samples. The backlogs take turns, update by update: a machine busy with
+    something else slows them all alike, not the one measured then.
     """
-    queue = make()
+    queues = {n: make() for n in backlogs}
     try:
-        bulk_pending(queue, backlog + sessions * jobs)  # the backlog stays as sessions drain
-        seconds: dict[str, list[float]] = defaultdict(list)
-        calls = statements = 0
-        for n in [jobs] * sessions + [0] * (5 * sessions):
-            found, made, sent = _update(queue, n)
-            for operation, times in found.items():
-                seconds[operation].extend(times)
-            calls, statements = calls + made, statements + sent
-        return (
-            {op: statistics.median(seconds[op]) for op in OPERATIONS},
-            statements / max(1, calls),
-        )
+        for n, queue in queues.items():
+            bulk_pending(queue, n + sessions * jobs)  # the backlog stays as sessions drain
+        seconds: dict[int, dict[str, list[float]]] = {n: defaultdict(list) for n in backlogs}
+        calls, statements = dict.fromkeys(backlogs, 0), dict.fromkeys(backlogs, 0)
+        for size in [jobs] * sessions + [0] * (5 * sessions):
+            for n, queue in queues.items():
+                found, made, sent = _update(queue, size)
+                for operation, times in found.items():
+                    seconds[n][operation].extend(times)
+                calls[n] += made
+                statements[n] += sent
+        return {
+            n: (
+                {op: statistics.median(seconds[n][op]) for op in OPERATIONS},
+                statements[n] / max(1, calls[n]),
+            )
+            for n in backlogs
+        }
     finally:
-        queue.close()
+        for queue in queues.values():
+            queue.close()
 
 
 def drain(make: Callable[[], SQLJobQueue], backlog: int) -> float:
@@ -148,8 +157,8 @@ def main() -> None:
     parser.add_argument(
         "--backlogs", type=int, nargs="+", default=[100, 10_000, 100_000], help="jobs pending"
     )
-    parser.add_argument("--jobs", type=int, default=100, help="jobs each measured session sends")
-    parser.add_argument("--sessions", type=int, default=5, help="measured sessions per backlog")
+    parser.add_argument("--jobs", type=int, default=20, help="jobs each measured session sends")
+    parser.add_argument("--sessions", type=int, default=25, help="measured sessions per backlog")
     parser.add_argument("--drain", type=int, default=10_000, help="jobs drained in one update")
     parser.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster)")
     parser.add_argument(
@@ -172,7 +181,7 @@ def main() -> None:
             )
             header = "".join(f"{f'{n:,} pending':>16}{'x':>6}" for n in args.backlogs)
             print(f"{'call':<22}{header}")
-            figures = {n: per_call(make, n, args.jobs, args.sessions) for n in args.backlogs}
+            figures = per_call(make, args.backlogs, args.jobs, args.sessions)
             for op in OPERATIONS:
                 row = "".join(
                     f"{figures[n][0][op] * 1000:>16.2f}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sqlite3
@@ -560,6 +561,23 @@ class TestSessionState:
         assert session.receive() == 100
         assert got(queue, job.id).state is JobState.DONE
         assert session.close() == "3 done"  # two from before the upgrade, and this one
+
+    def test_the_session_state_stays_the_same_size_however_many_jobs_the_session_runs(self):
+        """After 5 jobs and after 300, the queue's state in the session is as long (give or
+        take the digits of its counts): a call saves it whole, so it must not grow."""
+        queue = MemoryJobQueue()
+        bulk_pending(queue, 400)
+        session = Session(handler_for(queue))
+        session.authenticate()
+        sizes = {}
+        for n in range(1, 301):
+            session.send()
+            session.receive()
+            if n in (5, 300):
+                saved = session.core.store.get(session.ticket)
+                assert saved is not None
+                sizes[n] = len(json.dumps(saved.data[STATE_KEY]))
+        assert sizes[300] - sizes[5] <= 8
 
 
 # -- a newcomer's first hour ----------------------------------------------------------------------

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -693,9 +692,9 @@ class QueueHandler(QBWCHandler):
         )
 
     def on_get_last_error(self, event: GetLastErrorEvent) -> None:
-        session = event.session
-        if session is not None and QueueState(session).pause:
-            QueueState(session).pause = False
+        state = QueueState(event.session) if event.session is not None else None
+        if state is not None and state.pause:
+            state.pause = False
             # "NoOp": the Web Connector waits about 5 seconds and asks again.
             event.pause = True
 
@@ -1013,8 +1012,9 @@ class QueueHandler(QBWCHandler):
         # A job is counted once, by how it last left the session: a write
         # found not to have happened goes back ("to send again") and may be
         # sent and done in the same session, and then it is done.
-        state.outcomes[str(job.id)] = outcome
-        if outcome in (JobState.PENDING.value, JobState.RECONCILE.value) and state.left is not None:
+        waiting = outcome in (JobState.PENDING.value, JobState.RECONCILE.value)
+        state.count(job.id, outcome, waiting=waiting)
+        if waiting and state.left is not None:
             state.left += 1  # waiting again
 
     def _fail(self, job: Job, session: Session, code: str, message: str) -> bool:
@@ -1047,7 +1047,11 @@ class QueueHandler(QBWCHandler):
 
         "Nothing left" means nothing runnable: a job waiting on one that no
         session of this user will finish must not leave the Web Connector
-        asking for a request there is none for.
+        asking for a request there is none for. Between two counts the
+        session keeps its own: if jobs it counted can no longer be sent (an
+        operator cancelled them, another session took them), the next
+        sendRequestXML finds none and ends the update with the read-only
+        request, answered 100.
         """
         going_on = job.state is JobState.IN_FLIGHT  # an iterator with pages left
         state = QueueState(session)
@@ -1109,7 +1113,7 @@ def _summary(session: Session) -> str:
     Shown by the Web Connector after closeConnection; "OK" when no job ran.
     """
     state = QueueState(session)
-    outcomes = Counter(state.outcomes.values())
+    outcomes = state.outcomes
     counts = [f"{outcomes[name]} {label}" for name, label in _OUTCOMES if outcomes.get(name)]
     if not counts:
         return "OK"

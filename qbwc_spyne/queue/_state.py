@@ -88,8 +88,12 @@ class QueueState:
         left: jobs waiting for this session's company file, as counted and
             then kept by the session's own claims and releases (None: not
             counted yet): the progress bar needs no count per call.
-        outcomes: each job this session was finished with (its id, as
-            text) and how it left the session (its last outcome only).
+        outcomes: how many jobs left the session each way ("done",
+            "failed", "pending"...), each job counted once, by its last way.
+        returned: the jobs (ids, as text) that went back to waiting from
+            this session, and how: if the session sends one again, its
+            earlier count is taken back. Only these are kept by id, so the
+            state stays small however many jobs a session runs.
         failures: the first failures, in words, for closeConnection.
         closing: the read-only request that ends the update went out.
         pause: getLastError is to answer "NoOp".
@@ -107,7 +111,8 @@ class QueueState:
     units: _Slot[int] = _Slot(int)
     pages_left: _Slot[int | None] = _Slot(_none)
     left: _Slot[int | None] = _Slot(_none)
-    outcomes: _Slot[dict[str, str]] = _Slot(dict, mutable=True)
+    outcomes: _Slot[dict[str, int]] = _Slot(dict, mutable=True)
+    returned: _Slot[dict[str, str]] = _Slot(dict, mutable=True)
     failures: _Slot[list[str]] = _Slot(list, mutable=True)
     closing: _Slot[bool] = _Slot(bool)
     pause: _Slot[bool] = _Slot(bool)
@@ -127,7 +132,16 @@ class QueueState:
     @property
     def finished(self) -> int:
         """How many jobs this session was finished with (each counted once)."""
-        return len(self.outcomes)
+        return sum(self.outcomes.values())
+
+    def count(self, job_id: int, outcome: str, *, waiting: bool) -> None:
+        """Count a job that left the session ``outcome``; ``waiting``: it went back to wait."""
+        earlier = self.returned.pop(str(job_id), None)
+        if earlier is not None and self.outcomes.get(earlier):
+            self.outcomes[earlier] -= 1  # sent again: its last way is the one that counts
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if waiting:
+            self.returned[str(job_id)] = outcome
 
 
 #: The keys the queue kept at the top of ``session.data`` before, and their types.
@@ -157,12 +171,6 @@ def _adopted(data: dict[str, Any]) -> dict[str, Any]:
         state["started_job"], state["started_at"] = started.get("job"), started.get("at")
     outcomes = data.pop("outcomes", None)
     if isinstance(outcomes, dict):
-        # Counts by outcome, not jobs: one entry per job counted, named apart.
-        state["outcomes"] = {
-            f"earlier {name} {n}": name
-            for name, count in outcomes.items()
-            if isinstance(count, int)
-            for n in range(count)
-        }
+        state["outcomes"] = {k: v for k, v in outcomes.items() if isinstance(v, int)}
     data.pop("finished", None)
     return state
