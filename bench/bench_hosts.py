@@ -382,10 +382,11 @@ def report(runs: list[Run], quota: float) -> None:
     print("latency in ms: a call as the connector sees it, a claim inside the hosts;")
     print("CPU in cores busy during the run (gen = load generator, pg = PostgreSQL, other =")
     print("the rest of the machine); thr = share of the hosts' CFS periods throttled;")
+    print("per cpu = sessions per second of the hosts' CPU (flat while hosts do not contend);")
     print("limit: what ran at its ceiling (hosts: their quota, gen: one core, machine: all")
     print(f"{CORES} cores; waits: nothing did).")
     print(
-        f"{'setting':22}{'conn':>5}{'sess':>6}{'err':>4}{'sess/s':>8}{'added':>7}"
+        f"{'setting':22}{'conn':>5}{'sess':>6}{'err':>4}{'sess/s':>8}{'added':>7}{'per cpu':>8}"
         f"{'p50':>7}{'p99':>8}{'claim99':>8}{'hosts':>6}{'thr':>5}{'pg':>6}{'gen':>6}"
         f"{'other':>6}  limit"
     )
@@ -402,7 +403,7 @@ def report(runs: list[Run], quota: float) -> None:
             added = f"{verdicts[-1][2]:.2f}"
         print(
             f"{r.setting:22}{r.connectors:>5}{r.sessions:>6}{r.sessions - r.ok:>4}"
-            f"{r.per_second:>8.1f}{added:>7}"
+            f"{r.per_second:>8.1f}{added:>7}{r.per_second / c['hosts']:>8.1f}"
             f"{quantile(r.calls, 50) * 1e3:>7.0f}{quantile(r.calls, 99) * 1e3:>8.0f}"
             f"{quantile(r.claims, 99) * 1e3:>8.1f}"
             f"{c['hosts']:>6.2f}{c['throttled']:>5.0%}{c.get('postgres', 0.0):>6.2f}"
@@ -411,9 +412,11 @@ def report(runs: list[Run], quota: float) -> None:
     print()
     for hosts, connectors, share in verdicts:
         held = "yes" if share >= EFFICIENCY else "no"
+        times = rates[hosts, connectors] / rates[1, connectors]
         print(
             f"Host {hosts} ({connectors} connectors) adds {share:.2f} of one host's rate:"
-            f" {held} (the aim: {EFFICIENCY} at least)"
+            f" {held} (the aim: {EFFICIENCY} at least); {hosts} hosts: {times:.2f}x one"
+            f" (the aim: {1 + EFFICIENCY * (hosts - 1):.1f}x)"
         )
     load = os.getloadavg()
     print(f"\nThis machine: {CORES} cores; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}.")
