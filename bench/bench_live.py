@@ -44,7 +44,7 @@ class Rig:
             self.queue, passwords=lambda user, pw: pw == "pw", keep_alive=keep_alive
         )
         self.app = make_wsgi_app(self.handler)
-        self.quickbooks = FakeQuickBooks()
+        self.quickbooks = FakeQuickBooks(strict=False)
         self.quickbooks.add_customers(20)
         self.quickbooks.delay = delay
         self.noop_delay = noop_delay

@@ -57,7 +57,9 @@ class Sync(JobKind):
 
 
 def sync(customers: int, page: int) -> dict[str, float]:
-    quickbooks = FakeQuickBooks()
+    # Not strict: checking each answer against the schema is the test rig's
+    # cost, not the server's, and would hide the server's share in both columns.
+    quickbooks = FakeQuickBooks(strict=False)
     quickbooks.add_customers(customers)
     # The floor: the fake QuickBooks answering the same pages, no server at all.
     start = time.perf_counter()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -359,7 +360,10 @@ class TestSimulate:
             result = run("simulate", url, "--user", "shop", "--password", "p", "--quiet")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "status: no work" in result.stdout
-        assert result.stdout.splitlines()[-1].startswith("No work: the application has nothing")
+        no_work, hint = result.stdout.splitlines()[-2:]
+        assert no_work.startswith("No work: the application has nothing")
+        # A crash mid-sync looks the same from here: say where to look, and the way out.
+        assert "jobs recover --force" in hint
 
     def test_busy_is_still_a_failure(self):
         """Only "no work" joins "ok": a busy application exits 1."""
@@ -574,6 +578,27 @@ class TestJobs:
         assert out.strip() == "2 finished job(s) purged"
         # The keyed job stays as a tombstone, so its key still names its work.
         assert [(j.id, j.purged, j.payload) for j in queue.jobs()] == [(first.id, True, {})]
+
+    def test_recover_names_a_job_held_by_a_crashed_session_and_force_releases_it(
+        self, tmp_path, capsys
+    ):
+        """Nothing due: recover says which job is in flight and until when; --force frees it."""
+        db, queue, first = self.queue_file(tmp_path)
+        now = time.time()
+        queue.claim(user="shop", company_file="", ticket="t", now=now, lease=300)
+        queue.progress(first.id, ticket="t", now=now, writes=True)
+        status, out, _ = self.jobs(capsys, "recover", "--db", str(db))
+        lines = out.splitlines()
+        assert status == 0 and lines[0] == "0 job(s) released"
+        assert lines[1].startswith(f"job {first.id} (add_invoice) of 'shop' is in flight until ")
+        assert lines[1].endswith("--force releases it now") and len(lines) == 2
+        status, out, _ = self.jobs(capsys, "recover", "--force", "--db", str(db))
+        # A write that may have been sent goes to reconcile, never back to pending.
+        assert out.splitlines() == [
+            f"job {first.id} (add_invoice) of shop is now reconcile",
+            "1 job(s) released",
+        ]
+        assert queue.get(first.id).state.value == "reconcile"
 
     @pytest.mark.parametrize("days", ["nan", "inf", "-inf", "-1", "1e308"])
     def test_purge_refuses_days_that_are_not_a_finite_age(self, tmp_path, capsys, days):

@@ -444,6 +444,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print()
     if result.status == "no work":
         print(f"No work: the application has nothing for {args.user} now (not a failure).")
+        print(
+            "If a job is stuck after a crash, the server's log names it and until when;"
+            " `qbwc-spyne jobs recover --force` releases it now."
+        )
         return 0
     print(f"Update {'completed' if result.ok else 'FAILED'}: {result.status}")
     if result.close_message:
@@ -581,7 +585,13 @@ def _open_queue(args: argparse.Namespace) -> Any:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from ..queue._jobs import cancel_job, recover_jobs, resolve_unknown, retry_job
+    from ..queue._jobs import (
+        cancel_job,
+        in_flight_notes,
+        recover_jobs,
+        resolve_unknown,
+        retry_job,
+    )
 
     queue = _open_queue(args)
     if args.action == "list":
@@ -607,10 +617,16 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             print(f"{name:>17}: {_plain(name, value)}")
         return 0
     if args.action == "recover":
-        released = recover_jobs(queue)
+        released = recover_jobs(queue, force=args.force)
         for job in released:
             print(f"job {job.id} ({job.kind}) of {job.user} is now {job.state.value}")
         print(f"{len(released)} job(s) released")
+        if not released:
+            # Nothing was due, yet an update may be stuck behind a job whose
+            # session crashed: say which, and until when, so the operator
+            # need not wait out its lease blind.
+            for note in in_flight_notes(queue, hint="--force releases it now"):
+                print(note)
         return 0
     if args.action == "purge":
         import math
@@ -791,12 +807,19 @@ def add_jobs_parser(commands: Any) -> None:
         "cancel", parents=[common], help="cancel a job that is not in flight or done"
     )
     cancel.add_argument("id", type=int, help="the job's id")
-    actions.add_parser(
+    recover = actions.add_parser(
         "recover",
         parents=[common],
         help="release jobs in flight whose lease ran out, of every user",
         description="Queries go back to pending; writes to reconcile, where the next "
-        "session sends their reconcile query (or marks them unknown).",
+        "session sends their reconcile query (or marks them unknown). When nothing is "
+        "due, it names each job still in flight and until when.",
+    )
+    recover.add_argument(
+        "--force",
+        action="store_true",
+        help="release every job in flight now, its lease run out or not (after a crash "
+        "mid-sync; a write goes to reconcile, so nothing is sent twice)",
     )
     purge = actions.add_parser(
         "purge",
