@@ -737,3 +737,12 @@ class TestShellBlocks:
         install = next(b for b in SHELL_BLOCKS if b.commands[0].startswith("pip install"))
         named = [m for line in install.commands for m in re.findall(r"\.\[(\w+)\]", line)]
         assert named and set(named) <= set(extras)
+
+
+def test_every_link_and_image_works_off_the_repository():
+    """The package index shows the README without the repository: no relative link or image."""
+    text = README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"""src=["']([^"']+)""", text)
+    assert targets, "the README links somewhere"
+    relative = [t for t in targets if not t.startswith(("https://", "http://", "#"))]
+    assert relative == []
