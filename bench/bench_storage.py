@@ -128,6 +128,8 @@ class OldQueue:
                 conn.execute("ROLLBACK")
                 raise
         values = dict(loaded)
+        # The table is this release's: its folded company file is no field of a Job.
+        values.pop("company_key", None)
         for name in ("payload", "checkpoint", "staged_checkpoint"):
             values[name] = json.loads(values[name])
         values["state"] = JobState(values["state"])
