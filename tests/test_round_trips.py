@@ -110,6 +110,19 @@ class TestTheDemosUpdate:
             assert not any("qbwc_connections" in s for s in statements)
             assert sum("qbwc_transcript_calls" in s for s in statements) == 1
 
+    def test_postgresql_pings_once_a_call_however_many_stores(self, postgres, pg_prefix):
+        """Sessions, queue and status on one database share the process's pool: a call
+        pings one connection, once."""
+        from .round_trips import postgres_backend
+
+        log = PostgresLog(postgres)
+        try:
+            result = demo_update(postgres_backend(postgres.url(), pg_prefix, log), status=True)
+        finally:
+            log.close()
+        pings = [sum(s.strip() == ";" for s in call) for call in result.statements]
+        assert max(pings) == 1, result.breakdown()
+
     def test_postgresql_counts_what_its_log_says(self, postgres, pg_prefix):
         """The same update on PostgreSQL, counted from the server's statement log:
         every call is counted, and the counts are the same with 40 more pending jobs."""
