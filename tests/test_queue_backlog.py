@@ -155,7 +155,8 @@ class TestPerCallCost:
         assert {got(queue, i).state for i in stuck} == {JobState.UNKNOWN}
 
     def test_the_backlog_statements_walk_their_indexes_on_sqlite(self, tmp_path):
-        """The first runnable job, the waiting count and a purge batch read an index in order:
+        """The first runnable job (alone and with a login's lease check), the waiting count
+        (alone and in a completion) and a purge batch read an index in order:
         no table scan, no sort of the backlog (20 users with 1,000 jobs each, and ours)."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         for n in range(20):
@@ -178,6 +179,14 @@ class TestPerCallCost:
         assert "COVERING INDEX qbwc_jobs_waiting_files" in plan(queue._sql.waiting)
         batch = plan(queue._sql.purge_batch)
         assert "qbwc_jobs_finished" in batch and "TEMP B-TREE" not in batch
+        # A login's statement, and the completion that counts the jobs left.
+        values.update(now=1.0, id=1, ticket="t", pages=None, staged="null", keep=0)
+        values.update(response=None, warning=None)
+        login = plan(queue._sql.first_runnable)
+        assert "qbwc_jobs_waiting" in login and "qbwc_jobs_lease" in login
+        assert "TEMP B-TREE" not in login and "SCAN j" not in login
+        done = plan(queue._sql.complete_counting)
+        assert "SEARCH w USING COVERING INDEX qbwc_jobs_waiting_files (user=?" in done
         db.close()
         queue.close()
 
@@ -201,6 +210,8 @@ class TestPerCallCost:
         # The planner picks among the indexes on (user, ...): any, but never the table.
         count = plan(sql.waiting, {"user": USER, "company_key": ""})
         assert "Index" in count and "Seq Scan" not in count
+        login = plan(sql.first_runnable, {"user": USER, "now": 1.0})
+        assert "jobs_waiting" in login and "Seq Scan" not in login
         queue.close()
 
 

@@ -962,7 +962,12 @@ class QueueHandler(QBWCHandler):
             counting = getattr(self.queue, "progress_counting", None)
             if counting is not None and QueueState(session).left is None:
                 left = counting(
-                    job.id, ticket=ticket, now=now, company_file=session.company_file, **changes
+                    job.id,
+                    ticket=ticket,
+                    now=now,
+                    user=session.user,
+                    company_file=session.company_file,
+                    **changes,
                 )
                 _counted.set(left)
                 landed = left is not None
@@ -987,7 +992,7 @@ class QueueHandler(QBWCHandler):
         counting = getattr(self.queue, "complete_counting", None)
         state = QueueState(session)
         if counting is not None and (state.left is None or state.left <= 0):
-            left = counting(job.id, company_file=session.company_file, **options)
+            left = counting(job.id, user=session.user, company_file=session.company_file, **options)
             _counted.set(left)
             landed = left is not None
         else:

@@ -298,7 +298,7 @@ class _Statements:
         # company file (the waiting statement's count), read by the change
         # itself: the job in flight is not among them before or after.
         self.counted = (
-            f', (SELECT count(*) FROM {j} AS w WHERE w."user" = {j}."user"'
+            f', (SELECT count(*) FROM {j} AS w WHERE w."user" = :user'
             f" AND w.{_WAITING} AND w.company_key IN ('', :company_key)) AS waiting"
         )
         # The last page's count and checkpoint come with the completion: one
@@ -988,13 +988,20 @@ class SQLJobQueue:
         return self._progress(job_id, ticket, now, None, changes) is not None
 
     def progress_counting(
-        self, job_id: int, *, ticket: str, now: float, company_file: str, **changes: Any
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        user: str,
+        company_file: str,
+        **changes: Any,
     ) -> int | None:
-        """:meth:`progress`, and in the same statement :meth:`waiting` for the job's user.
+        """:meth:`progress`, and in the same statement :meth:`waiting`.
 
         Args:
             job_id, ticket, now, changes: as for :meth:`progress`.
-            company_file: the session's company file, as for :meth:`waiting`.
+            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
 
         Returns:
             How many of the user's jobs wait for ``company_file``, or None
@@ -1006,14 +1013,14 @@ class SQLJobQueue:
 
         .. versionadded:: Unreleased
         """
-        return self._progress(job_id, ticket, now, company_file, changes)
+        return self._progress(job_id, ticket, now, (user, company_file), changes)
 
     def _progress(
         self,
         job_id: int,
         ticket: str,
         now: float,
-        company_file: str | None,
+        waiting: tuple[str, str] | None,
         changes: dict[str, Any],
     ) -> int | None:
         """Apply ``changes``; None if the job is not ours, else the count (0 when not asked)."""
@@ -1030,9 +1037,9 @@ class SQLJobQueue:
             for n in names
         }
         params.update(now=now, id=job_id, ticket=ticket)
-        if company_file is None:
+        if waiting is None:
             return 0 if self._one(self._sql.progress(names), params)[1] == 1 else None
-        params["company_key"] = fold_company_file(company_file)
+        params.update(user=waiting[0], company_key=fold_company_file(waiting[1]))
         rows, _ = self._one(self._sql.progress(names, counting=True), params)
         return int(rows[0]["waiting"]) if rows else None
 
@@ -1064,12 +1071,14 @@ class SQLJobQueue:
         }
         return self._complete(job_id, None, options) is not None
 
-    def complete_counting(self, job_id: int, *, company_file: str, **options: Any) -> int | None:
-        """:meth:`complete`, and in the same statement :meth:`waiting` for the job's user.
+    def complete_counting(
+        self, job_id: int, *, user: str, company_file: str, **options: Any
+    ) -> int | None:
+        """:meth:`complete`, and in the same statement :meth:`waiting`.
 
         Args:
             job_id: the job.
-            company_file: the session's company file, as for :meth:`waiting`.
+            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
             options: :meth:`complete`'s keyword arguments (``ticket`` and
                 ``now`` required).
 
@@ -1082,10 +1091,10 @@ class SQLJobQueue:
 
         .. versionadded:: Unreleased
         """
-        return self._complete(job_id, company_file, options)
+        return self._complete(job_id, (user, company_file), options)
 
     def _complete(
-        self, job_id: int, company_file: str | None, options: dict[str, Any]
+        self, job_id: int, waiting: tuple[str, str] | None, options: dict[str, Any]
     ) -> int | None:
         """The completion; None if the job was not ours, else the count (0 when not asked)."""
         params = {
@@ -1098,15 +1107,15 @@ class SQLJobQueue:
             "id": job_id,
             "ticket": options["ticket"],
         }
-        if company_file is None:
+        if waiting is None:
             head = self._land(self._sql.complete, params)
         else:
-            params["company_key"] = fold_company_file(company_file)
+            params.update(user=waiting[0], company_key=fold_company_file(waiting[1]))
             head = self._land(self._sql.complete_counting, params)
         if head is None:
             return None
         self._log(head, "in_flight", "done")
-        return int(head["waiting"]) if company_file is not None else 0
+        return 0 if waiting is None else int(head["waiting"])
 
     def fail(
         self,
