@@ -927,6 +927,18 @@ class TestSweepAndSummary:
         assert update(handler, company()).ok
         assert queue.get(stuck.id).state is JobState.PENDING
 
+    def test_a_crashed_sessions_job_is_released_and_sent_at_its_users_next_login(self):
+        """The login's one statement finds nothing runnable but a lease run out: the sweep
+        releases the job, and the same login finds it and sends it in this update."""
+        clock = FakeClock()
+        queue, handler = setup(AddCustomer(), clock=clock, lease=30)
+        job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
+        queue.claim(user="shop", company_file="", ticket="dead", now=clock(), lease=30)
+        clock.advance(31)
+        result = update(handler, company())
+        assert result.ok and len(result.requests) == 1
+        assert queue.get(job.id).state is JobState.DONE
+
     def test_close_connection_names_the_outcome_in_words(self):
         """The Web Connector's user reads how many jobs ended how, and why one failed."""
         qb = company()

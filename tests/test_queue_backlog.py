@@ -117,15 +117,15 @@ class TestPerCallCost:
         assert measured[1000][1] <= 2
 
     def test_the_queue_side_of_each_call_is_two_statements(self, make_queue):
-        """authenticate: the lease sweep's look and the first runnable job; sendRequestXML: the
-        claim and the request's record; receiveResponseXML: the job and its completion, and
-        once a session the count for the progress bar (with whether any job can run)."""
+        """authenticate: the first runnable job, with whether a lease ran out; sendRequestXML: the
+        claim and the request's record; receiveResponseXML: the job and its completion, which
+        once a session counts the jobs left for the progress bar (then whether any can run)."""
         queue = make_queue()
         bulk_pending(queue, 50)
         counts, _ = per_call(queue, Session(handler_for(queue)), self.CALLS)
         if not queue._db.sqlite:  # each statement its transaction's: its COMMIT counted too
             counts = [n // 2 for n in counts]
-        assert counts == [2, 2, 4, 2, 2, 2, 2, 2, 2]
+        assert counts == [1, 2, 3, 2, 2, 2, 2, 2, 2]
 
     def test_the_last_answer_ends_the_update_with_one_count(self, make_queue):
         """When the session's own count runs out, one count says nothing is left: 100."""
@@ -155,7 +155,8 @@ class TestPerCallCost:
         assert {got(queue, i).state for i in stuck} == {JobState.UNKNOWN}
 
     def test_the_backlog_statements_walk_their_indexes_on_sqlite(self, tmp_path):
-        """The first runnable job, the waiting count and a purge batch read an index in order:
+        """The first runnable job (alone and with a login's lease check), the waiting count
+        (alone and in a completion) and a purge batch read an index in order:
         no table scan, no sort of the backlog (20 users with 1,000 jobs each, and ours)."""
         queue = SQLiteJobQueue(tmp_path / "jobs.db")
         for n in range(20):
@@ -178,6 +179,14 @@ class TestPerCallCost:
         assert "COVERING INDEX qbwc_jobs_waiting_files" in plan(queue._sql.waiting)
         batch = plan(queue._sql.purge_batch)
         assert "qbwc_jobs_finished" in batch and "TEMP B-TREE" not in batch
+        # A login's statement, and the completion that counts the jobs left.
+        values.update(now=1.0, id=1, ticket="t", pages=None, staged="null", keep=0)
+        values.update(response=None, warning=None)
+        login = plan(queue._sql.first_runnable)
+        assert "qbwc_jobs_waiting" in login and "qbwc_jobs_lease" in login
+        assert "TEMP B-TREE" not in login and "SCAN j" not in login
+        done = plan(queue._sql.complete_counting)
+        assert "SEARCH w USING COVERING INDEX qbwc_jobs_waiting_files (user=?" in done
         db.close()
         queue.close()
 
@@ -201,6 +210,8 @@ class TestPerCallCost:
         # The planner picks among the indexes on (user, ...): any, but never the table.
         count = plan(sql.waiting, {"user": USER, "company_key": ""})
         assert "Index" in count and "Seq Scan" not in count
+        login = plan(sql.first_runnable, {"user": USER, "now": 1.0})
+        assert "jobs_waiting" in login and "Seq Scan" not in login
         queue.close()
 
 

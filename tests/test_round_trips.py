@@ -31,16 +31,7 @@ def counted(trace: SQLiteTrace, work) -> list[str]:
     return trace.since(mark)
 
 
-#: What the job queue still costs: it reads the job again around each change and
-#: counts the user's jobs on login; its claim and completion in one statement each,
-#: and no per-call counting, bring the averages under their targets.
-QUEUE_PENDING = pytest.mark.xfail(
-    strict=True, reason="the job queue's part of a call is not yet one statement per change"
-)
-
-
 class TestTheDemosUpdate:
-    @QUEUE_PENDING
     @pytest.mark.parametrize("status", [False, True], ids=["sessions and queue", "with status"])
     def test_a_call_costs_at_most_the_target_statements_on_average(self, tmp_path, trace, status):
         """SQLite's trace over the demo's 16 calls: at most 3 statements a call on average
@@ -57,6 +48,40 @@ class TestTheDemosUpdate:
         many = demo_update(sqlite_backend(tmp_path / "many", trace), status=status, pending=40)
         assert many.operations == few.operations
         assert many.counts == few.counts
+
+    def test_a_later_page_of_an_iterator_costs_the_queue_one_statement_to_send(
+        self, tmp_path, trace
+    ):
+        """Pages 2 to 5 of the customer query: the job's lease renewed and its row read in one
+        UPDATE ... RETURNING (no read of the job, then a write)."""
+        result = demo_update(sqlite_backend(tmp_path, trace), status=False)
+        sends = [
+            [s for s in statements if "qbwc_jobs" in s]
+            for operation, statements in zip(result.operations, result.statements, strict=True)
+            if operation == "sendRequestXML"
+        ]
+        assert [len(send) for send in sends[1:5]] == [1] * 4, result.breakdown()
+        assert all(send[0].startswith("UPDATE") for send in sends[1:5])
+
+    def test_a_login_asks_the_queue_one_statement(self, tmp_path, trace):
+        """authenticate: the first runnable job and whether a lease ran out, together."""
+        result = demo_update(sqlite_backend(tmp_path, trace), status=False)
+        login = result.statements[result.operations.index("authenticate")]
+        assert len([s for s in login if "qbwc_jobs" in s]) == 1, result.breakdown()
+
+    def test_the_progress_bar_counts_the_jobs_left_in_the_statement_that_lands_the_answer(
+        self, tmp_path, trace
+    ):
+        """The first page's progress and the invoice's completion each count the jobs left
+        in their own UPDATE ... RETURNING: no receiveResponseXML runs a count of its own."""
+        result = demo_update(sqlite_backend(tmp_path, trace), status=False)
+        receives = [
+            [s for s in statements if "qbwc_jobs" in s]
+            for operation, statements in zip(result.operations, result.statements, strict=True)
+            if operation == "receiveResponseXML"
+        ]
+        assert [len(receive) for receive in receives] == [2] * 6, result.breakdown()
+        assert not any(s.startswith("SELECT count") for receive in receives for s in receive)
 
     def test_the_session_store_costs_at_most_two_statements_a_call(self, tmp_path, trace):
         """Of the same update, the session store's statements: a load and a save per call
@@ -84,6 +109,19 @@ class TestTheDemosUpdate:
         for statements in sends[1:]:
             assert not any("qbwc_connections" in s for s in statements)
             assert sum("qbwc_transcript_calls" in s for s in statements) == 1
+
+    def test_postgresql_pings_once_a_call_however_many_stores(self, postgres, pg_prefix):
+        """Sessions, queue and status on one database share the process's pool: a call
+        pings one connection, once."""
+        from .round_trips import postgres_backend
+
+        log = PostgresLog(postgres)
+        try:
+            result = demo_update(postgres_backend(postgres.url(), pg_prefix, log), status=True)
+        finally:
+            log.close()
+        pings = [sum(s.strip() == ";" for s in call) for call in result.statements]
+        assert max(pings) == 1, result.breakdown()
 
     def test_postgresql_counts_what_its_log_says(self, postgres, pg_prefix):
         """The same update on PostgreSQL, counted from the server's statement log:

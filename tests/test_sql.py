@@ -484,6 +484,26 @@ class TestDatabaseGoesAway:
         store.close()
 
 
+class TestSharedPool:
+    def test_stores_of_one_database_share_one_pool_until_the_last_is_closed(
+        self, postgres, pg_prefix
+    ):
+        """A queue and a session store on one URL use one pool (a call pings it once); closing
+        one leaves the other working; closing the last disposes of the pool."""
+        queue = SQLJobQueue(postgres.url(), prefix=pg_prefix)
+        store = SQLSessionStore(postgres.url(), prefix=pg_prefix)
+        other = SQLJobQueue(postgres.url(), prefix=pg_prefix, pool_size=2)
+        assert queue._db.engine() is store._db.engine()
+        assert other._db.engine() is not queue._db.engine()  # other pool settings
+        engine = queue._db.engine()
+        queue.close()
+        store.put(session())
+        assert store._db.engine() is engine
+        store.close()
+        assert SQLJobQueue(postgres.url(), prefix=pg_prefix)._db.engine() is not engine
+        other.close()
+
+
 class TestCommandLineOnPostgreSQL:
     def test_jobs_and_db_take_a_postgresql_url_and_a_prefix(self, postgres, pg_prefix):
         """db check says behind for an empty prefix, upgrade creates, jobs list reads it."""

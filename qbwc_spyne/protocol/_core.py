@@ -431,11 +431,11 @@ class Core:
         second element names a company file ("" = the open one).
         """
 
-        # Outside the operation's error handling: a failed purge is no
-        # reason to refuse a login.
-        self._purge_expired()
-
         def serve() -> list[str]:
+            # Within the call, so its statements share the call's pinged
+            # connection; a failed purge is no reason to refuse a login
+            # (_purge_expired logs it and goes on).
+            self._purge_expired()
             now = self.clock()
             event = ev.AuthenticateEvent(
                 user=user or "", password=password or "", session_ticket=self.new_ticket()

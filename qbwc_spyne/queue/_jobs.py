@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -305,6 +306,10 @@ def _continue(document: str, iterator_id: str) -> str:
     return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
 
 
+#: The jobs left, as the statement that landed this call's answer counted
+#: them: the progress bar does not count them again.
+_counted: ContextVar[int | None] = ContextVar("qbwc_spyne_queue_counted", default=None)
+
 #: How closeConnection names each way a job left the session.
 _OUTCOMES = (
     ("done", "done"),
@@ -533,10 +538,25 @@ class QueueHandler(QBWCHandler):
         if not self._verify(event.user, event.password):
             event.accept = False
             return
-        self._sweep()
-        # The first runnable job only: one row read, however many wait.
-        while found := self.queue.runnable(user=event.user, limit=1):
-            job = found[0]
+        # The first runnable job only: one row read, however many wait. Where
+        # the queue can, the same statement says whether a lease ran out, and
+        # the sweep runs only then.
+        first = getattr(self.queue, "first_runnable", None)
+        swept = first is None
+        if swept:
+            self._sweep()
+        while True:
+            if first is not None:
+                job, expired = first(user=event.user, now=self.clock())
+                if expired and not swept:
+                    swept = True
+                    if self._sweep():
+                        continue  # a job released just now may come first
+            else:
+                found = self.queue.runnable(user=event.user, limit=1)
+                job = found[0] if found else None
+            if job is None:
+                break
             if job.state is JobState.RECONCILE and self._reconcile_query(job, None) is None:
                 # Never a ticket for a job that would not be sent. Each turn
                 # settles one job for good, so the loop ends.
@@ -576,9 +596,22 @@ class QueueHandler(QBWCHandler):
         """
         return QueueState(session)
 
-    def _current(self, session: Session) -> Job | None:
+    def _current(self, session: Session, *, renew: bool = False) -> Job | None:
+        """The session's job while it is in flight in the session, else None.
+
+        ``renew``: renew its lease in the same statement, where the queue can
+        (a later page of an iterator then costs one statement to send).
+        """
         job_id = QueueState(session).job
-        job = self.queue.get(job_id) if job_id is not None else None
+        if job_id is None:
+            return None
+        resume = getattr(self.queue, "resume", None) if renew else None
+        if resume is not None:
+            job: Job | None = resume(
+                job_id, ticket=session.ticket, now=self.clock(), lease=self.lease
+            )
+            return job
+        job = self.queue.get(job_id)
         if job is not None and job.state is JobState.IN_FLIGHT and job.ticket == session.ticket:
             return job
         return None
@@ -613,7 +646,11 @@ class QueueHandler(QBWCHandler):
         if state.version is None:
             state.version = qbxml.choose_version(event.host_response, cap=self.version_cap)
         while True:
-            job = self._current(session)
+            job = self._current(session, renew=True)
+            # A job renewed by resume() already has its lease; a later page
+            # of an iterator then changes nothing else (same attempt, same
+            # stored request): no second statement.
+            renewed = job is not None and hasattr(self.queue, "resume")
             if job is None:
                 job = self._claim(session, event.company_file)
             if job is None:
@@ -641,7 +678,7 @@ class QueueHandler(QBWCHandler):
             now = self.clock()
             if fresh:  # iterator="Start" (or a single request) goes out now
                 state.started_job, state.started_at = job.id, now
-            if not self.queue.progress(
+            if not (renewed and not fresh) and not self.queue.progress(
                 job.id,
                 ticket=session.ticket,
                 now=now,
@@ -795,6 +832,7 @@ class QueueHandler(QBWCHandler):
             event.percent_done = -1
             return
         failed = False
+        _counted.set(None)
         try:
             result = self._result(job, event.response)
             failed = not self._apply(job, session, result)
@@ -912,31 +950,53 @@ class QueueHandler(QBWCHandler):
             QueueState(session).pages_left = -(-(result.remaining_count or 0) // page)
             job.iterator_id = result.iterator_id
             job.state = JobState.IN_FLIGHT
-            # The page is saved before the next is asked for.
-            if not self.queue.progress(
-                job.id,
-                ticket=ticket,
-                now=now,
-                iterator_id=result.iterator_id,
-                pages=job.pages,
-                lease_until=now + self.lease,
-                staged_checkpoint=job.staged_checkpoint,
-                warning=job.warning,
-            ):
+            # The page is saved before the next is asked for (with the count
+            # for the progress bar, when the session has none yet).
+            changes = {
+                "iterator_id": result.iterator_id,
+                "pages": job.pages,
+                "lease_until": now + self.lease,
+                "staged_checkpoint": job.staged_checkpoint,
+                "warning": job.warning,
+            }
+            counting = getattr(self.queue, "progress_counting", None)
+            if counting is not None and QueueState(session).left is None:
+                left = counting(
+                    job.id,
+                    ticket=ticket,
+                    now=now,
+                    user=session.user,
+                    company_file=session.company_file,
+                    **changes,
+                )
+                _counted.set(left)
+                landed = left is not None
+            else:
+                landed = self.queue.progress(job.id, ticket=ticket, now=now, **changes)
+            if not landed:
                 self._landed(session, job, "", False)
             return True
         # The last page's count and checkpoint go with the completion, one
-        # statement: the staged checkpoint is applied.
-        landed = self.queue.complete(
-            job.id,
-            ticket=ticket,
-            now=now,
-            warning=job.warning,
-            keep_request=self.keep_requests,
-            response=job.response,
-            pages=job.pages,
-            staged_checkpoint=job.staged_checkpoint,
-        )
+        # statement: the staged checkpoint is applied. When the session's own
+        # count of jobs left would run out (or it has none), the completion
+        # counts them in the same statement.
+        options = {
+            "ticket": ticket,
+            "now": now,
+            "warning": job.warning,
+            "keep_request": self.keep_requests,
+            "response": job.response,
+            "pages": job.pages,
+            "staged_checkpoint": job.staged_checkpoint,
+        }
+        counting = getattr(self.queue, "complete_counting", None)
+        state = QueueState(session)
+        if counting is not None and (state.left is None or state.left <= 0):
+            left = counting(job.id, user=session.user, company_file=session.company_file, **options)
+            _counted.set(left)
+            landed = left is not None
+        else:
+            landed = self.queue.complete(job.id, **options)
         self._landed(session, job, JobState.DONE.value, landed)
         return True
 
@@ -1055,12 +1115,16 @@ class QueueHandler(QBWCHandler):
         """
         going_on = job.state is JobState.IN_FLIGHT  # an iterator with pages left
         state = QueueState(session)
-        if state.left is None or (not going_on and state.left <= 0):
+        counted = _counted.get()
+        if counted is not None or state.left is None or (not going_on and state.left <= 0):
             # Counted when the session first needs it and when its own count
             # runs out, never per call: the session's claims and releases
             # keep it between (jobs queued meanwhile show at the recount).
+            # The answer's own statement may have counted them already.
             user, company_file = session.user, session.company_file
-            state.left = self.queue.waiting(user=user, company_file=company_file)
+            if counted is None:
+                counted = self.queue.waiting(user=user, company_file=company_file)
+            state.left = counted
             # Waiting is not runnable (a dependency may never be done here):
             # one row says whether the Web Connector should ask again.
             if not going_on and (

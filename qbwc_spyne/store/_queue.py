@@ -222,6 +222,14 @@ class _Statements:
         self.runnable_here_first = text(
             f"{runnable} {self.runnable_where} AND {here}{order} LIMIT :limit"
         )
+        # A login's one statement: the first runnable job (if any) and whether
+        # any job's lease ran out, on the (state, lease_until) index; the
+        # sweep's write runs only when one did.
+        self.first_runnable = text(
+            f"SELECT r.*, e.expired_lease FROM (SELECT EXISTS (SELECT 1 FROM {j}"
+            " WHERE state = 'in_flight' AND lease_until < :now) AS expired_lease) AS e"
+            f" LEFT JOIN ({runnable} {self.runnable_where}{order} LIMIT 1) AS r ON 1 = 1"
+        )
         # The index of waiting jobs by (user, company_key) alone: no row is read.
         self.waiting = text(
             f'SELECT count(*) AS n FROM {j} AS j WHERE j."user" = :user AND j.{_WAITING} AND {here}'
@@ -240,6 +248,13 @@ class _Statements:
             f" AND {here}{order} LIMIT 1{lock}) RETURNING {self.whole}"
         )
         self.load = text(f"SELECT {self.whole} FROM {j} WHERE id = :id")
+        # The session's job, still its own: the lease renewed and the row read
+        # in one statement (a later page of an iterator needs nothing else).
+        self.resume = text(
+            f"UPDATE {j} SET lease_until = :lease_until, updated = :now"
+            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" RETURNING {self.whole}"
+        )
         self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")
         # FOR SHARE: a dependency cannot fail or be cancelled until the new
         # job is committed, so the sweep that blocks its dependants sees it.
@@ -279,9 +294,16 @@ class _Statements:
                 f" pg_notify('{self.channel}', CAST(landed.id AS TEXT)) AS notified FROM landed"
             )
 
+        # How many of the changed job's user's jobs wait for the session's
+        # company file (the waiting statement's count), read by the change
+        # itself: the job in flight is not among them before or after.
+        self.counted = (
+            f', (SELECT count(*) FROM {j} AS w WHERE w."user" = :user'
+            f" AND w.{_WAITING} AND w.company_key IN ('', :company_key)) AS waiting"
+        )
         # The last page's count and checkpoint come with the completion: one
         # statement, where a progress then a complete took two.
-        self.complete = landing(
+        complete = (
             f"UPDATE {j} SET state = 'done', pages = COALESCE(:pages, pages),"
             " checkpoint = CASE WHEN :staged != 'null' THEN :staged"
             " WHEN staged_checkpoint = 'null' THEN checkpoint ELSE staged_checkpoint END,"
@@ -291,6 +313,8 @@ class _Statements:
             f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
             f" RETURNING {_HEAD}"
         )
+        self.complete = landing(complete)
+        self.complete_counting = landing(complete + self.counted)
         self.fail = landing(
             f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
             f" response = COALESCE(:response, response), {_LAND}"
@@ -416,11 +440,12 @@ class _Statements:
         )
 
     @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
-    def progress(self, names: tuple[str, ...]) -> TextClause:
+    def progress(self, names: tuple[str, ...], counting: bool = False) -> TextClause:
         assignments = "".join(f"{name} = :{name}, " for name in names)
+        returning = f" RETURNING id{self.counted}" if counting else ""
         return text(
             f"UPDATE {self.jobs} SET {assignments}updated = :now"
-            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
+            f" WHERE id = :id AND state = 'in_flight' AND ticket = :ticket{returning}"
         )
 
 
@@ -471,7 +496,8 @@ class SQLJobQueue:
             such tables are refused with the command that upgrades them.
         timeout: seconds a SQLite write waits for another process's lock;
             seconds a PostgreSQL connection attempt waits.
-        pool_size: connections each process keeps to PostgreSQL.
+        pool_size: connections each process keeps to PostgreSQL (one pool for
+            every store of the same database and settings).
 
     Raises:
         DatabaseURLError: a malformed or unsupported URL.
@@ -858,6 +884,30 @@ class SQLJobQueue:
         rows, _ = self._one(statement, params)
         return [_row_to_job(row) for row in rows]
 
+    def first_runnable(self, *, user: str, now: float) -> tuple[Job | None, bool]:
+        """The user's first runnable job, and whether any job's lease has run out.
+
+        One statement for a login: the job :meth:`runnable` with ``limit=1``
+        gives, and whether :meth:`release_expired` has anything to release.
+
+        Args:
+            user: the Web Connector user.
+            now: the time leases are compared with.
+
+        Returns:
+            The job (None: nothing runnable), and whether some job of any
+            user is in flight past its lease.
+
+        Raises:
+            StorageError: the database could not be read.
+
+        .. versionadded:: Unreleased
+        """
+        rows, _ = self._one(self._sql.first_runnable, {"user": user, "now": now})
+        row = dict(rows[0])
+        expired = bool(row.pop("expired_lease"))
+        return (None if row["id"] is None else _row_to_job(row)), expired
+
     def waiting(self, *, user: str, company_file: str) -> int:
         """How many of the user's jobs wait (pending or to reconcile) for ``company_file``.
 
@@ -897,6 +947,28 @@ class SQLJobQueue:
             self._log(job, "reconcile" if job.reconciling else "pending", "in_flight")
         return job
 
+    def resume(self, job_id: int, *, ticket: str, now: float, lease: float) -> Job | None:
+        """The job in flight in ``ticket``, its lease renewed: one statement.
+
+        Args:
+            job_id: the job.
+            ticket: the session it must be in flight in.
+            now: the time.
+            lease: seconds the job stays the session's from ``now``.
+
+        Returns:
+            The job as it is now, or None when it is not in flight in
+            ``ticket`` (it landed, or its lease ran out and it was released).
+
+        Raises:
+            StorageError: the database could not be written.
+
+        .. versionadded:: Unreleased
+        """
+        params = {"id": job_id, "ticket": ticket, "now": now, "lease_until": now + lease}
+        rows, _ = self._one(self._sql.resume, params)
+        return _row_to_job(rows[0]) if rows else None
+
     def progress(self, job_id: int, *, ticket: str, now: float, **changes: Any) -> bool:
         """Update fields of a job in flight in ``ticket``; True if it is still ours.
 
@@ -913,6 +985,45 @@ class SQLJobQueue:
         Raises:
             InvalidJobError: a field that progress does not change.
         """
+        return self._progress(job_id, ticket, now, None, changes) is not None
+
+    def progress_counting(
+        self,
+        job_id: int,
+        *,
+        ticket: str,
+        now: float,
+        user: str,
+        company_file: str,
+        **changes: Any,
+    ) -> int | None:
+        """:meth:`progress`, and in the same statement :meth:`waiting`.
+
+        Args:
+            job_id, ticket, now, changes: as for :meth:`progress`.
+            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
+
+        Returns:
+            How many of the user's jobs wait for ``company_file``, or None
+            when the job was not in flight in ``ticket`` (nothing changed).
+
+        Raises:
+            InvalidJobError: a field that progress does not change.
+            StorageError: the database could not be written.
+
+        .. versionadded:: Unreleased
+        """
+        return self._progress(job_id, ticket, now, (user, company_file), changes)
+
+    def _progress(
+        self,
+        job_id: int,
+        ticket: str,
+        now: float,
+        waiting: tuple[str, str] | None,
+        changes: dict[str, Any],
+    ) -> int | None:
+        """Apply ``changes``; None if the job is not ours, else the count (0 when not asked)."""
         unknown = set(changes) - PROGRESS_FIELDS
         if unknown:
             raise InvalidJobError(f"progress cannot change {sorted(unknown)}")
@@ -926,8 +1037,11 @@ class SQLJobQueue:
             for n in names
         }
         params.update(now=now, id=job_id, ticket=ticket)
-        statement = self._sql.progress(names)
-        return self._one(statement, params)[1] == 1
+        if waiting is None:
+            return 0 if self._one(self._sql.progress(names), params)[1] == 1 else None
+        params.update(user=waiting[0], company_key=fold_company_file(waiting[1]))
+        rows, _ = self._one(self._sql.progress(names, counting=True), params)
+        return int(rows[0]["waiting"]) if rows else None
 
     def _land(self, statement: TextClause, params: dict[str, Any]) -> Row | None:
         """Run a one-statement transition; the row it changed (its head), or None."""
@@ -946,20 +1060,62 @@ class SQLJobQueue:
         pages: int | None = None,
         staged_checkpoint: Any = None,
     ) -> bool:
-        params = {
-            "pages": pages,
-            "staged": _json_text(staged_checkpoint, "staged_checkpoint"),
-            "keep": int(keep_request),
-            "response": response,
-            "warning": warning,
-            "now": now,
-            "id": job_id,
+        options = {
             "ticket": ticket,
+            "now": now,
+            "warning": warning,
+            "keep_request": keep_request,
+            "response": response,
+            "pages": pages,
+            "staged_checkpoint": staged_checkpoint,
         }
-        head = self._land(self._sql.complete, params)
-        if head is not None:
-            self._log(head, "in_flight", "done")
-        return head is not None
+        return self._complete(job_id, None, options) is not None
+
+    def complete_counting(
+        self, job_id: int, *, user: str, company_file: str, **options: Any
+    ) -> int | None:
+        """:meth:`complete`, and in the same statement :meth:`waiting`.
+
+        Args:
+            job_id: the job.
+            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
+            options: :meth:`complete`'s keyword arguments (``ticket`` and
+                ``now`` required).
+
+        Returns:
+            How many of the user's jobs wait for ``company_file`` once the
+            job is done, or None when it was not in flight in ``ticket``.
+
+        Raises:
+            StorageError: the database could not be written.
+
+        .. versionadded:: Unreleased
+        """
+        return self._complete(job_id, (user, company_file), options)
+
+    def _complete(
+        self, job_id: int, waiting: tuple[str, str] | None, options: dict[str, Any]
+    ) -> int | None:
+        """The completion; None if the job was not ours, else the count (0 when not asked)."""
+        params = {
+            "pages": options.get("pages"),
+            "staged": _json_text(options.get("staged_checkpoint"), "staged_checkpoint"),
+            "keep": int(options.get("keep_request", False)),
+            "response": options.get("response"),
+            "warning": options.get("warning"),
+            "now": options["now"],
+            "id": job_id,
+            "ticket": options["ticket"],
+        }
+        if waiting is None:
+            head = self._land(self._sql.complete, params)
+        else:
+            params.update(user=waiting[0], company_key=fold_company_file(waiting[1]))
+            head = self._land(self._sql.complete_counting, params)
+        if head is None:
+            return None
+        self._log(head, "in_flight", "done")
+        return 0 if waiting is None else int(head["waiting"])
 
     def fail(
         self,

@@ -9,7 +9,8 @@ PostgreSQL reserves ``user``), and only the engine differs:
 - SQLite keeps today's model: one connection per process behind a lock,
   WAL mode, and every write in ``BEGIN IMMEDIATE``, so writes of several
   processes are serialized by the file lock and never deadlock.
-- PostgreSQL gets a connection pool per process; a connection is pinged
+- PostgreSQL gets a connection pool per process, shared by the stores of
+  one database (same URL and pool settings); a connection is pinged
   before its first use in each Web Connector call, so a server that
   restarted costs no call, and a call's further statements cost no ping.
   One statement runs in autocommit (no BEGIN, no COMMIT: each is a round
@@ -136,7 +137,8 @@ class Database:
         timeout: seconds a SQLite write waits for another process's lock,
             and seconds a PostgreSQL connection attempt waits.
         create: whether a missing SQLite file may be created.
-        pool_size: connections each process keeps open to PostgreSQL.
+        pool_size: connections each process keeps open to PostgreSQL, in one
+            pool shared by the stores of the same URL, pool size and timeout.
 
     Raises:
         DatabaseURLError: ``target`` is a malformed or unsupported URL.
@@ -188,6 +190,7 @@ class Database:
         self._engine: Engine | None = None
         self._conn: Connection | None = None  # SQLite: this process's one connection
         self._compiled_cache: dict[Executable, tuple[str, list[str]]] = {}
+        self._shared: tuple[Any, ...] | None = None  # the key of the pool shared (PostgreSQL)
 
     # -- engines ------------------------------------------------------------------------------
 
@@ -199,6 +202,7 @@ class Database:
                 if self._engine is not None and not self.sqlite:
                     # The parent's connections stay the parent's: forget them, unclosed.
                     self._engine.dispose(close=False)
+                    self._shared = None  # the parent's count, not this process's
                 self._conn = None
                 self._engine = self._given or self._make_engine()
                 self._pid = pid
@@ -234,6 +238,24 @@ class Database:
                     conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
             return engine
+        # Stores of one database share this process's pool: a call then pings
+        # one connection, not one per store (sessions, queue, status).
+        key = (
+            os.getpid(),
+            self.url.render_as_string(hide_password=False),
+            self._pool_size,
+            self._timeout,
+        )
+        with _SHARED_LOCK:
+            shared = _SHARED.get(key)
+            if shared is None:
+                shared = _SHARED[key] = [self._pool(), 0]
+            shared[1] += 1
+            self._shared = key
+            pool: Engine = shared[0]
+            return pool
+
+    def _pool(self) -> Engine:
         try:
             engine = create_engine(
                 self.url,
@@ -261,8 +283,24 @@ class Database:
                 self._conn.close()
                 self._conn = None
             if self._engine is not None and self._given is None:
-                self._engine.dispose()
+                if self._release_shared():
+                    self._engine.dispose()
                 self._engine = None
+
+    def _release_shared(self) -> bool:
+        """Stop using the shared pool; whether this store was its last user."""
+        key, self._shared = self._shared, None
+        if key is None:
+            return True
+        with _SHARED_LOCK:
+            shared = _SHARED.get(key)
+            if shared is None:
+                return True
+            shared[1] -= 1
+            if shared[1] > 0:
+                return False
+            del _SHARED[key]
+            return True
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -451,6 +489,11 @@ def _ping_once_per_call(engine: Engine) -> None:
 
 
 _PINGED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+#: PostgreSQL pools of this process, by (pid, URL, pool size, timeout):
+#: [engine, stores using it]. The last store closed disposes of it.
+_SHARED: dict[tuple[Any, ...], list[Any]] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def _sqlite_connect(

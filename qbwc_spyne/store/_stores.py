@@ -111,7 +111,8 @@ class SQLSessionStore:
             such tables are refused with the command that upgrades them.
         timeout: seconds a SQLite write waits for another process's lock;
             seconds a PostgreSQL connection attempt waits.
-        pool_size: connections each process keeps to PostgreSQL.
+        pool_size: connections each process keeps to PostgreSQL (one pool for
+            every store of the same database and settings).
 
     Raises:
         DatabaseURLError: a malformed or unsupported URL.
