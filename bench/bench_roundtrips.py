@@ -30,14 +30,23 @@ from tests.round_trips import (
     sqlite_backend,
 )
 
+#: How psycopg's liveness check of a pooled connection shows in PostgreSQL's log.
+PING = ";"
+
 
 def row(backend: str, status: bool, counted: Counted) -> None:
     per = counted.per_operation()
     cells = "".join(f"{per.get(op, 0):>7.1f}" for op in OPERATIONS)
-    judged = "ok" if counted.average <= TARGET[status] else "OVER"
+    pings = sum(s.strip() == PING for call in counted.statements for s in call)
+    pings_per_call = pings / len(counted.statements)
+    # The target is on statements; the ping is a round trip too, shown apart
+    # so that neither figure hides in the other.
+    statements = counted.average - pings_per_call
+    judged = "ok" if statements <= TARGET[status] else "OVER"
     print(
         f"{backend:<11}{'yes' if status else 'no':<8}{cells}"
-        f"{counted.average:>9.2f}{TARGET[status]:>8.0f}  {judged}"
+        f"{counted.average:>9.2f}{pings_per_call:>7.2f}{statements:>12.2f}"
+        f"{TARGET[status]:>8.0f}  {judged}"
     )
 
 
@@ -77,13 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'database':<11}{'status':<8}"
         + "".join(f"{head:>7}" for head in HEADS)
-        + f"{'average':>9}{'target':>8}"
+        + f"{'average':>9}{'pings':>7}{'statements':>12}{'target':>8}"
     )
     for backend, status, counted in results:
         row(backend, status, counted)
     if len(results) == 2:
         print("PostgreSQL: skipped (--no-postgres, or no initdb on PATH)")
-    print("(serverVersion and clientVersion: 0 each, in the average; BEGIN and COMMIT count)")
+    print(
+        "(average: every round trip a call makes, BEGIN and COMMIT included; serverVersion"
+        " and clientVersion, 0 each, count in it. pings: the pooled connection's liveness"
+        " check, once a call on PostgreSQL. statements: the rest, judged against the target)"
+    )
     if args.breakdown:
         for backend, status, counted in results:
             print(f"\n{backend}, status recorder: {'yes' if status else 'no'}")
