@@ -164,6 +164,15 @@ QUICKSTART_APP = textwrap.dedent(
     """
 )
 
+#: A QWC file's properties, all valid, as the README's TOML example gives them.
+README_TOML = """[qwc]
+app_name = "Shop sync"
+app_url = "https://shop.example.com/qbwc"
+app_support_url = "https://shop.example.com/help"
+app_description = "Orders to QuickBooks"
+user = "shop"
+"""
+
 MISTAKES = [
     ("serve", "app:handler()", "--port", "0"),
     ("serve", "app:broken()", "--port", "0"),
@@ -172,6 +181,9 @@ MISTAKES = [
     ("serve", "app:handler", "--store", "sqllite:///x.db"),
     ("serve", "app:handler", "--store", "sqlite:"),
     ("serve", "app:handler", "--port", "http"),
+    ("serve", "app:handler", "--port", "99999"),
+    ("serve", "app:handler", "--port", "-1"),
+    ("serve", "app:handler", "--host", "no-such-host.invalid", "--port", "0"),
     ("serve",),
     ("serve", "app:handler", "--dashboard"),
     ("explain", "banana"),
@@ -183,6 +195,7 @@ MISTAKES = [
     ("qwc", "--toml", "missing.toml"),
     ("qwc", "--toml", "bad.toml"),
     ("qwc", "--toml", "typed.toml"),
+    ("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
     ("qwc", "--check", "missing.qwc"),
     ("qwc", "--check", "bad.toml"),
     ("simulate", "http://127.0.0.1:{closed}/qbwc", "--user", "shop", "--password", "x"),
@@ -218,6 +231,7 @@ def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "app.py").write_text(QUICKSTART_APP)
     (directory / "bad.toml").write_text("[qwc\napp_name = ")
     (directory / "typed.toml").write_text("[qwc]\napp_name = 5\nupdate_interval = 'soon'\n")
+    (directory / "readme.toml").write_text(README_TOML)
     return directory
 
 
@@ -241,6 +255,15 @@ def test_every_mistake_is_one_line_on_stderr_and_no_traceback(reader_dir, args):
          "--store: unsupported database URL scheme 'sqllite'"),
         (("qwc", "--toml", "typed.toml"),
          "app_name in the --toml file must be text, not int;"),
+        (("qwc", "--toml", "bad.toml"), "bad.toml: "),
+        (("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
+         "--app-url is not an http(s) URL: 'https://[::1/qbwc'"),
+        (("qwc", "--toml", "readme.toml", "--app-url", "https://shop.example.com:99999/"),
+         "--app-url is not an http(s) URL"),
+        (("serve", "app:handler", "--port", "99999"),
+         "argument --port: must be a port number, 0 to 65535, not '99999'"),
+        (("serve", "app:handler", "--host", "no-such-host.invalid", "--port", "0"),
+         "cannot listen on no-such-host.invalid:0: "),
     ],
 )  # fmt: skip
 def test_the_line_says_what_is_wrong(reader_dir, args, says):
@@ -249,6 +272,17 @@ def test_the_line_says_what_is_wrong(reader_dir, args, says):
     result = run(*(a.replace("{closed}", closed) for a in args), cwd=reader_dir)
     assert_one_line(result, says.replace("{closed}", closed))
     assert "HTTPConnectionPool" not in result.stderr and "Max retries" not in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(reader_dir):
+    """werkzeug's own two lines and exit are not what the user reads: one line of ours."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        result = run("serve", "app:handler", "--port", port, cwd=reader_dir)
+    assert_one_line(result, f"{_cli.PROG}: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in result.stderr
 
 
 def test_simulate_at_a_wrong_path_says_so_in_one_line(tmp_path):

@@ -366,6 +366,24 @@ class TestProblems:
     def test_a_valid_file_has_no_problems(self):
         assert valid().problems() == []
 
+    @pytest.mark.parametrize("flag", ["is_read_only", "notify"])
+    @pytest.mark.parametrize("value", ["false", "no", 0, 1])
+    def test_a_flag_given_other_than_true_or_false_is_a_problem_not_written_true(self, flag, value):
+        """A TOML file's is_read_only = "false" is refused, not written as IsReadOnly true."""
+        qwc = valid(**{flag: value})
+        assert [problem.field for problem in qwc.problems()] == [flag]
+        with pytest.raises(QWCError, match="must be true or false"):
+            qwc.to_xml()
+
+    @pytest.mark.parametrize(
+        "url", ["https://[::1/qbwc", "https://shop.example.com:99999/qbwc", "https://h:port/"]
+    )
+    @pytest.mark.parametrize("field", ["app_url", "app_support_url", "cert_url"])
+    def test_a_url_no_parser_can_split_is_a_problem_of_its_property(self, field, url):
+        """An open bracket or a port out of range: the URL's property at fault, not ValueError."""
+        fields = [problem.field for problem in valid(**{field: url}).problems()]
+        assert fields == [field]
+
     @given(
         st.dictionaries(
             st.sampled_from([f.name for f in dataclasses.fields(QWCFile)]),

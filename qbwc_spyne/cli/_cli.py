@@ -7,6 +7,7 @@ import getpass
 import importlib
 import logging
 import os
+import socket
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -92,6 +93,13 @@ def load_target(spec: str) -> Any:
         return value()
     except Exception as exc:  # the factory's own failure, as one line
         raise CommandError(f"{spec} raised {_said(exc)}") from None
+
+
+def _port(text: str) -> int:
+    """A TCP port, for argparse: the operating system would wrap 99999 round to 34463."""
+    if not text.isdecimal() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number, 0 to 65535, not {text!r}")
+    return int(text)
 
 
 def _said(exc: BaseException) -> str:
@@ -199,10 +207,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dashboard:
         app = with_dashboard(app, target)
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        # Bound here: werkzeug says a port in use or an unknown host on
+        # several lines of its own, then exits.
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.create_server((args.host, args.port), family=family)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    url = f"http://{args.host}:{server.server_port}/"
+        said = exc.strerror or str(exc)
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {said}") from None
+    with listener:
+        server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
+    url = f"http://{args.host}:{server.port}/"
     print(f"Serving {args.target} for the Web Connector at {url}")
     print(f"WSDL: {url}?wsdl")
     if args.metrics:
@@ -351,7 +365,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     values: dict[str, Any] = {}
     if args.toml:
         with open(args.toml, "rb") as handle:
-            table = tomllib.load(handle)
+            try:
+                table = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as exc:  # its message names no file
+                raise CommandError(f"{args.toml}: {exc}") from None
         section = table.get("qwc", table)
         if not isinstance(section, dict):
             raise CommandError(f"{args.toml}: [qwc] must be a table")
@@ -891,7 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
     serve.add_argument(
-        "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+        "--port", type=_port, default=8000, help="the port to listen on (default: %(default)s)"
     )
     serve.add_argument(
         "--store",
