@@ -440,6 +440,30 @@ def test_several_gunicorn_workers_with_memory_sessions_log_one_error_naming_the_
     assert "SQLiteSessionStore" in answer.text and UNKNOWN_TICKET_MESSAGE in answer.text
 
 
+@pytest.mark.wire
+def test_gunicorns_log_level_and_error_logfile_apply_to_the_librarys_lines(tmp_path):
+    """Options on gunicorn's command line win over the package's settings, for logging too.
+
+    --log-level warning keeps the library's INFO lines out, its ERROR in;
+    --error-logfile receives them, as it receives gunicorn's own.
+    """
+    (tmp_path / "app.py").write_text(QUICKSTART_APP)
+    error_log = tmp_path / "error.log"
+    server, url, log = gunicorn(
+        tmp_path, "app:app", "--workers", "2", "--log-level", "warning",
+        "--error-logfile", str(error_log),
+    )  # fmt: skip
+    try:
+        for _ in range(2):
+            result = WebConnector(url, user="shop", password="wrong").update()
+            assert result.status == "auth failed", result.transcript()
+    finally:
+        stop(server)
+    text = error_log.read_text()
+    assert SESSIONS_PER_PROCESS in text, (text[-3000:], log.read_text()[-3000:])
+    assert "authenticate: user 'shop'" not in text + log.read_text()
+
+
 # -- a memory store in several processes, in-process ------------------------------------------
 
 
