@@ -232,6 +232,7 @@ def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "bad.toml").write_text("[qwc\napp_name = ")
     (directory / "typed.toml").write_text("[qwc]\napp_name = 5\nupdate_interval = 'soon'\n")
     (directory / "readme.toml").write_text(README_TOML)
+    (directory / "unknown.toml").write_text(README_TOML + 'colour = "red"\n')
     return directory
 
 
@@ -256,6 +257,7 @@ def test_every_mistake_is_one_line_on_stderr_and_no_traceback(reader_dir, args):
         (("qwc", "--toml", "typed.toml"),
          "app_name in the --toml file must be text, not int;"),
         (("qwc", "--toml", "bad.toml"), "bad.toml: "),
+        (("qwc", "--toml", "unknown.toml"), "colour in unknown.toml is not a QWC property"),
         (("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
          "--app-url is not an http(s) URL: 'https://[::1/qbwc'"),
         (("qwc", "--toml", "readme.toml", "--app-url", "https://shop.example.com:99999/"),

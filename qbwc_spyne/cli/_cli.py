@@ -356,7 +356,7 @@ def _qwc_problems(problems: list[Any], from_toml: set[str]) -> str:
 
 
 def cmd_qwc(args: argparse.Namespace) -> int:
-    from ..qwc import QWCFile
+    from ..qwc import QWCError, QWCFile
 
     if args.check:
         QWCFile.parse(Path(args.check)).validate()
@@ -381,7 +381,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.read_only:
         values["is_read_only"] = True
         from_toml.discard("is_read_only")
-    qwc = QWCFile.from_mapping(values)
+    try:
+        qwc = QWCFile.from_mapping(values)
+    except QWCError as exc:  # a key that is no property: only the TOML file can hold one
+        raise CommandError(f"{exc.field} in {args.toml} is not a QWC property") from None
     problems = qwc.problems()
     if problems:
         raise CommandError(_qwc_problems(problems, from_toml))
