@@ -203,6 +203,7 @@ MISTAKES = [
     ("simulate", "http://127.0.0.1:{closed}/qbwc", "--password", "x"),
     ("simulate", "http://127.0.0.1:{closed}/", "--user", "u", "--company", "missing.json"),
     ("simulate", "http://127.0.0.1:{closed}/", "--user", "u"),
+    ("simulate", "http://[::1/qbwc", "--user", "u", "--password", "x"),
     ("hash-password", "--stdin"),
     ("jobs",),
     ("jobs", "list"),
@@ -257,6 +258,8 @@ def test_every_mistake_is_one_line_on_stderr_and_no_traceback(reader_dir, args):
         (("qwc", "--toml", "typed.toml"),
          "app_name in the --toml file must be text, not int;"),
         (("qwc", "--toml", "bad.toml"), "bad.toml: "),
+        (("simulate", "http://[::1/qbwc", "--user", "u", "--password", "x"),
+         "the URL 'http://[::1/qbwc' cannot be read: Invalid IPv6 URL"),
         (("qwc", "--toml", "unknown.toml"), "colour in unknown.toml is not a QWC property"),
         (("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
          "--app-url is not an http(s) URL: 'https://[::1/qbwc'"),
@@ -287,11 +290,22 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(reader_dir):
     assert "in use" in result.stderr
 
 
-def test_simulate_at_a_wrong_path_says_so_in_one_line(tmp_path):
-    """A site whose endpoint is elsewhere answers 404: one line naming the status and the path."""
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (404, "answered HTTP 404, not the Web Connector service"),
+        (405, "answered HTTP 405, not the Web Connector service"),
+        (500, "answered HTTP 500, a server error: see the server's log"),
+    ],
+)
+def test_simulate_tells_a_wrong_path_from_a_failing_server_in_one_line(tmp_path, status, says):
+    """A site whose endpoint is elsewhere answers 404: one line naming the status and the path.
+
+    An endpoint that fails (500 without a SOAP fault) is not blamed on the path.
+    """
     from werkzeug.wrappers import Response
 
-    site = make_server("127.0.0.1", 0, Response("not here", status=404), threaded=True)
+    site = make_server("127.0.0.1", 0, Response("not here", status=status), threaded=True)
     thread = __import__("threading").Thread(target=site.serve_forever, daemon=True)
     thread.start()
     try:
@@ -300,7 +314,7 @@ def test_simulate_at_a_wrong_path_says_so_in_one_line(tmp_path):
     finally:
         site.shutdown()
         site.server_close()
-    assert_one_line(result, f"{url} answered HTTP 404, not the Web Connector service")
+    assert_one_line(result, f"{url} {says}")
 
 
 # -- the extras name the line that installs them -------------------------------------------

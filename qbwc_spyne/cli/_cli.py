@@ -436,7 +436,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from ..testing import FakeQuickBooks, WebConnector, _check_url
     except ImportError:
         raise needs_extra("simulate", "testing", "zeep") from None
-    _check_url(args.url)  # before asking for a password
+    try:
+        _check_url(args.url)  # before asking for a password
+    except ValueError as exc:  # urlsplit's own refusal: a bracket left open
+        raise CommandError(f"the URL {args.url!r} cannot be read: {exc}") from None
     try:
         quickbooks = (
             FakeQuickBooks.from_json(Path(args.company)) if args.company else FakeQuickBooks()
@@ -491,6 +494,9 @@ def _unreachable(url: str, exc: Exception) -> str:
         if "refused" in said.lower():
             said += " (is the server running, on that port?)"
         return f"cannot connect to {where}: {said}"
+    if isinstance(exc, zeep.exceptions.TransportError) and exc.status_code >= 500:
+        # The endpoint itself failed: a SOAP fault would have been read as one.
+        return f"{url} answered HTTP {exc.status_code}, a server error: see the server's log"
     if isinstance(exc, zeep.exceptions.TransportError):
         return (
             f"{url} answered HTTP {exc.status_code}, not the Web Connector service:"
