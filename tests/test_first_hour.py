@@ -210,6 +210,8 @@ MISTAKES = [
     ("jobs", "list", "--db", "missing.db"),
     ("jobs", "list", "--db", "mysql://u@h/db"),
     ("jobs", "show", "one", "--db", "x.db"),
+    ("jobs", "show", "99999999999999999999999", "--db", "jobs.db"),
+    ("jobs", "retry", "99999999999999999999999", "--db", "jobs.db"),
     ("jobs", "show", "1", "--db", "bad.toml"),
     ("jobs", "purge", "--days", "nan", "--db", "x.db"),
     ("jobs", "resolve", "1", "--db", "x.db"),
@@ -233,6 +235,7 @@ def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "bad.toml").write_text("[qwc\napp_name = ")
     (directory / "typed.toml").write_text("[qwc]\napp_name = 5\nupdate_interval = 'soon'\n")
     (directory / "readme.toml").write_text(README_TOML)
+    SQLiteJobQueue(directory / "jobs.db").close()
     (directory / "unknown.toml").write_text(README_TOML + 'colour = "red"\n')
     return directory
 

@@ -102,6 +102,13 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _job_id(text: str) -> int:
+    """A job's id, for argparse: the databases hold 64-bit integers, and nothing larger."""
+    if not text.isdecimal() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a job's id, a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def _said(exc: BaseException) -> str:
     """An exception as one line: its type and its message's first line."""
     text = str(exc).strip().splitlines()
@@ -804,7 +811,7 @@ def add_jobs_parser(commands: Any) -> None:
         "--state", choices=[s.value for s in JobState], help="only jobs in this state"
     )
     show = actions.add_parser("show", parents=[common], help="every field of one job")
-    show.add_argument("id", type=int, help="the job's id")
+    show.add_argument("id", type=_job_id, help="the job's id")
     retry = actions.add_parser(
         "retry",
         parents=[common],
@@ -812,11 +819,11 @@ def add_jobs_parser(commands: Any) -> None:
         description="Send the job again and unblock its dependants. For an unknown "
         "write it is your word that it did not happen (see also resolve).",
     )
-    retry.add_argument("id", type=int, help="the job's id")
+    retry.add_argument("id", type=_job_id, help="the job's id")
     cancel = actions.add_parser(
         "cancel", parents=[common], help="cancel a job that is not in flight or done"
     )
-    cancel.add_argument("id", type=int, help="the job's id")
+    cancel.add_argument("id", type=_job_id, help="the job's id")
     actions.add_parser(
         "recover",
         parents=[common],
@@ -840,7 +847,7 @@ def add_jobs_parser(commands: Any) -> None:
         parents=[common],
         help="settle an unknown write: it happened, or it did not",
     )
-    resolve.add_argument("id", type=int, help="the job's id")
+    resolve.add_argument("id", type=_job_id, help="the job's id")
     said = resolve.add_mutually_exclusive_group(required=True)
     said.add_argument(
         "--happened",
