@@ -373,8 +373,11 @@ class QWCFile:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError as exc:
             raise QWCError("file", f"is not well-formed XML: {exc}") from None
-        if root.tag != "QBWCXML" or root.getroottree().docinfo.doctype:
+        if root.tag != "QBWCXML":
             raise QWCError("file", "is not a QWC file (the root must be <QBWCXML>)")
+        if root.getroottree().docinfo.doctype:
+            # Entities would be read unexpanded, so refused: the Web Connector writes none.
+            raise QWCError("file", "is not a QWC file: it holds a DOCTYPE, which none holds")
 
         def text(tag: str) -> str:
             return str(root.findtext(tag) or "").strip()

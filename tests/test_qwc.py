@@ -313,6 +313,13 @@ class TestValidation:
             QWCFile.parse(text)
         assert error.value.field == field
 
+    def test_a_doctype_is_named_as_the_cause_not_the_root(self):
+        """A file whose root is <QBWCXML> is not told its root must be <QBWCXML>."""
+        text = '<!DOCTYPE QBWCXML [<!ENTITY a "b">]><QBWCXML><AppName>&a;</AppName></QBWCXML>'
+        with pytest.raises(QWCError, match="DOCTYPE") as error:
+            QWCFile.parse(text)
+        assert "root" not in str(error.value)
+
 
 class TestStableIds:
     def test_ids_are_stable_and_distinct(self):

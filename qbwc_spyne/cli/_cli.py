@@ -363,6 +363,7 @@ def _qwc_problems(problems: list[Any], from_toml: set[str]) -> str:
 
 
 def cmd_qwc(args: argparse.Namespace) -> int:
+    from ..exceptions import QWCFileExistsError
     from ..qwc import QWCError, QWCFile
 
     if args.check:
@@ -408,7 +409,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        qwc.write(args.output, overwrite=args.overwrite)
+        try:
+            qwc.write(args.output, overwrite=args.overwrite)
+        except QWCFileExistsError:  # its text names write()'s argument, not the option
+            raise CommandError(f"{args.output} exists: --overwrite replaces it") from None
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
