@@ -261,6 +261,8 @@ def test_every_mistake_is_one_line_on_stderr_and_no_traceback(reader_dir, args):
         (("qwc", "--toml", "typed.toml"),
          "app_name in the --toml file must be text, not int;"),
         (("qwc", "--toml", "bad.toml"), "bad.toml: "),
+        (("status", "jobs.db", "--db", "other.db"),
+         "two databases given, jobs.db and --db other.db: give one"),
         (("simulate", "http://[::1/qbwc", "--user", "u", "--password", "x"),
          "the URL 'http://[::1/qbwc' cannot be read: Invalid IPv6 URL"),
         (("qwc", "--toml", "unknown.toml"), "colour in unknown.toml is not a QWC property"),

@@ -745,7 +745,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..store._recorder import connection_status
     from ..store._status import SQLStatusStore
 
-    args.db = args.database or args.db  # `status DB` as the README shows it, or --db
+    # `status DB` as the README shows it, or --db (whose default is the environment's).
+    if args.database and args.db not in (None, os.environ.get(DB_ENV), args.database):
+        raise CommandError(f"two databases given, {args.database} and --db {args.db}: give one")
+    args.db = args.database or args.db
     queue = _open_queue(args)
     store = SQLStatusStore(queue._db, create=False)  # the queue's database, already checked
     try:
