@@ -6,7 +6,9 @@ Name it on gunicorn's command line; options given there win::
 
 gunicorn configures only its own loggers, so without these settings the
 library's lines (one per session and per job transition, and every error)
-reach no handler and are lost. The other settings are those
+reach no handler and are lost. Here they go where gunicorn's own error log
+goes, at its level: ``--log-level``, ``--error-logfile`` and syslog apply
+to them too. The other settings are those
 ``bench/bench_gunicorn.py`` measured under Web Connector traffic: threads,
 a keep-alive longer than the Web Connector's pauses, a timeout long enough
 to parse a large receiveResponseXML. Put a proxy that buffers whole
@@ -21,15 +23,22 @@ job and operation as fields, for a log collector.
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 from typing import Any
 
+from gunicorn.glogging import Logger as _GunicornLogger
+
+from .server._logging import JSONFormatter
+
 __all__ = [
+    "LibraryLogger",
     "accesslog",
     "errorlog",
     "graceful_timeout",
     "keepalive",
-    "logconfig_dict",
+    "logger_class",
     "loglevel",
     "threads",
     "timeout",
@@ -62,38 +71,35 @@ errorlog = "-"
 loglevel = "info"
 
 
-def _logging(json_lines: bool) -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict``: its own two loggers, and the library's.
+class LibraryLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's logger, which also sets the library's logger up like its error log.
 
-    gunicorn updates its default configuration with this dict key by key,
-    so a key given here replaces gunicorn's whole: its loggers, and with
-    JSON its handlers and formatters, are named again.
+    gunicorn sets its loggers up from its options (``--log-level``,
+    ``--error-logfile``, syslog) at start and at each reload; then the
+    library's logger gets the error log's level and destinations, with
+    :class:`~qbwc_spyne.JSONFormatter` when ``QBWC_LOG_FORMAT=json``. A
+    configuration of the library's logger of your own (``--log-config``)
+    is left alone.
     """
-    config: dict[str, Any] = {
-        "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
-            "qbwc_spyne": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-        },
-    }
-    if json_lines:
-        config["formatters"] = {
-            "generic": {
-                "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
-                "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
-            },
-            "json": {"()": "qbwc_spyne.JSONFormatter"},
-        }
-        config["handlers"] = {
-            name: {"class": "logging.StreamHandler", "formatter": formatter, "stream": stream}
-            for name, formatter, stream in (
-                ("console", "generic", "ext://sys.stdout"),
-                ("error_console", "generic", "ext://sys.stderr"),
-                ("json_console", "json", "ext://sys.stderr"),
-            )
-        }
-        config["loggers"]["qbwc_spyne"]["handlers"] = ["json_console"]
-    return config
+
+    def setup(self, cfg: Any) -> None:
+        """Set gunicorn's loggers up from ``cfg``, then the library's beside them."""
+        super().setup(cfg)
+        library = logging.getLogger("qbwc_spyne")
+        if any(not getattr(handler, "_qbwc_gunicorn", False) for handler in library.handlers):
+            return
+        for handler in list(library.handlers):  # ours, from the setup before a reload
+            library.removeHandler(handler)
+        json_lines = os.environ.get("QBWC_LOG_FORMAT") == "json"
+        for handler in self.error_log.handlers:
+            if json_lines:
+                # The same stream, file or socket (and lock) as gunicorn's, formatted apart.
+                handler = copy.copy(handler)
+                handler.setFormatter(JSONFormatter())
+            handler._qbwc_gunicorn = True
+            library.addHandler(handler)
+        library.setLevel(self.loglevel)
+        library.propagate = False
 
 
-logconfig_dict = _logging(os.environ.get("QBWC_LOG_FORMAT") == "json")
+logger_class = LibraryLogger

@@ -111,8 +111,22 @@ def parse_auth_flags(value: int | str | None) -> int | None:
     return value
 
 
+def _split(url: str) -> tuple[str, str]:
+    """The scheme and the host (lower case) of ``url``; both empty for text that is no URL.
+
+    urlsplit raises ValueError for a bracket left open ("https://[::1/"),
+    and reading its port for a port out of range ("https://host:99999/").
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return "", ""
+    return parts.scheme, (parts.hostname or "").lower()
+
+
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    return _split(url)[1]
 
 
 @dataclass(kw_only=True)
@@ -202,6 +216,9 @@ class QWCFile:
             # From a TOML file any value may come: a number where text belongs.
             if field.type == "str" and not isinstance(value, str):
                 yield QWCError(field.name, f"must be text, not {type(value).__name__}")
+            # The text "false" is true to Python: it would write the opposite.
+            if field.type == "bool" and not isinstance(value, bool):
+                yield QWCError(field.name, f"must be true or false, not {value!r}")
         text = {f.name: v for f in fields(self) if isinstance(v := getattr(self, f.name), str)}
         for name in ("app_name", "app_url", "app_support_url", "app_description", "user"):
             if name in text and not text[name].strip():
@@ -216,13 +233,12 @@ class QWCFile:
                     name, "must be a GUID in braces, {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}"
                 )
         app_url = text.get("app_url", "")
-        url = urlsplit(app_url)
-        host = (url.hostname or "").lower()
-        if url.scheme not in ("http", "https") or not host:
+        scheme, host = _split(app_url)
+        if scheme not in ("http", "https") or not host:
             yield QWCError("app_url", f"is not an http(s) URL: {app_url!r}")
         # "The URL ... must be a https:// URL. The only exception to this is
         # when using 'localhost' for development."
-        elif url.scheme != "https" and host != "localhost":
+        elif scheme != "https" and host != "localhost":
             yield QWCError("app_url", "must use https (http is allowed only for localhost)")
         # "The domain name specified in this URL must match the domain name
         # specified in [AppURL]."
@@ -233,7 +249,7 @@ class QWCFile:
                 f"must be on the same host as the AppURL ({host}),"
                 f" not {_host(support) or support!r}",
             )
-        if text.get("cert_url") and urlsplit(self.cert_url).scheme != "https":
+        if text.get("cert_url") and _split(self.cert_url)[0] != "https":
             yield QWCError("cert_url", "must be an https URL")
         try:
             parse_auth_flags(self.auth_flags)
@@ -357,8 +373,11 @@ class QWCFile:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError as exc:
             raise QWCError("file", f"is not well-formed XML: {exc}") from None
-        if root.tag != "QBWCXML" or root.getroottree().docinfo.doctype:
+        if root.tag != "QBWCXML":
             raise QWCError("file", "is not a QWC file (the root must be <QBWCXML>)")
+        if root.getroottree().docinfo.doctype:
+            # Entities would be read unexpanded, so refused: the Web Connector writes none.
+            raise QWCError("file", "is not a QWC file: it holds a DOCTYPE, which none holds")
 
         def text(tag: str) -> str:
             return str(root.findtext(tag) or "").strip()

@@ -107,7 +107,8 @@ class TestQwc:
         out = tmp_path / "shop.qwc"
         assert run("qwc", "--toml", str(toml), "-o", str(out)).returncode == 0
         assert QWCFile.parse(out).auth_flags == 0xF
-        assert_one_line_error(run("qwc", "--toml", str(toml), "-o", str(out)), "File exists")
+        again = run("qwc", "--toml", str(toml), "-o", str(out))
+        assert_one_line_error(again, f"{out} exists: --overwrite replaces it")
         assert run("qwc", "--toml", str(toml), "-o", str(out), "--overwrite").returncode == 0
 
     @pytest.mark.parametrize(

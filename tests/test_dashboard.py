@@ -1149,6 +1149,7 @@ class TestSearch:
         [
             ("SO-1001", ["key"]),
             ("so-1001", ["key"]),  # letters in either case
+            (" SO-1001 ", ["key"]),  # pasted with the white space around it
             ("SO-2002", ["payload", "other"]),
             ('Müller "Söhne"', ["quoted"]),  # as the payload's JSON writes it
             ("100%", ["percent"]),  # LIKE's characters stand for themselves

@@ -2089,3 +2089,14 @@ class TestAnswersLikeQuickBooks:
         lax = FakeQuickBooks(strict=False)
         lax.load(data)
         assert len(lax.records["Customer"]) == 2
+
+    def test_a_misspelt_field_is_refused_when_loaded_not_dropped_unseen(self):
+        """Strict: 'Phon' is no CustomerAdd field, and no answer would show it; lax loads it."""
+        data = {"customers": [{"Name": "Ada", "Phon": "555-0100"}]}
+        with pytest.raises(CompanyDataError) as caught:
+            FakeQuickBooks().load(data)
+        assert str(caught.value) == (
+            "the company data is invalid: Customer 'Ada': Phon is no field of CustomerAdd"
+            " in qbXML 13.0"
+        )
+        FakeQuickBooks(strict=False).load(data)

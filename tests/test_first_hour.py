@@ -164,6 +164,15 @@ QUICKSTART_APP = textwrap.dedent(
     """
 )
 
+#: A QWC file's properties, all valid, as the README's TOML example gives them.
+README_TOML = """[qwc]
+app_name = "Shop sync"
+app_url = "https://shop.example.com/qbwc"
+app_support_url = "https://shop.example.com/help"
+app_description = "Orders to QuickBooks"
+user = "shop"
+"""
+
 MISTAKES = [
     ("serve", "app:handler()", "--port", "0"),
     ("serve", "app:broken()", "--port", "0"),
@@ -172,6 +181,9 @@ MISTAKES = [
     ("serve", "app:handler", "--store", "sqllite:///x.db"),
     ("serve", "app:handler", "--store", "sqlite:"),
     ("serve", "app:handler", "--port", "http"),
+    ("serve", "app:handler", "--port", "99999"),
+    ("serve", "app:handler", "--port", "-1"),
+    ("serve", "app:handler", "--host", "no-such-host.invalid", "--port", "0"),
     ("serve",),
     ("serve", "app:handler", "--dashboard"),
     ("explain", "banana"),
@@ -183,6 +195,7 @@ MISTAKES = [
     ("qwc", "--toml", "missing.toml"),
     ("qwc", "--toml", "bad.toml"),
     ("qwc", "--toml", "typed.toml"),
+    ("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
     ("qwc", "--check", "missing.qwc"),
     ("qwc", "--check", "bad.toml"),
     ("simulate", "http://127.0.0.1:{closed}/qbwc", "--user", "shop", "--password", "x"),
@@ -190,12 +203,15 @@ MISTAKES = [
     ("simulate", "http://127.0.0.1:{closed}/qbwc", "--password", "x"),
     ("simulate", "http://127.0.0.1:{closed}/", "--user", "u", "--company", "missing.json"),
     ("simulate", "http://127.0.0.1:{closed}/", "--user", "u"),
+    ("simulate", "http://[::1/qbwc", "--user", "u", "--password", "x"),
     ("hash-password", "--stdin"),
     ("jobs",),
     ("jobs", "list"),
     ("jobs", "list", "--db", "missing.db"),
     ("jobs", "list", "--db", "mysql://u@h/db"),
     ("jobs", "show", "one", "--db", "x.db"),
+    ("jobs", "show", "99999999999999999999999", "--db", "jobs.db"),
+    ("jobs", "retry", "99999999999999999999999", "--db", "jobs.db"),
     ("jobs", "show", "1", "--db", "bad.toml"),
     ("jobs", "purge", "--days", "nan", "--db", "x.db"),
     ("jobs", "resolve", "1", "--db", "x.db"),
@@ -218,6 +234,9 @@ def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "app.py").write_text(QUICKSTART_APP)
     (directory / "bad.toml").write_text("[qwc\napp_name = ")
     (directory / "typed.toml").write_text("[qwc]\napp_name = 5\nupdate_interval = 'soon'\n")
+    (directory / "readme.toml").write_text(README_TOML)
+    SQLiteJobQueue(directory / "jobs.db").close()
+    (directory / "unknown.toml").write_text(README_TOML + 'colour = "red"\n')
     return directory
 
 
@@ -241,6 +260,20 @@ def test_every_mistake_is_one_line_on_stderr_and_no_traceback(reader_dir, args):
          "--store: unsupported database URL scheme 'sqllite'"),
         (("qwc", "--toml", "typed.toml"),
          "app_name in the --toml file must be text, not int;"),
+        (("qwc", "--toml", "bad.toml"), "bad.toml: "),
+        (("status", "jobs.db", "--db", "other.db"),
+         "two databases given, jobs.db and --db other.db: give one"),
+        (("simulate", "http://[::1/qbwc", "--user", "u", "--password", "x"),
+         "the URL 'http://[::1/qbwc' cannot be read: Invalid IPv6 URL"),
+        (("qwc", "--toml", "unknown.toml"), "colour in unknown.toml is not a QWC property"),
+        (("qwc", "--toml", "readme.toml", "--app-url", "https://[::1/qbwc"),
+         "--app-url is not an http(s) URL: 'https://[::1/qbwc'"),
+        (("qwc", "--toml", "readme.toml", "--app-url", "https://shop.example.com:99999/"),
+         "--app-url is not an http(s) URL"),
+        (("serve", "app:handler", "--port", "99999"),
+         "argument --port: must be a port number, 0 to 65535, not '99999'"),
+        (("serve", "app:handler", "--host", "no-such-host.invalid", "--port", "0"),
+         "cannot listen on no-such-host.invalid:0: "),
     ],
 )  # fmt: skip
 def test_the_line_says_what_is_wrong(reader_dir, args, says):
@@ -251,11 +284,33 @@ def test_the_line_says_what_is_wrong(reader_dir, args, says):
     assert "HTTPConnectionPool" not in result.stderr and "Max retries" not in result.stderr
 
 
-def test_simulate_at_a_wrong_path_says_so_in_one_line(tmp_path):
-    """A site whose endpoint is elsewhere answers 404: one line naming the status and the path."""
+def test_serve_on_a_port_in_use_says_so_in_one_line(reader_dir):
+    """werkzeug's own two lines and exit are not what the user reads: one line of ours."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        result = run("serve", "app:handler", "--port", port, cwd=reader_dir)
+    assert_one_line(result, f"{_cli.PROG}: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (404, "answered HTTP 404, not the Web Connector service"),
+        (405, "answered HTTP 405, not the Web Connector service"),
+        (500, "answered HTTP 500, a server error: see the server's log"),
+    ],
+)
+def test_simulate_tells_a_wrong_path_from_a_failing_server_in_one_line(tmp_path, status, says):
+    """A site whose endpoint is elsewhere answers 404: one line naming the status and the path.
+
+    An endpoint that fails (500 without a SOAP fault) is not blamed on the path.
+    """
     from werkzeug.wrappers import Response
 
-    site = make_server("127.0.0.1", 0, Response("not here", status=404), threaded=True)
+    site = make_server("127.0.0.1", 0, Response("not here", status=status), threaded=True)
     thread = __import__("threading").Thread(target=site.serve_forever, daemon=True)
     thread.start()
     try:
@@ -264,7 +319,7 @@ def test_simulate_at_a_wrong_path_says_so_in_one_line(tmp_path):
     finally:
         site.shutdown()
         site.server_close()
-    assert_one_line(result, f"{url} answered HTTP 404, not the Web Connector service")
+    assert_one_line(result, f"{url} {says}")
 
 
 # -- the extras name the line that installs them -------------------------------------------
@@ -404,6 +459,30 @@ def test_several_gunicorn_workers_with_memory_sessions_log_one_error_naming_the_
     text = log.read_text()
     assert text.count(SESSIONS_PER_PROCESS) >= 1, text[-3000:]
     assert "SQLiteSessionStore" in answer.text and UNKNOWN_TICKET_MESSAGE in answer.text
+
+
+@pytest.mark.wire
+def test_gunicorns_log_level_and_error_logfile_apply_to_the_librarys_lines(tmp_path):
+    """Options on gunicorn's command line win over the package's settings, for logging too.
+
+    --log-level warning keeps the library's INFO lines out, its ERROR in;
+    --error-logfile receives them, as it receives gunicorn's own.
+    """
+    (tmp_path / "app.py").write_text(QUICKSTART_APP)
+    error_log = tmp_path / "error.log"
+    server, url, log = gunicorn(
+        tmp_path, "app:app", "--workers", "2", "--log-level", "warning",
+        "--error-logfile", str(error_log),
+    )  # fmt: skip
+    try:
+        for _ in range(2):
+            result = WebConnector(url, user="shop", password="wrong").update()
+            assert result.status == "auth failed", result.transcript()
+    finally:
+        stop(server)
+    text = error_log.read_text()
+    assert SESSIONS_PER_PROCESS in text, (text[-3000:], log.read_text()[-3000:])
+    assert "authenticate: user 'shop'" not in text + log.read_text()
 
 
 # -- a memory store in several processes, in-process ------------------------------------------

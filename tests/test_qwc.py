@@ -313,6 +313,13 @@ class TestValidation:
             QWCFile.parse(text)
         assert error.value.field == field
 
+    def test_a_doctype_is_named_as_the_cause_not_the_root(self):
+        """A file whose root is <QBWCXML> is not told its root must be <QBWCXML>."""
+        text = '<!DOCTYPE QBWCXML [<!ENTITY a "b">]><QBWCXML><AppName>&a;</AppName></QBWCXML>'
+        with pytest.raises(QWCError, match="DOCTYPE") as error:
+            QWCFile.parse(text)
+        assert "root" not in str(error.value)
+
 
 class TestStableIds:
     def test_ids_are_stable_and_distinct(self):
@@ -365,6 +372,24 @@ class TestProblems:
 
     def test_a_valid_file_has_no_problems(self):
         assert valid().problems() == []
+
+    @pytest.mark.parametrize("flag", ["is_read_only", "notify"])
+    @pytest.mark.parametrize("value", ["false", "no", 0, 1])
+    def test_a_flag_given_other_than_true_or_false_is_a_problem_not_written_true(self, flag, value):
+        """A TOML file's is_read_only = "false" is refused, not written as IsReadOnly true."""
+        qwc = valid(**{flag: value})
+        assert [problem.field for problem in qwc.problems()] == [flag]
+        with pytest.raises(QWCError, match="must be true or false"):
+            qwc.to_xml()
+
+    @pytest.mark.parametrize(
+        "url", ["https://[::1/qbwc", "https://shop.example.com:99999/qbwc", "https://h:port/"]
+    )
+    @pytest.mark.parametrize("field", ["app_url", "app_support_url", "cert_url"])
+    def test_a_url_no_parser_can_split_is_a_problem_of_its_property(self, field, url):
+        """An open bracket or a port out of range: the URL's property at fault, not ValueError."""
+        fields = [problem.field for problem in valid(**{field: url}).problems()]
+        assert fields == [field]
 
     @given(
         st.dictionaries(

@@ -7,6 +7,7 @@ import getpass
 import importlib
 import logging
 import os
+import socket
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -92,6 +93,20 @@ def load_target(spec: str) -> Any:
         return value()
     except Exception as exc:  # the factory's own failure, as one line
         raise CommandError(f"{spec} raised {_said(exc)}") from None
+
+
+def _port(text: str) -> int:
+    """A TCP port, for argparse: the operating system would wrap 99999 round to 34463."""
+    if not text.isdecimal() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number, 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def _job_id(text: str) -> int:
+    """A job's id, for argparse: the databases hold 64-bit integers, and nothing larger."""
+    if not text.isdecimal() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a job's id, a whole number from 1, not {text!r}")
+    return int(text)
 
 
 def _said(exc: BaseException) -> str:
@@ -199,10 +214,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dashboard:
         app = with_dashboard(app, target)
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        # Bound here: werkzeug says a port in use or an unknown host on
+        # several lines of its own, then exits.
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.create_server((args.host, args.port), family=family)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    url = f"http://{args.host}:{server.server_port}/"
+        said = exc.strerror or str(exc)
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {said}") from None
+    with listener:
+        server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
+    url = f"http://{args.host}:{server.port}/"
     print(f"Serving {args.target} for the Web Connector at {url}")
     print(f"WSDL: {url}?wsdl")
     if args.metrics:
@@ -342,7 +363,8 @@ def _qwc_problems(problems: list[Any], from_toml: set[str]) -> str:
 
 
 def cmd_qwc(args: argparse.Namespace) -> int:
-    from ..qwc import QWCFile
+    from ..exceptions import QWCFileExistsError
+    from ..qwc import QWCError, QWCFile
 
     if args.check:
         QWCFile.parse(Path(args.check)).validate()
@@ -351,7 +373,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     values: dict[str, Any] = {}
     if args.toml:
         with open(args.toml, "rb") as handle:
-            table = tomllib.load(handle)
+            try:
+                table = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as exc:  # its message names no file
+                raise CommandError(f"{args.toml}: {exc}") from None
         section = table.get("qwc", table)
         if not isinstance(section, dict):
             raise CommandError(f"{args.toml}: [qwc] must be a table")
@@ -364,7 +389,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.read_only:
         values["is_read_only"] = True
         from_toml.discard("is_read_only")
-    qwc = QWCFile.from_mapping(values)
+    try:
+        qwc = QWCFile.from_mapping(values)
+    except QWCError as exc:  # a key that is no property: only the TOML file can hold one
+        raise CommandError(f"{exc.field} in {args.toml} is not a QWC property") from None
     problems = qwc.problems()
     if problems:
         raise CommandError(_qwc_problems(problems, from_toml))
@@ -381,7 +409,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        qwc.write(args.output, overwrite=args.overwrite)
+        try:
+            qwc.write(args.output, overwrite=args.overwrite)
+        except QWCFileExistsError:  # its text names write()'s argument, not the option
+            raise CommandError(f"{args.output} exists: --overwrite replaces it") from None
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -416,7 +447,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from ..testing import FakeQuickBooks, WebConnector, _check_url
     except ImportError:
         raise needs_extra("simulate", "testing", "zeep") from None
-    _check_url(args.url)  # before asking for a password
+    try:
+        _check_url(args.url)  # before asking for a password
+    except ValueError as exc:  # urlsplit's own refusal: a bracket left open
+        raise CommandError(f"the URL {args.url!r} cannot be read: {exc}") from None
     try:
         quickbooks = (
             FakeQuickBooks.from_json(Path(args.company)) if args.company else FakeQuickBooks()
@@ -475,6 +509,9 @@ def _unreachable(url: str, exc: Exception) -> str:
         if "refused" in said.lower():
             said += " (is the server running, on that port?)"
         return f"cannot connect to {where}: {said}"
+    if isinstance(exc, zeep.exceptions.TransportError) and exc.status_code >= 500:
+        # The endpoint itself failed: a SOAP fault would have been read as one.
+        return f"{url} answered HTTP {exc.status_code}, a server error: see the server's log"
     if isinstance(exc, zeep.exceptions.TransportError):
         return (
             f"{url} answered HTTP {exc.status_code}, not the Web Connector service:"
@@ -724,7 +761,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..store._recorder import connection_status
     from ..store._status import SQLStatusStore
 
-    args.db = args.database or args.db  # `status DB` as the README shows it, or --db
+    # `status DB` as the README shows it, or --db (whose default is the environment's).
+    if args.database and args.db not in (None, os.environ.get(DB_ENV), args.database):
+        raise CommandError(f"two databases given, {args.database} and --db {args.db}: give one")
+    args.db = args.database or args.db
     queue = _open_queue(args)
     store = SQLStatusStore(queue._db, create=False)  # the queue's database, already checked
     try:
@@ -794,7 +834,7 @@ def add_jobs_parser(commands: Any) -> None:
         "--state", choices=[s.value for s in JobState], help="only jobs in this state"
     )
     show = actions.add_parser("show", parents=[common], help="every field of one job")
-    show.add_argument("id", type=int, help="the job's id")
+    show.add_argument("id", type=_job_id, help="the job's id")
     retry = actions.add_parser(
         "retry",
         parents=[common],
@@ -802,11 +842,11 @@ def add_jobs_parser(commands: Any) -> None:
         description="Send the job again and unblock its dependants. For an unknown "
         "write it is your word that it did not happen (see also resolve).",
     )
-    retry.add_argument("id", type=int, help="the job's id")
+    retry.add_argument("id", type=_job_id, help="the job's id")
     cancel = actions.add_parser(
         "cancel", parents=[common], help="cancel a job that is not in flight or done"
     )
-    cancel.add_argument("id", type=int, help="the job's id")
+    cancel.add_argument("id", type=_job_id, help="the job's id")
     recover = actions.add_parser(
         "recover",
         parents=[common],
@@ -837,7 +877,7 @@ def add_jobs_parser(commands: Any) -> None:
         parents=[common],
         help="settle an unknown write: it happened, or it did not",
     )
-    resolve.add_argument("id", type=int, help="the job's id")
+    resolve.add_argument("id", type=_job_id, help="the job's id")
     said = resolve.add_mutually_exclusive_group(required=True)
     said.add_argument(
         "--happened",
@@ -914,7 +954,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
     serve.add_argument(
-        "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+        "--port", type=_port, default=8000, help="the port to listen on (default: %(default)s)"
     )
     serve.add_argument(
         "--store",

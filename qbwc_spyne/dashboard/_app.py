@@ -163,8 +163,10 @@ def _filters(args: Mapping[str, str]) -> Filters:
     # A page number is digits; a huge one is an empty page, not an error.
     if not _PAGE.fullmatch(page_text) or int(page_text) < 1:
         raise BadRequest("page must be a whole number, 1 or more")
+    # An order number copied from an e-mail or a spreadsheet comes with white space around it.
+    search = text["q"].strip()
     return Filters(
-        user=text["user"], state=state, kind=text["kind"], search=text["q"], page=int(page_text)
+        user=text["user"], state=state, kind=text["kind"], search=search, page=int(page_text)
     )
 
 

@@ -485,7 +485,7 @@ class QBWCServer(ReferenceInterface):
         return self._call_spyne(environ, start_response, body)
 
     def _check_processes(self, environ: Environ) -> None:
-        """At the first request: refuse quietly to lose sessions between processes.
+        """At the first request: say so when sessions will be lost between processes.
 
         Only the WSGI server knows whether it runs the app in several
         processes (``wsgi.multiprocess``, PEP 3333). With sessions in memory

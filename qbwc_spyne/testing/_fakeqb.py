@@ -103,6 +103,7 @@ from lxml import etree
 
 from .._xml import XMLError, parse_qbxml
 from ..exceptions import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
+from ..qbxml._schema import _aggregate as _schema_aggregate
 from ..qbxml._schema import _datetime as _schema_datetime
 from ..qbxml._schema import check_document, check_response, schema_version, shape_answer
 
@@ -492,6 +493,8 @@ class FakeQuickBooks:
                             )
                         if kind in LIST_TYPES and not values.get("Name"):
                             raise CompanyDataError(f"each of {key} needs a Name")
+                        if self.strict:
+                            self._check_fields(kind, values)
                         record = self._add(kind, _element(f"{kind}Add", values))
                         if self.strict:
                             self._check_record(kind, record)
@@ -503,6 +506,26 @@ class FakeQuickBooks:
                 raise CompanyDataError(f"the company data is invalid: {reason}") from None
             finally:
                 self._journal = None
+
+    def _check_fields(self, kind: str, values: Mapping[str, Any]) -> None:
+        """Refuse, when loading, a field no Add of ``kind`` has (strict mode).
+
+        The answers leave out what their schema lacks, so a misspelt field
+        (``Phon``) would vanish without a word.
+
+        Raises:
+            CompanyDataError: a key that is no field of ``{kind}Add``.
+        """
+        major, minor = self.highest_version()
+        version = schema_version(f"{major}.{minor}")
+        fields = _schema_aggregate(version, f"{kind}Add").names
+        unknown = [name for name in values if name not in fields]
+        if unknown:
+            name = values.get("Name") or values.get("RefNumber") or ""
+            raise CompanyDataError(
+                f"the company data is invalid: {kind} {name!r}: {unknown[0]}"
+                f" is no field of {kind}Add in qbXML {version}"
+            )
 
     def _check_record(self, kind: str, record: etree._Element) -> None:
         """Refuse, when loading, a record no answer could hold (strict mode).
@@ -526,8 +549,7 @@ class FakeQuickBooks:
             path, message = problems[0]
             name = record.findtext("Name") or record.findtext("RefNumber") or ""
             raise CompanyDataError(
-                f"the company data is invalid: {kind} {name!r}: "
-                f"{path.split('/', 2)[-1]}: {message}"
+                f"the company data is invalid: {kind} {name!r}: {path.split('/', 2)[-1]}: {message}"
             )
 
     def add_customers(self, count: int, *, prefix: str = "Customer") -> list[str]:
