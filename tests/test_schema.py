@@ -278,6 +278,21 @@ class TestProblems:
         assert "does not take an iterator" in error.problems[0][1]
         assert build(Rq("CustomerQueryRq", iterator="Start")).find(".//CustomerQueryRq") is not None
 
+    @pytest.mark.parametrize("version", ["13.0", "16.0"])
+    def test_metadata_only_on_the_queries_the_schema_gives_it(self, version):
+        """CustomerQueryRq takes metaData; HostQueryRq, a query too, refuses it as the XSD does."""
+
+        def problems(name: str) -> tuple[tuple[str, str], ...]:
+            document = etree.fromstring(
+                f'<QBXML><QBXMLMsgsRq onError="stopOnError"><{name} metaData="NoMetaData"/>'
+                "</QBXMLMsgsRq></QBXML>"
+            )
+            return _schema.check_document(document, version).problems
+
+        assert problems("CustomerQueryRq") == ()
+        ((_, message),) = problems("HostQueryRq")
+        assert message == "HostQueryRq takes no attribute metaData"
+
     def test_element_of_a_newer_version_is_refused_for_an_older_company(self):
         """BillAdd/ClassRef is 16.0 only: refused for 13.0, accepted for 16.0."""
         fields = {"BillAdd": {"VendorRef": {"FullName": "V"}, "ClassRef": {"FullName": "C"}}}

@@ -28,9 +28,10 @@ minutes to read. The grammar of a definition (``Key=model``)::
 ``%Key=`` lists the attributes of aggregate ``Key`` (only those that have
 any), each ``name:ref`` with ``!`` after a required name (``statusCode!:#5``),
 so that answers can be checked as requests are.
-``!iterator=`` lists the queries that take an ``iterator`` attribute and
-``!writes=`` the requests that change the company file. A TYPES line is
-``BASE;maxLength;min;max;enum|enum...`` with empty fields when absent.
+``!iterator=`` and ``!metadata=`` list the queries that take an ``iterator``
+and a ``metaData`` attribute, and ``!writes=`` the requests that change the
+company file. A TYPES line is ``BASE;maxLength;min;max;enum|enum...`` with
+empty fields when absent.
 """
 
 from __future__ import annotations
@@ -255,13 +256,17 @@ class _Schema:
             for el in self.elements["QBXMLMsgsRq"].iterdescendants(f"{XS}element")
             if el.get("name", "").endswith("Rq")
         ]
-        iterator = sorted(
-            name
-            for name in requests
-            if self.complex[f"{name}Type"].find(f"{XS}attribute[@name='iterator']") is not None
-        )
+        def taking(attribute: str) -> list[str]:
+            return sorted(
+                name
+                for name in requests
+                if self.complex[f"{name}Type"].find(f"{XS}attribute[@name='{attribute}']")
+                is not None
+            )
+
         writes = sorted(name for name in requests if not name.endswith(_READ_ONLY))
-        self.lines["!iterator"] = " ".join(iterator)
+        self.lines["!iterator"] = " ".join(taking("iterator"))
+        self.lines["!metadata"] = " ".join(taking("metaData"))
         self.lines["!writes"] = " ".join(writes)
         return self.lines
 

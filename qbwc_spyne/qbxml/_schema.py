@@ -1304,9 +1304,9 @@ def _attribute_problem(name: str, attribute: str, value: str, version: str) -> s
         if attribute == "iterator" and value not in _ITERATOR_VALUES:
             return f"iterator {value!r} is not Start, Continue or Stop"
         return None
-    # The schema gives metaData to the queries of lists and transactions; the
-    # generated tables do not say which, so every query may carry it.
-    if attribute == "metaData" and name.endswith("QueryRq"):
+    # The schema gives metaData to the queries of lists and transactions only
+    # (HostQueryRq, say, refuses it).
+    if attribute == "metaData" and name in _word_set(version, "!metadata"):
         if value not in _METADATA_VALUES:
             return f"metaData {value!r} is not one of {', '.join(_METADATA_VALUES)}"
         return None
