@@ -3,7 +3,7 @@
 The handler accepts one user, asks QuickBooks for its customers with a
 qbXML CustomerQuery, and keeps their names in the session. Serve it with::
 
-    gunicorn 'examples.customer_sync:app' --bind 127.0.0.1:8000
+    gunicorn 'examples.customer_sync:app' -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000
 
 or run this file for werkzeug's development server.
 """

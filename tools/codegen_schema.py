@@ -256,6 +256,7 @@ class _Schema:
             for el in self.elements["QBXMLMsgsRq"].iterdescendants(f"{XS}element")
             if el.get("name", "").endswith("Rq")
         ]
+
         def taking(attribute: str) -> list[str]:
             return sorted(
                 name
