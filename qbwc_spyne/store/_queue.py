@@ -797,9 +797,10 @@ class SQLJobQueue:
                 states, of this kind (None or empty: any).
             search: keep only the jobs whose key or payload holds this text
                 (an order number, a customer's name), letters in either case
-                (ASCII letters only, on SQLite); None or empty: any. The
-                payload is searched as its JSON text, so ``"`` and non-ASCII
-                letters are looked for as JSON writes them. Every row is read
+                (ASCII letters only: a payload's non-ASCII letters are stored
+                as JSON escapes, and a key's compare by case on SQLite); None
+                or empty: any. The payload is searched as its JSON text, so
+                ``"`` and non-ASCII letters are looked for as JSON writes them. Every row is read
                 to count the matches (no index holds text inside a payload).
             limit: the page's size, 1 or more.
             offset: jobs to skip, 0 or more.
