@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, QBWCServer
+from qbwc_spyne import MemorySessionStore, QBWCServer, SQLiteSessionStore, SQLSessionStore
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import WSGITransport, make_client
 
@@ -52,6 +52,20 @@ def transport(server: QBWCServer) -> WSGITransport:
 def wc(transport: WSGITransport) -> Any:
     """zeep, built strictly from wsdl/, playing the Web Connector: ``wc.authenticate(...)``."""
     return make_client(transport).service
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """A session store of each kind: in memory, a SQLite file, PostgreSQL."""
+    if request.param == "memory":
+        yield MemorySessionStore()
+    elif request.param == "sqlite":
+        yield SQLiteSessionStore(tmp_path / "sessions.db")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        store = SQLSessionStore(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
+        yield store
+        store.close()
 
 
 @pytest.fixture(scope="session")

@@ -172,19 +172,6 @@ class TestSessionStatements:
         assert store.get(ticket) is None
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    if request.param == "memory":
-        yield MemorySessionStore()
-    elif request.param == "sqlite":
-        yield SQLiteSessionStore(tmp_path / "sessions.db")
-    else:
-        postgres = request.getfixturevalue("postgres")
-        store = SQLSessionStore(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
-        yield store
-        store.close()
-
-
 class TestAddAndTake:
     def test_add_saves_a_new_session_and_refuses_a_ticket_in_use(self, any_store):
         """add: True and saved; again with the same ticket: False, the first left alone."""

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from qbwc_spyne import (
-    MemorySessionStore,
     Session,
     SessionState,
     SessionStore,
@@ -23,19 +22,6 @@ from qbwc_spyne.protocol._session import HCP_FIELDS
 from qbwc_spyne.store._sql import Database
 
 from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    if request.param == "memory":
-        yield MemorySessionStore()
-    elif request.param == "sqlite":
-        yield SQLiteSessionStore(tmp_path / "sessions.db")
-    else:
-        postgres = request.getfixturevalue("postgres")
-        store = SQLSessionStore(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
-        yield store
-        store.close()
 
 
 def session(ticket: str = "t1", last_seen: float = 100.0) -> Session:
