@@ -199,6 +199,48 @@ class TestIterators:
         }
         assert len(criteria) == 1  # the same criteria on every page
 
+    def test_a_queue_with_only_the_protocols_methods_runs_the_same_update(self):
+        """The handler's one-statement shortcuts are optional: without them, the same answers."""
+        from qbwc_spyne.store._interfaces import JobQueue
+
+        protocol = {name for name, value in vars(JobQueue).items() if callable(value)}
+
+        class ProtocolOnly:
+            """A queue written elsewhere: JobQueue's methods and nothing more."""
+
+            def __init__(self, queue: Any) -> None:
+                self.queue = queue
+
+            def __getattr__(self, name: str) -> Any:
+                if name not in protocol:
+                    raise AttributeError(name)
+                return getattr(self.queue, name)
+
+        outcomes = []
+        for wrap in (False, True):
+            qb = company(250)
+            qb.load({"customers": [{"Name": "Ada"}]})
+            sync, invoice = SyncCustomers(page=100), AddInvoice()
+            inner = _make_queue()
+            queue, handler = setup(sync, invoice, queue=ProtocolOnly(inner) if wrap else inner)
+            assert hasattr(queue, "resume") is not wrap
+            handler.enqueue("sync_customers", user="shop")
+            handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
+            progress: list[int] = []
+            result = update(handler, qb, progress=progress.append)
+            assert result.ok, result.transcript()
+            outcomes.append(
+                (
+                    [job.state for job in inner.jobs()],
+                    len(sync.seen),
+                    len(invoice.txn_ids),
+                    progress,
+                    result.close_message,
+                )
+            )
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][:3] == ([JobState.DONE, JobState.DONE], 251, 1)
+
     def test_session_dying_mid_iterator_restarts_from_the_last_completed_checkpoint(self):
         """A lost response at page 3: the job returns to the queue; the pages' watermark was
         never applied, so the next update starts again from the start and skips nothing."""
