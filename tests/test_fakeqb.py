@@ -1200,6 +1200,14 @@ def mutate(draw: st.DrawFn, rq: etree._Element, version: str) -> None:
         draw(st.sampled_from(parents))[0].tail = "junk"
 
 
+def draw_handled_request(draw: st.DrawFn) -> tuple[str, etree._Element]:
+    """A version, and a request the fake carries out, valid in that version's schema."""
+    version = draw(st.sampled_from(["13.0", "16.0"]))
+    name = draw(st.sampled_from([n for n in HANDLED if n in _schema.request_names(version)]))
+    key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
+    return version, _schema.build_request(name, draw(aggregate_values(version, key)), [], version)
+
+
 class TestAgainstIntuitXSD:
     @given(data=st.data())
     @settings(
@@ -1209,14 +1217,7 @@ class TestAgainstIntuitXSD:
     )
     def test_the_fake_refuses_what_the_xsd_refuses(self, xsd, data):
         """Valid: answered; only strings too long: 3070; anything else: hresult 0x80040400."""
-        version = data.draw(st.sampled_from(["13.0", "16.0"]))
-        name = data.draw(
-            st.sampled_from([n for n in HANDLED if n in _schema.request_names(version)])
-        )
-        key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
-        rq_element = _schema.build_request(
-            name, data.draw(aggregate_values(version, key)), [], version
-        )
+        version, rq_element = draw_handled_request(data.draw)
         mutate(data.draw, rq_element, version)
         body = etree.tostring(rq_element, encoding="unicode")
         document = rq(body, on_error="continueOnError", version=version)
@@ -1793,14 +1794,7 @@ class TestStrictAnswers:
     )
     def test_every_answer_is_valid_against_intuits_response_xsd(self, xsd, data):
         """Any valid request the fake carries out, in either version: the XSD takes the answer."""
-        version = data.draw(st.sampled_from(["13.0", "16.0"]))
-        name = data.draw(
-            st.sampled_from([n for n in HANDLED if n in _schema.request_names(version)])
-        )
-        key = str(_schema._aggregate(version, "QBXMLMsgsRq").names[name].ref)
-        rq_element = _schema.build_request(
-            name, data.draw(aggregate_values(version, key)), [], version
-        )
+        version, rq_element = draw_handled_request(data.draw)
         company = FakeQuickBooks(versions=("13.0", "16.0"), strict=False)
         company.load(deepcopy(SAMPLE_DATA))
         body = etree.tostring(rq_element, encoding="unicode")
