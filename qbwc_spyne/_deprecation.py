@@ -1,0 +1,54 @@
+"""Names that moved keep working, and say once where they went.
+
+A module whose names moved sets ``__getattr__ = moved(__name__, {...})``: the
+old name still gives the object, with one :class:`DeprecationWarning` a name
+a process, pointing at the line that used it. A module that moved whole
+calls :func:`module_moved` from its body.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["moved", "module_moved", "warn_once"]
+
+#: The old names already warned about in this process ("module.Name").
+warned: set[str] = set()
+
+
+def warn_once(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that ``old`` is deprecated in favour of ``new``, once a process."""
+    if old in warned:
+        return
+    warned.add(old)
+    warnings.warn(
+        f"{old} is deprecated: use {new} instead (it will be removed in 1.0)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def moved(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` serving old names: each maps to ``"new.module:Name"``."""
+
+    def __getattr__(name: str) -> Any:
+        try:
+            target = names[name]
+        except KeyError:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}") from None
+        where, _, attribute = target.partition(":")
+        value = getattr(importlib.import_module(where), attribute)
+        warn_once(f"{module}.{name}", f"{where}.{attribute}")
+        return value
+
+    return __getattr__
+
+
+def module_moved(old: str, new: str) -> None:
+    """Warn that the module ``old`` is deprecated in favour of ``new`` (call from its body)."""
+    # The importer's line is several import-machinery frames up; the warning
+    # names both modules, which is what a reader needs to act on it.
+    warn_once(old, new, stacklevel=2)
