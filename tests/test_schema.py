@@ -321,6 +321,29 @@ class TestProblems:
 
 
 @needs_xsd
+class TestEmptyContent:
+    REPORT = (
+        Path(__file__).resolve().parent
+        / "data"
+        / "qbxml"
+        / "GeneralSummaryReportQueryRs.InventoryStockStatus.xml"
+    ).read_text()
+
+    def test_an_attributes_only_element_holding_a_space_is_refused_as_the_xsd_does(self):
+        """ColTitle has empty content: the XSD refuses even white space inside it.
+
+        Element-only content (every other aggregate) allows white space
+        between its elements; empty content allows no text at all.
+        """
+        root = etree.fromstring(self.REPORT.encode())
+        assert _schema.check_response(root, "13.0") == ()
+        spaced = self.REPORT.replace(
+            '<ColTitle titleRow="1" />', '<ColTitle titleRow="1"> </ColTitle>', 1
+        )
+        problems = _schema.check_response(etree.fromstring(spaced.encode()), "13.0")
+        assert [message for _path, message in problems] == ["holds text between its elements"]
+
+
 class TestAgainstIntuitXSD:
     @pytest.mark.parametrize("version", ["13.0", "16.0"])
     @pytest.mark.parametrize("name", WRITES)

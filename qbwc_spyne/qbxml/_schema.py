@@ -1110,10 +1110,13 @@ class _DocumentChecker:
 
     def children(self, element: etree._Element, aggregate: Aggregate, path: str) -> None:
         # One pass: the children that are elements (not comments), and any text between them.
-        blank = _blank(element.text)
+        # An aggregate of no elements (ColTitle: attributes only) has empty content
+        # in the XSD, which refuses even white space; element-only content allows it.
+        empty = not aggregate.names
+        blank = not element.text if empty else _blank(element.text)
         children = []
         for child in element:
-            if blank and child.tail is not None and child.tail.strip(_WHITE):
+            if blank and child.tail and (empty or child.tail.strip(_WHITE)):
                 blank = False
             if isinstance(child.tag, str):
                 children.append(child)
