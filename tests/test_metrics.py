@@ -64,6 +64,7 @@ from .helpers import (
     RecordingHandler,
     free_port,
     raises,
+    update,
     wait_until_serving,
 )
 
@@ -170,10 +171,6 @@ def enqueue_the_day(handler: QueueHandler, clock: FakeClock) -> dict[str, int]:
     }
     clock.advance(WAIT)
     return ids
-
-
-def update(url: str, quickbooks: FakeQuickBooks, password: str = "pw") -> Any:
-    return WebConnector(url, user="shop", password=password, quickbooks=quickbooks).update()
 
 
 class TestCalls:
