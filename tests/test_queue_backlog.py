@@ -461,7 +461,7 @@ class TestPurgeInBatches:
         assert all(job.purged for job in queue.jobs())
         queue.close()
 
-    def test_a_batch_size_out_of_range_is_refused(self, queue):
+    def test_a_batch_size_out_of_range_is_refused(self, queue: MemoryJobQueue):
         """0, negative, over 500 and non-int batches are mistakes, said so."""
         for bad in (0, -1, 501, 2.5, True):
             with pytest.raises(Exception, match="batch must be an int from 1 to 500"):
