@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, QBWCServer, SQLiteSessionStore, SQLSessionStore
+from qbwc_spyne import (
+    MemoryJobQueue,
+    MemorySessionStore,
+    QBWCHandler,
+    QBWCServer,
+    QueueHandler,
+    SQLiteSessionStore,
+    SQLSessionStore,
+)
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import WSGITransport, make_client
 
@@ -35,6 +43,43 @@ def store() -> MemorySessionStore:
 def core(handler: RecordingHandler, store: MemorySessionStore, clock: FakeClock) -> Core:
     """The protocol core alone, without spyne."""
     return Core(handler, store, clock=clock)
+
+
+@pytest.fixture
+def make_core(store: MemorySessionStore, clock: FakeClock) -> Callable[..., Core]:
+    """Build a :class:`Core` for ``handler`` on the test's ``store`` and ``clock``.
+
+    Core's own options pass through, and ``store=`` or ``clock=`` replace the
+    test's: ``make_core(RecordingHandler(authenticate={}), observers=[seen])``.
+    """
+
+    def make(handler: QBWCHandler, **options: Any) -> Core:
+        options.setdefault("clock", clock)
+        return Core(handler, options.pop("store", store), **options)
+
+    return make
+
+
+@pytest.fixture
+def queue() -> MemoryJobQueue:
+    """A job queue in memory (a test module may serve its own ``queue``)."""
+    return MemoryJobQueue()
+
+
+@pytest.fixture
+def make_handler(queue: Any) -> Callable[..., QueueHandler]:
+    """Build a :class:`QueueHandler` on the test's ``queue``, for the password "pw".
+
+    QueueHandler's options pass through (``kinds=``, ``clock=``, ``passwords=``,
+    ...); with no ``clock=`` it keeps its own, the real time, as the queue does.
+    ``make_handler(other_queue)`` serves another queue.
+    """
+
+    def make(jobs: Any = None, **options: Any) -> QueueHandler:
+        options.setdefault("passwords", lambda user, password: password == "pw")
+        return QueueHandler(queue if jobs is None else jobs, **options)
+
+    return make
 
 
 @pytest.fixture

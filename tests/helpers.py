@@ -13,8 +13,9 @@ from typing import Any
 import requests
 from lxml import etree
 
-from qbwc_spyne import JobContext, JobKind, QBWCHandler, qbxml
+from qbwc_spyne import JobContext, JobKind, QBWCHandler, make_wsgi_app, qbxml
 from qbwc_spyne.events import ErrorEvent
+from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
 
 DATA = Path(__file__).resolve().parent / "data"
 TRAFFIC = DATA / "traffic"
@@ -111,6 +112,35 @@ class RecordingHandler(QBWCHandler):
 
     def on_error(self, event: ErrorEvent) -> None:
         self.errors.append(event)
+
+
+def update(
+    target: Any,
+    quickbooks: FakeQuickBooks,
+    *,
+    user: str = "shop",
+    password: str = "pw",
+    store: Any = None,
+    **options: Any,
+) -> UpdateResult:
+    """One scheduled update of the simulated Web Connector, without its 5 s pauses after NoOp.
+
+    Args:
+        target: a handler (served by :func:`make_wsgi_app` on ``store``), a WSGI
+            app, or the URL of a running server.
+        quickbooks: the company the Web Connector answers from.
+        user: the Web Connector's user name.
+        password: its password.
+        store: the session store of the app made for a handler.
+        **options: more :class:`WebConnector` options (``progress``, ``version``, ...).
+    """
+    if isinstance(target, QBWCHandler):
+        target = make_wsgi_app(target, store=store)
+    elif store is not None:
+        raise TypeError("store= is for a handler; an app or a URL has its own")
+    return WebConnector(
+        target, user=user, password=password, quickbooks=quickbooks, noop_delay=0, **options
+    ).update()
 
 
 def raises(exc: Exception) -> Callable[[Any], None]:

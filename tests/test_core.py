@@ -59,9 +59,9 @@ class TestHandlerContract:
 
 
 class TestServerAndClientVersion:
-    def test_server_version_returns_the_handlers_text(self):
+    def test_server_version_returns_the_handlers_text(self, make_core):
         """serverVersion returns event.version."""
-        core = Core(RecordingHandler(server_version={"version": "2.5"}), MemorySessionStore())
+        core = make_core(RecordingHandler(server_version={"version": "2.5"}))
         assert core.server_version() == "2.5"
 
     @pytest.mark.parametrize(
@@ -78,9 +78,9 @@ class TestServerAndClientVersion:
             ({"warning_message": "old", "required_version": "3.0"}, "W:old"),
         ],
     )
-    def test_client_version_maps_event_fields_to_the_wire(self, answer, expected):
+    def test_client_version_maps_event_fields_to_the_wire(self, answer, expected, make_core):
         """E: beats W:, W: beats O:, and O: is sent only when the client is older."""
-        core = Core(RecordingHandler(client_version=answer), MemorySessionStore())
+        core = make_core(RecordingHandler(client_version=answer))
         assert core.client_version("2.1.0.30") == expected
 
     @pytest.mark.parametrize(
@@ -91,10 +91,10 @@ class TestServerAndClientVersion:
         """Dotted versions compare part by part as numbers, not as text."""
         assert version_newer(required, actual) is newer
 
-    def test_client_version_handler_failure_lets_the_update_proceed(self):
+    def test_client_version_handler_failure_lets_the_update_proceed(self, make_core):
         """A raising on_client_version answers "" and fires on_error."""
         handler = RecordingHandler(client_version=raises(RuntimeError("boom")))
-        assert Core(handler, MemorySessionStore()).client_version("2.1") == ""
+        assert make_core(handler).client_version("2.1") == ""
         assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
 
 
@@ -117,16 +117,16 @@ class TestAuthenticate:
             ({"accept": False, "busy": True}, "nvu"),
         ],
     )
-    def test_refusals_answer_their_word_and_create_no_session(self, answer, word, store):
+    def test_refusals_answer_their_word_and_create_no_session(self, answer, word, store, make_core):
         """nvu, busy and none create no session, so the ticket is useless afterwards."""
-        core = Core(RecordingHandler(authenticate=answer), store)
+        core = make_core(RecordingHandler(authenticate=answer))
         ticket, result = core.authenticate("u", "p")
         assert result == word
         assert store.get(ticket) is None
 
-    def test_company_file_is_the_second_element(self, store):
+    def test_company_file_is_the_second_element(self, store, make_core):
         """A company file set by the handler is returned for the Web Connector to open."""
-        core = Core(RecordingHandler(authenticate={"company_file": COMPANY}), store)
+        core = make_core(RecordingHandler(authenticate={"company_file": COMPANY}))
         ticket, result = core.authenticate("u", "p")
         assert result == COMPANY
         assert store.get(ticket).company_file == COMPANY
@@ -140,30 +140,30 @@ class TestAuthenticate:
             ({"no_work": True, "update_delay": 60}, ["60"]),
         ],
     )
-    def test_delay_and_interval_are_sent_only_when_set(self, answer, tail):
+    def test_delay_and_interval_are_sent_only_when_set(self, answer, tail, make_core):
         """The third and fourth elements appear only when the handler set them."""
-        core = Core(RecordingHandler(authenticate=answer), MemorySessionStore())
+        core = make_core(RecordingHandler(authenticate=answer))
         assert core.authenticate("u", "p")[2:] == tail
 
-    def test_handler_may_choose_its_own_ticket(self, store):
+    def test_handler_may_choose_its_own_ticket(self, store, make_core):
         """A session_ticket set by the handler is the ticket."""
-        core = Core(RecordingHandler(authenticate={"session_ticket": "mine"}), store)
+        core = make_core(RecordingHandler(authenticate={"session_ticket": "mine"}))
         assert core.authenticate("u", "p")[0] == "mine"
         assert store.get("mine") is not None
 
-    def test_a_handler_ticket_never_takes_over_a_live_session(self, store):
+    def test_a_handler_ticket_never_takes_over_a_live_session(self, store, make_core):
         """Reusing a live session's ticket answers busy and leaves that session alone."""
         handler = RecordingHandler(authenticate={"session_ticket": "same"})
-        core = Core(handler, store)
+        core = make_core(handler)
         core.authenticate("alice", "p")
         assert core.authenticate("bob", "p") == ["same", "busy"]
         assert store.get("same").user == "alice"
         assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
 
-    def test_handler_that_raises_gets_busy_and_on_error(self, store):
+    def test_handler_that_raises_gets_busy_and_on_error(self, store, make_core):
         """A failing on_authenticate answers busy (try later), never a fault."""
         handler = RecordingHandler(authenticate=raises(ValueError("db down")))
-        ticket, word = Core(handler, store).authenticate("u", "p")
+        ticket, word = make_core(handler).authenticate("u", "p")
         assert word == "busy" and store.get(ticket) is None
         assert "db down" in handler.errors[0].description
 
@@ -199,14 +199,14 @@ class TestSendRequest:
         assert (event.qbxml_country, event.qbxml_major_version) == ("US", 13)
         assert event.company_file == COMPANY
 
-    def test_later_calls_still_see_the_hcp_responses(self, store, clock):
+    def test_later_calls_still_see_the_hcp_responses(self, make_core):
         """The HCP responses of the first call are given to every later call of the session."""
         handler = RecordingHandler(
             authenticate={},
             send_request={"request": QBXML_REQUEST},
             receive_response={"percent_done": 50},
         )
-        core = Core(handler, store, clock=clock)
+        core = make_core(handler)
         ticket = start(core)
         send(core, ticket, HCP)
         core.receive_response_xml(ticket, "<QBXML/>", "", "")
@@ -214,11 +214,9 @@ class TestSendRequest:
         first, second = handler.named("send_request")
         assert second.host_response == first.host_response != ""
 
-    def test_request_is_returned_and_a_response_is_then_expected(self, store):
+    def test_request_is_returned_and_a_response_is_then_expected(self, store, make_core):
         """A request moves the session to awaiting its response."""
-        core = Core(
-            RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}), store
-        )
+        core = make_core(RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST}))
         ticket = start(core)
         assert send(core, ticket) == QBXML_REQUEST
         assert store.get(ticket).state is SessionState.AWAITING_RESPONSE
@@ -229,21 +227,21 @@ class TestSendRequest:
         assert send(core, ticket) == ""
         assert core.get_last_error(ticket) == "The application had no request to send."
 
-    def test_handler_error_message_reaches_get_last_error(self, store):
+    def test_handler_error_message_reaches_get_last_error(self, make_core):
         """A handler that records session.last_error has it shown by getLastError."""
 
         def refuse(event):
             event.session.last_error = "Nothing to sync yet"
 
-        core = Core(RecordingHandler(authenticate={}, send_request=refuse), store)
+        core = make_core(RecordingHandler(authenticate={}, send_request=refuse))
         ticket = start(core)
         assert send(core, ticket) == ""
         assert core.get_last_error(ticket) == "Nothing to sync yet"
 
-    def test_handler_that_raises_returns_empty_and_get_last_error_carries_it(self, store):
+    def test_handler_that_raises_returns_empty_and_get_last_error_carries_it(self, make_core):
         """A raising on_send_request is no fault: "" then getLastError with the message."""
         handler = RecordingHandler(authenticate={}, send_request=raises(KeyError("customer 7")))
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         assert send(core, ticket) == ""
         assert "customer 7" in core.get_last_error(ticket)
@@ -264,16 +262,14 @@ class TestSendRequest:
         assert store.get(ticket) is None
         assert handler.errors[0].error_code == ErrorCode.SESSION_EXPIRED
 
-    def test_activity_keeps_a_session_alive(self, store, clock):
+    def test_activity_keeps_a_session_alive(self, clock, make_core):
         """The idle timeout counts from the last call, not from authenticate."""
-        core = Core(
+        core = make_core(
             RecordingHandler(
                 authenticate={},
                 receive_response={"percent_done": 10},
                 send_request={"request": QBXML_REQUEST},
             ),
-            store,
-            clock=clock,
         )
         ticket = start(core)
         for _ in range(3):
@@ -281,18 +277,18 @@ class TestSendRequest:
             assert send(core, ticket) == QBXML_REQUEST
             assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == 10
 
-    def test_malformed_hcp_response_is_reported_and_the_session_goes_on(self, store):
+    def test_malformed_hcp_response_is_reported_and_the_session_goes_on(self, make_core):
         """An unreadable strHCPResponse fires on_error(BAD_INPUT); the request still goes out."""
         handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         assert send(core, ticket, "<QBXML><unclosed>") == QBXML_REQUEST
         assert handler.errors[0].error_code == ErrorCode.BAD_INPUT
 
-    def test_hcp_response_with_a_doctype_is_not_parsed(self, store):
+    def test_hcp_response_with_a_doctype_is_not_parsed(self, make_core):
         """Entities in the embedded qbXML are never expanded."""
         handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         bomb = '<?xml version="1.0"?><!DOCTYPE q [<!ENTITY a "aaaa">]><QBXML>&a;</QBXML>'
         send(core, ticket, bomb)
@@ -301,13 +297,13 @@ class TestSendRequest:
 
 
 class TestReceiveResponse:
-    def make(self, store, percent=None, **answers):
+    def make(self, make_core, percent=None, **answers):
         answers.setdefault("authenticate", {})
         answers.setdefault("send_request", {"request": QBXML_REQUEST})
         if percent is not None:
             answers["receive_response"] = {"percent_done": percent}
         handler = RecordingHandler(**answers)
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         send(core, ticket)
         return core, handler, ticket
@@ -322,15 +318,15 @@ class TestReceiveResponse:
             (-5, -1, SessionState.AWAITING_LAST_ERROR),
         ],
     )
-    def test_percent_done_is_an_int_at_most_100(self, store, percent, expected, state):
+    def test_percent_done_is_an_int_at_most_100(self, store, percent, expected, state, make_core):
         """Decimals are dropped, values above 100 capped, negatives sent as -1."""
-        core, _, ticket = self.make(store, percent)
+        core, _, ticket = self.make(make_core, percent)
         assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == expected
         assert store.get(ticket).state is state
 
-    def test_success_is_true_only_without_hresult(self, store):
+    def test_success_is_true_only_without_hresult(self, make_core):
         """success reflects the hresult; the error fields are passed through."""
-        core, handler, ticket = self.make(store, 50)
+        core, handler, ticket = self.make(make_core, 50)
         core.receive_response_xml(ticket, "<QBXML/>", "", "")
         send(core, ticket)
         core.receive_response_xml(ticket, "", "0x80040400", "QuickBooks found an error")
@@ -342,17 +338,17 @@ class TestReceiveResponse:
             "QuickBooks found an error",
         )
 
-    def test_negative_percent_then_get_last_error_shows_the_hresult(self, store):
+    def test_negative_percent_then_get_last_error_shows_the_hresult(self, make_core):
         """After a failed response, getLastError shows what QuickBooks reported, in words too."""
-        core, _, ticket = self.make(store, -1)
+        core, _, ticket = self.make(make_core, -1)
         assert core.receive_response_xml(ticket, "", "0x80040400", "parse error") == -1
         words = explain("0x80040400").user
         expected = f"QuickBooks reported 0x80040400: parse error — {words}"
         assert core.get_last_error(ticket) == expected
 
-    def test_handler_that_raises_returns_minus_one(self, store):
+    def test_handler_that_raises_returns_minus_one(self, make_core):
         """A raising on_receive_response answers -1 and getLastError carries the message."""
-        core, handler, ticket = self.make(store, receive_response=raises(ValueError("bad row")))
+        core, handler, ticket = self.make(make_core, receive_response=raises(ValueError("bad row")))
         assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
         assert "bad row" in core.get_last_error(ticket)
         assert handler.errors[0].error_code == ErrorCode.HANDLER_FAILED
@@ -369,9 +365,9 @@ class TestReceiveResponse:
         assert "Unexpected receiveResponseXML" in core.get_last_error(ticket)
         assert handler.named("receive_response") == []
 
-    def test_request_while_a_response_is_due_is_a_protocol_violation(self, store):
+    def test_request_while_a_response_is_due_is_a_protocol_violation(self, make_core):
         """Two sendRequestXML in a row: the second gets "" and on_error fires."""
-        core, handler, ticket = self.make(store)
+        core, handler, ticket = self.make(make_core)
         assert send(core, ticket) == ""
         assert handler.errors[0].error_code == ErrorCode.PROTOCOL_VIOLATION
         assert len(handler.named("send_request")) == 1
@@ -388,20 +384,19 @@ class TestConnectionError:
             "Could not start QuickBooks.",
         )
 
-    def test_company_file_is_returned_until_the_retry_limit(self, store):
+    def test_company_file_is_returned_until_the_retry_limit(self, make_core):
         """The handler's company file is returned 3 times, then "done"."""
-        core = Core(
-            RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}), store
+        core = make_core(
+            RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY})
         )
         ticket = start(core)
         answers = [core.connection_error(ticket, "0x80040408", "x") for _ in range(5)]
         assert answers == [COMPANY, COMPANY, COMPANY, "done", "done"]
 
-    def test_retry_limit_is_configurable(self, store):
+    def test_retry_limit_is_configurable(self, make_core):
         """max_connection_retries=1 allows one retry."""
-        core = Core(
+        core = make_core(
             RecordingHandler(authenticate={}, connection_error={"company_file": COMPANY}),
-            store,
             max_connection_retries=1,
         )
         ticket = start(core)
@@ -422,41 +417,39 @@ class TestGetLastError:
             ({"pause": True, "interactive_mode": True}, "NoOp", SessionState.READY),
         ],
     )
-    def test_event_fields_map_to_the_wire(self, store, answer, expected, state):
+    def test_event_fields_map_to_the_wire(self, store, answer, expected, state, make_core):
         """pause -> NoOp, interactive_mode -> "Interactive mode", else error_message."""
-        core = Core(RecordingHandler(authenticate={}, get_last_error=answer), store)
+        core = make_core(RecordingHandler(authenticate={}, get_last_error=answer))
         ticket = start(core)
         send(core, ticket)
         assert core.get_last_error(ticket) == expected
         assert store.get(ticket).state is state
 
-    def test_pause_lets_the_web_connector_ask_again(self, store):
+    def test_pause_lets_the_web_connector_ask_again(self, make_core):
         """After NoOp the next sendRequestXML is served normally."""
         requests = iter(["", QBXML_REQUEST])
 
         def answer(event):
             event.request = next(requests)
 
-        core = Core(
-            RecordingHandler(authenticate={}, send_request=answer, get_last_error={"pause": True}),
-            store,
+        core = make_core(
+            RecordingHandler(authenticate={}, send_request=answer, get_last_error={"pause": True})
         )
         ticket = start(core)
         assert send(core, ticket) == ""
         assert core.get_last_error(ticket) == "NoOp"
         assert send(core, ticket) == QBXML_REQUEST
 
-    def test_handler_that_raises_still_returns_the_last_error(self, store):
+    def test_handler_that_raises_still_returns_the_last_error(self, make_core):
         """A raising on_get_last_error falls back to the recorded error."""
 
         def refuse(event):
             event.session.last_error = "recorded"
 
-        core = Core(
+        core = make_core(
             RecordingHandler(
                 authenticate={}, send_request=refuse, get_last_error=raises(RuntimeError("x"))
-            ),
-            store,
+            )
         )
         ticket = start(core)
         send(core, ticket)
@@ -464,11 +457,10 @@ class TestGetLastError:
 
 
 class TestCloseConnection:
-    def test_close_returns_the_message_and_ends_the_session(self, store):
+    def test_close_returns_the_message_and_ends_the_session(self, store, make_core):
         """closeConnection answers response_message and deletes the session."""
-        core = Core(
-            RecordingHandler(authenticate={}, close_connection={"response_message": "Synced 5"}),
-            store,
+        core = make_core(
+            RecordingHandler(authenticate={}, close_connection={"response_message": "Synced 5"})
         )
         ticket = start(core)
         assert core.close_connection(ticket) == "Synced 5"
@@ -479,9 +471,9 @@ class TestCloseConnection:
         """With nothing set, closeConnection answers "OK"."""
         assert core.close_connection(start(core)) == "OK"
 
-    def test_session_is_deleted_even_if_the_handler_raises(self, store):
+    def test_session_is_deleted_even_if_the_handler_raises(self, store, make_core):
         """A raising on_close_connection still ends the session, and the user is not told OK."""
-        core = Core(RecordingHandler(authenticate={}, close_connection=raises(OSError("x"))), store)
+        core = make_core(RecordingHandler(authenticate={}, close_connection=raises(OSError("x"))))
         ticket = start(core)
         assert core.close_connection(ticket) == CLOSE_FAILED_MESSAGE
         assert "OK" not in CLOSE_FAILED_MESSAGE and "log" in CLOSE_FAILED_MESSAGE
@@ -489,35 +481,37 @@ class TestCloseConnection:
 
 
 class TestInteractive:
-    def interactive_session(self, store, **answers):
+    def interactive_session(self, make_core, **answers):
         answers.update(authenticate={}, get_last_error={"interactive_mode": True})
         handler = RecordingHandler(**answers)
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         send(core, ticket)
         assert core.get_last_error(ticket) == "Interactive mode"
         return core, handler, ticket
 
-    def test_url_done_and_back_to_requests(self, store):
+    def test_url_done_and_back_to_requests(self, store, make_core):
         """getInteractiveURL returns the url; interactiveDone "Done" lets requests resume."""
         core, handler, ticket = self.interactive_session(
-            store, get_interactive_url={"url": "https://app.example.com/fix"}
+            make_core, get_interactive_url={"url": "https://app.example.com/fix"}
         )
         assert core.get_interactive_url(ticket, "sid-1") == "https://app.example.com/fix"
         assert handler.named("get_interactive_url")[0].session_id == "sid-1"
         assert core.interactive_done(ticket) == "Done"
         assert store.get(ticket).state is SessionState.READY
 
-    def test_interactive_not_done_keeps_polling(self, store):
+    def test_interactive_not_done_keeps_polling(self, store, make_core):
         """A response other than Done keeps the session interactive."""
-        core, _, ticket = self.interactive_session(store, interactive_done={"response": "Continue"})
+        core, _, ticket = self.interactive_session(
+            make_core, interactive_done={"response": "Continue"}
+        )
         assert core.interactive_done(ticket) == "Continue"
         assert store.get(ticket).state is SessionState.INTERACTIVE
 
-    def test_rejected_returns_the_message_and_finishes(self, store):
+    def test_rejected_returns_the_message_and_finishes(self, store, make_core):
         """interactiveRejected passes the reason and returns response_message."""
         core, handler, ticket = self.interactive_session(
-            store, interactive_rejected={"response_message": "Sync cancelled"}
+            make_core, interactive_rejected={"response_message": "Sync cancelled"}
         )
         assert (
             core.interactive_rejected(ticket, "User rejected interactive mode") == "Sync cancelled"
@@ -560,32 +554,32 @@ class TestFailuresNeverEscape:
             (lambda c: c.authenticate("u", "p"), ["", "busy"]),
         ],
     )
-    def test_store_failure_gives_the_operations_failure_value(self, call, expected):
+    def test_store_failure_gives_the_operations_failure_value(self, call, expected, make_core):
         """A broken store is reported through on_error and answered with the safe value."""
         handler = RecordingHandler(authenticate={})
-        core = Core(handler, self.BrokenStore())
+        core = make_core(handler, store=self.BrokenStore())
         assert call(core) == expected
         assert handler.errors[-1].error_code == ErrorCode.INTERNAL_ERROR
         assert "disk gone" in handler.errors[-1].description
 
-    def test_failure_value_lists_are_not_shared(self):
+    def test_failure_value_lists_are_not_shared(self, make_core):
         """Mutating one failure answer does not change the next one."""
-        core = Core(RecordingHandler(), self.BrokenStore())
+        core = make_core(RecordingHandler(), store=self.BrokenStore())
         core.authenticate("u", "p").append("x")
         assert core.authenticate("u", "p") == ["", "busy"]
 
-    def test_on_error_that_raises_is_swallowed(self, caplog):
+    def test_on_error_that_raises_is_swallowed(self, caplog, make_core):
         """A failing on_error does not turn the answer into a fault."""
 
         class Handler(RecordingHandler):
             def on_error(self, event):
                 raise RuntimeError("alerting down")
 
-        core = Core(Handler(), MemorySessionStore())
+        core = make_core(Handler())
         assert core.get_last_error("unknown") == UNKNOWN_TICKET_MESSAGE
         assert "on_error raised" in caplog.text
 
-    def test_non_json_session_data_is_refused_safely(self, store):
+    def test_non_json_session_data_is_refused_safely(self, make_core):
         """session.data must be JSON: a set is reported, not turned into a fault."""
 
         def keep_a_set(event):
@@ -593,13 +587,13 @@ class TestFailuresNeverEscape:
             event.request = QBXML_REQUEST
 
         handler = RecordingHandler(authenticate={}, send_request=keep_a_set)
-        core = Core(handler, store)
+        core = make_core(handler)
         ticket = start(core)
         assert send(core, ticket) == ""
         assert handler.errors[-1].error_code == ErrorCode.INTERNAL_ERROR
 
 
-def test_whole_session_with_several_requests(store, clock):
+def test_whole_session_with_several_requests(store, make_core):
     """authenticate, three request/response rounds with rising percentages, close."""
     percents = iter([33, 66, 100])
 
@@ -610,7 +604,7 @@ def test_whole_session_with_several_requests(store, clock):
     handler = RecordingHandler(
         authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response=progress
     )
-    core = Core(handler, store, clock=clock)
+    core = make_core(handler)
     ticket = start(core)
     results = []
     for hcp in (HCP, "", ""):
@@ -622,7 +616,7 @@ def test_whole_session_with_several_requests(store, clock):
     assert re.fullmatch(r"[0-9a-f-]{36}", ticket)
 
 
-def test_non_numeric_percent_done_is_a_handler_error(store):
+def test_non_numeric_percent_done_is_a_handler_error(make_core):
     """percent_done = "half" answers -1 and reports a HandlerError."""
     from qbwc_spyne.exceptions import HandlerError
 
@@ -631,7 +625,7 @@ def test_non_numeric_percent_done_is_a_handler_error(store):
         send_request={"request": QBXML_REQUEST},
         receive_response={"percent_done": "half"},
     )
-    core = Core(handler, store)
+    core = make_core(handler)
     ticket = start(core)
     send(core, ticket)
     assert core.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
@@ -641,7 +635,7 @@ def test_non_numeric_percent_done_is_a_handler_error(store):
 
 class TestOperatorSees:
     @pytest.mark.parametrize("outcome", [{"accept": True}, {"no_work": True}, "raise"])
-    def test_a_megabyte_user_name_is_logged_cut_short(self, caplog, outcome):
+    def test_a_megabyte_user_name_is_logged_cut_short(self, caplog, outcome, make_core):
         """The user name comes from the request: every line that names it stays short."""
         caplog.set_level(logging.DEBUG)
 
@@ -650,13 +644,13 @@ class TestOperatorSees:
                 raise KeyError("users table")
 
         handler = Raising() if outcome == "raise" else RecordingHandler(authenticate=outcome)
-        core = Core(handler, MemorySessionStore())
+        core = make_core(handler)
         ticket = core.authenticate("u" * 1_000_000, "secret")[0]
         core.close_connection(ticket)
         assert caplog.records
         assert max(len(r.getMessage()) for r in caplog.records) < 1_000
 
-    def test_on_authenticate_raising_is_logged_at_error_with_a_hint(self, caplog):
+    def test_on_authenticate_raising_is_logged_at_error_with_a_hint(self, caplog, make_core):
         """busy is answered, and an ERROR record carries the exception and what to do."""
 
         class Handler(QBWCHandler):
@@ -666,27 +660,27 @@ class TestOperatorSees:
             def on_error(self, event):
                 pass  # an application's own on_error must not hide it
 
-        core = Core(Handler(), MemorySessionStore())
+        core = make_core(Handler())
         assert core.authenticate("shop", "secret")[1] == "busy"
         (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
         assert "'busy'" in record.getMessage() and "Fix the handler" in record.getMessage()
         assert "secret" not in caplog.text
 
-    def test_a_store_failure_is_logged_at_error_whatever_on_error_does(self, caplog):
+    def test_a_store_failure_is_logged_at_error_whatever_on_error_does(self, caplog, make_core):
         """An exception that escapes an operation is logged at ERROR with its traceback."""
 
         class Handler(RecordingHandler):
             def on_error(self, event):
                 pass
 
-        core = Core(Handler(authenticate={}), TestFailuresNeverEscape.BrokenStore())
+        core = make_core(Handler(authenticate={}), store=TestFailuresNeverEscape.BrokenStore())
         assert core.get_last_error("t") == UNKNOWN_TICKET_MESSAGE
         (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert "getLastError failed (OSError)" in record.getMessage()
         assert record.exc_info is not None
 
-    def test_one_info_line_ends_each_session(self, caplog, clock):
+    def test_one_info_line_ends_each_session(self, caplog, clock, make_core):
         """user, company, outcome, calls and duration; a ticket prefix, never the whole ticket."""
         handler = RecordingHandler(
             authenticate={"company_file": COMPANY},
@@ -694,7 +688,7 @@ class TestOperatorSees:
             receive_response={"percent_done": 100},
             close_connection={"response_message": "2 done"},
         )
-        core = Core(handler, MemorySessionStore(), clock=clock)
+        core = make_core(handler)
         ticket = core.authenticate("shop", "secret")[0]
         clock.advance(2.5)
         send(core, ticket, HCP)
@@ -707,10 +701,10 @@ class TestOperatorSees:
         )
         assert ticket not in caplog.text and "secret" not in caplog.text
 
-    def test_a_session_that_failed_or_expired_says_so(self, caplog, clock):
+    def test_a_session_that_failed_or_expired_says_so(self, caplog, clock, make_core):
         """The end line carries the last error, or the expiry."""
         handler = RecordingHandler(authenticate={}, send_request={})
-        core = Core(handler, MemorySessionStore(), clock=clock)
+        core = make_core(handler)
         failed = start(core)
         send(core, failed)
         core.get_last_error(failed)
@@ -722,7 +716,7 @@ class TestOperatorSees:
         assert "outcome: error: The application had no request to send." in ended[0]
         assert "outcome: expired after 1801 s idle" in ended[1]
 
-    def test_authenticate_answers_without_a_session_are_logged(self, caplog):
+    def test_authenticate_answers_without_a_session_are_logged(self, caplog, make_core):
         """nvu, none and busy each leave an INFO line naming the user."""
         for answer, words in (
             ({"accept": False}, "refused (nvu)"),
@@ -730,7 +724,7 @@ class TestOperatorSees:
             ({"busy": True}, "busy"),
         ):
             caplog.clear()
-            Core(RecordingHandler(authenticate=answer), MemorySessionStore()).authenticate("u", "p")
+            make_core(RecordingHandler(authenticate=answer)).authenticate("u", "p")
             assert f"authenticate: user 'u': {words}" in caplog.text
 
 
@@ -744,11 +738,11 @@ class TestPurgeNeverRefusesALogin:
             self.purges += 1
             raise StorageError("database is locked")
 
-    def test_a_failing_purge_leaves_the_login_to_succeed(self, caplog, clock):
+    def test_a_failing_purge_leaves_the_login_to_succeed(self, caplog, clock, make_core):
         """The purge raises; authenticate still opens the session, and the failure is a WARNING."""
         store = self.PurgeFails()
         handler = RecordingHandler(authenticate={})
-        core = Core(handler, store, clock=clock)
+        core = make_core(handler, store=store)
         ticket, answer = core.authenticate("u", "p")
         assert answer == "" and store.get(ticket) is not None
         assert handler.errors == []
@@ -759,7 +753,7 @@ class TestPurgeNeverRefusesALogin:
         core.authenticate("u", "p")
         assert store.purges == 2
 
-    def test_a_sqlite_lock_held_during_the_purge_refuses_no_login(self, tmp_path, clock):
+    def test_a_sqlite_lock_held_during_the_purge_refuses_no_login(self, tmp_path, make_core):
         """Another connection holds the write lock while the purge runs: the login goes on."""
         path = tmp_path / "sessions.db"
 
@@ -776,7 +770,7 @@ class TestPurgeNeverRefusesALogin:
         store = LockedDuringPurge(path, timeout=0.05)
         with pytest.raises(StorageError, match="locked"):
             store.purge(0.0)
-        ticket, answer = Core(RecordingHandler(authenticate={}), store, clock=clock).authenticate(
+        ticket, answer = make_core(RecordingHandler(authenticate={}), store=store).authenticate(
             "u", "p"
         )
         assert answer == "" and store.get(ticket) is not None
@@ -793,12 +787,12 @@ class TestObservers:
             self.calls.append(call)
 
     def test_each_call_reaches_the_observer_with_its_user_session_and_answer(
-        self, handler, store, clock
+        self, handler, make_core
     ):
         """A whole session: one record per call, user and ticket known from authenticate on."""
         handler.answers["send_request"] = {"request": QBXML_REQUEST}
         seen = self.Recorder()
-        core = Core(handler, store, clock=clock, observers=[seen])
+        core = make_core(handler, observers=[seen])
         core.client_version("2.3.0.36")
         ticket = start(core)
         send(core, ticket)
@@ -857,19 +851,19 @@ class TestObservers:
         assert answer == "" and ticket
         assert "Broken.on_call raised for authenticate" in caplog.text
 
-    def test_the_call_is_current_while_the_handler_runs(self, handler, store, clock):
+    def test_the_call_is_current_while_the_handler_runs(self, handler, make_core):
         """Code below the core (a handler, the queue) can name the call it serves."""
         from qbwc_spyne.protocol._calls import current_call
 
         during: list = []
         handler.answers["send_request"] = lambda event: during.append(current_call())
-        core = Core(handler, store, clock=clock)
+        core = make_core(handler)
         ticket = start(core)
         send(core, ticket)
         assert during[0].operation == "sendRequestXML" and during[0].ticket == ticket
         assert current_call() is None
 
-    def test_the_call_is_still_current_while_the_observers_are_told(self, store, clock):
+    def test_the_call_is_still_current_while_the_observers_are_told(self, make_core):
         """An observer (the status recorder) writes within the call it records: its log
         lines name it, and on PostgreSQL its statements share the call's pinged connection."""
         from qbwc_spyne.protocol._calls import current_call
@@ -880,6 +874,6 @@ class TestObservers:
             def on_call(self, call) -> None:
                 seen.append(current_call() is call)
 
-        core = Core(RecordingHandler(authenticate={}), store, clock=clock, observers=[Watching()])
+        core = make_core(RecordingHandler(authenticate={}), observers=[Watching()])
         start(core)
         assert seen == [True] and current_call() is None

@@ -66,11 +66,6 @@ def unknown_job(queue, *, user="shop"):
 
 
 @pytest.fixture
-def queue():
-    return MemoryJobQueue()
-
-
-@pytest.fixture
 def app(queue):
     return make_dashboard_app(queue, password=PASSWORD, token=TOKEN, page_size=5)
 

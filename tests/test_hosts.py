@@ -33,6 +33,32 @@ def enqueue_all(url: str, prefix: str, users: int, per_user: int) -> dict[str, l
     return wanted
 
 
+def leases_run_out(url: str, prefix: str, *, within: float) -> bool:
+    """Wait until no job in flight holds a lease that is still running; False after ``within`` s.
+
+    A lease runs out at its ``lease_until``, which a host sets from the same
+    wall clock as ``time.time()`` here: once it is past, the next claim on any
+    host releases the job, exactly as after sleeping the whole lease.
+    """
+    queue = SQLJobQueue(url, prefix=prefix)
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            now = time.time()
+            held = [
+                job
+                for job in queue.jobs(states=[JobState.IN_FLIGHT])
+                if job.lease_until is None or job.lease_until >= now
+            ]
+            if not held:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    finally:
+        queue.close()
+
+
 def finished_once(url: str, prefix: str) -> list[tuple[str, JobState, int]]:
     queue = SQLJobQueue(url, prefix=prefix)
     try:
@@ -105,7 +131,9 @@ class TestManyHosts:
                 statuses = list(pool.map(first, wanted))
             assert not victim.alive and "ok" in statuses
             assert any(s != "ok" for s in statuses)  # the kill cut sessions short
-            time.sleep(lease + 1)  # every lease held by a dead session runs out
+            # Every lease held by a dead session runs out: taken before the
+            # kill, each does so at most one lease from now.
+            assert leases_run_out(url, pg_prefix, within=lease + 5)
 
             def second(user: str) -> str:
                 rng = random.Random(f"{seed}-{user}-again")

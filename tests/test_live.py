@@ -217,13 +217,12 @@ class TestBadInput:
         assert isinstance(caught.value, ValueError)
         assert service.queue.jobs() == []
 
-    def test_a_request_that_breaks_the_schema_is_refused_at_once(self):
+    def test_a_request_that_breaks_the_schema_is_refused_at_once(self, queue):
         """The SchemaError comes before the clock is read: nothing queued, nothing waited for."""
 
         def no_clock() -> float:
             raise AssertionError("the client went on past the check")
 
-        queue = MemoryJobQueue()
         client = LiveClient(queue, clock=no_clock)
         bad = qbxml.Rq("CustomerQueryRq", {"MaxReturned": 1, "FullName": "A", "Colour": "red"})
         with pytest.raises(SchemaError) as caught:
@@ -254,9 +253,8 @@ class TestBadInput:
             service.client.request(user, customer_query(), timeout=5)
         assert service.queue.jobs() == []
 
-    def test_the_handler_refuses_a_bad_keep_alive_and_a_kind_named_like_the_live_one(self):
+    def test_the_handler_refuses_a_bad_keep_alive_and_a_kind_named_like_the_live_one(self, queue):
         """keep_alive below 0 or NaN, an unknown keep_alive_after, the live kind's name taken."""
-        queue = MemoryJobQueue()
         for options in ({"keep_alive": -1}, {"keep_alive": math.nan}, {"keep_alive_after": "x"}):
             with pytest.raises(ConfigurationError):
                 QueueHandler(queue, passwords=lambda u, p: True, **options)
@@ -400,9 +398,8 @@ class CustomerCount(JobKind):
 
 
 class TestTimeouts:
-    def test_a_request_never_sent_is_cancelled_and_says_so(self):
+    def test_a_request_never_sent_is_cancelled_and_says_so(self, queue):
         """No session asks before the deadline: LiveTimeout(sent=False), the job cancelled."""
-        queue = MemoryJobQueue()
         clock = FakeClock(time.time())
         client = LiveClient(queue, poll=0.01, clock=clock)
         asking = Asking(lambda: client.request("shop", customer_query(), timeout=30))
@@ -515,16 +512,14 @@ class TestCancelledAwait:
         asyncio.run(ask())
         return at_once
 
-    def test_a_request_not_sent_is_cancelled_before_the_cancellation_propagates(self):
+    def test_a_request_not_sent_is_cancelled_before_the_cancellation_propagates(self, queue):
         """wait_for gives up: the job is cancelled and the worker thread is done, no waiting."""
-        queue = MemoryJobQueue()
         assert self.cancelled(queue) == ["cancelled"]
         (job,) = queue.jobs()
         assert job.state is JobState.CANCELLED
 
-    def test_a_request_already_sent_is_left_to_its_session(self):
+    def test_a_request_already_sent_is_left_to_its_session(self, queue):
         """Taken by a session: not cancelled, still in flight for its answer or reconcile."""
-        queue = MemoryJobQueue()
 
         def sent() -> None:
             assert queue.claim(user="shop", company_file="", ticket="t", now=time.time(), lease=60)

@@ -64,6 +64,7 @@ from .helpers import (
     RecordingHandler,
     free_port,
     raises,
+    update,
     wait_until_serving,
 )
 
@@ -152,9 +153,9 @@ def quickbooks() -> FakeQuickBooks:
 
 
 @pytest.fixture
-def service(queue, clock) -> Iterator[tuple[str, QueueHandler]]:
+def service(queue, clock, make_handler) -> Iterator[tuple[str, QueueHandler]]:
     """A QueueHandler on a SQLite file, served with metrics on 127.0.0.1; its URL."""
-    handler = QueueHandler(queue, passwords=lambda u, p: p == "pw", kinds=kinds(), clock=clock)
+    handler = make_handler(kinds=kinds(), clock=clock)
     metrics = Metrics(queue=queue)
     with serving(make_wsgi_app(handler, metrics=metrics, clock=clock)) as url:
         yield url, handler
@@ -170,10 +171,6 @@ def enqueue_the_day(handler: QueueHandler, clock: FakeClock) -> dict[str, int]:
     }
     clock.advance(WAIT)
     return ids
-
-
-def update(url: str, quickbooks: FakeQuickBooks, password: str = "pw") -> Any:
-    return WebConnector(url, user="shop", password=password, quickbooks=quickbooks).update()
 
 
 class TestCalls:
@@ -222,10 +219,10 @@ class TestCalls:
         assert after[("qbwc_sessions_active", ())] == 0
         assert samples(after, "qbwc_sessions_ended_total") == {(("reason", "closed"),): 1}
 
-    def test_a_session_never_met_again_ends_as_abandoned(self, queue, clock):
+    def test_a_session_never_met_again_ends_as_abandoned(self, queue, clock, make_handler):
         """Silent past the session timeout: no longer active, ended as abandoned, once."""
         metrics = Metrics(queue=queue, clock=clock)
-        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds(), clock=clock)
+        handler = make_handler(kinds=kinds(), clock=clock)
         handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
         app = make_wsgi_app(handler, metrics=metrics, clock=clock, session_timeout=600)
         client = make_client(WSGITransport(app)).service
@@ -284,7 +281,7 @@ class TestJobs:
         assert counted == {"done": 3, "failed": 1, "pending": 1, "cancelled": 1}
         assert gauge == {(("state", s.value),): counted.get(s.value, 0) for s in JobState}
 
-    def test_a_failing_metrics_queue_changes_no_answer(self, clock, tmp_path, caplog):
+    def test_a_failing_metrics_queue_changes_no_answer(self, clock, tmp_path, caplog, make_handler):
         """Metrics on a queue whose table is gone: the same answers, a logged line, a scrape."""
         broken_path = tmp_path / "broken.db"
         broken = SQLiteJobQueue(broken_path)
@@ -296,7 +293,7 @@ class TestJobs:
         answers = []
         for number, metrics in enumerate((None, Metrics(queue=broken))):
             jobs = SQLiteJobQueue(tmp_path / f"jobs{number}.db")
-            handler = QueueHandler(jobs, passwords=lambda u, p: True, kinds=kinds(), clock=clock)
+            handler = make_handler(jobs, kinds=kinds(), clock=clock)
             handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
             app = make_wsgi_app(handler, metrics=metrics, clock=clock)
             with serving(app) as url:
@@ -381,9 +378,9 @@ def parse(metrics: Metrics) -> dict:
 
 
 class TestExposition:
-    def test_metrics_are_served_under_a_mount_prefix(self, queue, clock):
+    def test_metrics_are_served_under_a_mount_prefix(self, queue, clock, make_handler):
         """Mounted at /qbwc: GET /qbwc/metrics serves them; the endpoint still answers."""
-        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds(), clock=clock)
+        handler = make_handler(kinds=kinds(), clock=clock)
         app = DispatcherMiddleware(
             make_wsgi_app(handler, metrics=Metrics(queue=queue)),
             {"/qbwc": make_wsgi_app(handler, metrics=Metrics(queue=queue))},
@@ -394,16 +391,16 @@ class TestExposition:
         assert client.get("/qbwc?wsdl").status_code == 200
         assert client.get("/qbwc/other").status_code == 404
 
-    def test_without_metrics_the_path_is_the_status_page(self, queue):
+    def test_without_metrics_the_path_is_the_status_page(self, make_handler):
         """make_wsgi_app without metrics: GET /metrics is the endpoint's text page, as before."""
-        handler = QueueHandler(queue, passwords=lambda u, p: True)
+        handler = make_handler()
         page = Client(make_wsgi_app(handler)).get("/metrics").get_data(as_text=True)
         assert page.startswith("QuickBooks Web Connector endpoint") and "qbwc_calls" not in page
 
-    def test_metrics_given_both_ways_count_each_call_once(self, queue):
+    def test_metrics_given_both_ways_count_each_call_once(self, queue, make_handler):
         """make_wsgi_app(observers=[m], metrics=m): one update, each call counted once."""
         metrics = Metrics(queue=queue)
-        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds())
+        handler = make_handler(kinds=kinds())
         handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
         app = make_wsgi_app(handler, observers=[metrics], metrics=metrics)
         result = WebConnector(app, user="shop", password="pw").update()
@@ -573,17 +570,17 @@ print(sorted(name for name in vars(record) if name.startswith("qbwc_")))
         assert started["logger"] == "qbwc_spyne" and started["level"] == "INFO"
         assert started["time"].endswith("+00:00")
 
-    def test_outside_a_call_the_fields_are_empty(self, queue):
+    def test_outside_a_call_the_fields_are_empty(self, make_handler):
         """A record written outside any call has the fields, empty."""
-        make_wsgi_app(QueueHandler(queue, passwords=lambda u, p: True))
+        make_wsgi_app(make_handler())
         with library_records() as records:
             logging.getLogger("qbwc_spyne").warning("outside")
             logging.getLogger("qbwc_spyne.reference").warning("outside too")
         assert [[getattr(r, name) for name in FIELDS] for r in records] == [["", "", "", ""]] * 2
 
-    def test_a_long_user_name_is_shortened_and_json_escapes_newlines(self, queue, clock):
+    def test_a_long_user_name_is_shortened_and_json_escapes_newlines(self, clock, make_handler):
         """A 5,000-character user name with a newline: one line, 120 characters of it."""
-        handler = QueueHandler(queue, passwords=lambda u, p: True, kinds=kinds(), clock=clock)
+        handler = make_handler(kinds=kinds(), clock=clock)
         handler.enqueue("add_customer", user="x\n" * 2500, payload={"name": "Ann"})
         app = make_wsgi_app(handler, clock=clock)
         with library_records() as records:
@@ -593,12 +590,12 @@ print(sorted(name for name in vars(record) if name.startswith("qbwc_")))
             assert len(record.qbwc_user) == 120  # type: ignore[attr-defined]
             assert "\n" not in JSONFormatter().format(record)
 
-    def test_every_library_logger_names_the_call(self, queue):
+    def test_every_library_logger_names_the_call(self, make_handler):
         """Once a server is built, each logger of every imported library module has the filter."""
         for module in pkgutil.walk_packages(qbwc_spyne.__path__, "qbwc_spyne."):
             if module.name != "qbwc_spyne.__main__":
                 importlib.import_module(module.name)
-        make_wsgi_app(QueueHandler(queue, passwords=lambda u, p: True))
+        make_wsgi_app(make_handler())
         names = [n for n in logging.Logger.manager.loggerDict if n.startswith("qbwc_spyne")]
         assert "qbwc_spyne" in names and "qbwc_spyne.reference" in names
         for name in names:

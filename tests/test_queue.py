@@ -26,7 +26,7 @@ from qbwc_spyne import (
 )
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-from .helpers import FakeClock
+from .helpers import FakeClock, update
 
 
 class SyncCustomers(JobKind):
@@ -169,13 +169,6 @@ def setup(*kinds: JobKind, queue=None, clock=None, **options):
     options.setdefault("clock", clock or FakeClock())
     handler = QueueHandler(queue, passwords=lambda user, pw: pw == "pw", kinds=kinds, **options)
     return queue, handler
-
-
-def update(handler, qb, user="shop", store=None, **options):
-    app = make_wsgi_app(handler, store=store)
-    return WebConnector(
-        app, user=user, password="pw", quickbooks=qb, noop_delay=0, **options
-    ).update()
 
 
 class TestIterators:

@@ -238,11 +238,10 @@ def two_names(draw: Any) -> tuple[str, str]:
 
 
 class TestCompanyFiles:
-    def test_a_company_file_in_another_case_of_another_script_is_the_same_file(self):
+    def test_a_company_file_in_another_case_of_another_script_is_the_same_file(self, queue):
         """C:\\QB\\ÉTÉ.QBW queued, c:\\qb\\été.qbw open: claimed, counted and runnable alike
         (SQLite's lower() folds ASCII only, so the claim found nothing while progress said
         work remained)."""
-        queue = MemoryJobQueue()
         job = queue.enqueue(user=USER, kind="k", company_file="C:\\QB\\ÉTÉ.QBW")
         here = "c:\\qb\\e\u0301te\u0301.qbw"  # decomposed accents, as some tools write them
         assert queue.waiting(user=USER, company_file=here) == 1
@@ -364,12 +363,14 @@ class Racing:
 
 class TestLiveTimeoutRaces:
     @pytest.mark.parametrize("how", ["timeout", "given up"])
-    def test_a_timeout_racing_the_session_never_loses_the_answer_nor_lies_about_sent(self, how):
+    def test_a_timeout_racing_the_session_never_loses_the_answer_nor_lies_about_sent(
+        self, how, queue
+    ):
         """A failure, a success or a lease expiry between the client's last read and its
         letting go, in random interleavings: an answer that landed is returned (a failed job
         is never cancelled), and LiveTimeout.sent is True whenever QuickBooks was given it."""
         rng = random.Random(1604)
-        queue, clock = MemoryJobQueue(), FakeClock(time.time())
+        clock = FakeClock(time.time())
         for trial in range(150):
             user = f"user{trial}"  # each trial's session claims its own job only
             racing = Racing(queue, clock, user)
@@ -460,9 +461,8 @@ class TestPurgeInBatches:
         assert all(job.purged for job in queue.jobs())
         queue.close()
 
-    def test_a_batch_size_out_of_range_is_refused(self):
+    def test_a_batch_size_out_of_range_is_refused(self, queue: MemoryJobQueue):
         """0, negative, over 500 and non-int batches are mistakes, said so."""
-        queue = MemoryJobQueue()
         for bad in (0, -1, 501, 2.5, True):
             with pytest.raises(Exception, match="batch must be an int from 1 to 500"):
                 queue.purge(done_before=1.0, batch=bad)  # type: ignore[arg-type]
@@ -523,11 +523,10 @@ class Meddling(QueueHandler):
 
 
 class TestSessionState:
-    def test_a_subclass_writing_every_key_the_queue_used_breaks_nothing(self):
+    def test_a_subclass_writing_every_key_the_queue_used_breaks_nothing(self, queue, clock):
         """An iterated sync, adds and a failure, with the subclass writing "job", "version",
         "outcomes"... before and after the queue's every call: the update ends as it would,
         the closing words count right, and the queue never touches the subclass's keys."""
-        queue, clock = MemoryJobQueue(), FakeClock()
         handler = Meddling(
             queue,
             passwords=lambda user, password: True,
@@ -550,10 +549,9 @@ class TestSessionState:
         assert result.close_message.startswith(f"3 done, 1 failed: job {taken.id} (add_customer)")
         assert handler.untouched and all(handler.untouched)
 
-    def test_a_session_saved_in_the_old_layout_goes_on_after_an_upgrade(self):
+    def test_a_session_saved_in_the_old_layout_goes_on_after_an_upgrade(self, queue):
         """A session whose job went out under a release that kept the queue's keys at the top of
         session.data: its answer is taken, and the job is done, not orphaned."""
-        queue = MemoryJobQueue()
         handler = handler_for(queue)
         job = queue.enqueue(user=USER, kind="add_customer", payload={"name": "A"})
         session = Session(handler)
@@ -573,10 +571,9 @@ class TestSessionState:
         assert got(queue, job.id).state is JobState.DONE
         assert session.close() == "3 done"  # two from before the upgrade, and this one
 
-    def test_the_session_state_stays_the_same_size_however_many_jobs_the_session_runs(self):
+    def test_the_session_state_stays_the_same_size_however_many_jobs_the_session_runs(self, queue):
         """After 5 jobs and after 300, the queue's state in the session is as long (give or
         take the digits of its counts): a call saves it whole, so it must not grow."""
-        queue = MemoryJobQueue()
         bulk_pending(queue, 400)
         session = Session(handler_for(queue))
         session.authenticate()
@@ -595,19 +592,16 @@ class TestSessionState:
 
 
 class TestSmallThings:
-    def test_a_job_queued_without_a_clock_is_created_now_not_in_1970(self):
+    def test_a_job_queued_without_a_clock_is_created_now_not_in_1970(self, queue):
         """enqueue() without ``now`` stamps the wall clock."""
-        queue = MemoryJobQueue()
         before = time.time()
         job = queue.enqueue(user=USER, kind="k")
         after = time.time()
         assert before <= job.created <= after and before <= got(queue, job.id).created <= after
 
-    def test_a_write_sent_again_and_done_in_one_session_is_counted_once_as_done(self):
+    def test_a_write_sent_again_and_done_in_one_session_is_counted_once_as_done(self, clock, queue):
         """A lost write reconciled as not having happened goes back and is sent again in the
         same session: the closing words say "1 done", not "1 done, 1 to send again"."""
-        clock = FakeClock()
-        queue = MemoryJobQueue()
         handler = handler_for(queue, clock, kinds=[AddCustomerReconciled()], lease=30)
         job = handler.enqueue("add_customer_reconciled", user=USER, payload={"name": "A"})
         handler.enqueue("add_customer", user=USER, payload={"name": "B"})
@@ -622,12 +616,10 @@ class TestSmallThings:
         assert result.close_message == "2 done"
 
     def test_a_job_held_by_a_crashed_session_is_named_and_released_on_the_operators_word(
-        self, caplog
+        self, caplog, clock, queue
     ):
         """Its lease has minutes to run: a login finds no work and says which job is in
         flight until when; recover releases nothing, recover with force releases it."""
-        clock = FakeClock()
-        queue = MemoryJobQueue()
         handler = handler_for(queue, clock)
         job = handler.enqueue("add_customer", user=USER, payload={"name": "A"})
         queue.claim(user=USER, company_file="", ticket="crashed", now=clock(), lease=300)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+from qbwc_spyne.testing import FakeQuickBooks
 
-from .helpers import free_port
+from .helpers import free_port, update
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPANY = ROOT / "examples" / "demo_company.json"
@@ -27,21 +27,15 @@ def demo_invoices(qb: FakeQuickBooks) -> list[str]:
     ]
 
 
-def update(target, qb: FakeQuickBooks):
-    from examples.customer_mirror import PASSWORD, USER
-
-    return WebConnector(target, user=USER, password=PASSWORD, quickbooks=qb, noop_delay=0).update()
-
-
 def test_make_app_twice_on_the_same_files_posts_the_invoice_once(tmp_path):
     """Start-up enqueues the invoice by key: the second start finds it done, not new."""
-    from examples.customer_mirror import make_app
+    from examples.customer_mirror import PASSWORD, USER, make_app
 
     qb = FakeQuickBooks.from_json(COMPANY)
-    first = update(make_app(tmp_path), qb)
+    first = update(make_app(tmp_path), qb, user=USER, password=PASSWORD)
     assert first.ok, first.transcript()
     assert demo_invoices(qb) == ["DEMO-1"]
-    second = update(make_app(tmp_path), qb)
+    second = update(make_app(tmp_path), qb, user=USER, password=PASSWORD)
     assert second.status == "no work", second.transcript()
     assert demo_invoices(qb) == ["DEMO-1"]
 
@@ -77,20 +71,22 @@ def stop(server: subprocess.Popen[str]) -> None:
 
 def test_restarting_the_demo_server_between_updates_posts_nothing_twice(tmp_path):
     """Two server processes, one after the other, on the same files: one DEMO-1 invoice."""
+    from examples.customer_mirror import PASSWORD, USER
+
     qb = FakeQuickBooks.from_json(COMPANY)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     data = tmp_path / "data"
     server = start_server(port, data)
     try:
-        first = update(url, qb)
+        first = update(url, qb, user=USER, password=PASSWORD)
     finally:
         stop(server)
     assert first.ok, first.transcript()
     assert "Finished 2 jobs: 2 done" in first.messages[-1]
     server = start_server(port, data)
     try:
-        second = update(url, qb)
+        second = update(url, qb, user=USER, password=PASSWORD)
     finally:
         stop(server)
     assert second.status == "no work", second.transcript()

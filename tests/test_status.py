@@ -43,9 +43,9 @@ from qbwc_spyne.status import (
 from qbwc_spyne.store._migrations import SCHEMA_VERSION
 from qbwc_spyne.store._sql import Database
 from qbwc_spyne.store._status import CallEntry, StatusUpdate, cut
-from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+from qbwc_spyne.testing import FakeQuickBooks
 
-from .helpers import FakeClock, sqlite_connect
+from .helpers import FakeClock, sqlite_connect, update
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,12 +96,6 @@ def serve(queue, status, *, clock=None, session_store=None, **options):
         handler, store=session_store, clock=clock, observers=[StatusRecorder(status)]
     )
     return handler, app
-
-
-def update(app, qb, user="shop", password="pw", **options):
-    return WebConnector(
-        app, user=user, password=password, quickbooks=qb, noop_delay=0, **options
-    ).update()
 
 
 @pytest.fixture(params=["memory", "file", "postgresql"])
