@@ -14,7 +14,7 @@ Three kinds of code reach a Web Connector service:
 technically, what a bookkeeper should do about it, and whether trying again
 alone can help::
 
-    from qbwc_spyne.errors import explain
+    from qbwc_spyne.codes import explain
 
     why = explain("0x80040408")
     print(why.title)  # QuickBooks could not be started
@@ -27,6 +27,10 @@ raises: it gets an explanation built from its range, marked unconfirmed.
 This module imports only the standard library, so every layer may use it.
 
 .. versionadded:: 0.2.0
+
+.. versionchanged:: Unreleased
+   Named ``qbwc_spyne.codes``. It was ``qbwc_spyne.errors``, a name that
+   read as exceptions; the old name still imports, deprecated.
 """
 
 from __future__ import annotations
