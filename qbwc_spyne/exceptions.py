@@ -413,9 +413,9 @@ class LiveExpired(LiveError):
 # Old names: each still gives the same class, with one DeprecationWarning. The
 # testing kit is imported only when one is asked for, as it needs zeep.
 _MOVED = {
-    "CompanyDataError": "qbwc_spyne.testing._errors:CompanyDataError",
-    "InvalidAnswerError": "qbwc_spyne.testing._errors:InvalidAnswerError",
-    "QuickBooksUnavailable": "qbwc_spyne.testing._errors:QuickBooksUnavailable",
+    "CompanyDataError": "qbwc_spyne.testing:CompanyDataError",
+    "InvalidAnswerError": "qbwc_spyne.testing:InvalidAnswerError",
+    "QuickBooksUnavailable": "qbwc_spyne.testing:QuickBooksUnavailable",
 }
 
 __getattr__ = _deprecation.moved(__name__, _MOVED)
