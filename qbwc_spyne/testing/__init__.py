@@ -36,6 +36,10 @@ The pytest plugin (installed with the package) gives the fixtures
 from __future__ import annotations
 
 from ._connector import WebConnector
+
+# The command line's simulate checks its URL as the simulator does, and
+# imports the check from here.
+from ._connector import _check_url as _check_url
 from ._errors import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
 from ._fakeqb import FakeQuickBooks, QuickBooksAnswer
 from ._result import STATUSES, Call, UpdateResult
