@@ -12,6 +12,7 @@ import qbwc_spyne
 PUBLIC_MODULES = [
     "qbwc_spyne",
     "qbwc_spyne.auth",
+    "qbwc_spyne.codes",
     "qbwc_spyne.dashboard",
     "qbwc_spyne.errors",
     "qbwc_spyne.events",

@@ -19,10 +19,15 @@ from lxml import etree
 
 import qbwc_spyne
 from qbwc_spyne._xml import split_hcp_response
-from qbwc_spyne.exceptions import CompanyDataError, InvalidAnswerError, QBWCError
+from qbwc_spyne.exceptions import QBWCError
 from qbwc_spyne.qbxml import _schema
 from qbwc_spyne.qbxml._schema import check_document
-from qbwc_spyne.testing import FakeQuickBooks, QuickBooksAnswer
+from qbwc_spyne.testing import (
+    CompanyDataError,
+    FakeQuickBooks,
+    InvalidAnswerError,
+    QuickBooksAnswer,
+)
 from qbwc_spyne.testing import QuickBooksUnavailable as Unavailable
 from tools import codegen_schema
 

@@ -73,7 +73,7 @@ schema order, those the version lacks left out, booleans ``true`` or
 ``false``, amounts with two places. In strict mode, the default, the whole
 answer is then checked against that schema (``check_response``, the
 XSD's rules from the generated tables) and one that fails raises
-:class:`~qbwc_spyne.exceptions.InvalidAnswerError`: QuickBooks never
+:class:`~qbwc_spyne.testing.InvalidAnswerError`: QuickBooks never
 writes it, so a test must not pass on it.
 
 Iterators follow the SDK's walkthrough: ``iterator="Start"`` answers the
@@ -102,12 +102,12 @@ from typing import Any
 from lxml import etree
 
 from .._xml import XMLError, parse_qbxml
-from ..exceptions import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
 from ..qbxml._schema import _aggregate as _schema_aggregate
 from ..qbxml._schema import _datetime as _schema_datetime
 from ..qbxml._schema import check_document, check_response, schema_version, shape_answer
+from ._errors import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
 
-__all__ = ["FakeQuickBooks", "QuickBooksAnswer", "QuickBooksUnavailable"]
+__all__ = ["FakeQuickBooks", "QuickBooksAnswer"]
 
 #: qbXML versions of QuickBooks 2014 (the HCP response in the tests' traffic).
 DEFAULT_VERSIONS = (
@@ -366,7 +366,7 @@ class FakeQuickBooks:
         versions: the qbXML versions it supports, in the HostQuery answer.
         start: the company clock's first reading; each change advances it a second.
         strict: check every answer against Intuit's response schema of the
-            version asked for, and raise :class:`~qbwc_spyne.exceptions.InvalidAnswerError`
+            version asked for, and raise :class:`~qbwc_spyne.testing.InvalidAnswerError`
             rather than hand on one QuickBooks would never write (the
             default). False skips the check, which costs about as much as
             writing the answer.

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
-from qbwc_spyne.errors import Explanation, catalogue, describe, explain
+from qbwc_spyne.codes import Explanation, catalogue, describe, explain
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
