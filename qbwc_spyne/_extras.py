@@ -26,7 +26,7 @@ def install_command(extra: str) -> str:
 def needs_extra(what: str, *, package: str, extra: str) -> str:
     """The message for ``what`` needing ``package``, which ``extra`` brings.
 
-    ``needs_extra("PostgreSQL", "psycopg 3", "postgres")`` is ``PostgreSQL
-    needs psycopg 3, in the postgres extra: pip install ...``.
+    ``needs_extra("PostgreSQL", package="psycopg 3", extra="postgres")`` is
+    ``PostgreSQL needs psycopg 3, in the postgres extra: pip install ...``.
     """
     return f"{what} needs {package}, in the {extra} extra: {install_command(extra)}"

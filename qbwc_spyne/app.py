@@ -8,20 +8,23 @@ builds its app with it::
 
     import os
 
-    from qbwc_spyne import Metrics, QueueHandler, SQLJobQueue, SQLSessionStore
+    from qbwc_spyne import Metrics, QueueHandler, SQLJobQueue, SQLSessionStore, qbxml
     from qbwc_spyne.app import make_app
+    from qbwc_spyne.auth import PasswordCheck
 
     queue = SQLJobQueue(os.environ["DATABASE_URL"])
     app = make_app(
-        QueueHandler(queue, passwords=check),
+        QueueHandler(queue, passwords=PasswordCheck({"shop": os.environ["SHOP_HASH"]})),
         store=SQLSessionStore(os.environ["DATABASE_URL"]),
         metrics=Metrics(queue=queue),
         dashboard=True,
         dashboard_password=os.environ["DASHBOARD_PASSWORD"],
+        dashboard_secret_key=os.environ["DASHBOARD_SECRET"],
     )
     # gunicorn 'myapp:app' -c python:qbwc_spyne.gunicorn
 
-    app.live.request("shop", qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"}))
+    # Elsewhere in the application, a request answered now:
+    answer = app.live.request("shop", qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"}))
 
 .. versionadded:: Unreleased
 """
@@ -195,11 +198,11 @@ def make_app(
             f" QueueHandler, not a {type(handler).__name__}"
         )
     observers = list(observers)
-    recorder = status_recorder(observers)
+    recorder = _status_recorder(observers)
     if status is None and recorder is not None:
         status = recorder.store
     elif status is None and dashboard and queue is not None:
-        status = status_beside(queue)
+        status = _status_beside(queue)
     if status is not None and (recorder is None or recorder.store is not status):
         recorder = StatusRecorder(status)
         observers.append(recorder)
@@ -223,7 +226,7 @@ def make_app(
             version=handler.version_cap,
             encoding=handler.encoding,
             codepage=handler.codepage,
-            observe=live_observer(endpoint.core.observers),
+            observe=_live_observer(endpoint.core.observers),
         )
     board = None
     if dashboard and queue is not None:
@@ -243,10 +246,10 @@ def make_app(
     )
 
 
-# -- the parts, also for mounting a dashboard on an endpoint already made -------------------
+# -- the choices, shared with `qbwc-spyne serve --dashboard` for an app made already --------
 
 
-def status_recorder(observers: Iterable[object]) -> StatusRecorder | None:
+def _status_recorder(observers: Iterable[object]) -> StatusRecorder | None:
     """The first status recorder among ``observers``, if there is one."""
     for observer in observers:
         if isinstance(observer, StatusRecorder):
@@ -254,7 +257,7 @@ def status_recorder(observers: Iterable[object]) -> StatusRecorder | None:
     return None
 
 
-def status_beside(queue: JobQueue) -> StatusStore:
+def _status_beside(queue: JobQueue) -> StatusStore:
     """A status store beside ``queue``'s jobs: in its database when it has one, else in memory.
 
     In the queue's own database (its tables beside the jobs', the same
@@ -266,7 +269,7 @@ def status_beside(queue: JobQueue) -> StatusStore:
     return MemoryStatusStore()
 
 
-def live_observer(observers: Iterable[object]) -> Callable[[float, str], None] | None:
+def _live_observer(observers: Iterable[object]) -> Callable[[float, str], None] | None:
     """One callback reporting a live request to each observer that counts them, or None."""
     counters: list[Callable[[float, str], None]] = [
         observer.observe_live_request

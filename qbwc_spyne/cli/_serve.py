@@ -198,7 +198,7 @@ def with_dashboard(app: Any, target: Any) -> Any:
     """
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from ..app import live_observer, status_beside, status_recorder
+    from ..app import _live_observer, _status_beside, _status_recorder
     from ..dashboard import make_dashboard_app
     from ..queue._jobs import QueueHandler
     from ..queue._live import LiveClient
@@ -211,17 +211,17 @@ def with_dashboard(app: Any, target: Any) -> Any:
         raise CommandError(DASHBOARD_NEEDS_A_QUEUE)
     queue = handler.queue
     observers = list(getattr(core, "observers", ()))
-    recorder = status_recorder(observers)
+    recorder = _status_recorder(observers)
     status = recorder.store if recorder is not None else None
     if status is None and core is not None:
-        status = status_beside(queue)
+        status = _status_beside(queue)
         # The app is made already: its core is the one place left to record from.
         core.observers.append(StatusRecorder(status))
     settings = dashboard_settings()
     dashboard = make_dashboard_app(
         queue,
         status=status,
-        live=LiveClient(queue, status=status, observe=live_observer(observers)),
+        live=LiveClient(queue, status=status, observe=_live_observer(observers)),
         password=settings["dashboard_password"],
         token=settings["dashboard_token"],
         secret_key=settings["dashboard_secret_key"],
