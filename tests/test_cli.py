@@ -793,7 +793,7 @@ class TestServedDashboardLiveClient:
 
     def served(self, monkeypatch: pytest.MonkeyPatch, metrics: bool) -> tuple[Any, Any, Any]:
         from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
-        from qbwc_spyne.cli._cli import _metrics, with_dashboard
+        from qbwc_spyne.cli._serve import _metrics, with_dashboard
 
         monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
         handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: password == "pw")
