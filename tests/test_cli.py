@@ -740,12 +740,60 @@ def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
         server.communicate(timeout=10)
 
 
+@pytest.mark.wire
+def test_serve_a_queue_handler_with_dashboard_and_metrics_serves_every_part(tmp_path):
+    """A QueueHandler as TARGET: endpoint, /metrics and /dashboard/, its status beside the jobs."""
+    (tmp_path / "queue_app.py").write_text(
+        "from qbwc_spyne import QueueHandler, SQLJobQueue\n"
+        "handler = QueueHandler(SQLJobQueue('jobs.db'),"
+        " passwords=lambda user, password: password == 'pw')\n"
+    )
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QBWC_SPYNE_DASHBOARD_TOKEN": "script-token"}
+    env.pop("QBWC_SPYNE_DASHBOARD_PASSWORD", None)
+    server = subprocess.Popen(
+        [*CLI, "serve", "queue_app:handler", "--port", str(port), "--dashboard", "--metrics"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+        import requests
+
+        from qbwc_spyne import SQLJobQueue
+        from qbwc_spyne.testing import WebConnector
+
+        queue = SQLJobQueue(tmp_path / "jobs.db")
+        queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
+        queue.close()
+        result = WebConnector(url, user="shop", password="pw").update()
+        assert result.ok, result.transcript()
+        metrics = requests.get(url + "metrics", timeout=10)
+        assert metrics.status_code == 200 and "qbwc_calls_total" in metrics.text
+        refused = requests.get(url + "dashboard/", timeout=10, allow_redirects=False)
+        assert refused.status_code == 303
+        bearer = {"Authorization": "Bearer script-token"}
+        connections = requests.get(url + "dashboard/", headers=bearer, timeout=10)
+        assert connections.status_code == 200 and ">shop<" in connections.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=10)
+    assert f"Metrics: {url}metrics" in output and f"Dashboard: {url}dashboard/" in output
+    status = run("status", str(tmp_path / "jobs.db"), "--json")
+    assert status.returncode == 0, status.stderr
+    assert [row["user"] for row in json.loads(status.stdout)] == ["shop"]
+
+
 class TestServedDashboardLiveClient:
     """serve --dashboard gives its live client a status store, and the metrics when on."""
 
     def served(self, monkeypatch: pytest.MonkeyPatch, metrics: bool) -> tuple[Any, Any, Any]:
         from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
-        from qbwc_spyne.cli._cli import _metrics, with_dashboard
+        from qbwc_spyne.cli._serve import _metrics, with_dashboard
 
         monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
         handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: password == "pw")
