@@ -62,7 +62,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.engine import URL
@@ -75,6 +75,7 @@ from ..queue._ports import (
     IfExists,
     Job,
     JobEvent,
+    JobQueue,
     JobState,
     fold_company_file,
     released_state,
@@ -1249,6 +1250,10 @@ class MemoryJobQueue(SQLJobQueue):
     def __init__(self) -> None:
         super().__init__(URL.create("sqlite", database=":memory:"))
 
+
+if TYPE_CHECKING:
+    # The type checker holds the queues to every port, signatures included.
+    _implements: tuple[type[JobQueue], ...] = (SQLJobQueue, MemoryJobQueue)
 
 #: The old name of the SQL queue, whose target was a SQLite file's path:
 #: :class:`SQLJobQueue` takes that path, with the same keywords.
