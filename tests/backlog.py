@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 
 from qbwc_spyne import JobContext, JobKind, MemorySessionStore, QueueHandler, SQLJobQueue, qbxml
 from qbwc_spyne.protocol._core import Core
-from qbwc_spyne.store._interfaces import fold_company_file
+from qbwc_spyne.queue._ports import fold_company_file
 from qbwc_spyne.testing import FakeQuickBooks
 
 from .helpers import TRAFFIC

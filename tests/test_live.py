@@ -35,7 +35,6 @@ from qbwc_spyne.exceptions import (
     CodePageError,
     ConfigurationError,
     InvalidJobError,
-    LiveExpired,
     LiveRequestFailed,
     LiveTimeout,
     QBWCError,
@@ -45,7 +44,7 @@ from qbwc_spyne.exceptions import (
     StorageError,
 )
 from qbwc_spyne.protocol._core import Core
-from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY
+from qbwc_spyne.queue._live import LIVE_KIND, LIVE_PRIORITY, LiveExpired
 from qbwc_spyne.status import MemoryStatusStore, StatusRecorder, connection_status
 from qbwc_spyne.store._status import StatusUpdate
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector

@@ -16,7 +16,6 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     QueueHandler,
-    SQLiteJobQueue,
     SQLiteSessionStore,
     SQLJobQueue,
     cancel_job,
@@ -193,10 +192,24 @@ class TestIterators:
         assert len(criteria) == 1  # the same criteria on every page
 
     def test_a_queue_with_only_the_protocols_methods_runs_the_same_update(self):
-        """The handler's one-statement shortcuts are optional: without them, the same answers."""
-        from qbwc_spyne.store._interfaces import JobQueue
+        """The handler needs only the queue's ports: their methods and nothing more, the same
+        answers."""
+        from qbwc_spyne.queue._ports import JobQueue, SessionQueue
 
-        protocol = {name for name, value in vars(JobQueue).items() if callable(value)}
+        def members(port: type) -> set[str]:
+            return {
+                name
+                for base in port.__mro__
+                if base.__module__ == port.__module__
+                for name, value in vars(base).items()
+                if not name.startswith("_") and (callable(value) or isinstance(value, property))
+            }
+
+        protocol = members(JobQueue)
+        # The session's one-statement shortcuts are part of its port.
+        assert {"resume", "first_runnable", "progress_counting", "complete_counting"} <= members(
+            SessionQueue
+        )
 
         class ProtocolOnly:
             """A queue written elsewhere: JobQueue's methods and nothing more."""
@@ -216,7 +229,8 @@ class TestIterators:
             sync, invoice = SyncCustomers(page=100), AddInvoice()
             inner = _make_queue()
             queue, handler = setup(sync, invoice, queue=ProtocolOnly(inner) if wrap else inner)
-            assert hasattr(queue, "resume") is not wrap
+            assert hasattr(queue, "close") is not wrap  # the wrapper hides what is not the port
+            assert hasattr(queue, "resume")
             handler.enqueue("sync_customers", user="shop")
             handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
             progress: list[int] = []
@@ -532,7 +546,7 @@ class TestNothingTwice:
 class TestIsolationAndRestarts:
     def test_two_users_syncing_at_once_touch_only_their_own_jobs(self, tmp_path):
         """Two Web Connectors at once on one SQLite queue: each runs its user's jobs only."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         kinds = {user: AddCustomer() for user in ("east", "west")}
 
         class PerUser(AddCustomer):
@@ -578,7 +592,7 @@ class TestIsolationAndRestarts:
                 seen.extend(r.findtext("ListID") for r in result.records)
 
         def server():
-            queue = SQLiteJobQueue(tmp_path / "jobs.db")
+            queue = SQLJobQueue(tmp_path / "jobs.db")
             _, handler = setup(Recording(page=10), AddInvoice(), queue=queue)
             return (
                 queue,
@@ -611,7 +625,7 @@ class TestIsolationAndRestarts:
         assert result.ok, result.transcript()
         assert sorted(seen) == sorted(qb.records["Customer"]) and len(seen) == len(set(seen))
         assert len(qb.records["Invoice"]) == 1
-        final = SQLiteJobQueue(tmp_path / "jobs.db")
+        final = SQLJobQueue(tmp_path / "jobs.db")
         states = [getattr(final.get(j), "state", None) for j in (sync.id, invoice.id)]
         assert states == [JobState.DONE, JobState.DONE]
 
@@ -1009,7 +1023,7 @@ class TestHeldLock:
         dependant is blocked, and the next update posts each invoice exactly once."""
         path = tmp_path / "jobs.db"
         clock = FakeClock()
-        queue = SQLiteJobQueue(path, timeout=0.05)
+        queue = SQLJobQueue(path, timeout=0.05)
         invoice = AddInvoiceReconciling()
         _, handler = setup(invoice, queue=queue, clock=clock, lease=60)
         first = handler.enqueue(
@@ -1073,7 +1087,7 @@ class TestHeldLock:
         from qbwc_spyne.testing import WSGITransport, make_client
 
         path = tmp_path / "jobs.db"
-        queue, handler = setup(AddCustomer(), queue=SQLiteJobQueue(path, timeout=0.05))
+        queue, handler = setup(AddCustomer(), queue=SQLJobQueue(path, timeout=0.05))
         job = handler.enqueue("add_customer", user="shop", payload={"name": "A"})
         wc = make_client(WSGITransport(make_wsgi_app(handler))).service
         qb = company()

@@ -28,15 +28,14 @@ from qbwc_spyne import (
     LiveClient,
     MemoryJobQueue,
     QueueHandler,
-    SQLiteJobQueue,
     SQLJobQueue,
     make_wsgi_app,
     qbxml,
 )
 from qbwc_spyne.exceptions import LiveTimeout
-from qbwc_spyne.queue._jobs import in_flight_notes, recover_jobs
+from qbwc_spyne.queue._operator import in_flight_notes, recover_jobs
+from qbwc_spyne.queue._ports import fold_company_file
 from qbwc_spyne.queue._state import STATE_KEY
-from qbwc_spyne.store._interfaces import fold_company_file
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
 from .backlog import USER, AddCustomer, Session, bulk_pending, counting
@@ -50,7 +49,7 @@ def make_queue(request, tmp_path):
 
     def make() -> SQLJobQueue:
         if request.param == "sqlite":
-            made.append(SQLiteJobQueue(tmp_path / f"jobs{len(made)}.db"))
+            made.append(SQLJobQueue(tmp_path / f"jobs{len(made)}.db"))
         else:
             postgres = request.getfixturevalue("postgres")
             prefix = f"{request.getfixturevalue('pg_prefix')}{len(made)}_"
@@ -158,7 +157,7 @@ class TestPerCallCost:
         """The first runnable job (alone and with a login's lease check), the waiting count
         (alone and in a completion) and a purge batch read an index in order:
         no table scan, no sort of the backlog (20 users with 1,000 jobs each, and ours)."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         for n in range(20):
             bulk_pending(queue, 1000, user=f"user{n}")
         bulk_pending(queue, 100)
@@ -268,7 +267,7 @@ class TestCompanyFiles:
         """A file of schema version 4 (no folded column) is upgraded: its jobs are claimed by
         the new rule."""
         path = tmp_path / "jobs.db"
-        queue = SQLiteJobQueue(path)
+        queue = SQLJobQueue(path)
         job = queue.enqueue(user=USER, kind="k", company_file="C:\\QB\\ÉTÉ.QBW")
         queue.close()
         db = sqlite3.connect(path)
@@ -277,7 +276,7 @@ class TestCompanyFiles:
         db.execute("UPDATE qbwc_schema_version SET version = 4")
         db.commit()
         db.close()
-        queue = SQLiteJobQueue(path, upgrade=True)
+        queue = SQLJobQueue(path, upgrade=True)
         taken = queue.claim(user=USER, company_file="c:\\qb\\été.qbw", ticket="t", now=1, lease=9)
         assert taken is not None and taken.id == job.id
         queue.close()
@@ -415,7 +414,7 @@ class TestPurgeInBatches:
         bounded number of statements touching 100 jobs at most, and between two batches a
         session on another connection, which never waits for a lock, claims and completes."""
         path = tmp_path / "jobs.db"
-        purger = SQLiteJobQueue(path)
+        purger = SQLJobQueue(path)
         bulk_pending(purger, 1200)
         db = sqlite3.connect(path)
         db.execute("UPDATE qbwc_jobs SET state = 'done', updated = 5.0")
@@ -423,7 +422,7 @@ class TestPurgeInBatches:
         db.commit()
         db.close()
         kept = purger.enqueue(user=USER, kind="k", depends_on=[7], now=1.0)  # 7 stays: needed
-        session = SQLiteJobQueue(path, timeout=0)  # a locked file fails at once: no waiting
+        session = SQLJobQueue(path, timeout=0)  # a locked file fails at once: no waiting
         batches: list[tuple[int, int]] = []
         sessions_served = []
         real = purger._write
@@ -452,7 +451,7 @@ class TestPurgeInBatches:
 
     def test_a_second_purge_reads_past_the_tombstones_of_the_first(self, tmp_path):
         """Tombstones are finished jobs that stay: a purge walks past them, never again."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         for n in range(30):
             job = queue.enqueue(user=USER, kind="k", key=f"k{n}", now=1.0)
             assert queue.withdraw(job.id, now=2.0) is not None

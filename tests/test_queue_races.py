@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from qbwc_spyne import JobState, MemoryJobQueue, SQLiteJobQueue
+from qbwc_spyne import JobState, MemoryJobQueue, SQLJobQueue
 
 WAITING = {JobState.PENDING, JobState.RECONCILE}
 
@@ -24,7 +24,7 @@ class TestInterleavings:
         job, and every job is still there."""
         rng = random.Random(seed)
         path = tmp_path / "jobs.db"
-        queues = [SQLiteJobQueue(path), SQLiteJobQueue(path)]
+        queues = [SQLJobQueue(path), SQLJobQueue(path)]
         ids = [queues[0].enqueue(user="shop", kind="k", payload={"n": n}).id for n in range(6)]
         holder: dict[int, str] = {}  # job -> the ticket that holds it, as the model sees it
         tickets: dict[int, list[str]] = {i: [] for i in ids}  # every ticket a job ever had
@@ -80,7 +80,7 @@ class TestInterleavings:
 
 def hammer(path: str, worker: int, rounds: int, results: multiprocessing.Queue) -> None:
     """A worker process: claim and complete until nothing is left; report what it claimed."""
-    queue = SQLiteJobQueue(path)
+    queue = SQLJobQueue(path)
     claimed: list[int] = []
     for step in range(rounds):
         job = queue.claim(
@@ -97,7 +97,7 @@ def hammer(path: str, worker: int, rounds: int, results: multiprocessing.Queue) 
 def operate(path: str, seed: int, rounds: int, results: multiprocessing.Queue) -> None:
     """An operator process: random cancels and retries; report what it cancelled."""
     rng = random.Random(seed)
-    queue = SQLiteJobQueue(path)
+    queue = SQLJobQueue(path)
     cancelled: list[int] = []
     for _ in range(rounds):
         job_id = rng.randint(1, 60)
@@ -113,7 +113,7 @@ class TestProcesses:
         """Each job is claimed by one worker once, every claim completes, and a job an
         operator cancelled was never in flight: it ends cancelled or done, never lost."""
         path = str(tmp_path / "jobs.db")
-        queue = SQLiteJobQueue(path)
+        queue = SQLJobQueue(path)
         for n in range(60):
             queue.enqueue(user="shop", kind="k", payload={"n": n})
         queue.close()
@@ -131,7 +131,7 @@ class TestProcesses:
         claims = reports[0] + reports[1]
         assert all(i > 0 for i in claims), "a completion was refused"
         assert len(claims) == len(set(claims)), "a job was claimed twice"
-        final = {j.id: j.state for j in SQLiteJobQueue(path).jobs()}
+        final = {j.id: j.state for j in SQLJobQueue(path).jobs()}
         assert sorted(final) == list(range(1, 61))
         for job_id, state in final.items():
             if job_id in claims:
@@ -144,13 +144,13 @@ class TestThreads:
     def test_two_queues_in_two_threads_claim_each_job_once(self, tmp_path):
         """Threads with their own queue objects on one file: 200 jobs, each claimed once."""
         path = tmp_path / "jobs.db"
-        setup = SQLiteJobQueue(path)
+        setup = SQLJobQueue(path)
         for n in range(200):
             setup.enqueue(user="shop", kind="k", payload={"n": n})
         claimed: list[list[int]] = [[], []]
 
         def work(index: int) -> None:
-            queue = SQLiteJobQueue(path)
+            queue = SQLJobQueue(path)
             for step in range(400):
                 ticket = f"{index}-{step}"
                 job = queue.claim(user="shop", company_file="", ticket=ticket, now=0, lease=60)

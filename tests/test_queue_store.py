@@ -12,7 +12,6 @@ import pytest
 from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
-    SQLiteJobQueue,
     SQLJobQueue,
     cancel_job,
     recover_jobs,
@@ -38,7 +37,7 @@ def queue(request, tmp_path):
         yield MemoryJobQueue()
         return
     if request.param == "file":
-        yield SQLiteJobQueue(tmp_path / "jobs.db")
+        yield SQLJobQueue(tmp_path / "jobs.db")
         return
     postgres = request.getfixturevalue("postgres")
     made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
@@ -348,7 +347,7 @@ class TestDependencies:
 
     def test_dependencies_are_kept_in_their_own_indexed_table(self, tmp_path):
         """depends_on reads back from qbwc_job_deps; dependants are found through an index."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         a = queue.enqueue(user="shop", kind="k")
         b = queue.enqueue(user="shop", kind="k", depends_on=[a.id, a.id])
         stored = queue.get(b.id)
@@ -369,7 +368,7 @@ class TestDependencies:
         self, tmp_path, monkeypatch
     ):
         """The dependants come from the dependency table: a big history is not loaded."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         conn = sqlite_connect(tmp_path / "jobs.db")
         conn.executemany(
             "INSERT INTO qbwc_jobs (user, kind, payload, company_file, priority, state, attempts,"
@@ -395,7 +394,7 @@ class TestDependencies:
 
     def test_a_claim_walks_the_waiting_jobs_in_order_without_sorting_them(self, tmp_path):
         """The claim reads the (user, priority, id) index of waiting jobs: no sort of them all."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         sql, names = queue._db._compiled(queue._sql.claim)
         values = {"ticket": "t", "lease_until": 1, "now": 1, "user": "shop", "company_key": ""}
         db = sqlite_connect(tmp_path / "jobs.db")
@@ -408,7 +407,7 @@ class TestDependencies:
 class TestPurge:
     def test_purge_deletes_old_finished_jobs_and_their_dependency_rows(self, tmp_path):
         """Old done/failed/cancelled jobs go, with their rows in qbwc_job_deps; the rest stay."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         done = queue.enqueue(user="shop", kind="k")
         finish(queue, done.id)
         after = queue.enqueue(user="shop", kind="k", depends_on=[done.id])
@@ -513,7 +512,7 @@ class TestLeases:
 
     def test_the_sweep_is_one_indexed_statement(self, tmp_path):
         """Finding expired leases uses the (state, lease_until) index, not a table scan."""
-        SQLiteJobQueue(tmp_path / "jobs.db").close()
+        SQLJobQueue(tmp_path / "jobs.db").close()
         db = sqlite_connect(tmp_path / "jobs.db")
         plan = " ".join(
             str(row[-1])
@@ -657,7 +656,7 @@ class TestSchemaUpgrade:
         """Every job and dependency survives; keys shared by finished jobs are resolved."""
         path = tmp_path / "jobs.db"
         before = self.make_old_file(path)
-        queue = SQLiteJobQueue(path, upgrade=True)
+        queue = SQLJobQueue(path, upgrade=True)
         jobs = {j.id: j for j in queue.jobs()}
         assert sorted(jobs) == [r["id"] for r in before] == [1, 2, 3, 4, 6]
         for row in before:
@@ -682,14 +681,14 @@ class TestSchemaUpgrade:
         ]
         db.close()
         # Opening it again changes nothing.
-        SQLiteJobQueue(path).close()
-        assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 8]
+        SQLJobQueue(path).close()
+        assert [j.id for j in SQLJobQueue(path).jobs()] == [1, 2, 3, 4, 6, 8]
 
     def test_an_upgraded_file_keeps_working(self, tmp_path):
         """The job in flight before the upgrade is swept and finishes; dependants follow."""
         path = tmp_path / "jobs.db"
         self.make_old_file(path)
-        queue = SQLiteJobQueue(path, upgrade=True)
+        queue = SQLJobQueue(path, upgrade=True)
         released = queue.release_expired(now=100, reconcilable=None, message="lost")
         assert [(j.id, j.state) for j in released] == [(4, JobState.RECONCILE)]
         cancel_job(queue, 3)
@@ -698,14 +697,14 @@ class TestSchemaUpgrade:
     def test_a_newer_layout_is_refused(self, tmp_path):
         """A file from a later release: refused, not downgraded."""
         path = tmp_path / "jobs.db"
-        SQLiteJobQueue(path).close()
+        SQLJobQueue(path).close()
         db = sqlite_connect(path)
         db.execute("INSERT INTO qbwc_schema_version (version, applied) VALUES (99, 0)")
         db.commit()
         db.close()
         for upgrade in (False, True):
             with pytest.raises(NotAQueueDatabaseError, match="newer"):
-                SQLiteJobQueue(path, upgrade=upgrade)
+                SQLJobQueue(path, upgrade=upgrade)
 
     def test_an_unversioned_file_of_an_unknown_layout_is_refused(self, tmp_path):
         """Job tables with a user_version no release wrote: refused, not changed."""
@@ -715,7 +714,7 @@ class TestSchemaUpgrade:
         db.execute("PRAGMA user_version = 99")
         db.close()
         with pytest.raises(NotAQueueDatabaseError, match="newer"):
-            SQLiteJobQueue(path, upgrade=True)
+            SQLJobQueue(path, upgrade=True)
         db = sqlite_connect(path)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "qbwc_schema_version" not in tables and "qbwc_job_deps" not in tables
@@ -737,22 +736,22 @@ class TestOpening:
         snapshot = {p.name: p.read_bytes() for p in (text, empty, sessions)}
         for path in (missing, text, empty, sessions):
             with pytest.raises(NotAQueueDatabaseError):
-                SQLiteJobQueue(path, create=False)
+                SQLJobQueue(path, create=False)
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(snapshot)
         assert {p.name: p.read_bytes() for p in (text, empty, sessions)} == snapshot
 
     def test_the_library_still_creates_a_new_file(self, tmp_path):
-        """SQLiteJobQueue(path) makes the file and its tables, as before."""
-        queue = SQLiteJobQueue(tmp_path / "new.db")
+        """SQLJobQueue(path) makes the file and its tables, as before."""
+        queue = SQLJobQueue(tmp_path / "new.db")
         assert queue.enqueue(user="shop", kind="k").id == 1
-        assert SQLiteJobQueue(tmp_path / "new.db", create=False).get(1) is not None
+        assert SQLJobQueue(tmp_path / "new.db", create=False).get(1) is not None
 
     def test_a_text_file_is_not_a_queue_even_with_create(self, tmp_path):
         """The library does not overwrite a file that is not SQLite."""
         text = tmp_path / "jobs.db"
         text.write_text("hello\n" * 100)
         with pytest.raises(NotAQueueDatabaseError, match="not a SQLite database"):
-            SQLiteJobQueue(text)
+            SQLJobQueue(text)
         assert text.read_text() == "hello\n" * 100
 
 
@@ -761,7 +760,7 @@ class TestStorageErrors:
         """Another connection holds BEGIN IMMEDIATE past the busy timeout: StorageError, not
         sqlite3.OperationalError, and the job is as it was."""
         path = tmp_path / "jobs.db"
-        queue = SQLiteJobQueue(path, timeout=0.05)
+        queue = SQLJobQueue(path, timeout=0.05)
         job = queue.enqueue(user="shop", kind="k")
         claimed(queue)
         other = sqlite_connect(path, isolation_level=None)

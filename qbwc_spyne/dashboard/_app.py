@@ -30,11 +30,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
@@ -52,8 +52,8 @@ from ..exceptions import (
 )
 from ..queue._jobs import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
+from ..queue._ports import Job, JobState, OperatorQueue
 from ..status import ConnectionStatus, StatusStore
-from ..store._interfaces import Job, JobQueue, JobState
 from ._auth import LoginGuard, Signer, Visit, same_secret
 
 if TYPE_CHECKING:
@@ -104,22 +104,6 @@ NOTES = {
 
 #: What each bulk button does, in the words of its result page.
 BULK = {"retry": "retried", "cancel": "cancelled"}
-
-
-@runtime_checkable
-class PagedQueue(Protocol):
-    """A queue that pages jobs in the database (the SQL queues do)."""
-
-    def jobs_page(
-        self,
-        *,
-        user: str | None = None,
-        states: Iterable[JobState] = (),
-        kind: str | None = None,
-        search: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Job], int]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +314,7 @@ class Dashboard:
 
     def __init__(
         self,
-        queue: JobQueue,
+        queue: OperatorQueue,
         *,
         status: StatusStore | None = None,
         live: LiveClient | None = None,
@@ -581,7 +565,9 @@ class Dashboard:
         wanted = _filters(request.args)
         states = [wanted.state] if wanted.state else []
         offset = (wanted.page - 1) * self.page_size
-        if isinstance(self.queue, PagedQueue):
+        # A queue written before jobs_page was part of the port lacks it:
+        # its jobs are filtered and paged here.
+        if isinstance(self.queue, OperatorQueue):
             page, total = self.queue.jobs_page(
                 user=wanted.user or None,
                 states=states,
@@ -591,7 +577,6 @@ class Dashboard:
                 offset=offset,
             )
         else:
-            # Any other JobQueue: its jobs, filtered and paged here.
             found = [
                 job
                 for job in self.queue.jobs(user=wanted.user or None, states=states)
@@ -675,7 +660,7 @@ class Dashboard:
         request_text = _shown_xml(job.request)
         response_text = _shown_xml(getattr(job, "response", None))
         dependencies = [(dep, self.queue.get(dep)) for dep in job.depends_on]
-        history = getattr(self.queue, "history", None)
+        history = self.queue.history if isinstance(self.queue, OperatorQueue) else None
         return self._page(
             adapter,
             visit,
@@ -954,7 +939,7 @@ def _problems(
 
 
 def connection_rows(
-    queue: JobQueue, status: StatusStore | None, *, now: float, stale: float
+    queue: OperatorQueue, status: StatusStore | None, *, now: float, stale: float
 ) -> list[ConnectionRow]:
     """Every user and company file the status store or the queue knows, trouble first.
 
@@ -988,7 +973,7 @@ def connection_rows(
 
 
 def make_dashboard_app(
-    queue: JobQueue,
+    queue: OperatorQueue,
     *,
     status: StatusStore | None = None,
     live: LiveClient | None = None,

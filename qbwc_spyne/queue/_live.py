@@ -57,7 +57,7 @@ from .._xml import utf8_parser
 from ..errors import describe
 from ..exceptions import (
     InvalidJobError,
-    LiveExpired,
+    LiveError,
     LiveRequestFailed,
     LiveTimeout,
     QBXMLBuildError,
@@ -65,18 +65,20 @@ from ..exceptions import (
     StorageError,
 )
 from ..qbxml import _encoding
-from ..store._interfaces import (
-    Job,
-    JobQueue,
-    JobState,
-    StatusSource,
-    connection_status,
-    session_open,
-)
-from ._jobs import JobContext, JobKind
+from ..store._interfaces import StatusSource, connection_status, session_open
+from ._kinds import JobContext, JobKind, check_encoding
+from ._ports import Job, JobState, OperatorQueue, QueueNotifications
 from ._wake import LIVE_KIND, waiting, wake
 
-__all__ = ["LIVE_KIND", "LIVE_PRIORITY", "Health", "LiveClient", "LiveKind", "StatusSource"]
+__all__ = [
+    "LIVE_KIND",
+    "LIVE_PRIORITY",
+    "Health",
+    "LiveClient",
+    "LiveExpired",
+    "LiveKind",
+    "StatusSource",
+]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -97,6 +99,25 @@ def _pairs(element: etree._Element) -> list[tuple[str, Any]]:
         for child in element
         if isinstance(child.tag, str)
     ]
+
+
+class LiveExpired(LiveError):
+    """A session took a live request after its caller stopped waiting: it is not sent.
+
+    Raised while the session builds the request; the queue handler fails
+    the job as ``expired`` and hands this to its ``on_error`` hook. The
+    caller never sees it: it already had its ``LiveTimeout``. Control flow
+    inside the queue, not part of the public exception tree.
+
+    Attributes:
+        deadline: when the caller stopped waiting (seconds since the epoch).
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(self, message: str, *, user: str, job_id: int, deadline: float) -> None:
+        super().__init__(message, user=user, job_id=job_id)
+        self.deadline = deadline
 
 
 class LiveKind(JobKind):
@@ -169,7 +190,7 @@ class Health:
 class _Listener:
     """A thread that turns the queue's notifications into wakes of this process's waiters."""
 
-    def __init__(self, queue: Any) -> None:
+    def __init__(self, queue: QueueNotifications) -> None:
         self._queue = queue
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -250,7 +271,7 @@ class LiveClient:
 
     def __init__(
         self,
-        queue: JobQueue,
+        queue: OperatorQueue,
         *,
         status: StatusSource | None = None,
         interval: float = 900.0,
@@ -263,9 +284,7 @@ class LiveClient:
         clock: Callable[[], float] = time.time,
         observe: Callable[[float, str], None] | None = None,
     ) -> None:
-        from ._jobs import _check_encoding
-
-        _check_encoding(encoding, codepage, "LiveClient")
+        check_encoding(encoding, codepage, "LiveClient")
         self.queue = queue
         self.status_store: StatusSource | None = status
         self.interval = interval
@@ -277,7 +296,8 @@ class LiveClient:
         self.clock = clock
         self.observe = observe
         # A queue that can listen (SQLJobQueue on PostgreSQL) says so.
-        self._listens = bool(getattr(queue, "listens", False))
+        self._notifier = queue if isinstance(queue, QueueNotifications) and queue.listens else None
+        self._listens = self._notifier is not None
         self.poll = poll if poll is not None else (1.0 if self._listens else 0.1)
         self._listener: _Listener | None = None
         self._listener_pid = 0
@@ -658,9 +678,11 @@ class LiveClient:
         )  # fmt: skip
 
     def _listen(self) -> None:
+        if self._notifier is None:
+            return
         with self._lock:
             # A listener's thread stays in the process that started it: a
             # forked worker (gunicorn's) starts its own.
             if self._listener is None or self._listener_pid != os.getpid():
-                self._listener = _Listener(self.queue)
+                self._listener = _Listener(self._notifier)
                 self._listener_pid = os.getpid()

@@ -47,55 +47,52 @@ the unfinished jobs that depended on it depend on the new job. A purge
 keeps a keyed job's row as a tombstone (payload ``null``), so a key still
 names its work after its job is purged.
 
-The tables and their versions are in ``_migrations``; the SQL layer
-(SQLite or PostgreSQL, one connection or a pool per process) in ``_sql``.
+The tables and their versions are in ``_migrations``; the statements in
+``_statements``; PostgreSQL's notifications of jobs landing in ``_notify``;
+the SQL layer (SQLite or PostgreSQL, one connection or a pool per process)
+in ``_sql``. The interfaces implemented here are the queue's ports
+(``qbwc_spyne.queue._ports``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.engine import URL
 
+from .._deprecation import moved
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
-from ._interfaces import (
+from ..queue._ports import (
     FINISHED,
     PROGRESS_FIELDS,
     IfExists,
     Job,
     JobEvent,
+    JobQueue,
     JobState,
     fold_company_file,
     released_state,
 )
 from ._migrations import open_schema
+from ._notify import JobNotifications
 from ._sql import Database
+from ._statements import BLOCKING, like_pattern, statements
 
-__all__ = ["JobNotifications", "MemoryJobQueue", "SQLJobQueue", "SQLiteJobQueue"]
+__all__ = ["JobNotifications", "MemoryJobQueue", "SQLJobQueue"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("qbwc_spyne")
 
 
-#: States of a dependency that keep its dependants from ever running.
-_BLOCKING = ("failed", "cancelled", "blocked")
-
-
 _NULL = json.dumps(None)
-
-
-def _like(text: str) -> str:
-    """A LIKE pattern (escape character ``!``) matching ``text`` anywhere."""
-    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
 def _json_text(value: Any, what: str) -> str:
@@ -160,298 +157,7 @@ def _validate(
     return text, sorted(set(ids))
 
 
-# -- statements -----------------------------------------------------------------------------
-
-_COLUMNS = (
-    "user", "kind", "payload", "company_file", "priority", "key", "replaced_by", "state",
-    "attempts", "ticket", "lease_until", "reconciling", "request", "writes", "iterator_id",
-    "pages", "checkpoint", "staged_checkpoint", "error_code", "error_message", "warning",
-    "created", "updated", "response", "company_key",
-)  # fmt: skip
 _JSON = ("payload", "checkpoint", "staged_checkpoint")
-_WAITING = "state IN ('pending', 'reconcile')"
-_HEAD = 'id, "user", kind, state, ticket, replaced_by'
-#: A purged job that keeps its key: enqueue never stores a payload of JSON null.
-_PURGED = "payload = 'null'"
-# What a job leaving flight no longer has.
-_LAND = (
-    "ticket = NULL, lease_until = NULL, iterator_id = NULL, reconciling = 0,"
-    " staged_checkpoint = 'null', updated = :now"
-)
-
-
-def _quoted(name: str) -> str:
-    # "user" is reserved in PostgreSQL; quoting "key" too keeps MySQL-minded readers calm.
-    return f'"{name}"' if name in ("user", "key") else name
-
-
-class _Statements:
-    """The queue's statements for one prefix and dialect, made once (SQLAlchemy caches them)."""
-
-    def __init__(self, prefix: str, postgresql: bool) -> None:
-        j, d = f"{prefix}jobs", f"{prefix}job_deps"
-        self.jobs, self.deps = j, d
-        # A job's dependencies come with its row, as one text column: one
-        # statement reads (or claims) a job whole.
-        listed = (
-            "string_agg(CAST(x.depends_on AS TEXT), ',')"
-            if postgresql
-            else "group_concat(x.depends_on)"
-        )
-
-        def with_deps(table: str) -> str:
-            return f"(SELECT {listed} FROM {d} AS x WHERE x.job_id = {table}.id) AS deps"
-
-        columns = ", ".join(f"{j}.{_quoted(c)}" for c in ("id", *_COLUMNS))
-        self.whole = f"{columns}, {with_deps(j)}"
-        # Runnable: waiting, and every job it depends on done.
-        self.runnable_where = (
-            f'j."user" = :user AND j.{_WAITING} AND NOT EXISTS ('
-            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
-            " WHERE d.job_id = j.id AND p.state != 'done')"
-        )
-        # The company file, compared in its folded form (see fold_company_file).
-        here = "j.company_key IN ('', :company_key)"
-        order = " ORDER BY j.priority DESC, j.id"
-        listed_columns = ", ".join(f"j.{_quoted(c)}" for c in ("id", *_COLUMNS))
-        runnable = f"SELECT {listed_columns}, {with_deps('j')} FROM {j} AS j WHERE"
-        self.runnable = text(f"{runnable} {self.runnable_where}{order}")
-        self.runnable_here = text(f"{runnable} {self.runnable_where} AND {here}{order}")
-        # LIMIT: the walk of the waiting index stops at the first rows found.
-        self.runnable_first = text(f"{runnable} {self.runnable_where}{order} LIMIT :limit")
-        self.runnable_here_first = text(
-            f"{runnable} {self.runnable_where} AND {here}{order} LIMIT :limit"
-        )
-        # A login's one statement: the first runnable job (if any) and whether
-        # any job's lease ran out, on the (state, lease_until) index; the
-        # sweep's write runs only when one did.
-        self.first_runnable = text(
-            f"SELECT r.*, e.expired_lease FROM (SELECT EXISTS (SELECT 1 FROM {j}"
-            " WHERE state = 'in_flight' AND lease_until < :now) AS expired_lease) AS e"
-            f" LEFT JOIN ({runnable} {self.runnable_where}{order} LIMIT 1) AS r ON 1 = 1"
-        )
-        # The index of waiting jobs by (user, company_key) alone: no row is read.
-        self.waiting = text(
-            f'SELECT count(*) AS n FROM {j} AS j WHERE j."user" = :user AND j.{_WAITING} AND {here}'
-        )
-        # One statement: choose the next runnable job and take it. On PostgreSQL
-        # the choice locks the row and skips rows other hosts are taking, so
-        # concurrent claims neither wait on each other nor take the same job;
-        # on SQLite the write lock is held already.
-        lock = " FOR UPDATE OF j SKIP LOCKED" if postgresql else ""
-        self.claim = text(
-            f"UPDATE {j} SET state = 'in_flight',"
-            " reconciling = CASE WHEN state = 'reconcile' THEN 1 ELSE 0 END,"
-            " ticket = :ticket, lease_until = :lease_until, staged_checkpoint = 'null',"
-            f" updated = :now WHERE {_WAITING} AND id = ("
-            f" SELECT j.id FROM {j} AS j WHERE {self.runnable_where}"
-            f" AND {here}{order} LIMIT 1{lock}) RETURNING {self.whole}"
-        )
-        self.load = text(f"SELECT {self.whole} FROM {j} WHERE id = :id")
-        # The session's job, still its own: the lease renewed and the row read
-        # in one statement (a later page of an iterator needs nothing else).
-        self.resume = text(
-            f"UPDATE {j} SET lease_until = :lease_until, updated = :now"
-            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
-            f" RETURNING {self.whole}"
-        )
-        self.head = text(f"SELECT {_HEAD} FROM {j} WHERE id = :id")
-        # FOR SHARE: a dependency cannot fail or be cancelled until the new
-        # job is committed, so the sweep that blocks its dependants sees it.
-        share = " FOR SHARE" if postgresql else ""
-        self.states = text(f"SELECT id, state FROM {j} WHERE id IN :ids{share}").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        self.by_key = text(
-            f'SELECT {self.whole} FROM {j} WHERE "user" = :user AND "key" = :key'
-            " AND replaced_by IS NULL"
-        )
-        self.insert = text(
-            f"INSERT INTO {j} ({', '.join(map(_quoted, _COLUMNS))})"
-            f" VALUES ({', '.join(f':{c}' for c in _COLUMNS)}) RETURNING id"
-        )
-        self.insert_dep = text(
-            f"INSERT INTO {d} (job_id, depends_on) VALUES (:job_id, :depends_on)"
-        )
-        self.set_replaced = text(f"UPDATE {j} SET replaced_by = :by WHERE id = :id")
-        # The unfinished jobs that waited on the old job wait on its replacement;
-        # finished ones keep the history of what they ran after.
-        self.move_deps = text(
-            f"UPDATE {d} SET depends_on = :new WHERE depends_on = :old AND job_id IN ("
-            f" SELECT id FROM {j} WHERE state NOT IN ('done', 'failed', 'cancelled'))"
-        )
-        #: The channel a job's landing is announced on (PostgreSQL): a live
-        #: request waiting in another process LISTENs on it.
-        self.channel = f"{prefix}jobs"
-
-        def landing(update: str) -> TextClause:
-            if not postgresql:
-                return text(update)
-            # NOTIFY in the same statement, so in the same transaction: it is
-            # delivered when, and only if, the change is committed.
-            return text(
-                f"WITH landed AS ({update}) SELECT landed.*,"
-                f" pg_notify('{self.channel}', CAST(landed.id AS TEXT)) AS notified FROM landed"
-            )
-
-        # How many of the changed job's user's jobs wait for the session's
-        # company file (the waiting statement's count), read by the change
-        # itself: the job in flight is not among them before or after.
-        self.counted = (
-            f', (SELECT count(*) FROM {j} AS w WHERE w."user" = :user'
-            f" AND w.{_WAITING} AND w.company_key IN ('', :company_key)) AS waiting"
-        )
-        # The last page's count and checkpoint come with the completion: one
-        # statement, where a progress then a complete took two.
-        complete = (
-            f"UPDATE {j} SET state = 'done', pages = COALESCE(:pages, pages),"
-            " checkpoint = CASE WHEN :staged != 'null' THEN :staged"
-            " WHEN staged_checkpoint = 'null' THEN checkpoint ELSE staged_checkpoint END,"
-            " request = CASE WHEN :keep = 1 THEN request ELSE NULL END,"
-            " response = COALESCE(:response, response),"
-            " warning = COALESCE(:warning, warning), error_code = NULL, error_message = NULL,"
-            f" {_LAND} WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
-            f" RETURNING {_HEAD}"
-        )
-        self.complete = landing(complete)
-        self.complete_counting = landing(complete + self.counted)
-        self.fail = landing(
-            f"UPDATE {j} SET state = 'failed', error_code = :code, error_message = :message,"
-            f" response = COALESCE(:response, response), {_LAND}"
-            " WHERE id = :id AND state = 'in_flight' AND ticket = :ticket"
-            f" RETURNING {_HEAD}"
-        )
-        self.release = text(
-            f"UPDATE {j} SET state = :to, error_code = :code, error_message = :message,"
-            f" request = NULL, {_LAND} WHERE id = :id AND state = 'in_flight'"
-            f" AND ticket = :ticket RETURNING {_HEAD}"
-        )
-        # ``force``: every job in flight, its lease run out or not (the operator's call).
-        self.expired = "state = 'in_flight' AND (lease_until < :now OR :force = 1)"
-        self.any_expired = text(f"SELECT 1 FROM {j} WHERE {self.expired} LIMIT 1")
-        for_update = " FOR UPDATE" if postgresql else ""
-        self.expired_jobs = text(f"SELECT {self.whole} FROM {j} WHERE {self.expired}{for_update}")
-        # Only jobs still in flight past their lease: one that landed, or
-        # was released and claimed again, since it was read is left alone.
-        self.release_many = text(
-            f"UPDATE {j} SET state = :to,"
-            " error_message = CASE WHEN :unknown = 1 THEN :message ELSE error_message END,"
-            f" request = NULL, {_LAND} WHERE id IN :ids AND {self.expired}"
-            f" RETURNING {self.whole}"
-        ).bindparams(bindparam("ids", expanding=True))
-        below = (
-            f"WITH RECURSIVE below (id) AS (SELECT job_id FROM {d} WHERE depends_on = :id"
-            f" UNION SELECT d.job_id FROM {d} AS d JOIN below AS b ON d.depends_on = b.id) "
-        )
-        waiting_below = f"id IN (SELECT id FROM below) AND {_WAITING}"
-        self.waiting_below = text(
-            f'{below}SELECT id, "user", kind, state FROM {j} WHERE {waiting_below}'
-        )
-        self.block_below = text(
-            f"{below}UPDATE {j} SET state = 'blocked', error_message = :message,"
-            f" updated = :now WHERE {waiting_below}"
-        )
-        free = (
-            "state = 'blocked' AND id IN (SELECT id FROM below) AND NOT EXISTS ("
-            f" SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
-            f" WHERE d.job_id = {j}.id AND p.state IN ('failed', 'cancelled', 'blocked'))"
-        )
-        self.free_below = text(f'{below}SELECT id, "user", kind, state FROM {j} WHERE {free}')
-        self.unblock_below = text(
-            f"{below}UPDATE {j} SET state = 'pending', error_message = NULL,"
-            f" updated = :now WHERE {free}"
-        )
-        self.abandon = text(
-            f"UPDATE {j} SET state = 'unknown', error_message = :message, updated = :now"
-            f" WHERE id = :id AND state = 'reconcile' RETURNING {_HEAD}"
-        )
-        self.cancel = text(
-            f"UPDATE {j} SET state = 'cancelled', updated = :now WHERE id = :id AND state = :state"
-        )
-        # Only from waiting: a job that failed or was done meanwhile keeps its
-        # answer. The row comes back from the change itself, never a stale read.
-        self.withdraw = text(
-            f"UPDATE {j} SET state = 'cancelled', updated = :now"
-            f" WHERE id = :id AND {_WAITING} RETURNING {self.whole}"
-        )
-        self.blocker = text(
-            f"SELECT p.id FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
-            f" WHERE d.job_id = :id AND p.state IN {_BLOCKING} ORDER BY p.id LIMIT 1"
-        )
-        # Never to 'blocked': a retry that would leave the job blocked is
-        # refused (the caller names the dependency), not reported as done.
-        self.retry = text(
-            f"UPDATE {j} SET state = 'pending',"
-            " error_code = NULL, error_message = NULL, iterator_id = NULL, request = NULL,"
-            " staged_checkpoint = 'null', updated = :now"
-            f" WHERE id = :id AND state = :state AND replaced_by IS NULL AND NOT {_PURGED}"
-            f" AND NOT EXISTS (SELECT 1 FROM {d} AS d JOIN {j} AS p ON p.id = d.depends_on"
-            f" WHERE d.job_id = {j}.id AND p.state IN {_BLOCKING})"
-        )
-        self.resolve = text(
-            f"UPDATE {j} SET state = :to, error_code = NULL, error_message = NULL,"
-            " request = NULL, iterator_id = NULL, staged_checkpoint = 'null', updated = :now"
-            f" WHERE id = :id AND state = 'unknown' RETURNING {_HEAD}"
-        )
-        # One batch of a purge: the next ``:batch`` finished jobs of one state
-        # in (updated, id) order after the cursor, on the (state, updated)
-        # index. Each row says whether it goes (no unfinished job depends on
-        # it; not a tombstone already) and whether it keeps its key, so a
-        # batch reads at most ``:batch`` rows whatever it skips, and the next
-        # batch starts after them.
-        self.purge_batch = text(
-            'SELECT id, updated, CASE WHEN "key" IS NOT NULL AND replaced_by IS NULL THEN 1'
-            " ELSE 0 END AS keyed,"
-            f" CASE WHEN ({_PURGED} AND replaced_by IS NULL) OR EXISTS (SELECT 1 FROM {d} AS d"
-            f" JOIN {j} AS u ON u.id = d.job_id WHERE d.depends_on = j.id"
-            " AND u.state NOT IN ('done', 'failed', 'cancelled')) THEN 0 ELSE 1 END AS goes"
-            f" FROM {j} AS j WHERE state = :state AND updated < :before"
-            " AND (updated > :after OR (updated = :after AND id > :after_id))"
-            " ORDER BY updated, id LIMIT :batch"
-        )
-        self.purge_deps = text(
-            f"DELETE FROM {d} WHERE job_id IN :ids OR depends_on IN :ids"
-        ).bindparams(bindparam("ids", expanding=True))
-        self.purge_jobs = text(f"DELETE FROM {j} WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        # What a keyed job keeps when purged: who, what kind, its key, how it
-        # ended and when. What it carried (customer data, errors) goes.
-        self.tombstone = text(
-            f"UPDATE {j} SET payload = 'null', request = NULL, checkpoint = 'null',"
-            " staged_checkpoint = 'null', iterator_id = NULL, error_code = NULL,"
-            " error_message = NULL, warning = NULL, response = NULL WHERE id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True))
-        # A purged job's history goes with it: its messages hold its errors.
-        self.purge_events = text(f"DELETE FROM {prefix}job_events WHERE job_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        self.history = text(
-            f"SELECT job_id, at, from_state, to_state, message FROM {prefix}job_events"
-            " WHERE job_id = :id ORDER BY id"
-        )
-        # Replaced jobs are not counted: their replacement stands for their work.
-        self.counts = text(
-            f"SELECT state, count(*) AS n FROM {j} WHERE replaced_by IS NULL GROUP BY state"
-        )
-        self.counts_of = text(
-            f'SELECT state, count(*) AS n FROM {j} WHERE "user" = :user AND replaced_by IS NULL'
-            " GROUP BY state"
-        )
-
-    @functools.lru_cache(maxsize=64)  # noqa: B019  (few instances, each lives for the process)
-    def progress(self, names: tuple[str, ...], counting: bool = False) -> TextClause:
-        assignments = "".join(f"{name} = :{name}, " for name in names)
-        returning = f" RETURNING id{self.counted}" if counting else ""
-        return text(
-            f"UPDATE {self.jobs} SET {assignments}updated = :now"
-            f" WHERE id = :id AND state = 'in_flight' AND ticket = :ticket{returning}"
-        )
-
-
-@functools.lru_cache(maxsize=32)
-def _statements(prefix: str, postgresql: bool) -> _Statements:
-    return _Statements(prefix, postgresql)
 
 
 #: A row as a mapping (SQLAlchemy's RowMapping or sqlite3.Row).
@@ -506,7 +212,14 @@ class SQLJobQueue:
             ``create=False``) holds no job queue, or holds a newer layout.
         StorageError: the database could not be reached, opened or upgraded.
 
+    It implements :class:`~qbwc_spyne.queue._ports.JobQueue`: every port
+    of the queue (a session's, an operator's, and notifications).
+
     .. versionadded:: 0.2.0
+
+    .. versionchanged:: Unreleased
+       ``SQLiteJobQueue`` is a deprecated alias of this class: a path is
+       a SQLite file, with the same keywords.
     """
 
     def __init__(
@@ -523,7 +236,7 @@ class SQLJobQueue:
             target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size
         )
         self.path = self._db.display
-        self._sql = _statements(self._db.prefix, not self._db.sqlite)
+        self._sql = statements(self._db.prefix, not self._db.sqlite)
         try:
             open_schema(self._db, create=create, upgrade=upgrade, need="jobs")
         except BaseException as exc:
@@ -677,7 +390,7 @@ class SQLJobQueue:
             missing = [i for i in ids if i not in states]
             if missing:
                 raise InvalidJobError(f"depends on jobs that do not exist: {missing}")
-            stopped = [i for i in ids if states[i] in _BLOCKING]
+            stopped = [i for i in ids if states[i] in BLOCKING]
             state, message = JobState.PENDING, None
             if stopped:
                 state = JobState.BLOCKED
@@ -828,8 +541,8 @@ class SQLJobQueue:
             clauses.append(
                 f"(\"key\" {like} :key_like ESCAPE '!' OR payload {like} :payload_like ESCAPE '!')"
             )
-            params["key_like"] = _like(search)
-            params["payload_like"] = _like(json.dumps(search)[1:-1])
+            params["key_like"] = like_pattern(search)
+            params["payload_like"] = like_pattern(json.dumps(search)[1:-1])
         wanted = [s.value for s in states]
         if wanted:
             clauses.append("state IN :states")
@@ -1527,94 +1240,6 @@ class SQLJobQueue:
         ]
 
 
-class JobNotifications:
-    """A PostgreSQL connection, out of the pool, LISTENing for jobs that land.
-
-    Args:
-        db: the queue's database.
-        channel: the channel the queue notifies on.
-
-    Raises:
-        StorageError: the database could not be reached.
-    """
-
-    def __init__(self, db: Database, channel: str) -> None:
-        self._db = db
-        try:
-            raw = db.engine().raw_connection()
-            conn: Any = raw.driver_connection
-            raw.detach()  # ours alone: a LISTEN must not go back to the pool
-            conn.rollback()
-            conn.autocommit = True
-            conn.execute(f'LISTEN "{channel}"')
-        except Exception as exc:
-            raise db.error(exc, "the job queue's notifications") from exc
-        self._conn = conn
-
-    def wait(self, timeout: float) -> list[int]:
-        """The ids of jobs that landed, as soon as one does or after ``timeout`` seconds.
-
-        Raises:
-            StorageError: the connection was lost.
-        """
-        try:
-            return [
-                int(note.payload)
-                for note in self._conn.notifies(timeout=timeout, stop_after=1)
-                if note.payload.isdigit()
-            ]
-        except Exception as exc:
-            raise self._db.error(exc, "the job queue's notifications") from exc
-
-    def close(self) -> None:
-        """Stop listening and close the connection."""
-        try:
-            self._conn.close()
-        except Exception:  # pragma: no cover - closing a connection already lost
-            logger.debug("closing the notification connection failed", exc_info=True)
-
-
-class SQLiteJobQueue(SQLJobQueue):
-    """Jobs in a SQLite file, shared by the processes of one machine.
-
-    Args:
-        path: the database file.
-        timeout: seconds a write waits for another process's lock.
-        create: create the file and its tables when missing (the default).
-            With False, a file that does not exist or holds no job queue
-            raises :class:`~qbwc_spyne.exceptions.NotAQueueDatabaseError`
-            and nothing is created.
-        upgrade: upgrade a file written by an earlier release in place.
-        prefix: prepended to each table's name.
-
-    Raises:
-        NotAQueueDatabaseError: the file is not a SQLite database, or (with
-            ``create=False``) holds no job queue, or holds a newer layout.
-        SchemaVersionError: a file of an earlier release, and no ``upgrade``.
-        StorageError: the file could not be opened or upgraded.
-
-    .. versionchanged:: 0.2.0
-       A file of an earlier release is upgraded only with ``upgrade=True``.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        timeout: float = 10.0,
-        create: bool = True,
-        upgrade: bool = False,
-        prefix: str = "qbwc_",
-    ) -> None:
-        super().__init__(
-            URL.create("sqlite", database=os.fspath(path)),
-            prefix=prefix,
-            create=create,
-            upgrade=upgrade,
-            timeout=timeout,
-        )
-
-
 class MemoryJobQueue(SQLJobQueue):
     """Jobs in memory, for tests and single-process servers.
 
@@ -1624,3 +1249,17 @@ class MemoryJobQueue(SQLJobQueue):
 
     def __init__(self) -> None:
         super().__init__(URL.create("sqlite", database=":memory:"))
+
+
+if TYPE_CHECKING:
+    # The type checker holds the queues to every port, signatures included.
+    _implements: tuple[type[JobQueue], ...] = (SQLJobQueue, MemoryJobQueue)
+
+#: The old name of the SQL queue, whose target was a SQLite file's path:
+#: :class:`SQLJobQueue` takes that path, with the same keywords.
+__getattr__ = moved(__name__, {"SQLiteJobQueue": "qbwc_spyne.store._queue:SQLJobQueue"})
+
+# The package's own ``__init__`` still imports the old name from here: it
+# stays a plain alias until that import is gone, then ``__getattr__`` serves
+# it with its warning.
+SQLiteJobQueue = SQLJobQueue
