@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._version import __version__
 from .._xml import UTF8_NAMES, XMLError, check_utf8_prolog
@@ -45,7 +45,13 @@ from ._soap import fault, operation_of, read_fault, spyne_app
 if TYPE_CHECKING:
     from ._metrics import Metrics
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "SESSIONS_PER_PROCESS", "WebConnectorApp", "make_wsgi_app"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "SESSIONS_PER_PROCESS",
+    "EndpointOptions",
+    "WebConnectorApp",
+    "make_wsgi_app",
+]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -75,6 +81,19 @@ SESSIONS_PER_PROCESS = (
     " store (store=SQLiteSessionStore(path), or SQLSessionStore(url) across hosts),"
     " or serve with one worker process."
 )
+
+
+class EndpointOptions(TypedDict, total=False):
+    """The endpoint's keyword arguments after the handler (see :class:`WebConnectorApp`)."""
+
+    store: SessionStore | None
+    public_url: str | None
+    max_body_bytes: int
+    session_timeout: float
+    max_connection_retries: int
+    clock: Callable[[], float]
+    observers: Iterable[CallObserver]
+    metrics: Metrics | None
 
 
 class _Core(Core):

@@ -10,20 +10,13 @@ built with one, it is that handler's endpoint, as ``make_wsgi_app`` gives.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Unpack
 
-from ..protocol._calls import CallObserver
 from ..protocol._handler import QBWCHandler
-from ..store._interfaces import SessionStore
 
 # make_wsgi_app is imported from here too, as it was defined here.
-from ._app import DEFAULT_MAX_BODY_BYTES, WebConnectorApp, make_wsgi_app
+from ._app import DEFAULT_MAX_BODY_BYTES, EndpointOptions, WebConnectorApp, make_wsgi_app
 from ._reference import ReferenceInterface
-
-if TYPE_CHECKING:
-    from ._metrics import Metrics
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
 
@@ -43,21 +36,10 @@ class QBWCServer(ReferenceInterface, WebConnectorApp):
     Args:
         handler: the application's :class:`~qbwc_spyne.QBWCHandler`; None
             (the default) to answer through the assigned hooks.
-        store: where sessions live; a :class:`~qbwc_spyne.MemorySessionStore`
-            if not given (one process only: use
-            :class:`~qbwc_spyne.SQLiteSessionStore` for several workers).
-        public_url: the endpoint's URL as the Web Connector reaches it, for
-            the WSDL's ``soap:address`` behind a proxy; by default the URL
-            of the ``?wsdl`` request.
-        max_body_bytes: the largest request body accepted (413 above it).
-        session_timeout: seconds a session may stay idle before it expires.
-        max_connection_retries: connectionError retries allowed per session.
-        clock: the time source, for tests.
-        observers: told of every call once it is answered (connection
-            status, metrics); see ``qbwc_spyne.protocol._calls.Call``.
-        metrics: a :class:`~qbwc_spyne.metrics.Metrics`: added to the
-            observers, and served at ``GET /metrics`` beside the endpoint
-            (under a prefix: ``GET <prefix>/metrics``).
+        **options: ``store``, ``public_url``, ``max_body_bytes``,
+            ``session_timeout``, ``max_connection_retries``, ``clock``,
+            ``observers``, ``metrics``: the endpoint's, as
+            :class:`~qbwc_spyne.server._app.WebConnectorApp` takes them.
 
     Raises:
         ConfigurationError: a handler that is not a QBWCHandler, or a bad limit.
@@ -67,30 +49,9 @@ class QBWCServer(ReferenceInterface, WebConnectorApp):
     """
 
     def __init__(
-        self,
-        handler: QBWCHandler | None = None,
-        *,
-        store: SessionStore | None = None,
-        public_url: str | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        session_timeout: float = 1800.0,
-        max_connection_retries: int = 3,
-        clock: Callable[[], float] = time.time,
-        observers: Iterable[CallObserver] = (),
-        metrics: Metrics | None = None,
+        self, handler: QBWCHandler | None = None, **options: Unpack[EndpointOptions]
     ) -> None:
-        WebConnectorApp.__init__(
-            self,
-            self._init_reference(handler),
-            store=store,
-            public_url=public_url,
-            max_body_bytes=max_body_bytes,
-            session_timeout=session_timeout,
-            max_connection_retries=max_connection_retries,
-            clock=clock,
-            observers=observers,
-            metrics=metrics,
-        )
+        WebConnectorApp.__init__(self, self._init_reference(handler), **options)
 
     def process_request(self, request_data: bytes | None = None) -> bytes:
         """Serve one SOAP request; return the response bytes.
