@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -246,10 +247,24 @@ class TestCodegen:
         assert codegen.main(["--output", str(output)]) == 0
         source = output.read_text()
         for op in codegen.read_operations():
-            assert f"def {op.name}(" in source
-            assert f"_core(ctx).{op.core_method}(" in source
-        assert "return _core(ctx).send_request_xml(" in source
-        assert "return _core(ctx).get_interactive_url(" in source
+            # The table's row: the operation, then the core's method it forwards to.
+            assert re.search(rf'\(\s*"{op.name}",\s*"{op.core_method}",', source), op.name
+        assert re.search(r'"sendRequestXML",\s*"send_request_xml",', source)
+        assert re.search(r'"getInteractiveURL",\s*"get_interactive_url",', source)
+        # Built, each row is an @rpc method that hands its elements to that method.
+        methods = QBWCServer(RecordingHandler())._spyne.app.interface.service_method_map
+        calls = []
+
+        class Core:
+            def __getattr__(self, name):
+                return lambda *elements: calls.append((name, elements))
+
+        for op in codegen.read_operations():
+            (descriptor,) = methods[f"{{http://developer.intuit.com/}}{op.name}"]
+            ctx = type("Ctx", (), {"app": type("App", (), {"qbwc_core": Core()})()})()
+            arguments = tuple(f"v{i}" for i in range(len(op.parameters)))
+            descriptor.function(ctx, *arguments)
+            assert calls.pop() == (op.core_method, arguments)
 
     def test_generation_writes_the_wire_module_beside_the_service(self, tmp_path: Path):
         """_wire.py goes beside the service: a reader and a writer for each operation."""
