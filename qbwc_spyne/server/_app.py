@@ -315,7 +315,7 @@ class WebConnectorApp:
             raise BadRequestError(f"the body is not {name}: send utf-8", error_status_hint=415)
         try:
             # What the parser reads is UTF-8 whatever the document says
-            # (_Soap11): a document saying otherwise is refused, not misread.
+            # (_soap._Soap11): a document saying otherwise is refused, not misread.
             check_utf8_prolog(body)
         except XMLError as exc:
             raise BadRequestError(str(exc), error_status_hint=500) from None
@@ -350,7 +350,7 @@ class WebConnectorApp:
         inner = dict(environ)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
-        # No charset: spyne would decode the body with it (see _Soap11).
+        # No charset: spyne would decode the body with it (see _soap._Soap11).
         inner["CONTENT_TYPE"] = "text/xml"
         captured: list[Any] = []
 
