@@ -36,7 +36,7 @@ from qbwc_spyne import (
 from qbwc_spyne.cli import _cli
 from qbwc_spyne.exceptions import ConfigurationError, DatabaseURLError, StorageError
 from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
-from qbwc_spyne.server._server import SESSIONS_PER_PROCESS
+from qbwc_spyne.server._app import SESSIONS_PER_PROCESS
 from qbwc_spyne.store._sql import Database, database_url
 from qbwc_spyne.testing import WebConnector
 

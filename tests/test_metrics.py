@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -40,7 +41,6 @@ from qbwc_spyne import (
     Metrics,
     QueueHandler,
     SQLiteJobQueue,
-    make_metrics_app,
     make_wsgi_app,
     qbxml,
 )
@@ -49,7 +49,7 @@ from qbwc_spyne.exceptions import LiveTimeout
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS, CallFields
-from qbwc_spyne.server._metrics import MAX_CODES
+from qbwc_spyne.server._metrics import MAX_CODES, exposition
 from qbwc_spyne.testing import (
     FakeQuickBooks,
     HTTPTransport,
@@ -367,8 +367,8 @@ class TestBounds:
 
 
 def parse(metrics: Metrics) -> dict:
-    """Scrape ``metrics`` through make_metrics_app in-process."""
-    response = Client(make_metrics_app(metrics)).get("/")
+    """Scrape ``metrics`` in-process, through what ``metrics=`` mounts at /metrics."""
+    response = Client(exposition(metrics)).get("/")
     assert response.status_code == 200
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -407,6 +407,28 @@ class TestExposition:
         assert result.ok, result.transcript()
         calls = samples(parse(metrics), "qbwc_calls_total")
         assert sum(calls.values()) == len(result.calls)
+
+    def test_make_metrics_app_still_serves_them_and_warns_once(self, monkeypatch):
+        """The deprecated make_metrics_app serves what /metrics serves, and says what to use."""
+        monkeypatch.setattr(qbwc_spyne._deprecation, "warned", set())
+        metrics = Metrics()
+        metrics.observe_live_request(1, "ok")
+        with pytest.warns(DeprecationWarning, match=r"metrics=metrics"):
+            app = qbwc_spyne.make_metrics_app(metrics)
+        response = Client(app).get("/")
+        assert response.status_code == 200
+        assert "qbwc_live_request_duration_seconds_count" in response.get_data(as_text=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert Client(qbwc_spyne.make_metrics_app(metrics)).get("/").status_code == 200
+
+    def test_the_public_metrics_module_names_the_metrics(self):
+        """qbwc_spyne.metrics is where Metrics is imported from."""
+        from qbwc_spyne import metrics as public
+
+        assert public.Metrics is Metrics
+        assert public.multiprocess_dir() == (os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None)
+        assert not hasattr(public, "make_metrics_app")
 
     def test_two_metrics_in_one_process_do_not_clash(self):
         """Each Metrics has its own registry by default."""

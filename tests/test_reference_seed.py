@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from qbwc_spyne import QBWCServer, server_errors
+from qbwc_spyne import QBWCServer, reference
 from qbwc_spyne.exceptions import QBWCError, QBWCServerError
+from qbwc_spyne.server import _reference_errors
 from qbwc_spyne.server._reference import CODE_PAGES, HOOK_EVENTS, REQUIRED_QWC_PROPERTIES
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
@@ -190,8 +191,8 @@ class TestEveryNameOfTheReferenceClass:
                 assert hints[parameter] in (documented, documented | None), (name, parameter)
 
     def test_the_error_table_is_the_documents(self, seed):
-        """server_errors.ERRORS is the document's table, row for row, in its order."""
-        assert list(server_errors.ERRORS) == error_table(seed)
+        """reference.ERRORS is the document's table, row for row, in its order."""
+        assert list(reference.ERRORS) == error_table(seed)
 
     def test_every_code_page_accepted_is_in_the_documents_list(self, seed):
         """CODE_PAGES only holds identifiers of the document's Windows code page list."""
@@ -214,7 +215,7 @@ class TestErrorNumbers:
     )
     def test_quickbooks_statuses_map_to_the_reference_codes(self, status, code, text):
         """The four statuses the reference class numbers, QuickBooks' message kept."""
-        error = server_errors.for_status(status, "QuickBooks says so")
+        error = reference.for_status(status, "QuickBooks says so")
         assert error is not None
         assert (error.code, error.message) == (code, f"{text}: QuickBooks says so")
         assert isinstance(error, QBWCError)
@@ -222,7 +223,7 @@ class TestErrorNumbers:
     @pytest.mark.parametrize("status", [0, 1, 500, 3180, 3210, -3100])
     def test_other_statuses_map_to_nothing(self, status):
         """No number is invented for a status the reference class does not name."""
-        assert server_errors.for_status(status) is None
+        assert reference.for_status(status) is None
 
     @pytest.mark.parametrize(
         "hresult",
@@ -230,27 +231,27 @@ class TestErrorNumbers:
     )
     def test_could_not_start_quickbooks_is_606_in_every_spelling(self, hresult):
         """0x80040408 as the Web Connector sends it, in decimal (signed or not), or an int."""
-        error = server_errors.for_hresult(hresult)
+        error = reference.for_hresult(hresult)
         assert error is not None and error.code == 606
 
     @pytest.mark.parametrize("hresult", ["0x80040400", "", "junk", "0x", 2**40, -(2**40), "0x1_0"])
     def test_other_hresults_map_to_nothing(self, hresult):
         """Unknown or malformed hresults give None, never an exception."""
-        assert server_errors.for_hresult(hresult) is None
+        assert reference.for_hresult(hresult) is None
 
     def test_an_unsupported_version_is_751(self):
         """A version the HostQuery response does not list is 751, naming what is supported."""
-        server_errors.check_version("13.0", HCP)
+        reference.check_version("13.0", HCP)
         with pytest.raises(QBWCServerError) as error:
-            server_errors.check_version("99.0", HCP)
+            reference.check_version("99.0", HCP)
         assert error.value.code == 751
         assert "99.0" in error.value.message and "13.0" in error.value.message
 
     def test_an_unknown_code_is_a_key_error(self):
         """error() builds only the reference class's codes."""
         with pytest.raises(KeyError):
-            server_errors.error(999)
-        assert server_errors.message(899).startswith("An unknown QuickBooks error")
+            reference.error(999)
+        assert reference.message(899).startswith("An unknown QuickBooks error")
 
     def test_the_statuses_the_fake_quickbooks_sends_map_in_a_session(self):
         """A duplicate name (3100) and a stale EditSequence (3200) reach the hook as 805 and 811."""
@@ -278,7 +279,7 @@ class TestErrorNumbers:
 
         def receive(event):
             for result in qbxml.parse_response(event.response):
-                error = server_errors.for_status(result.status_code, result.message)
+                error = reference.for_status(result.status_code, result.message)
                 codes.append(None if error is None else error.code)
             event.percent_done = 50 if len(codes) < 2 else 100
 
@@ -297,7 +298,7 @@ class TestErrorNumbers:
         server.on_authenticate = lambda event: None
 
         def connection_error(event):
-            error = server_errors.for_hresult(event.error_code, event.error_message)
+            error = reference.for_hresult(event.error_code, event.error_message)
             codes.append(error.code if error else 0)
 
         server.on_connection_error = connection_error
@@ -306,19 +307,42 @@ class TestErrorNumbers:
         assert codes == [606]
 
 
-def test_server_errors_exports_exactly_its_public_names():
-    """qbwc_spyne.server_errors lists what it defines, each documented."""
+def test_the_reference_module_exports_exactly_the_tables_public_names():
+    """qbwc_spyne.reference lists what the table's module defines, and QBWCServer, each
+    documented."""
     import types
 
     defined = {
         key
-        for key, value in vars(server_errors).items()
+        for key, value in vars(_reference_errors).items()
         if not key.startswith("_")
         and isinstance(value, type | types.FunctionType)
-        and value.__module__ == server_errors.__name__
+        and value.__module__ == _reference_errors.__name__
     }
-    assert defined <= set(server_errors.__all__)
-    for name in server_errors.__all__:
-        value = getattr(server_errors, name)
-        if isinstance(value, types.FunctionType):
+    assert defined <= set(_reference_errors.__all__)
+    assert set(reference.__all__) == {*_reference_errors.__all__, "QBWCServer"}
+    assert reference.QBWCServer is QBWCServer
+    for name in reference.__all__:
+        value = getattr(reference, name)
+        if isinstance(value, type | types.FunctionType):
             assert value.__doc__, name
+
+
+def test_the_old_module_still_gives_the_table():
+    """qbwc_spyne.server_errors gives the same objects as qbwc_spyne.reference."""
+    import importlib
+    import sys
+    import warnings
+
+    sys.modules.pop("qbwc_spyne.server_errors", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = importlib.import_module("qbwc_spyne.server_errors")
+    # Deprecated: any warning it gives names where the table went.
+    assert all(
+        issubclass(w.category, DeprecationWarning) and "qbwc_spyne.reference" in str(w.message)
+        for w in caught
+    )
+    assert set(old.__all__) == set(_reference_errors.__all__)
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(reference, name)

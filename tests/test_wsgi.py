@@ -20,6 +20,8 @@ from qbwc_spyne import (
 from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.exceptions import StorageError
 from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
+from qbwc_spyne.server._app import WebConnectorApp
+from qbwc_spyne.server._reference import ReferenceInterface
 from qbwc_spyne.testing import WSGITransport, make_client
 
 from .helpers import (
@@ -594,3 +596,55 @@ def test_response_bytes_begin_with_the_xml_declaration():
         answer = server.process_request(traffic(name))
         assert answer.startswith(b"<?xml version=")
         etree.fromstring(answer)
+
+
+class TestTheEndpointAndTheReferenceClass:
+    """make_wsgi_app's endpoint carries no reference-class facade; QBWCServer carries it all."""
+
+    @staticmethod
+    def facade() -> set[str]:
+        """The reference class's own public names: what QBWCServer adds to the endpoint."""
+        return {name for name in dir(ReferenceInterface) if not name.startswith("_")}
+
+    def test_the_facade_is_the_reference_classs_interface(self):
+        """Its properties, hooks, config(), create_qwc_file() and the request/response data."""
+        names = self.facade()
+        assert {"config", "create_qwc_file", "overwrite", "request_data", "response_data"} <= names
+        assert len([n for n in names if n.startswith("qwc_file_info_")]) == 17
+        assert len([n for n in names if n.startswith("on_")]) == 12
+
+    def test_make_wsgi_app_returns_the_endpoint_without_the_facade(self):
+        """The app is a WebConnectorApp, not a QBWCServer, and has none of the facade's names."""
+        app = make_wsgi_app(RecordingHandler(server_version={"version": "7"}))
+        assert type(app) is WebConnectorApp
+        assert not isinstance(app, QBWCServer)
+        assert [name for name in self.facade() if hasattr(app, name)] == []
+        answer = app.process_request(traffic("serverVersion.request.xml"))
+        assert soap_body_child(answer).findtext(f"{{{TNS}}}serverVersionResult") == "7"
+
+    def test_qbwc_server_with_a_handler_has_the_whole_facade_and_serves(self):
+        """QBWCServer(handler): an endpoint like make_wsgi_app's, with every facade name."""
+        server = QBWCServer(RecordingHandler(server_version={"version": "8"}))
+        assert isinstance(server, WebConnectorApp)
+        assert [name for name in self.facade() if not hasattr(server, name)] == []
+        server.qwc_file_info_app_name = "Shop"
+        assert server.qwc_file_info_app_name == "Shop"
+        assert server.config("Style") == "Document"
+        server.request_data = traffic("serverVersion.request.xml").decode()
+        answer = server.process_request()
+        assert soap_body_child(answer).findtext(f"{{{TNS}}}serverVersionResult") == "8"
+        assert server.response_data == answer.decode()
+
+    def test_the_endpoints_are_the_same_on_the_wire(self):
+        """The same handler answers the same bytes through either class."""
+        body = traffic("serverVersion.request.xml")
+        handler = RecordingHandler(server_version={"version": "9"})
+        assert make_wsgi_app(handler).process_request(body) == QBWCServer(handler).process_request(
+            body
+        )
+
+    def test_the_old_module_still_gives_make_wsgi_app(self):
+        """qbwc_spyne.server._server.make_wsgi_app is the endpoint's own function."""
+        from qbwc_spyne.server import _app, _server
+
+        assert _server.make_wsgi_app is _app.make_wsgi_app

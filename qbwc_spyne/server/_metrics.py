@@ -25,7 +25,7 @@ core's error names or a code's digits, at most ``MAX_CODES`` of them (then
 Several worker processes (gunicorn's) each count their own calls, and a
 scrape reaches one of them. With ``PROMETHEUS_MULTIPROC_DIR`` set before
 the workers start, prometheus-client keeps every process's values in files
-there, and :func:`make_metrics_app` serves their sum, whichever worker is
+there, and ``GET /metrics`` serves their sum, whichever worker is
 asked. A session may then start in one process and end in another, so
 ``sessions_active`` becomes a sum of +1 at each start and -1 at each end
 (a session never met again is not seen to end).
@@ -47,10 +47,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from .._deprecation import warn_once
 from ..protocol._calls import Call
 from ..store._interfaces import JobQueue, JobState
 
-__all__ = ["LIVE_OUTCOMES", "MAX_CODES", "Metrics", "make_metrics_app", "multiprocess_dir"]
+__all__ = [
+    "LIVE_OUTCOMES",
+    "MAX_CODES",
+    "Metrics",
+    "exposition",
+    "make_metrics_app",
+    "multiprocess_dir",
+]
 
 logger = logging.getLogger("qbwc_spyne")
 
@@ -144,8 +152,7 @@ class Metrics:
 
     Pass it to :func:`~qbwc_spyne.make_wsgi_app` as ``metrics=`` (it is
     added to the observers, and ``GET /metrics`` beside the endpoint serves
-    it), or as one of ``observers=`` and serve :func:`make_metrics_app`
-    yourself. Needs the ``metrics`` extra (``prometheus-client``).
+    it). Needs the ``metrics`` extra (``prometheus-client``).
 
     The metrics, all prefixed ``qbwc_``:
 
@@ -360,23 +367,13 @@ class Metrics:
             self._error(job.error_code or "other")
 
 
-def make_metrics_app(metrics: Metrics) -> Any:
-    """Return a WSGI app that serves ``metrics`` in Prometheus' text format.
+def exposition(metrics: Metrics) -> Any:
+    """A WSGI app serving ``metrics`` in Prometheus' text format, at every path and method.
 
-    Mount it where the scraper looks (e.g. ``/metrics`` with werkzeug's
-    ``DispatcherMiddleware``). It answers every path and method alike;
-    restrict who reaches it at the proxy.
-
-    With ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the sum over every
-    process that wrote there (and the queue's jobs), not ``metrics.registry``.
-
-    Args:
-        metrics: the :class:`Metrics` to serve.
-
-    Returns:
-        A WSGI callable.
-
-    .. versionadded:: Unreleased
+    What ``metrics=`` of :func:`~qbwc_spyne.make_wsgi_app` mounts at
+    ``GET /metrics``. With ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the
+    sum over every process that wrote there (and the queue's jobs), not
+    ``metrics.registry``.
     """
     if not metrics.multiprocess:
         return _prometheus_wsgi_app(registry=metrics.registry)
@@ -385,3 +382,27 @@ def make_metrics_app(metrics: Metrics) -> Any:
     if metrics.queue is not None:
         registry.register(_JobsByState(metrics.queue))
     return _prometheus_wsgi_app(registry=registry)
+
+
+def make_metrics_app(metrics: Metrics) -> Any:
+    """Return a WSGI app that serves ``metrics`` in Prometheus' text format.
+
+    It answers every path and method alike; restrict who reaches it at the
+    proxy. With ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the sum over
+    every process that wrote there (and the queue's jobs), not
+    ``metrics.registry``.
+
+    Args:
+        metrics: the :class:`Metrics` to serve.
+
+    Returns:
+        A WSGI callable.
+
+    .. versionadded:: Unreleased
+
+    .. deprecated:: Unreleased
+       Pass ``metrics=`` to :func:`~qbwc_spyne.make_wsgi_app` instead: it
+       serves them at ``GET /metrics`` beside the endpoint.
+    """
+    warn_once("qbwc_spyne.make_metrics_app", "make_wsgi_app(handler, metrics=metrics)")
+    return exposition(metrics)

@@ -37,7 +37,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
-from .. import server_errors
 from .._version import __version__
 from ..events import (
     AuthenticateEvent,
@@ -65,6 +64,7 @@ from ..qwc import (
 )
 from ..qwc import parse_auth_flags as _parse_auth_flags
 from ._logging import library_logger, shorten
+from ._reference_errors import error as numbered_error
 
 __all__ = [
     "CODE_PAGES",
@@ -138,7 +138,7 @@ def _qwc_text(name: str, value: object) -> str:
     bad = _NOT_XML_CHAR.search(text)
     if bad is not None:
         # A QWC file is XML, which cannot carry a NUL or most control characters.
-        raise server_errors.error(
+        raise numbered_error(
             111, f"{name} holds {bad.group()!r}, which a QWC file cannot carry", field=name
         )
     return text
@@ -146,13 +146,13 @@ def _qwc_text(name: str, value: object) -> str:
 
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise server_errors.error(107, f"{name} takes True or False, not {value!r}", field=name)
+        raise numbered_error(107, f"{name} takes True or False, not {value!r}", field=name)
     return value
 
 
 def _seconds(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise server_errors.error(
+        raise numbered_error(
             105, f"{name} takes a whole number of seconds, 0 or more, not {value!r}", field=name
         )
     return value
@@ -162,7 +162,7 @@ def _choice(choices: dict[int, str]) -> Callable[[str, object], int]:
     def check(name: str, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
             listed = ", ".join(f"{code} ({word})" for code, word in choices.items())
-            raise server_errors.error(104, f"{name} takes {listed}, not {value!r}", field=name)
+            raise numbered_error(104, f"{name} takes {listed}, not {value!r}", field=name)
         return value
 
     return check
@@ -174,7 +174,7 @@ def _auth_flags(name: str, value: object) -> str:
         _parse_auth_flags(text)
     except QWCError as exc:
         # QWCError reads "auth_flags <problem>"; say it with this property's name.
-        raise server_errors.error(
+        raise numbered_error(
             104, f"{name} {str(exc).removeprefix('auth_flags ')}", field=name
         ) from None
     return text.strip()
@@ -263,7 +263,7 @@ def _parse_boolean(name: str, text: str) -> bool:
     # or "No" (case does not matter)."
     value = _BOOLEAN_WORDS.get(text.lower())
     if value is None:
-        raise server_errors.error(
+        raise numbered_error(
             107, f"{name} takes True, False, Yes, No, 1 or 0, not {text[:40]!r}", field=name
         )
     return value
@@ -271,15 +271,13 @@ def _parse_boolean(name: str, text: str) -> bool:
 
 def _parse_integer(name: str, text: str) -> int:
     if not re.fullmatch(r"[0-9]{1,9}", text):
-        raise server_errors.error(
-            105, f"{name} takes a whole number, not {text[:40]!r}", field=name
-        )
+        raise numbered_error(105, f"{name} takes a whole number, not {text[:40]!r}", field=name)
     return int(text)
 
 
 def _parse_qb_type(name: str, text: str) -> int:
     if text not in ("0", "1"):
-        raise server_errors.error(
+        raise numbered_error(
             104, f"{name} takes 0 (QuickBooks) or 1 (QuickBooks POS), not {text[:40]!r}", field=name
         )
     return int(text)
@@ -289,15 +287,13 @@ def _parse_style(name: str, text: str) -> str:
     for style in STYLES:
         if text.lower() == style.lower():
             return style
-    raise server_errors.error(
-        104, f"{name} takes {', '.join(STYLES)}, not {text[:40]!r}", field=name
-    )
+    raise numbered_error(104, f"{name} takes {', '.join(STYLES)}, not {text[:40]!r}", field=name)
 
 
 def _parse_code_page(name: str, text: str) -> int:
     number = _parse_integer(name, text)
     if number not in CODE_PAGES:
-        raise server_errors.error(
+        raise numbered_error(
             104,
             f"{name} {number} is not a Windows code page identifier that Python can encode "
             "to (65001 is UTF-8)",
@@ -670,13 +666,13 @@ class ReferenceInterface:
         name = name.strip()
         setting = SETTINGS.get(name.lower())
         if setting is None:
-            raise server_errors.error(211, f"no config setting named {name[:60]!r}", field=name)
+            raise numbered_error(211, f"no config setting named {name[:60]!r}", field=name)
         if not equals:
             if setting.parse is None:
                 return str(setting.default())
             return str(self._settings[setting.name])
         if setting.parse is None:
-            raise server_errors.error(402, f"{setting.name} is read-only", field=setting.name)
+            raise numbered_error(402, f"{setting.name} is read-only", field=setting.name)
         self._settings[setting.name] = setting.parse(setting.name, value.strip())
         return ""
 
@@ -701,7 +697,7 @@ class ReferenceInterface:
         values = {name: getattr(self, name) for name in _QWC_PROPERTIES}
         for name in REQUIRED_QWC_PROPERTIES:
             if not values[name].strip():
-                raise server_errors.error(201, name, field=name)
+                raise numbered_error(201, name, field=name)
         qwc = QWCFile(
             **{name.removeprefix("qwc_file_info_"): value for name, value in values.items()},
             qb_type=QB_TYPES[self._settings["QBType"]],

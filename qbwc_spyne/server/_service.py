@@ -2,176 +2,101 @@
 # Do not edit: change the WSDL and run the generator again.
 """The Web Connector's SOAP operations as a spyne service (generated).
 
-Each method takes the WSDL's elements, in the WSDL's order and types, and
-hands them to the protocol core (``_core.Core``). No method holds logic.
+Each operation takes the WSDL's elements, in the WSDL's order and types,
+and hands them to the protocol core's method (``_core.Core``): the table
+below, built into a spyne service by ``_service_runtime.service``. No
+method holds logic.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from spyne import Array, Integer32, ServiceBase, Unicode, rpc
-
-from ..protocol._core import Core
+from ._service_runtime import ARRAY_OF_STRING, INTEGER32, NAMESPACE, STRING, String, service
 
 __all__ = ["NAMESPACE", "QBWebConnectorSvc", "String"]
 
-NAMESPACE = "http://developer.intuit.com/"
-
-
-class String(Unicode):
-    """xs:string read as XSD reads it: an empty element is "", not nil.
-
-    The Web Connector sends ``<hresult />`` on every successful response.
-    spyne reads an empty element as None and refuses None where the WSDL
-    says the element is not nillable; this type keeps the WSDL's
-    not-nillable declaration and accepts the empty string.
-    """
-
-    __type_name__ = "string"
-    __namespace__ = "http://www.w3.org/2001/XMLSchema"
-
-    @staticmethod
-    def validate_string(cls: Any, value: str | None) -> bool:
-        valid: bool = Unicode.validate_string(cls, "" if value is None else value)
-        return valid
-
-
-# .NET's string[]: items named "string", qualified in NAMESPACE.
-ArrayOfString = Array(Unicode(min_occurs=0, nillable=True), type_name="ArrayOfString")
-
-
-def _core(ctx: Any) -> Core:
-    # make_wsgi_app attaches the protocol core to the spyne Application.
-    core: Core = ctx.app.qbwc_core
-    return core
-
-
-class QBWebConnectorSvc(ServiceBase):
-    """QBWebConnectorSvc, port QBWebConnectorSvcSoap."""
-
-    @rpc(
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="serverVersionResult",
-    )
-    def serverVersion(ctx: Any) -> str:
-        return _core(ctx).server_version()
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="clientVersionResult",
-    )
-    def clientVersion(ctx: Any, strVersion: str | None) -> str:
-        return _core(ctx).client_version(strVersion)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        _returns=ArrayOfString.customize(min_occurs=0, nillable=False),
-        _out_variable_name="authenticateResult",
-    )
-    def authenticate(ctx: Any, strUserName: str | None, strPassword: str | None) -> list[str]:
-        return _core(ctx).authenticate(strUserName, strPassword)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        Integer32.customize(min_occurs=1, nillable=False),
-        Integer32.customize(min_occurs=1, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="sendRequestXMLResult",
-    )
-    def sendRequestXML(
-        ctx: Any,
-        ticket: str | None,
-        strHCPResponse: str | None,
-        strCompanyFileName: str | None,
-        qbXMLCountry: str | None,
-        qbXMLMajorVers: int | None,
-        qbXMLMinorVers: int | None,
-    ) -> str:
-        return _core(ctx).send_request_xml(
-            ticket,
-            strHCPResponse,
-            strCompanyFileName,
-            qbXMLCountry,
-            qbXMLMajorVers,
-            qbXMLMinorVers,
-        )
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        _returns=Integer32.customize(min_occurs=1, nillable=False),
-        _out_variable_name="receiveResponseXMLResult",
-    )
-    def receiveResponseXML(
-        ctx: Any,
-        ticket: str | None,
-        response: str | None,
-        hresult: str | None,
-        message: str | None,
-    ) -> int:
-        return _core(ctx).receive_response_xml(ticket, response, hresult, message)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="connectionErrorResult",
-    )
-    def connectionError(
-        ctx: Any,
-        ticket: str | None,
-        hresult: str | None,
-        message: str | None,
-    ) -> str:
-        return _core(ctx).connection_error(ticket, hresult, message)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="getLastErrorResult",
-    )
-    def getLastError(ctx: Any, ticket: str | None) -> str:
-        return _core(ctx).get_last_error(ticket)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="closeConnectionResult",
-    )
-    def closeConnection(ctx: Any, ticket: str | None) -> str:
-        return _core(ctx).close_connection(ticket)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="getInteractiveURLResult",
-    )
-    def getInteractiveURL(ctx: Any, wcTicket: str | None, sessionID: str | None) -> str:
-        return _core(ctx).get_interactive_url(wcTicket, sessionID)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="interactiveDoneResult",
-    )
-    def interactiveDone(ctx: Any, wcTicket: str | None) -> str:
-        return _core(ctx).interactive_done(wcTicket)
-
-    @rpc(
-        String.customize(min_occurs=0, nillable=False),
-        String.customize(min_occurs=0, nillable=False),
-        _returns=String.customize(min_occurs=0, nillable=False),
-        _out_variable_name="interactiveRejectedResult",
-    )
-    def interactiveRejected(ctx: Any, wcTicket: str | None, reason: str | None) -> str:
-        return _core(ctx).interactive_rejected(wcTicket, reason)
+#: QBWebConnectorSvc, port QBWebConnectorSvcSoap: each operation's name, the core's
+#: method, its request elements and its result (name, type, minOccurs, nillable).
+QBWebConnectorSvc = service(
+    "QBWebConnectorSvc",
+    "QBWebConnectorSvc, port QBWebConnectorSvcSoap.",
+    __name__,
+    (
+        ("serverVersion", "server_version", (), ("serverVersionResult", STRING, 0, False)),
+        (
+            "clientVersion",
+            "client_version",
+            (("strVersion", STRING, 0, False),),
+            ("clientVersionResult", STRING, 0, False),
+        ),
+        (
+            "authenticate",
+            "authenticate",
+            (("strUserName", STRING, 0, False), ("strPassword", STRING, 0, False)),
+            ("authenticateResult", ARRAY_OF_STRING, 0, False),
+        ),
+        (
+            "sendRequestXML",
+            "send_request_xml",
+            (
+                ("ticket", STRING, 0, False),
+                ("strHCPResponse", STRING, 0, False),
+                ("strCompanyFileName", STRING, 0, False),
+                ("qbXMLCountry", STRING, 0, False),
+                ("qbXMLMajorVers", INTEGER32, 1, False),
+                ("qbXMLMinorVers", INTEGER32, 1, False),
+            ),
+            ("sendRequestXMLResult", STRING, 0, False),
+        ),
+        (
+            "receiveResponseXML",
+            "receive_response_xml",
+            (
+                ("ticket", STRING, 0, False),
+                ("response", STRING, 0, False),
+                ("hresult", STRING, 0, False),
+                ("message", STRING, 0, False),
+            ),
+            ("receiveResponseXMLResult", INTEGER32, 1, False),
+        ),
+        (
+            "connectionError",
+            "connection_error",
+            (
+                ("ticket", STRING, 0, False),
+                ("hresult", STRING, 0, False),
+                ("message", STRING, 0, False),
+            ),
+            ("connectionErrorResult", STRING, 0, False),
+        ),
+        (
+            "getLastError",
+            "get_last_error",
+            (("ticket", STRING, 0, False),),
+            ("getLastErrorResult", STRING, 0, False),
+        ),
+        (
+            "closeConnection",
+            "close_connection",
+            (("ticket", STRING, 0, False),),
+            ("closeConnectionResult", STRING, 0, False),
+        ),
+        (
+            "getInteractiveURL",
+            "get_interactive_url",
+            (("wcTicket", STRING, 0, False), ("sessionID", STRING, 0, False)),
+            ("getInteractiveURLResult", STRING, 0, False),
+        ),
+        (
+            "interactiveDone",
+            "interactive_done",
+            (("wcTicket", STRING, 0, False),),
+            ("interactiveDoneResult", STRING, 0, False),
+        ),
+        (
+            "interactiveRejected",
+            "interactive_rejected",
+            (("wcTicket", STRING, 0, False), ("reason", STRING, 0, False)),
+            ("interactiveRejectedResult", STRING, 0, False),
+        ),
+    ),
+)

@@ -1,0 +1,20 @@
+"""Prometheus metrics of a Web Connector service (needs the ``metrics`` extra).
+
+Pass a :class:`Metrics` to :func:`~qbwc_spyne.make_wsgi_app` as
+``metrics=``: it counts every call, and ``GET /metrics`` beside the
+endpoint serves it::
+
+    from qbwc_spyne import make_wsgi_app
+    from qbwc_spyne.metrics import Metrics
+
+    metrics = Metrics(queue=queue)
+    app = make_wsgi_app(handler, metrics=metrics)
+
+.. versionadded:: Unreleased
+"""
+
+from __future__ import annotations
+
+from .server._metrics import LIVE_OUTCOMES, MAX_CODES, Metrics, multiprocess_dir
+
+__all__ = ["LIVE_OUTCOMES", "MAX_CODES", "Metrics", "multiprocess_dir"]

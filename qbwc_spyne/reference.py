@@ -1,0 +1,65 @@
+"""The QBWCServer reference class, and its numbered errors.
+
+:class:`QBWCServer` keeps the interface its seed documents:
+``qwc_file_info_*`` properties, event hooks, ``config()``,
+``create_qwc_file()``, ``request_data``/``process_request()``/``response_data``.
+The numbered error table is the class's too: :data:`ERRORS`, and what
+QuickBooks answers map to (:func:`for_status`, :func:`for_hresult`,
+:func:`check_version`)::
+
+    from qbwc_spyne import reference
+
+    for result in qbxml.parse_response(event.response):
+        error = reference.for_status(result.status_code, result.message)
+        if error is not None:
+            raise error  # 805 for status 3100, 807 for 3120, ...
+
+A new application is better served by :func:`~qbwc_spyne.make_wsgi_app`
+and a :class:`~qbwc_spyne.QBWCHandler`; ``QBWCServer(handler)`` serves a
+handler too.
+
+.. versionadded:: Unreleased
+   The table was ``qbwc_spyne.server_errors``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .server._reference_errors import (
+    ERRORS,
+    HRESULT_CODES,
+    STATUS_CODES,
+    UNSUPPORTED_VERSION,
+    check_version,
+    error,
+    for_hresult,
+    for_status,
+    message,
+)
+
+if TYPE_CHECKING:
+    from .server._server import QBWCServer
+
+__all__ = [
+    "ERRORS",
+    "HRESULT_CODES",
+    "STATUS_CODES",
+    "UNSUPPORTED_VERSION",
+    "QBWCServer",
+    "check_version",
+    "error",
+    "for_hresult",
+    "for_status",
+    "message",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in spyne and the generated service: loaded on first
+    # use, so that code using the error table alone does not load them.
+    if name == "QBWCServer":
+        from .server._server import QBWCServer
+
+        return QBWCServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
