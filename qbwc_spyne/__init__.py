@@ -10,6 +10,15 @@ the result with any WSGI server::
             ...
 
     app = make_wsgi_app(Handler())
+
+This module holds what most applications need. The rest lives in public
+modules named for what they hold: :mod:`qbwc_spyne.jobs` (the job model,
+operator actions, the queue's interfaces), :mod:`qbwc_spyne.stores`,
+:mod:`qbwc_spyne.live`, :mod:`qbwc_spyne.status`, :mod:`qbwc_spyne.metrics`,
+:mod:`qbwc_spyne.log`, :mod:`qbwc_spyne.codes`, :mod:`qbwc_spyne.reference`,
+:mod:`qbwc_spyne.app`, :mod:`qbwc_spyne.events`, :mod:`qbwc_spyne.exceptions`,
+:mod:`qbwc_spyne.qbxml`, :mod:`qbwc_spyne.qwc`, :mod:`qbwc_spyne.auth`,
+:mod:`qbwc_spyne.dashboard` and :mod:`qbwc_spyne.testing`.
 """
 
 from __future__ import annotations
@@ -22,61 +31,61 @@ from .server import _spyne_compat
 
 _spyne_compat.install()
 
-from . import events, exceptions
+from . import _deprecation, events, exceptions
 from ._version import __version__
 from .protocol._handler import QBWCHandler
-from .protocol._session import Session, SessionState
-from .queue._jobs import (
-    JobContext,
-    JobKind,
-    QueueHandler,
-    cancel_job,
-    recover_jobs,
-    resolve_unknown,
-    retry_job,
-)
-from .queue._live import Health, LiveClient
-from .server._logging import JSONFormatter
-from .store._interfaces import Job, JobQueue, JobState, SessionStore
-from .store._queue import MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
-from .store._stores import MemorySessionStore, SQLiteSessionStore, SQLSessionStore
+from .protocol._session import Session
+from .queue._handler import QueueHandler
+from .queue._kinds import JobContext, JobKind
+from .queue._live import LiveClient
+from .queue._ports import Job, JobState
+from .store._queue import MemoryJobQueue, SQLJobQueue
+from .store._stores import MemorySessionStore, SQLSessionStore
 
 if TYPE_CHECKING:
-    from .server._metrics import Metrics, make_metrics_app
-    from .server._server import QBWCServer, make_wsgi_app
+    from .app import make_app
+    from .server._app import make_wsgi_app
+    from .server._server import QBWCServer
 
 __all__ = [
-    "Health",
-    "JSONFormatter",
     "Job",
     "JobContext",
     "JobKind",
-    "JobQueue",
     "JobState",
     "LiveClient",
     "MemoryJobQueue",
     "MemorySessionStore",
-    "Metrics",
     "QBWCHandler",
     "QBWCServer",
     "QueueHandler",
     "SQLJobQueue",
     "SQLSessionStore",
-    "SQLiteJobQueue",
-    "SQLiteSessionStore",
     "Session",
-    "SessionState",
-    "SessionStore",
     "__version__",
-    "cancel_job",
     "events",
     "exceptions",
-    "make_metrics_app",
+    "make_app",
     "make_wsgi_app",
-    "recover_jobs",
-    "resolve_unknown",
-    "retry_job",
 ]
+
+#: Where each name this module no longer holds went (0.2 had them here).
+_MOVED = _deprecation.moved(
+    __name__,
+    {
+        "Health": "qbwc_spyne.live:Health",
+        "JSONFormatter": "qbwc_spyne.log:JSONFormatter",
+        "JobQueue": "qbwc_spyne.jobs:JobQueue",
+        "Metrics": "qbwc_spyne.metrics:Metrics",
+        "SQLiteJobQueue": "qbwc_spyne.stores:SQLJobQueue",
+        "SQLiteSessionStore": "qbwc_spyne.stores:SQLSessionStore",
+        "SessionState": "qbwc_spyne.events:SessionState",
+        "SessionStore": "qbwc_spyne.stores:SessionStore",
+        "cancel_job": "qbwc_spyne.jobs:cancel_job",
+        "recover_jobs": "qbwc_spyne.jobs:recover_jobs",
+        "resolve_unknown": "qbwc_spyne.jobs:resolve_unknown",
+        "retry_job": "qbwc_spyne.jobs:retry_job",
+    },
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -84,13 +93,21 @@ def __getattr__(name: str) -> Any:
     # on first use keeps the package importable when that module is stale or
     # broken (`python -m tools.codegen` rewrites it), and the command line
     # quick to start.
-    if name in ("QBWCServer", "make_wsgi_app"):
-        from .server import _server
+    if name == "make_wsgi_app":
+        from .server._app import make_wsgi_app
 
-        return getattr(_server, name)
-    if name in ("Metrics", "make_metrics_app"):
-        # Needs the ``metrics`` extra (prometheus-client).
-        from .server import _metrics
+        return make_wsgi_app
+    if name == "QBWCServer":
+        from .server._server import QBWCServer
 
-        return getattr(_metrics, name)
-    raise AttributeError(f"module 'qbwc_spyne' has no attribute {name!r}")
+        return QBWCServer
+    if name == "make_app":
+        from .app import make_app
+
+        return make_app
+    if name == "make_metrics_app":
+        # Deprecated: it warns when called, naming `make_wsgi_app(metrics=...)`.
+        from .server._metrics import make_metrics_app
+
+        return make_metrics_app
+    return _MOVED(name)

@@ -39,9 +39,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from .exceptions import ConfigurationError
 from .protocol._calls import CallObserver
 from .protocol._handler import QBWCHandler
-from .queue._jobs import QueueHandler
+from .queue._handler import QueueHandler
 from .queue._live import LiveClient
-from .server._server import make_wsgi_app
+from .server._app import make_wsgi_app
 from .status import MemoryStatusStore, SQLStatusStore, StatusRecorder, StatusStore
 from .store._interfaces import JobQueue, SessionStore
 from .store._queue import MemoryJobQueue, SQLJobQueue

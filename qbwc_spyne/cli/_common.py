@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._extras import needs_extra as _needs_extra
-from ..store._interfaces import JobState
+from ..queue._ports import JobState
 
 PROG = "qbwc-spyne"
 

@@ -12,7 +12,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from ..errors import explain
+    from ..codes import explain
 
     why = explain(args.code)
     if why.kind == "unknown":

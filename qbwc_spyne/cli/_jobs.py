@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..store._interfaces import JobState
+from ..queue._ports import JobState
 from ._common import CommandError, add_db_arguments, open_queue, plain
 
 
@@ -17,7 +17,7 @@ def _job_id(text: str) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from ..queue._jobs import (
+    from ..queue._operator import (
         cancel_job,
         in_flight_notes,
         recover_jobs,

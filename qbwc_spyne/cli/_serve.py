@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ..app import make_app
     from ..protocol._handler import QBWCHandler
-    from ..queue._jobs import QueueHandler
+    from ..queue._handler import QueueHandler
 
     configure_logging(args.log_level)
     if args.dashboard and not (
@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _metrics(handler: Any) -> Any:
     """A Metrics for ``handler`` (its queue's jobs too, for a QueueHandler)."""
-    from ..queue._jobs import QueueHandler
+    from ..queue._handler import QueueHandler
 
     try:
         from ..server._metrics import Metrics
@@ -200,7 +200,7 @@ def with_dashboard(app: Any, target: Any) -> Any:
 
     from ..app import _live_observer, _status_beside, _status_recorder
     from ..dashboard import make_dashboard_app
-    from ..queue._jobs import QueueHandler
+    from ..queue._handler import QueueHandler
     from ..queue._live import LiveClient
     from ..status import StatusRecorder
 

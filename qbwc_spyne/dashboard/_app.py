@@ -41,7 +41,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..errors import Explanation, explain
+from ..codes import Explanation, explain
 from ..exceptions import (
     ConfigurationError,
     JobError,
@@ -50,7 +50,7 @@ from ..exceptions import (
     QuickBooksOffline,
     StorageError,
 )
-from ..queue._jobs import cancel_job, resolve_unknown, retry_job
+from ..queue._operator import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
 from ..queue._ports import Job, JobState, OperatorQueue
 from ..status import ConnectionStatus, StatusStore

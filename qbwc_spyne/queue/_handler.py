@@ -49,7 +49,7 @@ from lxml import etree
 
 from .. import qbxml
 from ..auth import PasswordCheck
-from ..errors import describe
+from ..codes import describe
 from ..events import (
     AuthenticateEvent,
     CloseConnectionEvent,

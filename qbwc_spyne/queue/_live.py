@@ -54,7 +54,7 @@ from lxml import etree
 
 from .. import qbxml
 from .._xml import utf8_parser
-from ..errors import describe
+from ..codes import describe
 from ..exceptions import (
     InvalidJobError,
     LiveError,

@@ -49,7 +49,7 @@ from prometheus_client.registry import Collector
 
 from .._deprecation import warn_once
 from ..protocol._calls import Call
-from ..store._interfaces import JobQueue, JobState
+from ..queue._ports import JobState, OperatorQueue
 
 __all__ = [
     "LIVE_OUTCOMES",
@@ -125,7 +125,7 @@ def _outcome(call: Call) -> str:
 class _JobsByState(Collector):
     """Asks the queue at scrape time how many jobs are in each state."""
 
-    def __init__(self, queue: JobQueue) -> None:
+    def __init__(self, queue: OperatorQueue) -> None:
         self.queue = queue
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -195,7 +195,7 @@ class Metrics:
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
-        queue: JobQueue | None = None,
+        queue: OperatorQueue | None = None,
         *,
         session_timeout: float = 1800.0,
         clock: Callable[[], float] = time.monotonic,

@@ -54,7 +54,7 @@ from sqlalchemy import (
 )
 
 from ..exceptions import NotAQueueDatabaseError, SchemaVersionError
-from ._interfaces import fold_company_file
+from ..queue._ports import fold_company_file
 from ._sql import Database
 
 __all__ = [
