@@ -4,7 +4,11 @@ Each rule is checked on the package as it is, and on a copy of its sources
 with one forbidden import planted, where it must report that import. An
 import of ``qbwc_spyne.a.b`` counts as a dependency on that module only (not
 on the packages above it, whose ``__init__`` runs too): the rules are about
-what each module's own code relies on.
+what each module's own code relies on. The cycle rules alone leave out the
+imports under ``if TYPE_CHECKING:``, which never run (the layer rules count
+them: naming an outer layer's type is relying on it), and the one about
+importing (:func:`runtime_cycles`) alone follows those ``__init__``
+modules, because at run time they do run.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class Import:
     target: str
     line: int
     in_function: bool
+    type_checking: bool = False
 
     def __str__(self) -> str:
         return f"{self.importer}:{self.line} imports {self.target}"
@@ -95,23 +100,42 @@ def _targets(
     ]
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 @functools.cache
 def imports_of(name: str, source: Source, modules: frozenset[str]) -> tuple[Import, ...]:
     """Every import in a module, relative ones resolved, noting those inside functions.
 
-    Cached: each test plants one line in one module and reads the others again.
+    Imports in the body of ``if TYPE_CHECKING:`` are noted as such (its
+    ``else:`` runs). Cached: each test plants one line in one module and
+    reads the others again.
     """
     found = []
 
-    def visit(node: ast.AST, in_function: bool) -> None:
+    def visit(node: ast.AST, in_function: bool, type_checking: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Import | ast.ImportFrom):
                 for target in _targets(child, name, source, modules):
-                    found.append(Import(name, target, child.lineno, in_function))
+                    found.append(Import(name, target, child.lineno, in_function, type_checking))
             inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
-            visit(child, inner)
+            if _is_type_checking(child):
+                assert isinstance(child, ast.If)
+                for statement in child.body:
+                    visit(ast.Module(body=[statement], type_ignores=[]), inner, True)
+                for statement in child.orelse:
+                    visit(ast.Module(body=[statement], type_ignores=[]), inner, type_checking)
+            else:
+                visit(child, inner, type_checking)
 
-    visit(ast.parse(source.text), False)
+    visit(ast.parse(source.text), False, False)
     return tuple(found)
 
 
@@ -159,19 +183,60 @@ def under(target: str, roots: Iterable[str]) -> bool:
 
 INTERFACES = f"{PACKAGE}.store._interfaces"
 
+#: The modules every layer may use: they import only the standard library,
+#: lxml and each other. ``codes`` is the catalogue's name to come (``errors`` today).
+FOUNDATION = frozenset(
+    f"{PACKAGE}.{name}" for name in ("_xml", "errors", "codes", "exceptions", "_deprecation")
+)
+
 
 def protocol_violations(graph: Graph) -> list[str]:
-    """Imports by which protocol/ (directly or through others) reaches a server or a database."""
-    reached = graph.reachable(graph.in_folder("protocol"))
-    banned_folders = [f"{PACKAGE}.{f}" for f in ("server", "queue", "testing", "cli")]
+    """Imports by which protocol/ (directly or through others) leaves itself and the foundation.
+
+    The protocol layer owns its ports and events: any other module of the
+    package it reached (the public ``events`` module, the store's
+    interfaces, a backend) would be an outer layer. A server or a database
+    module is refused outright, wherever on the way it is imported.
+    """
+    own = graph.in_folder("protocol")
+    allowed = FOUNDATION | set(own)
     found = []
-    for name in sorted(reached):
+    for name in sorted(graph.reachable(own)):
         for imp in graph.imports[name]:
             module = graph.module_of(imp.target)
             if module is not None:
-                bad = under(module, banned_folders) or (
-                    under(module, [f"{PACKAGE}.store"]) and module != INTERFACES
-                )
+                bad = module not in allowed
+            else:
+                bad = under(imp.target, DATABASES + SERVERS)
+            if bad:
+                found.append(str(imp))
+    return found
+
+
+#: Where the job model lives: status counts a user's jobs by their state.
+#: (``store._interfaces`` until the model moves to ``queue._ports``.)
+JOB_MODEL = frozenset({INTERFACES, f"{PACKAGE}.queue._ports"})
+
+
+def status_violations(graph: Graph) -> list[str]:
+    """Imports by which the status model or recorder reach past the protocol and the job model.
+
+    ``status/_model`` and ``status/_recorder`` are what every status store
+    implements and what the protocol core's observer does: they may use
+    protocol/, the foundation modules and the job model, never a server,
+    the dashboard, the command line, the testing kit, the queue's
+    machinery or a storage backend (the stores implement the model, not
+    the other way round). The package's ``__init__`` is the public door and
+    serves the stores too, so it is not held to the rule.
+    """
+    own = [m for m in graph.in_folder("status") if m != f"{PACKAGE}.status"]
+    allowed = FOUNDATION | JOB_MODEL | set(own) | set(graph.in_folder("protocol"))
+    found = []
+    for name in sorted(graph.reachable(own)):
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is not None:
+                bad = module not in allowed
             else:
                 bad = under(imp.target, DATABASES + SERVERS)
             if bad:
@@ -257,8 +322,119 @@ def dashboard_violations(graph: Graph) -> list[str]:
     return found
 
 
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each group of modules that import each other (Tarjan's SCC).
+
+    Each cycle is a list of modules, the first repeated at the end, so a
+    failure reads as the path the imports take.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        # Recursive: the package's import chains are far shorter than the recursion limit.
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(edges.get(node, ())):
+            if other not in index:
+                connect(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in edges.get(node, ()):
+                groups.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            connect(node)
+
+    cycles = []
+    for group in sorted(groups):
+        members, start = set(group), group[0]
+        # The shortest way back to the start, within the group (breadth first).
+        came_from: dict[str, str] = {}
+        todo, end = [start], None
+        while todo and end is None:
+            node = todo.pop(0)
+            for other in sorted(edges.get(node, ())):
+                if other == start:
+                    end = node
+                    break
+                if other in members and other not in came_from:
+                    came_from[other] = node
+                    todo.append(other)
+        path = [start]
+        node = end if end is not None else start
+        while node != start:
+            path.insert(1, node)
+            node = came_from[node]
+        cycles.append([*path, start])
+    return cycles
+
+
+def module_cycles(graph: Graph) -> list[str]:
+    """Cycles of modules that rely on each other, through any import, inside functions too.
+
+    An import inside a function cannot fail for a module half made, but it
+    is still a dependency: two modules that need each other are one module
+    in two files, and neither can be read, tested or moved alone. So every
+    import that runs counts here, as it would to a reader; only those under
+    ``if TYPE_CHECKING:`` (never run) do not. An import is of the module it
+    names, not of the packages above it (see :func:`runtime_cycles`).
+    """
+    edges: dict[str, set[str]] = {name: set() for name in graph.modules}
+    for name in graph.modules:
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is not None and not imp.type_checking:
+                edges[name].add(module)
+    return [" -> ".join(cycle) for cycle in _cycles(edges)]
+
+
+def runtime_cycles(graph: Graph) -> list[str]:
+    """Cycles that importing the package runs into: top-level imports, parent packages too.
+
+    Importing ``qbwc_spyne.a.b`` first runs ``qbwc_spyne/a/__init__.py``: a
+    module that imports ``a.b`` also imports ``a``, and an ``a/__init__``
+    that imports that module back finds it half made (``cannot import
+    name``), in whichever order the two happen to be imported first. Only
+    imports at a module's top level run while it is being made, so only
+    those count here; the root package (which every import runs first) and
+    the packages holding the importer (already made, or being made by the
+    very import that got here) are not counted as implied imports.
+    """
+    edges: dict[str, set[str]] = {name: set() for name in graph.modules}
+    for name in graph.modules:
+        for imp in graph.imports[name]:
+            module = graph.module_of(imp.target)
+            if module is None or imp.in_function or imp.type_checking:
+                continue
+            edges[name].add(module)
+            parts = module.split(".")
+            for depth in range(2, len(parts)):
+                package = ".".join(parts[:depth])
+                if package in graph.modules and not under(name, [package]):
+                    edges[name].add(package)
+    return [" -> ".join(cycle) for cycle in _cycles(edges)]
+
+
 RULES = {
     "protocol": protocol_violations,
+    "status": status_violations,
+    "module cycles": module_cycles,
+    "runtime cycles": runtime_cycles,
     "dashboard": dashboard_violations,
     "errors": errors_violations,
     "queue": queue_violations,
@@ -285,8 +461,12 @@ class TestTheGraph:
         """The graph holds known edges, so a rule cannot pass by seeing no imports."""
         graph = Graph(sources)
         targets = {name: {i.target for i in graph.imports[name]} for name in graph.modules}
-        assert INTERFACES in targets["qbwc_spyne.protocol._core"]
-        assert "qbwc_spyne.protocol._session" in targets["qbwc_spyne.store._interfaces"]
+        assert "qbwc_spyne.protocol._ports" in targets["qbwc_spyne.protocol._core"]
+        assert "qbwc_spyne.protocol._events" in targets["qbwc_spyne.protocol._core"]
+        assert "qbwc_spyne.protocol._events" in targets["qbwc_spyne.events"]
+        assert "qbwc_spyne.protocol._session" in targets["qbwc_spyne.store._stores"]
+        assert "qbwc_spyne.status._model" in targets["qbwc_spyne.store._status"]
+        assert "qbwc_spyne.status._model" in targets["qbwc_spyne.status._recorder"]
         assert "qbwc_spyne.qbxml._qbxml_schema" in targets["qbwc_spyne.qbxml._schema"]
         assert "qbwc_spyne.server._spyne_compat" in targets["qbwc_spyne"]
         assert "spyne" in targets["qbwc_spyne.server._server"]
@@ -302,35 +482,149 @@ class TestTheGraph:
         assert testing and all(i.in_function for i in testing)
         assert not any(i.in_function for i in graph.imports["qbwc_spyne.protocol._core"])
 
+    def test_an_import_for_type_checking_is_told_from_one_that_runs(self, sources):
+        """The status package's door names its stores for mypy only, and serves them on use."""
+        graph = Graph(sources)
+        stores = [
+            i for i in graph.imports["qbwc_spyne.status"] if i.target == "qbwc_spyne.store._status"
+        ]
+        assert {(i.type_checking, i.in_function) for i in stores} == {(True, False), (False, True)}
+        assert not any(i.type_checking for i in graph.imports["qbwc_spyne.status._model"])
+
     def test_every_layer_folder_exists(self, sources):
         """The folders the rules name are there (a rule on a missing folder checks nothing)."""
         graph = Graph(sources)
-        folders = ("protocol", "server", "store", "queue", "qbxml", "testing", "cli", "dashboard")
+        folders = (
+            "protocol",
+            "server",
+            "store",
+            "queue",
+            "qbxml",
+            "testing",
+            "cli",
+            "dashboard",
+            "status",
+        )
         for folder in folders:
             assert len(graph.in_folder(folder)) >= 2, folder
 
 
 class TestProtocol:
-    def test_protocol_reaches_no_server_queue_testing_cli_or_storage_backend(self, sources):
-        """protocol/ reaches only the store interfaces, events, exceptions, errors and _xml."""
+    def test_protocol_imports_nothing_outside_itself_but_the_foundation(self, sources):
+        """protocol/ reaches only itself, _xml, the code catalogue, exceptions and _deprecation."""
         assert protocol_violations(Graph(sources)) == []
 
     @pytest.mark.parametrize(
         ("module", "line"),
         [
-            ("qbwc_spyne.protocol._core", "from ..store._stores import SQLiteSessionStore"),
+            ("qbwc_spyne.protocol._core", "from ..store._stores import SQLSessionStore"),
+            ("qbwc_spyne.protocol._core", "from ..store._interfaces import SessionStore"),
             ("qbwc_spyne.protocol._core", "from ..server import _server"),
             ("qbwc_spyne.protocol._handler", "from ..queue._jobs import QueueHandler"),
+            ("qbwc_spyne.protocol._handler", "from ..events import ErrorEvent"),
+            ("qbwc_spyne.protocol._calls", "from .. import status"),
             ("qbwc_spyne.protocol._session", "import sqlite3"),
-            ("qbwc_spyne.events", "from werkzeug import Request"),
+            ("qbwc_spyne.protocol._ports", "def f():\n    from ..status import _model"),
+            ("qbwc_spyne.protocol._events", "from werkzeug import Request"),
             ("qbwc_spyne._xml", "import spyne"),
-            ("qbwc_spyne.store._interfaces", "from . import _sqlite"),
+            ("qbwc_spyne.exceptions", "from .store import _sql"),
+            ("qbwc_spyne.errors", "from .qbxml import _schema"),
         ],
     )
     def test_a_forbidden_import_is_reported(self, sources, module, line):
-        """A forbidden import in protocol/, or in a module it imports, breaks the rule."""
+        """An import of an outer layer, a server or a database, in protocol/ or a module it
+        imports, breaks the rule."""
         violations = protocol_violations(planted(sources, module, line))
         assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestStatus:
+    def test_the_status_model_and_recorder_reach_no_store_server_or_queue(self, sources):
+        """status/ (its door aside) reaches only protocol/, the foundation and the job model."""
+        assert status_violations(Graph(sources)) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.status._model", "from ..store._status import SQLStatusStore"),
+            ("qbwc_spyne.status._model", "from ..store import _sql"),
+            ("qbwc_spyne.status._recorder", "import sqlalchemy"),
+            ("qbwc_spyne.status._recorder", "from ..server import _server"),
+            ("qbwc_spyne.status._recorder", "def f():\n    from ..queue._live import LiveClient"),
+            ("qbwc_spyne.status._model", "from ..dashboard import _app"),
+            ("qbwc_spyne.protocol._calls", "from ..cli import _cli"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """A store, server, queue, dashboard or database reached from the model or recorder,
+        even through protocol/, breaks the rule."""
+        violations = status_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+def in_cycle(members: Iterable[str], cycle: str) -> bool:
+    """Whether a reported cycle (``a -> b -> a``) goes through every one of ``members``."""
+    return set(members) <= set(cycle.split(" -> "))
+
+
+class TestCycles:
+    def test_no_modules_import_each_other(self, sources):
+        """No chain of imports, at the top or inside functions, leads back to where it began."""
+        found = module_cycles(Graph(sources))
+        assert found == [], "import cycles:\n" + "\n".join(found)
+
+    def test_importing_runs_into_no_cycle(self, sources):
+        """No chain of top-level imports, parent packages included, leads back to where it began."""
+        found = runtime_cycles(Graph(sources))
+        assert found == [], "import cycles:\n" + "\n".join(found)
+
+    @pytest.mark.parametrize(
+        ("module", "line", "members"),
+        [
+            (
+                "qbwc_spyne.protocol._session",
+                "from . import _core",
+                ["qbwc_spyne.protocol._core", "qbwc_spyne.protocol._session"],
+            ),
+            (
+                "qbwc_spyne._xml",
+                "def f():\n    from .protocol import _core",
+                ["qbwc_spyne._xml", "qbwc_spyne.protocol._core"],
+            ),
+            (
+                "qbwc_spyne.protocol._session",
+                "from ..store._stores import SQLSessionStore",
+                ["qbwc_spyne.protocol._session", "qbwc_spyne.store._stores"],
+            ),
+        ],
+    )
+    def test_a_planted_cycle_is_reported_as_its_path(self, sources, module, line, members):
+        """Two modules made to import each other (inside a function too) break the rule, and
+        the failure names the way round."""
+        assert any(
+            in_cycle(members, found) for found in module_cycles(planted(sources, module, line))
+        )
+
+    def test_a_package_that_imports_what_imports_it_is_a_cycle(self, sources):
+        """status/'s door importing its stores at the top: the stores' module imports the
+        status model, which runs that door first, which finds the stores' module half made."""
+        graph = planted(sources, "qbwc_spyne.status", "from ..store._status import SQLStatusStore")
+        assert module_cycles(graph) == module_cycles(Graph(sources))  # no module needs itself
+        assert runtime_cycles(graph) == [
+            "qbwc_spyne.status -> qbwc_spyne.store._status -> qbwc_spyne.status"
+        ]
+
+    def test_imports_inside_functions_and_for_type_checking_make_no_runtime_cycle(self, sources):
+        """The lazy imports the cycle at run time does not see (the module rule does)."""
+        lines = (
+            "def f():\n    from . import _core\n"
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import _handler"
+        )
+        graph = planted(sources, "qbwc_spyne.protocol._session", lines)
+        assert runtime_cycles(graph) == runtime_cycles(Graph(sources))
+        members = ["qbwc_spyne.protocol._core", "qbwc_spyne.protocol._session"]
+        assert any(in_cycle(members, found) for found in module_cycles(graph))
+        assert not any(in_cycle(["qbwc_spyne.protocol._handler"], c) for c in module_cycles(graph))
 
 
 class TestErrors:

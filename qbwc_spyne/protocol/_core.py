@@ -35,13 +35,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from .. import events as ev
 from .._xml import XMLError, split_hcp_response
 from ..errors import describe
 from ..exceptions import ConfigurationError, HandlerError, StorageError
-from ..store._interfaces import SessionStore
+from . import _events as ev
 from ._calls import Call, CallObserver, _current, current_call, notify
 from ._handler import QBWCHandler
+from ._ports import SessionStore
 from ._session import Session, SessionState
 
 __all__ = ["Core", "version_newer"]

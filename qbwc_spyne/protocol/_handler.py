@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import logging
 
-from ..events import (
+from ._events import (
     AuthenticateEvent,
     ClientVersionEvent,
     CloseConnectionEvent,

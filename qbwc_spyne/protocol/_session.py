@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HCP_FIELDS", "Session", "SessionState", "hcp_changed", "hcp_of", "hcp_stored"]
+__all__ = ["HCP_FIELDS", "Session", "SessionState", "hcp_of"]
 
 #: The session fields that hold the HCP responses: tens of KB, set by the
 #: first sendRequestXML and not changed after, so a store writes them once.
@@ -77,11 +77,6 @@ class Session:
     state: SessionState = SessionState.READY
     connection_retries: int = 0
     calls: int = 0
-    # The HCP responses as the store last loaded or saved them (see
-    # hcp_changed): not part of the session's value, never saved.
-    _stored_hcp: tuple[str, str, str] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     def to_dict(self, *, hcp: bool = True) -> dict[str, Any]:
         """Return the session as JSON-ready values (what stores save).
@@ -101,7 +96,6 @@ class Session:
            ``hcp`` added.
         """
         values = dict(vars(self))
-        values.pop("_stored_hcp", None)
         values["state"] = self.state.value
         if not hcp:
             for name in HCP_FIELDS:
@@ -119,19 +113,3 @@ class Session:
 def hcp_of(session: Session) -> tuple[str, str, str]:
     """The session's HCP responses: host, company, preferences."""
     return (session.host_response, session.company_response, session.prefs_response)
-
-
-def hcp_changed(session: Session) -> tuple[str, str, str] | None:
-    """The session's HCP responses if its store has not seen them, else None.
-
-    A store that keeps the HCP responses apart writes them when this is not
-    None, then calls :func:`hcp_stored`. The comparison is cheap: strings
-    loaded and not replaced are the same objects.
-    """
-    current = hcp_of(session)
-    return None if current == session._stored_hcp else current
-
-
-def hcp_stored(session: Session, hcp: tuple[str, str, str]) -> None:
-    """Record that the store holds ``hcp`` as this session's HCP responses."""
-    session._stored_hcp = hcp

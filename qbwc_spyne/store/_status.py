@@ -1,9 +1,12 @@
 """What the operator sees: each connection's status, and the transcripts of recent sessions.
 
-A :class:`StatusStore` keeps one row per Web Connector user and company file
-(:class:`ConnectionStatus`) and, per session, a :class:`SessionTranscript`
-with its calls. The :class:`~qbwc_spyne.status.StatusRecorder` writes them
-as the calls are answered; the operator's tools read them.
+A :class:`~qbwc_spyne.status.StatusStore` keeps one row per Web Connector
+user and company file (:class:`~qbwc_spyne.status.ConnectionStatus`) and,
+per session, a :class:`~qbwc_spyne.status.SessionTranscript` with its
+calls. The :class:`~qbwc_spyne.status.StatusRecorder` writes them as the
+calls are answered; the operator's tools read them. The model and the
+interface are the status package's (``qbwc_spyne.status._model``); this
+module holds the stores that implement it.
 
 Theory of operation
 -------------------
@@ -34,17 +37,27 @@ them all), and each user keeps the last ``keep_sessions`` transcripts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, text
 from sqlalchemy.engine import URL
 
-from ._interfaces import ConnectionStatus
+from ..exceptions import NotAQueueDatabaseError, StorageError
+
+# The model is the status package's: these stores implement its StatusStore.
+from ..status._model import (
+    CallEntry,
+    ConnectionStatus,
+    SessionTranscript,
+    StatusStore,
+    StatusUpdate,
+    TranscriptCall,
+    ticket_key,
+    ticket_prefix,
+)
 from ._migrations import CONNECTION_COLUMNS, open_schema, schema
 from ._sql import Database
 
@@ -71,16 +84,6 @@ BODY_CAP = 2048
 STATUS_COLUMNS = CONNECTION_COLUMNS
 
 
-def ticket_key(ticket: str) -> str:
-    """The digest a ticket is stored as: finds its rows, cannot be used as the ticket."""
-    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def ticket_prefix(ticket: str) -> str:
-    """What is shown of a ticket: its first 8 characters."""
-    return ticket[:8]
-
-
 def cut(value: str, limit: int) -> str:
     """``value`` if it fits in ``limit`` bytes of UTF-8; else its head and a note, within ``limit``.
 
@@ -92,157 +95,6 @@ def cut(value: str, limit: int) -> str:
     note = f"... [truncated: {len(data)} bytes]"
     head = data[: max(limit - len(note), 0)].decode("utf-8", errors="ignore")  # no half character
     return f"{head}{note}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TranscriptCall:
-    """One call of a session, as its transcript keeps it.
-
-    Attributes:
-        operation: the WSDL operation, e.g. ``"sendRequestXML"``.
-        at: when it arrived.
-        duration: seconds it took to answer.
-        arguments: what the Web Connector sent, by parameter name: no
-            password, the ticket as its first 8 characters, bodies cut.
-        answer: what was answered, cut the same way.
-        error_code: the error the call reported, if any.
-        job_id: the job it sent or answered, if any.
-
-    .. versionadded:: Unreleased
-    """
-
-    operation: str
-    at: float
-    duration: float
-    arguments: dict[str, Any] = field(default_factory=dict)
-    answer: str = ""
-    error_code: str | None = None
-    job_id: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionTranscript:
-    """One session, from authenticate to its end.
-
-    Attributes:
-        id: the transcript's number (stable; pages and links use it).
-        ticket_prefix: the first 8 characters of the session's ticket.
-        user, company_file: whose session it was.
-        started: when authenticate opened it.
-        last_at: when its last call came.
-        ended: when it ended (None: open, or it died unseen).
-        outcome: how it ended: "completed", "error: ...", "closed while ...",
-            "expired", "abandoned" (the user's next session began first); None while open.
-        call_count: how many calls it had (more than ``calls`` holds when
-            the transcript reached its cap).
-        calls: its calls, oldest first (empty in a listing).
-
-    .. versionadded:: Unreleased
-    """
-
-    id: int
-    ticket_prefix: str
-    user: str
-    company_file: str
-    started: float
-    last_at: float
-    ended: float | None = None
-    outcome: str | None = None
-    call_count: int = 0
-    calls: list[TranscriptCall] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class StatusUpdate:
-    """What one call changes in a status row.
-
-    Attributes:
-        user: the Web Connector user.
-        company_file: its company file; None: the user's most recently seen row.
-        values: new values of some of the columns (``STATUS_COLUMNS``);
-            None clears one.
-        create: make the row when it does not exist. False for what an
-            unauthenticated caller says (a refused login): such a call may
-            note an error on a known user's row, never add one.
-        ends: the ticket of a session this call ended: every other row
-            that names it as current (another company file of the user,
-            which authenticate went to before the company was known) no
-            longer does.
-    """
-
-    user: str
-    company_file: str | None
-    values: Mapping[str, Any]
-    create: bool = True
-    ends: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class CallEntry:
-    """One call for a session's transcript.
-
-    Attributes:
-        ticket: the session's ticket (stored as a digest and a prefix only).
-        user, company_file: the session's user and company file ("" if not yet known).
-        operation, at, duration, arguments, answer, error_code, job_id: see
-            :class:`TranscriptCall`; bodies are cut by the store.
-        starts: this call opened the session (authenticate): a new transcript.
-        outcome: this call ended the session, so; None: it goes on.
-        number: the call's number in its session (authenticate is 1), as the
-            session counts them; 0: not known, and the store counts the calls
-            itself, with one more statement per call.
-    """
-
-    ticket: str
-    user: str
-    company_file: str
-    operation: str
-    at: float
-    duration: float
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    answer: str = ""
-    error_code: str | None = None
-    job_id: int | None = None
-    starts: bool = False
-    outcome: str | None = None
-    number: int = 0
-
-
-@runtime_checkable
-class StatusStore(Protocol):
-    """Keeps connection status and session transcripts. Safe for several processes and threads.
-
-    .. versionadded:: Unreleased
-    """
-
-    def record(self, *, update: StatusUpdate | None = None, entry: CallEntry | None = None) -> None:
-        """Apply one call: its status change and its transcript call."""
-
-    def end_session(
-        self,
-        ticket: str,
-        *,
-        at: float,
-        outcome: str,
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> None:
-        """A session ended unseen (expired, or its ticket is gone): clear it from its status.
-
-        Its transcript is closed with ``outcome``; the status row that names
-        it as current no longer does, and notes the error when one is given.
-        """
-
-    def statuses(self, *, user: str | None = None) -> list[ConnectionStatus]:
-        """Every status row (or one user's), by user and company file; job counts 0."""
-
-    def sessions(
-        self, *, user: str | None = None, limit: int = 50, offset: int = 0
-    ) -> list[SessionTranscript]:
-        """Transcripts, newest first, without their calls."""
-
-    def session(self, ref: str | int) -> SessionTranscript | None:
-        """One transcript with its calls, by its id or its session's ticket; None if unknown."""
 
 
 # -- SQL --------------------------------------------------------------------------------------
@@ -313,11 +165,15 @@ class SQLStatusStore:
         create: create the tables in an empty database (the default). With
             False, a database without them is refused and nothing is written.
         upgrade: upgrade tables of an older release in place.
+        timeout: seconds a SQLite write waits for another process's lock;
+            seconds a PostgreSQL connection attempt waits (ignored for a
+            ``Database``).
+        pool_size: connections each process keeps to PostgreSQL (ignored
+            for a ``Database``).
         keep_sessions: transcripts kept per user; older ones are deleted
             when a new session begins.
         max_calls: calls kept per transcript (the rest are only counted).
         body_cap: bytes of each body (arguments, answers) a transcript keeps.
-        timeout: seconds a SQLite write waits for another process's lock.
 
     Raises:
         DatabaseURLError: a malformed or unsupported URL.
@@ -336,10 +192,11 @@ class SQLStatusStore:
         prefix: str = "qbwc_",
         create: bool = True,
         upgrade: bool = False,
+        timeout: float = 10.0,
+        pool_size: int = 5,
         keep_sessions: int = 50,
         max_calls: int = 500,
         body_cap: int = BODY_CAP,
-        timeout: float = 10.0,
     ) -> None:
         for name, value in (
             ("keep_sessions", keep_sessions),
@@ -353,13 +210,19 @@ class SQLStatusStore:
         self._db = (
             target
             if isinstance(target, Database)
-            else Database(target, prefix=prefix, timeout=timeout)
+            else Database(
+                target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size
+            )
         )
         try:
             open_schema(self._db, create=create, upgrade=upgrade, need="sessions")
-        except BaseException:
+        except BaseException as exc:
             if self._own:
                 self._db.close()
+            # Without create, a missing file is not made: it holds no tables, as
+            # an empty one does, and is refused alike.
+            if not create and isinstance(exc, StorageError) and "unable to open" in str(exc):
+                raise NotAQueueDatabaseError(f"no job queue at {self._db.display}") from None
             raise
         s = schema(self._db.prefix)
         self._table: Table = s.connections

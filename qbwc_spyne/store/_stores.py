@@ -8,7 +8,9 @@ store is the only place it lives.
 Strategy: the HCP responses the first sendRequestXML brings (host, company
 and preferences: tens of KB) are most of a session's size and do not change
 after, so each store keeps them apart from the rest and writes them only
-when they change; a call's save writes the small rest.
+when they change; a call's save writes the small rest. What it last loaded
+or saved of each session object is the store's own record
+(:class:`StoredHCP`), not a field of the session.
 
 Each operation is one statement, its own transaction: a call loads its
 session (SELECT) and saves it (UPDATE); authenticate saves a new one with
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, Executable, Table, text
@@ -28,12 +31,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
+from .._deprecation import moved
 from ..exceptions import NotAQueueDatabaseError, StorageError
-from ..protocol._session import HCP_FIELDS, Session, hcp_changed, hcp_of, hcp_stored
+from ..protocol._session import HCP_FIELDS, Session, hcp_of
 from ._migrations import open_schema, schema
 from ._sql import Database
 
-__all__ = ["MemorySessionStore", "SQLSessionStore", "SQLiteSessionStore"]
+__all__ = ["MemorySessionStore", "SQLSessionStore", "StoredHCP"]
+
+#: ``SQLiteSessionStore`` is :class:`SQLSessionStore`, which takes a path too.
+__getattr__ = moved(__name__, {"SQLiteSessionStore": "qbwc_spyne.store._stores:SQLSessionStore"})
+
+_HCP = tuple[str, str, str]
 
 
 class MemorySessionStore:
@@ -99,6 +108,53 @@ def _unpacked(saved: tuple[str, tuple[str, str, str], float]) -> Session:
     return session
 
 
+class StoredHCP:
+    """The HCP responses each session object had when its store last loaded or saved it.
+
+    What tells a store that a call's save may leave the HCP responses as they
+    are (see the module's notes). It is the store's to know, not the
+    session's: a session carries its value only. The map is keyed by the
+    session *object*, as the question is "did this object change since I gave
+    it out": by ``id()``, since a :class:`Session` (a dataclass compared by
+    value) is unhashable, with a weak reference whose callback drops the
+    entry when the object goes, before its id can be another object's. So
+    the map holds only the sessions of calls in progress.
+
+    The comparison is cheap: strings loaded and not replaced are the same objects.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[weakref.ref[Session], _HCP]] = {}
+
+    def changed(self, session: Session) -> _HCP | None:
+        """The session's HCP responses if the store has not seen them on this object, else None."""
+        current = hcp_of(session)
+        entry = self._held.get(id(session))
+        if entry is not None and entry[0]() is session and entry[1] == current:
+            return None
+        return current
+
+    def stored(self, session: Session, hcp: _HCP) -> None:
+        """Record that the store holds ``hcp`` as this session object's HCP responses."""
+        key = id(session)
+        held = self._held
+
+        def drop(ref: weakref.ref[Session]) -> None:
+            # Called as the session is freed: its id is not yet anyone else's.
+            entry = held.get(key)
+            if entry is not None and entry[0] is ref:
+                held.pop(key, None)
+
+        held[key] = (weakref.ref(session, drop), hcp)
+
+    def forget(self, session: Session) -> None:
+        """Forget what the store holds for this session: its next save writes them again."""
+        self._held.pop(id(session), None)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
 class SQLSessionStore:
     """Sessions in a SQL database (SQLite or PostgreSQL), shared by every host that opens it.
 
@@ -107,6 +163,8 @@ class SQLSessionStore:
             ``postgresql+psycopg://user:password@host/db``), a path to a
             SQLite file, or a SQLAlchemy engine.
         prefix: prepended to the name of each table (``qbwc_sessions``...).
+        create: create the tables in an empty database (the default). With
+            False, a database without them is refused and nothing is written.
         upgrade: upgrade tables of an older release in place. Without it
             such tables are refused with the command that upgrades them.
         timeout: seconds a SQLite write waits for another process's lock;
@@ -121,6 +179,11 @@ class SQLSessionStore:
             each method raises it too when the database fails.
 
     .. versionadded:: 0.2.0
+
+    .. versionchanged:: Unreleased
+       ``create`` added: every store and queue takes the same parameters.
+       It replaces ``SQLiteSessionStore``, which is now a deprecated alias
+       of this class.
     """
 
     def __init__(
@@ -128,14 +191,19 @@ class SQLSessionStore:
         target: str | os.PathLike[str] | Engine | URL,
         *,
         prefix: str = "qbwc_",
+        create: bool = True,
         upgrade: bool = False,
         timeout: float = 10.0,
         pool_size: int = 5,
     ) -> None:
-        self._db = Database(target, prefix=prefix, timeout=timeout, pool_size=pool_size)
+        self._db = Database(
+            target, prefix=prefix, timeout=timeout, create=create, pool_size=pool_size
+        )
         self.path = self._db.display
+        #: What this store last loaded or saved of each session object's HCP responses.
+        self._stored = StoredHCP()
         try:
-            open_schema(self._db, create=True, upgrade=upgrade, need="sessions")
+            open_schema(self._db, create=create, upgrade=upgrade, need="sessions")
         except NotAQueueDatabaseError as exc:
             self._db.close()
             raise StorageError(f"session store {self.path}: {exc}") from None
@@ -169,11 +237,11 @@ class SQLSessionStore:
 
     def get(self, ticket: str) -> Session | None:
         rows, _ = self._run(self._get, {"ticket": ticket})
-        return _loaded(rows[0]) if rows else None
+        return self._loaded(rows[0]) if rows else None
 
     def put(self, session: Session) -> None:
         values = _row(session)
-        changed = hcp_changed(session)
+        changed = self._stored.changed(session)
         if changed is None and self._run(self._update, values)[1]:
             return
         # New, with new HCP responses, or gone since it was loaded (deleted
@@ -181,7 +249,7 @@ class SQLSessionStore:
         hcp = hcp_of(session) if changed is None else changed
         values["hcp"] = json.dumps(hcp) if any(hcp) else None
         self._run(self._put, values)
-        hcp_stored(session, hcp)
+        self._stored.stored(session, hcp)
 
     def add(self, session: Session) -> bool:
         """Save a new session, unless one has its ticket, in one statement.
@@ -199,7 +267,7 @@ class SQLSessionStore:
         values = {**_row(session), "hcp": json.dumps(hcp) if any(hcp) else None}
         if not self._run(self._add, values)[0]:
             return False
-        hcp_stored(session, hcp)
+        self._stored.stored(session, hcp)
         return True
 
     def take(self, ticket: str) -> Session | None:
@@ -215,7 +283,7 @@ class SQLSessionStore:
             StorageError: the database failed.
         """
         rows, _ = self._run(self._take, {"ticket": ticket})
-        return _loaded(rows[0]) if rows else None
+        return self._loaded(rows[0]) if rows else None
 
     def delete(self, ticket: str) -> None:
         self._run(self._delete, {"ticket": ticket})
@@ -227,6 +295,19 @@ class SQLSessionStore:
         """Close this process's connections; the next call opens them again."""
         self._db.close()
 
+    def _loaded(self, row: Any) -> Session:
+        """A session from its row (``session`` and ``hcp`` columns)."""
+        values = json.loads(row["session"])
+        saved = row["hcp"]
+        if saved is not None:
+            values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
+        session = Session.from_dict(values)
+        if saved is not None or HCP_FIELDS[0] not in values:
+            self._stored.stored(session, hcp_of(session))
+        # else a row of schema version 3, the HCP responses inside the JSON:
+        # the next save moves them to their column.
+        return session
+
 
 def _row(session: Session) -> dict[str, Any]:
     """The columns of a session's row but its HCP responses."""
@@ -235,20 +316,6 @@ def _row(session: Session) -> dict[str, Any]:
         "last_seen": session.last_seen,
         "session": json.dumps(session.to_dict(hcp=False)),
     }
-
-
-def _loaded(row: Any) -> Session:
-    """A session from its row (``session`` and ``hcp`` columns)."""
-    values = json.loads(row["session"])
-    saved = row["hcp"]
-    if saved is not None:
-        values.update(zip(HCP_FIELDS, json.loads(saved), strict=True))
-    session = Session.from_dict(values)
-    if saved is not None or HCP_FIELDS[0] not in values:
-        hcp_stored(session, hcp_of(session))
-    # else a row of schema version 3, the HCP responses inside the JSON:
-    # the next save moves them to their column.
-    return session
 
 
 def _insert(table: Table, *, postgresql: bool) -> Any:
@@ -270,33 +337,7 @@ def _upsert(table: Table, *, postgresql: bool) -> Executable:
     return upsert
 
 
-class SQLiteSessionStore(SQLSessionStore):
-    """Sessions in a SQLite file, shared by every process on one machine.
-
-    Args:
-        path: the database file; created with its tables when missing.
-        timeout: seconds a write waits for another process's lock.
-        upgrade: upgrade a file written by an earlier release in place.
-        prefix: prepended to each table's name.
-
-    Each method raises :class:`~qbwc_spyne.exceptions.StorageError` when
-    SQLite fails (a lock held past ``timeout``, a read-only or full disk).
-
-    .. versionchanged:: 0.2.0
-       A file of an earlier release is upgraded only with ``upgrade=True``.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        timeout: float = 10.0,
-        upgrade: bool = False,
-        prefix: str = "qbwc_",
-    ) -> None:
-        super().__init__(
-            URL.create("sqlite", database=os.fspath(path)),
-            prefix=prefix,
-            upgrade=upgrade,
-            timeout=timeout,
-        )
+# The package's front door still imports this name from here. Until it serves
+# the name itself (with its warning), this plain alias stands in front of
+# ``__getattr__``, which then warns for every other user of the old name.
+SQLiteSessionStore = SQLSessionStore

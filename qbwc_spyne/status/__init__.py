@@ -1,0 +1,66 @@
+"""What an operator sees: each connection's status, session transcripts, job history.
+
+Record every Web Connector call with a :class:`StatusRecorder` (an observer
+of the protocol core) into a :class:`StatusStore`, and read it back with
+:func:`connection_status`, the store's ``sessions()`` and ``session()``, or
+``qbwc-spyne status``::
+
+    from qbwc_spyne.status import SQLStatusStore, StatusRecorder
+
+    status = SQLStatusStore("sqlite:///qbwc.db")
+    app = make_wsgi_app(handler, observers=[StatusRecorder(status)])
+
+.. versionadded:: Unreleased
+
+.. versionchanged:: Unreleased
+   A package: the model in ``_model``, the recorder in ``_recorder``; the
+   stores stay in ``qbwc_spyne.store``. The names are the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..store._interfaces import JobEvent
+from ._model import (
+    ConnectionStatus,
+    SessionTranscript,
+    StatusStore,
+    TranscriptCall,
+    connection_status,
+)
+from ._recorder import StatusRecorder
+
+if TYPE_CHECKING:
+    from ..store._status import MemoryStatusStore, SQLStatusStore
+
+__all__ = [
+    "ConnectionStatus",
+    "JobEvent",
+    "MemoryStatusStore",
+    "SQLStatusStore",
+    "SessionTranscript",
+    "StatusRecorder",
+    "StatusStore",
+    "TranscriptCall",
+    "connection_status",
+]
+
+#: The stores, served on first use: their module imports this package's
+#: model, so importing it from here up front would be an import cycle
+#: (whichever of the two was imported first would see the other half made).
+_STORES = frozenset({"MemoryStatusStore", "SQLStatusStore"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _STORES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ..store import _status
+
+    value = getattr(_status, name)
+    globals()[name] = value  # found once; later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_STORES})
