@@ -29,7 +29,7 @@ from pathlib import Path
 
 from werkzeug.test import Client
 
-from qbwc_spyne import SQLiteJobQueue
+from qbwc_spyne import SQLJobQueue
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.status import SQLStatusStore
 from qbwc_spyne.store._status import StatusUpdate
@@ -39,9 +39,9 @@ TOKEN = "bench-token"
 STATES = ["done"] * 90 + ["pending"] * 6 + ["failed"] * 3 + ["unknown"]
 
 
-def fill(path: Path, users: int, jobs: int) -> tuple[SQLiteJobQueue, SQLStatusStore]:
+def fill(path: Path, users: int, jobs: int) -> tuple[SQLJobQueue, SQLStatusStore]:
     """The queue and the status store in ``path``: ``users`` status rows, ``jobs`` jobs."""
-    queue = SQLiteJobQueue(path)
+    queue = SQLJobQueue(path)
     status = SQLStatusStore(path)
     now = time.time()
     with closing(sqlite3.connect(path)) as conn, conn:

@@ -18,14 +18,9 @@ import time
 from pathlib import Path
 
 from bench.bench_server import NEEDS, TICKET, BenchHandler, WSGIApp, bodies, call
-from qbwc_spyne import (
-    MemorySessionStore,
-    Metrics,
-    QBWCServer,
-    Session,
-    SessionState,
-    SQLiteJobQueue,
-)
+from qbwc_spyne import MemorySessionStore, QBWCServer, Session, SQLJobQueue
+from qbwc_spyne.events import SessionState
+from qbwc_spyne.metrics import Metrics
 from qbwc_spyne.protocol._calls import Call
 
 #: The operations of a session with one request, in the order the Web Connector calls them.
@@ -68,7 +63,7 @@ def per_call(calls: int) -> list[tuple[str, float, float]]:
 def observer_alone(calls: int) -> tuple[float, float]:
     """Median microseconds of ``on_call``: a call naming no job; one naming a done job."""
     with tempfile.TemporaryDirectory() as folder:
-        queue = SQLiteJobQueue(Path(folder) / "jobs.db")
+        queue = SQLJobQueue(Path(folder) / "jobs.db")
         try:
             job = queue.enqueue(user="u", kind="k", now=1.0)
             queue.claim(user="u", company_file="", ticket="t", now=2.0, lease=60.0)

@@ -34,11 +34,11 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     QueueHandler,
-    SQLiteJobQueue,
-    cancel_job,
+    SQLJobQueue,
     make_wsgi_app,
     qbxml,
 )
+from qbwc_spyne.jobs import cancel_job
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
 
@@ -92,7 +92,7 @@ def sync(customers: int, page: int) -> dict[str, float]:
 def cancel_with_history(history: int) -> float:
     """Seconds to cancel one job, blocking its dependant, beside ``history`` finished jobs."""
     with tempfile.TemporaryDirectory() as folder:
-        queue = SQLiteJobQueue(Path(folder) / "jobs.db")
+        queue = SQLJobQueue(Path(folder) / "jobs.db")
         # The history goes in with one statement (enqueue would take a while
         # and is not what is measured); the rows are what enqueue writes.
         conn = sqlite3.connect(Path(folder) / "jobs.db", isolation_level=None)

@@ -46,13 +46,14 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from bench.common import customer_page, in_fresh_processes, memory
-from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, Session, SessionState
+from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, Session
 from qbwc_spyne.events import (
     AuthenticateEvent,
     ConnectionErrorEvent,
     InteractiveDoneEvent,
     ReceiveResponseEvent,
     SendRequestEvent,
+    SessionState,
 )
 from qbwc_spyne.server._service import NAMESPACE, QBWebConnectorSvc
 
@@ -361,7 +362,7 @@ def per_call(calls: int) -> tuple[list[tuple[str, float, float, float, float | N
 # the only thing that function does.
 _AREAS = [
     ("/spyne/", "", "spyne (context, events, dispatch, WSGI)"),
-    ("/qbwc_spyne/server/_server", "_parse_envelope", "lxml parsing the envelope"),
+    ("/qbwc_spyne/server/_soap", "_parse_envelope", "lxml parsing the envelope"),
     ("/qbwc_spyne/server/_wire", "", "compiled reader and writer"),
     ("/qbwc_spyne/server/", "", "server adapter (checks, WSGI, protocol hooks)"),
     ("/qbwc_spyne/_xml", "", "server adapter (checks, WSGI, protocol hooks)"),

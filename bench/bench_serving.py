@@ -15,11 +15,11 @@ Side by side in one run, the order rotated each round, the median of
 ``--rounds`` rounds:
 
 1. Under gunicorn, gthread workers with keep-alive: qbwc_spyne on
-   ``MemorySessionStore`` and on ``SQLiteSessionStore``; bare spyne (the
+   ``MemorySessionStore`` and on ``SQLSessionStore``; bare spyne (the
    same generated service over a core that returns constants: the
    framework's floor); qbwc-kit 0.1.3 (hand-written SOAP), when installed
    (``pip install -e '.[bench]'``).
-2. qbwc_spyne on ``SQLiteSessionStore`` (what several workers share) under
+2. qbwc_spyne on ``SQLSessionStore`` (what several workers share) under
    gunicorn's sync worker (no keep-alive: a TCP connection per call) with
    2 and 5 workers, gthread, and granian's WSGI interface when installed
    (there also on the memory store, and the floor and the peer); the
@@ -118,7 +118,7 @@ def setups(include: str) -> list[Setup]:
     kit = importlib.util.find_spec("qbwc_kit") is not None
     found = [
         Setup("qbwc_spyne, MemorySessionStore", "qbwc_memory", "gthread", (1,)),
-        Setup("qbwc_spyne, SQLiteSessionStore", "qbwc_sqlite", "gthread", (1, 2)),
+        Setup("qbwc_spyne, SQLSessionStore", "qbwc_sqlite", "gthread", (1, 2)),
         Setup("bare spyne: constants (floor)", "bare_spyne", "gthread", (1,)),
     ]
     if kit:
@@ -433,7 +433,7 @@ PROFILED = {
 # cProfile does not see lxml's own functions (Cython), so the few functions
 # that do nothing but call lxml are counted as lxml.
 _AREAS = [
-    ("/qbwc_spyne/server/_server.py", "_parse_envelope", "lxml: parse, tree, serialize"),
+    ("/qbwc_spyne/server/_soap.py", "_parse_envelope", "lxml: parse, tree, serialize"),
     ("/qbwc_spyne/_xml.py", "parse_qbxml", "lxml: parse, tree, serialize"),
     ("/qbwc_spyne/_xml.py", "split_hcp_response", "lxml: parse, tree, serialize"),
     ("/spyne/protocol/soap/soap11.py", "_parse_xml_string", "lxml: parse, tree, serialize"),
@@ -443,7 +443,7 @@ _AREAS = [
     ("/spyne/server/http.py", "", "spyne: WSGI and HTTP plumbing"),
     ("/spyne/", "", "spyne: context, events, dispatch, faults"),
     ("/qbwc_spyne/store/", "", "qbwc_spyne: session store"),
-    ("/qbwc_spyne/server/_wire.py", "", "qbwc_spyne: compiled reader and writer"),
+    ("/qbwc_spyne/server/_wire", "", "qbwc_spyne: compiled reader and writer"),
     ("/qbwc_spyne/server/", "", "qbwc_spyne: server adapter (spyne hooks, checks)"),
     ("/qbwc_spyne/", "", "qbwc_spyne: protocol core, events, qbXML"),
     ("/bench/serving_apps.py", "", "the bench's handler"),

@@ -35,8 +35,8 @@ from qbwc_spyne import (
     JobState,
     QueueHandler,
     Session,
-    SQLiteSessionStore,
     SQLJobQueue,
+    SQLSessionStore,
     make_wsgi_app,
     qbxml,
 )
@@ -122,7 +122,7 @@ def update_ms_per_call(folder: Path, jobs: int, record: bool) -> float:
         handler.enqueue("add_customer", user="shop", payload={"name": f"Customer {n}"})
     status = SQLStatusStore(f"sqlite:///{path}")
     observers = [StatusRecorder(status)] if record else []
-    app = make_wsgi_app(handler, store=SQLiteSessionStore(path), observers=observers)
+    app = make_wsgi_app(handler, store=SQLSessionStore(path), observers=observers)
     connector = WebConnector(
         app, user="shop", password="pw", quickbooks=FakeQuickBooks(strict=False)
     )

@@ -33,22 +33,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from qbwc_spyne import (
-    Job,
-    JobState,
-    Session,
-    SessionState,
-    SQLiteJobQueue,
-    SQLiteSessionStore,
-    SQLJobQueue,
-    SQLSessionStore,
-)
+from qbwc_spyne import Job, JobState, Session, SQLJobQueue, SQLSessionStore
+from qbwc_spyne.events import SessionState
 
 # -- the previous release's statements (the floor) ------------------------------------------
 
 
 class OldSessionStore:
-    """The previous release's SQLiteSessionStore: one sqlite3 connection behind a lock."""
+    """The previous release's SQLSessionStore: one sqlite3 connection behind a lock."""
 
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -142,7 +134,7 @@ class RewritingStore(SQLSessionStore):
     """The previous release's saves: the HCP responses written again with every call."""
 
     def put(self, session: Session) -> None:
-        session._stored_hcp = None  # forget that the store holds them
+        self._stored.forget(session)  # forget that the store holds them
         super().put(session)
 
 
@@ -269,8 +261,8 @@ def main() -> None:
     try:
         figures: dict[str, list[float]] = {}
         for run in range(args.repeat):  # interleaved, so both sides see the same machine
-            new_store = SQLiteSessionStore(folder / f"s-new{run}.db")
-            SQLiteSessionStore(folder / f"s-old{run}.db").close()  # the same table
+            new_store = SQLSessionStore(folder / f"s-new{run}.db")
+            SQLSessionStore(folder / f"s-old{run}.db").close()  # the same table
             old_store = OldSessionStore(folder / f"s-old{run}.db")
             figures.setdefault("session old", []).append(
                 sessions_per_second(old_store, args.sessions)
@@ -283,7 +275,7 @@ def main() -> None:
                     calls_per_second(make(folder / f"h-{side}{run}.db"), args.sessions, pad)
                 )
             for side in ("old", "new"):
-                queue = SQLiteJobQueue(folder / f"q-{side}{run}.db")
+                queue = SQLJobQueue(folder / f"q-{side}{run}.db")
                 fill(queue, args.jobs)
                 if side == "old":
                     # The previous release's layout: without the index of waiting jobs.

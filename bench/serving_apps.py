@@ -6,7 +6,7 @@ the bench itself, so that each server process builds only its own app:
 - ``qbwc_memory``, ``qbwc_sqlite``: qbwc_spyne with a handler that does
   what a real one must at least do (a request per sendRequestXML, the
   progress in the session's data), on ``MemorySessionStore`` or on
-  ``SQLiteSessionStore`` at ``BENCH_SQLITE``;
+  ``SQLSessionStore`` at ``BENCH_SQLITE``;
 - ``bare_spyne``: the same generated spyne service over a core that returns
   constants (the framework's own cost: the floor);
 - ``qbwc_kit``: qbwc-kit's ``QBWCService`` with five one-request tasks,
@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from qbwc_spyne import MemorySessionStore, QBWCHandler, SQLiteSessionStore, make_wsgi_app
+from qbwc_spyne import MemorySessionStore, QBWCHandler, SQLSessionStore, make_wsgi_app
 from qbwc_spyne.events import AuthenticateEvent, ReceiveResponseEvent, SendRequestEvent
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -104,7 +104,7 @@ def make(name: str) -> WSGIApp:
     if name == "qbwc_memory":
         return make_wsgi_app(BenchHandler(), store=MemorySessionStore())
     if name == "qbwc_sqlite":
-        return make_wsgi_app(BenchHandler(), store=SQLiteSessionStore(os.environ["BENCH_SQLITE"]))
+        return make_wsgi_app(BenchHandler(), store=SQLSessionStore(os.environ["BENCH_SQLITE"]))
     if name == "bare_spyne":
         from bench.bench_server import bare_spyne
 

@@ -33,13 +33,13 @@ from pathlib import Path
 from qbwc_spyne import (
     JobContext,
     JobKind,
-    QBWCServer,
     QueueHandler,
-    SQLiteJobQueue,
-    SQLiteSessionStore,
+    SQLJobQueue,
+    SQLSessionStore,
     make_wsgi_app,
     qbxml,
 )
+from qbwc_spyne.app import WebConnectorApp
 from qbwc_spyne.auth import PasswordCheck, hash_password
 from qbwc_spyne.events import CloseConnectionEvent, ServerVersionEvent
 
@@ -174,7 +174,7 @@ def make_handler(directory: str | os.PathLike[str]) -> DemoHandler:
     folder.mkdir(parents=True, exist_ok=True)
     mirror = Mirror(folder / "mirror.db")
     handler = DemoHandler(
-        SQLiteJobQueue(folder / "jobs.db"),
+        SQLJobQueue(folder / "jobs.db"),
         passwords=PasswordCheck({USER: hash_password(PASSWORD)}),
         kinds=[MirrorCustomers(mirror), AddInvoice(mirror)],
     )
@@ -194,11 +194,11 @@ def make_handler(directory: str | os.PathLike[str]) -> DemoHandler:
 
 def make_app(
     directory: str | os.PathLike[str] | None = None, public_url: str | None = None
-) -> QBWCServer:
+) -> WebConnectorApp:
     """The demo's WSGI app; ``directory`` defaults to $QBWC_DEMO_DATA, else ``demo-data``."""
     folder = Path(directory or os.environ.get("QBWC_DEMO_DATA", "demo-data"))
     return make_wsgi_app(
         make_handler(folder),
-        store=SQLiteSessionStore(folder / "sessions.db"),
+        store=SQLSessionStore(folder / "sessions.db"),
         public_url=public_url,
     )

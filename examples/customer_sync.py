@@ -15,7 +15,7 @@ import os
 
 from lxml import etree
 
-from qbwc_spyne import QBWCHandler, SQLiteSessionStore, make_wsgi_app
+from qbwc_spyne import QBWCHandler, SQLSessionStore, make_wsgi_app
 from qbwc_spyne.events import (
     AuthenticateEvent,
     CloseConnectionEvent,
@@ -76,7 +76,7 @@ class CustomerSync(QBWCHandler):
 store_path = os.environ.get("QBWC_SESSIONS")
 app = make_wsgi_app(
     CustomerSync(),
-    store=SQLiteSessionStore(store_path) if store_path else None,
+    store=SQLSessionStore(store_path) if store_path else None,
     public_url=os.environ.get("QBWC_PUBLIC_URL"),
 )
 

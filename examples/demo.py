@@ -25,7 +25,7 @@ from typing import TextIO
 from werkzeug.serving import make_server
 
 from examples.customer_mirror import PASSWORD, USER, make_app
-from qbwc_spyne import SQLiteJobQueue
+from qbwc_spyne import SQLJobQueue
 from qbwc_spyne.qwc import QWCFile, stable_file_id, stable_owner_id
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
@@ -93,7 +93,7 @@ def run(
         invoice = db.execute("SELECT txn_id, subtotal FROM invoices").fetchone()
     expected = set(quickbooks.records["Customer"])
     pages = sum("CustomerQueryRq" in r for r in result.requests)
-    jobs = SQLiteJobQueue(folder / "jobs.db").jobs()
+    jobs = SQLJobQueue(folder / "jobs.db").jobs()
     txn_ok = invoice is not None and invoice[0] in quickbooks.records["Invoice"]
     demo_qwc().write(qwc_path, overwrite=True)
 

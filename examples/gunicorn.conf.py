@@ -8,7 +8,7 @@ Use it with::
 The settings (gthread workers, keep-alive, timeout, and the library's log
 lines, as JSON with ``QBWC_LOG_FORMAT=json``) are ``qbwc_spyne.gunicorn``'s,
 which an installed package serves as ``gunicorn -c python:qbwc_spyne.gunicorn``.
-Several workers need a shared session store (``SQLiteSessionStore``); the
+Several workers need a shared session store (``SQLSessionStore``); the
 example reads its path from QBWC_SESSIONS.
 """
 

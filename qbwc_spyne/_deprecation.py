@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["moved", "module_moved", "warn_once"]
+__all__ = ["module_moved", "moved", "warn_once"]
 
 #: The old names already warned about in this process ("module.Name").
 warned: set[str] = set()
@@ -31,20 +31,26 @@ def warn_once(old: str, new: str, *, stacklevel: int = 3) -> None:
     )
 
 
-def moved(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` serving old names: each maps to ``"new.module:Name"``."""
+def moved(module: str, names: Mapping[str, str | tuple[str, str]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` serving old names.
 
-    def __getattr__(name: str) -> Any:
+    Each maps to ``"new.module:Name"``, or to ``("new.module:Name", advice)``
+    when the warning should say something else than the new place (a name
+    that became private has none to give).
+    """
+
+    def module_getattr(name: str) -> Any:
         try:
             target = names[name]
         except KeyError:
             raise AttributeError(f"module {module!r} has no attribute {name!r}") from None
+        target, advice = target if isinstance(target, tuple) else (target, "")
         where, _, attribute = target.partition(":")
         value = getattr(importlib.import_module(where), attribute)
-        warn_once(f"{module}.{name}", f"{where}.{attribute}")
+        warn_once(f"{module}.{name}", advice or f"{where}.{attribute}")
         return value
 
-    return __getattr__
+    return module_getattr
 
 
 def module_moved(old: str, new: str) -> None:

@@ -39,19 +39,19 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from .exceptions import ConfigurationError
 from .protocol._calls import CallObserver
 from .protocol._handler import QBWCHandler
+from .protocol._ports import SessionStore
 from .queue._handler import QueueHandler
 from .queue._live import LiveClient
-from .server._app import make_wsgi_app
+from .queue._ports import JobQueue
+from .server._app import WebConnectorApp, make_wsgi_app
 from .status import MemoryStatusStore, SQLStatusStore, StatusRecorder, StatusStore
-from .store._interfaces import JobQueue, SessionStore
 from .store._queue import MemoryJobQueue, SQLJobQueue
 
 if TYPE_CHECKING:
     from .dashboard import Dashboard
     from .server._metrics import Metrics
-    from .server._server import QBWCServer
 
-__all__ = ["App", "make_app"]
+__all__ = ["App", "WebConnectorApp", "make_app"]
 
 #: Where :func:`make_app` mounts the dashboard.
 DASHBOARD_PATH = "/dashboard"
@@ -81,7 +81,7 @@ class App:
 
     def __init__(
         self,
-        endpoint: QBWCServer,
+        endpoint: WebConnectorApp,
         *,
         status: StatusStore | None = None,
         recorder: StatusRecorder | None = None,

@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
+from . import _deprecation
 from .codes import Explanation, Kind, catalogue, describe, explain
 
 __all__ = ["Explanation", "Kind", "catalogue", "describe", "explain"]
 
-# Not warning yet: modules of the package itself still import this name, and
-# the package must import without a DeprecationWarning. Once none does, the
-# module warns its importer (with `from . import _deprecation` above):
-# _deprecation.module_moved("qbwc_spyne.errors", "qbwc_spyne.codes")
+_deprecation.module_moved(__name__, "qbwc_spyne.codes")

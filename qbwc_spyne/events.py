@@ -6,7 +6,8 @@ defaults follow the event parameters of the QBWCServer reference class; the
 table in the README says what each settable field does on the wire.
 
 Events tied to a session also carry ``session``, the
-:class:`~qbwc_spyne.Session` with the handler's own ``data``.
+:class:`~qbwc_spyne.Session` with the handler's own ``data``; its ``state``
+is a :class:`SessionState`, and both are here too.
 
 This is the public home of the events; they are defined beside the protocol
 core that makes them (``qbwc_spyne.protocol._events``), which must not
@@ -30,6 +31,7 @@ from .protocol._events import (
     SendRequestEvent,
     ServerVersionEvent,
 )
+from .protocol._session import Session, SessionState
 
 __all__ = [
     "AuthenticateEvent",
@@ -45,4 +47,6 @@ __all__ = [
     "ReceiveResponseEvent",
     "SendRequestEvent",
     "ServerVersionEvent",
+    "Session",
+    "SessionState",
 ]

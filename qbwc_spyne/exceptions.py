@@ -29,8 +29,7 @@ The tree, split by who is at fault::
     └── LiveError             a live request got no answer from QuickBooks
         ├── LiveTimeout       none came in time (says whether it was ever sent)
         ├── QuickBooksOffline the user's Web Connector or QuickBooks is not there
-        ├── LiveRequestFailed it ended without an answer (refused, expired, cancelled)
-        └── LiveExpired       a session found it after its caller stopped waiting
+        └── LiveRequestFailed it ended without an answer (refused, expired, cancelled)
 
 The errors the application causes through a plain bad value (``JobError``
 and its subclasses, ``XMLError``, ``QBXMLBuildError`` and ``SchemaError``,
@@ -40,7 +39,8 @@ written before they existed keeps working.
 The fake QuickBooks' own exceptions (``CompanyDataError``,
 ``QuickBooksUnavailable``, ``InvalidAnswerError``) live in
 :mod:`qbwc_spyne.testing`, below ``QBWCError`` as before; their old names
-here still import, deprecated.
+here still import, deprecated, as does ``LiveExpired``, which became the
+job queue's own control flow (a ``LiveError``, seen only by ``on_error``).
 
 Outcomes the protocol itself defines ("nvu", "none", a negative percentage)
 are return values, never exceptions. None of these exceptions reaches the
@@ -65,7 +65,6 @@ __all__ = [
     "JobStateError",
     "KeyConflictError",
     "LiveError",
-    "LiveExpired",
     "LiveRequestFailed",
     "LiveTimeout",
     "NotAQueueDatabaseError",
@@ -212,7 +211,7 @@ class QWCFileExistsError(QWCError, FileExistsError):
 class QBWCServerError(QBWCError):
     """An error numbered as the QBWCServer reference class numbers its errors.
 
-    ``qbwc_spyne.server_errors`` holds the reference class's table (code and
+    ``qbwc_spyne.reference`` holds the reference class's table (code and
     message) and maps QuickBooks statuses and hresults onto it.
 
     Args:
@@ -387,35 +386,17 @@ class LiveRequestFailed(LiveError):
         self.code = code
 
 
-# LiveExpired is the queue's control flow, which no caller ever sees: it moves
-# into the queue as a private class. Until the queue defines its own, the
-# class stays here; then it goes, and _MOVED gains
-#     "LiveExpired": "qbwc_spyne.queue._live:_LiveExpired",
-# (out of __all__ too) so code that named it keeps working, with a warning.
-class LiveExpired(LiveError):
-    """A session took a live request after its caller stopped waiting: it is not sent.
-
-    Raised while the session builds the request; the queue handler fails
-    the job as ``expired`` and hands this to its ``on_error`` hook. The
-    caller never sees it: it already had its ``LiveTimeout``.
-
-    Attributes:
-        deadline: when the caller stopped waiting (seconds since the epoch).
-
-    .. versionadded:: Unreleased
-    """
-
-    def __init__(self, message: str, *, user: str, job_id: int, deadline: float) -> None:
-        super().__init__(message, user=user, job_id=job_id)
-        self.deadline = deadline
-
-
 # Old names: each still gives the same class, with one DeprecationWarning. The
 # testing kit is imported only when one is asked for, as it needs zeep.
-_MOVED = {
+_MOVED: dict[str, str | tuple[str, str]] = {
     "CompanyDataError": "qbwc_spyne.testing:CompanyDataError",
     "InvalidAnswerError": "qbwc_spyne.testing:InvalidAnswerError",
     "QuickBooksUnavailable": "qbwc_spyne.testing:QuickBooksUnavailable",
+    # The queue's control flow, which no caller sees: private to the queue now.
+    "LiveExpired": (
+        "qbwc_spyne.queue._live:LiveExpired",
+        "qbwc_spyne.exceptions.LiveError, its base (the class is internal to the queue)",
+    ),
 }
 
 __getattr__ = _deprecation.moved(__name__, _MOVED)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from . import _deprecation
 from .server._reference_errors import (
     ERRORS,
     HRESULT_CODES,
@@ -31,3 +32,5 @@ __all__ = [
     "for_status",
     "message",
 ]
+
+_deprecation.module_moved(__name__, "qbwc_spyne.reference")

@@ -12,7 +12,6 @@ from qbwc_spyne import (
     QBWCHandler,
     QBWCServer,
     QueueHandler,
-    SQLiteSessionStore,
     SQLSessionStore,
 )
 from qbwc_spyne.protocol._core import Core
@@ -105,7 +104,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
     if request.param == "memory":
         yield MemorySessionStore()
     elif request.param == "sqlite":
-        yield SQLiteSessionStore(tmp_path / "sessions.db")
+        yield SQLSessionStore(tmp_path / "sessions.db")
     else:
         postgres = request.getfixturevalue("postgres")
         store = SQLSessionStore(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))

@@ -250,3 +250,28 @@ class AddInvoice(JobKind):
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
         pass
+
+
+#: The package's public modules: what an application may import (``examples/`` does only these).
+PUBLIC_MODULES = (
+    "qbwc_spyne",
+    "qbwc_spyne.app",
+    "qbwc_spyne.auth",
+    "qbwc_spyne.codes",
+    "qbwc_spyne.dashboard",
+    "qbwc_spyne.events",
+    "qbwc_spyne.exceptions",
+    "qbwc_spyne.gunicorn",
+    "qbwc_spyne.jobs",
+    "qbwc_spyne.live",
+    "qbwc_spyne.log",
+    "qbwc_spyne.metrics",
+    "qbwc_spyne.qbxml",
+    "qbwc_spyne.qwc",
+    "qbwc_spyne.reference",
+    "qbwc_spyne.status",
+    "qbwc_spyne.stores",
+    "qbwc_spyne.testing",
+)
+#: Modules that moved, kept importable with a DeprecationWarning.
+DEPRECATED_MODULES = ("qbwc_spyne.errors", "qbwc_spyne.server_errors")

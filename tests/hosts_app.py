@@ -15,13 +15,13 @@ from qbwc_spyne import (
     Job,
     JobContext,
     JobKind,
-    QBWCServer,
     QueueHandler,
     SQLJobQueue,
     SQLSessionStore,
     make_wsgi_app,
     qbxml,
 )
+from qbwc_spyne.app import WebConnectorApp
 
 
 class AddCustomer(JobKind):
@@ -75,6 +75,6 @@ def make_handler() -> QueueHandler:
     )
 
 
-def make_app() -> QBWCServer:
+def make_app() -> WebConnectorApp:
     url, prefix = os.environ["QBWC_TEST_DB"], os.environ["QBWC_TEST_PREFIX"]
     return make_wsgi_app(make_handler(), store=SQLSessionStore(url, prefix=prefix, pool_size=4))

@@ -38,13 +38,7 @@ from examples.customer_mirror import (
     MirrorCustomers,
 )
 from examples.demo import COMPANY
-from qbwc_spyne import (
-    SQLiteJobQueue,
-    SQLiteSessionStore,
-    SQLJobQueue,
-    SQLSessionStore,
-    make_wsgi_app,
-)
+from qbwc_spyne import SQLJobQueue, SQLSessionStore, make_wsgi_app
 from qbwc_spyne.auth import PasswordCheck, hash_password
 from qbwc_spyne.status import SQLStatusStore, StatusRecorder
 from qbwc_spyne.store import _sql
@@ -169,8 +163,8 @@ def sqlite_backend(folder: Path, trace: SQLiteTrace) -> Backend:
     """The demo's files: sessions.db, and jobs.db for the queue and the status."""
     folder.mkdir(parents=True, exist_ok=True)
     return Backend(
-        session_store=lambda: SQLiteSessionStore(folder / "sessions.db"),
-        job_queue=lambda: SQLiteJobQueue(folder / "jobs.db"),
+        session_store=lambda: SQLSessionStore(folder / "sessions.db"),
+        job_queue=lambda: SQLJobQueue(folder / "jobs.db"),
         status_store=lambda: SQLStatusStore(folder / "jobs.db"),
         trace=trace,
     )

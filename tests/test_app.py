@@ -11,9 +11,10 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from qbwc_spyne import MemoryJobQueue, Metrics, QueueHandler, SQLJobQueue
+from qbwc_spyne import MemoryJobQueue, QueueHandler, SQLJobQueue
 from qbwc_spyne.app import App, make_app
 from qbwc_spyne.exceptions import ConfigurationError, QuickBooksOffline
+from qbwc_spyne.metrics import Metrics
 from qbwc_spyne.status import MemoryStatusStore, SQLStatusStore, StatusRecorder
 from qbwc_spyne.testing import WebConnector
 
@@ -107,12 +108,14 @@ class TestParts:
     def test_the_recorder_records_the_calls(self):
         app = make_app(queue_handler(MemoryJobQueue()), dashboard=True, dashboard_token=TOKEN)
         update(app)
+        assert app.status is not None
         (row,) = app.status.statuses(user="shop")
         assert row.last_seen is not None and row.last_success is not None
 
     def test_a_user_never_seen_is_offline_at_once(self):
         """The live client reads the recorded status: no wait for its whole timeout."""
         app = make_app(queue_handler(MemoryJobQueue()), dashboard=True, dashboard_token=TOKEN)
+        assert app.live is not None
         with pytest.raises(QuickBooksOffline) as caught:
             app.live.health("nobody", timeout=5)
         assert caught.value.reason == "never seen" and app.live.queue.jobs() == []
@@ -120,6 +123,7 @@ class TestParts:
     def test_live_requests_are_counted_in_the_metrics(self):
         metrics = Metrics()
         app = make_app(queue_handler(MemoryJobQueue()), metrics=metrics)
+        assert app.live is not None and app.live.observe is not None
         app.live.observe(0.25, "offline")
         count = metrics.registry.get_sample_value(
             "qbwc_live_request_duration_seconds_count", {"outcome": "offline"}
@@ -149,7 +153,8 @@ class TestParts:
         )
         recorders = [o for o in app.endpoint.core.observers if isinstance(o, StatusRecorder)]
         assert recorders == [recorder] and app.recorder is recorder
-        assert app.status is recorder.store and app.live.status_store is recorder.store
+        assert app.status is recorder.store
+        assert app.live is not None and app.live.status_store is recorder.store
 
     def test_a_plain_handler_has_an_endpoint_and_metrics_but_no_live_client(self):
         app = make_app(RecordingHandler(), metrics=Metrics())

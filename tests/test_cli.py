@@ -285,10 +285,10 @@ def test_demo_from_an_installed_package_says_it_runs_from_a_checkout(tmp_path):
 
 def test_jobs_commands_over_a_sqlite_queue(tmp_path):
     """jobs list/show/retry/cancel read and steer the queue; mistakes are one line."""
-    from qbwc_spyne import JobState, SQLiteJobQueue
+    from qbwc_spyne import JobState, SQLJobQueue
 
     db = tmp_path / "jobs.db"
-    queue = SQLiteJobQueue(db)
+    queue = SQLJobQueue(db)
     first = queue.enqueue(user="shop", kind="add_customer", payload={"name": "A"})
     second = queue.enqueue(user="shop", kind="add_invoice", depends_on=[first.id])
     queue.close()
@@ -308,7 +308,7 @@ def test_jobs_commands_over_a_sqlite_queue(tmp_path):
     blocked = run("jobs", "list", "--db", str(db), "--state", "blocked").stdout
     assert "add_invoice" in blocked and "add_customer" not in blocked
     assert run("jobs", "retry", str(first.id), "--db", str(db)).returncode == 0
-    assert SQLiteJobQueue(db).get(second.id).state is JobState.PENDING  # type: ignore[union-attr]
+    assert SQLJobQueue(db).get(second.id).state is JobState.PENDING  # type: ignore[union-attr]
     assert_one_line_error(
         run("jobs", "retry", str(first.id), "--db", str(db)), "only failed, unknown"
     )
@@ -496,10 +496,10 @@ class TestJobs:
         return status, out, err
 
     def queue_file(self, tmp_path):
-        from qbwc_spyne import SQLiteJobQueue
+        from qbwc_spyne import SQLJobQueue
 
         db = tmp_path / "jobs.db"
-        queue = SQLiteJobQueue(db)
+        queue = SQLJobQueue(db)
         first = queue.enqueue(
             user="shop", kind="add_invoice", payload={"ref": "1042"}, key="1042", now=1.7e9
         )
@@ -698,9 +698,9 @@ def test_serve_dashboard_mounts_it_beside_the_endpoint(tmp_path):
 def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
     """An app that records status: its sessions appear on the served dashboard's pages."""
     (tmp_path / "recorded_app.py").write_text(
-        "from qbwc_spyne import QueueHandler, SQLiteJobQueue, make_wsgi_app\n"
+        "from qbwc_spyne import QueueHandler, SQLJobQueue, make_wsgi_app\n"
         "from qbwc_spyne.status import SQLStatusStore, StatusRecorder\n"
-        "queue = SQLiteJobQueue('jobs.db')\n"
+        "queue = SQLJobQueue('jobs.db')\n"
         "handler = QueueHandler(queue, passwords=lambda user, password: password == 'pw')\n"
         "app = make_wsgi_app(handler, observers=[StatusRecorder(SQLStatusStore('jobs.db'))])\n"
     )
@@ -720,10 +720,10 @@ def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
         assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
         import requests
 
-        from qbwc_spyne import SQLiteJobQueue
+        from qbwc_spyne import SQLJobQueue
         from qbwc_spyne.testing import WebConnector
 
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
         queue.close()
         result = WebConnector(url, user="shop", password="pw").update()

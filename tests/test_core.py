@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, QBWCHandler, SessionState, SQLiteSessionStore
-from qbwc_spyne.errors import explain
-from qbwc_spyne.events import AuthenticateEvent, ErrorCode
+from qbwc_spyne import MemorySessionStore, QBWCHandler, SQLSessionStore
+from qbwc_spyne.codes import explain
+from qbwc_spyne.events import AuthenticateEvent, ErrorCode, SessionState
 from qbwc_spyne.exceptions import ConfigurationError, StorageError
 from qbwc_spyne.protocol._core import (
     CLOSE_FAILED_MESSAGE,
@@ -757,7 +757,7 @@ class TestPurgeNeverRefusesALogin:
         """Another connection holds the write lock while the purge runs: the login goes on."""
         path = tmp_path / "sessions.db"
 
-        class LockedDuringPurge(SQLiteSessionStore):
+        class LockedDuringPurge(SQLSessionStore):
             def purge(self, idle_before):
                 other = sqlite3.connect(path, isolation_level=None)
                 other.execute("BEGIN IMMEDIATE")

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from qbwc_spyne import JobState, MemoryJobQueue, SQLiteJobQueue, SQLJobQueue
+from qbwc_spyne import JobState, MemoryJobQueue, SQLJobQueue
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.dashboard._app import SHOWN_CHARS, layout_xml
 from qbwc_spyne.exceptions import ConfigurationError
@@ -467,7 +467,7 @@ class TestJobs:
 
     def test_a_database_gone_is_503_not_a_traceback(self, tmp_path):
         """The queue's table vanished: the page says so with 503, and the log keeps why."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         browser = Client(make_dashboard_app(queue, password=PASSWORD))
         assert log_in(browser) == 303
         with sqlite_connect(tmp_path / "jobs.db") as conn:
@@ -614,7 +614,7 @@ def made_queue(request, tmp_path):
         return PlainQueue()
     made: SQLJobQueue
     if request.param == "file":
-        made = SQLiteJobQueue(tmp_path / "jobs.db")
+        made = SQLJobQueue(tmp_path / "jobs.db")
     else:
         postgres = request.getfixturevalue("postgres")
         made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
@@ -660,7 +660,7 @@ def sql_dashboard(request, tmp_path):
     """A dashboard over a job queue and a status store in a SQLite file and on PostgreSQL."""
     queue: SQLJobQueue
     if request.param == "file":
-        queue, status = SQLiteJobQueue(tmp_path / "d.db"), SQLStatusStore(tmp_path / "d.db")
+        queue, status = SQLJobQueue(tmp_path / "d.db"), SQLStatusStore(tmp_path / "d.db")
     else:
         postgres = request.getfixturevalue("postgres")
         prefix = request.getfixturevalue("pg_prefix")

@@ -27,12 +27,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from qbwc_spyne import (
-    JobState,
-    QueueHandler,
-    SQLiteJobQueue,
-    make_wsgi_app,
-)
+from qbwc_spyne import JobState, QueueHandler, SQLJobQueue, make_wsgi_app
 from qbwc_spyne.dashboard import make_dashboard_app
 from qbwc_spyne.queue._live import LiveClient
 from qbwc_spyne.status import SQLStatusStore, StatusRecorder
@@ -91,7 +86,7 @@ class Site:
     """The endpoint and the dashboard on one real server, and what they share."""
 
     url: str
-    queue: SQLiteJobQueue
+    queue: SQLJobQueue
     quickbooks: FakeQuickBooks
     endpoint: Any
 
@@ -135,7 +130,7 @@ def _serve(app: Any) -> Iterator[str]:
 
 @pytest.fixture
 def site(tmp_path) -> Iterator[Site]:
-    queue = SQLiteJobQueue(tmp_path / "jobs.db")
+    queue = SQLJobQueue(tmp_path / "jobs.db")
     status = SQLStatusStore(tmp_path / "jobs.db")
     handler = QueueHandler(
         queue, passwords=lambda user, pw: pw == WC_PASSWORD, kinds=[AddInvoice()], keep_alive=0

@@ -113,16 +113,15 @@ class TestExceptions:
         """``from qbwc_spyne.exceptions import *`` gives no deprecated name."""
         assert not set(TESTING_EXCEPTIONS) & set(qbwc_spyne.exceptions.__all__)
 
-    # TODO(integration): passes once queue/_live.py defines _LiveExpired and
-    # exceptions.py serves LiveExpired from _MOVED (then drop the xfail).
-    @pytest.mark.xfail(reason="LiveExpired is still defined in qbwc_spyne.exceptions")
     def test_live_expired_still_imports_from_exceptions(self):
         """The queue's control flow is private; its old public name still gives the class."""
         from qbwc_spyne.queue import _live
 
-        with pytest.warns(DeprecationWarning, match=r"exceptions\.LiveExpired is deprecated"):
+        with pytest.warns(
+            DeprecationWarning, match=r"exceptions\.LiveExpired is deprecated: use .*LiveError"
+        ):
             old = qbwc_spyne.exceptions.LiveExpired
-        assert old is _live._LiveExpired  # type: ignore[attr-defined]
+        assert old is _live.LiveExpired
         assert issubclass(old, qbwc_spyne.exceptions.LiveError)
 
 
@@ -136,9 +135,6 @@ class TestCodes:
         for name in qbwc_spyne.codes.__all__:
             assert getattr(qbwc_spyne.errors, name) is getattr(qbwc_spyne.codes, name)
 
-    # TODO(integration): passes once no module of the package imports
-    # qbwc_spyne.errors and its module_moved line is switched on (then drop the xfail).
-    @pytest.mark.xfail(reason="qbwc_spyne.errors warns once the package no longer imports it")
     def test_importing_errors_warns_once_naming_codes(self, monkeypatch):
         monkeypatch.delitem(sys.modules, "qbwc_spyne.errors", raising=False)
         monkeypatch.delattr(qbwc_spyne, "errors", raising=False)

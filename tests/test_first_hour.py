@@ -25,16 +25,10 @@ from hypothesis import strategies as st
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from qbwc_spyne import (
-    Metrics,
-    QBWCHandler,
-    QueueHandler,
-    SQLiteJobQueue,
-    SQLiteSessionStore,
-    make_wsgi_app,
-)
-from qbwc_spyne.cli import _cli
+from qbwc_spyne import QBWCHandler, QueueHandler, SQLJobQueue, SQLSessionStore, make_wsgi_app
+from qbwc_spyne.cli import _cli, _common, _serve
 from qbwc_spyne.exceptions import ConfigurationError, DatabaseURLError, StorageError
+from qbwc_spyne.metrics import Metrics
 from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
 from qbwc_spyne.server._app import SESSIONS_PER_PROCESS
 from qbwc_spyne.store._sql import Database, database_url
@@ -235,7 +229,7 @@ def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "bad.toml").write_text("[qwc\napp_name = ")
     (directory / "typed.toml").write_text("[qwc]\napp_name = 5\nupdate_interval = 'soon'\n")
     (directory / "readme.toml").write_text(README_TOML)
-    SQLiteJobQueue(directory / "jobs.db").close()
+    SQLJobQueue(directory / "jobs.db").close()
     (directory / "unknown.toml").write_text(README_TOML + 'colour = "red"\n')
     return directory
 
@@ -291,7 +285,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(reader_dir):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
         result = run("serve", "app:handler", "--port", port, cwd=reader_dir)
-    assert_one_line(result, f"{_cli.PROG}: error: cannot listen on 127.0.0.1:{port}: ")
+    assert_one_line(result, f"{_common.PROG}: error: cannot listen on 127.0.0.1:{port}: ")
     assert "in use" in result.stderr
 
 
@@ -344,8 +338,8 @@ def test_simulate_without_the_testing_extra_gives_the_pip_line(monkeypatch, caps
 def test_metrics_without_the_metrics_extra_gives_the_pip_line(monkeypatch):
     """serve --metrics without prometheus-client: the same form of message."""
     without(monkeypatch, "prometheus_client", "qbwc_spyne.server._metrics")
-    with pytest.raises(_cli.CommandError, match=r"pip install 'qbwc_spyne\[metrics\]'"):
-        _cli._metrics(Accepting())
+    with pytest.raises(_common.CommandError, match=r"pip install 'qbwc_spyne\[metrics\]'"):
+        _serve._metrics(Accepting())
 
 
 def test_postgresql_without_psycopg_gives_the_pip_line(monkeypatch):
@@ -424,8 +418,8 @@ def test_the_quickstarts_gunicorn_command_logs_the_librarys_lines(tmp_path):
     (tmp_path / "app.py").write_text(
         QUICKSTART_APP.replace(
             "app = make_wsgi_app(handler)",
-            "from qbwc_spyne import SQLiteSessionStore\n"
-            "app = make_wsgi_app(handler, store=SQLiteSessionStore('sessions.db'))",
+            "from qbwc_spyne import SQLSessionStore\n"
+            "app = make_wsgi_app(handler, store=SQLSessionStore('sessions.db'))",
         )
     )
     server, url, log = gunicorn(tmp_path, "app:app")
@@ -458,7 +452,7 @@ def test_several_gunicorn_workers_with_memory_sessions_log_one_error_naming_the_
         stop(server)
     text = log.read_text()
     assert text.count(SESSIONS_PER_PROCESS) >= 1, text[-3000:]
-    assert "SQLiteSessionStore" in answer.text and UNKNOWN_TICKET_MESSAGE in answer.text
+    assert "SQLSessionStore" in answer.text and UNKNOWN_TICKET_MESSAGE in answer.text
 
 
 @pytest.mark.wire
@@ -511,7 +505,7 @@ def test_memory_sessions_in_several_processes_are_named_once_and_to_the_user(
     tmp_path, caplog, multiprocess, store, warned
 ):
     """wsgi.multiprocess with a MemorySessionStore: one ERROR, and getLastError says why."""
-    sessions = SQLiteSessionStore(tmp_path / "s.db") if store == "sqlite" else None
+    sessions = SQLSessionStore(tmp_path / "s.db") if store == "sqlite" else None
     app = make_wsgi_app(Accepting(), store=sessions)
     with caplog.at_level(logging.ERROR, logger="qbwc_spyne"):
         answers = [get_last_error(app, multiprocess) for _ in range(3)]
@@ -544,10 +538,10 @@ def test_a_storage_error_in_authenticate_is_logged_as_the_databases_not_the_hand
 def test_the_served_dashboard_keeps_status_in_the_queues_database(tmp_path, monkeypatch):
     """Without a recorder of the app's own, status goes beside the jobs: `status` agrees."""
     monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
-    queue = SQLiteJobQueue(tmp_path / "jobs.db")
+    queue = SQLJobQueue(tmp_path / "jobs.db")
     handler = QueueHandler(queue, passwords=lambda user, password: password == "pw")
     app = make_wsgi_app(handler)
-    served = _cli.with_dashboard(app, handler)
+    served = _serve.with_dashboard(app, handler)
     queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
     assert WebConnector(served, user="shop", password="pw").update().ok
     result = run("status", str(tmp_path / "jobs.db"), "--json")
@@ -563,7 +557,7 @@ def test_the_served_dashboards_live_requests_reach_the_apps_metrics(monkeypatch)
     monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
     metrics = Metrics()
     handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: True)
-    served = _cli.with_dashboard(make_wsgi_app(handler, metrics=metrics), handler)
+    served = _serve.with_dashboard(make_wsgi_app(handler, metrics=metrics), handler)
     served.mounts["/dashboard"].live.observe(0.25, "offline")
     count = metrics.registry.get_sample_value(
         "qbwc_live_request_duration_seconds_count", {"outcome": "offline"}

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.test import Client
 
-from qbwc_spyne import JSONFormatter, QBWCServer
+from qbwc_spyne import QBWCServer
 from qbwc_spyne._xml import has_doctype
+from qbwc_spyne.log import JSONFormatter
 from qbwc_spyne.server._logging import FIELDS
 
 from .helpers import RecordingHandler, fault_of, traffic

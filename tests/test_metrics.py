@@ -34,18 +34,18 @@ from qbwc_spyne import (
     JobContext,
     JobKind,
     JobState,
-    JSONFormatter,
     LiveClient,
     MemoryJobQueue,
     MemorySessionStore,
-    Metrics,
     QueueHandler,
-    SQLiteJobQueue,
+    SQLJobQueue,
     make_wsgi_app,
     qbxml,
 )
 from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.exceptions import LiveTimeout
+from qbwc_spyne.log import JSONFormatter
+from qbwc_spyne.metrics import Metrics
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.server._logging import FIELDS, CallFields
@@ -138,8 +138,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def queue(tmp_path) -> Iterator[SQLiteJobQueue]:
-    jobs = SQLiteJobQueue(tmp_path / "jobs.db")
+def queue(tmp_path) -> Iterator[SQLJobQueue]:
+    jobs = SQLJobQueue(tmp_path / "jobs.db")
     yield jobs
     jobs.close()
 
@@ -284,7 +284,7 @@ class TestJobs:
     def test_a_failing_metrics_queue_changes_no_answer(self, clock, tmp_path, caplog, make_handler):
         """Metrics on a queue whose table is gone: the same answers, a logged line, a scrape."""
         broken_path = tmp_path / "broken.db"
-        broken = SQLiteJobQueue(broken_path)
+        broken = SQLJobQueue(broken_path)
         with closing(sqlite3.connect(broken_path)) as db, db:  # closed, not only committed
             rows = db.execute("SELECT type, name FROM sqlite_master WHERE name LIKE 'qbwc_%'")
             for kind, name in sorted(rows.fetchall(), key=lambda row: row[0] != "trigger"):
@@ -292,7 +292,7 @@ class TestJobs:
                     db.execute(f"DROP {kind} IF EXISTS {name}")
         answers = []
         for number, metrics in enumerate((None, Metrics(queue=broken))):
-            jobs = SQLiteJobQueue(tmp_path / f"jobs{number}.db")
+            jobs = SQLJobQueue(tmp_path / f"jobs{number}.db")
             handler = make_handler(jobs, kinds=kinds(), clock=clock)
             handler.enqueue("add_customer", user="shop", payload={"name": "Ann"})
             app = make_wsgi_app(handler, metrics=metrics, clock=clock)
@@ -706,9 +706,9 @@ def test_under_several_gunicorn_workers_any_scrape_counts_every_call(tmp_path):
     (tmp_path / "workers_app.py").write_text(
         "import os\n"
         "from examples.customer_mirror import make_handler\n"
-        "from qbwc_spyne import Metrics, SQLiteSessionStore, make_wsgi_app\n"
+        "from qbwc_spyne import Metrics, SQLSessionStore, make_wsgi_app\n"
         "handler = make_handler(os.environ['QBWC_DEMO_DATA'])\n"
-        "store = SQLiteSessionStore(os.path.join(os.environ['QBWC_DEMO_DATA'], 'sessions.db'))\n"
+        "store = SQLSessionStore(os.path.join(os.environ['QBWC_DEMO_DATA'], 'sessions.db'))\n"
         "app = make_wsgi_app(handler, store=store, metrics=Metrics(queue=handler.queue))\n"
     )
     env = {

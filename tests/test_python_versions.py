@@ -13,7 +13,7 @@ import types
 import pytest
 import six
 
-from qbwc_spyne import MemoryJobQueue, SQLiteJobQueue, SQLiteSessionStore
+from qbwc_spyne import MemoryJobQueue, SQLJobQueue, SQLSessionStore
 from qbwc_spyne.server import _spyne_compat
 from qbwc_spyne.server._spyne_compat import VendoredSixFinder
 
@@ -127,7 +127,7 @@ def driver(backend):
 class TestDroppedBackendsClose:
     @pytest.mark.parametrize(
         "make",
-        [lambda path: MemoryJobQueue(), lambda path: SQLiteSessionStore(path / "s.db")],
+        [lambda path: MemoryJobQueue(), lambda path: SQLSessionStore(path / "s.db")],
         ids=["memory queue", "sqlite session store"],
     )
     def test_a_dropped_backend_closes_its_connection(self, make, tmp_path):
@@ -152,7 +152,7 @@ class TestDroppedBackendsClose:
 
     def test_a_reopened_connection_is_closed_too(self, tmp_path):
         """After close() the next call reopens; dropping the backend closes that one."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         first = driver(queue)
         queue.close()
         assert queue.jobs() == []

@@ -16,13 +16,12 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     QueueHandler,
-    SQLiteSessionStore,
     SQLJobQueue,
-    cancel_job,
+    SQLSessionStore,
     make_wsgi_app,
     qbxml,
-    retry_job,
 )
+from qbwc_spyne.jobs import cancel_job, retry_job
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
 from .helpers import FakeClock, update
@@ -560,7 +559,7 @@ class TestIsolationAndRestarts:
             for n in range(5):
                 handler.enqueue("add_customer", user=user, payload={"name": f"{user}-{n}"})
         books = {user: company() for user in kinds}
-        app = make_wsgi_app(handler, store=SQLiteSessionStore(tmp_path / "sessions.db"))
+        app = make_wsgi_app(handler, store=SQLSessionStore(tmp_path / "sessions.db"))
         results = {}
 
         def run(user):
@@ -597,7 +596,7 @@ class TestIsolationAndRestarts:
             return (
                 queue,
                 handler,
-                make_wsgi_app(handler, store=SQLiteSessionStore(tmp_path / "s.db")),
+                make_wsgi_app(handler, store=SQLSessionStore(tmp_path / "s.db")),
             )
 
         _, handler, first = server()
@@ -1061,7 +1060,7 @@ class TestHeldLock:
         qb = Locking()
         qb.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
         qb.load({"customers": [{"Name": "Ada"}]})
-        store = SQLiteSessionStore(tmp_path / "sessions.db")
+        store = SQLSessionStore(tmp_path / "sessions.db")
         try:
             result = update(handler, qb, store=store)
             assert result.status == "error"

@@ -17,11 +17,9 @@ import pytest
 
 import qbwc_spyne
 import qbwc_spyne._deprecation
-import qbwc_spyne.store._queue as queue_module
 from qbwc_spyne.exceptions import JobStateError, StorageError
-from qbwc_spyne.queue import _jobs, _ports
+from qbwc_spyne.queue import _ports
 from qbwc_spyne.queue._handler import QueueHandler
-from qbwc_spyne.queue._kinds import JobContext, JobKind
 from qbwc_spyne.queue._live import LiveClient
 from qbwc_spyne.queue._operator import cancel_job, resolve_unknown, retry_job
 from qbwc_spyne.queue._ports import (
@@ -159,31 +157,19 @@ class TestTheModules:
             if isinstance(node, ast.ImportFrom):
                 assert node.level == 0 and not (node.module or "").startswith("qbwc_spyne")
 
-    def test_the_old_module_gives_the_same_objects(self) -> None:
-        """queue._jobs re-exports what moved out of it."""
-        from qbwc_spyne.queue import _handler, _operator
-
-        assert _jobs.QueueHandler is _handler.QueueHandler
-        assert (_jobs.JobKind, _jobs.JobContext) == (JobKind, JobContext)
-        assert _jobs.retry_job is _operator.retry_job
-        assert _jobs.recover_jobs is _operator.recover_jobs
-
 
 class TestTheOldQueueName:
     def test_sqlite_job_queue_is_the_sql_queue_and_says_so_once(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+        self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The old name gives SQLJobQueue, with one DeprecationWarning naming it."""
         monkeypatch.setattr(qbwc_spyne._deprecation, "warned", set())
-        served = queue_module.__getattr__  # what serves it once the plain alias is gone
         with pytest.warns(DeprecationWarning, match=r"SQLiteJobQueue is deprecated: use .*SQLJob"):
-            old = served("SQLiteJobQueue")
+            old = qbwc_spyne.SQLiteJobQueue
         assert old is SQLJobQueue
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert served("SQLiteJobQueue") is SQLJobQueue  # once a process
-        with pytest.raises(AttributeError):
-            served("NoSuchQueue")
+            assert qbwc_spyne.SQLiteJobQueue is SQLJobQueue
 
     def test_the_old_arguments_still_work(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -191,7 +177,7 @@ class TestTheOldQueueName:
         """SQLiteJobQueue(path, timeout=, create=, upgrade=, prefix=) as before."""
         monkeypatch.setattr(qbwc_spyne._deprecation, "warned", set())
         with pytest.warns(DeprecationWarning, match="SQLiteJobQueue"):
-            old = queue_module.__getattr__("SQLiteJobQueue")
+            old = qbwc_spyne.SQLiteJobQueue
         path = tmp_path / "jobs.db"
         made = old(path, timeout=1.0, create=True, upgrade=False, prefix="old_")
         job = made.enqueue(user="shop", kind="k")

@@ -12,8 +12,8 @@ from qbwc_spyne import Job, JobContext, JobKind, JobState, MemoryJobQueue, Queue
 from qbwc_spyne.exceptions import ConfigurationError
 from qbwc_spyne.testing import FakeQuickBooks
 
-from .helpers import FakeClock
-from .test_queue import company, update
+from .helpers import FakeClock, update
+from .test_queue import company
 
 #: Versions of a company that speaks 16.0 (QuickBooks 2017 and later).
 VERSIONS_16 = (*FakeQuickBooks().versions, "14.0", "15.0", "16.0")

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from qbwc_spyne import JobContext, JobKind, JobState, MemoryJobQueue, qbxml, retry_job
+from qbwc_spyne import JobContext, JobKind, JobState, MemoryJobQueue, qbxml
+from qbwc_spyne.jobs import retry_job
 
-from .helpers import FakeClock
-from .test_queue import Mirror, clock_after, company, company_rows, rename, setup, update
+from .helpers import FakeClock, update
+from .test_queue import Mirror, clock_after, company, company_rows, rename, setup
 
 
 def latest_change(qb: Any) -> float:

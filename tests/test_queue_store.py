@@ -9,15 +9,7 @@ import time
 
 import pytest
 
-from qbwc_spyne import (
-    JobState,
-    MemoryJobQueue,
-    SQLJobQueue,
-    cancel_job,
-    recover_jobs,
-    resolve_unknown,
-    retry_job,
-)
+from qbwc_spyne import JobState, MemoryJobQueue, SQLJobQueue
 from qbwc_spyne.exceptions import (
     InvalidJobError,
     JobStateError,
@@ -25,6 +17,7 @@ from qbwc_spyne.exceptions import (
     NotAQueueDatabaseError,
     StorageError,
 )
+from qbwc_spyne.jobs import cancel_job, recover_jobs, resolve_unknown, retry_job
 from qbwc_spyne.store import _queue as queue_module
 
 from .helpers import sqlite_connect

@@ -655,13 +655,13 @@ def run_explain(shell: Shell, line: str) -> None:
 
 def run_status(shell: Shell, line: str) -> None:
     """A status recorded in the reader's qbwc.db: the table, or the user's row as JSON."""
-    from qbwc_spyne import SQLiteJobQueue
+    from qbwc_spyne import SQLJobQueue
     from qbwc_spyne.status import SQLStatusStore
     from qbwc_spyne.store._status import StatusUpdate
 
     path = shell.directory / "qbwc.db"
     if not path.exists():
-        SQLiteJobQueue(path).close()
+        SQLJobQueue(path).close()
         status = SQLStatusStore(path)
         for user in ("shop", "other"):
             status.record(

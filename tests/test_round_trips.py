@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from qbwc_spyne import MemorySessionStore, Session, SQLiteSessionStore, SQLSessionStore
+from qbwc_spyne import MemorySessionStore, Session, SQLSessionStore
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.status import MemoryStatusStore, SQLStatusStore
 from qbwc_spyne.store._status import CallEntry, StatusUpdate
@@ -145,7 +145,7 @@ class TestSessionStatements:
     def test_a_call_loads_and_saves_its_session_in_one_statement_each(self, tmp_path, trace):
         """sendRequestXML: one SELECT and one UPDATE of the session, no BEGIN or COMMIT."""
         handler = RecordingHandler(authenticate={}, send_request={"request": QBXML_REQUEST})
-        core = Core(handler, SQLiteSessionStore(tmp_path / "s.db"))
+        core = Core(handler, SQLSessionStore(tmp_path / "s.db"))
         ticket = core.authenticate("u", "p")[0]
         statements = counted(
             trace, lambda: core.send_request_xml(ticket, "", "C:\\co.qbw", "US", 13, 0)
@@ -154,7 +154,7 @@ class TestSessionStatements:
 
     def test_authenticate_saves_a_new_session_in_one_statement(self, tmp_path, trace):
         """The new session's insert also refuses a ticket in use: no SELECT before it."""
-        core = Core(RecordingHandler(authenticate={}), SQLiteSessionStore(tmp_path / "s.db"))
+        core = Core(RecordingHandler(authenticate={}), SQLSessionStore(tmp_path / "s.db"))
         core._next_purge = float("inf")  # the purge, once a minute, is counted elsewhere
         statements = counted(trace, lambda: core.authenticate("u", "p"))
         assert len(statements) == 1 and statements[0].startswith("INSERT")
@@ -162,7 +162,7 @@ class TestSessionStatements:
     def test_close_connection_reads_and_deletes_its_session_in_one_statement(self, tmp_path, trace):
         """closeConnection: one DELETE ... RETURNING, and the handler is given the session."""
         handler = RecordingHandler(authenticate={})
-        store = SQLiteSessionStore(tmp_path / "s.db")
+        store = SQLSessionStore(tmp_path / "s.db")
         core = Core(handler, store)
         ticket = core.authenticate("u", "p")[0]
         statements = counted(trace, lambda: core.close_connection(ticket))

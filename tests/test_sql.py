@@ -13,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qbwc_spyne import (
-    JobState,
-    SQLiteJobQueue,
-    SQLiteSessionStore,
-    SQLJobQueue,
-    SQLSessionStore,
-)
+from qbwc_spyne import JobState, SQLJobQueue, SQLSessionStore
 from qbwc_spyne.exceptions import (
     ConfigurationError,
     DatabaseURLError,
@@ -51,7 +45,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def main_file(path: Path) -> None:
     """A job queue and sessions as the previous release left them (PRAGMA user_version 2)."""
     previous.TestSchemaUpgrade().make_old_file(path)
-    assert SQLiteJobQueue(path, upgrade=True)  # to the current version ...
+    assert SQLJobQueue(path, upgrade=True)  # to the current version ...
     db = sqlite_connect(path)  # ... then back to version 2's tables, as that release had them
     db.execute("DROP TABLE qbwc_schema_version")
     db.execute("DROP INDEX qbwc_jobs_waiting")
@@ -126,10 +120,10 @@ class TestURLs:
             assert "127.0.0.1:" in result.stderr and result.stderr.count("\n") == 1
 
     def test_a_path_and_a_sqlite_url_open_the_same_file(self, tmp_path):
-        """SQLiteJobQueue(path), SQLJobQueue("sqlite:///path") and SQLJobQueue(path) agree."""
+        """SQLJobQueue(path), SQLJobQueue("sqlite:///path") and SQLJobQueue(path) agree."""
         path = tmp_path / "jobs.db"
         job = SQLJobQueue(f"sqlite:///{path}").enqueue(user="shop", kind="k")
-        assert SQLiteJobQueue(path).get(job.id) == job
+        assert SQLJobQueue(path).get(job.id) == job
         assert SQLJobQueue(str(path)).get(job.id) == job
 
     def test_an_engine_can_be_given(self, tmp_path):
@@ -183,7 +177,7 @@ class TestPrefixes:
 class TestSchemaVersions:
     def test_a_new_database_is_created_at_the_current_version(self, tmp_path):
         """One row in qbwc_schema_version: this release's version."""
-        SQLiteJobQueue(tmp_path / "jobs.db").close()
+        SQLJobQueue(tmp_path / "jobs.db").close()
         db = sqlite_connect(tmp_path / "jobs.db")
         assert db.execute("SELECT version FROM qbwc_schema_version").fetchall() == [
             (SCHEMA_VERSION,)
@@ -193,7 +187,7 @@ class TestSchemaVersions:
         """PRAGMA user_version 2 tables: the queue and the store refuse, naming `db upgrade`."""
         path = tmp_path / "jobs.db"
         main_file(path)
-        for make in (SQLiteJobQueue, SQLiteSessionStore):
+        for make in (SQLJobQueue, SQLSessionStore):
             with pytest.raises(SchemaVersionError) as caught:
                 make(path)
             message = str(caught.value)
@@ -212,7 +206,7 @@ class TestSchemaVersions:
         """check exits 1, upgrade keeps every job and session, check exits 0, upgrade is a no-op."""
         path = tmp_path / "jobs.db"
         main_file(path)
-        before = SQLiteJobQueue(path, upgrade=True)  # a copy, to compare with
+        before = SQLJobQueue(path, upgrade=True)  # a copy, to compare with
         jobs_before = before.jobs()
         before.close()
         main_file(tmp_path / "again.db")
@@ -225,8 +219,8 @@ class TestSchemaVersions:
         assert cli("db", "check", "--db", str(path)).returncode == 0
         again = cli("db", "upgrade", "--db", str(path)).stdout
         assert f"already at schema version {SCHEMA_VERSION}" in again
-        assert SQLiteJobQueue(path).jobs() == jobs_before
-        assert SQLiteSessionStore(path).get("T1") == session("T1", 5.0)
+        assert SQLJobQueue(path).jobs() == jobs_before
+        assert SQLSessionStore(path).get("T1") == session("T1", 5.0)
 
     def test_a_first_release_file_with_sessions_upgrades_with_nothing_lost(self, tmp_path):
         """0.1.0's job table and its session table in one file: both survive the upgrade."""
@@ -238,10 +232,10 @@ class TestSchemaVersions:
         db.commit()
         db.close()
         with pytest.raises(SchemaVersionError, match="version 1"):
-            SQLiteSessionStore(path)
-        store = SQLiteSessionStore(path, upgrade=True)
+            SQLSessionStore(path)
+        store = SQLSessionStore(path, upgrade=True)
         assert store.get("T1") == session("T1", 5.0)
-        assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6]
+        assert [j.id for j in SQLJobQueue(path).jobs()] == [1, 2, 3, 4, 6]
 
     def test_running_a_migration_twice_changes_nothing(self, tmp_path):
         """upgrade on an up-to-date database: (4, 4), the same rows, no second version row."""
@@ -300,7 +294,7 @@ class TestSchemaVersions:
         first = 3 if backend == "sqlite" else SCHEMA_VERSION
         assert [tuple(r) for r in rows] == [(v,) for v in range(first, SCHEMA_VERSION + 1)]
         if backend == "sqlite":
-            assert [j.id for j in SQLiteJobQueue(path).jobs()] == [1, 2, 3, 4, 6]
+            assert [j.id for j in SQLJobQueue(path).jobs()] == [1, 2, 3, 4, 6]
         db.close()
 
     def test_tables_of_our_names_without_a_version_are_not_touched_on_postgresql(
@@ -433,8 +427,8 @@ class TestDatabaseGoesAway:
         invoice and reconciles the first, each exactly once."""
         from qbwc_spyne.testing import FakeQuickBooks
 
-        from .helpers import FakeClock
-        from .test_queue import AddInvoiceReconciling, setup, update
+        from .helpers import FakeClock, update
+        from .test_queue import AddInvoiceReconciling, setup
 
         clock = FakeClock()
         queue = SQLJobQueue(postgres.url(), prefix=pg_prefix, timeout=2)

@@ -23,14 +23,13 @@ from qbwc_spyne import (
     JobState,
     MemoryJobQueue,
     QueueHandler,
-    SQLiteJobQueue,
     SQLJobQueue,
     SQLSessionStore,
     make_wsgi_app,
     qbxml,
-    retry_job,
 )
 from qbwc_spyne.exceptions import ConfigurationError, SchemaVersionError
+from qbwc_spyne.jobs import retry_job
 from qbwc_spyne.protocol._calls import Call
 from qbwc_spyne.status import (
     ConnectionStatus,
@@ -106,7 +105,7 @@ def queue(request, tmp_path):
         return
     made: SQLJobQueue
     if request.param == "file":
-        made = SQLiteJobQueue(tmp_path / "jobs.db")
+        made = SQLJobQueue(tmp_path / "jobs.db")
     else:
         postgres = request.getfixturevalue("postgres")
         made = SQLJobQueue(postgres.url(), prefix=request.getfixturevalue("pg_prefix"))
@@ -262,7 +261,7 @@ class TestResponses:
 
     def test_a_long_answer_is_cut_and_says_so_unless_the_kind_keeps_it_whole(self, tmp_path):
         """300 customers: cut at the cap with a note; the whole-answer kind keeps every byte."""
-        queue = SQLiteJobQueue(tmp_path / "jobs.db")
+        queue = SQLJobQueue(tmp_path / "jobs.db")
         handler, app = serve(queue, MemoryStatusStore(), response_cap=4096)
         cut_job = handler.enqueue("list_customers", user="shop")
         whole_job = handler.enqueue("list_customers_whole", user="shop")
@@ -285,7 +284,7 @@ class TestResponses:
 def _on_one_database(request, tmp_path):
     """(queue, status store) on one database: a SQLite file, or PostgreSQL."""
     if request.param == "file":
-        return SQLiteJobQueue(tmp_path / "qbwc.db"), SQLStatusStore(tmp_path / "qbwc.db")
+        return SQLJobQueue(tmp_path / "qbwc.db"), SQLStatusStore(tmp_path / "qbwc.db")
     url = request.getfixturevalue("postgres").url()
     prefix = request.getfixturevalue("pg_prefix")
     return SQLJobQueue(url, prefix=prefix), SQLStatusStore(url, prefix=prefix)
@@ -514,7 +513,7 @@ class TestRecorder:
 
     def test_the_stores_and_queues_meet_their_interfaces(self, tmp_path):
         """The status stores are StatusStores; the queues, with their new methods, JobQueues."""
-        from qbwc_spyne import JobQueue
+        from qbwc_spyne.jobs import JobQueue
         from qbwc_spyne.status import StatusStore
 
         file = SQLStatusStore(tmp_path / "s.db")
@@ -681,7 +680,7 @@ class TestTranscripts:
         """A planted password, right or wrong, appears nowhere in the database afterwards."""
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "qbwc.db"
-            queue = SQLiteJobQueue(path)
+            queue = SQLJobQueue(path)
             status = SQLStatusStore(path)
             handler = QueueHandler(
                 queue, passwords=lambda u, pw: pw == password, kinds=[AddCustomer()]
@@ -697,7 +696,7 @@ class TestTranscripts:
     def test_no_body_over_the_cap_is_kept(self, tmp_path):
         """Requests and answers of 20 KiB and more: every stored text is within 2 KiB."""
         path = tmp_path / "qbwc.db"
-        queue = SQLiteJobQueue(path)
+        queue = SQLJobQueue(path)
         status = SQLStatusStore(path)
         handler, app = serve(queue, status)
         handler.enqueue("list_customers", user="shop")
@@ -731,7 +730,7 @@ class TestTranscripts:
     def test_each_user_keeps_its_last_sessions_only(self, tmp_path):
         """keep_sessions=3 and 5 sessions: the 3 newest remain, with their calls; no orphan call."""
         path = tmp_path / "qbwc.db"
-        queue = SQLiteJobQueue(path)
+        queue = SQLJobQueue(path)
         status = SQLStatusStore(path, keep_sessions=3)
         handler, app = serve(queue, status)
         tickets = []

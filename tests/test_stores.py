@@ -11,22 +11,17 @@ import warnings
 import pytest
 from sqlalchemy import text
 
-from qbwc_spyne import (
-    Session,
-    SessionState,
-    SessionStore,
-    SQLiteSessionStore,
-    SQLSessionStore,
-    _deprecation,
-)
+import qbwc_spyne
+from qbwc_spyne import Session, SQLSessionStore, _deprecation
 from qbwc_spyne._xml import split_hcp_response
+from qbwc_spyne.events import SessionState
 from qbwc_spyne.exceptions import NotAQueueDatabaseError, SchemaVersionError, StorageError
 from qbwc_spyne.protocol._core import Core
 from qbwc_spyne.protocol._session import HCP_FIELDS, hcp_of
 from qbwc_spyne.status import SQLStatusStore
-from qbwc_spyne.store import _stores
 from qbwc_spyne.store._sql import Database
 from qbwc_spyne.store._stores import StoredHCP
+from qbwc_spyne.stores import SessionStore
 
 from .helpers import QBXML_REQUEST, TRAFFIC, RecordingHandler
 
@@ -84,7 +79,7 @@ class TestEveryStore:
 
 
 def _continue_in_child(path: str, queue) -> None:
-    store = SQLiteSessionStore(path)
+    store = SQLSessionStore(path)
     loaded = store.get("t1")
     assert loaded is not None
     loaded.data["page"] = 3
@@ -96,15 +91,15 @@ class TestSQLite:
     def test_sessions_survive_a_new_store_on_the_same_file(self, tmp_path):
         """A restarted server (a new store object) finds the sessions."""
         path = tmp_path / "s.db"
-        first = SQLiteSessionStore(path)
+        first = SQLSessionStore(path)
         first.put(session())
         first.close()
-        assert SQLiteSessionStore(path).get("t1") == session()
+        assert SQLSessionStore(path).get("t1") == session()
 
     def test_another_process_continues_a_session(self, tmp_path):
         """A second process reads and updates the session the first one saved."""
         path = tmp_path / "s.db"
-        store = SQLiteSessionStore(path)
+        store = SQLSessionStore(path)
         store.put(session())
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
@@ -121,7 +116,7 @@ class TestSQLite:
         import sqlite3
         from contextlib import closing
 
-        SQLiteSessionStore(tmp_path / "s.db")
+        SQLSessionStore(tmp_path / "s.db")
         with closing(sqlite3.connect(tmp_path / "s.db")) as db:
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
@@ -365,7 +360,7 @@ class TestSessionValue:
     def test_what_the_store_last_saw_is_not_part_of_the_value(self, tmp_path):
         """A loaded session equals a new one with the same fields; to_dict leaves the
         store's record of the HCP out."""
-        store = SQLiteSessionStore(tmp_path / "s.db")
+        store = SQLSessionStore(tmp_path / "s.db")
         store.put(session())
         loaded = store.get("t1")
         assert loaded == session() and repr(loaded) == repr(session())
@@ -459,18 +454,16 @@ class TestConstructor:
     def test_sqlite_session_store_is_a_deprecated_alias(self, tmp_path, monkeypatch):
         """The old name still works, as the SQL store, and says once where it went."""
         monkeypatch.setattr(_deprecation, "warned", set())
-        # The package's door still takes the old name from the module: a plain alias there
-        # for now, which must not hide the warning every other user of the name gets.
-        monkeypatch.delattr(_stores, "SQLiteSessionStore", raising=False)
-        with pytest.warns(DeprecationWarning, match=r"SQLiteSessionStore.*SQLSessionStore"):
-            old = _stores.SQLiteSessionStore
+        with pytest.warns(DeprecationWarning, match=r"SQLiteSessionStore.*stores\.SQLSessionStore"):
+            old = qbwc_spyne.SQLiteSessionStore
         assert old is SQLSessionStore
         store = old(tmp_path / "s.db", timeout=1.0, upgrade=False, prefix="qbwc_")
         store.put(session())
         assert store.get("t1") == session()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert _stores.SQLiteSessionStore is SQLSessionStore  # once a process
+            again = qbwc_spyne.SQLiteSessionStore  # once a process
+        assert again is SQLSessionStore
 
     def test_the_status_store_without_create_writes_no_file(self, tmp_path):
         """A missing file is refused as an empty one is, and is not made."""

@@ -10,13 +10,7 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
-from qbwc_spyne import (
-    MemorySessionStore,
-    QBWCHandler,
-    QBWCServer,
-    SQLiteSessionStore,
-    make_wsgi_app,
-)
+from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, SQLSessionStore, make_wsgi_app
 from qbwc_spyne.events import ErrorCode
 from qbwc_spyne.exceptions import StorageError
 from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
@@ -556,7 +550,7 @@ class TestHosting:
         handler = RecordingHandler(
             authenticate={}, send_request={"request": QBXML_REQUEST}, receive_response=progress
         )
-        server = QBWCServer(handler, store=SQLiteSessionStore(tmp_path / "sessions.db"))
+        server = QBWCServer(handler, store=SQLSessionStore(tmp_path / "sessions.db"))
         failures: list[BaseException] = []
 
         def run(n: int) -> None:

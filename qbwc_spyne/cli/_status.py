@@ -14,7 +14,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from ..store._recorder import connection_status
+    from ..status._model import connection_status
     from ..store._status import SQLStatusStore
 
     # `status DB` as the README shows it, or --db (whose default is the environment's).

@@ -41,6 +41,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wrappers import Request, Response
 
+from .._extras import needs_extra
 from ..codes import Explanation, explain
 from ..exceptions import (
     ConfigurationError,
@@ -50,8 +51,8 @@ from ..exceptions import (
     QuickBooksOffline,
     StorageError,
 )
-from ..queue._operator import cancel_job, resolve_unknown, retry_job
 from ..queue._live import LiveClient
+from ..queue._operator import cancel_job, resolve_unknown, retry_job
 from ..queue._ports import Job, JobState, OperatorQueue
 from ..status import ConnectionStatus, StatusStore
 from ._auth import LoginGuard, Signer, Visit, same_secret
@@ -1038,7 +1039,7 @@ def make_dashboard_app(
         import jinja2  # noqa: F401
     except ImportError:
         raise ConfigurationError(
-            "the dashboard needs Jinja2: pip install 'qbwc_spyne[dashboard]'"
+            needs_extra("the dashboard", package="Jinja2", extra="dashboard")
         ) from None
     if isinstance(secret_key, str):
         secret_key = secret_key.encode()

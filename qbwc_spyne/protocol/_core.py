@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .._xml import XMLError, split_hcp_response
-from ..errors import describe
+from ..codes import describe
 from ..exceptions import ConfigurationError, HandlerError, StorageError
 from . import _events as ev
 from ._calls import Call, CallObserver, _current, current_call, notify

@@ -65,7 +65,7 @@ from ..exceptions import (
     StorageError,
 )
 from ..qbxml import _encoding
-from ..store._interfaces import StatusSource, connection_status, session_open
+from ..status._model import StatusSource, connection_status, session_open
 from ._kinds import JobContext, JobKind, check_encoding
 from ._ports import Job, JobState, OperatorQueue, QueueNotifications
 from ._wake import LIVE_KIND, waiting, wake

@@ -37,7 +37,7 @@ from ..exceptions import BadRequestError, ConfigurationError, RemoteProtocolErro
 from ..protocol._calls import CallObserver
 from ..protocol._core import UNKNOWN_TICKET_MESSAGE, Core
 from ..protocol._handler import QBWCHandler
-from ..store._interfaces import SessionStore
+from ..protocol._ports import SessionStore
 from ..store._stores import MemorySessionStore
 from ._logging import install_log_filters
 from ._soap import fault, operation_of, read_fault, spyne_app

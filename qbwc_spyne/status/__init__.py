@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..store._interfaces import JobEvent
+from ..queue._ports import JobEvent
 from ._model import (
     ConnectionStatus,
     SessionTranscript,

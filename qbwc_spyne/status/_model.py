@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 # The job model's states: a status counts the jobs of its user.
-from ..store._interfaces import JobState
+from ..queue._ports import JobState
 
 __all__ = [
     "CallEntry",

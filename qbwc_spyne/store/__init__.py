@@ -1,5 +1,8 @@
-"""Storage: the session store and job queue interfaces, and their backends.
+"""Storage backends: the SQL and in-memory session stores, job queues and status stores.
 
-Everything outside this folder reaches storage through the interfaces in
-``_interfaces``; the application picks a backend (``_stores``, ``_queue``).
+Each implements the interfaces of the layer that uses it: ``SessionStore``
+(``protocol/_ports.py``), the job queue's ports (``queue/_ports.py``) and
+``StatusStore`` (``status/_model.py``). Nothing outside this folder imports
+a backend but the composition (``app.py``, ``cli/``) and the public modules
+that name them (``qbwc_spyne.stores``, ``qbwc_spyne.status``).
 """

@@ -67,7 +67,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import BindParameter, Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.engine import URL
 
-from .._deprecation import moved
 from ..exceptions import InvalidJobError, KeyConflictError, NotAQueueDatabaseError, StorageError
 from ..queue._ports import (
     FINISHED,
@@ -1254,12 +1253,3 @@ class MemoryJobQueue(SQLJobQueue):
 if TYPE_CHECKING:
     # The type checker holds the queues to every port, signatures included.
     _implements: tuple[type[JobQueue], ...] = (SQLJobQueue, MemoryJobQueue)
-
-#: The old name of the SQL queue, whose target was a SQLite file's path:
-#: :class:`SQLJobQueue` takes that path, with the same keywords.
-__getattr__ = moved(__name__, {"SQLiteJobQueue": "qbwc_spyne.store._queue:SQLJobQueue"})
-
-# The package's own ``__init__`` still imports the old name from here: it
-# stays a plain alias until that import is gone, then ``__getattr__`` serves
-# it with its warning.
-SQLiteJobQueue = SQLJobQueue

@@ -46,6 +46,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from .._extras import needs_extra
 from ..exceptions import ConfigurationError, DatabaseURLError, StorageError
 from ..protocol._calls import current_call
 
@@ -269,9 +270,7 @@ class Database:
             )
         except ImportError:  # the driver, an extra
             raise ConfigurationError(
-                "PostgreSQL needs psycopg 3, in the postgres extra: pip install"
-                " 'qbwc_spyne[postgres]' (from a clone of the repository:"
-                " pip install '.[postgres]')"
+                needs_extra("PostgreSQL", package="psycopg 3", extra="postgres")
             ) from None
         _ping_once_per_call(engine)
         return engine

@@ -7,7 +7,6 @@ them; the tables they read are laid out in ``_migrations``.
 
 # Every statement is built from the table prefix (checked when the queue
 # opens) and constants; values are always bound parameters.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

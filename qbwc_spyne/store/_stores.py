@@ -31,16 +31,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
-from .._deprecation import moved
 from ..exceptions import NotAQueueDatabaseError, StorageError
 from ..protocol._session import HCP_FIELDS, Session, hcp_of
 from ._migrations import open_schema, schema
 from ._sql import Database
 
 __all__ = ["MemorySessionStore", "SQLSessionStore", "StoredHCP"]
-
-#: ``SQLiteSessionStore`` is :class:`SQLSessionStore`, which takes a path too.
-__getattr__ = moved(__name__, {"SQLiteSessionStore": "qbwc_spyne.store._stores:SQLSessionStore"})
 
 _HCP = tuple[str, str, str]
 
@@ -335,9 +331,3 @@ def _upsert(table: Table, *, postgresql: bool) -> Executable:
         },
     )
     return upsert
-
-
-# The package's front door still imports this name from here. Until it serves
-# the name itself (with its warning), this plain alias stands in front of
-# ``__getattr__``, which then warns for every other user of the old name.
-SQLiteSessionStore = SQLSessionStore
