@@ -53,8 +53,10 @@ from qbwc_spyne.events import (
     InteractiveDoneEvent,
     ReceiveResponseEvent,
     SendRequestEvent,
-    SessionState,
 )
+
+# From its defining module, which the release timed beside (RELEASE) has too.
+from qbwc_spyne.protocol._session import SessionState
 from qbwc_spyne.server._service import NAMESPACE, QBWebConnectorSvc
 
 ROOT = Path(__file__).resolve().parent.parent

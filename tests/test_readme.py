@@ -339,7 +339,7 @@ def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
 
 def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
     """The hex spelled in lower case is the catalogued HRESULT, with words and a source."""
-    from qbwc_spyne.errors import explain
+    from qbwc_spyne.codes import explain
 
     assert module.why is explain("0x8004040A")
     assert module.why.code == "0x8004040A" and module.why.confirmed
@@ -397,8 +397,8 @@ def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None
     WebConnector(module.site, user="shop", password="s3cret", quickbooks=FakeQuickBooks()).update()
     connections = browser.get("/dashboard/")
     assert "Fake.qbw" in connections.text and "1 failed job(s)" in connections.text
-    module.dashboard.live.close()
-    module.status.close()
+    module.site.close()
+    module.site.status.close()
     module.queue.close()
 
 
@@ -445,11 +445,11 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_schema
     if "Metrics(" in block.text:
         return use_metrics
-    if "from qbwc_spyne.errors import explain" in block.text:
+    if "from qbwc_spyne.codes import explain" in block.text:
         return use_errors
     if "client = LiveClient(queue, status=status)" in block.text:
         return use_live
-    if "make_dashboard_app(" in block.text:
+    if "dashboard=True" in block.text:
         return use_dashboard
     if "StatusRecorder(" in block.text:
         return use_status
@@ -642,7 +642,7 @@ def run_explain(shell: Shell, line: str) -> None:
     """The code's explanation: text naming it first, or JSON of every field."""
     import json
 
-    from qbwc_spyne.errors import explain
+    from qbwc_spyne.codes import explain
 
     done = run(command(line))
     assert done.returncode == 0, done.stderr
