@@ -1,4 +1,4 @@
-"""ARCHITECTURE.md stays true: every file and folder it names exists, and the README points to it."""
+"""ARCHITECTURE.md stays true: every file and folder it names exists; the README points to it."""
 
 from __future__ import annotations
 

@@ -213,8 +213,37 @@ PROGRESS_FIELDS = frozenset(
 )
 
 
+class _Shared(Protocol):
+    """What a session and an operator both use of a queue: reading jobs, releasing leases."""
+
+    def get(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+
+    def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
+        """Jobs in id order, optionally of one user and in some states."""
+
+    def release_expired(
+        self,
+        *,
+        now: float,
+        reconcilable: Collection[str] | None,
+        message: str,
+        force: bool = False,
+    ) -> list[Job]:
+        """Release every job whose lease ran out, of any user; return them as released.
+
+        By :func:`released_state`: a query goes back to pending; a write to
+        reconcile when its kind is in ``reconcilable`` (None: any kind), else
+        to unknown; an unknown write's error message becomes ``message``.
+        ``force`` releases every job in flight, its lease run out or not.
+
+        Sessions call it at login; an operator calls
+        :func:`~qbwc_spyne.jobs.recover_jobs`.
+        """
+
+
 @runtime_checkable
-class SessionQueue(Protocol):
+class SessionQueue(_Shared, Protocol):
     """What a session of :class:`~qbwc_spyne.QueueHandler` uses of a queue: its job's life.
 
     Every method that changes a job's state is a compare-and-set: it
@@ -224,12 +253,6 @@ class SessionQueue(Protocol):
 
     .. versionadded:: Unreleased
     """
-
-    def get(self, job_id: int) -> Job | None:
-        """The job with this id, or None."""
-
-    def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
-        """Jobs in id order, optionally of one user and in some states."""
 
     def claim(
         self, *, user: str, company_file: str, ticket: str, now: float, lease: float
@@ -346,41 +369,22 @@ class SessionQueue(Protocol):
     ) -> bool:
         """in_flight -> pending, reconcile or unknown: the session lets go of it."""
 
-    def release_expired(
-        self,
-        *,
-        now: float,
-        reconcilable: Collection[str] | None,
-        message: str,
-        force: bool = False,
-    ) -> list[Job]:
-        """Release every job whose lease ran out, of any user; return them as released.
-
-        By :func:`released_state`: a query goes back to pending; a write to
-        reconcile when its kind is in ``reconcilable`` (None: any kind), else
-        to unknown; an unknown write's error message becomes ``message``.
-        ``force`` releases every job in flight, its lease run out or not.
-
-        Sessions call it at login; an operator calls
-        :func:`~qbwc_spyne.queue._operator.recover_jobs`.
-        """
-
     def abandon_reconcile(self, job_id: int, *, now: float, message: str) -> bool:
         """reconcile -> unknown: its kind gives no reconcile query, the operator decides."""
 
 
 @runtime_checkable
-class OperatorQueue(Protocol):
+class OperatorQueue(_Shared, Protocol):
     """What an operator, a dashboard or a live request uses of a queue.
 
     The state changes here (:meth:`cancel`, :meth:`retry`,
     :meth:`resolve_unknown`, :meth:`withdraw`) are the storage port:
     compare-and-sets that say whether they applied. The operator's door,
     which raises with the reason for a refusal, is the functions
-    :func:`~qbwc_spyne.queue._operator.retry_job`,
-    :func:`~qbwc_spyne.queue._operator.cancel_job`,
-    :func:`~qbwc_spyne.queue._operator.resolve_unknown` and
-    :func:`~qbwc_spyne.queue._operator.recover_jobs`.
+    :func:`~qbwc_spyne.jobs.retry_job`,
+    :func:`~qbwc_spyne.jobs.cancel_job`,
+    :func:`~qbwc_spyne.jobs.resolve_unknown` and
+    :func:`~qbwc_spyne.jobs.recover_jobs`.
 
     .. versionadded:: Unreleased
     """
@@ -411,12 +415,6 @@ class OperatorQueue(Protocol):
         and those the old one's failure blocked are unblocked.
         """
 
-    def get(self, job_id: int) -> Job | None:
-        """The job with this id, or None."""
-
-    def jobs(self, *, user: str | None = None, states: Iterable[JobState] = ()) -> list[Job]:
-        """Jobs in id order, optionally of one user and in some states."""
-
     def jobs_page(
         self,
         *,
@@ -438,7 +436,7 @@ class OperatorQueue(Protocol):
         """pending, reconcile, blocked, unknown or failed -> cancelled; dependants blocked.
 
         The storage port, a compare-and-set that says whether it applied.
-        An operator calls :func:`~qbwc_spyne.queue._operator.cancel_job`,
+        An operator calls :func:`~qbwc_spyne.jobs.cancel_job`,
         which raises with the reason when it is refused.
         """
 
@@ -458,7 +456,7 @@ class OperatorQueue(Protocol):
         would stay blocked: retry or replace that one first).
 
         The storage port, a compare-and-set that says whether it applied.
-        An operator calls :func:`~qbwc_spyne.queue._operator.retry_job`,
+        An operator calls :func:`~qbwc_spyne.jobs.retry_job`,
         which raises with the reason when it is refused.
         """
 
@@ -466,27 +464,8 @@ class OperatorQueue(Protocol):
         """unknown -> done (the write happened) or pending (it did not: send it).
 
         The storage port, a compare-and-set that says whether it applied.
-        An operator calls :func:`~qbwc_spyne.queue._operator.resolve_unknown`,
+        An operator calls :func:`~qbwc_spyne.jobs.resolve_unknown`,
         which raises with the reason when it is refused.
-        """
-
-    def release_expired(
-        self,
-        *,
-        now: float,
-        reconcilable: Collection[str] | None,
-        message: str,
-        force: bool = False,
-    ) -> list[Job]:
-        """Release every job whose lease ran out, of any user; return them as released.
-
-        By :func:`released_state`: a query goes back to pending; a write to
-        reconcile when its kind is in ``reconcilable`` (None: any kind), else
-        to unknown; an unknown write's error message becomes ``message``.
-        ``force`` releases every job in flight, its lease run out or not.
-
-        Sessions call it at login; an operator calls
-        :func:`~qbwc_spyne.queue._operator.recover_jobs`.
         """
 
     def purge(self, *, done_before: float, batch: int = 500) -> int:
