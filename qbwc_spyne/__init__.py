@@ -39,8 +39,14 @@ from .queue._handler import QueueHandler
 from .queue._kinds import JobContext, JobKind
 from .queue._live import LiveClient
 from .queue._ports import Job, JobState
+from .server._logging import install_call_fields
 from .store._queue import MemoryJobQueue, SQLJobQueue
 from .store._stores import MemorySessionStore, SQLSessionStore
+
+# At import, not when the server is built: every process that imports the
+# package names the call (or says "none") on each record of the library,
+# one serving only the dashboard or live requests included.
+install_call_fields()
 
 if TYPE_CHECKING:
     from .app import make_app

@@ -516,7 +516,7 @@ class TestProtocol:
             ("qbwc_spyne.protocol._events", "from werkzeug import Request"),
             ("qbwc_spyne._xml", "import spyne"),
             ("qbwc_spyne.exceptions", "from .store import _sql"),
-            ("qbwc_spyne.errors", "from .qbxml import _schema"),
+            ("qbwc_spyne.codes", "from .qbxml import _schema"),
         ],
     )
     def test_a_forbidden_import_is_reported(self, sources, module, line):
@@ -642,7 +642,7 @@ class TestDashboard:
             ("qbwc_spyne.dashboard._auth", "from ..testing import FakeQuickBooks"),
             ("qbwc_spyne.dashboard", "def f():\n    from ..cli import _cli"),
             ("qbwc_spyne.dashboard._app", "import sqlalchemy"),
-            ("qbwc_spyne.queue._handler", "from spyne import Application"),
+            ("qbwc_spyne.queue._operator", "from spyne import Application"),
         ],
     )
     def test_a_forbidden_import_is_reported(self, sources, module, line):

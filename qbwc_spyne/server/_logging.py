@@ -250,8 +250,3 @@ def install_log_filters() -> None:
         if _FILTER not in log.filters:
             log.addFilter(_FILTER)
     install_call_fields()
-
-
-# At import, not when the server is built: every process that imports the
-# package names the call (or says "none") on each record of the library.
-install_call_fields()
