@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,46 @@ def run(
         # No controlling terminal, as under cron or CI: nothing can prompt.
         start_new_session=True,
     )
+
+
+@dataclass
+class Served:
+    """A ``qbwc-spyne serve`` process: its URL, and what it printed once it stopped."""
+
+    url: str
+    output: str = ""
+
+
+@contextmanager
+def serve_command(
+    target: str, *options: str, cwd: Path, env: dict[str, str | None]
+) -> Iterator[Served]:
+    """Run ``qbwc-spyne serve TARGET`` on a free port until the block ends (SIGINT, as Ctrl-C).
+
+    ``env`` is added to this process's environment; a None value removes the variable.
+    """
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    server = subprocess.Popen(
+        [*CLI, "serve", target, "--port", str(port), *options],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(f"http://127.0.0.1:{port}/")
+    try:
+        assert wait_until_serving(served.url, lambda: server.poll() is None), "serve did not start"
+        yield served
+    finally:
+        server.send_signal(signal.SIGINT)
+        served.output, _ = server.communicate(timeout=10)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
@@ -206,19 +247,9 @@ def test_simulate_reports_an_unreachable_server_in_one_line():
 @pytest.mark.wire
 def test_serve_then_simulate_over_http(tmp_path):
     """serve the demo integration; simulate drives it with a company JSON; transcript as JSON."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QBWC_DEMO_DATA": str(tmp_path / "data")}
-    server = subprocess.Popen(
-        [*CLI, "serve", "examples.customer_mirror:make_app()", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+    env = {"QBWC_DEMO_DATA": str(tmp_path / "data")}
+    with serve_command("examples.customer_mirror:make_app()", cwd=ROOT, env=env) as served:
+        url = served.url
         transcript = tmp_path / "transcript.json"
         result = run(
             "simulate",
@@ -239,11 +270,10 @@ def test_serve_then_simulate_over_http(tmp_path):
         assert [c["operation"] for c in calls].count("sendRequestXML") == 6
         wrong = run("simulate", url, "--user", "demo", "--password", "nope", "--quiet")
         assert wrong.returncode == 1 and "status: auth failed" in wrong.stdout
-    finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=10)
-    assert f"Serving examples.customer_mirror:make_app() for the Web Connector at {url}" in output
-    assert f"WSDL: {url}?wsdl" in output
+    assert f"Serving examples.customer_mirror:make_app() for the Web Connector at {url}" in (
+        served.output
+    )
+    assert f"WSDL: {url}?wsdl" in served.output
 
 
 @pytest.mark.wire
@@ -656,24 +686,13 @@ def test_serve_dashboard_needs_a_queue(tmp_path):
 @pytest.mark.wire
 def test_serve_dashboard_mounts_it_beside_the_endpoint(tmp_path):
     """The endpoint still serves its WSDL at /, and /dashboard/ asks for the password."""
-    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "QBWC_DEMO_DATA": str(tmp_path / "data"),
         "QBWC_SPYNE_DASHBOARD_PASSWORD": "operator-password",
     }
-    server = subprocess.Popen(
-        [*CLI, "serve", "examples.customer_mirror:make_app()", "--port", str(port), "--dashboard"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+    target = "examples.customer_mirror:make_app()"
+    with serve_command(target, "--dashboard", cwd=ROOT, env=env) as served:
+        url = served.url
         import requests
 
         session = requests.Session()
@@ -687,11 +706,8 @@ def test_serve_dashboard_mounts_it_beside_the_endpoint(tmp_path):
             timeout=10,
         )
         assert jobs.status_code == 200 and "mirror_customers" in jobs.text
-    finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=10)
-    assert f"Dashboard: {url}dashboard/" in output
-    assert "operator-password" not in output
+    assert f"Dashboard: {url}dashboard/" in served.output
+    assert "operator-password" not in served.output
 
 
 @pytest.mark.wire
@@ -704,20 +720,9 @@ def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
         "handler = QueueHandler(queue, passwords=lambda user, password: password == 'pw')\n"
         "app = make_wsgi_app(handler, observers=[StatusRecorder(SQLStatusStore('jobs.db'))])\n"
     )
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QBWC_SPYNE_DASHBOARD_TOKEN": "script-token"}
-    env.pop("QBWC_SPYNE_DASHBOARD_PASSWORD", None)
-    server = subprocess.Popen(
-        [*CLI, "serve", "recorded_app:app", "--port", str(port), "--dashboard"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+    env = {"QBWC_SPYNE_DASHBOARD_TOKEN": "script-token", "QBWC_SPYNE_DASHBOARD_PASSWORD": None}
+    with serve_command("recorded_app:app", "--dashboard", cwd=tmp_path, env=env) as served:
+        url = served.url
         import requests
 
         from qbwc_spyne import SQLJobQueue
@@ -735,9 +740,6 @@ def test_serve_dashboard_shows_what_the_apps_status_recorder_records(tmp_path):
         assert sessions.status_code == 200 and "No session on this page." not in sessions.text
         live = requests.get(url + "dashboard/live", headers=bearer, timeout=10)
         assert 'id="check"' in live.text
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=10)
 
 
 @pytest.mark.wire
@@ -748,20 +750,11 @@ def test_serve_a_queue_handler_with_dashboard_and_metrics_serves_every_part(tmp_
         "handler = QueueHandler(SQLJobQueue('jobs.db'),"
         " passwords=lambda user, password: password == 'pw')\n"
     )
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QBWC_SPYNE_DASHBOARD_TOKEN": "script-token"}
-    env.pop("QBWC_SPYNE_DASHBOARD_PASSWORD", None)
-    server = subprocess.Popen(
-        [*CLI, "serve", "queue_app:handler", "--port", str(port), "--dashboard", "--metrics"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        assert wait_until_serving(url, lambda: server.poll() is None), "serve did not start"
+    env = {"QBWC_SPYNE_DASHBOARD_TOKEN": "script-token", "QBWC_SPYNE_DASHBOARD_PASSWORD": None}
+    with serve_command(
+        "queue_app:handler", "--dashboard", "--metrics", cwd=tmp_path, env=env
+    ) as served:
+        url = served.url
         import requests
 
         from qbwc_spyne import SQLJobQueue
@@ -779,10 +772,8 @@ def test_serve_a_queue_handler_with_dashboard_and_metrics_serves_every_part(tmp_
         bearer = {"Authorization": "Bearer script-token"}
         connections = requests.get(url + "dashboard/", headers=bearer, timeout=10)
         assert connections.status_code == 200 and ">shop<" in connections.text
-    finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=10)
-    assert f"Metrics: {url}metrics" in output and f"Dashboard: {url}dashboard/" in output
+    assert f"Metrics: {url}metrics" in served.output
+    assert f"Dashboard: {url}dashboard/" in served.output
     status = run("status", str(tmp_path / "jobs.db"), "--json")
     assert status.returncode == 0, status.stderr
     assert [row["user"] for row in json.loads(status.stdout)] == ["shop"]
