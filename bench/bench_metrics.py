@@ -2,7 +2,7 @@
 
 Run ``python -m bench.bench_metrics``. Each Web Connector operation is timed
 in-process through the WSGI callable (as ``bench_server`` does), once with
-no observer and once with a :class:`qbwc_spyne.Metrics`, alternating which
+no observer and once with a :class:`qbwc_spyne.metrics.Metrics`, alternating which
 goes first; the median of many calls of each. Then the observer alone:
 ``on_call`` for a call that names no job, and for a receiveResponseXML
 naming a done job on a SQLite queue file (one read of the job, then its

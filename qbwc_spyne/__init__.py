@@ -23,7 +23,7 @@ operator actions, the queue's interfaces), :mod:`qbwc_spyne.stores`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # First, before anything imports spyne: spyne 2.14 imports its copy of six,
 # which fails on Python 3.12 and later; this serves it from six instead.
@@ -74,8 +74,12 @@ __all__ = [
     "make_wsgi_app",
 ]
 
-#: Where each name this module no longer holds went (0.2 had them here).
-_MOVED = _deprecation.moved(
+# The server pulls in spyne and the generated service module: loaded on first
+# use, which keeps the package importable when that module is stale or broken
+# (`python -m tools.codegen` rewrites it), and the command line quick to start.
+# The names 0.2 held here and that moved to their modules still work, and
+# say once where they went.
+__getattr__ = _deprecation.moved(
     __name__,
     {
         "Health": "qbwc_spyne.live:Health",
@@ -91,29 +95,15 @@ _MOVED = _deprecation.moved(
         "resolve_unknown": "qbwc_spyne.jobs:resolve_unknown",
         "retry_job": "qbwc_spyne.jobs:retry_job",
     },
+    lazy={
+        # Deprecated too: it says so when called, naming make_wsgi_app(metrics=...).
+        "make_metrics_app": "qbwc_spyne.server._metrics:make_metrics_app",
+        "QBWCServer": "qbwc_spyne.server._server:QBWCServer",
+        "make_app": "qbwc_spyne.app:make_app",
+        "make_wsgi_app": "qbwc_spyne.server._app:make_wsgi_app",
+    },
 )
 
 
-def __getattr__(name: str) -> Any:
-    # The server pulls in spyne and the generated service module. Loading it
-    # on first use keeps the package importable when that module is stale or
-    # broken (`python -m tools.codegen` rewrites it), and the command line
-    # quick to start.
-    if name == "make_wsgi_app":
-        from .server._app import make_wsgi_app
-
-        return make_wsgi_app
-    if name == "QBWCServer":
-        from .server._server import QBWCServer
-
-        return QBWCServer
-    if name == "make_app":
-        from .app import make_app
-
-        return make_app
-    if name == "make_metrics_app":
-        # Deprecated: it warns when called, naming `make_wsgi_app(metrics=...)`.
-        from .server._metrics import make_metrics_app
-
-        return make_metrics_app
-    return _MOVED(name)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -31,15 +31,25 @@ def warn_once(old: str, new: str, *, stacklevel: int = 3) -> None:
     )
 
 
-def moved(module: str, names: Mapping[str, str | tuple[str, str]]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` serving old names.
+def moved(
+    module: str,
+    names: Mapping[str, str | tuple[str, str]],
+    *,
+    lazy: Mapping[str, str] | None = None,
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` serving old names, and names loaded on first use.
 
-    Each maps to ``"new.module:Name"``, or to ``("new.module:Name", advice)``
-    when the warning should say something else than the new place (a name
-    that became private has none to give).
+    Each old name maps to ``"new.module:Name"``, or to
+    ``("new.module:Name", advice)`` when the warning should say something
+    else than the new place (a name that became private has none to give).
+    ``lazy`` maps current names to ``"module:Name"``, imported when first
+    asked for, with no warning.
     """
 
     def module_getattr(name: str) -> Any:
+        if lazy is not None and name in lazy:
+            where, _, attribute = lazy[name].partition(":")
+            return getattr(importlib.import_module(where), attribute)
         try:
             target = names[name]
         except KeyError:

@@ -8,8 +8,8 @@ builds its app with it::
 
     import os
 
-    from qbwc_spyne import Metrics, QueueHandler, SQLJobQueue, SQLSessionStore, qbxml
-    from qbwc_spyne.app import make_app
+    from qbwc_spyne import QueueHandler, SQLJobQueue, SQLSessionStore, make_app, qbxml
+    from qbwc_spyne.metrics import Metrics
     from qbwc_spyne.auth import PasswordCheck
 
     queue = SQLJobQueue(os.environ["DATABASE_URL"])
@@ -118,7 +118,7 @@ class App:
 
 
 def make_app(
-    handler: QBWCHandler,
+    target: QBWCHandler | WebConnectorApp,
     *,
     store: SessionStore | None = None,
     public_url: str | None = None,
@@ -148,14 +148,21 @@ def make_app(
     counting its requests in the metrics (and in any observer with an
     ``observe_live_request``). The dashboard's health check uses it.
 
+    An endpoint made already (by ``make_wsgi_app``, or a ``QBWCServer``)
+    may be given instead of a handler: the parts are composed around it, its
+    own observers kept (a status recorder among them is the one used), and
+    the endpoint's options are its own, so ``store``, ``public_url``,
+    ``observers``, ``metrics`` and the rest are refused with it.
+    ``qbwc-spyne serve APP --dashboard`` does this.
+
     Args:
-        handler: the application's handler; a ``QueueHandler`` for the
-            dashboard and the live client.
+        target: the application's handler (a ``QueueHandler`` for the
+            dashboard and the live client), or its endpoint.
         store: where sessions live (default: in memory, one process).
         public_url: the endpoint's public URL, when behind a proxy.
         status: where connection status and session transcripts are recorded.
         observers: more observers of every call (see ``make_wsgi_app``).
-        metrics: a :class:`~qbwc_spyne.Metrics`, served at ``GET /metrics``
+        metrics: a :class:`~qbwc_spyne.metrics.Metrics`, served at ``GET /metrics``
             and counting the calls and live requests.
         dashboard: serve the operator's dashboard at ``/dashboard/``
             (needs the ``dashboard`` extra).
@@ -191,29 +198,50 @@ def make_app(
     if not dashboard and any(value is not None for value in settings.values()):
         given = ", ".join(name for name, value in settings.items() if value is not None)
         raise ConfigurationError(f"{given} given without dashboard=True: serve the dashboard?")
+    if isinstance(target, WebConnectorApp):
+        made = {"store": store, "public_url": public_url, "metrics": metrics, **options}
+        own = [name for name, value in made.items() if value is not None]
+        if own or observers:
+            named = ", ".join([*own, *(["observers"] if observers else [])])
+            raise ConfigurationError(
+                f"{named} given with an endpoint made already: give them to make_wsgi_app"
+            )
+        endpoint: WebConnectorApp | None = target
+        handler = target.handler
+        watching = target.core.observers
+    else:
+        endpoint, handler = None, target
+        watching = list(observers)
+    if dashboard and dashboard_password is None and dashboard_token is None:
+        raise ConfigurationError(
+            "the dashboard needs a password or a token: make_app(...,"
+            " dashboard_password=...) or dashboard_token=...; it is never open"
+        )
     queue = handler.queue if isinstance(handler, QueueHandler) else None
     if dashboard and queue is None:
         raise ConfigurationError(
             "the dashboard shows a job queue: make_app(..., dashboard=True) needs a"
             f" QueueHandler, not a {type(handler).__name__}"
         )
-    observers = list(observers)
-    recorder = _status_recorder(observers)
+    recorder = _status_recorder(watching)
     if status is None and recorder is not None:
         status = recorder.store
     elif status is None and dashboard and queue is not None:
         status = _status_beside(queue)
     if status is not None and (recorder is None or recorder.store is not status):
         recorder = StatusRecorder(status)
-        observers.append(recorder)
-    endpoint = make_wsgi_app(
-        handler,
-        store=store,
-        public_url=public_url,
-        observers=observers,
-        metrics=metrics,
-        **options,
-    )
+        # For an endpoint made already, its core's observers are this list:
+        # the one place left to record its calls from.
+        watching.append(recorder)
+    if endpoint is None:
+        endpoint = make_wsgi_app(
+            handler,
+            store=store,
+            public_url=public_url,
+            observers=watching,
+            metrics=metrics,
+            **options,
+        )
     live = None
     if isinstance(handler, QueueHandler):
         # Checked at once as the session would check it, and against the
@@ -244,9 +272,6 @@ def make_app(
     return App(
         endpoint, status=status, recorder=recorder, live=live, dashboard=board, metrics=metrics
     )
-
-
-# -- the choices, shared with `qbwc-spyne serve --dashboard` for an app made already --------
 
 
 def _status_recorder(observers: Iterable[object]) -> StatusRecorder | None:

@@ -15,7 +15,7 @@ to parse a large receiveResponseXML. Put a proxy that buffers whole
 requests (nginx) in front; it also terminates HTTPS.
 
 ``QBWC_LOG_FORMAT=json`` writes the library's lines as one JSON object each
-(:class:`~qbwc_spyne.JSONFormatter`), with the call's user, ticket prefix,
+(:class:`~qbwc_spyne.log.JSONFormatter`), with the call's user, ticket prefix,
 job and operation as fields, for a log collector.
 
 .. versionadded:: Unreleased
@@ -77,7 +77,7 @@ class LibraryLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn ships no
     gunicorn sets its loggers up from its options (``--log-level``,
     ``--error-logfile``, syslog) at start and at each reload; then the
     library's logger gets the error log's level and destinations, with
-    :class:`~qbwc_spyne.JSONFormatter` when ``QBWC_LOG_FORMAT=json``. A
+    :class:`~qbwc_spyne.log.JSONFormatter` when ``QBWC_LOG_FORMAT=json``. A
     configuration of the library's logger of your own (``--log-config``)
     is left alone.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +17,9 @@ from qbwc_spyne.app import App, make_app
 from qbwc_spyne.exceptions import ConfigurationError, QuickBooksOffline
 from qbwc_spyne.metrics import Metrics
 from qbwc_spyne.status import MemoryStatusStore, SQLStatusStore, StatusRecorder
-from qbwc_spyne.testing import WebConnector
+from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 
-from .helpers import RecordingHandler
+from .helpers import RecordingHandler, update
 
 TOKEN = "script-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,10 +29,10 @@ def queue_handler(queue: Any) -> QueueHandler:
     return QueueHandler(queue, passwords=lambda user, password: password == "pw")
 
 
-def update(app: Any, user: str = "shop") -> None:
+def update_with_work(app: Any, user: str = "shop") -> None:
     """A Web Connector update with work to do, so that a session opens."""
     app.live.queue.enqueue(user=user, kind="unregistered")
-    result = WebConnector(app, user=user, password="pw").update()
+    result = update(app, FakeQuickBooks(), user=user)
     assert result.ok, result.transcript()
 
 
@@ -107,7 +108,7 @@ class TestParts:
 
     def test_the_recorder_records_the_calls(self):
         app = make_app(queue_handler(MemoryJobQueue()), dashboard=True, dashboard_token=TOKEN)
-        update(app)
+        update_with_work(app)
         assert app.status is not None
         (row,) = app.status.statuses(user="shop")
         assert row.last_seen is not None and row.last_success is not None
@@ -139,7 +140,7 @@ class TestParts:
     def test_a_status_store_given_is_recorded_into_without_the_dashboard(self):
         status = MemoryStatusStore()
         app = make_app(queue_handler(MemoryJobQueue()), status=status)
-        update(app)
+        update_with_work(app)
         assert app.status is status and status.statuses(user="shop")
 
     def test_a_recorder_among_the_observers_is_the_one_used(self):
@@ -179,7 +180,10 @@ class TestRefused:
             make_app(RecordingHandler(), dashboard=True, dashboard_token=TOKEN)
 
     def test_the_dashboard_without_a_password_or_token(self):
-        with pytest.raises(ConfigurationError, match="needs a password or a token"):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"needs a password or a token: make_app\(\.\.\., dashboard_password=",
+        ):
             make_app(queue_handler(MemoryJobQueue()), dashboard=True)
 
     def test_dashboard_settings_without_the_dashboard(self):
@@ -190,3 +194,42 @@ class TestRefused:
     def test_the_endpoints_own_refusals(self):
         with pytest.raises(ConfigurationError, match="max_body_bytes"):
             make_app(queue_handler(MemoryJobQueue()), max_body_bytes=0)
+
+
+class TestAnEndpointMadeAlready:
+    """make_app around make_wsgi_app's endpoint: what `serve APP --dashboard` does."""
+
+    def test_its_recorder_is_kept_and_the_parts_composed_around_it(self):
+        from qbwc_spyne import make_wsgi_app
+
+        status = MemoryStatusStore()
+        recorder = StatusRecorder(status)
+        endpoint = make_wsgi_app(queue_handler(MemoryJobQueue()), observers=[recorder])
+        app = make_app(endpoint, dashboard=True, dashboard_token=TOKEN)
+        assert app.endpoint is endpoint and app.recorder is recorder and app.status is status
+        assert endpoint.core.observers == [recorder]
+        assert app.live is not None and app.live.status_store is status
+        update_with_work(app)
+        assert status.statuses(user="shop")
+        assert Client(app).get("/dashboard/", headers=BEARER).status_code == 200
+
+    def test_without_a_recorder_one_is_added_to_the_endpoint(self):
+        from qbwc_spyne import make_wsgi_app
+
+        endpoint = make_wsgi_app(queue_handler(MemoryJobQueue()))
+        app = make_app(endpoint, dashboard=True, dashboard_token=TOKEN)
+        assert endpoint.core.observers == [app.recorder]
+        update_with_work(app)
+        assert app.status is not None and app.status.statuses(user="shop")
+
+    @pytest.mark.parametrize(
+        "given",
+        [{"store": MemoryStatusStore()}, {"public_url": "https://x/"}, {"clock": time.time}],
+    )
+    def test_the_endpoints_own_options_are_refused_with_it(self, given):
+        from qbwc_spyne import make_wsgi_app
+
+        endpoint = make_wsgi_app(queue_handler(MemoryJobQueue()))
+        (name,) = given
+        with pytest.raises(ConfigurationError, match=rf"{name} given with an endpoint made"):
+            make_app(endpoint, **given)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +66,7 @@ class Served:
 
 @contextmanager
 def serve_command(
-    target: str, *options: str, cwd: Path, env: dict[str, str | None]
+    target: str, *options: str, cwd: Path, env: Mapping[str, str | None]
 ) -> Iterator[Served]:
     """Run ``qbwc-spyne serve TARGET`` on a free port until the block ends (SIGINT, as Ctrl-C).
 
@@ -783,15 +783,17 @@ class TestServedDashboardLiveClient:
     """serve --dashboard gives its live client a status store, and the metrics when on."""
 
     def served(self, monkeypatch: pytest.MonkeyPatch, metrics: bool) -> tuple[Any, Any, Any]:
-        from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
-        from qbwc_spyne.cli._serve import _metrics, with_dashboard
+        """An app made with make_wsgi_app, composed with its dashboard as serve does it."""
+        from qbwc_spyne import MemoryJobQueue, QueueHandler, make_app, make_wsgi_app
+        from qbwc_spyne.cli._serve import _metrics, dashboard_settings
 
         monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
         handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: password == "pw")
         counted = _metrics(handler) if metrics else None
         app = make_wsgi_app(handler, metrics=counted)
-        served = with_dashboard(app, handler)
-        return app, served.mounts["/dashboard"].live, counted
+        served = make_app(app, **dashboard_settings())
+        assert served.dashboard is not None
+        return app, served.dashboard.live, counted
 
     def test_a_user_never_seen_is_offline_at_once_not_after_the_timeout(self, monkeypatch):
         """The live check of an unknown user raises QuickBooksOffline; nothing is queued."""
@@ -824,3 +826,22 @@ class TestServedDashboardLiveClient:
         assert WebConnector(app, user="shop", password="pw").update().ok
         (row,) = live.status_store.statuses(user="shop")
         assert row.last_seen is not None
+
+
+def test_serve_dashboard_of_an_app_with_one_already_is_one_line(tmp_path):
+    """An App that make_app gave a dashboard: --dashboard would hide it, so it is refused."""
+    (tmp_path / "made_app.py").write_text(
+        "from qbwc_spyne import MemoryJobQueue, QueueHandler, make_app\n"
+        "app = make_app(QueueHandler(MemoryJobQueue(), passwords=lambda u, p: False),"
+        " dashboard=True, dashboard_token='t')\n"
+    )
+    result = run(
+        "serve",
+        "made_app:app",
+        "--port",
+        str(free_port()),
+        "--dashboard",
+        cwd=tmp_path,
+        env={"QBWC_SPYNE_DASHBOARD_TOKEN": "script-token"},
+    )
+    assert_one_line_error(result, "made_app:app serves a dashboard already: drop --dashboard")

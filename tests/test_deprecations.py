@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
 import sys
 import types
 import warnings
@@ -196,3 +197,41 @@ def test_every_public_name_of_0_2_still_imports(public):
             assert issubclass(value, resolve(said["new"])), warning.message  # type: ignore[arg-type]
         elif said["old"] == f"{module_name}.{name}":
             assert resolve(said["new"]) is value, warning.message
+
+
+class TestTheFrontDoor:
+    def test_an_old_top_level_name_warns_at_the_users_line(self):
+        """The warning names the line that used the old name: the default filters show it."""
+        with pytest.warns(
+            DeprecationWarning, match=r"qbwc_spyne\.retry_job .*jobs\.retry_job"
+        ) as caught:
+            qbwc_spyne.retry_job  # noqa: B018
+        assert caught[0].filename == __file__
+
+    def test_the_names_loaded_on_first_use_are_listed_and_do_not_warn(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            names = dir(qbwc_spyne)
+            assert {"QBWCServer", "make_app", "make_wsgi_app"} <= set(names)
+            assert qbwc_spyne.make_app is importlib.import_module("qbwc_spyne.app").make_app
+
+
+def test_the_fakes_exceptions_and_the_fake_need_no_extra():
+    """Without zeep the old names and the fake QuickBooks import; the simulator does not."""
+    code = """
+import sys, warnings
+sys.modules["zeep"] = None  # as on an install without the testing extra
+warnings.simplefilter("ignore", DeprecationWarning)
+from qbwc_spyne.exceptions import CompanyDataError
+from qbwc_spyne.testing import CompanyDataError as same, FakeQuickBooks
+assert CompanyDataError is same and FakeQuickBooks().company_file
+try:
+    from qbwc_spyne.testing import WebConnector
+except ImportError:
+    print("the simulator needs zeep")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "the simulator needs zeep\n"

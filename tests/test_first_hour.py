@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from qbwc_spyne import QBWCHandler, QueueHandler, SQLJobQueue, SQLSessionStore, make_wsgi_app
+from qbwc_spyne.app import make_app
 from qbwc_spyne.cli import _cli, _common, _serve
 from qbwc_spyne.exceptions import ConfigurationError, DatabaseURLError, StorageError
 from qbwc_spyne.metrics import Metrics
@@ -452,7 +453,8 @@ def test_several_gunicorn_workers_with_memory_sessions_log_one_error_naming_the_
         stop(server)
     text = log.read_text()
     assert text.count(SESSIONS_PER_PROCESS) >= 1, text[-3000:]
-    assert "SQLSessionStore" in answer.text and UNKNOWN_TICKET_MESSAGE in answer.text
+    assert "store=SQLSessionStore(path)" in answer.text
+    assert UNKNOWN_TICKET_MESSAGE in answer.text
 
 
 @pytest.mark.wire
@@ -541,13 +543,15 @@ def test_the_served_dashboard_keeps_status_in_the_queues_database(tmp_path, monk
     queue = SQLJobQueue(tmp_path / "jobs.db")
     handler = QueueHandler(queue, passwords=lambda user, password: password == "pw")
     app = make_wsgi_app(handler)
-    served = _serve.with_dashboard(app, handler)
+    served = make_app(app, **_serve.dashboard_settings())
     queue.enqueue(user="shop", kind="unregistered")  # work, so a session opens
     assert WebConnector(served, user="shop", password="pw").update().ok
     result = run("status", str(tmp_path / "jobs.db"), "--json")
     assert result.returncode == 0, result.stderr
     assert [row["user"] for row in json.loads(result.stdout)] == ["shop"]
-    assert served.mounts["/dashboard"].live.status_store.statuses(user="shop")
+    assert served.status is not None and served.live is not None
+    assert served.live.status_store is served.status
+    assert served.status.statuses(user="shop")
 
 
 def test_the_served_dashboards_live_requests_reach_the_apps_metrics(monkeypatch):
@@ -557,8 +561,9 @@ def test_the_served_dashboards_live_requests_reach_the_apps_metrics(monkeypatch)
     monkeypatch.setenv("QBWC_SPYNE_DASHBOARD_TOKEN", "script-token")
     metrics = Metrics()
     handler = QueueHandler(MemoryJobQueue(), passwords=lambda user, password: True)
-    served = _serve.with_dashboard(make_wsgi_app(handler, metrics=metrics), handler)
-    served.mounts["/dashboard"].live.observe(0.25, "offline")
+    served = make_app(make_wsgi_app(handler, metrics=metrics), **_serve.dashboard_settings())
+    assert served.live is not None and served.live.observe is not None
+    served.live.observe(0.25, "offline")
     count = metrics.registry.get_sample_value(
         "qbwc_live_request_duration_seconds_count", {"outcome": "offline"}
     )

@@ -236,7 +236,7 @@ class _Everything(logging.Handler):
     """A root handler at DEBUG keeping each record formatted, traceback included.
 
     Three times: as text, as the call's fields (user, ticket prefix, job,
-    operation), and as :class:`~qbwc_spyne.JSONFormatter` writes it.
+    operation), and as :class:`~qbwc_spyne.log.JSONFormatter` writes it.
     """
 
     def __init__(self) -> None:

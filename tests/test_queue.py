@@ -247,6 +247,50 @@ class TestIterators:
         assert outcomes[0] == outcomes[1]
         assert outcomes[0][:3] == ([JobState.DONE, JobState.DONE], 251, 1)
 
+    def test_a_queue_written_to_the_earlier_interface_still_runs_and_is_told_once(self):
+        """Without the session's shortcuts the handler makes them up: same outcome, a warning."""
+        from qbwc_spyne import _deprecation
+        from qbwc_spyne.queue._handler import SHORTCUTS
+
+        class Earlier:
+            """A queue of the earlier interface: everything but the shortcuts."""
+
+            def __init__(self, queue: Any) -> None:
+                self.queue = queue
+
+            def __getattr__(self, name: str) -> Any:
+                if name in SHORTCUTS:
+                    raise AttributeError(name)
+                return getattr(self.queue, name)
+
+        outcomes = []
+        for earlier in (False, True):
+            qb = company(250)
+            qb.load({"customers": [{"Name": "Ada"}]})
+            sync, invoice = SyncCustomers(page=100), AddInvoice()
+            inner = _make_queue()
+            _deprecation.warned.discard(f"a job queue without {', '.join(SHORTCUTS)}")
+            if earlier:
+                with pytest.warns(DeprecationWarning, match="first_runnable.*SessionQueue"):
+                    _, handler = setup(sync, invoice, queue=Earlier(inner))
+            else:
+                _, handler = setup(sync, invoice, queue=inner)
+            handler.enqueue("sync_customers", user="shop")
+            handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
+            progress: list[int] = []
+            result = update(handler, qb, progress=progress.append)
+            assert result.ok, result.transcript()
+            outcomes.append(
+                (
+                    [job.state for job in inner.jobs()],
+                    len(sync.seen),
+                    len(invoice.txn_ids),
+                    progress,
+                )
+            )
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][:3] == ([JobState.DONE, JobState.DONE], 251, 1)
+
     def test_session_dying_mid_iterator_restarts_from_the_last_completed_checkpoint(self):
         """A lost response at page 3: the job returns to the queue; the pages' watermark was
         never applied, so the next update starts again from the start and skips nothing."""

@@ -12,7 +12,7 @@ from werkzeug.test import Client
 
 from qbwc_spyne import MemorySessionStore, QBWCHandler, QBWCServer, SQLSessionStore, make_wsgi_app
 from qbwc_spyne.events import ErrorCode
-from qbwc_spyne.exceptions import StorageError
+from qbwc_spyne.exceptions import ConfigurationError, StorageError
 from qbwc_spyne.protocol._core import UNKNOWN_TICKET_MESSAGE
 from qbwc_spyne.server._app import WebConnectorApp
 from qbwc_spyne.server._reference import ReferenceInterface
@@ -629,6 +629,13 @@ class TestTheEndpointAndTheReferenceClass:
         assert soap_body_child(answer).findtext(f"{{{TNS}}}serverVersionResult") == "8"
         assert server.response_data == answer.decode()
 
+    def test_a_hook_assigned_to_the_endpoint_is_refused_as_it_would_never_fire(self):
+        """The handler answers; a reference-style hook on make_wsgi_app's app is a mistake."""
+        app = make_wsgi_app(RecordingHandler())
+        with pytest.raises(ConfigurationError, match=r"on_authenticate.*QBWCHandler"):
+            app.on_authenticate = lambda event: None
+        app.public_url = "https://example.com/qbwc"  # its own attributes stay settable
+
     def test_the_endpoints_are_the_same_on_the_wire(self):
         """The same handler answers the same bytes through either class."""
         body = traffic("serverVersion.request.xml")
@@ -636,9 +643,3 @@ class TestTheEndpointAndTheReferenceClass:
         assert make_wsgi_app(handler).process_request(body) == QBWCServer(handler).process_request(
             body
         )
-
-    def test_the_old_module_still_gives_make_wsgi_app(self):
-        """qbwc_spyne.server._server.make_wsgi_app is the endpoint's own function."""
-        from qbwc_spyne.server import _app, _server
-
-        assert _server.make_wsgi_app is _app.make_wsgi_app

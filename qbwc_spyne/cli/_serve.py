@@ -88,7 +88,7 @@ def configure_logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from ..app import make_app
+    from ..app import WebConnectorApp, make_app
     from ..protocol._handler import QBWCHandler
     from ..queue._handler import QueueHandler
 
@@ -123,7 +123,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise CommandError(
                 "--store, --public-url and --metrics apply to a handler, not a WSGI app"
             )
-        app = with_dashboard(target, target) if args.dashboard else target
+        app = target
+        if args.dashboard:
+            # An App from make_app is served through its endpoint.
+            endpoint = getattr(target, "endpoint", target)
+            if getattr(target, "dashboard", None) is not None:
+                raise CommandError(f"{args.target} serves a dashboard already: drop --dashboard")
+            if not isinstance(endpoint, WebConnectorApp) or not isinstance(
+                endpoint.handler, QueueHandler
+            ):
+                raise CommandError(DASHBOARD_NEEDS_A_QUEUE)
+            app = make_app(endpoint, **dashboard_settings())
     else:
         raise CommandError(f"{args.target} is neither a QBWCHandler nor a WSGI app")
     try:
@@ -180,53 +190,6 @@ def dashboard_settings() -> dict[str, Any]:
             for name, variable in DASHBOARD_ENV.items()
         },
     }
-
-
-def with_dashboard(app: Any, target: Any) -> Any:
-    """``app``, already made, with the dashboard of the target's job queue at /dashboard.
-
-    For a WSGI app given as TARGET (a handler's is composed by ``make_app``),
-    with the same parts: when the app records connection status (a
-    ``StatusRecorder`` among its observers), the dashboard shows it; when it
-    does not, a recorder is added, into the queue's own database when it
-    has one (so that ``qbwc-spyne status`` reads what the dashboard shows),
-    else in memory: without one the Live page's check of a user whose Web
-    Connector is not there would wait its whole timeout instead of saying
-    it is offline. The live requests the dashboard makes are reported to
-    the app's observers that count them (its ``Metrics``), as the Web
-    Connector's calls are.
-    """
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from ..app import _live_observer, _status_beside, _status_recorder
-    from ..dashboard import make_dashboard_app
-    from ..queue._handler import QueueHandler
-    from ..queue._live import LiveClient
-    from ..status import StatusRecorder
-
-    # The target itself, or the handler of the app it made (make_wsgi_app's).
-    core = getattr(target, "core", None) or getattr(app, "core", None)
-    handler = getattr(core, "handler", target)
-    if not isinstance(handler, QueueHandler):
-        raise CommandError(DASHBOARD_NEEDS_A_QUEUE)
-    queue = handler.queue
-    observers = list(getattr(core, "observers", ()))
-    recorder = _status_recorder(observers)
-    status = recorder.store if recorder is not None else None
-    if status is None and core is not None:
-        status = _status_beside(queue)
-        # The app is made already: its core is the one place left to record from.
-        core.observers.append(StatusRecorder(status))
-    settings = dashboard_settings()
-    dashboard = make_dashboard_app(
-        queue,
-        status=status,
-        live=LiveClient(queue, status=status, observe=_live_observer(observers)),
-        password=settings["dashboard_password"],
-        token=settings["dashboard_token"],
-        secret_key=settings["dashboard_secret_key"],
-    )
-    return DispatcherMiddleware(app, {"/dashboard": dashboard})
 
 
 def add_serve_parser(commands: Any) -> None:

@@ -45,7 +45,8 @@ def read_password(args: argparse.Namespace) -> str:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
-        from ..testing import FakeQuickBooks, WebConnector, _check_url
+        from ..testing import FakeQuickBooks, WebConnector
+        from ..testing._connector import _check_url
     except ImportError:
         raise needs_extra("simulate", extra="testing", package="zeep") from None
     try:

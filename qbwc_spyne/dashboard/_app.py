@@ -10,8 +10,8 @@ changes anything.
 
 The pages read through the queue's public interface (and the status store
 and live client when given); the only writes are the operator's buttons,
-which call :func:`~qbwc_spyne.retry_job`, :func:`~qbwc_spyne.cancel_job` and
-:func:`~qbwc_spyne.resolve_unknown`, the same compare-and-set transitions
+which call :func:`~qbwc_spyne.jobs.retry_job`, :func:`~qbwc_spyne.jobs.cancel_job` and
+:func:`~qbwc_spyne.jobs.resolve_unknown`, the same compare-and-set transitions
 the command line uses, one job at a time or for the jobs ticked on a list.
 A refused transition (the job moved on meanwhile) is shown, never half done.
 
@@ -661,7 +661,6 @@ class Dashboard:
         request_text = _shown_xml(job.request)
         response_text = _shown_xml(getattr(job, "response", None))
         dependencies = [(dep, self.queue.get(dep)) for dep in job.depends_on]
-        history = self.queue.history if isinstance(self.queue, OperatorQueue) else None
         return self._page(
             adapter,
             visit,
@@ -674,7 +673,7 @@ class Dashboard:
             has_response=getattr(job, "response", None) is not None,
             explanation=explain_code(job.error_code),
             dependencies=dependencies,
-            history=history(job.id) if callable(history) else None,
+            history=self.queue.history(job.id),
             note=NOTES.get(note or ""),
             refused=refused,
             can_retry=_can_retry(job),

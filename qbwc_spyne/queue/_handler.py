@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 ``QueueHandler`` is a :class:`~qbwc_spyne.QBWCHandler` whose work is the
-:class:`~qbwc_spyne.JobQueue`. authenticate answers "none" unless the user
+:class:`~qbwc_spyne.jobs.JobQueue`. authenticate answers "none" unless the user
 has a runnable job (never a ticket followed by an empty request: the Web
 Connector crashes on that). Each sendRequestXML claims a job (or goes on
 with the one in flight), asks its kind to build the request with the
@@ -48,6 +48,7 @@ from typing import Any
 from lxml import etree
 
 from .. import qbxml
+from .._deprecation import warn_once
 from ..auth import PasswordCheck
 from ..codes import describe
 from ..events import (
@@ -152,8 +153,58 @@ def _session_of(event: Any, operation: str) -> Session:
     return session
 
 
+#: The session's one-statement shortcuts, new in this release's ``SessionQueue``.
+SHORTCUTS = ("first_runnable", "resume", "progress_counting", "complete_counting")
+
+
+class _Shortcuts:
+    """The shortcuts for a queue written to the earlier interface, from its other methods.
+
+    The same answers in more statements: the claim sweeps before it looks,
+    a resumed job keeps its lease, and the jobs left are counted apart.
+    """
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+
+    def first_runnable(self, *, user: str, now: float) -> tuple[Job | None, bool]:
+        found = self._queue.runnable(user=user, limit=1)
+        return (found[0] if found else None), True  # "a lease may have run out": sweep once
+
+    def resume(self, job_id: int, *, ticket: str, now: float, lease: float) -> Job | None:
+        job = self._queue.get(job_id)
+        owned = job is not None and job.state is JobState.IN_FLIGHT and job.ticket == ticket
+        return job if owned else None
+
+    def progress_counting(
+        self, job_id: int, *, ticket: str, now: float, user: str, company_file: str, **changes: Any
+    ) -> int | None:
+        if not self._queue.progress(job_id, ticket=ticket, now=now, **changes):
+            return None
+        return self._queue.waiting(user=user, company_file=company_file)
+
+    def complete_counting(
+        self, job_id: int, *, user: str, company_file: str, **options: Any
+    ) -> int | None:
+        if not self._queue.complete(job_id, **options):
+            return None
+        return self._queue.waiting(user=user, company_file=company_file)
+
+
+def _shortcuts(queue: JobQueue) -> JobQueue | _Shortcuts:
+    """``queue`` itself, or, for one written to the earlier interface, its shortcuts made up."""
+    if all(hasattr(queue, name) for name in SHORTCUTS):
+        return queue
+    warn_once(
+        f"a job queue without {', '.join(SHORTCUTS)}",
+        "a queue that implements them (SessionQueue; 1.0 requires them)",
+        stacklevel=4,
+    )
+    return _Shortcuts(queue)
+
+
 class QueueHandler(QBWCHandler):
-    """A handler that runs the jobs of a :class:`~qbwc_spyne.JobQueue`.
+    """A handler that runs the jobs of a :class:`~qbwc_spyne.jobs.JobQueue`.
 
     Args:
         queue: where jobs are kept.
@@ -257,6 +308,7 @@ class QueueHandler(QBWCHandler):
         self.encoding = encoding
         self.codepage = codepage
         self.queue = queue
+        self._shortcuts = _shortcuts(queue)
         self._verify = passwords.verify if isinstance(passwords, PasswordCheck) else passwords
         self.kinds: dict[str, JobKind] = {}
         self.stop_on_error = stop_on_error
@@ -366,7 +418,7 @@ class QueueHandler(QBWCHandler):
         # same read says whether a lease ran out, and the sweep runs only then.
         swept = False
         while True:
-            job, expired = self.queue.first_runnable(user=event.user, now=self.clock())
+            job, expired = self._shortcuts.first_runnable(user=event.user, now=self.clock())
             if expired and not swept:
                 swept = True
                 if self._sweep():
@@ -422,7 +474,7 @@ class QueueHandler(QBWCHandler):
         if job_id is None:
             return None
         if renew:
-            return self.queue.resume(
+            return self._shortcuts.resume(
                 job_id, ticket=session.ticket, now=self.clock(), lease=self.lease
             )
         job = self.queue.get(job_id)
@@ -783,7 +835,7 @@ class QueueHandler(QBWCHandler):
             }
             left: int | None = None
             if QueueState(session).left is None:
-                left = self.queue.progress_counting(
+                left = self._shortcuts.progress_counting(
                     job.id,
                     ticket=ticket,
                     now=now,
@@ -813,7 +865,7 @@ class QueueHandler(QBWCHandler):
         state = QueueState(session)
         left = None
         if state.left is None or state.left <= 0:
-            left = self.queue.complete_counting(
+            left = self._shortcuts.complete_counting(
                 job.id, user=session.user, company_file=session.company_file, **options
             )
             landed = left is not None

@@ -78,7 +78,7 @@ SESSIONS_PER_PROCESS = (
     "This server runs several worker processes and keeps sessions in memory"
     " (MemorySessionStore): each process knows only the sessions it started, so most"
     " calls reach a process that does not know the ticket. Give make_wsgi_app a shared"
-    " store (store=SQLiteSessionStore(path), or SQLSessionStore(url) across hosts),"
+    " store (store=SQLSessionStore(path), or SQLSessionStore(url) across hosts),"
     " or serve with one worker process."
 )
 
@@ -130,7 +130,7 @@ class WebConnectorApp:
         handler: the application's :class:`~qbwc_spyne.QBWCHandler`.
         store: where sessions live; a :class:`~qbwc_spyne.MemorySessionStore`
             if not given (one process only: use
-            :class:`~qbwc_spyne.SQLiteSessionStore` for several workers).
+            :class:`~qbwc_spyne.SQLSessionStore` for several workers).
         public_url: the endpoint's URL as the Web Connector reaches it, for
             the WSDL's ``soap:address`` behind a proxy; by default the URL
             of the ``?wsdl`` request.
@@ -199,6 +199,16 @@ class WebConnectorApp:
         if match is None:
             raise ConfigurationError(f"{WSDL_FILE} has no soap:address")
         self._wsdl_head, self._wsdl_tail = wsdl[: match.end(1)], wsdl[match.start(2) :]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The reference class's hooks (on_authenticate, ...) are QBWCServer's:
+        # assigned here one would never fire, as the handler answers every call.
+        if name.startswith("on_") and not hasattr(type(self), name):
+            raise ConfigurationError(
+                f"{name} would never fire: this endpoint serves its handler; write {name}"
+                " as a method of your QBWCHandler (or use QBWCServer() and its hooks)"
+            )
+        super().__setattr__(name, value)
 
     @property
     def store(self) -> SessionStore:

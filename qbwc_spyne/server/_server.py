@@ -13,12 +13,10 @@ from __future__ import annotations
 from typing import Unpack
 
 from ..protocol._handler import QBWCHandler
-
-# make_wsgi_app is imported from here too, as it was defined here.
-from ._app import DEFAULT_MAX_BODY_BYTES, EndpointOptions, WebConnectorApp, make_wsgi_app
+from ._app import EndpointOptions, WebConnectorApp
 from ._reference import ReferenceInterface
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "QBWCServer", "make_wsgi_app"]
+__all__ = ["QBWCServer"]
 
 
 class QBWCServer(ReferenceInterface, WebConnectorApp):

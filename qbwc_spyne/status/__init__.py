@@ -19,8 +19,9 @@ of the protocol core) into a :class:`StatusStore`, and read it back with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._deprecation import moved
 from ..queue._ports import JobEvent
 from ._model import (
     ConnectionStatus,
@@ -46,21 +47,18 @@ __all__ = [
     "connection_status",
 ]
 
-#: The stores, served on first use: their module imports this package's
-#: model, so importing it from here up front would be an import cycle
-#: (whichever of the two was imported first would see the other half made).
-_STORES = frozenset({"MemoryStatusStore", "SQLStatusStore"})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _STORES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..store import _status
-
-    value = getattr(_status, name)
-    globals()[name] = value  # found once; later lookups do not come here
-    return value
+# The stores are served on first use: their module imports this package's
+# model, so importing them here up front would be an import cycle (whichever
+# of the two was imported first would see the other half made).
+__getattr__ = moved(
+    __name__,
+    {},
+    lazy={
+        "MemoryStatusStore": "qbwc_spyne.store._status:MemoryStatusStore",
+        "SQLStatusStore": "qbwc_spyne.store._status:SQLStatusStore",
+    },
+)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_STORES})
+    return sorted({*globals(), *__all__})

@@ -1,7 +1,8 @@
 """Test an integration without Windows: both ends of the wire in Python.
 
-Needs the ``testing`` extra (``pip install qbwc_spyne[testing]``), which
-brings zeep.
+The simulator needs the ``testing`` extra (``pip install
+'qbwc_spyne[testing]'``), which brings zeep; the fake QuickBooks and its
+exceptions need nothing more than the package.
 
 - :class:`WebConnector` plays the Web Connector with zeep, against a WSGI
   app in-process or a server's URL, following its call order and honouring
@@ -35,15 +36,34 @@ The pytest plugin (installed with the package) gives the fixtures
 
 from __future__ import annotations
 
-from ._connector import WebConnector
+from typing import TYPE_CHECKING
 
-# The command line's simulate checks its URL as the simulator does, and
-# imports the check from here.
-from ._connector import _check_url as _check_url
+from .._deprecation import moved
 from ._errors import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
 from ._fakeqb import FakeQuickBooks, QuickBooksAnswer
-from ._result import STATUSES, Call, UpdateResult
-from ._transport import WSDL_PATH, Exchange, HTTPTransport, WSGITransport, make_client
+
+if TYPE_CHECKING:
+    from ._connector import WebConnector
+    from ._result import STATUSES, Call, UpdateResult
+    from ._transport import WSDL_PATH, Exchange, HTTPTransport, WSGITransport, make_client
+
+# The simulator speaks SOAP with zeep, the testing extra's: loaded on first
+# use, so that the fake QuickBooks and the exceptions import without it.
+__getattr__ = moved(
+    __name__,
+    {},
+    lazy={
+        "WebConnector": "qbwc_spyne.testing._connector:WebConnector",
+        "STATUSES": "qbwc_spyne.testing._result:STATUSES",
+        "Call": "qbwc_spyne.testing._result:Call",
+        "UpdateResult": "qbwc_spyne.testing._result:UpdateResult",
+        "WSDL_PATH": "qbwc_spyne.testing._transport:WSDL_PATH",
+        "Exchange": "qbwc_spyne.testing._transport:Exchange",
+        "HTTPTransport": "qbwc_spyne.testing._transport:HTTPTransport",
+        "WSGITransport": "qbwc_spyne.testing._transport:WSGITransport",
+        "make_client": "qbwc_spyne.testing._transport:make_client",
+    },
+)
 
 __all__ = [
     "STATUSES",
