@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -190,6 +191,22 @@ class TestIterators:
         }
         assert len(criteria) == 1  # the same criteria on every page
 
+    @staticmethod
+    def sync_and_invoice(wrap: Callable[[Any], Any]) -> tuple[Any, ...]:
+        """A 251-customer sync and an invoice through ``wrap(queue)``: what the update did."""
+        qb = company(250)
+        qb.load({"customers": [{"Name": "Ada"}]})
+        sync, invoice = SyncCustomers(page=100), AddInvoice()
+        inner = _make_queue()
+        _, handler = setup(sync, invoice, queue=wrap(inner))
+        handler.enqueue("sync_customers", user="shop")
+        handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
+        progress: list[int] = []
+        result = update(handler, qb, progress=progress.append)
+        assert result.ok, result.transcript()
+        states = [job.state for job in inner.jobs()]
+        return states, len(sync.seen), len(invoice.txn_ids), progress, result.close_message
+
     def test_a_queue_with_only_the_protocols_methods_runs_the_same_update(self):
         """The handler needs only the queue's ports: their methods and nothing more, the same
         answers."""
@@ -221,31 +238,11 @@ class TestIterators:
                     raise AttributeError(name)
                 return getattr(self.queue, name)
 
-        outcomes = []
-        for wrap in (False, True):
-            qb = company(250)
-            qb.load({"customers": [{"Name": "Ada"}]})
-            sync, invoice = SyncCustomers(page=100), AddInvoice()
-            inner = _make_queue()
-            queue, handler = setup(sync, invoice, queue=ProtocolOnly(inner) if wrap else inner)
-            assert hasattr(queue, "close") is not wrap  # the wrapper hides what is not the port
-            assert hasattr(queue, "resume")
-            handler.enqueue("sync_customers", user="shop")
-            handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
-            progress: list[int] = []
-            result = update(handler, qb, progress=progress.append)
-            assert result.ok, result.transcript()
-            outcomes.append(
-                (
-                    [job.state for job in inner.jobs()],
-                    len(sync.seen),
-                    len(invoice.txn_ids),
-                    progress,
-                    result.close_message,
-                )
-            )
-        assert outcomes[0] == outcomes[1]
-        assert outcomes[0][:3] == ([JobState.DONE, JobState.DONE], 251, 1)
+        wrapped = ProtocolOnly(_make_queue())
+        assert not hasattr(wrapped, "close") and hasattr(wrapped, "resume")  # the port alone
+        plain = self.sync_and_invoice(lambda queue: queue)
+        assert self.sync_and_invoice(ProtocolOnly) == plain
+        assert plain[:3] == ([JobState.DONE, JobState.DONE], 251, 1)
 
     def test_a_queue_written_to_the_earlier_interface_still_runs_and_is_told_once(self):
         """Without the session's shortcuts the handler makes them up: same outcome, a warning."""
@@ -263,33 +260,12 @@ class TestIterators:
                     raise AttributeError(name)
                 return getattr(self.queue, name)
 
-        outcomes = []
-        for earlier in (False, True):
-            qb = company(250)
-            qb.load({"customers": [{"Name": "Ada"}]})
-            sync, invoice = SyncCustomers(page=100), AddInvoice()
-            inner = _make_queue()
-            _deprecation.warned.discard(f"a job queue without {', '.join(SHORTCUTS)}")
-            if earlier:
-                with pytest.warns(DeprecationWarning, match="first_runnable.*SessionQueue"):
-                    _, handler = setup(sync, invoice, queue=Earlier(inner))
-            else:
-                _, handler = setup(sync, invoice, queue=inner)
-            handler.enqueue("sync_customers", user="shop")
-            handler.enqueue("add_invoice", user="shop", payload={"customer": "Ada"})
-            progress: list[int] = []
-            result = update(handler, qb, progress=progress.append)
-            assert result.ok, result.transcript()
-            outcomes.append(
-                (
-                    [job.state for job in inner.jobs()],
-                    len(sync.seen),
-                    len(invoice.txn_ids),
-                    progress,
-                )
-            )
-        assert outcomes[0] == outcomes[1]
-        assert outcomes[0][:3] == ([JobState.DONE, JobState.DONE], 251, 1)
+        plain = self.sync_and_invoice(lambda queue: queue)
+        _deprecation.warned.discard(f"a job queue without {', '.join(SHORTCUTS)}")
+        with pytest.warns(DeprecationWarning, match="first_runnable.*SessionQueue"):
+            earlier = self.sync_and_invoice(Earlier)
+        assert earlier == plain
+        assert plain[:3] == ([JobState.DONE, JobState.DONE], 251, 1)
 
     def test_session_dying_mid_iterator_restarts_from_the_last_completed_checkpoint(self):
         """A lost response at page 3: the job returns to the queue; the pages' watermark was
