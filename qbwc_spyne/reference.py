@@ -24,8 +24,9 @@ handler too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._deprecation import moved
 from .server._reference_errors import (
     ERRORS,
     HRESULT_CODES,
@@ -55,11 +56,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The server pulls in spyne and the generated service: loaded on first
-    # use, so that code using the error table alone does not load them.
-    if name == "QBWCServer":
-        from .server._server import QBWCServer
+# The server pulls in spyne and the generated service: loaded on first use,
+# so that code using the error table alone does not load them.
+__getattr__ = moved(__name__, {}, lazy={"QBWCServer": "qbwc_spyne.server._server:QBWCServer"})
 
-        return QBWCServer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
