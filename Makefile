@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml setup.cfg
 ## (noxfile.py; this one first), then the generated code, typing and style, once.
 test: $(STAMP)
 	$(BIN)/python -m tools.codegen --check
+	$(BIN)/python -m tools.codegen_objects --check
 	$(BIN)/nox
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

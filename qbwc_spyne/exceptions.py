@@ -68,6 +68,7 @@ __all__ = [
     "LiveRequestFailed",
     "LiveTimeout",
     "NotAQueueDatabaseError",
+    "ObjectFieldError",
     "QBWCError",
     "QBWCServerError",
     "QBXMLBuildError",
@@ -78,6 +79,7 @@ __all__ = [
     "SchemaError",
     "SchemaVersionError",
     "StorageError",
+    "UnreadValueWarning",
     "UnsafeXMLError",
     "XMLError",
 ]
@@ -250,6 +252,27 @@ class SchemaError(QBXMLBuildError):
     def __init__(self, message: str, problems: list[tuple[str, str]]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class ObjectFieldError(QBXMLBuildError, TypeError):
+    """A typed qbXML object was given a value its field cannot take; nothing was built.
+
+    The message names the class, the field, its qbXML element, what it takes
+    and what it was given, e.g. ``CustomerAdd.credit_limit (CreditLimit)
+    expects a Decimal, not str '100'``.
+
+    .. versionadded:: Unreleased
+    """
+
+
+class UnreadValueWarning(UserWarning):
+    """A value of an answer did not read as its qbXML type, and was kept as text.
+
+    QuickBooks wrote something its schema does not allow (a date in another
+    form, say). Reading goes on; the field holds the text as QuickBooks sent it.
+
+    .. versionadded:: Unreleased
+    """
 
 
 class CodePageError(QBWCError, ValueError):

@@ -41,7 +41,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any, Literal, overload
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 from lxml import etree
 
@@ -56,6 +57,9 @@ from .._xml import (
 from ..exceptions import QBXMLBuildError, SchemaError
 from . import _schema
 
+if TYPE_CHECKING:
+    from ._objects import QBObject, QBRequest
+
 __all__ = [
     "Record",
     "Result",
@@ -64,6 +68,7 @@ __all__ = [
     "Status",
     "UnsafeXMLError",
     "XMLError",
+    "as_rq",
     "choose_version",
     "parse",
     "parse_response",
@@ -168,13 +173,46 @@ def _append(parent: etree._Element, fields: Any) -> None:
                 child.text = _text(item)
 
 
+def as_rq(request: Rq | QBRequest) -> Rq:
+    """``request`` as an :class:`Rq`: itself, or a typed request's elements and attributes.
+
+    A typed request (``objects.CustomerQueryRq(...)``) becomes the Rq of the
+    same name, its fields written by their qbXML names; it is then written
+    in schema order and checked exactly as any Rq.
+
+    Raises:
+        QBXMLBuildError: ``request`` is neither.
+
+    .. versionadded:: Unreleased
+    """
+    if isinstance(request, Rq):
+        return request
+    from ._objects import QBRequest, fields_of
+
+    if not isinstance(request, QBRequest):
+        raise QBXMLBuildError(
+            f"a request is a qbxml.Rq or a typed request, not {type(request).__name__}"
+        )
+    return Rq(
+        type(request).__name__,
+        fields_of(request),
+        request_id=getattr(request, "request_id", None),
+        iterator=getattr(request, "iterator", None),
+        iterator_id=getattr(request, "iterator_id", None),
+    )
+
+
 def request(
-    *requests: Rq, version: str = "13.0", on_error: str = "stopOnError", validate: bool = True
+    *requests: Rq | QBRequest,
+    version: str = "13.0",
+    on_error: str = "stopOnError",
+    validate: bool = True,
 ) -> str:
     """A complete qbXML request document: declaration, ``<?qbxml version?>``, the requests.
 
     Args:
-        requests: the requests, in the order QuickBooks runs them.
+        requests: the requests, in the order QuickBooks runs them: :class:`Rq`
+            or typed requests from :mod:`qbwc_spyne.objects`.
         version: the qbXML version; its schema (13.0, or 16.0 from 16.0 up)
             orders and checks each request.
         on_error: what QuickBooks does after a failed request.
@@ -192,7 +230,7 @@ def request(
         raise QBXMLBuildError(f"a qbXML version looks like 13.0, not {version!r}")
     root = etree.Element("QBXML")
     messages = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
-    messages.extend(rq.element(version, validate=validate) for rq in requests)
+    messages.extend(as_rq(rq).element(version, validate=validate) for rq in requests)
     body = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}\n'
 
@@ -334,6 +372,9 @@ class Result:
         records: the ``*Ret`` elements (from :func:`stream`: empty).
         typed: from ``parse_response(..., typed=True)``, each record's
             ``to_dict(typed=True)``, in the order of ``records``.
+
+    .. versionchanged:: Unreleased
+       :attr:`objects`.
     """
 
     name: str
@@ -345,6 +386,19 @@ class Result:
     remaining_count: int | None = None
     records: list[Record] = field(default_factory=list)
     typed: list[dict[str, Any]] = field(default_factory=list)
+
+    @cached_property
+    def objects(self) -> list[QBObject]:
+        """The records as typed objects (``CustomerRet`` and so on from :mod:`qbwc_spyne.objects`).
+
+        Read on first access. A value that does not read as its type is kept
+        as text with an :class:`~qbwc_spyne.exceptions.UnreadValueWarning`;
+        an element the schema does not know is kept in the object's ``extra``.
+        From :func:`stream` use ``objects=True``: its results hold no records.
+        """
+        from ._objects import read
+
+        return [read(record) for record in self.records if isinstance(record.tag, str)]
 
     @property
     def status(self) -> Status:
@@ -435,25 +489,45 @@ def _chunks(source: str | bytes | IO[bytes], size: int) -> Iterator[bytes]:
 
 @overload
 def stream(
-    source: str | bytes | IO[bytes], *, chunk_size: int = ..., typed: Literal[False] = ...
+    source: str | bytes | IO[bytes],
+    *,
+    chunk_size: int = ...,
+    typed: Literal[False] = ...,
+    objects: Literal[False] = ...,
 ) -> Iterator[tuple[Result, Record]]: ...
 
 
 @overload
 def stream(
-    source: str | bytes | IO[bytes], *, chunk_size: int, typed: Literal[True]
+    source: str | bytes | IO[bytes],
+    *,
+    chunk_size: int = ...,
+    typed: Literal[True],
+    objects: Literal[False] = ...,
 ) -> Iterator[tuple[Result, dict[str, Any]]]: ...
 
 
 @overload
 def stream(
-    source: str | bytes | IO[bytes], *, typed: Literal[True]
-) -> Iterator[tuple[Result, dict[str, Any]]]: ...
+    source: str | bytes | IO[bytes],
+    *,
+    chunk_size: int = ...,
+    typed: Literal[False] = ...,
+    objects: Literal[True],
+) -> Iterator[tuple[Result, QBObject]]: ...
 
 
 def stream(
-    source: str | bytes | IO[bytes], *, chunk_size: int = 1 << 16, typed: bool = False
-) -> Iterator[tuple[Result, Record]] | Iterator[tuple[Result, dict[str, Any]]]:
+    source: str | bytes | IO[bytes],
+    *,
+    chunk_size: int = 1 << 16,
+    typed: bool = False,
+    objects: bool = False,
+) -> (
+    Iterator[tuple[Result, Record]]
+    | Iterator[tuple[Result, dict[str, Any]]]
+    | Iterator[tuple[Result, QBObject]]
+):
     """Yield ``(result, record)`` for each record of a response, as it is parsed.
 
     ``result`` describes the enclosing ``*Rs`` (its ``records`` are empty);
@@ -463,14 +537,22 @@ def stream(
     chunk and the largest record, not by the document.
 
     With ``typed=True`` each record comes as ``record.to_dict(typed=True)``,
-    typed as it is reached, so memory stays bounded the same way.
+    and with ``objects=True`` as its typed object (``CustomerRet``...), each
+    read as it is reached, so memory stays bounded the same way.
 
     Raises:
         UnsafeXMLError, XMLError: as :func:`parse`.
 
     .. versionchanged:: 0.2.0
        The ``typed`` option.
+
+    .. versionchanged:: Unreleased
+       The ``objects`` option.
     """
+    if typed and objects:
+        raise ValueError("stream reads records as typed dicts or as objects, not both")
+    if objects:
+        return _stream_objects(source, chunk_size)
     if typed:
         return _stream_typed(source, chunk_size)
     return _stream(source, chunk_size)
@@ -488,6 +570,16 @@ def _stream_typed(
     for result, record in stream_results(source, chunk_size=chunk_size):
         if record is not None:
             yield result, record.to_dict(typed=True)
+
+
+def _stream_objects(
+    source: str | bytes | IO[bytes], chunk_size: int
+) -> Iterator[tuple[Result, QBObject]]:
+    from ._objects import read
+
+    for result, record in stream_results(source, chunk_size=chunk_size):
+        if record is not None:
+            yield result, read(record)
 
 
 def stream_results(

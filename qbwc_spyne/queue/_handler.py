@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -65,6 +65,7 @@ from ..exceptions import (
     CodePageError,
     ConfigurationError,
     HandlerError,
+    QBXMLBuildError,
     SchemaError,
     StorageError,
 )
@@ -78,6 +79,9 @@ from ._operator import in_flight_notes
 from ._ports import Job, JobQueue, JobState, released_state
 from ._state import QueueState
 from ._wake import LIVE_KIND, wake
+
+if TYPE_CHECKING:
+    from ..qbxml._objects import QBRequest
 
 __all__ = ["ITERATOR_NOT_VALID", "RESPONSE_CAP", "QueueHandler", "cap_response"]
 
@@ -383,7 +387,7 @@ class QueueHandler(QBWCHandler):
             logger.warning("could not release expired jobs: %s", exc)
             return False
 
-    def _reconcile_query(self, job: Job, session: Session | None) -> qbxml.Rq | None:
+    def _reconcile_query(self, job: Job, session: Session | None) -> qbxml.Rq | QBRequest | None:
         kind = self.kinds.get(job.kind)
         if kind is None:
             return None
@@ -610,16 +614,20 @@ class QueueHandler(QBWCHandler):
         if job.iterator_id and job.request:
             return _continue(job.request, job.iterator_id)
         ctx = self._context(job, session)
+        built: qbxml.Rq | QBRequest | None
         if job.reconciling:
-            rq = self._reconcile_query(job, session)
-            if rq is None:
+            built = self._reconcile_query(job, session)
+            if built is None:
                 raise _NoReconcile
         else:
-            rq = kind.build(ctx)
-        if not isinstance(rq, qbxml.Rq):
+            built = kind.build(ctx)
+        try:
+            rq = qbxml.as_rq(built)  # a typed request becomes its Rq
+        except QBXMLBuildError:
             raise HandlerError(
-                f"{type(kind).__name__} must return a qbxml.Rq", operation="sendRequestXML"
-            )
+                f"{type(kind).__name__} must return a qbxml.Rq or a typed request",
+                operation="sendRequestXML",
+            ) from None
         # The code page first, so the schema sees the text that is sent (a
         # transliteration may make a name longer than QuickBooks takes).
         policy = kind.encoding or self.encoding

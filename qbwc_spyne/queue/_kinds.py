@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import qbxml
 from ..exceptions import CodePageError, ConfigurationError
 from ..protocol._session import Session
 from ..qbxml import _encoding
 from ._ports import Job
+
+if TYPE_CHECKING:
+    from ..qbxml._objects import QBRequest
 
 __all__ = ["JobContext", "JobKind", "check_encoding"]
 
@@ -140,8 +143,10 @@ class JobKind:
     #: .. versionadded:: Unreleased
     keep_full_response: bool = False
 
-    def build(self, ctx: JobContext) -> qbxml.Rq:
+    def build(self, ctx: JobContext) -> qbxml.Rq | QBRequest:
         """Return the request (its requestID is set by the queue).
+
+        A typed request (``objects.CustomerQueryRq(...)``) or a :class:`~qbwc_spyne.qbxml.Rq`.
 
         For a query to page through, return it with ``iterator="Start"``;
         the queue continues it. Read ``ctx.job.checkpoint`` to narrow the
@@ -154,9 +159,10 @@ class JobKind:
 
         Called for OK, no-match (no records) and warning answers. Commit what
         you store before returning: the next page is asked for only then.
+        ``result.objects`` holds the records as typed objects.
         """
 
-    def reconcile(self, ctx: JobContext) -> qbxml.Rq | None:
+    def reconcile(self, ctx: JobContext) -> qbxml.Rq | QBRequest | None:
         """A query telling whether an unknown write happened (None: the operator decides).
 
         Typically a query by the job's key, e.g. an InvoiceQuery by RefNumber.

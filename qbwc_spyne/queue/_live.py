@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -69,6 +69,9 @@ from ..status._model import StatusSource, connection_status, session_open
 from ._kinds import JobContext, JobKind, check_encoding
 from ._ports import Job, JobState, OperatorQueue, QueueNotifications
 from ._wake import LIVE_KIND, waiting, wake
+
+if TYPE_CHECKING:
+    from ..qbxml._objects import QBRequest
 
 __all__ = [
     "LIVE_KIND",
@@ -313,13 +316,19 @@ class LiveClient:
     # -- asking ----------------------------------------------------------------------------
 
     def request(
-        self, user: str, rq: qbxml.Rq, *, timeout: float = 60.0, company_file: str = ""
+        self,
+        user: str,
+        rq: qbxml.Rq | QBRequest,
+        *,
+        timeout: float = 60.0,
+        company_file: str = "",
     ) -> qbxml.Result:
         """Send ``rq`` to ``user``'s QuickBooks now; return its answer.
 
         Args:
             user: the Web Connector user (the QWC file's UserName).
-            rq: the request, e.g. ``qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"})``;
+            rq: the request, e.g. ``objects.CustomerQueryRq(full_name=["Acme"])`` or
+                ``qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"})``;
                 its requestID is set by the queue. Not an iterator: page
                 with ``MaxReturned`` instead.
             timeout: seconds to wait for the answer.
@@ -346,7 +355,12 @@ class LiveClient:
         return result
 
     async def arequest(
-        self, user: str, rq: qbxml.Rq, *, timeout: float = 60.0, company_file: str = ""
+        self,
+        user: str,
+        rq: qbxml.Rq | QBRequest,
+        *,
+        timeout: float = 60.0,
+        company_file: str = "",
     ) -> qbxml.Result:
         """:meth:`request`, awaited: the wait runs in a worker thread.
 
@@ -524,13 +538,19 @@ class LiveClient:
     def _run(
         self,
         user: str,
-        rq: qbxml.Rq,
+        rq: qbxml.Rq | QBRequest,
         *,
         timeout: float,
         company_file: str,
         stop: threading.Event | None = None,
         woken: threading.Event | None = None,
     ) -> tuple[qbxml.Result, Job]:
+        try:
+            rq = qbxml.as_rq(rq)  # a typed request becomes its Rq
+        except QBXMLBuildError:
+            raise InvalidJobError(
+                f"a live request is a qbxml.Rq or a typed request, not {type(rq).__name__}"
+            ) from None
         element = self._check(user, rq, timeout)  # a mistake is no live request: not observed
         began = time.monotonic()
         outcome = "error"

@@ -1,0 +1,370 @@
+"""The machinery of the typed objects: how a class reads, writes and checks itself.
+
+The classes themselves are generated (``qbwc_spyne/objects``); each declares
+its fields for type checkers and for msgspec, which builds them. What a
+field *is* in qbXML (its element name, its simple type, the aggregate it
+holds, whether it repeats) is not repeated in the generated code: it is
+read once per class from the schema tables that also order and check
+requests, so the two cannot disagree.
+
+Why msgspec Structs: defining a class costs about a sixth of a stdlib
+dataclass (the generator's families are defined on first use, so this is
+the first-use cost), building one costs under half, and an instance is as
+small as a slotted dataclass. Type checkers read them through
+``dataclass_transform``. The measurements are in ``bench/bench_objects.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import msgspec
+from lxml import etree
+
+from ..exceptions import ObjectFieldError, QBXMLBuildError, UnreadValueWarning
+from ._schema import _READERS, _lookup
+
+__all__ = [
+    "QBObject",
+    "QBRequest",
+    "fields_of",
+    "load",
+    "read",
+]
+
+_T = TypeVar("_T", bound="QBObject")
+
+# What each simple type takes at construction. Amounts take an int as well
+# (the writer formats it with its places); a bool is never a number here.
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("STRTYPE", "IDTYPE", "GUIDTYPE", "MACROTYPE", "ENUMTYPE"), (str,)),
+    **dict.fromkeys(
+        ("AMTTYPE", "PRICETYPE", "QUANTYPE", "PERCENTTYPE", "FLOATTYPE"), (Decimal, int)
+    ),
+    "INTTYPE": (int,),
+    "BOOLTYPE": (bool,),
+    "DATETYPE": (date,),
+    "DATETIMETYPE": (datetime,),
+    "TIMEINTERVALTYPE": (timedelta,),
+}
+_NAMES = {
+    str: "text",
+    Decimal: "a Decimal",
+    int: "an int",
+    bool: "a bool",
+    date: "a date",
+    datetime: "a datetime",
+    timedelta: "a timedelta",
+}
+
+# Set while a reader builds objects: what it read was typed by the schema
+# already, and a value kept as text (with a warning) must not be refused.
+_trusted = threading.local()
+
+
+class QBObject(msgspec.Struct, kw_only=True, repr_omit_defaults=True):
+    """A qbXML aggregate as a typed object; the base of every class in ``qbwc_spyne.objects``.
+
+    Fields are the aggregate's elements in snake_case (``ListID`` is
+    ``list_id``), ``None`` when absent and a list when the element repeats.
+    A field given a value of the wrong type, or an enumerated field a value
+    outside its list, raises :class:`~qbwc_spyne.exceptions.ObjectFieldError`
+    at construction; an unknown field name raises ``TypeError``. Lengths and
+    required elements are checked when the object is written, as a
+    :class:`~qbwc_spyne.qbxml.Rq` is.
+
+    Attributes:
+        extra: elements the schema does not know (a newer QuickBooks sent
+            them), by tag, read as :meth:`~qbwc_spyne.qbxml.Record.to_dict`
+            reads them; written back as given.
+
+    .. versionadded:: Unreleased
+    """
+
+    extra: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        if getattr(_trusted, "on", False):
+            return
+        _spec(type(self)).check(self)
+
+    def to_fields(self) -> dict[str, Any]:
+        """The object as the qbXML-named dict a :class:`~qbwc_spyne.qbxml.Rq` takes."""
+        return fields_of(self)
+
+    @classmethod
+    def from_element(cls: type[_T], element: etree._Element) -> _T:
+        """Read an element of this aggregate (a ``CustomerRet``, say) into an object."""
+        return _read_trusted(element, cls)
+
+
+class QBRequest(QBObject, kw_only=True):
+    """A typed request (``CustomerQueryRq``, ``InvoiceAddRq``...): it goes wherever an Rq goes.
+
+    ``request_id``, ``iterator`` and ``iterator_id`` are the request's
+    attributes; the other fields are its elements. :func:`qbwc_spyne.qbxml.as_rq`
+    turns it into the :class:`~qbwc_spyne.qbxml.Rq` it is written as.
+    """
+
+
+# -- the table of a class ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Field:
+    name: str  # the Python field
+    tag: str  # the qbXML element
+    accepts: tuple[type, ...] | None  # None: an aggregate
+    enums: frozenset[str]
+    target: str | None  # the class of an aggregate field
+    repeated: bool
+    reader: Callable[[str], Any] | None
+
+
+class _Spec:
+    """One class's fields, read from the schema tables of both versions."""
+
+    def __init__(self, cls: type[QBObject]) -> None:
+        name = cls.__name__
+        key = name + "Type" if name.endswith("Rq") else name
+        declared = set(cls.__struct_fields__)
+        fields: dict[str, _Field] = {}
+        for version in ("16.0", "13.0"):
+            aggregate = _lookup(version, key)
+            if aggregate is None:
+                continue
+            for tag, element in aggregate.names.items():
+                field_name = _snake(tag)
+                if field_name in fields or field_name not in declared:
+                    continue
+                leaf = element.leaf
+                target = element.ref if isinstance(element.ref, str) else None
+                fields[field_name] = _Field(
+                    name=field_name,
+                    tag=tag,
+                    accepts=None if leaf is None else _ACCEPTS[leaf.base],
+                    enums=frozenset(leaf.enums) if leaf is not None else frozenset(),
+                    target=target,
+                    repeated=element.most > 1,
+                    reader=None if leaf is None else _READERS.get(leaf.base),
+                )
+        self.cls = cls
+        self.fields = list(fields.values())
+        self.by_tag = {f.tag: f for f in self.fields}
+
+    def check(self, obj: QBObject) -> None:
+        for entry in self.fields:
+            value = getattr(obj, entry.name)
+            if value is None:
+                continue
+            if entry.repeated:
+                if not isinstance(value, list):
+                    self._refuse(entry, value, "a list")
+                for item in value:
+                    self._check_one(entry, item)
+            else:
+                self._check_one(entry, value)
+
+    def _check_one(self, entry: _Field, value: Any) -> None:
+        if entry.accepts is None:
+            if entry.target is None or type(value).__name__ != _class_name(entry.target):
+                self._refuse(entry, value, f"a {_class_name(entry.target or '')}")
+            return
+        if isinstance(value, bool) and bool not in entry.accepts:
+            self._refuse(entry, value, _NAMES[entry.accepts[0]])
+        if not isinstance(value, entry.accepts):
+            self._refuse(entry, value, _NAMES[entry.accepts[0]])
+        if entry.accepts is _ACCEPTS["DATETYPE"] and isinstance(value, datetime):
+            self._refuse(entry, value, "a date, not a datetime")
+        if entry.enums and value not in entry.enums:
+            raise ObjectFieldError(
+                f"{self.cls.__name__}.{entry.name}: {value!r} is not one of"
+                f" {', '.join(sorted(entry.enums))}"
+            )
+
+    def _refuse(self, entry: _Field, value: Any, expected: str) -> None:
+        raise ObjectFieldError(
+            f"{self.cls.__name__}.{entry.name} ({entry.tag}) expects {expected},"
+            f" not {type(value).__name__} {value!r}"
+        )
+
+
+_SPECS: dict[type, _Spec] = {}
+
+
+def _spec(cls: type[QBObject]) -> _Spec:
+    found = _SPECS.get(cls)
+    if found is None:
+        found = _SPECS[cls] = _Spec(cls)
+    return found
+
+
+def _snake(name: str) -> str:
+    # The generator's rule (tools/codegen_objects.py), kept in step by a test.
+    import keyword
+    import re
+
+    converted = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    return converted + "_" if keyword.iskeyword(converted) else converted
+
+
+def _class_name(key: str) -> str:
+    return key[: -len("Type")] if key.endswith("RqType") else key
+
+
+# -- loading classes on first use ----------------------------------------------------------
+
+
+def load(name: str) -> Any:
+    """The class ``name`` of ``qbwc_spyne.objects``, defining its module on first use.
+
+    Raises:
+        AttributeError: there is no such class.
+    """
+    package = importlib.import_module("qbwc_spyne.objects")
+    module = package.MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qbwc_spyne.objects' has no attribute {name!r}")
+    found = getattr(importlib.import_module(f"qbwc_spyne.objects.{module}"), name)
+    setattr(package, name, found)  # the next access is a plain attribute
+    return found
+
+
+_CLASSES: dict[str, type[QBObject] | None] = {}
+
+
+def class_for(tag: str) -> type[QBObject] | None:
+    """The class of the aggregate ``tag``, or None when the schema has none."""
+    try:
+        return _CLASSES[tag]
+    except KeyError:
+        pass
+    try:
+        found: type[QBObject] | None = load(tag)
+    except AttributeError:
+        found = None
+    _CLASSES[tag] = found
+    return found
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read(element: etree._Element) -> QBObject:
+    """A response record as its typed object; one the schema has no class for keeps its values.
+
+    A value that does not read as its type is kept as text, with an
+    :class:`~qbwc_spyne.exceptions.UnreadValueWarning`; an element the
+    schema does not know goes to ``extra``. Reading never fails.
+    """
+    cls = class_for(str(element.tag)) or QBObject
+    return _read_trusted(element, cls)
+
+
+def _read_trusted(element: etree._Element, cls: type[_T]) -> _T:
+    if getattr(_trusted, "on", False):
+        return _read(element, cls, str(element.tag))
+    _trusted.on = True
+    try:
+        return _read(element, cls, str(element.tag))
+    finally:
+        _trusted.on = False
+
+
+def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
+    # The hot loop: one dict lookup per child, then its reader.
+    by_tag = _spec(cls).by_tag
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] | None = None
+    for child in element:
+        tag = child.tag
+        entry = by_tag.get(tag)
+        value: Any
+        if entry is None:
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction
+            extra = {} if extra is None else extra
+            value = _untyped(child)
+            if tag in extra:
+                if not isinstance(extra[tag], list):
+                    extra[tag] = [extra[tag]]
+                extra[tag].append(value)
+            else:
+                extra[tag] = value
+            continue
+        if entry.target is not None:
+            target = class_for(_class_name(entry.target)) or QBObject
+            value = _read(child, target, f"{path}/{tag}")
+        else:
+            text = child.text or ""
+            reader = entry.reader
+            if reader is None:
+                value = text
+            else:
+                try:
+                    value = reader(text)
+                except (ValueError, InvalidOperation):
+                    warnings.warn(
+                        f"{path}/{tag}: {text!r} does not read as its qbXML type; kept as text",
+                        UnreadValueWarning,
+                        stacklevel=2,
+                    )
+                    value = text
+        if entry.repeated:
+            found = values.get(entry.name)
+            if found is None:
+                values[entry.name] = [value]
+            else:
+                found.append(value)
+        else:
+            values[entry.name] = value
+    if element.attrib:
+        extra = {} if extra is None else extra
+        extra.update({f"@{name}": text for name, text in element.attrib.items()})
+    if extra is not None:
+        values["extra"] = extra
+    return cls(**values)
+
+
+def _untyped(element: etree._Element) -> Any:
+    if not len(element):
+        return element.text or ""
+    values: dict[str, Any] = {}
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        value = _untyped(child)
+        if child.tag in values:
+            if not isinstance(values[child.tag], list):
+                values[child.tag] = [values[child.tag]]
+            values[child.tag].append(value)
+        else:
+            values[child.tag] = value
+    return values
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def fields_of(obj: QBObject) -> dict[str, Any]:
+    """``obj`` as the qbXML-named dict a request's fields are, nested objects as dicts."""
+    if not isinstance(obj, QBObject):
+        raise QBXMLBuildError(f"expects a typed qbXML object, not {type(obj).__name__}")
+    values: dict[str, Any] = {}
+    for entry in _spec(type(obj)).fields:
+        value = getattr(obj, entry.name)
+        if value is None or (entry.repeated and not value):
+            continue
+        if entry.target is not None:
+            value = [fields_of(v) for v in value] if entry.repeated else fields_of(value)
+        values[entry.tag] = value
+    if obj.extra:
+        values.update({k: v for k, v in obj.extra.items() if not k.startswith("@")})
+    return values
