@@ -266,6 +266,7 @@ PUBLIC_MODULES = (
     "qbwc_spyne.live",
     "qbwc_spyne.log",
     "qbwc_spyne.metrics",
+    "qbwc_spyne.objects",
     "qbwc_spyne.qbxml",
     "qbwc_spyne.qwc",
     "qbwc_spyne.reference",

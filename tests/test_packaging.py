@@ -127,6 +127,7 @@ def test_the_sdist_ships_every_test_and_what_the_tests_read(sdist: Path):
         "bench/bench_hosts.py",
         "tools/codegen.py",
         "tools/codegen_schema.py",
+        "tools/codegen_objects.py",
     ):
         assert (sdist / needed).is_file(), needed
     here = {p.relative_to(ROOT) for p in (ROOT / "tests").rglob("*") if p.is_file()}
@@ -163,3 +164,12 @@ def test_the_tests_collect_and_the_generators_check_from_the_sdist(sdist: Path):
     )
     assert checked.returncode == 0, checked.stderr
     assert str(sdist) in checked.stdout  # the sdist's own files, not this checkout's
+    objects = subprocess.run(
+        [sys.executable, "-m", "tools.codegen_objects", "--check"],
+        cwd=sdist,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert objects.returncode == 0, objects.stderr

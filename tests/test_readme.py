@@ -299,7 +299,7 @@ def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
         "CustomerAdd/Nmae",
         "CustomerAdd/CompanyName",
     ]
-    assert module.acme["Balance"] == module.balance == Decimal("120.50")
+    assert module.acme.balance == module.balance == Decimal("120.50")
     quickbooks = FakeQuickBooks()
     result = WebConnector(
         make_wsgi_app(module.handler), user="shop", password="s3cret", quickbooks=quickbooks

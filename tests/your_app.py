@@ -8,11 +8,13 @@ simplest way: the tests then check what reached it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from argon2 import PasswordHasher
 
 from qbwc_spyne import JobContext, JobKind, Session, qbxml
+from qbwc_spyne.objects import CustomerRef, CustomerRet, InvoiceAdd, InvoiceLineAdd, ItemRef
 
 # The quickstart: the qbXML requests waiting to be sent, and the answers.
 waiting: list[str] = [
@@ -46,16 +48,21 @@ txn_ids: dict[str, str] = {}
 hashes = {"shop": PasswordHasher().hash("s3cret")}
 
 
-def save_customers(records: Iterable[Mapping[str, Any]]) -> None:
-    customers.extend(dict(record) for record in records)
+def save_customers(records: Iterable[CustomerRet | Mapping[str, Any]]) -> None:
+    customers.extend(
+        record if isinstance(record, Mapping) else {"Name": record.name, "ListID": record.list_id}
+        for record in records
+    )
 
 
-def invoice_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "CustomerRef": {"FullName": "Customer 0001"},
-        "RefNumber": payload["order"],
-        "InvoiceLineAdd": {"ItemRef": {"FullName": "Labor"}, "Quantity": 1, "Rate": "80.00"},
-    }
+def invoice_for(payload: Mapping[str, Any]) -> InvoiceAdd:
+    return InvoiceAdd(
+        customer_ref=CustomerRef(full_name="Customer 0001"),
+        ref_number=payload["order"],
+        invoice_line_add=[
+            InvoiceLineAdd(item_ref=ItemRef(full_name="Labor"), quantity=1, rate=Decimal("80.00"))
+        ],
+    )
 
 
 def record_txn_id(order: str, txn_id: str | None) -> None:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, Literal, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from lxml import etree
 
@@ -59,6 +59,8 @@ from . import _schema
 
 if TYPE_CHECKING:
     from ._objects import QBObject, QBRequest
+
+_Object = TypeVar("_Object", bound="QBObject")
 
 __all__ = [
     "Record",
@@ -399,6 +401,15 @@ class Result:
         from ._objects import read
 
         return [read(record) for record in self.records if isinstance(record.tag, str)]
+
+    def objects_of(self, cls: type[_Object]) -> list[_Object]:
+        """The records that are ``cls`` objects, typed as such for a type checker.
+
+        ``result.objects_of(CustomerRet)`` is :attr:`objects` narrowed to the
+        class a query returns (a ``CustomerQueryRs`` holds only
+        ``CustomerRet``); records of another class are left out.
+        """
+        return [obj for obj in self.objects if isinstance(obj, cls)]
 
     @property
     def status(self) -> Status:

@@ -100,8 +100,10 @@ class JobContext:
     def watermark(self, value: Any) -> None:
         """Keep the highest ``value`` seen across this iteration's pages as its checkpoint.
 
-        Call it with each record's TimeModified (ISO-8601 times compare as
-        instants, numbers as numbers); None is ignored. The highest value
+        Call it with each record's TimeModified, a typed object's
+        ``time_modified`` or its text (ISO-8601 times compare as instants,
+        numbers as numbers); None is ignored. A ``datetime`` is kept as its
+        ISO-8601 text, offset included. The highest value
         becomes ``job.checkpoint`` when the iteration completes, so a sync
         cut short restarts from the last complete one and skips nothing.
 
@@ -112,6 +114,9 @@ class JobContext:
         """
         if value is None:
             return
+        if isinstance(value, datetime):
+            # A typed record's time: kept as the text a FromModifiedDate takes back.
+            value = value.isoformat()
         value = _capped(value, self.not_after)
         staged = self.job.staged_checkpoint
         if staged is None or _order(value) > _order(staged):
