@@ -111,6 +111,11 @@ class TestPaging:
         ]
         assert direct.sent[1].iterator_id == direct.sent[2].iterator_id
 
+    def test_a_page_size_that_is_not_a_positive_int_is_refused(self):
+        for size in (0, -1, True, "10"):
+            with pytest.raises(ObjectFieldError, match="page_size"):
+                QuickBooks().customer.list(page_size=size)  # type: ignore[arg-type]
+
     def test_page_size_sets_max_returned(self):
         qb, direct = company(7)
         assert len(list(qb.customer.list(page_size=3))) == 7
@@ -531,7 +536,8 @@ class TestInQueuedJobs:
             name = "mirror"
 
             def build(self, ctx: Any) -> Any:
-                return build_only.customer.query(active_status="All")
+                # Paged by the queue: each page comes to handle.
+                return build_only.customer.query(active_status="All", page_size=2)
 
             def handle(self, ctx: Any, result: qbxml.Result) -> None:
                 seen.extend(
@@ -542,9 +548,10 @@ class TestInQueuedJobs:
         handler = QueueHandler(queue, passwords=lambda u, p: p == "pw", kinds=[Mirror()])
         queue.enqueue(user="shop", kind="mirror", payload={})
         fake = FakeQuickBooks()
-        fake.add_customers(2)
+        fake.add_customers(5)
         WebConnector(make_wsgi_app(handler), user="shop", password="pw", quickbooks=fake).update()
-        assert seen == ["Customer 0001", "Customer 0002"]
+        assert seen == [f"Customer {n:04d}" for n in range(1, 6)]
+        assert sum('iterator="Continue"' in r for r in fake.requests) == 2
 
 
 def test_live_client_through_a_web_connector_over_http(served):  # noqa: F811

@@ -148,8 +148,14 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
 
     # -- building requests ------------------------------------------------------------------
 
-    def query(self, *, query: QueryT | None = None, **filters: Any) -> QueryT:
-        """The ``XQueryRq`` that :meth:`list` sends for ``filters`` (not paged).
+    def query(
+        self, *, query: QueryT | None = None, page_size: int | None = None, **filters: Any
+    ) -> QueryT:
+        """The ``XQueryRq`` that :meth:`list` sends for ``filters``.
+
+        With ``page_size`` it is an iterated query (``iterator="Start"``,
+        ``MaxReturned``), as a job kind's ``build`` returns it: the job
+        queue then continues it page by page, each page to ``handle``.
 
         Filters (each refused, naming the query, when the type's query lacks it):
 
@@ -226,6 +232,10 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                 " modified_from, modified_to, active_status, name_contains, name_starts_with,"
                 " name_ends_with, date_from, date_to, ref_number, custom_fields and query="
             )
+        if page_size is not None:
+            if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+                raise ObjectFieldError(f"page_size must be a positive int, not {page_size!r}")
+            values.update(max_returned=page_size, iterator="Start")
         if query is None:
             return cls(**values)  # type: ignore[no-any-return]
         if type(query) is not cls:
@@ -317,19 +327,15 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
             ObjectFieldError: a filter the query does not take.
             QuickBooksStatusError: a page was refused (e.g. 3391, the iterator expired).
         """
-        rq = self.query(**filters)
-        size = self._page_size if page_size is None else page_size
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ObjectFieldError(f"page_size must be a positive int, not {size!r}")
         if not self._iterators:
-            return self._whole(rq)
-        return self._pages(rq, size)
+            return self._whole(self.query(**filters))
+        size = self._page_size if page_size is None else page_size
+        return self._pages(self.query(page_size=size, **filters))
 
     def _whole(self, rq: QueryT) -> Generator[RetT, None, None]:
         yield from cast("list[RetT]", raise_for_status(self._send(rq), missing_ok=True).objects)
 
-    def _pages(self, rq: QueryT, size: int) -> Generator[RetT, None, None]:
-        first = msgspec.structs.replace(rq, max_returned=size, iterator="Start")
+    def _pages(self, first: QueryT) -> Generator[RetT, None, None]:
         executor = ThreadPoolExecutor(1, thread_name_prefix="qbwc-page")
         pending: Future[qbxml.Result] | None = None
         try:
