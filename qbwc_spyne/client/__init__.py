@@ -58,6 +58,11 @@ class QuickBooks(Resources):
             everything at once.
         page_size: the records a page of :meth:`Resource.list` asks for.
 
+    ``send`` is called from a background thread while ``list`` fetches a
+    page ahead, and may be called from the caller's thread at the same
+    time (a ``mod`` inside a ``for`` over ``list``): it must be thread-safe,
+    as :meth:`LiveClient.request <qbwc_spyne.LiveClient.request>` is.
+
     .. versionadded:: Unreleased
     """
 
