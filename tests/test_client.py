@@ -244,7 +244,14 @@ class TestGetAddMod:
             )
         )
         assert qb.invoice.get(ref_number="1001").txn_id == invoice.txn_id
-        assert qb.invoice.get(invoice.txn_id or "").ref_number == "1001"
+        found = qb.invoice.get(invoice.txn_id or "")
+        assert found.ref_number == "1001"
+        # A transaction is got whole, its lines included; a list of them only if asked.
+        assert [line.item_ref.full_name for line in found.invoice_line_ret] == ["Labour"]  # type: ignore[union-attr]
+        (listed,) = qb.invoice.list()
+        assert listed.invoice_line_ret == []
+        (listed,) = qb.invoice.list(line_items=True)
+        assert len(listed.invoice_line_ret) == 1
 
     @pytest.mark.parametrize(
         ("how", "code"),

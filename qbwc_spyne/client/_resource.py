@@ -166,6 +166,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         - ``date_from``, ``date_to``: dates (``TxnDateRangeFilter``);
         - ``ref_number``: a transaction's reference number;
         - ``custom_fields``: True to receive the custom fields (``OwnerID`` 0);
+        - ``line_items``: True to receive a transaction's lines (``IncludeLineItems``);
         - ``query``: an ``XQueryRq`` holding anything else; the filters are set on it.
 
         Raises:
@@ -226,11 +227,15 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         if filters.pop("custom_fields", False):
             needs("owner_id", "custom_fields")
             values["owner_id"] = ["0"]
+        if filters.pop("line_items", False):
+            needs("include_line_items", "line_items")
+            values["include_line_items"] = True
         if filters:
             raise ObjectFieldError(
                 f"{cls.__name__}: unknown filter {', '.join(sorted(filters))}; the filters are"
                 " modified_from, modified_to, active_status, name_contains, name_starts_with,"
-                " name_ends_with, date_from, date_to, ref_number, custom_fields and query="
+                " name_ends_with, date_from, date_to, ref_number, custom_fields, line_items"
+                " and query="
             )
         if page_size is not None:
             if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
@@ -365,6 +370,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
     ) -> RetT:
         """The one record with this ListID/TxnID, full name (lists) or reference number.
 
+        A transaction comes with its lines (where its query can include them).
         With several transactions of one reference number, the first is returned.
 
         Raises:
@@ -376,11 +382,15 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         if len(given) != 1:
             raise ObjectFieldError("get takes exactly one of id, full_name, ref_number")
         ((key, value),) = given.items()
+        whole: dict[str, Any] = {
+            "custom_fields": custom_fields,
+            "line_items": self._takes("include_line_items"),
+        }
         if key == "ref_number":
-            rq = self.query(ref_number=value, custom_fields=custom_fields)
+            rq = self.query(ref_number=value, **whole)
         else:
             field = self._id if key == "id" else "full_name"
-            base = self.query(custom_fields=custom_fields)
+            base = self.query(**whole)
             if field not in type(base).__struct_fields__:
                 raise ObjectFieldError(f"{type(base).__name__} takes no {key}")
             rq = msgspec.structs.replace(base, **{field: [value]})
@@ -491,6 +501,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         return cast("DataExtRet", result.objects[0])
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _takes(self, field: str) -> bool:
+        return field in _cls(self.spec.name + "QueryRq").__struct_fields__
 
     def _needs(self, what: str, has: bool) -> None:
         if not has:
