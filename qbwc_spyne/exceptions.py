@@ -51,23 +51,31 @@ turns each into the failure value of the operation that met it.
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING, Any
 
 from . import _deprecation
+
+if TYPE_CHECKING:
+    from . import codes as _codes
 
 __all__ = [
     "BadRequestError",
     "CodePageError",
     "ConfigurationError",
+    "ConflictError",
     "DatabaseURLError",
     "HandlerError",
     "InvalidJobError",
+    "InvalidReferenceError",
     "JobError",
     "JobStateError",
     "KeyConflictError",
     "LiveError",
     "LiveRequestFailed",
     "LiveTimeout",
+    "NameInUseError",
     "NotAQueueDatabaseError",
+    "NotFoundError",
     "ObjectFieldError",
     "QBWCError",
     "QBWCServerError",
@@ -75,6 +83,7 @@ __all__ = [
     "QWCError",
     "QWCFileExistsError",
     "QuickBooksOffline",
+    "QuickBooksStatusError",
     "RemoteProtocolError",
     "SchemaError",
     "SchemaVersionError",
@@ -423,3 +432,97 @@ _MOVED: dict[str, str | tuple[str, str]] = {
 }
 
 __getattr__ = _deprecation.moved(__name__, _MOVED)
+
+
+class QuickBooksStatusError(QBWCError):
+    """QuickBooks ran a request and answered it with a status that says it was not done.
+
+    Raised by the resource client (:mod:`qbwc_spyne.client`) and by
+    :func:`qbwc_spyne.client.raise_for_status`. The message is the status,
+    QuickBooks' own words and the error catalogue's
+    (:func:`qbwc_spyne.codes.describe`).
+
+    Attributes:
+        code: the ``statusCode``, e.g. 3100.
+        message: QuickBooks' ``statusMessage``.
+        severity: its ``statusSeverity`` (``"Info"``, ``"Warn"``, ``"Error"``).
+        request: the request answered, e.g. ``"CustomerAddRq"`` ("" when unknown).
+        result: the whole answer (a :class:`~qbwc_spyne.qbxml.Result`), or None.
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        code: int,
+        message: str,
+        severity: str = "",
+        request: str = "",
+        result: object = None,
+    ) -> None:
+        super().__init__(text)
+        self.code = code
+        self.message = message
+        self.severity = severity
+        self.request = request
+        self.result = result
+
+    @property
+    def explanation(self) -> _codes.Explanation:
+        """The error catalogue's entry for :attr:`code`: title, meaning, fix, whether to retry."""
+        from . import codes  # imports only the standard library; read on first use
+
+        return codes.explain(self.code)
+
+
+class NotFoundError(QuickBooksStatusError):
+    """Not there: a query matched nothing (1) or not all it named (500), or an id is unknown (3120).
+
+    .. versionadded:: Unreleased
+    """
+
+
+class NameInUseError(QuickBooksStatusError):
+    """An Add or Mod would give a list element a name another already has (3100).
+
+    .. versionadded:: Unreleased
+    """
+
+
+class InvalidReferenceError(QuickBooksStatusError):
+    """A reference (``CustomerRef``, ``ItemRef``...) names nothing in its list (3140).
+
+    .. versionadded:: Unreleased
+    """
+
+
+class ConflictError(QuickBooksStatusError):
+    """A Mod's EditSequence was out of date: the record changed since it was read (3200).
+
+    Attributes:
+        sent: the Mod object that was refused.
+        current: the record as QuickBooks holds it now, fetched again (None
+            when it could not be).
+
+    .. versionadded:: Unreleased
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        code: int,
+        message: str,
+        severity: str = "",
+        request: str = "",
+        result: object = None,
+        sent: Any = None,
+        current: Any = None,
+    ) -> None:
+        super().__init__(
+            text, code=code, message=message, severity=severity, request=request, result=result
+        )
+        self.sent = sent
+        self.current = current
