@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml setup.cfg
 test: $(STAMP)
 	$(BIN)/python -m tools.codegen --check
 	$(BIN)/python -m tools.codegen_objects --check
+	$(BIN)/python -m tools.codegen_client --check
 	$(BIN)/nox
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -18,7 +18,8 @@ The tree, split by who is at fault::
     ├── XMLError              a qbXML document cannot be read (not well-formed, not UTF-8)
     │   └── UnsafeXMLError    it declares a DTD or entities, which qbXML never does
     ├── QBXMLBuildError       a qbXML request cannot be built from the values given
-    │   └── SchemaError       it does not fit its version's schema (every problem listed)
+    │   ├── SchemaError       it does not fit its version's schema (every problem listed)
+    │   └── ObjectFieldError  a typed object was given a value its field cannot take
     ├── JobError              the application asked the queue for something it refuses
     │   ├── InvalidJobError   enqueue was given arguments it cannot store
     │   ├── KeyConflictError  a key already names a job of another kind
@@ -26,6 +27,11 @@ The tree, split by who is at fault::
     ├── StorageError          a session store or job queue failed (locked, gone, full)
     ├── CodePageError         text QuickBooks' code page cannot store
     ├── QBWCServerError       a numbered error of the QBWCServer reference class
+    ├── QuickBooksStatusError QuickBooks answered that a request was not done
+    │   ├── NotFoundError     no such record (1, 500, 3120)
+    │   ├── NameInUseError    the name is taken (3100)
+    │   ├── InvalidReferenceError  a reference names nothing (3140)
+    │   └── ConflictError     somebody else changed the record first (3200)
     └── LiveError             a live request got no answer from QuickBooks
         ├── LiveTimeout       none came in time (says whether it was ever sent)
         ├── QuickBooksOffline the user's Web Connector or QuickBooks is not there

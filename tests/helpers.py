@@ -257,6 +257,7 @@ PUBLIC_MODULES = (
     "qbwc_spyne",
     "qbwc_spyne.app",
     "qbwc_spyne.auth",
+    "qbwc_spyne.client",
     "qbwc_spyne.codes",
     "qbwc_spyne.dashboard",
     "qbwc_spyne.events",
