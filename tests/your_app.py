@@ -50,7 +50,9 @@ hashes = {"shop": PasswordHasher().hash("s3cret")}
 
 def save_customers(records: Iterable[CustomerRet | Mapping[str, Any]]) -> None:
     customers.extend(
-        record if isinstance(record, Mapping) else {"Name": record.name, "ListID": record.list_id}
+        dict(record)
+        if isinstance(record, Mapping)
+        else {"Name": record.name, "ListID": record.list_id}
         for record in records
     )
 
@@ -60,7 +62,9 @@ def invoice_for(payload: Mapping[str, Any]) -> InvoiceAdd:
         customer_ref=CustomerRef(full_name="Customer 0001"),
         ref_number=payload["order"],
         invoice_line_add=[
-            InvoiceLineAdd(item_ref=ItemRef(full_name="Labor"), quantity=1, rate=Decimal("80.00"))
+            InvoiceLineAdd(
+                item_ref=ItemRef(full_name="Labor"), quantity=Decimal(1), rate=Decimal("80.00")
+            )
         ],
     )
 
