@@ -141,6 +141,20 @@ _JSON_LISTS = {
     "sales_receipts": ("SalesReceipt",),
     "payments": ("ReceivePayment",),
 }
+#: Requests that are not of one record type: (kind, handler).
+_OTHER_REQUESTS = {
+    "ListDelRq": ("List", "list_del"),
+    "TxnDelRq": ("Txn", "txn_del"),
+    "TxnVoidRq": ("Txn", "txn_void"),
+    "ListDeletedQueryRq": ("List", "deleted_query"),
+    "TxnDeletedQueryRq": ("Txn", "deleted_query"),
+    "DataExtAddRq": ("DataExt", "data_ext"),
+    "DataExtModRq": ("DataExt", "data_ext"),
+    "DataExtDefAddRq": ("DataExtDef", "data_ext_def_add"),
+    "DataExtDefQueryRq": ("DataExtDef", "data_ext_def_query"),
+}
+#: The custom field types and the longest value each takes (DataExtDefAdd's DataExtType).
+_DATA_EXT_LENGTH = {"STR255TYPE": 255, "STR1024TYPE": 1024}
 _JSON_OPTIONS = ("company_name", "company_file", "product", "country", "versions")
 TXN_TYPES = ("Invoice", "SalesReceipt", "ReceivePayment")
 _LINES = {"Invoice": "InvoiceLine", "SalesReceipt": "SalesReceiptLine"}
@@ -266,6 +280,9 @@ class _Journal:
         self.added: list[tuple[str, str]] = []
         self.before: dict[int, tuple[str, etree._Element, etree._Element]] = {}
         self.iterators: dict[str, _Iterator | None] = {}
+        self.removed: list[tuple[str, str, etree._Element]] = []
+        self.logged = 0  # entries appended to the deleted log
+        self.defined = 0  # custom field definitions added
 
 
 def _not_found(key: str) -> _Status:
@@ -355,6 +372,43 @@ def _parse_time(text: str, field: str = "TimeModified") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=_COMPANY_TZ)
 
 
+def _owner(owner_id: str) -> str:
+    """An OwnerID as compared: 0 or a GUID, whatever its case and braces."""
+    text = owner_id.strip().strip("{}").lower()
+    return "0" if text in ("", "0") else text
+
+
+def _named(records: list[etree._Element], rq: etree._Element) -> list[etree._Element]:
+    """The records a list query's ``NameFilter`` or ``NameRangeFilter`` keeps.
+
+    Both compare the ``FullName``, without regard to case, as the SDK's
+    reference for list queries describes them: ``MatchCriterion``
+    StartsWith, Contains or EndsWith ``Name``; ``FromName`` and ``ToName``
+    bound the names alphabetically, both ends included (either may be
+    left out). The schema lets a query have one of the two, not both.
+    """
+    names = rq.find("NameFilter")
+    if names is not None:
+        wanted = (names.findtext("Name") or "").casefold()
+        test = {
+            "StartsWith": str.startswith,
+            "Contains": str.__contains__,
+            "EndsWith": str.endswith,
+        }[(names.findtext("MatchCriterion") or "").strip()]
+        return [r for r in records if test((r.findtext("FullName") or "").casefold(), wanted)]
+    bounds = rq.find("NameRangeFilter")
+    if bounds is not None:
+        low = (bounds.findtext("FromName") or "").casefold()
+        high = bounds.findtext("ToName")
+        return [
+            r
+            for r in records
+            if low <= (r.findtext("FullName") or "").casefold()
+            and (high is None or (r.findtext("FullName") or "").casefold() <= high.casefold())
+        ]
+    return records
+
+
 class FakeQuickBooks:
     """An in-memory QuickBooks company that answers qbXML as QuickBooks does.
 
@@ -407,6 +461,11 @@ class FakeQuickBooks:
         self.lose_responses = 0
         self._iterators: dict[str, _Iterator] = {}
         self._names: dict[tuple[str, str], etree._Element] = {}  # (family, lower name) -> record
+        #: What ListDeletedQuery and TxnDeletedQuery answer: one ``ListDeletedRet``
+        #: or ``TxnDeletedRet`` per record deleted, oldest first.
+        self._deleted: list[etree._Element] = []
+        #: Custom field definitions (``DataExtDefRet``), in the order defined.
+        self._data_ext_defs: list[etree._Element] = []
         self._journal: _Journal | None = None
         self._now = start or datetime(2024, 1, 2, 9, 0, 0, tzinfo=_COMPANY_TZ)
         self._serial = 0
@@ -470,14 +529,24 @@ class FakeQuickBooks:
         Raises:
             CompanyDataError: an unknown key or type, or a record QuickBooks would refuse.
         """
-        unknown = sorted(set(data) - set(_JSON_LISTS))
+        known = ("custom_fields", *_JSON_LISTS)
+        unknown = sorted(set(data) - set(known))
         if unknown:
             raise CompanyDataError(
-                f"unknown key {unknown[0]!r} in the company; known: {', '.join(_JSON_LISTS)}"
+                f"unknown key {unknown[0]!r} in the company; known: {', '.join(known)}"
             )
         with self._lock:
             self._journal = _Journal(self._now, self._serial)
             try:
+                definitions = data.get("custom_fields", [])
+                if not isinstance(definitions, list) or not all(
+                    isinstance(d, Mapping) for d in definitions
+                ):
+                    raise CompanyDataError("custom_fields must be a list of objects")
+                for values in definitions:
+                    # A custom field defined in QuickBooks' own window is OwnerID 0.
+                    values = {"OwnerID": "0", **values}
+                    self._define(_element("DataExtDefAdd", values))
                 for key, kinds in _JSON_LISTS.items():
                     records = data.get(key, [])
                     if not isinstance(records, list):
@@ -742,8 +811,17 @@ class FakeQuickBooks:
             self._forget_name(kind, record)
             record[:] = list(before)
             self._remember_name(kind, record)
+        # Records removed come back first: one added and then removed by the
+        # same document is then taken out as added.
+        for kind, key, record in reversed(journal.removed):
+            self.records[kind][key] = record
+            self._remember_name(kind, record)
         for kind, key in reversed(journal.added):
             self._forget_name(kind, self.records[kind].pop(key))
+        if journal.logged:
+            del self._deleted[-journal.logged :]
+        if journal.defined:
+            del self._data_ext_defs[-journal.defined :]
         for iterator_id, state in journal.iterators.items():
             if state is None:
                 self._iterators.pop(iterator_id, None)
@@ -753,6 +831,8 @@ class FakeQuickBooks:
         journal.before.clear()
         journal.added.clear()
         journal.iterators.clear()
+        journal.removed.clear()
+        journal.logged = journal.defined = 0
 
     def _remember(self, kind: str, record: etree._Element) -> None:
         """Keep a copy of ``record`` before the document's first change to it."""
@@ -780,6 +860,8 @@ class FakeQuickBooks:
     def _handler(tag: str) -> tuple[str, str] | None:
         if tag == "HostQueryRq":
             return "Host", "host"
+        if tag in _OTHER_REQUESTS:
+            return _OTHER_REQUESTS[tag]
         for action in ("Query", "Add", "Mod"):
             suffix = f"{action}Rq"
             if tag.endswith(suffix):
@@ -900,6 +982,7 @@ class FakeQuickBooks:
                     r for r in records if _parse_time(r.findtext("TimeModified", "")) <= until
                 ]
         if is_list:
+            records = _named(records, rq)
             active = rq.findtext("ActiveStatus") or "ActiveOnly"
             if active != "All":
                 wanted = active == "ActiveOnly"
@@ -970,19 +1053,424 @@ class FakeQuickBooks:
         if not records and status is None:
             status = _Status(1, "A query request did not find a matching object in QuickBooks")
         include_lines = _true(rq.findtext("IncludeLineItems"))
-        return [self._copy(r, include_lines) for r in records], extra, status
+        owners = [el.text or "" for el in rq.iterfind("OwnerID")]
+        return [self._copy(r, include_lines, owners) for r in records], extra, status
 
     @staticmethod
     def _key(record: etree._Element) -> str:
         return record.findtext("ListID") or record.findtext("TxnID") or ""
 
-    def _copy(self, record: etree._Element, include_lines: bool) -> etree._Element:
-        """``record`` as QuickBooks answers it in the version asked (see ``shape_answer``)."""
+    def _copy(
+        self, record: etree._Element, include_lines: bool, owners: Iterable[str] = ()
+    ) -> etree._Element:
+        """``record`` as QuickBooks answers it in the version asked (see ``shape_answer``).
+
+        Its custom fields (``DataExtRet``) only for the ``owners`` asked for:
+        the SDK's DataExt overview says a query returns them only when its
+        ``OwnerID`` names their owner (0 for the fields QuickBooks shows).
+        """
+        wanted = {_owner(o) for o in owners}
         copy = shape_answer(record, self._version)
+        for ext in [c for c in copy if c.tag == "DataExtRet"]:
+            if _owner(ext.findtext("OwnerID") or "0") not in wanted:
+                copy.remove(ext)
         if not include_lines:
             for line in [c for c in copy if c.tag.endswith(("LineRet", "LineGroupRet"))]:
                 copy.remove(line)
         return copy
+
+    # -- deletes, voids and what was deleted ------------------------------------------------
+
+    def _remove(self, kind: str, key: str, record: etree._Element) -> None:
+        del self.records[kind][key]
+        self._forget_name(kind, record)
+        if self._journal is not None:
+            self._journal.removed.append((kind, key, record))
+
+    def _log_deleted(self, entry: etree._Element) -> None:
+        self._deleted.append(entry)
+        if self._journal is not None:
+            self._journal.logged += 1
+
+    def _user_of(self, key: str, record: etree._Element) -> etree._Element | None:
+        """A record whose references name ``key`` (a customer on an invoice, an item on a line)."""
+        for records in self.records.values():
+            for other in records.values():
+                if other is record:
+                    continue
+                for ref in other.iter():
+                    if (
+                        isinstance(ref.tag, str)
+                        and ref.tag.endswith("Ref")
+                        and ref.findtext("ListID") == key
+                    ):
+                        return other
+        return None
+
+    def _list_del_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """ListDel: remove a list record that nothing uses, and log it for ListDeletedQuery.
+
+        Raises:
+            _Status: 3000, an empty ListID; 3120, no record of that type has
+                the ListID; 3170, a record still names it (QuickBooks' list
+                window refuses to delete a name used in transactions).
+        """
+        list_kind = rq.findtext("ListDelType") or ""
+        key = rq.findtext("ListID") or ""
+        if not key.strip():
+            raise _Status(3000, f'The given object ID "{key}" in the field "ListID" is invalid.')
+        record = self.records.get(list_kind, {}).get(key)
+        if record is None:
+            raise _not_found(key)
+        name = record.findtext("FullName") or ""
+        user = self._user_of(key, record)
+        if user is not None:
+            used_by = user.tag[:-3]
+            raise _Status(
+                3170,
+                f'There was an error when deleting {list_kind} list element "{name}". '
+                f"It is used by {used_by} "
+                f'"{user.findtext("RefNumber") or user.findtext("FullName") or ""}" '
+                "and cannot be deleted.",
+            )
+        stamp, _ = self._tick()
+        self._remove(list_kind, key, record)
+        self._log_deleted(
+            _element(
+                "ListDeletedRet",
+                {
+                    "ListDelType": list_kind,
+                    "ListID": key,
+                    "TimeCreated": record.findtext("TimeCreated"),
+                    "TimeDeleted": stamp,
+                    "FullName": name,
+                },
+            )
+        )
+        fields = (("ListDelType", list_kind), ("ListID", key), ("TimeDeleted", stamp))
+        rets = [_element(tag, text) for tag, text in fields]
+        return [*rets, _element("FullName", name)], {}, None
+
+    def _transaction(self, kind: str, key: str) -> etree._Element:
+        """The transaction of type ``kind`` with TxnID ``key``.
+
+        Raises:
+            _Status: 3000, an empty TxnID; 3120, none of that type has it.
+        """
+        if not key.strip():
+            raise _Status(3000, f'The given object ID "{key}" in the field "TxnID" is invalid.')
+        record = self.records.get(kind, {}).get(key) if kind in TXN_TYPES else None
+        if record is None:
+            raise _not_found(key)
+        return record
+
+    @staticmethod
+    def _check_unpaid(kind: str, record: etree._Element, action: str) -> None:
+        """Refuse to delete or void an invoice that payments were applied to.
+
+        QuickBooks would leave those payments as unused credit; the fake
+        does not unapply payments, and a success that left the payments
+        applied to nothing would be false.
+        """
+        if kind == "Invoice" and _decimal(record, "AppliedAmount") != 0:
+            raise _Status(
+                3250,
+                f'The fake QuickBooks does not {action} Invoice "{record.findtext("TxnID")}": '
+                "payments are applied to it, and it does not unapply them.",
+            )
+
+    def _unpay(self, payment: etree._Element) -> None:
+        """Give back to each invoice what a deleted payment paid of it."""
+        for applied in payment.iterfind("AppliedToTxnRet"):
+            invoice = self.records["Invoice"].get(applied.findtext("TxnID") or "")
+            if invoice is None:
+                continue
+            self._remember("Invoice", invoice)
+            paid = _decimal(applied, "Amount")
+            balance = _decimal(invoice, "BalanceRemaining") + paid
+            self._set(invoice, "BalanceRemaining", _money(balance))
+            self._set(invoice, "IsPaid", "true" if balance <= 0 else "false")
+            self._set(invoice, "AppliedAmount", _money(_decimal(invoice, "AppliedAmount") + paid))
+
+    def _txn_del_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """TxnDel: remove a transaction ("removes the transaction completely", the SDK's
+        TxnVoid reference), and log it for TxnDeletedQuery. A deleted payment
+        gives its invoices back what it paid.
+
+        Raises:
+            _Status: 3000, 3120 (see ``_transaction``); 3250, an invoice with payments applied.
+        """
+        txn_kind = rq.findtext("TxnDelType") or ""
+        key = rq.findtext("TxnID") or ""
+        record = self._transaction(txn_kind, key)
+        self._check_unpaid(txn_kind, record, "delete")
+        stamp, _ = self._tick()
+        if txn_kind == "ReceivePayment":
+            self._unpay(record)
+        self._remove(txn_kind, key, record)
+        number = record.findtext("RefNumber")
+        self._log_deleted(
+            _element(
+                "TxnDeletedRet",
+                {
+                    "TxnDelType": txn_kind,
+                    "TxnID": key,
+                    "TimeCreated": record.findtext("TimeCreated"),
+                    "TimeDeleted": stamp,
+                    "RefNumber": number,
+                },
+            )
+        )
+        fields = [("TxnDelType", txn_kind), ("TxnID", key), ("TimeDeleted", stamp)]
+        if number is not None:
+            fields.append(("RefNumber", number))
+        return [_element(tag, text) for tag, text in fields], {}, None
+
+    def _txn_void_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """TxnVoid: the transaction stays, its amounts zero, its memo marked ``VOID:``.
+
+        The SDK's TxnVoid reference: "Voiding a transaction sets its amount
+        to zero but keeps a record of it in QuickBooks". QuickBooks puts
+        ``VOID:`` before the memo of what it voids. Each line's amount
+        becomes 0.00 (its item, quantity and rate stay, as on a voided form),
+        and so do the totals and an invoice's balance. The schema's
+        TxnVoidType has no ReceivePayment: a void of a payment is refused
+        whole by the schema check before it gets here.
+
+        Raises:
+            _Status: 3000, 3120 (see ``_transaction``); 3250, an invoice with payments applied.
+        """
+        txn_kind = rq.findtext("TxnVoidType") or ""
+        key = rq.findtext("TxnID") or ""
+        record = self._transaction(txn_kind, key)
+        self._check_unpaid(txn_kind, record, "void")
+        self._remember(txn_kind, record)
+        stamp, sequence = self._tick()
+        for line in record.iterfind(f"{_LINES.get(txn_kind, '')}Ret"):
+            self._set(line, "Amount", "0.00")
+        memo = record.findtext("Memo")
+        if not (memo or "").startswith("VOID:"):
+            self._set(record, "Memo", f"VOID: {memo}" if memo else "VOID:")
+        self._set(record, "Subtotal", "0.00")
+        if txn_kind == "Invoice":
+            self._set(record, "BalanceRemaining", "0.00")
+            self._set(record, "IsPaid", "true")
+        else:
+            self._set(record, "TotalAmount", "0.00")
+        self._set(record, "TimeModified", stamp)
+        self._set(record, "EditSequence", sequence)
+        fields = [
+            ("TxnVoidType", txn_kind),
+            ("TxnID", key),
+            ("TimeCreated", record.findtext("TimeCreated")),
+            ("TimeModified", stamp),
+            ("RefNumber", record.findtext("RefNumber")),
+        ]
+        return [_element(tag, text) for tag, text in fields if text is not None], {}, None
+
+    def _deleted_query_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """ListDeletedQuery and TxnDeletedQuery: the records of the types asked deleted in the window.
+
+        The SDK's ListDeletedQuery reference: the deleted objects of the
+        types given (``ListDelType``/``TxnDelType``, one or more), optionally
+        within ``DeletedDateRangeFilter``; each ``*DeletedRet`` holds the
+        type, the id, TimeCreated, TimeDeleted and FullName (lists) or
+        RefNumber (transactions). Oldest deletion first; 1 when none.
+        """
+        type_tag = f"{kind}DelType"
+        types = {(el.text or "").strip() for el in rq.iterfind(type_tag)}
+        window = rq.find("DeletedDateRangeFilter")
+        low = high = None
+        if window is not None:
+            since = (window.findtext("FromDeletedDate") or "").strip()
+            until = (window.findtext("ToDeletedDate") or "").strip()
+            low = _parse_time(since, "FromDeletedDate") if since else None
+            high = _parse_time(until, "ToDeletedDate") if until else None
+        found = []
+        for entry in self._deleted:
+            if entry.tag != f"{kind}DeletedRet" or entry.findtext(type_tag) not in types:
+                continue
+            moment = _parse_time(entry.findtext("TimeDeleted") or "", "TimeDeleted")
+            if (low is None or moment >= low) and (high is None or moment <= high):
+                found.append(shape_answer(entry, self._version))
+        status = None
+        if not found:
+            status = _Status(1, "A query request did not find a matching object in QuickBooks")
+        return found, {}, status
+
+    # -- custom fields (data extensions) ------------------------------------------------------
+
+    def _define(self, add: etree._Element) -> etree._Element:
+        """Add a custom field definition (a ``DataExtDefAdd``); return its ``DataExtDefRet``.
+
+        Raises:
+            _Status: 3100, the owner already has a field of that name.
+        """
+        owner = add.findtext("OwnerID") or "0"
+        name = add.findtext("DataExtName") or ""
+        for existing in self._data_ext_defs:
+            same_owner = _owner(existing.findtext("OwnerID") or "0") == _owner(owner)
+            if same_owner and (existing.findtext("DataExtName") or "").casefold() == name.casefold():
+                raise _Status(3100, f'The name "{name}" of the list element is already in use.')
+        ret = etree.Element("DataExtDefRet")
+        etree.SubElement(ret, "OwnerID").text = owner
+        etree.SubElement(ret, "DataExtID").text = str(len(self._data_ext_defs) + 1)
+        etree.SubElement(ret, "DataExtName").text = name
+        etree.SubElement(ret, "DataExtType").text = add.findtext("DataExtType") or "STR255TYPE"
+        for target in add.iterfind("AssignToObject"):
+            etree.SubElement(ret, "AssignToObject").text = (target.text or "").strip()
+        for tag in ("DataExtListRequire", "DataExtTxnRequire"):
+            etree.SubElement(ret, tag).text = "true" if _true(add.findtext(tag)) else "false"
+        etree.SubElement(ret, "DataExtFormatString").text = add.findtext("DataExtFormatString") or ""
+        self._data_ext_defs.append(ret)
+        if self._journal is not None:
+            self._journal.defined += 1
+        return ret
+
+    def _data_ext_def_add_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        add = rq.find("DataExtDefAdd")
+        if add is None:  # the schema check requires it
+            raise _Refused("DataExtDefAddRq without DataExtDefAdd")
+        return [shape_answer(self._define(add), self._version)], {}, None
+
+    def _data_ext_def_query_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """DataExtDefQuery: the definitions of the owners asked (custom fields, OwnerID 0,
+        when none is named: another application's private ones are not shown),
+        of the object types asked (all when none)."""
+        owners = {_owner(el.text or "") for el in rq.iterfind("OwnerID")} or {"0"}
+        targets = {(el.text or "").strip() for el in rq.iterfind("AssignToObject")}
+        found = [
+            shape_answer(d, self._version)
+            for d in self._data_ext_defs
+            if _owner(d.findtext("OwnerID") or "0") in owners
+            and (not targets or targets & {(t.text or "") for t in d.iterfind("AssignToObject")})
+        ]
+        status = None
+        if not found:
+            status = _Status(1, "A query request did not find a matching object in QuickBooks")
+        return found, {}, status
+
+    def _data_ext_target(self, ext: etree._Element) -> tuple[str, etree._Element]:
+        """The object type (as DataExtDef's AssignToObject names it) and record a DataExt writes to.
+
+        Raises:
+            _Status: 3120, no such record; 3250, a line or the company, which the fake does not keep.
+        """
+        for tag in ("OtherDataExtType", "TxnLineID"):
+            if ext.find(tag) is not None:
+                raise _not_modelled(f"{ext.tag}/{tag}", "custom field")
+        list_type = ext.findtext("ListDataExtType")
+        if list_type is not None:
+            ref = ext.find("ListObjRef")
+            key = ref.findtext("ListID") if ref is not None else None
+            name = ref.findtext("FullName") if ref is not None else None
+            record = None
+            for candidate in ITEM_TYPES if list_type == "Item" else (list_type,):
+                if candidate not in self.records:
+                    continue
+                if key:
+                    record = self.records[candidate].get(key)
+                elif name:
+                    record = self._by_name(candidate, name)
+                if record is not None:
+                    break
+            if record is None:
+                raise _not_found(key or name or "")
+            return list_type, record
+        txn_type = ext.findtext("TxnDataExtType") or ""
+        key = ext.findtext("TxnID") or ""
+        record = self.records.get(txn_type, {}).get(key) if txn_type in TXN_TYPES else None
+        if record is None:
+            raise _not_found(key)
+        return txn_type, record
+
+    def _data_ext_rq(
+        self, kind: str, rq: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
+        """DataExtAdd and DataExtMod: write a custom field's value on a record.
+
+        The SDK's DataExtAdd reference: the definition must exist first (a
+        DataExtDefAdd, or a custom field made in QuickBooks' window: here,
+        ``load({"custom_fields": [...]})``); the record's TimeModified is
+        updated (and so its EditSequence). A DataExtMod writes the value
+        whether or not the record held one: the same reference has
+        DataExtMod write to a definition whose records hold nothing yet.
+
+        Raises:
+            _Status: 3120, no such record, or no definition of that name for
+                that owner and object type; 3180, a DataExtAdd of a field the
+                record already holds; 3070, a value longer than its type.
+        """
+        action = "Add" if rq.tag == "DataExtAddRq" else "Mod"
+        ext = rq.find(f"DataExt{action}")
+        if ext is None:  # the schema check requires it
+            raise _Refused(f"{rq.tag} without DataExt{action}")
+        owner = ext.findtext("OwnerID") or "0"
+        name = ext.findtext("DataExtName") or ""
+        value = ext.findtext("DataExtValue") or ""
+        target, record = self._data_ext_target(ext)
+        definition = next(
+            (
+                d
+                for d in self._data_ext_defs
+                if _owner(d.findtext("OwnerID") or "0") == _owner(owner)
+                and (d.findtext("DataExtName") or "").casefold() == name.casefold()
+                and target in {t.text for t in d.iterfind("AssignToObject")}
+            ),
+            None,
+        )
+        if definition is None:
+            raise _Status(
+                3120,
+                f'Object "{name}" specified in the request cannot be found.  '
+                f"No custom field of that name is defined for {target}.",
+            )
+        data_type = definition.findtext("DataExtType") or "STR255TYPE"
+        limit = _DATA_EXT_LENGTH.get(data_type)
+        if limit is not None and len(value) > limit:
+            raise _too_long("DataExtValue", value)
+        held = [
+            e
+            for e in record.iterfind("DataExtRet")
+            if _owner(e.findtext("OwnerID") or "0") == _owner(owner)
+            and (e.findtext("DataExtName") or "").casefold() == name.casefold()
+        ]
+        if held and action == "Add":
+            raise _Status(
+                3180,
+                f'There was an error when saving a data extension "{name}": '
+                "the record already holds it (change it with DataExtMod).",
+            )
+        self._remember(record.tag[:-3], record)
+        stamp, sequence = self._tick()
+        ret = _element(
+            "DataExtRet",
+            {
+                "OwnerID": owner,
+                "DataExtName": definition.findtext("DataExtName"),
+                "DataExtType": data_type,
+                "DataExtValue": value,
+            },
+        )
+        if held:
+            record.replace(held[0], ret)
+        else:
+            record.append(ret)
+        self._set(record, "TimeModified", stamp)
+        self._set(record, "EditSequence", sequence)
+        return [shape_answer(ret, self._version)], {}, None
 
     # -- adds and mods --------------------------------------------------------------------
 
@@ -992,7 +1480,8 @@ class FakeQuickBooks:
         add = rq.find(f"{kind}Add")
         if add is None:
             raise _Refused(f"{rq.tag} without {kind}Add")
-        return [self._copy(self._add(kind, add), True)], {}, None
+        owners = [el.text or "" for el in rq.iterfind("OwnerID")]
+        return [self._copy(self._add(kind, add), True, owners)], {}, None
 
     def _check_name(self, kind: str, name: str, exclude: etree._Element | None = None) -> None:
         existing = self._names.get(self._name_key(kind, name))
@@ -1274,7 +1763,8 @@ class FakeQuickBooks:
         self._remember_name(kind, record)
         self._set(record, "TimeModified", stamp)
         self._set(record, "EditSequence", new_sequence)
-        return [self._copy(record, True)], {}, None
+        owners = [el.text or "" for el in rq.iterfind("OwnerID")]
+        return [self._copy(record, True, owners)], {}, None
 
     def _line_mods(
         self, kind: str, record: etree._Element, mod: etree._Element
