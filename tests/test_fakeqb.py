@@ -2099,3 +2099,467 @@ class TestAnswersLikeQuickBooks:
             " in qbXML 13.0"
         )
         FakeQuickBooks(strict=False).load(data)
+
+
+# -- deletes, voids, deleted queries, custom fields, name filters ---------------------------
+
+QBXML_DATA = Path(__file__).resolve().parent / "data" / "qbxml"
+
+
+@pytest.fixture
+def books() -> FakeQuickBooks:
+    """Customers, an item, a custom field "Region" for customers and items, an invoice of Ada's."""
+    company = FakeQuickBooks()
+    company.load(
+        {
+            "custom_fields": [
+                {
+                    "DataExtName": "Region",
+                    "DataExtType": "STR255TYPE",
+                    "AssignToObject": ["Customer"],
+                }
+            ],
+            "customers": [{"Name": "Ada"}, {"Name": "Bob"}, {"Name": "adam"}, {"Name": "Zed"}],
+            "items": [
+                {"type": "ItemService", "Name": "Labor"},
+                {"type": "ItemService", "Name": "Spare"},
+            ],
+            "invoices": [
+                {
+                    "CustomerRef": {"FullName": "Ada"},
+                    "RefNumber": "1001",
+                    "Memo": "March work",
+                    "InvoiceLineAdd": [
+                        {"ItemRef": {"FullName": "Labor"}, "Quantity": 2, "Rate": "25.00"}
+                    ],
+                }
+            ],
+        }
+    )
+    return company
+
+
+def list_id(qb: FakeQuickBooks, kind: str, name: str) -> str:
+    record = qb._by_name(kind, name)
+    assert record is not None
+    return record.findtext("ListID") or ""
+
+
+def only_invoice(qb: FakeQuickBooks) -> etree._Element:
+    (invoice,) = qb.records["Invoice"].values()
+    return invoice
+
+
+def list_del(kind: str, key: str) -> str:
+    return f"<ListDelRq><ListDelType>{kind}</ListDelType><ListID>{key}</ListID></ListDelRq>"
+
+
+def data_ext(action: str, key: str, value: str, name: str = "Region", owner: str = "0") -> str:
+    return (
+        f"<DataExt{action}Rq><DataExt{action}><OwnerID>{owner}</OwnerID>"
+        f"<DataExtName>{name}</DataExtName><ListDataExtType>Customer</ListDataExtType>"
+        f"<ListObjRef><ListID>{key}</ListID></ListObjRef><DataExtValue>{value}</DataExtValue>"
+        f"</DataExt{action}></DataExt{action}Rq>"
+    )
+
+
+def names_of(rs: etree._Element) -> list[str]:
+    return [ret.findtext("FullName") for ret in rs]
+
+
+class TestDeletes:
+    """Every answer here is checked against Intuit's response schema (strict mode raises)."""
+
+    def test_list_del_answers_the_fields_of_quickbooks_own_answer(self, books):
+        real = etree.parse(str(QBXML_DATA / "ListDelRs.Customer.xml")).find(".//ListDelRs")
+        key = list_id(books, "Customer", "Bob")
+        rs = one(books, list_del("Customer", key))
+        assert status(rs) == (0, "Info")
+        assert [c.tag for c in rs] == [c.tag for c in real]
+        assert (rs.findtext("ListID"), rs.findtext("FullName")) == (key, "Bob")
+        gone = one(books, f"<CustomerQueryRq><ListID>{key}</ListID></CustomerQueryRq>")
+        assert status(gone)[0] == 3120
+
+    def test_a_deleted_name_is_free_again(self, books):
+        one(books, list_del("Customer", list_id(books, "Customer", "Bob")))
+        again = one(
+            books, "<CustomerAddRq><CustomerAdd><Name>Bob</Name></CustomerAdd></CustomerAddRq>"
+        )
+        assert status(again) == (0, "Info")
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            list_del("Customer", "80000999-1"),
+            "<TxnDelRq><TxnDelType>Invoice</TxnDelType><TxnID>999-1</TxnID></TxnDelRq>",
+            "<TxnVoidRq><TxnVoidType>Invoice</TxnVoidType><TxnID>999-1</TxnID></TxnVoidRq>",
+        ],
+    )
+    def test_delete_or_void_of_a_missing_id_is_3120_and_changes_nothing(self, books, body):
+        before = snapshot(books)
+        rs = one(books, body)
+        assert status(rs) == (3120, "Error") and "999-1" in rs.get("statusMessage")
+        assert snapshot(books) == before
+
+    def test_an_id_of_another_type_is_not_found(self, books):
+        """A customer's ListID in a ListDel of an item, an invoice's TxnID voided as a receipt."""
+        customer = list_id(books, "Customer", "Bob")
+        assert status(one(books, list_del("ItemService", customer)))[0] == 3120
+        txn = only_invoice(books).findtext("TxnID")
+        void = f"<TxnVoidRq><TxnVoidType>SalesReceipt</TxnVoidType><TxnID>{txn}</TxnID></TxnVoidRq>"
+        assert status(one(books, void))[0] == 3120
+
+    @pytest.mark.parametrize(("kind", "name"), [("Customer", "Ada"), ("ItemService", "Labor")])
+    def test_a_list_record_a_transaction_uses_is_3170_and_stays(self, books, kind, name):
+        key = list_id(books, kind, name)
+        before = snapshot(books)
+        rs = one(books, list_del(kind, key))
+        assert status(rs) == (3170, "Error")
+        assert name in rs.get("statusMessage") and "1001" in rs.get("statusMessage")
+        assert snapshot(books) == before
+
+    def test_list_deleted_query_lists_the_deleted_in_their_window(self, books):
+        bob, zed = list_id(books, "Customer", "Bob"), list_id(books, "Customer", "Zed")
+        one(books, list_del("Customer", bob))
+        spare = one(books, list_del("ItemService", list_id(books, "ItemService", "Spare")))
+        between = spare.findtext("TimeDeleted")
+        one(books, list_del("Customer", zed))
+        rs = one(
+            books, "<ListDeletedQueryRq><ListDelType>Customer</ListDelType></ListDeletedQueryRq>"
+        )
+        assert [(r.findtext("ListID"), r.findtext("FullName")) for r in rs] == [
+            (bob, "Bob"),
+            (zed, "Zed"),
+        ]
+        assert [c.tag for c in rs[0]] == [
+            "ListDelType",
+            "ListID",
+            "TimeCreated",
+            "TimeDeleted",
+            "FullName",
+        ]
+        later = one(
+            books,
+            "<ListDeletedQueryRq><ListDelType>Customer</ListDelType><ListDelType>ItemService"
+            "</ListDelType><DeletedDateRangeFilter>"
+            f"<FromDeletedDate>{between}</FromDeletedDate></DeletedDateRangeFilter>"
+            "</ListDeletedQueryRq>",
+        )
+        assert names_of(later) == ["Spare", "Zed"]
+
+    def test_a_deleted_query_matching_nothing_is_status_1(self, books):
+        rs = one(books, "<TxnDeletedQueryRq><TxnDelType>Invoice</TxnDelType></TxnDeletedQueryRq>")
+        assert status(rs) == (1, "Info") and len(rs) == 0
+
+    def test_txn_del_removes_the_transaction_and_logs_it(self, books):
+        invoice = only_invoice(books)
+        txn = invoice.findtext("TxnID")
+        rs = one(
+            books, f"<TxnDelRq><TxnDelType>Invoice</TxnDelType><TxnID>{txn}</TxnID></TxnDelRq>"
+        )
+        assert [(c.tag, c.text) for c in rs if c.tag != "TimeDeleted"] == [
+            ("TxnDelType", "Invoice"),
+            ("TxnID", txn),
+            ("RefNumber", "1001"),
+        ]
+        assert books.records["Invoice"] == {}
+        (ret,) = one(
+            books, "<TxnDeletedQueryRq><TxnDelType>Invoice</TxnDelType></TxnDeletedQueryRq>"
+        )
+        assert [c.tag for c in ret] == [
+            "TxnDelType",
+            "TxnID",
+            "TimeCreated",
+            "TimeDeleted",
+            "RefNumber",
+        ]
+        assert ret.findtext("TimeCreated") == invoice.findtext("TimeCreated")
+        assert ret.findtext("TimeDeleted") == rs.findtext("TimeDeleted")
+        # Nothing uses Ada any more: she can go.
+        assert status(one(books, list_del("Customer", list_id(books, "Customer", "Ada"))))[0] == 0
+
+    def test_deleting_a_payment_gives_its_invoice_the_balance_back(self, books):
+        txn = only_invoice(books).findtext("TxnID")
+        payment = one(
+            books,
+            "<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName>"
+            f"</CustomerRef><TotalAmount>50.00</TotalAmount><AppliedToTxnAdd><TxnID>{txn}</TxnID>"
+            "<PaymentAmount>50.00</PaymentAmount></AppliedToTxnAdd></ReceivePaymentAdd>"
+            "</ReceivePaymentAddRq>",
+        ).find("ReceivePaymentRet")
+        assert only_invoice(books).findtext("IsPaid") == "true"
+        rs = one(
+            books,
+            "<TxnDelRq><TxnDelType>ReceivePayment</TxnDelType>"
+            f"<TxnID>{payment.findtext('TxnID')}</TxnID></TxnDelRq>",
+        )
+        assert status(rs) == (0, "Info")
+        invoice = only_invoice(books)
+        assert (invoice.findtext("BalanceRemaining"), invoice.findtext("IsPaid")) == (
+            "50.00",
+            "false",
+        )
+        assert invoice.findtext("AppliedAmount") == "0.00"
+
+    def test_rollback_brings_a_deleted_record_back(self, books):
+        key = list_id(books, "Customer", "Bob")
+        before = snapshot(books)
+        rows = answers(
+            books,
+            list_del("Customer", key) + list_del("Customer", "X-1"),
+            on_error="rollbackOnError",
+        )
+        assert [status(r)[0] for r in rows] == [3120, 3120]
+        assert snapshot(books) == before
+        rs = one(
+            books, "<ListDeletedQueryRq><ListDelType>Customer</ListDelType></ListDeletedQueryRq>"
+        )
+        assert status(rs)[0] == 1
+
+
+class TestVoids:
+    def test_void_keeps_the_transaction_with_zero_amounts_and_a_void_memo(self, books):
+        invoice = deepcopy(only_invoice(books))
+        txn = invoice.findtext("TxnID")
+        rs = one(
+            books, f"<TxnVoidRq><TxnVoidType>Invoice</TxnVoidType><TxnID>{txn}</TxnID></TxnVoidRq>"
+        )
+        assert [c.tag for c in rs] == [
+            "TxnVoidType",
+            "TxnID",
+            "TimeCreated",
+            "TimeModified",
+            "RefNumber",
+        ]
+        (ret,) = one(
+            books,
+            f"<InvoiceQueryRq><TxnID>{txn}</TxnID><IncludeLineItems>true</IncludeLineItems>"
+            "</InvoiceQueryRq>",
+        )
+        assert ret.findtext("Memo") == "VOID: March work"
+        assert [ret.findtext(t) for t in ("Subtotal", "BalanceRemaining", "IsPaid")] == [
+            "0.00",
+            "0.00",
+            "true",
+        ]
+        line = ret.find("InvoiceLineRet")
+        assert (line.findtext("Amount"), line.findtext("Quantity")) == ("0.00", "2")
+        assert ret.findtext("EditSequence") != invoice.findtext("EditSequence")
+        assert ret.findtext("TimeModified") == rs.findtext("TimeModified")
+
+    def test_void_of_a_sales_receipt_zeroes_its_total(self, books):
+        receipt = one(
+            books,
+            "<SalesReceiptAddRq><SalesReceiptAdd><CustomerRef><FullName>Bob</FullName></CustomerRef>"
+            "<SalesReceiptLineAdd><ItemRef><FullName>Labor</FullName></ItemRef><Quantity>1</Quantity>"
+            "<Rate>9.00</Rate></SalesReceiptLineAdd></SalesReceiptAdd></SalesReceiptAddRq>",
+        ).find("SalesReceiptRet")
+        txn = receipt.findtext("TxnID")
+        one(
+            books,
+            f"<TxnVoidRq><TxnVoidType>SalesReceipt</TxnVoidType><TxnID>{txn}</TxnID></TxnVoidRq>",
+        )
+        stored = books.records["SalesReceipt"][txn]
+        assert (stored.findtext("TotalAmount"), stored.findtext("Memo")) == ("0.00", "VOID:")
+
+    def test_a_payment_cannot_be_voided_the_schema_refuses_the_document(self, books):
+        """TxnVoidType has no ReceivePayment: QuickBooks' parser refuses the document whole."""
+        answer = books.process(
+            rq("<TxnVoidRq><TxnVoidType>ReceivePayment</TxnVoidType><TxnID>1-1</TxnID></TxnVoidRq>")
+        )
+        assert (answer.hresult, answer.response) == ("0x80040400", "")
+        assert "ReceivePayment" in answer.detail
+
+    @pytest.mark.parametrize("action", ["Void", "Del"])
+    def test_an_invoice_with_payments_applied_is_not_voided_or_deleted(self, books, action):
+        txn = only_invoice(books).findtext("TxnID")
+        one(
+            books,
+            "<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Ada</FullName>"
+            f"</CustomerRef><TotalAmount>5.00</TotalAmount><AppliedToTxnAdd><TxnID>{txn}</TxnID>"
+            "<PaymentAmount>5.00</PaymentAmount></AppliedToTxnAdd></ReceivePaymentAdd>"
+            "</ReceivePaymentAddRq>",
+        )
+        before = snapshot(books)
+        rs = one(
+            books,
+            f"<Txn{action}Rq><Txn{action}Type>Invoice</Txn{action}Type><TxnID>{txn}</TxnID></Txn{action}Rq>",
+        )
+        assert status(rs) == (3250, "Error")
+        assert snapshot(books) == before
+
+
+class TestCustomFields:
+    def test_a_value_added_comes_back_only_to_queries_naming_its_owner(self, books):
+        key = list_id(books, "Customer", "Bob")
+        sequence = books.records["Customer"][key].findtext("EditSequence")
+        rs = one(books, data_ext("Add", key, "North"))
+        assert [(c.tag, c.text) for c in rs.find("DataExtRet")] == [
+            ("OwnerID", "0"),
+            ("DataExtName", "Region"),
+            ("DataExtType", "STR255TYPE"),
+            ("DataExtValue", "North"),
+        ]
+        (with_fields,) = one(
+            books, f"<CustomerQueryRq><ListID>{key}</ListID><OwnerID>0</OwnerID></CustomerQueryRq>"
+        )
+        assert with_fields.findtext("DataExtRet/DataExtValue") == "North"
+        assert with_fields.findtext("EditSequence") != sequence  # the record was modified
+        (plain,) = one(books, f"<CustomerQueryRq><ListID>{key}</ListID></CustomerQueryRq>")
+        assert plain.find("DataExtRet") is None
+        other = "{6B063959-81B0-4EDD-8C8C-B6A6F8A5AEF2}"
+        (private,) = one(
+            books,
+            f"<CustomerQueryRq><ListID>{key}</ListID><OwnerID>{other}</OwnerID></CustomerQueryRq>",
+        )
+        assert private.find("DataExtRet") is None
+
+    def test_mod_changes_the_value_and_writes_one_the_record_lacks(self, books):
+        bob, zed = list_id(books, "Customer", "Bob"), list_id(books, "Customer", "Zed")
+        one(books, data_ext("Add", bob, "North"))
+        assert status(one(books, data_ext("Mod", bob, "South")))[0] == 0
+        assert status(one(books, data_ext("Mod", zed, "East")))[0] == 0
+        rs = one(books, "<CustomerQueryRq><OwnerID>0</OwnerID></CustomerQueryRq>")
+        assert {r.findtext("Name"): r.findtext("DataExtRet/DataExtValue") for r in rs} == {
+            "Ada": None,
+            "Bob": "South",
+            "adam": None,
+            "Zed": "East",
+        }
+        assert [len(r.findall("DataExtRet")) for r in rs] == [0, 1, 0, 1]
+
+    @pytest.mark.parametrize("action", ["Add", "Mod"])
+    def test_a_field_never_defined_is_3120_and_changes_nothing(self, books, action):
+        key = list_id(books, "Customer", "Bob")
+        before = snapshot(books)
+        rs = one(books, data_ext(action, key, "x", name="Colour"))
+        assert status(rs) == (3120, "Error") and "Colour" in rs.get("statusMessage")
+        assert snapshot(books) == before
+
+    def test_a_field_defined_for_customers_is_not_one_of_items(self, books):
+        item = list_id(books, "ItemService", "Labor")
+        body = data_ext("Add", item, "x").replace(
+            "<ListDataExtType>Customer</ListDataExtType>", "<ListDataExtType>Item</ListDataExtType>"
+        )
+        assert status(one(books, body))[0] == 3120
+
+    def test_adding_a_field_the_record_holds_is_3180(self, books):
+        key = list_id(books, "Customer", "Bob")
+        one(books, data_ext("Add", key, "North"))
+        rs = one(books, data_ext("Add", key, "South"))
+        assert status(rs) == (3180, "Error")
+        assert books.records["Customer"][key].findtext("DataExtRet/DataExtValue") == "North"
+
+    def test_a_value_of_a_missing_record_is_3120(self, books):
+        assert status(one(books, data_ext("Mod", "80000999-1", "x")))[0] == 3120
+
+    def test_a_value_longer_than_its_type_is_3070(self, books):
+        key = list_id(books, "Customer", "Bob")
+        assert status(one(books, data_ext("Add", key, "x" * 256)))[0] == 3070
+
+    def test_fields_defined_by_request_then_written_on_an_invoice(self, books):
+        rs = one(
+            books,
+            "<DataExtDefAddRq><DataExtDefAdd><OwnerID>0</OwnerID><DataExtName>PO</DataExtName>"
+            "<DataExtType>STR255TYPE</DataExtType><AssignToObject>Invoice</AssignToObject>"
+            "</DataExtDefAdd></DataExtDefAddRq>",
+        )
+        assert rs.findtext("DataExtDefRet/DataExtID") == "2"
+        txn = only_invoice(books).findtext("TxnID")
+        added = one(
+            books,
+            "<DataExtAddRq><DataExtAdd><OwnerID>0</OwnerID><DataExtName>PO</DataExtName>"
+            f"<TxnDataExtType>Invoice</TxnDataExtType><TxnID>{txn}</TxnID>"
+            "<DataExtValue>PO-7</DataExtValue></DataExtAdd></DataExtAddRq>",
+        )
+        assert status(added) == (0, "Info")
+        (invoice,) = one(
+            books, f"<InvoiceQueryRq><TxnID>{txn}</TxnID><OwnerID>0</OwnerID></InvoiceQueryRq>"
+        )
+        assert invoice.findtext("DataExtRet/DataExtValue") == "PO-7"
+        defs = one(
+            books, "<DataExtDefQueryRq><AssignToObject>Invoice</AssignToObject></DataExtDefQueryRq>"
+        )
+        assert [d.findtext("DataExtName") for d in defs] == ["PO"]
+        again = one(
+            books,
+            "<DataExtDefAddRq><DataExtDefAdd><OwnerID>0</OwnerID><DataExtName>region</DataExtName>"
+            "<DataExtType>STR255TYPE</DataExtType></DataExtDefAdd></DataExtDefAddRq>",
+        )
+        assert status(again) == (3100, "Error")
+
+    def test_bad_custom_field_data_is_refused_when_loading(self):
+        with pytest.raises(CompanyDataError, match="custom_fields must be a list"):
+            FakeQuickBooks().load({"custom_fields": {"DataExtName": "Region"}})
+        with pytest.raises(CompanyDataError, match="already in use"):
+            FakeQuickBooks().load(
+                {"custom_fields": [{"DataExtName": "Region"}, {"DataExtName": "REGION"}]}
+            )
+
+
+class TestNameFilters:
+    @pytest.mark.parametrize(
+        ("criterion", "name", "found"),
+        [
+            ("StartsWith", "ad", ["Ada", "adam"]),
+            ("Contains", "D", ["Ada", "adam", "Zed"]),
+            ("EndsWith", "B", ["Bob"]),
+            ("StartsWith", "zz", []),
+        ],
+    )
+    def test_name_filter_matches_without_regard_to_case(self, books, criterion, name, found):
+        rs = one(
+            books,
+            f"<CustomerQueryRq><NameFilter><MatchCriterion>{criterion}</MatchCriterion>"
+            f"<Name>{name}</Name></NameFilter></CustomerQueryRq>",
+        )
+        assert names_of(rs) == found
+        assert status(rs)[0] == (0 if found else 1)
+
+    @pytest.mark.parametrize(
+        ("bounds", "found"),
+        [
+            ("<FromName>b</FromName><ToName>Zed</ToName>", ["Bob", "Zed"]),
+            ("<FromName>ADA</FromName>", ["Ada", "Bob", "adam", "Zed"]),
+            ("<ToName>adam</ToName>", ["Ada", "adam"]),
+        ],
+    )
+    def test_name_range_filter_includes_both_ends(self, books, bounds, found):
+        rs = one(
+            books, f"<CustomerQueryRq><NameRangeFilter>{bounds}</NameRangeFilter></CustomerQueryRq>"
+        )
+        assert names_of(rs) == found
+
+    def test_name_filter_applies_to_each_item_type_of_an_item_query(self, books):
+        rs = one(
+            books,
+            "<ItemQueryRq><NameFilter><MatchCriterion>Contains</MatchCriterion><Name>ar</Name>"
+            "</NameFilter></ItemQueryRq>",
+        )
+        assert names_of(rs) == ["Spare"]
+
+
+@pytest.mark.parametrize("version", ["2.0", "5.0", "8.0", "13.0"])
+def test_every_new_answer_validates_in_each_version(books, version):
+    """Strict mode checks each answer against Intuit's response schema of the version asked."""
+    bob = list_id(books, "Customer", "Bob")
+    txn = only_invoice(books).findtext("TxnID")
+    rows = answers(
+        books,
+        data_ext("Add", bob, "North")
+        + data_ext("Mod", bob, "South")
+        + "<CustomerQueryRq><NameFilter><MatchCriterion>StartsWith</MatchCriterion>"
+        "<Name>b</Name></NameFilter><OwnerID>0</OwnerID></CustomerQueryRq>"
+        + f"<TxnVoidRq><TxnVoidType>Invoice</TxnVoidType><TxnID>{txn}</TxnID></TxnVoidRq>"
+        + f"<TxnDelRq><TxnDelType>Invoice</TxnDelType><TxnID>{txn}</TxnID></TxnDelRq>"
+        + list_del("Customer", bob)
+        + "<ListDeletedQueryRq><ListDelType>Customer</ListDelType></ListDeletedQueryRq>"
+        + "<TxnDeletedQueryRq><TxnDelType>Invoice</TxnDelType></TxnDeletedQueryRq>"
+        + "<DataExtDefQueryRq/>",
+        version=version,
+    )
+    assert [status(r)[0] for r in rows] == [0] * 9
+    document = etree.fromstring(
+        books.process(rq("<DataExtDefQueryRq/>", version=version)).response.encode()
+    )
+    assert _schema.check_response(document, version) == ()

@@ -372,6 +372,13 @@ def _parse_time(text: str, field: str = "TimeModified") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=_COMPANY_TZ)
 
 
+def _made(record: etree._Element) -> tuple[datetime, str]:
+    """When a record was made: each change ticks the clock, so no two records share it."""
+    return _parse_time(record.findtext("TimeCreated") or "", "TimeCreated"), FakeQuickBooks._key(
+        record
+    )
+
+
 def _owner(owner_id: str) -> str:
     """An OwnerID as compared: 0 or a GUID, whatever its case and braces."""
     text = owner_id.strip().strip("{}").lower()
@@ -816,6 +823,10 @@ class FakeQuickBooks:
         for kind, key, record in reversed(journal.removed):
             self.records[kind][key] = record
             self._remember_name(kind, record)
+            # Back in its place: records are kept in the order they were made.
+            self.records[kind] = dict(
+                sorted(self.records[kind].items(), key=lambda item: _made(item[1]))
+            )
         for kind, key in reversed(journal.added):
             self._forget_name(kind, self.records[kind].pop(key))
         if journal.logged:
@@ -1277,7 +1288,7 @@ class FakeQuickBooks:
     def _deleted_query_rq(
         self, kind: str, rq: etree._Element
     ) -> tuple[list[etree._Element], dict[str, str], _Status | None]:
-        """ListDeletedQuery and TxnDeletedQuery: the records of the types asked deleted in the window.
+        """ListDeletedQuery, TxnDeletedQuery: the records of the types asked deleted in the window.
 
         The SDK's ListDeletedQuery reference: the deleted objects of the
         types given (``ListDelType``/``TxnDelType``, one or more), optionally
@@ -1318,7 +1329,8 @@ class FakeQuickBooks:
         name = add.findtext("DataExtName") or ""
         for existing in self._data_ext_defs:
             same_owner = _owner(existing.findtext("OwnerID") or "0") == _owner(owner)
-            if same_owner and (existing.findtext("DataExtName") or "").casefold() == name.casefold():
+            same_name = (existing.findtext("DataExtName") or "").casefold() == name.casefold()
+            if same_owner and same_name:
                 raise _Status(3100, f'The name "{name}" of the list element is already in use.')
         ret = etree.Element("DataExtDefRet")
         etree.SubElement(ret, "OwnerID").text = owner
@@ -1329,7 +1341,7 @@ class FakeQuickBooks:
             etree.SubElement(ret, "AssignToObject").text = (target.text or "").strip()
         for tag in ("DataExtListRequire", "DataExtTxnRequire"):
             etree.SubElement(ret, tag).text = "true" if _true(add.findtext(tag)) else "false"
-        etree.SubElement(ret, "DataExtFormatString").text = add.findtext("DataExtFormatString") or ""
+        etree.SubElement(ret, "DataExtFormatString").text = add.findtext("DataExtFormatString", "")
         self._data_ext_defs.append(ret)
         if self._journal is not None:
             self._journal.defined += 1
@@ -1366,7 +1378,7 @@ class FakeQuickBooks:
         """The object type (as DataExtDef's AssignToObject names it) and record a DataExt writes to.
 
         Raises:
-            _Status: 3120, no such record; 3250, a line or the company, which the fake does not keep.
+            _Status: 3120, no such record; 3250, a line or the company (the fake keeps neither).
         """
         for tag in ("OtherDataExtType", "TxnLineID"):
             if ext.find(tag) is not None:
