@@ -24,7 +24,31 @@ QuickBooks' status codes and messages:
 - 3200: a Mod's EditSequence is out of date;
 - 3250: a line field or line group the fake does not keep (QuickBooks'
   "not available" status): refused, since taking it would change nothing;
-- 3391: an iteratorID that is unknown, spent, or continued with other criteria.
+  also a delete or void of an invoice that payments were applied to
+  (the fake does not unapply payments), and a custom field of a line or
+  of the company;
+- 3391: an iteratorID that is unknown, spent, or continued with other criteria;
+- 3000: an empty ListID or TxnID in a delete or void;
+- 3170: a ListDel of a record another record names (a customer on an
+  invoice, an item on a line);
+- 3180: a DataExtAdd of a custom field the record already holds;
+- 3100 and 3120 also: a DataExtDefAdd of a name the owner has, a
+  DataExtAdd/Mod of a field not defined for that owner and object type.
+
+Deletes and voids: ListDel and TxnDel remove the record and log it, and
+ListDeletedQuery and TxnDeletedQuery answer the log (``ListDeletedRet``,
+``TxnDeletedRet``, by type and ``DeletedDateRangeFilter``); a deleted
+payment gives its invoices back what it paid. TxnVoid keeps the
+transaction with zero amounts and its memo marked ``VOID:``.
+
+Custom fields: a definition comes from :meth:`FakeQuickBooks.load`
+(``custom_fields``, as one made in QuickBooks' own window) or from
+DataExtDefAdd (DataExtDefQuery lists them); DataExtAdd and DataExtMod
+write a value on a list record or a transaction (its TimeModified and
+EditSequence change), and a query returns ``DataExtRet`` only for the
+``OwnerID`` it names. List queries keep what their ``NameFilter`` or
+``NameRangeFilter`` takes, comparing ``FullName`` without regard to case.
+tests/data/qbxml/README.md names the public source of each behaviour.
 
 HostQuery is answered as in the HCP response (product, version, country,
 qbXML versions): a read-only request any session may send.
@@ -439,6 +463,12 @@ class FakeQuickBooks:
         lose_responses: how many of the next responses are lost: QuickBooks
             carries out the request but the Web Connector never delivers
             the answer (its session dies).
+
+    .. versionchanged:: Unreleased
+       Carries out ListDel, TxnDel, TxnVoid, ListDeletedQuery,
+       TxnDeletedQuery, DataExtAdd, DataExtMod, DataExtDefAdd and
+       DataExtDefQuery, and list queries' NameFilter and NameRangeFilter
+       (before, such a document was refused whole, or the filter ignored).
     """
 
     def __init__(
@@ -497,6 +527,11 @@ class FakeQuickBooks:
                            "InvoiceLineAdd": [{"ItemRef": {"FullName": "..."}, ...}]}],
              "sales_receipts": [...], "payments": [...]}
 
+        ``custom_fields`` defines custom fields, each the fields of a
+        ``DataExtDefAdd`` (``OwnerID`` 0 when left out): ``{"DataExtName":
+        "Region", "DataExtType": "STR255TYPE", "AssignToObject":
+        ["Customer"]}``.
+
         Every key is optional. Each record holds the fields of its qbXML
         ``*Add`` element, in the order qbXML wants: an object nests
         elements, a list repeats one. ``type`` picks an item's or a term's
@@ -509,6 +544,9 @@ class FakeQuickBooks:
             CompanyDataError: the JSON cannot be read, holds an unknown key
                 or type, or a record QuickBooks would refuse.
             OSError: the file cannot be read.
+
+        .. versionchanged:: Unreleased
+           ``custom_fields`` defines custom fields.
         """
         if isinstance(source, Mapping):
             data: Any = dict(source)
