@@ -429,7 +429,7 @@ class TestDeleteVoidDeleted:
         voided = qb.invoice.get(invoice.txn_id or "")
         assert (voided.subtotal, voided.balance_remaining) == (Decimal("0.00"), Decimal("0.00"))
         assert voided.memo == "VOID:"
-        assert [line.amount for line in voided.invoice_line_ret] == [Decimal("0.00")]  # type: ignore[union-attr]
+        assert [line.amount for line in voided.invoice_line_ret] == [Decimal("0.00")]
         qb.invoice.delete(voided)
         assert direct.sent[-1] == QuickBooks().invoice.delete_request(invoice)
         assert list(qb.invoice.list()) == []
@@ -475,7 +475,8 @@ class TestDeleteVoidDeleted:
         rq = direct.sent[-1]
         assert rq.txn_del_type == ["Invoice"]
         assert rq.deleted_date_range_filter.from_deleted_date == invoice.time_created
-        later = gone.time_deleted + timedelta(seconds=1)  # type: ignore[union-attr,operator]
+        assert isinstance(gone.time_deleted, datetime)
+        later = gone.time_deleted + timedelta(seconds=1)
         assert qb.invoice.deleted(deleted_from=later) == []
         bob = qb.customer.get(full_name="Bob")
         qb.customer.delete(bob)
