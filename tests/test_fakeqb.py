@@ -2450,6 +2450,14 @@ class TestCustomFields:
         assert status(rs) == (3180, "Error")
         assert books.records["Customer"][key].findtext("DataExtRet/DataExtValue") == "North"
 
+    def test_a_mod_cannot_clear_a_field(self, books):
+        """The SDK's DataExtMod reference: clearing a field is DataExtDel's work."""
+        key = list_id(books, "Customer", "Bob")
+        one(books, data_ext("Add", key, "North"))
+        rs = one(books, data_ext("Mod", key, ""))
+        assert status(rs) == (3180, "Error") and "DataExtDel" in rs.get("statusMessage")
+        assert books.records["Customer"][key].findtext("DataExtRet/DataExtValue") == "North"
+
     def test_a_value_of_a_missing_record_is_3120(self, books):
         assert status(one(books, data_ext("Mod", "80000999-1", "x")))[0] == 3120
 

@@ -31,7 +31,8 @@ QuickBooks' status codes and messages:
 - 3000: an empty ListID or TxnID in a delete or void;
 - 3170: a ListDel of a record another record names (a customer on an
   invoice, an item on a line);
-- 3180: a DataExtAdd of a custom field the record already holds;
+- 3180: a DataExtAdd of a custom field the record already holds, a
+  DataExtMod that would clear one;
 - 3100 and 3120 also: a DataExtDefAdd of a name the owner has, a
   DataExtAdd/Mod of a field not defined for that owner and object type.
 
@@ -1461,7 +1462,8 @@ class FakeQuickBooks:
         Raises:
             _Status: 3120, no such record, or no definition of that name for
                 that owner and object type; 3180, a DataExtAdd of a field the
-                record already holds; 3070, a value longer than its type.
+                record already holds, or a DataExtMod of an empty value; 3070,
+                a value longer than its type.
         """
         action = "Add" if rq.tag == "DataExtAddRq" else "Mod"
         ext = rq.find(f"DataExt{action}")
@@ -1491,6 +1493,14 @@ class FakeQuickBooks:
         limit = _DATA_EXT_LENGTH.get(data_type)
         if limit is not None and len(value) > limit:
             raise _too_long("DataExtValue", value)
+        if action == "Mod" and not value.strip():
+            # The SDK's DataExtMod reference: it "cannot be used to clear the
+            # field"; DataExtDel does that (the fake does not carry it out).
+            raise _Status(
+                3180,
+                f'There was an error when saving a data extension "{name}": '
+                "DataExtMod cannot clear a field (DataExtDel does).",
+            )
         held = [
             e
             for e in record.iterfind("DataExtRet")
