@@ -2571,3 +2571,27 @@ def test_every_new_answer_validates_in_each_version(books, version):
         books.process(rq("<DataExtDefQueryRq/>", version=version)).response.encode()
     )
     assert _schema.check_response(document, version) == ()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(
+        st.text("abcABCéÉ", min_size=1, max_size=5), min_size=1, max_size=8, unique_by=str.casefold
+    ),
+    fragment=st.text("abcABCéÉ", min_size=1, max_size=2),
+    criterion=st.sampled_from(["StartsWith", "Contains", "EndsWith"]),
+)
+def test_name_filter_keeps_exactly_the_names_that_match(names, fragment, criterion):
+    """Whatever the names, each criterion keeps those that match it case-insensitively, in order."""
+    qb = FakeQuickBooks()
+    qb.load({"customers": [{"Name": name} for name in names]})
+    rs = one(
+        qb,
+        f"<CustomerQueryRq><NameFilter><MatchCriterion>{criterion}</MatchCriterion>"
+        f"<Name>{fragment}</Name></NameFilter></CustomerQueryRq>",
+    )
+    test = {"StartsWith": str.startswith, "Contains": str.__contains__, "EndsWith": str.endswith}
+    expected = [n for n in names if test[criterion](n.casefold(), fragment.casefold())]
+    assert names_of(rs) == expected
