@@ -2218,6 +2218,17 @@ class TestDeletes:
         assert name in rs.get("statusMessage") and "1001" in rs.get("statusMessage")
         assert snapshot(books) == before
 
+    def test_a_customer_with_a_job_is_3170(self, books):
+        """A job names its customer in ParentRef: the customer is in use."""
+        job = one(
+            books,
+            "<CustomerAddRq><CustomerAdd><Name>Bob job</Name><ParentRef><FullName>Bob</FullName>"
+            "</ParentRef></CustomerAdd></CustomerAddRq>",
+        )
+        assert status(job)[0] == 0
+        rs = one(books, list_del("Customer", list_id(books, "Customer", "Bob")))
+        assert status(rs) == (3170, "Error") and "Bob job" in rs.get("statusMessage")
+
     def test_list_deleted_query_lists_the_deleted_in_their_window(self, books):
         bob, zed = list_id(books, "Customer", "Bob"), list_id(books, "Customer", "Zed")
         one(books, list_del("Customer", bob))

@@ -1143,16 +1143,30 @@ class FakeQuickBooks:
             self._journal.logged += 1
 
     def _user_of(self, key: str, record: etree._Element) -> etree._Element | None:
-        """A record whose references name ``key`` (a customer on an invoice, an item on a line)."""
-        for records in self.records.values():
+        """A record whose references name ``key``: a customer on an invoice, an item on
+        a line, terms on a customer, or a parent (``ParentRef``) of a job or sub-item.
+
+        References to lists the fake resolves hold the ListID; a ``ParentRef``
+        is stored as given, so one by FullName alone is matched by name in
+        the record's own list.
+        """
+        name = (record.findtext("FullName") or "").casefold()
+        family = _FAMILY_OF.get(record.tag[:-3], record.tag[:-3])
+        for kind, records in self.records.items():
+            same_list = _FAMILY_OF.get(kind, kind) == family
             for other in records.values():
                 if other is record:
                     continue
                 for ref in other.iter():
+                    if not (isinstance(ref.tag, str) and ref.tag.endswith("Ref")):
+                        continue
+                    if ref.findtext("ListID") == key:
+                        return other
+                    by_name = ref.find("ListID") is None and ref.tag == "ParentRef"
                     if (
-                        isinstance(ref.tag, str)
-                        and ref.tag.endswith("Ref")
-                        and ref.findtext("ListID") == key
+                        by_name
+                        and same_list
+                        and (ref.findtext("FullName") or "").casefold() == name
                     ):
                         return other
         return None
