@@ -41,6 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 from qbwc_spyne import JobContext, JobKind, JobState, make_wsgi_app, qbxml
+from qbwc_spyne.objects import CustomerRet
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 from tools import codegen_schema
@@ -309,6 +310,21 @@ def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert names == ['"Zoë" Café EUR']
 
 
+def use_client(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Every call of the client tour did what it says, and the kind's query pages."""
+    assert module.taken == 3100 and module.missing == 500  # a FullName not found
+    assert module.theirs.phone == "555-0101" and module.mine.fax == "555-0199"
+    assert (module.acme.phone, module.acme.fax) == ("555-0101", "555-0199")
+    assert module.names == ["Acme"] and module.same.list_id == module.acme.list_id
+    assert module.region == "North" and module.gone == ["Acme"]
+    query = module.MirrorCustomers().build(None)
+    assert (query.iterator, query.max_returned, query.active_status) == ("Start", 100, "All")
+    module.company.add_customers(2)
+    (page,) = qbxml.parse_response(module.company.process(qbxml.request(query)).response)
+    module.MirrorCustomers().handle(None, page)
+    assert [c.name for c in page.objects_of(CustomerRet)] == ["Customer 0001", "Customer 0002"]
+
+
 def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
     """An update counted at /metrics of the same app; the library's lines as JSON with the call."""
     lines = io.StringIO()
@@ -441,6 +457,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_reference
     if "SQLJobQueue(engine)" in block.text:
         return use_postgres
+    if "company.client()" in block.text:
+        return use_client
     if "qbxml.SchemaError" in block.text:
         return use_schema
     if "Metrics(" in block.text:

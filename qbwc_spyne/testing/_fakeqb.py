@@ -122,7 +122,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -131,6 +131,9 @@ from ..qbxml._schema import _aggregate as _schema_aggregate
 from ..qbxml._schema import _datetime as _schema_datetime
 from ..qbxml._schema import check_document, check_response, schema_version, shape_answer
 from ._errors import CompanyDataError, InvalidAnswerError, QuickBooksUnavailable
+
+if TYPE_CHECKING:
+    from ..client import QuickBooks
 
 __all__ = ["FakeQuickBooks", "QuickBooksAnswer"]
 
@@ -666,6 +669,31 @@ class FakeQuickBooks:
             raise CompanyDataError(
                 f"the company data is invalid: {kind} {name!r}: {path.split('/', 2)[-1]}: {message}"
             )
+
+    def client(self, *, version: str = "13.0", page_size: int = 100) -> QuickBooks:
+        """A resource client (:class:`~qbwc_spyne.client.QuickBooks`) over this company.
+
+        Each request is carried out at once, with no Web Connector between
+        them, in one connection, so iterators live on as in a QuickBooks
+        session: an integration written against the client is tested in-process.
+
+        Args:
+            version: the qbXML version requests are written in.
+            page_size: the records a page of ``list`` asks for.
+
+        .. versionadded:: Unreleased
+        """
+        from .. import qbxml
+        from ..client import QuickBooks
+        from ..exceptions import QBXMLBuildError
+
+        def send(rq: Any) -> qbxml.Result:
+            answer = self.process(qbxml.request(rq, version=version))
+            if answer.hresult:  # refused whole, as QuickBooks' parser refuses
+                raise QBXMLBuildError(f"QuickBooks refused the request: {answer.detail}")
+            return qbxml.parse_response(answer.response)[0]
+
+        return QuickBooks(send, page_size=page_size)
 
     def add_customers(self, count: int, *, prefix: str = "Customer") -> list[str]:
         """Add ``count`` customers named ``prefix 0001`` ...; return their ListIDs."""
