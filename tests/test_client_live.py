@@ -139,3 +139,23 @@ def test_a_page_asked_for_in_another_session_raises_3391_saying_to_list_again():
     assert "Web Connector session" in str(caught.value)
     assert seen == NAMES[:5]
     assert service.end(client.update).ok
+
+
+def test_the_live_lookup_page_shows_a_typed_customer_and_404_for_one_quickbooks_lacks():
+    """examples/live_lookup: the record's fields as JSON; a name QuickBooks lacks is a 404."""
+    from werkzeug.test import Client
+
+    from examples.live_lookup import make_site
+
+    service = Service()
+    browser = Client(make_site(service.client))
+    found = Asking(lambda: browser.get("/customer", query_string={"name": "Customer 0002"}))
+    wait_for(lambda: bool(service.queue.jobs()), "the lookup is queued")
+    update = Update(service.web_connector(company(3)))
+    page = found.result()
+    assert page.status_code == 200
+    assert page.json["full_name"] == "Customer 0002" and page.json["list_id"]
+    missing = browser.get("/customer", query_string={"name": "Nobody"})
+    assert missing.status_code == 404
+    assert missing.json == {"error": "QuickBooks has no customer named 'Nobody'"}
+    assert service.end(update).ok
