@@ -1,12 +1,14 @@
 """A web page that asks QuickBooks now: a customer lookup answered within seconds.
 
 ``make_site(client)`` is a small werkzeug app: ``GET /customer?name=Acme``
-sends a CustomerQuery to the shop's QuickBooks through a
-:class:`~qbwc_spyne.LiveClient` and answers with what QuickBooks said, as
-JSON. The view blocks until the answer comes; the Web Connector endpoint
-(here mounted at ``/qbwc`` of the same server) keeps the session open
-between lookups, so every lookup after the first goes out at the Web
-Connector's next ask, about five seconds away at most.
+looks the customer up in the shop's QuickBooks through a
+:class:`~qbwc_spyne.LiveClient` and the resource client
+(``qb.customer.get(full_name=...)``), and answers with the typed record's
+fields as JSON; 404 when QuickBooks has no such customer. The view blocks
+until the answer comes; the Web Connector endpoint (here mounted at
+``/qbwc`` of the same server) keeps the session open between lookups, so
+every lookup after the first goes out at the Web Connector's next ask,
+about five seconds away at most.
 
 ``main()`` runs it all on 127.0.0.1 with the simulated Web Connector and a
 fake QuickBooks: a first lookup starts a session (a cold start: it waits
@@ -30,16 +32,36 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from qbwc_spyne import LiveClient, MemoryJobQueue, QueueHandler, make_wsgi_app, qbxml
-from qbwc_spyne.exceptions import LiveError
+from qbwc_spyne import LiveClient, MemoryJobQueue, QueueHandler, make_wsgi_app
+from qbwc_spyne.client import QuickBooks
+from qbwc_spyne.exceptions import LiveError, NotFoundError, QuickBooksStatusError
+from qbwc_spyne.objects import CustomerRet
 from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
 
 USER = "shop"
 PASSWORD = "demo-password"  # noqa: S105 -- the demo's own credential
 
 
+def customer_json(customer: CustomerRet) -> dict[str, Any]:
+    """What the page shows of a customer: typed values made JSON (Decimal and datetime as text)."""
+    return {
+        "list_id": customer.list_id,
+        "full_name": customer.full_name,
+        "phone": customer.phone,
+        "email": customer.email,
+        "balance": None if customer.balance is None else str(customer.balance),
+        "is_active": customer.is_active,
+        "time_modified": customer.time_modified.isoformat() if customer.time_modified else None,
+    }
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
 def make_site(client: LiveClient) -> Any:
     """The shop's site: ``/customer?name=...`` looks the customer up in QuickBooks now."""
+    qb = QuickBooks.live(client, USER, timeout=60)
 
     @Request.application
     def site(request: Request) -> Response:
@@ -49,20 +71,15 @@ def make_site(client: LiveClient) -> Any:
         if not name:
             return Response("name is required", status=400)
         try:
-            result = client.request(
-                USER, qbxml.Rq("CustomerQueryRq", {"FullName": name}), timeout=60
-            )
+            customer = qb.customer.get(full_name=name)
+        except NotFoundError:
+            return _json({"error": f"QuickBooks has no customer named {name!r}"}, 404)
+        except QuickBooksStatusError as exc:  # QuickBooks answered, but not with the customer
+            return _json({"error": str(exc), "code": exc.code}, 502)
         except LiveError as exc:
             # Offline, timed out, refused: the words say which, and what to do.
-            return Response(
-                json.dumps({"error": str(exc)}), status=503, mimetype="application/json"
-            )
-        body = {
-            "status": result.status_code,
-            "message": result.message,
-            "customers": [record.to_dict() for record in result.records],
-        }
-        return Response(json.dumps(body), mimetype="application/json")
+            return _json({"error": str(exc)}, 503)
+        return _json(customer_json(customer))
 
     return site
 
@@ -130,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lookups, update = run(noop_delay=args.noop_delay, keep_alive=args.keep_alive)
     for lookup in lookups:
-        names = [c.get("Name") for c in lookup["answer"].get("customers", [])]
-        print(f"{lookup['seconds']:6.2f} s  {names or lookup['answer']}")
+        answer = lookup["answer"]
+        found = answer.get("full_name") or answer
+        print(f"{lookup['seconds']:6.2f} s  {found}  balance {answer.get('balance')}")
     print(
         f"one session: {update.status}, {len(update.calls)} calls, closed {update.close_message!r}"
     )

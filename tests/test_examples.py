@@ -44,8 +44,8 @@ def test_live_lookup_answers_a_web_page_from_quickbooks_in_one_hot_session():
     from examples.live_lookup import run
 
     lookups, update = run(noop_delay=0.02, keep_alive=5.0)
-    names = [[c["Name"] for c in lookup["answer"]["customers"]] for lookup in lookups]
-    assert names == [["Customer 0001"], ["Customer 0003"]]
+    names = [lookup["answer"]["full_name"] for lookup in lookups]
+    assert names == ["Customer 0001", "Customer 0003"]
     assert update.ok, update.transcript()
     assert update.operations().count("authenticate") == 1
     assert update.close_message == "2 done"

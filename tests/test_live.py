@@ -229,14 +229,14 @@ class TestBadInput:
         assert {path for path, _ in caught.value.problems} >= {"Colour"}
         assert queue.jobs() == []
 
-    def test_a_name_that_is_no_request_and_an_iterator_are_refused_at_once(self, service):
-        """A build error and an iterator (a live request has one answer) raise before queueing."""
+    def test_a_name_that_is_no_request_and_an_iterator_on_a_request_without_one_are_refused(
+        self, service
+    ):
+        """A build error, and an iterator where the schema has none, raise before queueing."""
         with pytest.raises(QBXMLBuildError, match="ends in Rq"):
             service.client.request("shop", qbxml.Rq("CustomerQuery"), timeout=5)
-        with pytest.raises(QBXMLBuildError, match="MaxReturned, not an iterator"):
-            service.client.request(
-                "shop", qbxml.Rq("CustomerQueryRq", {"MaxReturned": 5}, iterator="Start"), timeout=5
-            )
+        with pytest.raises(SchemaError, match="does not take an iterator"):
+            service.client.request("shop", qbxml.Rq("HostQueryRq", iterator="Start"), timeout=5)
         assert service.queue.jobs() == []
 
     def test_text_outside_the_code_page_is_refused_at_once(self, service):
@@ -394,6 +394,139 @@ class CustomerCount(JobKind):
 
     def build(self, ctx: Any) -> qbxml.Rq:
         return qbxml.Rq("CustomerQueryRq", {"MaxReturned": 100})
+
+
+def page(iterator: str, iterator_id: str | None = None, size: int = 5) -> qbxml.Rq:
+    """One page of an iterated CustomerQuery."""
+    return qbxml.Rq(
+        "CustomerQueryRq", {"MaxReturned": size}, iterator=iterator, iterator_id=iterator_id
+    )
+
+
+def iterated(requests: list[str]) -> list[tuple[str, str]]:
+    """The iterator attributes of the CustomerQuery requests sent, in order."""
+    return [
+        (rq.get("iterator") or "", rq.get("iteratorID") or "")
+        for document in requests
+        for rq in qbxml.parse(document).iterfind("QBXMLMsgsRq/CustomerQueryRq")
+    ]
+
+
+class FirstPageOnly(JobKind):
+    """A queued kind that asks for one page and leaves the rest to its caller."""
+
+    name = "first-page"
+    continues_iterator = False
+
+    def __init__(self) -> None:
+        self.pages: list[qbxml.Result] = []
+
+    def build(self, ctx: Any) -> qbxml.Rq:
+        return page("Start", size=2)
+
+    def handle(self, ctx: Any, result: qbxml.Result) -> None:
+        self.pages.append(result)
+
+
+class TestIteratedLiveRequests:
+    def test_a_live_start_answers_its_first_page_and_the_queue_asks_no_more(self, service):
+        """Start comes back with 5 records, the iteratorID and 18 left; no Continue is sent."""
+        quickbooks = company(23)
+        update = service.hot(quickbooks)
+        first = service.client.request("shop", page("Start"), timeout=BOUND)
+        assert names(first) == [f"Customer {n:04d}" for n in range(1, 6)]
+        assert first.iterator_id and first.remaining_count == 18
+        wait_for(lambda: paused(update), "a NoOp after the page")
+        assert [i for i, _ in iterated(quickbooks.requests)] == ["", "Start"]
+        job = stored(service.queue, max(j.id for j in service.queue.jobs()))
+        assert job.state is JobState.DONE and job.iterator_id is None
+        assert job.payload["iterator"] == "Start"
+        assert service.end(update).ok
+
+    def test_each_continue_is_a_live_request_answering_the_next_page_in_the_same_session(
+        self, service
+    ):
+        """Start then Continues, each its own job: 23 records in 5 pages, none twice."""
+        quickbooks = company(23)
+        update = service.hot(quickbooks)
+        answer = service.client.request("shop", page("Start"), timeout=BOUND)
+        seen, pages = names(answer), 1
+        while answer.remaining_count:
+            assert answer.iterator_id
+            answer = service.client.request(
+                "shop", page("Continue", answer.iterator_id), timeout=BOUND
+            )
+            seen, pages = seen + names(answer), pages + 1
+        assert seen == [f"Customer {n:04d}" for n in range(1, 24)] and pages == 5
+        result = service.end(update)
+        assert result.ok, result.transcript()
+        assert [i for i, _ in iterated(result.requests)] == ["", "Start"] + ["Continue"] * 4
+        assert len({j.id for j in service.queue.jobs() if j.kind == LIVE_KIND}) == 6
+
+    def test_a_continue_that_reaches_another_session_is_answered_3391(self, service):
+        """QuickBooks keeps the iterator in its session: the next session does not know it."""
+        quickbooks = company(23)
+        update = service.hot(quickbooks)
+        first = service.client.request("shop", page("Start"), timeout=BOUND)
+        assert service.end(update).ok
+        # The handler's clock was moved past the window: a deadline far
+        # beyond it keeps the Continue from expiring unsent.
+        following = Asking(
+            lambda: service.client.request(
+                "shop", page("Continue", first.iterator_id), timeout=3600
+            )
+        )
+        wait_for(
+            lambda: any(j.state is JobState.PENDING for j in service.queue.jobs()),
+            "the Continue is queued",
+        )
+        update = Update(service.web_connector(quickbooks))
+        answer = following.result()
+        assert answer.status_code == 3391 and not answer.ok
+        assert service.end(update).ok
+
+    def test_a_plain_live_request_carries_no_iterator(self, service):
+        """Without an iterator a live request is one answer, as before: its job says none."""
+        update = service.hot(company())
+        job = stored(service.queue, max(j.id for j in service.queue.jobs()))
+        assert "iterator" not in job.payload and "iterator_id" not in job.payload
+        service.end(update)
+
+    def test_a_queued_kind_that_does_not_continue_ends_with_its_first_page(self):
+        """continues_iterator False: one page to handle, the job done, no Continue sent."""
+        queue = MemoryJobQueue()
+        kind = FirstPageOnly()
+        handler = QueueHandler(queue, passwords=lambda u, p: p == "pw", kinds=[kind])
+        job = handler.enqueue("first-page", user="shop")
+        quickbooks = company(5)
+        WebConnector(
+            make_wsgi_app(handler), user="shop", password="pw", quickbooks=quickbooks
+        ).update()
+        assert [names(r) for r in kind.pages] == [["Customer 0001", "Customer 0002"]]
+        assert kind.pages[0].remaining_count == 3
+        assert stored(queue, job.id).state is JobState.DONE
+        assert iterated(quickbooks.requests) == [("Start", "")]
+
+    def test_a_queued_iterated_kind_still_continues_by_itself(self):
+        """The default: the queue asks for every page, each to handle, in one job."""
+        queue = MemoryJobQueue()
+
+        class AllPages(FirstPageOnly):
+            name = "all-pages"
+            continues_iterator = True
+
+        kind = AllPages()
+        handler = QueueHandler(queue, passwords=lambda u, p: p == "pw", kinds=[kind])
+        job = handler.enqueue("all-pages", user="shop")
+        quickbooks = company(5)
+        WebConnector(
+            make_wsgi_app(handler), user="shop", password="pw", quickbooks=quickbooks
+        ).update()
+        assert [n for r in kind.pages for n in names(r)] == [
+            f"Customer {n:04d}" for n in range(1, 6)
+        ]
+        assert stored(queue, job.id).state is JobState.DONE
+        assert [i for i, _ in iterated(quickbooks.requests)] == ["Start", "Continue", "Continue"]
 
 
 class TestTimeouts:

@@ -85,15 +85,18 @@ class QuickBooks(Resources):
     ) -> QuickBooks:
         """The user's QuickBooks through a :class:`~qbwc_spyne.LiveClient`: each request sent now.
 
-        A live request is one answer: ``list`` pages with iterators only
-        when the live client carries them (its ``iterates``); otherwise it
-        asks for every matching record in one request.
+        Each page of ``list`` is a live request of its own, and the next is
+        asked for as soon as a page lands: the hot session (the queue
+        handler's ``keep_alive``) takes it at the Web Connector's next ask.
+        QuickBooks keeps an iterator in that session; should the session
+        end mid-list, the next page is answered 3391 and ``list`` raises
+        :class:`~qbwc_spyne.exceptions.QuickBooksStatusError`: list again.
         """
 
         def send(rq: Any) -> qbxml.Result:
             return client.request(user, rq, timeout=timeout, company_file=company_file)
 
-        return cls(send, iterators=bool(getattr(client, "iterates", False)), page_size=page_size)
+        return cls(send, page_size=page_size)
 
     def _resource(self, attr: str) -> Resource[Any, Any, Any, Any]:
         return Resource(SPECS[attr], self.send, iterators=self.iterators, page_size=self.page_size)

@@ -38,6 +38,9 @@ ModT = TypeVar("ModT", bound=QBObject)
 QueryT = TypeVar("QueryT", bound=QBRequest)
 
 _NOT_FOUND = (1, 500, 3120)
+#: QuickBooks' status for an iteratorID it does not know (another session's, spent, expired).
+_ITERATOR_NOT_VALID = 3391
+
 _BY_CODE: dict[int, type[QuickBooksStatusError]] = {
     **dict.fromkeys(_NOT_FOUND, NotFoundError),
     3100: NameInUseError,
@@ -82,6 +85,28 @@ def raise_for_status(result: qbxml.Result, *, missing_ok: bool = False) -> qbxml
         request=request,
         result=result,
     )
+
+
+def _next_page(result: qbxml.Result) -> qbxml.Result:
+    """The answer to a Continue, checked; 3391 says what it means to the one listing."""
+    try:
+        return raise_for_status(result, missing_ok=True)
+    except QuickBooksStatusError as exc:
+        if exc.code != _ITERATOR_NOT_VALID:
+            raise
+        # The catalogue's words promise a restart at the next update, which
+        # is the queue's doing: here the one listing must ask again.
+        raise QuickBooksStatusError(
+            f"{exc.request or 'a request'} failed with 3391: {exc.message or 'iterator not valid'}"
+            " — the next page could not be read: QuickBooks keeps an iterator in the Web"
+            " Connector session that started it, and that session ended (or the iterator"
+            " expired) before the next page was asked for. Nothing was changed: list again.",
+            code=exc.code,
+            message=exc.message,
+            severity=exc.severity,
+            request=exc.request,
+            result=exc.result,
+        ) from None
 
 
 def custom_fields(record: QBObject, *, owner_id: str = "0") -> dict[str, str]:
@@ -330,7 +355,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
 
         Raises:
             ObjectFieldError: a filter the query does not take.
-            QuickBooksStatusError: a page was refused (e.g. 3391, the iterator expired).
+            QuickBooksStatusError: a page was refused; 3391 when QuickBooks no
+                longer knows the iterator (it lives in the Web Connector's
+                session, and that session ended mid-list): list again.
         """
         if not self._iterators:
             return self._whole(self.query(**filters))
@@ -355,7 +382,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                 yield from cast("list[RetT]", result.objects)
                 if pending is None:
                     return
-                result = raise_for_status(pending.result(), missing_ok=True)
+                result = _next_page(pending.result())
         finally:
             # Closed early: a page in flight is waited for (its thread ends), none more is asked.
             executor.shutdown(wait=True, cancel_futures=True)

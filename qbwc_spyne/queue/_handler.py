@@ -20,6 +20,8 @@ receiveResponseXML checks that requestID and applies the policy:
   the same criteria, ``iterator="Continue"`` and the returned iteratorID,
   until iteratorRemainingCount is 0. An iterator QuickBooks no longer knows
   (3391) restarts from the start, or from the checkpoint the kind recorded.
+  A kind whose ``continues_iterator`` is False (live requests) ends with
+  each page: its caller asks for the next.
 
 Nothing is sent twice without the application's say. A job in flight whose
 session dies (its lease runs out, the session closes without its answer,
@@ -826,7 +828,7 @@ class QueueHandler(QBWCHandler):
             job.staged_checkpoint, job.checkpoint = job.checkpoint, committed
         if result.iterator_id is not None:
             job.pages += 1
-        if result.iterator_id and (result.remaining_count or 0) > 0:
+        if result.iterator_id and (result.remaining_count or 0) > 0 and kind.continues_iterator:
             # Pages still to come, for the progress bar: remaining / this page's size.
             page = max(1, len(result.records))
             QueueState(session).pages_left = -(-(result.remaining_count or 0) // page)

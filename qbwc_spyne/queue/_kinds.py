@@ -148,6 +148,14 @@ class JobKind:
     #: .. versionadded:: Unreleased
     keep_full_response: bool = False
 
+    #: Whether the queue asks for the next page of an iterated query by
+    #: itself, each page to :meth:`handle`, until none is left. False for a
+    #: kind whose caller asks for each page as a job of its own (live
+    #: requests): each job then ends with its page.
+    #:
+    #: .. versionadded:: Unreleased
+    continues_iterator: bool = True
+
     def build(self, ctx: JobContext) -> qbxml.Rq | QBRequest:
         """Return the request (its requestID is set by the queue).
 

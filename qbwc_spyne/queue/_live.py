@@ -141,6 +141,9 @@ class LiveKind(JobKind):
     encoding = "pass"
     #: The caller reads QuickBooks' answer from the job: all of it.
     keep_full_response = True
+    #: Each page of an iterated query is one live request: its answer goes
+    #: back to the caller, who sends the Continue as a request of its own.
+    continues_iterator = False
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -155,8 +158,13 @@ class LiveKind(JobKind):
         element = etree.fromstring(str(ctx.payload["rq"]).encode("utf-8"), utf8_parser())
         # Checked again against the session's qbXML version, which may be
         # older than the one the caller checked it against.
+        iterator, iterator_id = ctx.payload.get("iterator"), ctx.payload.get("iterator_id")
         return qbxml.Rq(
-            str(element.tag), _pairs(element), validate=bool(ctx.payload.get("validate", True))
+            str(element.tag),
+            _pairs(element),
+            iterator=None if iterator is None else str(iterator),
+            iterator_id=None if iterator_id is None else str(iterator_id),
+            validate=bool(ctx.payload.get("validate", True)),
         )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
@@ -329,8 +337,12 @@ class LiveClient:
             user: the Web Connector user (the QWC file's UserName).
             rq: the request, e.g. ``objects.CustomerQueryRq(full_name=["Acme"])`` or
                 ``qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"})``;
-                its requestID is set by the queue. Not an iterator: page
-                with ``MaxReturned`` instead.
+                its requestID is set by the queue. An iterated query
+                (``iterator="Start"`` or ``"Continue"`` with ``iterator_id``)
+                is one page a request: the answer carries the iteratorID
+                and the count left, and the caller asks for the next page.
+                QuickBooks keeps an iterator in the Web Connector's session:
+                a Continue that reaches another session is answered 3391.
             timeout: seconds to wait for the answer.
             company_file: the company file it must run against ("" for any).
 
@@ -480,10 +492,6 @@ class LiveClient:
             )
         if not isinstance(rq, qbxml.Rq):
             raise InvalidJobError(f"a live request is a qbxml.Rq, not {type(rq).__name__}")
-        if rq.iterator is not None or rq.iterator_id is not None:
-            raise QBXMLBuildError(
-                "a live request returns one answer: page with MaxReturned, not an iterator"
-            )
         fields = rq.fields
         if fields is not None and not isinstance(fields, Mapping | list | tuple):
             fields = list(fields)  # pairs from a generator: read them once
@@ -593,10 +601,14 @@ class LiveClient:
             self._listen()
         now = self.clock()
         deadline = now + timeout
+        payload: dict[str, Any] = {"rq": element, "deadline": deadline, "validate": rq.validate}
+        if rq.iterator is not None:
+            # One page of an iterated query: the caller sends the Continue.
+            payload.update(iterator=rq.iterator, iterator_id=rq.iterator_id)
         job = self.queue.enqueue(
             user=user,
             kind=LIVE_KIND,
-            payload={"rq": element, "deadline": deadline, "validate": rq.validate},
+            payload=payload,
             company_file=company_file,
             priority=LIVE_PRIORITY,
             now=now,
