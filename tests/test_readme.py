@@ -363,8 +363,8 @@ def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
 
 
 def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
-    """A user never seen is offline at once; once seen, a lookup in a session gets the answer."""
-    assert "never seen" in module.customer("Customer 0001", timeout=3600)["error"]
+    """A user never seen is offline at once; once seen, lookups and a list in one session."""
+    assert "never seen" in module.customer("Customer 0001")["error"]
     assert module.queue.jobs() == []  # refused before anything was queued
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(3)
@@ -385,11 +385,16 @@ def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
     scheduled.start()
     try:
         answer = module.customer("Customer 0002")
+        missing = module.customer("Nobody")  # in the session the first lookup kept hot
+        names = module.customer_names()
     finally:
         module.handler.keep_alive = 0  # the hot session ends at its next ask
         scheduled.join(60)
-    assert [c["Name"] for c in answer["customers"]] == ["Customer 0002"]
+    assert answer == {"name": "Customer 0002", "balance": "0.00"}
+    assert missing == {"error": "no customer named 'Nobody'"}
+    assert names == ["Customer 0001", "Customer 0002", "Customer 0003"]
     assert updates and updates[0].ok, updates and updates[0].transcript()
+    assert updates[0].operations().count("authenticate") == 1
 
 
 def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None:
