@@ -497,8 +497,9 @@ _STATUSES: tuple[Explanation, ...] = (
         "The query's iterator is no longer valid",
         "Error (meaning not confirmed): an iteratorID that is unknown, used up, or continued"
         " with other criteria; the query must start again.",
-        "A long list was being read in pages and QuickBooks lost its place. Nothing was"
-        " changed; the read starts again at the next update.",
+        "A long list was being read in pages and QuickBooks lost its place (the session"
+        " that held it ended, or it expired). Nothing was changed; a queued job starts the"
+        " read again at the next update, a live list must be asked for again.",
         retry=True,
         source="the SDK iterator walkthrough says asking again after the last page is an"
         f" error; the code itself: {_NOT_FOUND}",
