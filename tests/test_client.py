@@ -213,9 +213,11 @@ class TestFilters:
         with pytest.raises(ObjectFieldError, match="InvoiceQueryRq takes no active_status"):
             QuickBooks().invoice.query(active_status="All")
 
-    def test_an_unknown_filter_is_refused_listing_the_filters(self):
-        with pytest.raises(ObjectFieldError, match="unknown filter colour"):
-            QuickBooks().customer.query(colour="red")
+    def test_an_unknown_filter_is_a_type_error_naming_it(self):
+        with pytest.raises(TypeError, match="colour"):
+            QuickBooks().customer.query(colour="red")  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="colour"):
+            QuickBooks().customer.list(colour="red")  # type: ignore[call-arg]
 
     def test_query_takes_the_rest_and_the_filters_are_set_on_it(self):
         base = CustomerQueryRq(include_ret_element=["Name"])
@@ -664,7 +666,7 @@ def test_live_client_through_a_web_connector_over_http(served):  # noqa: F811
 
 
 def test_mypy_knows_each_resources_record_type(tmp_path):
-    """qb.customer.get is a CustomerRet to mypy; using it as an InvoiceRet is an error."""
+    """qb.customer.get is a CustomerRet to mypy, and a wrong filter or its value is an error."""
     source = tmp_path / "typed_client.py"
     source.write_text(
         "from qbwc_spyne.client import QuickBooks\n"
@@ -675,7 +677,9 @@ def test_mypy_knows_each_resources_record_type(tmp_path):
         "    for c in qb.customer.list(active_status='All'):\n"
         "        print(c.full_name, found, made)\n"
         "    wrong: InvoiceRet = qb.customer.get('x')\n"
-        "    qb.customer_msg.mod(found)\n",
+        "    qb.customer_msg.mod(found)\n"
+        "    qb.customer.list(colour='red')\n"
+        "    qb.customer.list(active_status='Everything')\n",
         encoding="utf-8",
     )
     result = subprocess.run(
@@ -686,5 +690,6 @@ def test_mypy_knows_each_resources_record_type(tmp_path):
         check=False,
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert [e.split(":")[1] for e in errors] == ["8", "9"], result.stdout
+    assert [e.split(":")[1] for e in errors] == ["8", "9", "10", "11"], result.stdout
     assert "CustomerRet" in errors[0] and "InvoiceRet" in errors[0]
+    assert '"colour"' in errors[2] and "Everything" in errors[3]  # the filters are typed

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import msgspec
@@ -174,7 +174,21 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
     # -- building requests ------------------------------------------------------------------
 
     def query(
-        self, *, query: QueryT | None = None, page_size: int | None = None, **filters: Any
+        self,
+        *,
+        modified_from: datetime | None = None,
+        modified_to: datetime | None = None,
+        active_status: Literal["ActiveOnly", "InactiveOnly", "All"] | None = None,
+        name_contains: str | None = None,
+        name_starts_with: str | None = None,
+        name_ends_with: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        ref_number: str | None = None,
+        custom_fields: bool = False,
+        line_items: bool = False,
+        query: QueryT | None = None,
+        page_size: int | None = None,
     ) -> QueryT:
         """The ``XQueryRq`` that :meth:`list` sends for ``filters``.
 
@@ -199,7 +213,20 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         """
         cls = _cls(self.spec.name + "QueryRq")
         fields = set(cls.__struct_fields__)
-        filters = {k: v for k, v in filters.items() if v is not None}
+        given = {
+            "modified_from": modified_from,
+            "modified_to": modified_to,
+            "active_status": active_status,
+            "name_contains": name_contains,
+            "name_starts_with": name_starts_with,
+            "name_ends_with": name_ends_with,
+            "date_from": date_from,
+            "date_to": date_to,
+            "ref_number": ref_number,
+            "custom_fields": custom_fields,
+            "line_items": line_items,
+        }
+        filters = {k: v for k, v in given.items() if v is not None and v is not False}
         values: dict[str, Any] = {}
 
         def needs(field: str, filter_name: str) -> None:
@@ -255,13 +282,6 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         if filters.pop("line_items", False):
             needs("include_line_items", "line_items")
             values["include_line_items"] = True
-        if filters:
-            raise ObjectFieldError(
-                f"{cls.__name__}: unknown filter {', '.join(sorted(filters))}; the filters are"
-                " modified_from, modified_to, active_status, name_contains, name_starts_with,"
-                " name_ends_with, date_from, date_to, ref_number, custom_fields, line_items"
-                " and query="
-            )
         if page_size is not None:
             if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
                 raise ObjectFieldError(f"page_size must be a positive int, not {page_size!r}")
@@ -343,8 +363,24 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def list(self, *, page_size: int | None = None, **filters: Any) -> Generator[RetT, None, None]:
-        """Every record matching ``filters`` (see :meth:`query`), page by page.
+    def list(
+        self,
+        *,
+        modified_from: datetime | None = None,
+        modified_to: datetime | None = None,
+        active_status: Literal["ActiveOnly", "InactiveOnly", "All"] | None = None,
+        name_contains: str | None = None,
+        name_starts_with: str | None = None,
+        name_ends_with: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        ref_number: str | None = None,
+        custom_fields: bool = False,
+        line_items: bool = False,
+        query: QueryT | None = None,
+        page_size: int | None = None,
+    ) -> Generator[RetT, None, None]:
+        """Every record matching the filters (see :meth:`query`), page by page.
 
         Pages come through a qbXML iterator, ``page_size`` records each
         (``MaxReturned``; the client's default otherwise). As soon as a
@@ -359,6 +395,20 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                 longer knows the iterator (it lives in the Web Connector's
                 session, and that session ended mid-list): list again.
         """
+        filters: dict[str, Any] = {
+            "modified_from": modified_from,
+            "modified_to": modified_to,
+            "active_status": active_status,
+            "name_contains": name_contains,
+            "name_starts_with": name_starts_with,
+            "name_ends_with": name_ends_with,
+            "date_from": date_from,
+            "date_to": date_to,
+            "ref_number": ref_number,
+            "custom_fields": custom_fields,
+            "line_items": line_items,
+            "query": query,
+        }
         if not self._iterators:
             return self._whole(self.query(**filters))
         size = self._page_size if page_size is None else page_size
