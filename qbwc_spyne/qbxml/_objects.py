@@ -29,7 +29,7 @@ import msgspec
 from lxml import etree
 
 from ..exceptions import ObjectFieldError, QBXMLBuildError, UnreadValueWarning
-from ._schema import _READERS, _lookup
+from ._schema import _READERS, _lookup, _reading_aggregate, _typed, _typed_attributes
 
 __all__ = [
     "QBObject",
@@ -142,9 +142,16 @@ class _Spec:
                 continue
             for tag, element in aggregate.names.items():
                 field_name = _snake(tag)
-                if field_name in fields or field_name not in declared:
+                if field_name not in declared:
                     continue
                 leaf = element.leaf
+                known = fields.get(field_name)
+                if known is not None:
+                    # The field takes what either version takes (13.0 has enumerated
+                    # values 16.0 dropped, 'Mail' say); writing checks the version's own.
+                    known.enums |= frozenset(leaf.enums) if leaf is not None else frozenset()
+                    known.repeated |= element.most > 1
+                    continue
                 target = element.ref if isinstance(element.ref, str) else None
                 fields[field_name] = _Field(
                     name=field_name,
@@ -287,11 +294,12 @@ def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
         tag = child.tag
         entry = by_tag.get(tag)
         value: Any
-        if entry is None:
+        if entry is None or (not entry.repeated and entry.name in values):
+            # Unknown, or once more than the schema allows: kept as read, never dropped.
             if not isinstance(tag, str):
                 continue  # a comment or processing instruction
             extra = {} if extra is None else extra
-            value = _untyped(child)
+            value = _extra_value(child, f"{path}/{tag}")
             if tag in extra:
                 if not isinstance(extra[tag], list):
                     extra[tag] = [extra[tag]]
@@ -327,10 +335,43 @@ def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
             values[entry.name] = value
     if element.attrib:
         extra = {} if extra is None else extra
-        extra.update({f"@{name}": text for name, text in element.attrib.items()})
+        extra.update(_attributes(element, cls, path))
     if extra is not None:
         values["extra"] = extra
     return cls(**values)
+
+
+def _attributes(element: etree._Element, cls: type[QBObject], path: str) -> dict[str, Any]:
+    # Typed as the schema declares them (a report cell's colID is an int), as
+    # Record.to_dict(typed=True) reads them.
+    name = cls.__name__
+    aggregate = (
+        None
+        if cls is QBObject
+        else _reading_aggregate(name + "Type" if name.endswith("Rq") else name)
+    )
+    try:
+        return _typed_attributes(element, aggregate, path)
+    except ValueError as error:
+        warnings.warn(f"{error}; kept as text", UnreadValueWarning, stacklevel=3)
+        return {f"@{key}": text for key, text in element.attrib.items()}
+
+
+def _extra_value(element: etree._Element, path: str) -> Any:
+    # An element the class does not hold, read as Record.to_dict(typed=True)
+    # reads it (an aggregate the schema knows, typed), text kept when it does not read.
+    if not len(element) and not element.attrib:
+        return element.text or ""
+    try:
+        if len(element):
+            return _typed(element, _reading_aggregate(str(element.tag)), path)
+        value = _typed_attributes(element, None, path)
+        if element.text:
+            value["#text"] = element.text
+        return value
+    except ValueError as error:
+        warnings.warn(f"{error}; kept as text", UnreadValueWarning, stacklevel=3)
+        return _untyped(element)
 
 
 def _untyped(element: etree._Element) -> Any:
@@ -366,5 +407,8 @@ def fields_of(obj: QBObject) -> dict[str, Any]:
             value = [fields_of(v) for v in value] if entry.repeated else fields_of(value)
         values[entry.tag] = value
     if obj.extra:
-        values.update({k: v for k, v in obj.extra.items() if not k.startswith("@")})
+        # A field set wins over the same tag in extra (a repeat the reader kept there).
+        values.update(
+            {k: v for k, v in obj.extra.items() if not k.startswith("@") and k not in values}
+        )
     return values

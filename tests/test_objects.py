@@ -1,0 +1,480 @@
+"""Typed qbXML objects: bad input, real answers, the type checker, the generator, lazy loading.
+
+The generated tests over every aggregate are in ``test_objects_generated.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+import warnings
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from qbwc_spyne import objects, qbxml
+from qbwc_spyne.exceptions import ObjectFieldError, SchemaError, UnreadValueWarning
+from qbwc_spyne.qbxml import _objects, _schema
+from tools import codegen_objects
+
+from .helpers import TRAFFIC
+from .object_samples import as_qbxml_dict, class_name, snake
+from .schema_values import aggregate_values
+
+ROOT = Path(__file__).resolve().parent.parent
+QBXML_DATA = Path(__file__).resolve().parent / "data" / "qbxml"
+
+
+def customer_add_rq(**fields: Any) -> Any:
+    return objects.CustomerAddRq(customer_add=objects.CustomerAdd(**fields))
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+class TestBadInput:
+    def test_a_misspelt_field_fails_at_construction_naming_it(self):
+        """``nmae`` is no field of CustomerAdd: TypeError naming it, before anything is built."""
+        with pytest.raises(TypeError, match="nmae"):
+            objects.CustomerAdd(nmae="x")  # type: ignore[call-arg]
+
+    @pytest.mark.parametrize(
+        ("field", "value", "element", "expected", "given"),
+        [
+            ("credit_limit", "100", "CreditLimit", "a Decimal", "str '100'"),
+            ("credit_limit", 1.5, "CreditLimit", "a Decimal", "float 1.5"),
+            ("is_active", "true", "IsActive", "a bool", "str 'true'"),
+            ("open_balance_date", datetime(2024, 1, 2), "OpenBalanceDate", "a date", "datetime"),
+            ("sublevel", None, None, None, None),
+        ],
+    )
+    def test_a_wrong_type_fails_naming_class_field_element_expected_and_given(
+        self, field, value, element, expected, given
+    ):
+        """ObjectFieldError says which field of which class, its element, what it takes and
+        what it was given."""
+        if element is None:
+            # CustomerAdd has no sublevel: a wrong type on a nested object instead.
+            with pytest.raises(ObjectFieldError) as caught:
+                objects.CustomerAdd(name="A", class_ref=objects.ParentRef(full_name="x"))  # type: ignore[arg-type]
+            message = str(caught.value)
+            assert "CustomerAdd.class_ref (ClassRef)" in message
+            assert "expects a ClassRef, not ParentRef" in message
+            return
+        with pytest.raises(ObjectFieldError) as caught:
+            objects.CustomerAdd(name="A", **{field: value})
+        message = str(caught.value)
+        assert f"CustomerAdd.{field} ({element}) expects {expected}" in message
+        assert given in message
+
+    def test_a_bool_is_not_taken_for_a_number(self):
+        """True is an int to Python, not an amount to QuickBooks."""
+        with pytest.raises(ObjectFieldError, match=r"credit_limit.*bool True"):
+            objects.CustomerAdd(name="A", credit_limit=True)  # type: ignore[arg-type]
+
+    def test_a_single_object_where_a_list_repeats_is_refused(self):
+        """A repeated element takes a list, even of one."""
+        with pytest.raises(ObjectFieldError, match=r"ship_to_address .*expects a list"):
+            objects.CustomerAdd(name="A", ship_to_address=objects.ShipToAddress(name="x"))  # type: ignore[arg-type]
+
+    def test_a_string_over_its_maximum_length_fails_when_written_naming_the_path_and_3070(self):
+        """Lengths are the version's, so they are checked when written: SchemaError with the
+        element's path and the status QuickBooks would answer."""
+        request = customer_add_rq(name="N" * 42)
+        with pytest.raises(SchemaError) as caught:
+            qbxml.request(request, version="13.0")
+        message = str(caught.value)
+        assert "CustomerAdd/Name" in message
+        assert "at most 41" in message and "3070" in message
+
+    def test_an_enumeration_value_not_in_the_schema_fails_at_construction(self):
+        """'Everything' is no ActiveStatus: refused naming the field and the values it takes."""
+        with pytest.raises(ObjectFieldError) as caught:
+            objects.CustomerQueryRq(active_status="Everything")  # type: ignore[arg-type]
+        message = str(caught.value)
+        assert "CustomerQueryRq.active_status" in message
+        assert "'Everything' is not one of ActiveOnly, All, InactiveOnly" in message
+
+    def test_an_enumeration_value_of_either_version_is_taken_and_checked_when_written(self):
+        """'Mail' is a 13.0 PreferredDeliveryMethod 16.0 dropped: the object takes it (its type
+        does), 13.0 writes it, 16.0 refuses it naming the values it has."""
+        request = customer_add_rq(name="A", preferred_delivery_method="Mail")
+        assert "<PreferredDeliveryMethod>Mail</PreferredDeliveryMethod>" in qbxml.request(
+            request, version="13.0"
+        )
+        with pytest.raises(SchemaError, match=r"PreferredDeliveryMethod: 'Mail' is not one of"):
+            qbxml.request(request, version="16.0")
+
+    def test_a_field_only_in_16_0_is_refused_for_a_13_0_company_naming_it_and_the_version(self):
+        """BillAdd's ClassRef came with 16.0: written for 13.0 it is refused, not dropped."""
+        bill = objects.BillAdd(
+            vendor_ref=objects.VendorRef(full_name="V"),
+            class_ref=objects.ClassRef(full_name="C"),
+            expense_line_add=[objects.ExpenseLineAdd(amount=Decimal("1.00"))],
+        )
+        request = objects.BillAddRq(bill_add=bill)
+        with pytest.raises(SchemaError) as caught:
+            qbxml.request(request, version="13.0")
+        message = str(caught.value)
+        assert "BillAdd/ClassRef" in message
+        assert "is not in qbXML 13.0; qbXML 16.0 has it" in message
+        assert "<ClassRef>" in qbxml.request(request, version="16.0")
+
+    def test_a_request_only_in_16_0_is_refused_for_a_13_0_company(self):
+        """AlertQueryRq exists from 16.0: the whole request is refused for 13.0, naming it."""
+        request = objects.AlertQueryRq(owner_id=["0"])
+        with pytest.raises(SchemaError) as caught:
+            qbxml.request(request, version="13.0")
+        assert "AlertQueryRq is not in qbXML 13.0; qbXML 16.0 has it" in str(caught.value)
+        assert "<AlertQueryRq>" in qbxml.request(request, version="16.0")
+
+    def test_a_response_with_an_unknown_element_keeps_it_in_extra(self):
+        """A newer QuickBooks' element is kept, by tag, repeated as a list, nested as a dict."""
+        record = etree.fromstring(
+            b"<CustomerRet><ListID>1</ListID><Shoe>9</Shoe><Shoe>10</Shoe>"
+            b"<Hat><Size>7</Size></Hat><Name>A</Name></CustomerRet>"
+        )
+        obj = _objects.read(record)
+        assert isinstance(obj, objects.CustomerRet)
+        assert (obj.list_id, obj.name) == ("1", "A")
+        assert obj.extra == {"Shoe": ["9", "10"], "Hat": {"Size": "7"}}
+
+    def test_an_element_repeated_where_the_schema_allows_one_is_kept_not_overwritten(self):
+        """The first is the field; the others go to extra, as the untyped reader keeps them."""
+        record = etree.fromstring(b"<CustomerRet><Name>A</Name><Name>B</Name></CustomerRet>")
+        obj = objects.CustomerRet.from_element(record)
+        assert obj.name == "A"
+        assert obj.extra == {"Name": "B"}
+        assert _objects.fields_of(obj)["Name"] == "A"
+
+    def test_a_value_that_does_not_read_is_kept_as_text_with_a_warning(self):
+        """A date written oddly, an amount that is no number: the field holds the text, each
+        with an UnreadValueWarning naming its path; the read goes on."""
+        record = etree.fromstring(
+            b"<CustomerRet><ListID>1</ListID><TimeCreated>23/01/2009</TimeCreated>"
+            b"<Balance>abc</Balance><Sublevel>1</Sublevel></CustomerRet>"
+        )
+        with pytest.warns(UnreadValueWarning) as caught:
+            obj = objects.CustomerRet.from_element(record)
+        assert obj.time_created == "23/01/2009"
+        assert obj.balance == "abc"
+        assert obj.sublevel == 1
+        messages = [str(w.message) for w in caught]
+        assert any("CustomerRet/TimeCreated: '23/01/2009'" in m for m in messages)
+        assert any("CustomerRet/Balance: 'abc'" in m for m in messages)
+
+    def test_the_same_odd_text_given_by_a_caller_is_refused(self):
+        """Kept as text when QuickBooks sent it; a caller giving text for a datetime is wrong."""
+        with pytest.raises(ObjectFieldError, match=r"time_created \(TimeCreated\) expects"):
+            objects.CustomerRet(time_created="23/01/2009")  # type: ignore[arg-type]
+
+
+# -- properties -----------------------------------------------------------------------------
+
+XML_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
+    max_size=12,
+)
+READ_CLASSES = ["CustomerRet", "InvoiceRet", "ItemInventoryRet", "DataExtRet", "EstimateLineRet"]
+
+
+@st.composite
+def children(draw: st.DrawFn, key: str, depth: int = 0) -> etree._Element:
+    """An element ``key`` with children drawn from its schema names and others, any text."""
+    element = etree.Element(key)
+    aggregate = _schema._lookup("16.0", key)
+    names = sorted(aggregate.names) if aggregate is not None else []
+    tags = st.sampled_from([*names, "Unknown", "DataExtRet"]) if names else st.just("Unknown")
+    for tag in draw(st.lists(tags, max_size=6)):
+        child = etree.SubElement(element, tag)
+        element_ = aggregate.names.get(tag) if aggregate is not None else None
+        ref = element_.ref if element_ is not None else None
+        if depth < 2 and (isinstance(ref, str) or draw(st.booleans())):
+            nested = draw(children(ref if isinstance(ref, str) else tag, depth + 1))
+            child.extend(list(nested))
+        if draw(st.booleans()):
+            child.text = draw(XML_TEXT)
+        if draw(st.integers(0, 5)) == 0:
+            child.set("attr", "1")
+    return element
+
+
+@given(data=st.data())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_reading_arbitrary_children_never_raises(data):
+    """Whatever children a record has (known or not, texts that read or not, nested or not),
+    reading it gives an object of its class, only warning about values kept as text."""
+    key = data.draw(st.sampled_from(READ_CLASSES))
+    element = data.draw(children(key))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadValueWarning)
+        obj = _objects.read(element)
+    assert type(obj).__name__ == key
+
+
+WRITE_CLASSES = [
+    ("13.0", "CustomerAddRqType"),
+    ("16.0", "InvoiceAddRqType"),
+    ("13.0", "ItemServiceAddRqType"),
+    ("16.0", "SalesReceiptAddRqType"),
+]
+
+
+def as_object(version: str, key: str, values: dict[str, Any]) -> Any:
+    """A dict of qbXML names (as the request strategies draw them) as the typed object."""
+    aggregate = _schema._aggregate(version, key)
+    fields: dict[str, Any] = {}
+    for tag, value in values.items():
+        ref = aggregate.names[tag].ref
+
+        def one(item: Any, ref: Any = ref) -> Any:
+            if isinstance(ref, str):
+                return as_object(version, ref, item)
+            if isinstance(item, uuid.UUID):
+                return "{" + str(item).upper() + "}"
+            if isinstance(item, datetime):
+                return item.replace(microsecond=0)  # qbXML has whole seconds
+            return item
+
+        fields[snake(tag)] = [one(v) for v in value] if isinstance(value, list) else one(value)
+    return _objects.load(class_name(key))(**fields)
+
+
+@given(data=st.data())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_writing_then_reading_round_trips_the_values(data):
+    """An object written into its request and the request's element read back is equal to
+    it, for a customer, an invoice, an item and a sales receipt with their lines."""
+    version, key = data.draw(st.sampled_from(WRITE_CLASSES))
+    request = as_object(version, key, data.draw(aggregate_values(version, key)))
+    document = qbxml.request(request, version=version)
+    written = etree.fromstring(document.encode())[0][0]
+    assert type(request).from_element(written) == request
+
+
+# -- real answers ---------------------------------------------------------------------------
+
+
+def real_answers() -> dict[str, str]:
+    """The real answers in tests/data, by file: the qbXML files and those inside posts."""
+    texts = {p.name: p.read_text() for p in sorted(TRAFFIC.glob("qbxml.*.xml"))}
+    texts |= {p.name: p.read_text() for p in sorted(QBXML_DATA.glob("*.xml"))}
+    for name in (
+        "receiveResponseXML.InvoiceAddRs.request.xml",
+        "receiveResponseXML.ItemInventoryQueryRs.request.xml",
+    ):
+        post = etree.parse(str(TRAFFIC / name))
+        texts[name] = post.findtext(".//{http://developer.intuit.com/}response") or ""
+    return texts
+
+
+REAL = real_answers()
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_answers_read_into_objects_equal_to_the_typed_reading(name):
+    """Each record of each real answer, from the whole-document reader and the streaming one,
+    is an object of its class whose values, by their qbXML names, are the typed dict's."""
+    text = REAL[name]
+    results = qbxml.parse_response(text)
+    assert all(len(r.objects) == len(r.records) for r in results)
+    found = [
+        (obj, record) for r in results for obj, record in zip(r.objects, r.records, strict=True)
+    ]
+    streamed = [obj for _, obj in qbxml.stream(text.encode(), objects=True)]
+    assert [obj for obj, _ in found] == streamed
+    for obj, record in found:
+        assert type(obj).__name__ == record.tag
+        assert as_qbxml_dict(obj) == record.to_dict(typed=True)
+
+
+def test_the_real_answers_hold_the_records_counted():
+    """The fixtures are read whole: counts pinned per record type."""
+    counts: dict[str, int] = {}
+    for text in REAL.values():
+        for _, obj in qbxml.stream(text.encode(), objects=True):
+            counts[type(obj).__name__] = counts.get(type(obj).__name__, 0) + 1
+    assert counts["ItemInventoryRet"] == 16
+    assert counts["AccountRet"] == 4
+    assert counts["EstimateRet"] == 1
+    assert counts["InvoiceRet"] == 1
+    assert counts["CustomerRet"] >= 1
+
+
+def test_custom_fields_of_a_real_estimate_are_typed_objects_on_header_and_lines():
+    """DataExtRet on the transaction and on its lines reads into DataExtRet objects."""
+    (result,) = qbxml.parse_response(REAL["EstimateQueryRs.DataExt.selfjared1.xml"])
+    (estimate,) = result.objects
+    assert isinstance(estimate, objects.EstimateRet)
+    assert estimate.po_number == "Pending"
+    assert estimate.subtotal == Decimal("2855.70")
+    assert estimate.time_created is not None and estimate.time_created.utcoffset() is not None
+    assert [(d.data_ext_name, d.data_ext_value) for d in estimate.data_ext_ret] == [
+        ("Customer Type", "Dealer"),
+        ("As Of", "01-25-13"),
+        ("UHL Account No.", "12248"),
+    ]
+    line = estimate.estimate_line_ret[0]
+    assert isinstance(line.data_ext_ret[0], objects.DataExtRet)
+    assert line.data_ext_ret[0].data_ext_type == "STR255TYPE"
+    assert estimate.estimate_line_ret[1].rate_percent == Decimal("-5.00")
+
+
+# -- the type checker -----------------------------------------------------------------------
+
+
+def test_mypy_strict_rejects_a_misspelt_field_and_a_wrong_type_and_passes_correct_use(tmp_path):
+    """In one strict run: the file of correct use has no error; the other has one per bad
+    line, naming the misspelt field and the field given the wrong type."""
+    (tmp_path / "right.py").write_text(
+        "from decimal import Decimal\n\n"
+        "from qbwc_spyne import qbxml\n"
+        "from qbwc_spyne.objects import CustomerAdd, CustomerAddRq, CustomerRet\n\n"
+        'customer = CustomerAdd(name="Acme", credit_limit=Decimal("100.00"))\n'
+        'document: str = qbxml.request(CustomerAddRq(customer_add=customer), version="13.0")\n'
+        "def name_of(record: CustomerRet) -> str | None:\n"
+        "    return record.full_name\n"
+    )
+    (tmp_path / "wrong.py").write_text(
+        "from qbwc_spyne.objects import CustomerAdd\n\n"
+        'misspelt = CustomerAdd(nmae="x")\n'
+        'wrong_type = CustomerAdd(name="Acme", credit_limit="100")\n'
+    )
+    (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\n")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "right.py",
+            "wrong.py",
+        ],
+        cwd=tmp_path,
+        env={"MYPYPATH": str(ROOT), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in run.stdout.splitlines() if ": error:" in line]
+    assert not [e for e in errors if e.startswith("right.py")], run.stdout
+    wrong = [e for e in errors if e.startswith("wrong.py")]
+    assert len(wrong) == 2, run.stdout
+    assert 'wrong.py:3: error: Unexpected keyword argument "nmae"' in wrong[0]
+    assert 'wrong.py:4: error: Argument "credit_limit"' in wrong[1]
+    assert '"str"' in wrong[1] and "Decimal" in wrong[1]
+
+
+# -- the generator --------------------------------------------------------------------------
+
+
+class TestGeneratorCheck:
+    def test_the_generated_package_is_up_to_date(self, capsys):
+        """``python -m tools.codegen_objects --check`` passes on the package as committed."""
+        assert codegen_objects.main(["--check"]) == 0
+        assert "up to date" in capsys.readouterr().out
+
+    def test_a_stale_file_fails_the_check_naming_it(self, tmp_path, capsys):
+        """A changed generated file is named, and the check fails."""
+        copy = tmp_path / "objects"
+        shutil.copytree(codegen_objects.OUTPUT_DIR, copy)
+        assert codegen_objects.main(["--check", "--output", str(copy)]) == 0
+        with (copy / "_customer.py").open("a", encoding="utf-8") as f:
+            f.write("# edited by hand\n")
+        assert codegen_objects.main(["--check", "--output", str(copy)]) == 1
+        assert "objects/_customer.py is out of date" in capsys.readouterr().err
+
+    def test_a_missing_file_fails_the_check_naming_it(self, tmp_path, capsys):
+        """A generated file deleted is named, and the check fails."""
+        copy = tmp_path / "objects"
+        shutil.copytree(codegen_objects.OUTPUT_DIR, copy)
+        (copy / "_invoice.py").unlink()
+        assert codegen_objects.main(["--check", "--output", str(copy)]) == 1
+        assert "objects/_invoice.py is out of date" in capsys.readouterr().err
+
+    def test_an_extra_file_fails_the_check_naming_it(self, tmp_path, capsys):
+        """A module the generator does not write (a class family gone) is named too."""
+        copy = tmp_path / "objects"
+        shutil.copytree(codegen_objects.OUTPUT_DIR, copy)
+        (copy / "_gone.py").write_text("")
+        assert codegen_objects.main(["--check", "--output", str(copy)]) == 1
+        assert "objects/_gone.py is generated by nothing" in capsys.readouterr().err
+
+    def test_the_command_line_check_exits_zero(self):
+        """The form CI runs: a separate process, from the repository root."""
+        run = subprocess.run(
+            [sys.executable, "-m", "tools.codegen_objects", "--check"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+        assert run.returncode == 0, run.stderr
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def in_fresh_python(code: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+def test_importing_the_package_imports_neither_msgspec_nor_the_objects():
+    """``import qbwc_spyne`` (and its qbxml module) leave the typed layer unloaded."""
+    out = in_fresh_python(
+        "import sys, qbwc_spyne, qbwc_spyne.qbxml\n"
+        "print(sorted(m for m in sys.modules if m == 'msgspec' or m.startswith('msgspec.')"
+        " or m.startswith('qbwc_spyne.objects') or m == 'qbwc_spyne.qbxml._objects'))"
+    )
+    assert out == "[]"
+
+
+def test_the_first_use_of_a_class_loads_its_family_module_only():
+    """CustomerRet loads objects/_customer (and the shared _common it reaches), no other family."""
+    out = in_fresh_python(
+        "import sys\n"
+        "from qbwc_spyne.objects import CustomerRet\n"
+        "print(CustomerRet.__module__)\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('qbwc_spyne.objects.'))))"
+    )
+    module, loaded = out.splitlines()
+    assert module == "qbwc_spyne.objects._customer"
+    assert loaded.split() == ["qbwc_spyne.objects._customer"]
+
+
+def test_the_objects_of_a_module_that_reach_shared_classes_load_them_on_use():
+    """A nested class in _common is loaded when read, so a CustomerRet with an address reads."""
+    record = etree.fromstring(
+        b"<CustomerRet><BillAddress><City>Boston</City></BillAddress></CustomerRet>"
+    )
+    obj = _objects.read(record)
+    assert isinstance(obj, objects.CustomerRet)
+    assert isinstance(obj.bill_address, objects.BillAddress)
+    assert obj.bill_address.city == "Boston"
+    assert type(obj.bill_address).__module__ == "qbwc_spyne.objects._common"
+
+
+def test_an_unknown_class_name_is_an_attribute_error():
+    """``objects.NoSuchRet`` fails as a missing attribute does."""
+    with pytest.raises(AttributeError, match="NoSuchRet"):
+        objects.NoSuchRet  # noqa: B018
