@@ -111,6 +111,8 @@ def _fields(key: str) -> list[_Field]:
             continue
         previous: str | None = None
         for name, element in aggregate.names.items():
+            if element.most == 0:
+                continue  # in a group the version switched off (maxOccurs="0"): not in it
             if name not in fields:
                 fields[name] = _Field(name)
                 at = order.index(previous) + 1 if previous is not None else 0
@@ -162,7 +164,10 @@ def _doc(entry: _Field) -> str:
     if entry.repeated:
         words.append("repeated")
     first = min(entry.versions)
-    words.append(f"since qbXML {first}" if first != VERSIONS[0] else "qbXML 13.0 and up")
+    if entry.versions == [VERSIONS[0]]:
+        words.append(f"only in qbXML {first}")
+    else:
+        words.append(f"since qbXML {first}" if first != VERSIONS[0] else "qbXML 13.0 and up")
     return ", ".join(words) + "."
 
 
