@@ -103,6 +103,26 @@ class TestBadInput:
         assert "CustomerQueryRq.active_status" in message
         assert "'Everything' is not one of ActiveOnly, All, InactiveOnly" in message
 
+    def test_an_iterator_value_not_in_qbxml_fails_at_construction(self):
+        """The iterator attribute takes Start, Continue or Stop, checked as an enumeration is."""
+        with pytest.raises(ObjectFieldError, match=r"CustomerQueryRq.iterator: 'Begin' is not"):
+            objects.CustomerQueryRq(iterator="Begin")  # type: ignore[arg-type]
+
+    def test_a_request_id_that_is_not_text_fails_at_construction(self):
+        """requestID is an attribute's text: an int is refused naming the field."""
+        with pytest.raises(ObjectFieldError, match=r"CustomerQueryRq.request_id expects text"):
+            objects.CustomerQueryRq(request_id=5)  # type: ignore[arg-type]
+
+    def test_a_typed_requests_attributes_are_written_as_attributes(self):
+        """request_id, iterator and iterator_id are the request's attributes, in qbXML's names."""
+        request = objects.CustomerQueryRq(
+            iterator="Continue", iterator_id="{abc}", request_id="7", max_returned=10
+        )
+        document = qbxml.request(request, version="13.0")
+        rq = etree.fromstring(document.encode())[0][0]
+        assert dict(rq.attrib) == {"requestID": "7", "iterator": "Continue", "iteratorID": "{abc}"}
+        assert [child.tag for child in rq] == ["MaxReturned"]
+
     def test_an_enumeration_value_of_either_version_is_taken_and_checked_when_written(self):
         """'Mail' is a 13.0 PreferredDeliveryMethod 16.0 dropped: the object takes it (its type
         does), 13.0 writes it, 16.0 refuses it naming the values it has."""

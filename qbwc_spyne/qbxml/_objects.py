@@ -113,6 +113,27 @@ class QBRequest(QBObject, kw_only=True):
     turns it into the :class:`~qbwc_spyne.qbxml.Rq` it is written as.
     """
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if getattr(_trusted, "on", False):
+            return
+        # The attributes are no schema elements: checked here, as their annotations say.
+        name = type(self).__name__
+        for field in ("request_id", "iterator_id"):
+            value = getattr(self, field, None)
+            if value is not None and not isinstance(value, str):
+                raise ObjectFieldError(
+                    f"{name}.{field} expects text, not {type(value).__name__} {value!r}"
+                )
+        iterator = getattr(self, "iterator", None)
+        if iterator is not None and iterator not in _ITERATOR_VALUES:
+            raise ObjectFieldError(
+                f"{name}.iterator: {iterator!r} is not one of {', '.join(_ITERATOR_VALUES)}"
+            )
+
+
+_ITERATOR_VALUES = ("Continue", "Start", "Stop")
+
 
 # -- the table of a class ------------------------------------------------------------------
 
