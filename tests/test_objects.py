@@ -410,6 +410,7 @@ def test_the_real_answers_hold_the_records_counted():
     assert counts["EstimateRet"] == 1
     assert counts["InvoiceRet"] == 1
     assert counts["CustomerRet"] >= 1
+    assert (counts["HostRet"], counts["CompanyRet"], counts["PreferencesRet"]) == (2, 2, 2)
 
 
 def test_custom_fields_of_a_real_estimate_are_typed_objects_on_header_and_lines():
@@ -429,6 +430,30 @@ def test_custom_fields_of_a_real_estimate_are_typed_objects_on_header_and_lines(
     assert isinstance(line.data_ext_ret[0], objects.DataExtRet)
     assert line.data_ext_ret[0].data_ext_type == "STR255TYPE"
     assert estimate.estimate_line_ret[1].rate_percent == Decimal("-5.00")
+
+
+def test_a_companys_custom_fields_and_services_read_as_objects():
+    """A real CompanyRet: its application's DataExtRet (with a GUID owner) and its nested
+    services are typed objects; the host's repeated versions are a list of text."""
+    host, company, preferences = qbxml.parse_response(
+        REAL["HCPResponse.CompanyPreferences.QBPremier2012.xml"]
+    )
+    (host_ret,) = host.objects
+    assert isinstance(host_ret, objects.HostRet)
+    assert host_ret.supported_qbxml_version[-1] == "11.0"
+    (company_ret,) = company.objects
+    assert isinstance(company_ret, objects.CompanyRet)
+    assert [d.data_ext_name for d in company_ret.data_ext_ret] == ["AppLock", "FileID"]
+    assert company_ret.data_ext_ret[0].owner_id == "{87EDAAF8-637E-4203-867F-4BA79C2F8998}"
+    assert company_ret.subscribed_services is not None
+    active = [
+        s.name for s in company_ret.subscribed_services.service if s.service_status == "Active"
+    ]
+    assert active == ["QuickBooks Payroll Service"]
+    (preferences_ret,) = preferences.objects
+    assert isinstance(preferences_ret, objects.PreferencesRet)
+    finance = preferences_ret.finance_charge_preferences
+    assert finance is not None and finance.annual_interest_rate == Decimal("18.00")
 
 
 # -- the type checker -----------------------------------------------------------------------
