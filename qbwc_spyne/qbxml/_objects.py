@@ -82,8 +82,10 @@ class QBObject(msgspec.Struct, kw_only=True, repr_omit_defaults=True):
 
     Attributes:
         extra: elements the schema does not know (a newer QuickBooks sent
-            them), by tag, read as :meth:`~qbwc_spyne.qbxml.Record.to_dict`
-            reads them; written back as given.
+            them), the repeats of an element it allows once, and the
+            element's attributes as ``"@name"``; by tag, read as
+            ``Record.to_dict(typed=True)`` reads them (a value that does not
+            read is kept as text). Elements are written back as given.
 
     .. versionadded:: Unreleased
     """
