@@ -218,6 +218,35 @@ class TestBadInput:
         assert any("CustomerRet/TimeCreated: '23/01/2009'" in m for m in messages)
         assert any("CustomerRet/Balance: 'abc'" in m for m in messages)
 
+    def test_an_attribute_that_does_not_read_is_kept_as_text_with_a_warning(self):
+        """A report column whose colID is no number keeps it as text in extra."""
+        record = etree.fromstring(
+            b'<ReportRet><ColDesc colID="x"><ColType>Amount</ColType></ColDesc></ReportRet>'
+        )
+        with pytest.warns(UnreadValueWarning, match=r"ReportRet/ColDesc@colID: 'x'"):
+            obj = objects.ReportRet.from_element(record)
+        (column,) = obj.col_desc
+        assert (column.col_type, column.extra) == ("Amount", {"@colID": "x"})
+
+    def test_both_readers_of_a_response_keep_an_odd_value_with_a_warning(self):
+        """parse_response's objects and stream(objects=True) go on past a value kept as text."""
+        document = (
+            '<?xml version="1.0"?><QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode="0"'
+            ' statusSeverity="Info" statusMessage="Status OK"><CustomerRet><ListID>1</ListID>'
+            "<TimeModified>2009-01-23 03:00</TimeModified></CustomerRet>"
+            "<CustomerRet><ListID>2</ListID></CustomerRet></CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+        )
+        with pytest.warns(UnreadValueWarning, match="CustomerRet/TimeModified"):
+            (result,) = qbxml.parse_response(document)
+            whole = result.objects
+        with pytest.warns(UnreadValueWarning, match="CustomerRet/TimeModified"):
+            streamed = [obj for _, obj in qbxml.stream(document.encode(), objects=True)]
+        assert whole == streamed
+        assert [(o.list_id, o.time_modified) for o in whole] == [  # type: ignore[attr-defined]
+            ("1", "2009-01-23 03:00"),
+            ("2", None),
+        ]
+
     def test_the_same_odd_text_given_by_a_caller_is_refused(self):
         """Kept as text when QuickBooks sent it; a caller giving text for a datetime is wrong."""
         with pytest.raises(ObjectFieldError, match=r"time_created \(TimeCreated\) expects"):
