@@ -489,8 +489,9 @@ def test_a_companys_custom_fields_and_services_read_as_objects():
 
 
 def test_mypy_strict_rejects_a_misspelt_field_and_a_wrong_type_and_passes_correct_use(tmp_path):
-    """In one strict run: the file of correct use has no error; the other has one per bad
-    line, naming the misspelt field and the field given the wrong type."""
+    """In one strict run: the file of correct use (lazy names included) has no error; the
+    other has one per bad line, naming the misspelt field, the field given the wrong type and
+    the misspelt class (the package's lazy ``__getattr__`` is not what mypy reads)."""
     (tmp_path / "right.py").write_text(
         "from decimal import Decimal\n\n"
         "from qbwc_spyne import qbxml\n"
@@ -499,11 +500,14 @@ def test_mypy_strict_rejects_a_misspelt_field_and_a_wrong_type_and_passes_correc
         'document: str = qbxml.request(CustomerAddRq(customer_add=customer), version="13.0")\n'
         "def name_of(record: CustomerRet) -> str | None:\n"
         "    return record.full_name\n"
+        "from qbwc_spyne import objects\n"
+        'line = objects.InvoiceLineAdd(desc="x", amount=Decimal("1.00"))\n'
     )
     (tmp_path / "wrong.py").write_text(
         "from qbwc_spyne.objects import CustomerAdd\n\n"
         'misspelt = CustomerAdd(nmae="x")\n'
         'wrong_type = CustomerAdd(name="Acme", credit_limit="100")\n'
+        "from qbwc_spyne.objects import CustomerAd\n"
     )
     (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\n")
     run = subprocess.run(
@@ -527,10 +531,13 @@ def test_mypy_strict_rejects_a_misspelt_field_and_a_wrong_type_and_passes_correc
     errors = [line for line in run.stdout.splitlines() if ": error:" in line]
     assert not [e for e in errors if e.startswith("right.py")], run.stdout
     wrong = [e for e in errors if e.startswith("wrong.py")]
-    assert len(wrong) == 2, run.stdout
+    assert len(wrong) == 3, run.stdout
     assert 'wrong.py:3: error: Unexpected keyword argument "nmae"' in wrong[0]
     assert 'wrong.py:4: error: Argument "credit_limit"' in wrong[1]
     assert '"str"' in wrong[1] and "Decimal" in wrong[1]
+    assert (
+        'wrong.py:5: error: Module "qbwc_spyne.objects" has no attribute "CustomerAd"' in (wrong[2])
+    )
 
 
 # -- the generator --------------------------------------------------------------------------
@@ -634,4 +641,4 @@ def test_the_objects_of_a_module_that_reach_shared_classes_load_them_on_use():
 def test_an_unknown_class_name_is_an_attribute_error():
     """``objects.NoSuchRet`` fails as a missing attribute does."""
     with pytest.raises(AttributeError, match="NoSuchRet"):
-        objects.NoSuchRet  # noqa: B018
+        objects.NoSuchRet  # type: ignore[attr-defined]  # noqa: B018

@@ -309,11 +309,14 @@ def _index(keys: dict[str, list[_Field]], modules: dict[str, str]) -> str:
         key = name + "Type" if name.endswith("Rq") and name + "Type" in keys else name
         out.append(f"    {name!r}: {modules[key]!r},")
     out.append("}\n")
-    out.append('__all__ = ["MODULES", "QBObject", "QBRequest", *MODULES]\n\n')
-    out.append("def __getattr__(name: str) -> Any:")
-    out.append("    return load(name)\n\n")
-    out.append("def __dir__() -> list[str]:")
-    out.append("    return sorted(__all__)")
+    out.append('__all__ = ["MODULES", "QBObject", "QBRequest", *MODULES]\n')
+    # Hidden from type checkers: a module __getattr__ would make them take any
+    # name (objects.CustomerRett) as Any; they read the imports above instead.
+    out.append("if not TYPE_CHECKING:\n")
+    out.append("    def __getattr__(name: str) -> Any:")
+    out.append("        return load(name)\n")
+    out.append("    def __dir__() -> list[str]:")
+    out.append("        return sorted(__all__)")
     return "\n".join(out) + "\n"
 
 
