@@ -5,6 +5,7 @@ The generated tests over every aggregate are in ``test_objects_generated.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -488,6 +489,9 @@ def test_a_companys_custom_fields_and_services_read_as_objects():
 # -- the type checker -----------------------------------------------------------------------
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy is not installed (the typing extra)"
+)
 def test_mypy_strict_rejects_a_misspelt_field_and_a_wrong_type_and_passes_correct_use(tmp_path):
     """In one strict run: the file of correct use (lazy names included) has no error; the
     other has one per bad line, naming the misspelt field, the field given the wrong type and
