@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 import warnings
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,18 @@ class TestBadInput:
         message = str(caught.value)
         assert "CustomerAdd/Name" in message
         assert "at most 41" in message and "3070" in message
+
+    @pytest.mark.parametrize("text", ["a\x08b", "\x00", "\ud800", "\uffff"])
+    def test_text_xml_cannot_carry_fails_at_construction(self, text):
+        """A control character (tab, newline and return aside) or a lone surrogate is refused
+        naming the field, not met as lxml's bare ValueError when the request is written."""
+        with pytest.raises(ObjectFieldError, match=r"CustomerAdd.name \(Name\): .* XML cannot"):
+            objects.CustomerAdd(name=text)
+
+    def test_tabs_new_lines_and_astral_characters_are_text(self):
+        """What XML carries is taken and written as given."""
+        request = customer_add_rq(name="Zoë\t😀", notes="line 1\nline 2")
+        assert "<Name>Zoë\t😀</Name>" in qbxml.request(request, version="13.0")
 
     def test_an_enumeration_value_not_in_the_schema_fails_at_construction(self):
         """'Everything' is no ActiveStatus: refused naming the field and the values it takes."""
@@ -348,6 +360,53 @@ def test_reading_arbitrary_children_keeps_what_the_typed_reader_keeps(data):
         return
     obj = _objects.read(element)  # no warning: filterwarnings is error
     assert without_none(as_qbxml_dict(obj)) == without_none(expected)
+
+
+#: Any value a caller might pass, of every type and none.
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.text(max_size=50),
+    st.integers(-(10**20), 10**20),
+    st.booleans(),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.floats(),
+    st.dates(),
+    st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-5))])),
+    st.timedeltas(),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.builds(lambda: objects.ClassRef(full_name="C")),
+)
+#: Classes given any values, and the request each is written in (None: it is one).
+ANY_VALUE_CLASSES = {
+    "CustomerAdd": ("CustomerAddRq", "customer_add"),
+    "InvoiceAdd": ("InvoiceAddRq", "invoice_add"),
+    "ItemServiceAdd": ("ItemServiceAddRq", "item_service_add"),
+    "CustomerQueryRq": None,
+    "InvoiceQueryRq": None,
+}
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_value_is_refused_at_construction_or_when_written_never_crashes(data):
+    """Given anything, a class either refuses it (ObjectFieldError) or takes it, and then
+    writing for either version gives a document or a SchemaError, nothing else."""
+    name = data.draw(st.sampled_from(sorted(ANY_VALUE_CLASSES)))
+    cls = _objects.load(name)
+    fields = [f for f in cls.__struct_fields__ if f != "extra"]
+    chosen = data.draw(st.lists(st.sampled_from(fields), max_size=4, unique=True))
+    try:
+        obj = cls(**{field: data.draw(ANY_VALUE) for field in chosen})
+    except ObjectFieldError:
+        return
+    wrapper = ANY_VALUE_CLASSES[name]
+    request = _objects.load(wrapper[0])(**{wrapper[1]: obj}) if wrapper else obj
+    for version in ("13.0", "16.0"):
+        try:
+            document = qbxml.request(request, version=version)
+        except SchemaError:
+            continue
+        assert etree.fromstring(document.encode()) is not None
 
 
 WRITE_CLASSES = [

@@ -17,6 +17,7 @@ small as a slotted dataclass. Type checkers read them through
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -213,6 +214,12 @@ class _Spec:
             self._refuse(entry, value, _NAMES[entry.accepts[0]])
         if entry.accepts is _ACCEPTS["DATETYPE"] and isinstance(value, datetime):
             self._refuse(entry, value, "a date, not a datetime")
+        if value.__class__ is str and _NOT_XML.search(value) is not None:
+            # lxml would refuse it only when written, with a bare ValueError.
+            raise ObjectFieldError(
+                f"{self.cls.__name__}.{entry.name} ({entry.tag}): {value!r} holds a character"
+                " XML cannot carry (a control character or a lone surrogate)"
+            )
         if entry.enums and value not in entry.enums:
             raise ObjectFieldError(
                 f"{self.cls.__name__}.{entry.name}: {value!r} is not one of"
@@ -225,6 +232,10 @@ class _Spec:
             f" not {type(value).__name__} {value!r}"
         )
 
+
+# What XML 1.0 cannot carry in text: control characters but tab, newline and
+# carriage return; lone surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _SPECS: dict[type, _Spec] = {}
 
