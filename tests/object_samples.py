@@ -24,8 +24,9 @@ from qbwc_spyne.qbxml import _objects, _schema
 VERSIONS = ("13.0", "16.0")
 #: Below this depth every element is filled; from it on, only required ones.
 DEPTH = 3
-#: Turns taken at each choice: enough to reach each branch of the aggregates.
-TURNS = 3
+#: Turns taken at each choice: enough to reach each branch of the widest choice (5 branches,
+#: the report filters'; a test keeps the two in step).
+TURNS = 5
 
 ZONE = timezone(timedelta(hours=-5))
 

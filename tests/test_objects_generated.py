@@ -47,6 +47,18 @@ def test_the_schemas_have_the_aggregates_the_tests_go_through():
     assert (count(WRITES, "13.0"), count(WRITES, "16.0")) == (126, 145)
 
 
+def test_the_turns_reach_every_branch_of_every_choice():
+    """Each choice takes branch turn % n: as many turns as the widest choice has branches
+    reach them all."""
+
+    def widest(group: _schema._Group) -> int:
+        inner = [widest(c) for c in group.children if isinstance(c, _schema._Group)]
+        return max([len(group.children) if group.choice else 0, *inner])
+
+    found = max(widest(_schema._aggregate(v, k).tree) for v in VERSIONS for k in keys(v))
+    assert found == TURNS
+
+
 @pytest.mark.parametrize(("version", "key"), RETS, ids=[f"{v}-{k}" for v, k in RETS])
 def test_every_ret_reads_into_its_class_with_the_typed_readers_values(version, key):
     """A sample answer of each Ret, one per turn of its choices, reads into the class of its
