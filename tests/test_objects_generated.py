@@ -72,18 +72,17 @@ def test_every_ret_reads_into_its_class_with_the_typed_readers_values(version, k
 
 
 @pytest.mark.parametrize(("version", "key"), WRITES, ids=[f"{v}-{k}" for v, k in WRITES])
-def test_every_add_and_mod_request_builds_and_validates_against_intuits_xsd(xsd, version, key):
+def test_every_add_and_mod_request_validates_against_intuits_xsd_and_reads_back(xsd, version, key):
     """Built from typed objects, each Add and Mod request, one per turn of its choices, is a
-    document Intuit's XSD of the version accepts."""
+    document Intuit's XSD of the version accepts, and reads back into an equal object."""
     for turn in range(TURNS):
         request = build(version, key, turn)
         assert type(request).__name__ == class_name(key)
         document = qbxml.request(request, version=version)
+        root = etree.fromstring(document.encode())
         schema = xsd[version]
-        assert schema.validate(etree.fromstring(document.encode())), (
-            turn,
-            [e.message for e in schema.error_log][:3],
-        )
+        assert schema.validate(root), (turn, [e.message for e in schema.error_log][:3])
+        assert type(request).from_element(root[0][0]) == request
 
 
 def test_the_requests_built_reach_every_add_and_mod_aggregate():
