@@ -418,7 +418,50 @@ def runtime_cycles(graph: Graph) -> list[str]:
     return [" -> ".join(cycle) for cycle in _cycles(edges)]
 
 
+OBJECTS_MACHINERY = f"{PACKAGE}.qbxml._objects"
+#: What the typed objects' machinery may use besides the standard library.
+OBJECTS_MACHINERY_ALLOWED = FOUNDATION | {f"{PACKAGE}.qbxml._schema"}
+#: Third-party modules it may use: msgspec builds the classes; lxml is the foundation's.
+OBJECTS_THIRD_PARTY = ("msgspec", "lxml")
+
+
+def _is_stdlib(target: str) -> bool:
+    return target.partition(".")[0] in sys.stdlib_module_names or target == "__future__"
+
+
+def objects_violations(graph: Graph) -> list[str]:
+    """Imports by which the typed objects reach past their machinery.
+
+    ``objects/`` is generated: at run time its modules import only
+    ``qbxml._objects`` (and the standard library), so loading one family
+    never loads another (the classes they name from each other are under
+    ``if TYPE_CHECKING:``). ``qbxml/_objects.py`` itself, which every class
+    reads and writes through, uses only the foundation, the schema tables
+    and msgspec: the rest of the package may use the objects, never the
+    other way round.
+    """
+    found = []
+    for name in graph.in_folder("objects"):
+        for imp in graph.imports[name]:
+            if imp.type_checking:
+                continue
+            module = graph.module_of(imp.target)
+            bad = module != OBJECTS_MACHINERY if module is not None else not _is_stdlib(imp.target)
+            if bad:
+                found.append(str(imp))
+    for imp in graph.imports.get(OBJECTS_MACHINERY, ()):
+        module = graph.module_of(imp.target)
+        if module is not None:
+            bad = module not in OBJECTS_MACHINERY_ALLOWED
+        else:
+            bad = not (_is_stdlib(imp.target) or under(imp.target, OBJECTS_THIRD_PARTY))
+        if bad:
+            found.append(str(imp))
+    return found
+
+
 RULES = {
+    "objects": objects_violations,
     "protocol": protocol_violations,
     "status": status_violations,
     "module cycles": module_cycles,
@@ -492,6 +535,7 @@ class TestTheGraph:
             "cli",
             "dashboard",
             "status",
+            "objects",
         )
         for folder in folders:
             assert len(graph.in_folder(folder)) >= 2, folder
@@ -524,6 +568,43 @@ class TestProtocol:
         imports, breaks the rule."""
         violations = protocol_violations(planted(sources, module, line))
         assert any(v.startswith(f"{module}:") for v in violations), violations
+
+
+class TestObjects:
+    def test_the_objects_import_only_their_machinery_and_it_only_the_schema(self, sources):
+        """objects/ imports only qbxml._objects at run time; qbxml._objects only the
+        foundation, the schema tables, msgspec and lxml."""
+        graph = Graph(sources)
+        assert len(graph.in_folder("objects")) > 100
+        assert objects_violations(graph) == []
+
+    @pytest.mark.parametrize(
+        ("module", "line"),
+        [
+            ("qbwc_spyne.objects._customer", "from ._common import BillAddress"),
+            ("qbwc_spyne.objects._customer", "from ..qbxml import _schema"),
+            ("qbwc_spyne.objects", "import msgspec"),
+            ("qbwc_spyne.objects._invoice", "def f():\n    from ..queue import _kinds"),
+            ("qbwc_spyne.qbxml._objects", "from ..queue._kinds import JobKind"),
+            ("qbwc_spyne.qbxml._objects", "def f():\n    from .. import qbxml"),
+            ("qbwc_spyne.qbxml._objects", "import sqlalchemy"),
+            ("qbwc_spyne.qbxml._objects", "from ..objects import CustomerRet"),
+        ],
+    )
+    def test_a_forbidden_import_is_reported(self, sources, module, line):
+        """A family importing another (or anything but the machinery) at run time, or the
+        machinery importing beyond the schema and the foundation, breaks the rule."""
+        violations = objects_violations(planted(sources, module, line))
+        assert any(v.startswith(f"{module}:") for v in violations), violations
+
+    def test_a_family_naming_another_for_type_checking_only_keeps_the_rule(self, sources):
+        """The generated ``if TYPE_CHECKING:`` imports between families are allowed."""
+        line = (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n"
+            "    from ._invoice import InvoiceRet"
+        )
+        assert objects_violations(planted(sources, "qbwc_spyne.objects._customer", line)) == []
 
 
 class TestStatus:

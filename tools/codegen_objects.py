@@ -111,6 +111,8 @@ def _fields(key: str) -> list[_Field]:
             continue
         previous: str | None = None
         for name, element in aggregate.names.items():
+            if element.most == 0:
+                continue  # in a group the version switched off (maxOccurs="0"): not in it
             if name not in fields:
                 fields[name] = _Field(name)
                 at = order.index(previous) + 1 if previous is not None else 0
@@ -162,7 +164,10 @@ def _doc(entry: _Field) -> str:
     if entry.repeated:
         words.append("repeated")
     first = min(entry.versions)
-    words.append(f"since qbXML {first}" if first != VERSIONS[0] else "qbXML 13.0 and up")
+    if entry.versions == [VERSIONS[0]]:
+        words.append(f"only in qbXML {first}")
+    else:
+        words.append(f"since qbXML {first}" if first != VERSIONS[0] else "qbXML 13.0 and up")
     return ", ".join(words) + "."
 
 
@@ -304,11 +309,14 @@ def _index(keys: dict[str, list[_Field]], modules: dict[str, str]) -> str:
         key = name + "Type" if name.endswith("Rq") and name + "Type" in keys else name
         out.append(f"    {name!r}: {modules[key]!r},")
     out.append("}\n")
-    out.append('__all__ = ["MODULES", "QBObject", "QBRequest", *MODULES]\n\n')
-    out.append("def __getattr__(name: str) -> Any:")
-    out.append("    return load(name)\n\n")
-    out.append("def __dir__() -> list[str]:")
-    out.append("    return sorted(__all__)")
+    out.append('__all__ = ["MODULES", "QBObject", "QBRequest", *MODULES]\n')
+    # Hidden from type checkers: a module __getattr__ would make them take any
+    # name (objects.CustomerRett) as Any; they read the imports above instead.
+    out.append("if not TYPE_CHECKING:\n")
+    out.append("    def __getattr__(name: str) -> Any:")
+    out.append("        return load(name)\n")
+    out.append("    def __dir__() -> list[str]:")
+    out.append("        return sorted(__all__)")
     return "\n".join(out) + "\n"
 
 

@@ -1741,10 +1741,10 @@ MODULES: dict[str, str] = {
 
 __all__ = ["MODULES", "QBObject", "QBRequest", *MODULES]
 
+if not TYPE_CHECKING:
 
-def __getattr__(name: str) -> Any:
-    return load(name)
+    def __getattr__(name: str) -> Any:
+        return load(name)
 
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+    def __dir__() -> list[str]:
+        return sorted(__all__)

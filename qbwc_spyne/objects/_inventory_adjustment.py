@@ -304,8 +304,8 @@ class ValueAdjustment(QBObject):
     Attributes:
         new_quantity: ``NewQuantity``, a quantity, qbXML 13.0 and up.
         quantity_difference: ``QuantityDifference``, a quantity, qbXML 13.0 and up.
-        new_value: ``NewValue``, an amount, qbXML 13.0 and up.
-        value_difference: ``ValueDifference``, an amount, qbXML 13.0 and up.
+        new_value: ``NewValue``, an amount, only in qbXML 13.0.
+        value_difference: ``ValueDifference``, an amount, only in qbXML 13.0.
     """
 
     new_quantity: Decimal | None = None

@@ -17,6 +17,7 @@ small as a slotted dataclass. Type checkers read them through
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -29,7 +30,7 @@ import msgspec
 from lxml import etree
 
 from ..exceptions import ObjectFieldError, QBXMLBuildError, UnreadValueWarning
-from ._schema import _READERS, _lookup
+from ._schema import _READERS, _lookup, _reading_aggregate, _typed, _typed_attributes
 
 __all__ = [
     "QBObject",
@@ -82,8 +83,10 @@ class QBObject(msgspec.Struct, kw_only=True, repr_omit_defaults=True):
 
     Attributes:
         extra: elements the schema does not know (a newer QuickBooks sent
-            them), by tag, read as :meth:`~qbwc_spyne.qbxml.Record.to_dict`
-            reads them; written back as given.
+            them), the repeats of an element it allows once, and the
+            element's attributes as ``"@name"``; by tag, read as
+            ``Record.to_dict(typed=True)`` reads them (a value that does not
+            read is kept as text). Elements are written back as given.
 
     .. versionadded:: Unreleased
     """
@@ -112,6 +115,27 @@ class QBRequest(QBObject, kw_only=True):
     attributes; the other fields are its elements. :func:`qbwc_spyne.qbxml.as_rq`
     turns it into the :class:`~qbwc_spyne.qbxml.Rq` it is written as.
     """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if getattr(_trusted, "on", False):
+            return
+        # The attributes are no schema elements: checked here, as their annotations say.
+        name = type(self).__name__
+        for field in ("request_id", "iterator_id"):
+            value = getattr(self, field, None)
+            if value is not None and not isinstance(value, str):
+                raise ObjectFieldError(
+                    f"{name}.{field} expects text, not {type(value).__name__} {value!r}"
+                )
+        iterator = getattr(self, "iterator", None)
+        if iterator is not None and iterator not in _ITERATOR_VALUES:
+            raise ObjectFieldError(
+                f"{name}.iterator: {iterator!r} is not one of {', '.join(_ITERATOR_VALUES)}"
+            )
+
+
+_ITERATOR_VALUES = ("Continue", "Start", "Stop")
 
 
 # -- the table of a class ------------------------------------------------------------------
@@ -142,9 +166,16 @@ class _Spec:
                 continue
             for tag, element in aggregate.names.items():
                 field_name = _snake(tag)
-                if field_name in fields or field_name not in declared:
+                if field_name not in declared:
                     continue
                 leaf = element.leaf
+                known = fields.get(field_name)
+                if known is not None:
+                    # The field takes what either version takes (13.0 has enumerated
+                    # values 16.0 dropped, 'Mail' say); writing checks the version's own.
+                    known.enums |= frozenset(leaf.enums) if leaf is not None else frozenset()
+                    known.repeated |= element.most > 1
+                    continue
                 target = element.ref if isinstance(element.ref, str) else None
                 fields[field_name] = _Field(
                     name=field_name,
@@ -183,6 +214,12 @@ class _Spec:
             self._refuse(entry, value, _NAMES[entry.accepts[0]])
         if entry.accepts is _ACCEPTS["DATETYPE"] and isinstance(value, datetime):
             self._refuse(entry, value, "a date, not a datetime")
+        if value.__class__ is str and _NOT_XML.search(value) is not None:
+            # lxml would refuse it only when written, with a bare ValueError.
+            raise ObjectFieldError(
+                f"{self.cls.__name__}.{entry.name} ({entry.tag}): {value!r} holds a character"
+                " XML cannot carry (a control character or a lone surrogate)"
+            )
         if entry.enums and value not in entry.enums:
             raise ObjectFieldError(
                 f"{self.cls.__name__}.{entry.name}: {value!r} is not one of"
@@ -195,6 +232,10 @@ class _Spec:
             f" not {type(value).__name__} {value!r}"
         )
 
+
+# What XML 1.0 cannot carry in text: control characters but tab, newline and
+# carriage return; lone surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _SPECS: dict[type, _Spec] = {}
 
@@ -287,11 +328,12 @@ def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
         tag = child.tag
         entry = by_tag.get(tag)
         value: Any
-        if entry is None:
+        if entry is None or (not entry.repeated and entry.name in values):
+            # Unknown, or once more than the schema allows: kept as read, never dropped.
             if not isinstance(tag, str):
                 continue  # a comment or processing instruction
             extra = {} if extra is None else extra
-            value = _untyped(child)
+            value = _extra_value(child, f"{path}/{tag}")
             if tag in extra:
                 if not isinstance(extra[tag], list):
                     extra[tag] = [extra[tag]]
@@ -327,10 +369,43 @@ def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
             values[entry.name] = value
     if element.attrib:
         extra = {} if extra is None else extra
-        extra.update({f"@{name}": text for name, text in element.attrib.items()})
+        extra.update(_attributes(element, cls, path))
     if extra is not None:
         values["extra"] = extra
     return cls(**values)
+
+
+def _attributes(element: etree._Element, cls: type[QBObject], path: str) -> dict[str, Any]:
+    # Typed as the schema declares them (a report cell's colID is an int), as
+    # Record.to_dict(typed=True) reads them.
+    name = cls.__name__
+    aggregate = (
+        None
+        if cls is QBObject
+        else _reading_aggregate(name + "Type" if name.endswith("Rq") else name)
+    )
+    try:
+        return _typed_attributes(element, aggregate, path)
+    except ValueError as error:
+        warnings.warn(f"{error}; kept as text", UnreadValueWarning, stacklevel=3)
+        return {f"@{key}": text for key, text in element.attrib.items()}
+
+
+def _extra_value(element: etree._Element, path: str) -> Any:
+    # An element the class does not hold, read as Record.to_dict(typed=True)
+    # reads it (an aggregate the schema knows, typed), text kept when it does not read.
+    if not len(element) and not element.attrib:
+        return element.text or ""
+    try:
+        if len(element):
+            return _typed(element, _reading_aggregate(str(element.tag)), path)
+        value = _typed_attributes(element, None, path)
+        if element.text:
+            value["#text"] = element.text
+        return value
+    except ValueError as error:
+        warnings.warn(f"{error}; kept as text", UnreadValueWarning, stacklevel=3)
+        return _untyped(element)
 
 
 def _untyped(element: etree._Element) -> Any:
@@ -366,5 +441,8 @@ def fields_of(obj: QBObject) -> dict[str, Any]:
             value = [fields_of(v) for v in value] if entry.repeated else fields_of(value)
         values[entry.tag] = value
     if obj.extra:
-        values.update({k: v for k, v in obj.extra.items() if not k.startswith("@")})
+        # A field set wins over the same tag in extra (a repeat the reader kept there).
+        values.update(
+            {k: v for k, v in obj.extra.items() if not k.startswith("@") and k not in values}
+        )
     return values
