@@ -104,6 +104,15 @@ class TestBuilding:
         assert isinstance(refused.value, QBWCError) and isinstance(refused.value, ValueError)
 
 
+def test_a_control_character_is_a_schema_problem_naming_its_path_not_a_bare_value_error():
+    """XML 1.0 cannot carry U+0001: the request is refused with its path, as any other problem."""
+    rq = qbxml.Rq("CustomerAddRq", {"CustomerAdd": {"Name": "a\x01b", "Phone": ["5\x02"]}})
+    with pytest.raises(qbxml.SchemaError) as caught:
+        qbxml.request(rq)
+    assert [path for path, _ in caught.value.problems] == ["CustomerAdd/Name", "CustomerAdd/Phone"]
+    assert "control character" in str(caught.value)
+
+
 class TestVersion:
     @pytest.mark.parametrize(
         ("cap", "chosen"), [("13.0", "13.0"), ("12.0", "12.0"), ("99.0", "13.0"), ("0.5", "0.5")]

@@ -393,14 +393,16 @@ class Result:
     def objects(self) -> list[QBObject]:
         """The records as typed objects (``CustomerRet`` and so on from :mod:`qbwc_spyne.objects`).
 
-        Read on first access. A value that does not read as its type is kept
+        Read on first access. The values an answer holds directly, with no
+        record around them (``ListDelRs``: ``ListID``, ``TimeDeleted``...),
+        stay in :attr:`records` only. A value that does not read as its type is kept
         as text with an :class:`~qbwc_spyne.exceptions.UnreadValueWarning`;
         an element the schema does not know is kept in the object's ``extra``.
         From :func:`stream` use ``objects=True``: its results hold no records.
         """
-        from ._objects import read
+        from ._objects import is_record, read
 
-        return [read(record) for record in self.records if isinstance(record.tag, str)]
+        return [read(record) for record in self.records if is_record(record)]
 
     def objects_of(self, cls: type[_Object]) -> list[_Object]:
         """The records that are ``cls`` objects, typed as such for a type checker.
@@ -586,10 +588,10 @@ def _stream_typed(
 def _stream_objects(
     source: str | bytes | IO[bytes], chunk_size: int
 ) -> Iterator[tuple[Result, QBObject]]:
-    from ._objects import read
+    from ._objects import is_record, read
 
     for result, record in stream_results(source, chunk_size=chunk_size):
-        if record is not None:
+        if record is not None and is_record(record):
             yield result, read(record)
 
 

@@ -298,6 +298,17 @@ def class_for(tag: str) -> type[QBObject] | None:
 # -- reading -------------------------------------------------------------------------------
 
 
+def is_record(element: etree._Element) -> bool:
+    """Whether a child of an answer is a record (an aggregate), not a value of the answer itself.
+
+    Most answers hold records (``CustomerRet``); a few hold their values
+    directly (``ListDelRs``: ``ListDelType``, ``ListID``, ``TimeDeleted``...).
+    Those values stay in ``Result.records``; they are no objects.
+    """
+    tag = element.tag
+    return isinstance(tag, str) and (len(element) > 0 or class_for(tag) is not None)
+
+
 def read(element: etree._Element) -> QBObject:
     """A response record as its typed object; one the schema has no class for keeps its values.
 

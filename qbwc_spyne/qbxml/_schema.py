@@ -497,6 +497,10 @@ class Aggregate:
             self._match(child, present, elements, problems)
         elif child.name in present and child.name not in elements:
             elements[child.name] = child
+            if child.most == 0:  # in a group the version allows zero times
+                problems.append(
+                    (child.name, f"is not allowed in qbXML {self.version} (its schema takes none)")
+                )
         elif child.low > 0 and child.name not in elements:
             problems.append((child.name, "is required and missing"))
 
@@ -612,6 +616,9 @@ def build_request(
     return rq
 
 
+_NOT_XML = "holds a control character XML cannot carry (QuickBooks could not read it)"
+
+
 def _headline(name: str, version: str, problems: Problems) -> str:
     lines = [f"{name} does not fit the qbXML {version} schema:"]
     lines += [f"  {path}: {message}" for path, message in problems]
@@ -665,6 +672,8 @@ def _fill(
                     child.text = leaf.format(value)
                 except _Refused as exc:
                     problems.append((path + tag, str(exc)))
+                except ValueError:  # lxml: a control character XML 1.0 cannot carry
+                    problems.append((path + tag, _NOT_XML))
             else:
                 _fill(child, element.aggregate(version), value, path + tag + "/", problems)
             continue
@@ -684,6 +693,8 @@ def _fill(
                     child.text = leaf.format(item)
                 except _Refused as exc:
                     problems.append((where, str(exc)))
+                except ValueError:
+                    problems.append((where, _NOT_XML))
             else:
                 _fill(child, element.aggregate(version), item, where + "/", problems)
 
