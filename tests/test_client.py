@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -62,6 +63,16 @@ class Direct:
         answer = self.fake.process(qbxml.request(rq, version=self.version))
         assert not answer.hresult, answer.detail
         return qbxml.parse_response(answer.response)[0]
+
+
+def page_threads_end() -> bool:
+    """Whether the threads that fetch pages ahead end on their own (polled, bounded)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not [t for t in threading.enumerate() if t.name.startswith("qbwc-page")]:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def company(customers: int = 0) -> tuple[QuickBooks, Direct]:
@@ -161,7 +172,27 @@ class TestPaging:
         assert taken == ["Customer 0001", "Customer 0002", "Customer 0003"]
         # The page fetched ahead was answered; no third was asked for.
         assert [rq.iterator for rq in direct.sent] == ["Start", "Continue"]
-        assert not [t for t in threading.enumerate() if t.name.startswith("qbwc-page")]
+        assert page_threads_end()
+
+    def test_closing_early_does_not_wait_for_the_page_in_flight(self):
+        _, direct = company(35)
+        asked, release = threading.Event(), threading.Event()
+
+        def send(rq: Any) -> qbxml.Result:
+            if rq.iterator == "Continue":
+                asked.set()
+                release.wait(30)  # QuickBooks is slow to answer this page
+            return direct(rq)
+
+        records = QuickBooks(send, page_size=10).customer.list()
+        next(records)
+        assert asked.wait(30)
+        records.close()
+        # close() came back while the page was still unanswered: its thread is still waiting.
+        assert [t for t in threading.enumerate() if t.name.startswith("qbwc-page")]
+        release.set()
+        assert page_threads_end()
+        assert [rq.iterator for rq in direct.sent] == ["Start", "Continue"]
 
     def test_a_page_refused_midway_raises_its_status(self):
         qb, direct = company(25)
@@ -232,6 +263,29 @@ class TestFilters:
         qb.customer.mod(first, is_active=False)
         assert [c.name for c in qb.customer.list()] == ["Customer 0002", "Customer 0003"]
         assert [c.name for c in qb.customer.list(active_status="InactiveOnly")] == ["Customer 0001"]
+
+
+class TestListByKey:
+    def test_listing_by_reference_number_is_one_lookup_without_paging(self):
+        qb, direct = company(1)
+        qb.customer.get(full_name="Customer 0001")
+        found = list(qb.invoice.list(ref_number="no such"))
+        assert found == []
+        assert (direct.sent[-1].iterator, direct.sent[-1].max_returned) == (None, None)
+
+    def test_listing_a_query_by_full_name_is_one_lookup_without_paging(self):
+        qb, direct = company(3)
+        names = [
+            c.name for c in qb.customer.list(query=CustomerQueryRq(full_name=["Customer 0002"]))
+        ]
+        assert names == ["Customer 0002"]
+        assert (direct.sent[-1].iterator, direct.sent[-1].max_returned) == (None, None)
+
+    def test_a_query_with_its_own_max_returned_is_refused_pointing_to_page_size(self):
+        qb, direct = company(5)
+        with pytest.raises(ObjectFieldError, match=r"max_returned.*page_size="):
+            list(qb.customer.list(query=CustomerQueryRq(max_returned=2)))
+        assert direct.sent == []
 
 
 class TestGetAddMod:
@@ -323,6 +377,29 @@ class TestGetAddMod:
         assert qb.customer.mod(mod).fax == "1"
 
 
+class TestModChanges:
+    def test_a_misspelt_change_is_refused_naming_the_class_and_the_field_meant(self):
+        qb, direct = company(1)
+        record = qb.customer.get(full_name="Customer 0001")
+        before = len(direct.sent)
+        with pytest.raises(ObjectFieldError, match=r"CustomerMod has no field 'phnoe'.*phone"):
+            qb.customer.mod(record, phnoe="1")
+        assert len(direct.sent) == before  # nothing was sent
+
+    def test_none_is_no_change_and_is_refused_saying_how_to_clear(self):
+        qb, _ = company(1)
+        record = qb.customer.get(full_name="Customer 0001")
+        with pytest.raises(ObjectFieldError, match=r"fax=None sends nothing.*''"):
+            qb.customer.mod(record, fax=None)
+        assert qb.customer.mod(record, fax="").fax in (None, "")
+
+    def test_the_id_and_edit_sequence_come_from_the_record_not_the_changes(self):
+        qb, _ = company(1)
+        record = qb.customer.get(full_name="Customer 0001")
+        with pytest.raises(ObjectFieldError, match="edit_sequence comes from the record"):
+            qb.customer.mod(record, edit_sequence="1")
+
+
 class TestConflict:
     def stale(self) -> tuple[QuickBooks, Direct, Any]:
         """A record read, then changed by somebody else (its phone)."""
@@ -343,6 +420,21 @@ class TestConflict:
         assert error.current.phone == "555-0199"
         assert error.current.edit_sequence != record.edit_sequence
         assert qb.customer.get(record.list_id).email is None  # nothing was changed
+
+    def test_a_conflict_whose_record_cannot_be_fetched_again_carries_current_none(self):
+        _, direct, record = self.stale()
+
+        def send(rq: Any) -> qbxml.Result:
+            if type(rq).__name__ == "CustomerQueryRq":  # the record went before it was read
+                return answer(
+                    '<CustomerQueryRs statusCode="3120" statusSeverity="Error"'
+                    ' statusMessage="Object not found."/>'
+                )
+            return direct(rq)
+
+        with pytest.raises(ConflictError) as caught:
+            QuickBooks(send).customer.mod(record, email="a@example.com")
+        assert caught.value.current is None and caught.value.code == 3200
 
     def test_reapply_fetches_again_and_sends_only_the_callers_fields_once(self):
         qb, direct, record = self.stale()
@@ -469,7 +561,7 @@ class TestDeleteVoidDeleted:
         assert qb.invoice.deleted() == []  # none yet: status 1 is no error
         qb.invoice.delete(invoice)
         (gone,) = qb.invoice.deleted(deleted_from=invoice.time_created)
-        assert (type(gone).__name__, gone.txn_id, gone.ref_number) == (  # type: ignore[union-attr]
+        assert (type(gone).__name__, gone.txn_id, gone.ref_number) == (
             "TxnDeletedRet",
             invoice.txn_id,
             "1001",
@@ -483,7 +575,7 @@ class TestDeleteVoidDeleted:
         bob = qb.customer.get(full_name="Bob")
         qb.customer.delete(bob)
         (customer,) = qb.customer.deleted()
-        assert (type(customer).__name__, customer.list_id, customer.full_name) == (  # type: ignore[union-attr]
+        assert (type(customer).__name__, customer.list_id, customer.full_name) == (
             "ListDeletedRet",
             bob.list_id,
             "Bob",
@@ -517,6 +609,16 @@ class TestCustomFields:
         }
         # Without custom_fields the record comes without them, as QuickBooks sends it.
         assert custom_fields(qb.customer.get(bob.list_id or "")) == {}
+
+    def test_setting_a_field_twice_from_records_read_without_it_follows_quickbooks(self):
+        qb, direct = books()
+        bob = qb.customer.get(full_name="Bob")  # read without its custom fields
+        assert qb.customer.set_custom_field(bob, "Region", "North").data_ext_value == "North"
+        # bob still holds no DataExtRet: the Add is refused (3180) and the Mod is sent.
+        assert qb.customer.set_custom_field(bob, "Region", "South").data_ext_value == "South"
+        assert [type(rq).__name__ for rq in direct.sent[-2:]] == ["DataExtAddRq", "DataExtModRq"]
+        held = qb.customer.get(bob.list_id or "", custom_fields=True)
+        assert custom_fields(held) == {"Region": "South"}
 
     def test_a_field_never_defined_raises_and_changes_nothing(self):
         qb, _ = books()

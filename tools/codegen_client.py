@@ -134,17 +134,18 @@ def generate() -> str:
         "class Resources:",
         '    """The resources of a :class:`~qbwc_spyne.client.QuickBooks`, one per object type."""',
         "",
-        "    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any]:",
+        "    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any, Any]:",
         "        raise NotImplementedError",
     ]
     for name, attr, kind, add, mod, _deletes, _voids, _ext in rows:
         add_t = f"objects.{name}Add" if add else "Never"
         mod_t = f"objects.{name}Mod" if mod else "Never"
+        gone_t = "objects.ListDeletedRet" if kind == "list" else "objects.TxnDeletedRet"
         lines += [
             "",
             "    @cached_property",
             f"    def {attr}(self) -> Resource["
-            f"objects.{name}Ret, {add_t}, {mod_t}, objects.{name}QueryRq]:",
+            f"objects.{name}Ret, {add_t}, {mod_t}, objects.{name}QueryRq, {gone_t}]:",
             f'        """{name} records ({"transactions" if kind == "txn" else "a list"})."""',
             f'        return self._resource("{attr}")',
         ]

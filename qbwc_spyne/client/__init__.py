@@ -98,7 +98,7 @@ class QuickBooks(Resources):
 
         return cls(send, page_size=page_size)
 
-    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any]:
+    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any, Any]:
         return Resource(SPECS[attr], self.send, iterators=self.iterators, page_size=self.page_size)
 
     def __repr__(self) -> str:

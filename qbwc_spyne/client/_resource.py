@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import difflib
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,13 +20,14 @@ from ..exceptions import (
     NameInUseError,
     NotFoundError,
     ObjectFieldError,
+    QBWCError,
     QBXMLBuildError,
     QuickBooksStatusError,
 )
 from ..qbxml._objects import QBObject, QBRequest, load
 
 if TYPE_CHECKING:
-    from ..objects import DataExtRet, ListDeletedRet, TxnDeletedRet
+    from ..objects import DataExtRet
 
 __all__ = ["Resource", "Send", "Spec", "custom_fields", "raise_for_status"]
 
@@ -36,6 +38,7 @@ RetT = TypeVar("RetT", bound=QBObject)
 AddT = TypeVar("AddT", bound=QBObject)
 ModT = TypeVar("ModT", bound=QBObject)
 QueryT = TypeVar("QueryT", bound=QBRequest)
+GoneT = TypeVar("GoneT", bound=QBObject)  # ListDeletedRet or TxnDeletedRet
 
 _NOT_FOUND = (1, 500, 3120)
 #: QuickBooks' status for an iteratorID it does not know (another session's, spent, expired).
@@ -150,7 +153,7 @@ def _cls(name: str) -> type[Any]:
     return cast(type[Any], load(name))
 
 
-class Resource(Generic[RetT, AddT, ModT, QueryT]):
+class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
     """The requests of one object type, answered as typed records.
 
     Reached as an attribute of :class:`~qbwc_spyne.client.QuickBooks`
@@ -290,6 +293,13 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
             return cls(**values)  # type: ignore[no-any-return]
         if type(query) is not cls:
             raise ObjectFieldError(f"query= takes a {cls.__name__}, not {type(query).__name__}")
+        if page_size is not None:
+            own = [f for f in ("max_returned", "iterator", "iterator_id") if getattr(query, f)]
+            if own:
+                raise ObjectFieldError(
+                    f"query= sets {', '.join(own)}, which paging sets: give page_size= instead"
+                    " (or stop reading the list early)"
+                )
         return msgspec.structs.replace(query, **values)
 
     def add_request(self, obj: AddT) -> QBRequest:
@@ -387,7 +397,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         page arrives the next is asked for in a background thread, before
         the page's records are handed out, so a slow consumer never lets
         QuickBooks' iterator expire. Closing the iterator early (``break``,
-        ``close()``) waits for a page in flight and asks for no more.
+        ``close()``) asks for no more; a page in flight is dropped, not waited for.
 
         Raises:
             ObjectFieldError: a filter the query does not take.
@@ -409,8 +419,10 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
             "line_items": line_items,
             "query": query,
         }
-        if not self._iterators:
-            return self._whole(self.query(**filters))
+        whole = self.query(**filters)
+        if not self._iterators or any(getattr(whole, f, None) for f in _KEYS):
+            # A lookup by id, name or number takes no MaxReturned in qbXML: one answer.
+            return self._whole(whole)
         size = self._page_size if page_size is None else page_size
         return self._pages(self.query(page_size=size, **filters))
 
@@ -434,8 +446,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                     return
                 result = _next_page(pending.result())
         finally:
-            # Closed early: a page in flight is waited for (its thread ends), none more is asked.
-            executor.shutdown(wait=True, cancel_futures=True)
+            # Closed early: none more is asked; a page in flight ends on its own thread and
+            # is dropped, so leaving a list never waits for QuickBooks.
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def get(
         self,
@@ -516,12 +529,12 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         sent = self._as_mod(obj, changes)
         result = self._send(self._mod_rq(sent))
         if result.status_code == 3200:
-            current = self.get(getattr(sent, self._id))
-            if on_conflict == "reapply":
+            current = self._fetch_again(sent)
+            if on_conflict == "reapply" and current is not None:
                 sent = msgspec.structs.replace(sent, edit_sequence=current.edit_sequence)  # type: ignore[attr-defined]
                 result = self._send(self._mod_rq(sent))
                 if result.status_code == 3200:
-                    current = self.get(getattr(sent, self._id))
+                    current = self._fetch_again(sent)
             if result.status_code == 3200:
                 try:
                     raise_for_status(result)
@@ -529,6 +542,13 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                     exc.sent, exc.current = sent, current
                     raise
         return self._one(result)
+
+    def _fetch_again(self, sent: QBObject) -> RetT | None:
+        # The record as it is now, for a ConflictError; None when it cannot be had.
+        try:
+            return self.get(getattr(sent, self._id))
+        except QBWCError:
+            return None
 
     def delete(self, obj_or_id: RetT | str) -> None:
         """Delete a record (``ListDelRq``/``TxnDelRq``), where qbXML can delete its type.
@@ -550,32 +570,42 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
 
     def deleted(
         self, *, deleted_from: datetime | None = None, deleted_to: datetime | None = None
-    ) -> builtins.list[ListDeletedRet | TxnDeletedRet]:
+    ) -> builtins.list[GoneT]:
         """The records of this type deleted in the window (``ListDeletedRet``/``TxnDeletedRet``).
 
         QuickBooks keeps them about 90 days. Not paged: the query takes no iterator.
         """
         rq = self.deleted_request(deleted_from=deleted_from, deleted_to=deleted_to)
         found = raise_for_status(self._send(rq), missing_ok=True).objects
-        return cast("list[ListDeletedRet | TxnDeletedRet]", found)
+        return cast("list[GoneT]", found)
 
     def set_custom_field(
         self, record: RetT, name: str, value: str, *, owner_id: str = "0"
     ) -> DataExtRet:
         """Set the custom field ``name`` of ``record`` to ``value``; return QuickBooks' DataExtRet.
 
-        ``record`` must have been read with ``custom_fields=True``: a field it
-        already holds is changed (``DataExtMod``), another is added
-        (``DataExtAdd``). The field must be defined in QuickBooks (a DataExtDef).
+        A field ``record`` holds (read with ``custom_fields=True``) is changed
+        (``DataExtMod``), another is added (``DataExtAdd``); when QuickBooks
+        says otherwise (the record was read without its custom fields), the
+        other request is sent. The field must be defined in QuickBooks (a DataExtDef).
 
         Raises:
             QBXMLBuildError: the type takes no custom field.
             QuickBooksStatusError: refused (e.g. no such field defined).
         """
-        result = raise_for_status(
-            self._send(self.custom_field_request(record, name, value, owner_id=owner_id))
-        )
-        return cast("DataExtRet", result.objects[0])
+        rq = self.custom_field_request(record, name, value, owner_id=owner_id)
+        result = self._send(rq)
+        if result.status_code in (3120, 3180):
+            # The record was read without its custom fields, or before another change:
+            # QuickBooks says the value is there (3180) or not (3120); send the other.
+            again = _cls("DataExtRet")(data_ext_name=name, owner_id=owner_id, data_ext_value="")
+            held = [again] if result.status_code == 3180 else []
+            other = self.custom_field_request(
+                msgspec.structs.replace(record, data_ext_ret=held), name, value, owner_id=owner_id
+            )
+            if type(other) is not type(rq):
+                result = self._send(other)
+        return cast("DataExtRet", raise_for_status(result).objects[0])
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -601,7 +631,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         name = self.spec.name
         mod_cls = _cls(name + "Mod")
         if isinstance(obj, mod_cls):
-            return cast(QBObject, msgspec.structs.replace(obj, **changes) if changes else obj)
+            return cast(QBObject, _build(mod_cls, msgspec.structs.asdict(obj), changes))
         if type(obj).__name__ != name + "Ret":
             raise ObjectFieldError(f"mod takes a {name}Mod or {name}Ret, not {type(obj).__name__}")
         if not changes:
@@ -609,7 +639,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
         sequence = getattr(obj, "edit_sequence", None)
         return cast(
             QBObject,
-            mod_cls(**{self._id: self._key(obj), "edit_sequence": sequence}, **changes),
+            _build(mod_cls, {self._id: self._key(obj), "edit_sequence": sequence}, changes),
         )
 
     def _mod_rq(self, mod: QBObject) -> QBRequest:
@@ -624,6 +654,28 @@ class Resource(Generic[RetT, AddT, ModT, QueryT]):
                 message=result.message, severity=result.severity, result=result,
             )  # fmt: skip
         return cast(RetT, found[0])
+
+
+#: The fields of a query that look records up by key: qbXML takes no MaxReturned with them.
+_KEYS = ("list_id", "full_name", "txn_id", "ref_number", "ref_number_case_sensitive")
+
+
+def _build(cls: type[Any], base: dict[str, Any], changes: dict[str, Any]) -> Any:
+    """``cls(**base, **changes)``, a change misspelt or set to None refused by name."""
+    fields = cls.__struct_fields__
+    for field, value in changes.items():
+        if field not in fields:
+            close = difflib.get_close_matches(field, fields, n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ObjectFieldError(f"{cls.__name__} has no field {field!r}{hint}")
+        if field in (base.keys() & {"list_id", "txn_id", "edit_sequence"}) and base[field]:
+            raise ObjectFieldError(f"{field} comes from the record; it is not a change")
+        if value is None:
+            raise ObjectFieldError(
+                f"{cls.__name__}.{field}=None sends nothing: qbXML has no null"
+                " (give '' to clear a text field)"
+            )
+    return cls(**{**base, **changes})
 
 
 def _snake(name: str) -> str:

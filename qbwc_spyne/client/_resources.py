@@ -97,365 +97,365 @@ SPECS: dict[str, Spec] = {
 class Resources:
     """The resources of a :class:`~qbwc_spyne.client.QuickBooks`, one per object type."""
 
-    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any]:
+    def _resource(self, attr: str) -> Resource[Any, Any, Any, Any, Any]:
         raise NotImplementedError
 
     @cached_property
-    def ar_refund_credit_card(self) -> Resource[objects.ARRefundCreditCardRet, objects.ARRefundCreditCardAdd, Never, objects.ARRefundCreditCardQueryRq]:
+    def ar_refund_credit_card(self) -> Resource[objects.ARRefundCreditCardRet, objects.ARRefundCreditCardAdd, Never, objects.ARRefundCreditCardQueryRq, objects.TxnDeletedRet]:
         """ARRefundCreditCard records (transactions)."""
         return self._resource("ar_refund_credit_card")
 
     @cached_property
-    def account(self) -> Resource[objects.AccountRet, objects.AccountAdd, objects.AccountMod, objects.AccountQueryRq]:
+    def account(self) -> Resource[objects.AccountRet, objects.AccountAdd, objects.AccountMod, objects.AccountQueryRq, objects.ListDeletedRet]:
         """Account records (a list)."""
         return self._resource("account")
 
     @cached_property
-    def bill(self) -> Resource[objects.BillRet, objects.BillAdd, objects.BillMod, objects.BillQueryRq]:
+    def bill(self) -> Resource[objects.BillRet, objects.BillAdd, objects.BillMod, objects.BillQueryRq, objects.TxnDeletedRet]:
         """Bill records (transactions)."""
         return self._resource("bill")
 
     @cached_property
-    def bill_payment_check(self) -> Resource[objects.BillPaymentCheckRet, objects.BillPaymentCheckAdd, objects.BillPaymentCheckMod, objects.BillPaymentCheckQueryRq]:
+    def bill_payment_check(self) -> Resource[objects.BillPaymentCheckRet, objects.BillPaymentCheckAdd, objects.BillPaymentCheckMod, objects.BillPaymentCheckQueryRq, objects.TxnDeletedRet]:
         """BillPaymentCheck records (transactions)."""
         return self._resource("bill_payment_check")
 
     @cached_property
-    def bill_payment_credit_card(self) -> Resource[objects.BillPaymentCreditCardRet, objects.BillPaymentCreditCardAdd, Never, objects.BillPaymentCreditCardQueryRq]:
+    def bill_payment_credit_card(self) -> Resource[objects.BillPaymentCreditCardRet, objects.BillPaymentCreditCardAdd, Never, objects.BillPaymentCreditCardQueryRq, objects.TxnDeletedRet]:
         """BillPaymentCreditCard records (transactions)."""
         return self._resource("bill_payment_credit_card")
 
     @cached_property
-    def billing_rate(self) -> Resource[objects.BillingRateRet, objects.BillingRateAdd, Never, objects.BillingRateQueryRq]:
+    def billing_rate(self) -> Resource[objects.BillingRateRet, objects.BillingRateAdd, Never, objects.BillingRateQueryRq, objects.ListDeletedRet]:
         """BillingRate records (a list)."""
         return self._resource("billing_rate")
 
     @cached_property
-    def build_assembly(self) -> Resource[objects.BuildAssemblyRet, objects.BuildAssemblyAdd, objects.BuildAssemblyMod, objects.BuildAssemblyQueryRq]:
+    def build_assembly(self) -> Resource[objects.BuildAssemblyRet, objects.BuildAssemblyAdd, objects.BuildAssemblyMod, objects.BuildAssemblyQueryRq, objects.TxnDeletedRet]:
         """BuildAssembly records (transactions)."""
         return self._resource("build_assembly")
 
     @cached_property
-    def charge(self) -> Resource[objects.ChargeRet, objects.ChargeAdd, objects.ChargeMod, objects.ChargeQueryRq]:
+    def charge(self) -> Resource[objects.ChargeRet, objects.ChargeAdd, objects.ChargeMod, objects.ChargeQueryRq, objects.TxnDeletedRet]:
         """Charge records (transactions)."""
         return self._resource("charge")
 
     @cached_property
-    def check(self) -> Resource[objects.CheckRet, objects.CheckAdd, objects.CheckMod, objects.CheckQueryRq]:
+    def check(self) -> Resource[objects.CheckRet, objects.CheckAdd, objects.CheckMod, objects.CheckQueryRq, objects.TxnDeletedRet]:
         """Check records (transactions)."""
         return self._resource("check")
 
     @cached_property
-    def class_(self) -> Resource[objects.ClassRet, objects.ClassAdd, objects.ClassMod, objects.ClassQueryRq]:
+    def class_(self) -> Resource[objects.ClassRet, objects.ClassAdd, objects.ClassMod, objects.ClassQueryRq, objects.ListDeletedRet]:
         """Class records (a list)."""
         return self._resource("class_")
 
     @cached_property
-    def credit_card_charge(self) -> Resource[objects.CreditCardChargeRet, objects.CreditCardChargeAdd, objects.CreditCardChargeMod, objects.CreditCardChargeQueryRq]:
+    def credit_card_charge(self) -> Resource[objects.CreditCardChargeRet, objects.CreditCardChargeAdd, objects.CreditCardChargeMod, objects.CreditCardChargeQueryRq, objects.TxnDeletedRet]:
         """CreditCardCharge records (transactions)."""
         return self._resource("credit_card_charge")
 
     @cached_property
-    def credit_card_credit(self) -> Resource[objects.CreditCardCreditRet, objects.CreditCardCreditAdd, objects.CreditCardCreditMod, objects.CreditCardCreditQueryRq]:
+    def credit_card_credit(self) -> Resource[objects.CreditCardCreditRet, objects.CreditCardCreditAdd, objects.CreditCardCreditMod, objects.CreditCardCreditQueryRq, objects.TxnDeletedRet]:
         """CreditCardCredit records (transactions)."""
         return self._resource("credit_card_credit")
 
     @cached_property
-    def credit_memo(self) -> Resource[objects.CreditMemoRet, objects.CreditMemoAdd, objects.CreditMemoMod, objects.CreditMemoQueryRq]:
+    def credit_memo(self) -> Resource[objects.CreditMemoRet, objects.CreditMemoAdd, objects.CreditMemoMod, objects.CreditMemoQueryRq, objects.TxnDeletedRet]:
         """CreditMemo records (transactions)."""
         return self._resource("credit_memo")
 
     @cached_property
-    def currency(self) -> Resource[objects.CurrencyRet, objects.CurrencyAdd, objects.CurrencyMod, objects.CurrencyQueryRq]:
+    def currency(self) -> Resource[objects.CurrencyRet, objects.CurrencyAdd, objects.CurrencyMod, objects.CurrencyQueryRq, objects.ListDeletedRet]:
         """Currency records (a list)."""
         return self._resource("currency")
 
     @cached_property
-    def customer(self) -> Resource[objects.CustomerRet, objects.CustomerAdd, objects.CustomerMod, objects.CustomerQueryRq]:
+    def customer(self) -> Resource[objects.CustomerRet, objects.CustomerAdd, objects.CustomerMod, objects.CustomerQueryRq, objects.ListDeletedRet]:
         """Customer records (a list)."""
         return self._resource("customer")
 
     @cached_property
-    def customer_msg(self) -> Resource[objects.CustomerMsgRet, objects.CustomerMsgAdd, Never, objects.CustomerMsgQueryRq]:
+    def customer_msg(self) -> Resource[objects.CustomerMsgRet, objects.CustomerMsgAdd, Never, objects.CustomerMsgQueryRq, objects.ListDeletedRet]:
         """CustomerMsg records (a list)."""
         return self._resource("customer_msg")
 
     @cached_property
-    def customer_type(self) -> Resource[objects.CustomerTypeRet, objects.CustomerTypeAdd, Never, objects.CustomerTypeQueryRq]:
+    def customer_type(self) -> Resource[objects.CustomerTypeRet, objects.CustomerTypeAdd, Never, objects.CustomerTypeQueryRq, objects.ListDeletedRet]:
         """CustomerType records (a list)."""
         return self._resource("customer_type")
 
     @cached_property
-    def date_driven_terms(self) -> Resource[objects.DateDrivenTermsRet, objects.DateDrivenTermsAdd, Never, objects.DateDrivenTermsQueryRq]:
+    def date_driven_terms(self) -> Resource[objects.DateDrivenTermsRet, objects.DateDrivenTermsAdd, Never, objects.DateDrivenTermsQueryRq, objects.ListDeletedRet]:
         """DateDrivenTerms records (a list)."""
         return self._resource("date_driven_terms")
 
     @cached_property
-    def deposit(self) -> Resource[objects.DepositRet, objects.DepositAdd, objects.DepositMod, objects.DepositQueryRq]:
+    def deposit(self) -> Resource[objects.DepositRet, objects.DepositAdd, objects.DepositMod, objects.DepositQueryRq, objects.TxnDeletedRet]:
         """Deposit records (transactions)."""
         return self._resource("deposit")
 
     @cached_property
-    def employee(self) -> Resource[objects.EmployeeRet, objects.EmployeeAdd, objects.EmployeeMod, objects.EmployeeQueryRq]:
+    def employee(self) -> Resource[objects.EmployeeRet, objects.EmployeeAdd, objects.EmployeeMod, objects.EmployeeQueryRq, objects.ListDeletedRet]:
         """Employee records (a list)."""
         return self._resource("employee")
 
     @cached_property
-    def estimate(self) -> Resource[objects.EstimateRet, objects.EstimateAdd, objects.EstimateMod, objects.EstimateQueryRq]:
+    def estimate(self) -> Resource[objects.EstimateRet, objects.EstimateAdd, objects.EstimateMod, objects.EstimateQueryRq, objects.TxnDeletedRet]:
         """Estimate records (transactions)."""
         return self._resource("estimate")
 
     @cached_property
-    def inventory_adjustment(self) -> Resource[objects.InventoryAdjustmentRet, objects.InventoryAdjustmentAdd, objects.InventoryAdjustmentMod, objects.InventoryAdjustmentQueryRq]:
+    def inventory_adjustment(self) -> Resource[objects.InventoryAdjustmentRet, objects.InventoryAdjustmentAdd, objects.InventoryAdjustmentMod, objects.InventoryAdjustmentQueryRq, objects.TxnDeletedRet]:
         """InventoryAdjustment records (transactions)."""
         return self._resource("inventory_adjustment")
 
     @cached_property
-    def inventory_site(self) -> Resource[objects.InventorySiteRet, objects.InventorySiteAdd, objects.InventorySiteMod, objects.InventorySiteQueryRq]:
+    def inventory_site(self) -> Resource[objects.InventorySiteRet, objects.InventorySiteAdd, objects.InventorySiteMod, objects.InventorySiteQueryRq, objects.ListDeletedRet]:
         """InventorySite records (a list)."""
         return self._resource("inventory_site")
 
     @cached_property
-    def invoice(self) -> Resource[objects.InvoiceRet, objects.InvoiceAdd, objects.InvoiceMod, objects.InvoiceQueryRq]:
+    def invoice(self) -> Resource[objects.InvoiceRet, objects.InvoiceAdd, objects.InvoiceMod, objects.InvoiceQueryRq, objects.TxnDeletedRet]:
         """Invoice records (transactions)."""
         return self._resource("invoice")
 
     @cached_property
-    def item_discount(self) -> Resource[objects.ItemDiscountRet, objects.ItemDiscountAdd, objects.ItemDiscountMod, objects.ItemDiscountQueryRq]:
+    def item_discount(self) -> Resource[objects.ItemDiscountRet, objects.ItemDiscountAdd, objects.ItemDiscountMod, objects.ItemDiscountQueryRq, objects.ListDeletedRet]:
         """ItemDiscount records (a list)."""
         return self._resource("item_discount")
 
     @cached_property
-    def item_fixed_asset(self) -> Resource[objects.ItemFixedAssetRet, objects.ItemFixedAssetAdd, objects.ItemFixedAssetMod, objects.ItemFixedAssetQueryRq]:
+    def item_fixed_asset(self) -> Resource[objects.ItemFixedAssetRet, objects.ItemFixedAssetAdd, objects.ItemFixedAssetMod, objects.ItemFixedAssetQueryRq, objects.ListDeletedRet]:
         """ItemFixedAsset records (a list)."""
         return self._resource("item_fixed_asset")
 
     @cached_property
-    def item_group(self) -> Resource[objects.ItemGroupRet, objects.ItemGroupAdd, objects.ItemGroupMod, objects.ItemGroupQueryRq]:
+    def item_group(self) -> Resource[objects.ItemGroupRet, objects.ItemGroupAdd, objects.ItemGroupMod, objects.ItemGroupQueryRq, objects.ListDeletedRet]:
         """ItemGroup records (a list)."""
         return self._resource("item_group")
 
     @cached_property
-    def item_inventory(self) -> Resource[objects.ItemInventoryRet, objects.ItemInventoryAdd, objects.ItemInventoryMod, objects.ItemInventoryQueryRq]:
+    def item_inventory(self) -> Resource[objects.ItemInventoryRet, objects.ItemInventoryAdd, objects.ItemInventoryMod, objects.ItemInventoryQueryRq, objects.ListDeletedRet]:
         """ItemInventory records (a list)."""
         return self._resource("item_inventory")
 
     @cached_property
-    def item_inventory_assembly(self) -> Resource[objects.ItemInventoryAssemblyRet, objects.ItemInventoryAssemblyAdd, objects.ItemInventoryAssemblyMod, objects.ItemInventoryAssemblyQueryRq]:
+    def item_inventory_assembly(self) -> Resource[objects.ItemInventoryAssemblyRet, objects.ItemInventoryAssemblyAdd, objects.ItemInventoryAssemblyMod, objects.ItemInventoryAssemblyQueryRq, objects.ListDeletedRet]:
         """ItemInventoryAssembly records (a list)."""
         return self._resource("item_inventory_assembly")
 
     @cached_property
-    def item_non_inventory(self) -> Resource[objects.ItemNonInventoryRet, objects.ItemNonInventoryAdd, objects.ItemNonInventoryMod, objects.ItemNonInventoryQueryRq]:
+    def item_non_inventory(self) -> Resource[objects.ItemNonInventoryRet, objects.ItemNonInventoryAdd, objects.ItemNonInventoryMod, objects.ItemNonInventoryQueryRq, objects.ListDeletedRet]:
         """ItemNonInventory records (a list)."""
         return self._resource("item_non_inventory")
 
     @cached_property
-    def item_other_charge(self) -> Resource[objects.ItemOtherChargeRet, objects.ItemOtherChargeAdd, objects.ItemOtherChargeMod, objects.ItemOtherChargeQueryRq]:
+    def item_other_charge(self) -> Resource[objects.ItemOtherChargeRet, objects.ItemOtherChargeAdd, objects.ItemOtherChargeMod, objects.ItemOtherChargeQueryRq, objects.ListDeletedRet]:
         """ItemOtherCharge records (a list)."""
         return self._resource("item_other_charge")
 
     @cached_property
-    def item_payment(self) -> Resource[objects.ItemPaymentRet, objects.ItemPaymentAdd, objects.ItemPaymentMod, objects.ItemPaymentQueryRq]:
+    def item_payment(self) -> Resource[objects.ItemPaymentRet, objects.ItemPaymentAdd, objects.ItemPaymentMod, objects.ItemPaymentQueryRq, objects.ListDeletedRet]:
         """ItemPayment records (a list)."""
         return self._resource("item_payment")
 
     @cached_property
-    def item_receipt(self) -> Resource[objects.ItemReceiptRet, objects.ItemReceiptAdd, objects.ItemReceiptMod, objects.ItemReceiptQueryRq]:
+    def item_receipt(self) -> Resource[objects.ItemReceiptRet, objects.ItemReceiptAdd, objects.ItemReceiptMod, objects.ItemReceiptQueryRq, objects.TxnDeletedRet]:
         """ItemReceipt records (transactions)."""
         return self._resource("item_receipt")
 
     @cached_property
-    def item_sales_tax(self) -> Resource[objects.ItemSalesTaxRet, objects.ItemSalesTaxAdd, objects.ItemSalesTaxMod, objects.ItemSalesTaxQueryRq]:
+    def item_sales_tax(self) -> Resource[objects.ItemSalesTaxRet, objects.ItemSalesTaxAdd, objects.ItemSalesTaxMod, objects.ItemSalesTaxQueryRq, objects.ListDeletedRet]:
         """ItemSalesTax records (a list)."""
         return self._resource("item_sales_tax")
 
     @cached_property
-    def item_sales_tax_group(self) -> Resource[objects.ItemSalesTaxGroupRet, objects.ItemSalesTaxGroupAdd, objects.ItemSalesTaxGroupMod, objects.ItemSalesTaxGroupQueryRq]:
+    def item_sales_tax_group(self) -> Resource[objects.ItemSalesTaxGroupRet, objects.ItemSalesTaxGroupAdd, objects.ItemSalesTaxGroupMod, objects.ItemSalesTaxGroupQueryRq, objects.ListDeletedRet]:
         """ItemSalesTaxGroup records (a list)."""
         return self._resource("item_sales_tax_group")
 
     @cached_property
-    def item_service(self) -> Resource[objects.ItemServiceRet, objects.ItemServiceAdd, objects.ItemServiceMod, objects.ItemServiceQueryRq]:
+    def item_service(self) -> Resource[objects.ItemServiceRet, objects.ItemServiceAdd, objects.ItemServiceMod, objects.ItemServiceQueryRq, objects.ListDeletedRet]:
         """ItemService records (a list)."""
         return self._resource("item_service")
 
     @cached_property
-    def item_sites(self) -> Resource[objects.ItemSitesRet, Never, Never, objects.ItemSitesQueryRq]:
+    def item_sites(self) -> Resource[objects.ItemSitesRet, Never, Never, objects.ItemSitesQueryRq, objects.ListDeletedRet]:
         """ItemSites records (a list)."""
         return self._resource("item_sites")
 
     @cached_property
-    def item_subtotal(self) -> Resource[objects.ItemSubtotalRet, objects.ItemSubtotalAdd, objects.ItemSubtotalMod, objects.ItemSubtotalQueryRq]:
+    def item_subtotal(self) -> Resource[objects.ItemSubtotalRet, objects.ItemSubtotalAdd, objects.ItemSubtotalMod, objects.ItemSubtotalQueryRq, objects.ListDeletedRet]:
         """ItemSubtotal records (a list)."""
         return self._resource("item_subtotal")
 
     @cached_property
-    def job_type(self) -> Resource[objects.JobTypeRet, objects.JobTypeAdd, Never, objects.JobTypeQueryRq]:
+    def job_type(self) -> Resource[objects.JobTypeRet, objects.JobTypeAdd, Never, objects.JobTypeQueryRq, objects.ListDeletedRet]:
         """JobType records (a list)."""
         return self._resource("job_type")
 
     @cached_property
-    def journal_entry(self) -> Resource[objects.JournalEntryRet, objects.JournalEntryAdd, objects.JournalEntryMod, objects.JournalEntryQueryRq]:
+    def journal_entry(self) -> Resource[objects.JournalEntryRet, objects.JournalEntryAdd, objects.JournalEntryMod, objects.JournalEntryQueryRq, objects.TxnDeletedRet]:
         """JournalEntry records (transactions)."""
         return self._resource("journal_entry")
 
     @cached_property
-    def lead(self) -> Resource[objects.LeadRet, objects.LeadAdd, objects.LeadMod, objects.LeadQueryRq]:
+    def lead(self) -> Resource[objects.LeadRet, objects.LeadAdd, objects.LeadMod, objects.LeadQueryRq, objects.ListDeletedRet]:
         """Lead records (a list)."""
         return self._resource("lead")
 
     @cached_property
-    def other_name(self) -> Resource[objects.OtherNameRet, objects.OtherNameAdd, objects.OtherNameMod, objects.OtherNameQueryRq]:
+    def other_name(self) -> Resource[objects.OtherNameRet, objects.OtherNameAdd, objects.OtherNameMod, objects.OtherNameQueryRq, objects.ListDeletedRet]:
         """OtherName records (a list)."""
         return self._resource("other_name")
 
     @cached_property
-    def paycheck(self) -> Resource[objects.PaycheckRet, Never, Never, objects.PaycheckQueryRq]:
+    def paycheck(self) -> Resource[objects.PaycheckRet, Never, Never, objects.PaycheckQueryRq, objects.TxnDeletedRet]:
         """Paycheck records (transactions)."""
         return self._resource("paycheck")
 
     @cached_property
-    def payment_method(self) -> Resource[objects.PaymentMethodRet, objects.PaymentMethodAdd, Never, objects.PaymentMethodQueryRq]:
+    def payment_method(self) -> Resource[objects.PaymentMethodRet, objects.PaymentMethodAdd, Never, objects.PaymentMethodQueryRq, objects.ListDeletedRet]:
         """PaymentMethod records (a list)."""
         return self._resource("payment_method")
 
     @cached_property
-    def payroll_item_non_wage(self) -> Resource[objects.PayrollItemNonWageRet, Never, Never, objects.PayrollItemNonWageQueryRq]:
+    def payroll_item_non_wage(self) -> Resource[objects.PayrollItemNonWageRet, Never, Never, objects.PayrollItemNonWageQueryRq, objects.ListDeletedRet]:
         """PayrollItemNonWage records (a list)."""
         return self._resource("payroll_item_non_wage")
 
     @cached_property
-    def payroll_item_wage(self) -> Resource[objects.PayrollItemWageRet, objects.PayrollItemWageAdd, objects.PayrollItemWageMod, objects.PayrollItemWageQueryRq]:
+    def payroll_item_wage(self) -> Resource[objects.PayrollItemWageRet, objects.PayrollItemWageAdd, objects.PayrollItemWageMod, objects.PayrollItemWageQueryRq, objects.ListDeletedRet]:
         """PayrollItemWage records (a list)."""
         return self._resource("payroll_item_wage")
 
     @cached_property
-    def payroll_liability_adjustment(self) -> Resource[objects.PayrollLiabilityAdjustmentRet, objects.PayrollLiabilityAdjustmentAdd, Never, objects.PayrollLiabilityAdjustmentQueryRq]:
+    def payroll_liability_adjustment(self) -> Resource[objects.PayrollLiabilityAdjustmentRet, objects.PayrollLiabilityAdjustmentAdd, Never, objects.PayrollLiabilityAdjustmentQueryRq, objects.TxnDeletedRet]:
         """PayrollLiabilityAdjustment records (transactions)."""
         return self._resource("payroll_liability_adjustment")
 
     @cached_property
-    def payroll_liability_check(self) -> Resource[objects.PayrollLiabilityCheckRet, Never, Never, objects.PayrollLiabilityCheckQueryRq]:
+    def payroll_liability_check(self) -> Resource[objects.PayrollLiabilityCheckRet, Never, Never, objects.PayrollLiabilityCheckQueryRq, objects.TxnDeletedRet]:
         """PayrollLiabilityCheck records (transactions)."""
         return self._resource("payroll_liability_check")
 
     @cached_property
-    def payroll_prior_payment(self) -> Resource[objects.PayrollPriorPaymentRet, objects.PayrollPriorPaymentAdd, Never, objects.PayrollPriorPaymentQueryRq]:
+    def payroll_prior_payment(self) -> Resource[objects.PayrollPriorPaymentRet, objects.PayrollPriorPaymentAdd, Never, objects.PayrollPriorPaymentQueryRq, objects.TxnDeletedRet]:
         """PayrollPriorPayment records (transactions)."""
         return self._resource("payroll_prior_payment")
 
     @cached_property
-    def payroll_year_to_date_adjustment(self) -> Resource[objects.PayrollYearToDateAdjustmentRet, objects.PayrollYearToDateAdjustmentAdd, Never, objects.PayrollYearToDateAdjustmentQueryRq]:
+    def payroll_year_to_date_adjustment(self) -> Resource[objects.PayrollYearToDateAdjustmentRet, objects.PayrollYearToDateAdjustmentAdd, Never, objects.PayrollYearToDateAdjustmentQueryRq, objects.TxnDeletedRet]:
         """PayrollYearToDateAdjustment records (transactions)."""
         return self._resource("payroll_year_to_date_adjustment")
 
     @cached_property
-    def price_level(self) -> Resource[objects.PriceLevelRet, objects.PriceLevelAdd, objects.PriceLevelMod, objects.PriceLevelQueryRq]:
+    def price_level(self) -> Resource[objects.PriceLevelRet, objects.PriceLevelAdd, objects.PriceLevelMod, objects.PriceLevelQueryRq, objects.ListDeletedRet]:
         """PriceLevel records (a list)."""
         return self._resource("price_level")
 
     @cached_property
-    def purchase_order(self) -> Resource[objects.PurchaseOrderRet, objects.PurchaseOrderAdd, objects.PurchaseOrderMod, objects.PurchaseOrderQueryRq]:
+    def purchase_order(self) -> Resource[objects.PurchaseOrderRet, objects.PurchaseOrderAdd, objects.PurchaseOrderMod, objects.PurchaseOrderQueryRq, objects.TxnDeletedRet]:
         """PurchaseOrder records (transactions)."""
         return self._resource("purchase_order")
 
     @cached_property
-    def receive_payment(self) -> Resource[objects.ReceivePaymentRet, objects.ReceivePaymentAdd, objects.ReceivePaymentMod, objects.ReceivePaymentQueryRq]:
+    def receive_payment(self) -> Resource[objects.ReceivePaymentRet, objects.ReceivePaymentAdd, objects.ReceivePaymentMod, objects.ReceivePaymentQueryRq, objects.TxnDeletedRet]:
         """ReceivePayment records (transactions)."""
         return self._resource("receive_payment")
 
     @cached_property
-    def sales_order(self) -> Resource[objects.SalesOrderRet, objects.SalesOrderAdd, objects.SalesOrderMod, objects.SalesOrderQueryRq]:
+    def sales_order(self) -> Resource[objects.SalesOrderRet, objects.SalesOrderAdd, objects.SalesOrderMod, objects.SalesOrderQueryRq, objects.TxnDeletedRet]:
         """SalesOrder records (transactions)."""
         return self._resource("sales_order")
 
     @cached_property
-    def sales_receipt(self) -> Resource[objects.SalesReceiptRet, objects.SalesReceiptAdd, objects.SalesReceiptMod, objects.SalesReceiptQueryRq]:
+    def sales_receipt(self) -> Resource[objects.SalesReceiptRet, objects.SalesReceiptAdd, objects.SalesReceiptMod, objects.SalesReceiptQueryRq, objects.TxnDeletedRet]:
         """SalesReceipt records (transactions)."""
         return self._resource("sales_receipt")
 
     @cached_property
-    def sales_rep(self) -> Resource[objects.SalesRepRet, objects.SalesRepAdd, objects.SalesRepMod, objects.SalesRepQueryRq]:
+    def sales_rep(self) -> Resource[objects.SalesRepRet, objects.SalesRepAdd, objects.SalesRepMod, objects.SalesRepQueryRq, objects.ListDeletedRet]:
         """SalesRep records (a list)."""
         return self._resource("sales_rep")
 
     @cached_property
-    def sales_tax_code(self) -> Resource[objects.SalesTaxCodeRet, objects.SalesTaxCodeAdd, objects.SalesTaxCodeMod, objects.SalesTaxCodeQueryRq]:
+    def sales_tax_code(self) -> Resource[objects.SalesTaxCodeRet, objects.SalesTaxCodeAdd, objects.SalesTaxCodeMod, objects.SalesTaxCodeQueryRq, objects.ListDeletedRet]:
         """SalesTaxCode records (a list)."""
         return self._resource("sales_tax_code")
 
     @cached_property
-    def sales_tax_payment_check(self) -> Resource[objects.SalesTaxPaymentCheckRet, objects.SalesTaxPaymentCheckAdd, objects.SalesTaxPaymentCheckMod, objects.SalesTaxPaymentCheckQueryRq]:
+    def sales_tax_payment_check(self) -> Resource[objects.SalesTaxPaymentCheckRet, objects.SalesTaxPaymentCheckAdd, objects.SalesTaxPaymentCheckMod, objects.SalesTaxPaymentCheckQueryRq, objects.TxnDeletedRet]:
         """SalesTaxPaymentCheck records (transactions)."""
         return self._resource("sales_tax_payment_check")
 
     @cached_property
-    def ship_method(self) -> Resource[objects.ShipMethodRet, objects.ShipMethodAdd, Never, objects.ShipMethodQueryRq]:
+    def ship_method(self) -> Resource[objects.ShipMethodRet, objects.ShipMethodAdd, Never, objects.ShipMethodQueryRq, objects.ListDeletedRet]:
         """ShipMethod records (a list)."""
         return self._resource("ship_method")
 
     @cached_property
-    def standard_terms(self) -> Resource[objects.StandardTermsRet, objects.StandardTermsAdd, Never, objects.StandardTermsQueryRq]:
+    def standard_terms(self) -> Resource[objects.StandardTermsRet, objects.StandardTermsAdd, Never, objects.StandardTermsQueryRq, objects.ListDeletedRet]:
         """StandardTerms records (a list)."""
         return self._resource("standard_terms")
 
     @cached_property
-    def time_tracking(self) -> Resource[objects.TimeTrackingRet, objects.TimeTrackingAdd, objects.TimeTrackingMod, objects.TimeTrackingQueryRq]:
+    def time_tracking(self) -> Resource[objects.TimeTrackingRet, objects.TimeTrackingAdd, objects.TimeTrackingMod, objects.TimeTrackingQueryRq, objects.TxnDeletedRet]:
         """TimeTracking records (transactions)."""
         return self._resource("time_tracking")
 
     @cached_property
-    def to_do(self) -> Resource[objects.ToDoRet, objects.ToDoAdd, objects.ToDoMod, objects.ToDoQueryRq]:
+    def to_do(self) -> Resource[objects.ToDoRet, objects.ToDoAdd, objects.ToDoMod, objects.ToDoQueryRq, objects.ListDeletedRet]:
         """ToDo records (a list)."""
         return self._resource("to_do")
 
     @cached_property
-    def transaction(self) -> Resource[objects.TransactionRet, Never, Never, objects.TransactionQueryRq]:
+    def transaction(self) -> Resource[objects.TransactionRet, Never, Never, objects.TransactionQueryRq, objects.TxnDeletedRet]:
         """Transaction records (transactions)."""
         return self._resource("transaction")
 
     @cached_property
-    def transfer(self) -> Resource[objects.TransferRet, objects.TransferAdd, objects.TransferMod, objects.TransferQueryRq]:
+    def transfer(self) -> Resource[objects.TransferRet, objects.TransferAdd, objects.TransferMod, objects.TransferQueryRq, objects.TxnDeletedRet]:
         """Transfer records (transactions)."""
         return self._resource("transfer")
 
     @cached_property
-    def transfer_inventory(self) -> Resource[objects.TransferInventoryRet, objects.TransferInventoryAdd, objects.TransferInventoryMod, objects.TransferInventoryQueryRq]:
+    def transfer_inventory(self) -> Resource[objects.TransferInventoryRet, objects.TransferInventoryAdd, objects.TransferInventoryMod, objects.TransferInventoryQueryRq, objects.TxnDeletedRet]:
         """TransferInventory records (transactions)."""
         return self._resource("transfer_inventory")
 
     @cached_property
-    def unit_of_measure_set(self) -> Resource[objects.UnitOfMeasureSetRet, objects.UnitOfMeasureSetAdd, Never, objects.UnitOfMeasureSetQueryRq]:
+    def unit_of_measure_set(self) -> Resource[objects.UnitOfMeasureSetRet, objects.UnitOfMeasureSetAdd, Never, objects.UnitOfMeasureSetQueryRq, objects.ListDeletedRet]:
         """UnitOfMeasureSet records (a list)."""
         return self._resource("unit_of_measure_set")
 
     @cached_property
-    def vehicle(self) -> Resource[objects.VehicleRet, objects.VehicleAdd, objects.VehicleMod, objects.VehicleQueryRq]:
+    def vehicle(self) -> Resource[objects.VehicleRet, objects.VehicleAdd, objects.VehicleMod, objects.VehicleQueryRq, objects.ListDeletedRet]:
         """Vehicle records (a list)."""
         return self._resource("vehicle")
 
     @cached_property
-    def vehicle_mileage(self) -> Resource[objects.VehicleMileageRet, objects.VehicleMileageAdd, Never, objects.VehicleMileageQueryRq]:
+    def vehicle_mileage(self) -> Resource[objects.VehicleMileageRet, objects.VehicleMileageAdd, Never, objects.VehicleMileageQueryRq, objects.TxnDeletedRet]:
         """VehicleMileage records (transactions)."""
         return self._resource("vehicle_mileage")
 
     @cached_property
-    def vendor(self) -> Resource[objects.VendorRet, objects.VendorAdd, objects.VendorMod, objects.VendorQueryRq]:
+    def vendor(self) -> Resource[objects.VendorRet, objects.VendorAdd, objects.VendorMod, objects.VendorQueryRq, objects.ListDeletedRet]:
         """Vendor records (a list)."""
         return self._resource("vendor")
 
     @cached_property
-    def vendor_credit(self) -> Resource[objects.VendorCreditRet, objects.VendorCreditAdd, objects.VendorCreditMod, objects.VendorCreditQueryRq]:
+    def vendor_credit(self) -> Resource[objects.VendorCreditRet, objects.VendorCreditAdd, objects.VendorCreditMod, objects.VendorCreditQueryRq, objects.TxnDeletedRet]:
         """VendorCredit records (transactions)."""
         return self._resource("vendor_credit")
 
     @cached_property
-    def vendor_type(self) -> Resource[objects.VendorTypeRet, objects.VendorTypeAdd, Never, objects.VendorTypeQueryRq]:
+    def vendor_type(self) -> Resource[objects.VendorTypeRet, objects.VendorTypeAdd, Never, objects.VendorTypeQueryRq, objects.ListDeletedRet]:
         """VendorType records (a list)."""
         return self._resource("vendor_type")
 
     @cached_property
-    def workers_comp_code(self) -> Resource[objects.WorkersCompCodeRet, objects.WorkersCompCodeAdd, objects.WorkersCompCodeMod, objects.WorkersCompCodeQueryRq]:
+    def workers_comp_code(self) -> Resource[objects.WorkersCompCodeRet, objects.WorkersCompCodeAdd, objects.WorkersCompCodeMod, objects.WorkersCompCodeQueryRq, objects.ListDeletedRet]:
         """WorkersCompCode records (a list)."""
         return self._resource("workers_comp_code")
