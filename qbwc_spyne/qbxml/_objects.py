@@ -328,8 +328,19 @@ def read(element: etree._Element) -> QBObject:
     :class:`~qbwc_spyne.exceptions.UnreadValueWarning`; an element the
     schema does not know goes to ``extra``. Reading never fails.
     """
-    cls = class_for(str(element.tag)) or QBObject
-    return _read_trusted(element, cls)
+    # Called once a record: class_for and _read_trusted inlined, a Python call each saved.
+    tag = str(element.tag)
+    try:
+        cls = _CLASSES[tag] or QBObject
+    except KeyError:
+        cls = class_for(tag) or QBObject
+    if _trusted.on:
+        return _read(element, cls, tag)
+    _trusted.on = True
+    try:
+        return _read(element, cls, tag)
+    finally:
+        _trusted.on = False
 
 
 def _read_trusted(element: etree._Element, cls: type[_T]) -> _T:
@@ -344,7 +355,7 @@ def _read_trusted(element: etree._Element, cls: type[_T]) -> _T:
 
 def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
     # The hot loop: one dict lookup per child, then its reader.
-    by_tag = _spec(cls).by_tag
+    by_tag = (_SPECS.get(cls) or _spec(cls)).by_tag
     values: dict[str, Any] = {}
     extra: dict[str, Any] | None = None
     for child in element:
