@@ -20,6 +20,7 @@ def test_objects_benchmark_prints_each_figure_beside_its_floor():
         "qbxml.stream + to_dict (floor)",
         "parse_response + .objects",
         "parse_response + to_dict (floor)",
+        "parse_response + read_all (no GC)",
         "typed objects, qbxml.request",
         "dict through qbxml.Rq (floor)",
     ):
