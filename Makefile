@@ -58,6 +58,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.bench_status
 	$(BIN)/python -m bench.bench_roundtrips
 	$(BIN)/python -m bench.bench_metrics
+	$(BIN)/python -m bench.bench_objects
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,6 +1,9 @@
 """The demo integration: mirror QuickBooks' customers into SQLite, then add an invoice.
 
-Two kinds of job on the queue:
+Two kinds of job on the queue, written with the typed objects of
+:mod:`qbwc_spyne.objects` (requests built as ``CustomerQueryRq`` and
+``InvoiceAddRq``, answers read as ``CustomerRet`` and ``InvoiceRet``), so
+the integration holds no qbXML element name and mypy checks every field:
 
 - ``mirror_customers`` pages through every customer, five at a time, with a
   qbXML iterator the queue continues by itself; each page is upserted into
@@ -28,6 +31,8 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from qbwc_spyne import (
@@ -37,6 +42,7 @@ from qbwc_spyne import (
     SQLJobQueue,
     SQLSessionStore,
     make_wsgi_app,
+    objects,
     qbxml,
 )
 from qbwc_spyne.app import WebConnectorApp
@@ -84,22 +90,22 @@ class MirrorCustomers(JobKind):
     def __init__(self, mirror: Mirror) -> None:
         self.mirror = mirror
 
-    def build(self, ctx: JobContext) -> qbxml.Rq:
-        fields: dict[str, object] = {"MaxReturned": PAGE_SIZE, "ActiveStatus": "All"}
+    def build(self, ctx: JobContext) -> objects.CustomerQueryRq:
+        since = None
         if ctx.job.checkpoint:  # the last completed sync's watermark
-            fields["FromModifiedDate"] = ctx.job.checkpoint
-        return qbxml.Rq("CustomerQueryRq", fields, iterator="Start")
+            since = datetime.fromisoformat(ctx.job.checkpoint)
+        return objects.CustomerQueryRq(
+            max_returned=PAGE_SIZE,
+            active_status="All",
+            from_modified_date=since,
+            iterator="Start",
+        )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
+        customers = [c for c in result.objects if isinstance(c, objects.CustomerRet)]
         rows = [
-            (
-                c.findtext("ListID"),
-                c.findtext("FullName"),
-                c.findtext("EditSequence"),
-                c.findtext("TimeModified"),
-                c.findtext("IsActive") == "true",
-            )
-            for c in result.records
+            (c.list_id, c.full_name, c.edit_sequence, _text(c.time_modified), bool(c.is_active))
+            for c in customers
         ]
         with self.mirror.connect() as db:
             db.executemany(
@@ -120,40 +126,50 @@ class AddInvoice(JobKind):
     def __init__(self, mirror: Mirror) -> None:
         self.mirror = mirror
 
-    def build(self, ctx: JobContext) -> qbxml.Rq:
+    def build(self, ctx: JobContext) -> objects.InvoiceAddRq:
         with self.mirror.connect() as db:
             (list_id,) = db.execute("SELECT list_id FROM customers ORDER BY full_name").fetchone()
-        return qbxml.Rq(
-            "InvoiceAddRq",
-            {
-                "InvoiceAdd": {
-                    "CustomerRef": {"ListID": list_id},
-                    "RefNumber": ctx.payload["ref"],
-                    "InvoiceLineAdd": {
-                        "ItemRef": {"FullName": INVOICE_ITEM},
-                        "Quantity": 3,
-                        "Rate": "95.00",
-                    },
-                }
-            },
+        return objects.InvoiceAddRq(
+            invoice_add=objects.InvoiceAdd(
+                customer_ref=objects.CustomerRef(list_id=list_id),
+                ref_number=ctx.payload["ref"],
+                invoice_line_add=[
+                    objects.InvoiceLineAdd(
+                        item_ref=objects.ItemRef(full_name=INVOICE_ITEM),
+                        quantity=Decimal(3),
+                        rate=Decimal("95.00"),
+                    )
+                ],
+            )
         )
 
     def handle(self, ctx: JobContext, result: qbxml.Result) -> None:
-        invoice = result.records[0]
+        # The answer to the InvoiceAdd, or to the reconciling query: an InvoiceRet either way.
+        invoice = next(i for i in result.objects if isinstance(i, objects.InvoiceRet))
+        customer = invoice.customer_ref
         with self.mirror.connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO invoices VALUES (?, ?, ?, ?)",
                 (
-                    invoice.findtext("TxnID"),
-                    invoice.findtext("CustomerRef/ListID"),
-                    invoice.findtext("RefNumber"),
-                    invoice.findtext("Subtotal"),
+                    invoice.txn_id,
+                    customer.list_id if customer else None,
+                    invoice.ref_number,
+                    _text(invoice.subtotal),
                 ),
             )
 
-    def reconcile(self, ctx: JobContext) -> qbxml.Rq:
+    def reconcile(self, ctx: JobContext) -> objects.InvoiceQueryRq:
         # Was it posted before its answer was lost? Its RefNumber says.
-        return qbxml.Rq("InvoiceQueryRq", {"RefNumber": ctx.payload["ref"]})
+        return objects.InvoiceQueryRq(ref_number=[ctx.payload["ref"]])
+
+
+def _text(value: object) -> str | None:
+    """A typed value as the mirror stores it: times in QuickBooks' own ISO-8601 form."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 class DemoHandler(QueueHandler):
