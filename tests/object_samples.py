@@ -153,8 +153,23 @@ def build(
         else:
             assert child.leaf is not None
             value = leaf_value(child.leaf)
-        fields[snake(child.name)] = [value] if child.most > 1 else value
+        field = held_by(version, key).get(child.name, snake(child.name))
+        if child.most > 1:
+            fields.setdefault(field, []).append(value)
+        else:
+            fields[field] = value
     return _objects.load(class_name(key))(**fields)
+
+
+def held_by(version: str, key: str) -> dict[str, str]:
+    """The field each member of a repeated choice goes to: its first member's (the stated rule)."""
+    aggregate = _schema._aggregate(version, key)
+    return {
+        tag: snake(union[0])
+        for union in aggregate.unions()
+        if all(isinstance(aggregate.names[t].ref, str) for t in union)
+        for tag in union
+    }
 
 
 def qbxml_names(cls: type) -> dict[str, str]:
@@ -175,11 +190,20 @@ def as_qbxml_dict(obj: Any) -> dict[str, Any]:
     for field, value in msgspec.structs.asdict(obj).items():
         if field == "extra":
             values.update(value)
+        elif isinstance(value, list) and value and names[field] != _tag(value[0], names[field]):
+            # A repeated choice's field: each member back under its own tag.
+            for item in value:
+                values.setdefault(type(item).__name__, []).append(_plain(item))
         elif value is not None and value != []:
             values[names[field]] = (
                 [_plain(v) for v in value] if isinstance(value, list) else _plain(value)
             )
     return values
+
+
+def _tag(item: Any, tag: str) -> str:
+    # The tag an item of a list field stands under: its class's own for an aggregate.
+    return type(item).__name__ if isinstance(item, _objects.QBObject) else tag
 
 
 def _plain(value: Any) -> Any:

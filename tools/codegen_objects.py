@@ -93,6 +93,7 @@ def _keys(version: str) -> list[str]:
 class _Field:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.members: list[_Field] = []  # a repeated choice: every element it holds
         self.versions: list[str] = []
         self.leaf: _schema.Leaf | None = None
         self.target: str | None = None  # the aggregate key
@@ -129,10 +130,24 @@ def _fields(key: str) -> list[_Field]:
                 entry.lengths[version] = leaf.max_length
                 entry.enums += [e for e in leaf.enums if e not in entry.enums]
             previous = name
+    # A repeated choice (lines or line groups, in their order) is one field,
+    # named for its first element, holding any of them.
+    for version in VERSIONS:
+        aggregate = _schema._lookup(version, key)
+        for members in aggregate.unions() if aggregate is not None else []:
+            first = fields[members[0]]
+            if first.members or any(fields[m].target is None for m in members):
+                continue
+            first.members = [fields[m] for m in members]
+            for other in members[1:]:
+                order.remove(other)
     return [fields[name] for name in order]
 
 
 def _annotation(entry: _Field) -> str:
+    if entry.members:
+        kinds = " | ".join(class_name(m.target or "") for m in entry.members)
+        return f"list[{kinds}] = []"
     if entry.target is not None:
         kind = class_name(entry.target)
     else:
@@ -146,7 +161,10 @@ def _annotation(entry: _Field) -> str:
 
 def _doc(entry: _Field) -> str:
     words: list[str] = [f"``{entry.name}``"]
-    if entry.target is not None:
+    if entry.members:
+        names = [m.name for m in entry.members]
+        words = [" or ".join(f"``{n}``" for n in names) + ", in their order"]
+    elif entry.target is not None:
         words.append(f"a :class:`{class_name(entry.target)}`")
     else:
         assert entry.leaf is not None
@@ -190,7 +208,7 @@ def _families(keys: dict[str, list[_Field]]) -> dict[str, str]:
                 continue
             seen.add(key)
             reached[key].add(name)
-            stack += [f.target for f in keys[key] if f.target is not None]
+            stack += [m.target for f in keys[key] for m in (f.members or [f]) if m.target]
     modules: dict[str, str] = {}
     for key in keys:
         owners = reached.get(key, set())
@@ -230,8 +248,9 @@ def _module(
     text = "".join(_class(key, keys[key], versions[key]) for key in members)
     for key in members:
         for entry in keys[key]:
-            if entry.target is not None and modules.get(entry.target, module) != module:
-                needed[modules[entry.target]].add(class_name(entry.target))
+            for held in entry.members or [entry]:
+                if held.target is not None and modules.get(held.target, module) != module:
+                    needed[modules[held.target]].add(class_name(held.target))
     out = [HEADER, "from __future__ import annotations\n"]
     moments = [n for n in ("date", "datetime", "timedelta") if re.search(rf"\b{n}\b", text)]
     if moments:

@@ -48,8 +48,7 @@ class CreditMemoAdd(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        credit_memo_line_add: ``CreditMemoLineAdd``, a :class:`CreditMemoLineAdd`, repeated, qbXML 13.0 and up.
-        credit_memo_line_group_add: ``CreditMemoLineGroupAdd``, a :class:`CreditMemoLineGroupAdd`, repeated, qbXML 13.0 and up.
+        credit_memo_line_add: ``CreditMemoLineAdd`` or ``CreditMemoLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
         discount_line_add: ``DiscountLineAdd``, a :class:`DiscountLineAdd`, qbXML 13.0 and up.
         sales_tax_line_add: ``SalesTaxLineAdd``, a :class:`SalesTaxLineAdd`, qbXML 13.0 and up.
         shipping_line_add: ``ShippingLineAdd``, a :class:`ShippingLineAdd`, qbXML 13.0 and up.
@@ -81,8 +80,7 @@ class CreditMemoAdd(QBObject):
     other: str | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    credit_memo_line_add: list[CreditMemoLineAdd] = []
-    credit_memo_line_group_add: list[CreditMemoLineGroupAdd] = []
+    credit_memo_line_add: list[CreditMemoLineAdd | CreditMemoLineGroupAdd] = []
     discount_line_add: DiscountLineAdd | None = None
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
@@ -359,8 +357,7 @@ class CreditMemoMod(QBObject):
         customer_sales_tax_code_ref: ``CustomerSalesTaxCodeRef``, a :class:`CustomerSalesTaxCodeRef`, qbXML 13.0 and up.
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
-        credit_memo_line_mod: ``CreditMemoLineMod``, a :class:`CreditMemoLineMod`, repeated, qbXML 13.0 and up.
-        credit_memo_line_group_mod: ``CreditMemoLineGroupMod``, a :class:`CreditMemoLineGroupMod`, repeated, qbXML 13.0 and up.
+        credit_memo_line_mod: ``CreditMemoLineMod`` or ``CreditMemoLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -390,8 +387,7 @@ class CreditMemoMod(QBObject):
     customer_sales_tax_code_ref: CustomerSalesTaxCodeRef | None = None
     other: str | None = None
     exchange_rate: Decimal | None = None
-    credit_memo_line_mod: list[CreditMemoLineMod] = []
-    credit_memo_line_group_mod: list[CreditMemoLineGroupMod] = []
+    credit_memo_line_mod: list[CreditMemoLineMod | CreditMemoLineGroupMod] = []
 
 class CreditMemoModRq(QBRequest):
     """The qbXML aggregate ``CreditMemoModRq``.
@@ -498,8 +494,7 @@ class CreditMemoRet(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
-        credit_memo_line_ret: ``CreditMemoLineRet``, a :class:`CreditMemoLineRet`, repeated, qbXML 13.0 and up.
-        credit_memo_line_group_ret: ``CreditMemoLineGroupRet``, a :class:`CreditMemoLineGroupRet`, repeated, qbXML 13.0 and up.
+        credit_memo_line_ret: ``CreditMemoLineRet`` or ``CreditMemoLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         discount_line_ret: ``DiscountLineRet``, a :class:`DiscountLineRet`, qbXML 13.0 and up.
         sales_tax_line_ret: ``SalesTaxLineRet``, a :class:`SalesTaxLineRet`, qbXML 13.0 and up.
         shipping_line_ret: ``ShippingLineRet``, a :class:`ShippingLineRet`, qbXML 13.0 and up.
@@ -547,8 +542,7 @@ class CreditMemoRet(QBObject):
     other: str | None = None
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
-    credit_memo_line_ret: list[CreditMemoLineRet] = []
-    credit_memo_line_group_ret: list[CreditMemoLineGroupRet] = []
+    credit_memo_line_ret: list[CreditMemoLineRet | CreditMemoLineGroupRet] = []
     discount_line_ret: DiscountLineRet | None = None
     sales_tax_line_ret: SalesTaxLineRet | None = None
     shipping_line_ret: ShippingLineRet | None = None

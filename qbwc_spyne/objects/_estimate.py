@@ -44,8 +44,7 @@ class EstimateAdd(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        estimate_line_add: ``EstimateLineAdd``, a :class:`EstimateLineAdd`, repeated, qbXML 13.0 and up.
-        estimate_line_group_add: ``EstimateLineGroupAdd``, a :class:`EstimateLineGroupAdd`, repeated, qbXML 13.0 and up.
+        estimate_line_add: ``EstimateLineAdd`` or ``EstimateLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
     """
 
     customer_ref: CustomerRef | None = None
@@ -70,8 +69,7 @@ class EstimateAdd(QBObject):
     other: str | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    estimate_line_add: list[EstimateLineAdd] = []
-    estimate_line_group_add: list[EstimateLineGroupAdd] = []
+    estimate_line_add: list[EstimateLineAdd | EstimateLineGroupAdd] = []
 
 class EstimateAddRq(QBRequest):
     """The qbXML aggregate ``EstimateAddRq``.
@@ -324,8 +322,7 @@ class EstimateMod(QBObject):
         customer_sales_tax_code_ref: ``CustomerSalesTaxCodeRef``, a :class:`CustomerSalesTaxCodeRef`, qbXML 13.0 and up.
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
-        estimate_line_mod: ``EstimateLineMod``, a :class:`EstimateLineMod`, repeated, qbXML 13.0 and up.
-        estimate_line_group_mod: ``EstimateLineGroupMod``, a :class:`EstimateLineGroupMod`, repeated, qbXML 13.0 and up.
+        estimate_line_mod: ``EstimateLineMod`` or ``EstimateLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -352,8 +349,7 @@ class EstimateMod(QBObject):
     customer_sales_tax_code_ref: CustomerSalesTaxCodeRef | None = None
     other: str | None = None
     exchange_rate: Decimal | None = None
-    estimate_line_mod: list[EstimateLineMod] = []
-    estimate_line_group_mod: list[EstimateLineGroupMod] = []
+    estimate_line_mod: list[EstimateLineMod | EstimateLineGroupMod] = []
 
 class EstimateModRq(QBRequest):
     """The qbXML aggregate ``EstimateModRq``.
@@ -455,8 +451,7 @@ class EstimateRet(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
-        estimate_line_ret: ``EstimateLineRet``, a :class:`EstimateLineRet`, repeated, qbXML 13.0 and up.
-        estimate_line_group_ret: ``EstimateLineGroupRet``, a :class:`EstimateLineGroupRet`, repeated, qbXML 13.0 and up.
+        estimate_line_ret: ``EstimateLineRet`` or ``EstimateLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
     """
 
@@ -496,6 +491,5 @@ class EstimateRet(QBObject):
     other: str | None = None
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
-    estimate_line_ret: list[EstimateLineRet] = []
-    estimate_line_group_ret: list[EstimateLineGroupRet] = []
+    estimate_line_ret: list[EstimateLineRet | EstimateLineGroupRet] = []
     data_ext_ret: list[DataExtRet] = []

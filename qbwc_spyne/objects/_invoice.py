@@ -51,8 +51,7 @@ class InvoiceAdd(QBObject):
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         link_to_txn_id: ``LinkToTxnID``, an identifier, at most 36 characters, repeated, qbXML 13.0 and up.
         set_credit: ``SetCredit``, a :class:`SetCredit`, repeated, qbXML 13.0 and up.
-        invoice_line_add: ``InvoiceLineAdd``, a :class:`InvoiceLineAdd`, repeated, qbXML 13.0 and up.
-        invoice_line_group_add: ``InvoiceLineGroupAdd``, a :class:`InvoiceLineGroupAdd`, repeated, qbXML 13.0 and up.
+        invoice_line_add: ``InvoiceLineAdd`` or ``InvoiceLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
         discount_line_add: ``DiscountLineAdd``, a :class:`DiscountLineAdd`, qbXML 13.0 and up.
         sales_tax_line_add: ``SalesTaxLineAdd``, a :class:`SalesTaxLineAdd`, qbXML 13.0 and up.
         shipping_line_add: ``ShippingLineAdd``, a :class:`ShippingLineAdd`, qbXML 13.0 and up.
@@ -87,8 +86,7 @@ class InvoiceAdd(QBObject):
     external_guid: str | None = None
     link_to_txn_id: list[str] = []
     set_credit: list[SetCredit] = []
-    invoice_line_add: list[InvoiceLineAdd] = []
-    invoice_line_group_add: list[InvoiceLineGroupAdd] = []
+    invoice_line_add: list[InvoiceLineAdd | InvoiceLineGroupAdd] = []
     discount_line_add: DiscountLineAdd | None = None
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
@@ -368,8 +366,7 @@ class InvoiceMod(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         set_credit: ``SetCredit``, a :class:`SetCredit`, repeated, qbXML 13.0 and up.
-        invoice_line_mod: ``InvoiceLineMod``, a :class:`InvoiceLineMod`, repeated, qbXML 13.0 and up.
-        invoice_line_group_mod: ``InvoiceLineGroupMod``, a :class:`InvoiceLineGroupMod`, repeated, qbXML 13.0 and up.
+        invoice_line_mod: ``InvoiceLineMod`` or ``InvoiceLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -400,8 +397,7 @@ class InvoiceMod(QBObject):
     other: str | None = None
     exchange_rate: Decimal | None = None
     set_credit: list[SetCredit] = []
-    invoice_line_mod: list[InvoiceLineMod] = []
-    invoice_line_group_mod: list[InvoiceLineGroupMod] = []
+    invoice_line_mod: list[InvoiceLineMod | InvoiceLineGroupMod] = []
 
 class InvoiceModRq(QBRequest):
     """The qbXML aggregate ``InvoiceModRq``.
@@ -514,8 +510,7 @@ class InvoiceRet(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
-        invoice_line_ret: ``InvoiceLineRet``, a :class:`InvoiceLineRet`, repeated, qbXML 13.0 and up.
-        invoice_line_group_ret: ``InvoiceLineGroupRet``, a :class:`InvoiceLineGroupRet`, repeated, qbXML 13.0 and up.
+        invoice_line_ret: ``InvoiceLineRet`` or ``InvoiceLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         discount_line_ret: ``DiscountLineRet``, a :class:`DiscountLineRet`, qbXML 13.0 and up.
         sales_tax_line_ret: ``SalesTaxLineRet``, a :class:`SalesTaxLineRet`, qbXML 13.0 and up.
         shipping_line_ret: ``ShippingLineRet``, a :class:`ShippingLineRet`, qbXML 13.0 and up.
@@ -567,8 +562,7 @@ class InvoiceRet(QBObject):
     other: str | None = None
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
-    invoice_line_ret: list[InvoiceLineRet] = []
-    invoice_line_group_ret: list[InvoiceLineGroupRet] = []
+    invoice_line_ret: list[InvoiceLineRet | InvoiceLineGroupRet] = []
     discount_line_ret: DiscountLineRet | None = None
     sales_tax_line_ret: SalesTaxLineRet | None = None
     shipping_line_ret: ShippingLineRet | None = None

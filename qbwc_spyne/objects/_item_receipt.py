@@ -33,8 +33,7 @@ class ItemReceiptAdd(QBObject):
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         link_to_txn_id: ``LinkToTxnID``, an identifier, at most 36 characters, repeated, qbXML 13.0 and up.
         expense_line_add: ``ExpenseLineAdd``, a :class:`ExpenseLineAdd`, repeated, qbXML 13.0 and up.
-        item_line_add: ``ItemLineAdd``, a :class:`ItemLineAdd`, repeated, qbXML 13.0 and up.
-        item_group_line_add: ``ItemGroupLineAdd``, a :class:`ItemGroupLineAdd`, repeated, qbXML 13.0 and up.
+        item_line_add: ``ItemLineAdd`` or ``ItemGroupLineAdd``, in their order, repeated, qbXML 13.0 and up.
     """
 
     vendor_ref: VendorRef | None = None
@@ -48,8 +47,7 @@ class ItemReceiptAdd(QBObject):
     external_guid: str | None = None
     link_to_txn_id: list[str] = []
     expense_line_add: list[ExpenseLineAdd] = []
-    item_line_add: list[ItemLineAdd] = []
-    item_group_line_add: list[ItemGroupLineAdd] = []
+    item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
 class ItemReceiptAddRq(QBRequest):
     """The qbXML aggregate ``ItemReceiptAddRq``.
@@ -85,8 +83,7 @@ class ItemReceiptMod(QBObject):
         clear_expense_lines: ``ClearExpenseLines``, qbXML 13.0 and up.
         expense_line_mod: ``ExpenseLineMod``, a :class:`ExpenseLineMod`, repeated, qbXML 13.0 and up.
         clear_item_lines: ``ClearItemLines``, qbXML 13.0 and up.
-        item_line_mod: ``ItemLineMod``, a :class:`ItemLineMod`, repeated, qbXML 13.0 and up.
-        item_group_line_mod: ``ItemGroupLineMod``, a :class:`ItemGroupLineMod`, repeated, qbXML 13.0 and up.
+        item_line_mod: ``ItemLineMod`` or ``ItemGroupLineMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -102,8 +99,7 @@ class ItemReceiptMod(QBObject):
     clear_expense_lines: bool | None = None
     expense_line_mod: list[ExpenseLineMod] = []
     clear_item_lines: bool | None = None
-    item_line_mod: list[ItemLineMod] = []
-    item_group_line_mod: list[ItemGroupLineMod] = []
+    item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
 class ItemReceiptModRq(QBRequest):
     """The qbXML aggregate ``ItemReceiptModRq``.
@@ -189,8 +185,7 @@ class ItemReceiptRet(QBObject):
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
         expense_line_ret: ``ExpenseLineRet``, a :class:`ExpenseLineRet`, repeated, qbXML 13.0 and up.
-        item_line_ret: ``ItemLineRet``, a :class:`ItemLineRet`, repeated, qbXML 13.0 and up.
-        item_group_line_ret: ``ItemGroupLineRet``, a :class:`ItemGroupLineRet`, repeated, qbXML 13.0 and up.
+        item_line_ret: ``ItemLineRet`` or ``ItemGroupLineRet``, in their order, repeated, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
     """
 
@@ -214,6 +209,5 @@ class ItemReceiptRet(QBObject):
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
     expense_line_ret: list[ExpenseLineRet] = []
-    item_line_ret: list[ItemLineRet] = []
-    item_group_line_ret: list[ItemGroupLineRet] = []
+    item_line_ret: list[ItemLineRet | ItemGroupLineRet] = []
     data_ext_ret: list[DataExtRet] = []

@@ -81,8 +81,7 @@ class JournalEntryAdd(QBObject):
         currency_ref: ``CurrencyRef``, a :class:`CurrencyRef`, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        journal_debit_line: ``JournalDebitLine``, a :class:`JournalDebitLine`, repeated, qbXML 13.0 and up.
-        journal_credit_line: ``JournalCreditLine``, a :class:`JournalCreditLine`, repeated, qbXML 13.0 and up.
+        journal_debit_line: ``JournalDebitLine`` or ``JournalCreditLine``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_date: date | None = None
@@ -94,8 +93,7 @@ class JournalEntryAdd(QBObject):
     currency_ref: CurrencyRef | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    journal_debit_line: list[JournalDebitLine] = []
-    journal_credit_line: list[JournalCreditLine] = []
+    journal_debit_line: list[JournalDebitLine | JournalCreditLine] = []
 
 class JournalEntryAddRq(QBRequest):
     """The qbXML aggregate ``JournalEntryAddRq``.
@@ -215,8 +213,7 @@ class JournalEntryRet(QBObject):
         currency_ref: ``CurrencyRef``, a :class:`CurrencyRef`, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        journal_debit_line: ``JournalDebitLine``, a :class:`JournalDebitLine`, repeated, qbXML 13.0 and up.
-        journal_credit_line: ``JournalCreditLine``, a :class:`JournalCreditLine`, repeated, qbXML 13.0 and up.
+        journal_debit_line: ``JournalDebitLine`` or ``JournalCreditLine``, in their order, repeated, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
     """
 
@@ -234,8 +231,7 @@ class JournalEntryRet(QBObject):
     currency_ref: CurrencyRef | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    journal_debit_line: list[JournalDebitLine] = []
-    journal_credit_line: list[JournalCreditLine] = []
+    journal_debit_line: list[JournalDebitLine | JournalCreditLine] = []
     data_ext_ret: list[DataExtRet] = []
 
 class JournalLineMod(QBObject):

@@ -46,8 +46,7 @@ class PurchaseOrderAdd(QBObject):
         other2: ``Other2``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        purchase_order_line_add: ``PurchaseOrderLineAdd``, a :class:`PurchaseOrderLineAdd`, repeated, qbXML 13.0 and up.
-        purchase_order_line_group_add: ``PurchaseOrderLineGroupAdd``, a :class:`PurchaseOrderLineGroupAdd`, repeated, qbXML 13.0 and up.
+        purchase_order_line_add: ``PurchaseOrderLineAdd`` or ``PurchaseOrderLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
     """
 
     vendor_ref: VendorRef | None = None
@@ -74,8 +73,7 @@ class PurchaseOrderAdd(QBObject):
     other2: str | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    purchase_order_line_add: list[PurchaseOrderLineAdd] = []
-    purchase_order_line_group_add: list[PurchaseOrderLineGroupAdd] = []
+    purchase_order_line_add: list[PurchaseOrderLineAdd | PurchaseOrderLineGroupAdd] = []
 
 class PurchaseOrderAddRq(QBRequest):
     """The qbXML aggregate ``PurchaseOrderAddRq``.
@@ -330,8 +328,7 @@ class PurchaseOrderMod(QBObject):
         other1: ``Other1``, at most 25 characters, qbXML 13.0 and up.
         other2: ``Other2``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
-        purchase_order_line_mod: ``PurchaseOrderLineMod``, a :class:`PurchaseOrderLineMod`, repeated, qbXML 13.0 and up.
-        purchase_order_line_group_mod: ``PurchaseOrderLineGroupMod``, a :class:`PurchaseOrderLineGroupMod`, repeated, qbXML 13.0 and up.
+        purchase_order_line_mod: ``PurchaseOrderLineMod`` or ``PurchaseOrderLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -360,8 +357,7 @@ class PurchaseOrderMod(QBObject):
     other1: str | None = None
     other2: str | None = None
     exchange_rate: Decimal | None = None
-    purchase_order_line_mod: list[PurchaseOrderLineMod] = []
-    purchase_order_line_group_mod: list[PurchaseOrderLineGroupMod] = []
+    purchase_order_line_mod: list[PurchaseOrderLineMod | PurchaseOrderLineGroupMod] = []
 
 class PurchaseOrderModRq(QBRequest):
     """The qbXML aggregate ``PurchaseOrderModRq``.
@@ -464,8 +460,7 @@ class PurchaseOrderRet(QBObject):
         other2: ``Other2``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
-        purchase_order_line_ret: ``PurchaseOrderLineRet``, a :class:`PurchaseOrderLineRet`, repeated, qbXML 13.0 and up.
-        purchase_order_line_group_ret: ``PurchaseOrderLineGroupRet``, a :class:`PurchaseOrderLineGroupRet`, repeated, qbXML 13.0 and up.
+        purchase_order_line_ret: ``PurchaseOrderLineRet`` or ``PurchaseOrderLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
     """
 
@@ -506,8 +501,7 @@ class PurchaseOrderRet(QBObject):
     other2: str | None = None
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
-    purchase_order_line_ret: list[PurchaseOrderLineRet] = []
-    purchase_order_line_group_ret: list[PurchaseOrderLineGroupRet] = []
+    purchase_order_line_ret: list[PurchaseOrderLineRet | PurchaseOrderLineGroupRet] = []
     data_ext_ret: list[DataExtRet] = []
 
 class ShipToEntityRef(QBObject):

@@ -51,16 +51,10 @@ class ReportData(QBObject):
     """The qbXML aggregate ``ReportData``.
 
     Attributes:
-        data_row: ``DataRow``, a :class:`DataRow`, repeated, qbXML 13.0 and up.
-        text_row: ``TextRow``, a :class:`TextRow`, repeated, qbXML 13.0 and up.
-        subtotal_row: ``SubtotalRow``, a :class:`SubtotalRow`, repeated, qbXML 13.0 and up.
-        total_row: ``TotalRow``, a :class:`TotalRow`, repeated, qbXML 13.0 and up.
+        data_row: ``DataRow`` or ``TextRow`` or ``SubtotalRow`` or ``TotalRow``, in their order, repeated, qbXML 13.0 and up.
     """
 
-    data_row: list[DataRow] = []
-    text_row: list[TextRow] = []
-    subtotal_row: list[SubtotalRow] = []
-    total_row: list[TotalRow] = []
+    data_row: list[DataRow | TextRow | SubtotalRow | TotalRow] = []
 
 class ReportRet(QBObject):
     """The qbXML aggregate ``ReportRet``.

@@ -47,8 +47,7 @@ class SalesOrderAdd(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        sales_order_line_add: ``SalesOrderLineAdd``, a :class:`SalesOrderLineAdd`, repeated, qbXML 13.0 and up.
-        sales_order_line_group_add: ``SalesOrderLineGroupAdd``, a :class:`SalesOrderLineGroupAdd`, repeated, qbXML 13.0 and up.
+        sales_order_line_add: ``SalesOrderLineAdd`` or ``SalesOrderLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
         so_channel: ``SOChannel``, since qbXML 16.0.
         store_name: ``StoreName``, since qbXML 16.0.
         store_type: ``StoreType``, since qbXML 16.0.
@@ -79,8 +78,7 @@ class SalesOrderAdd(QBObject):
     other: str | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    sales_order_line_add: list[SalesOrderLineAdd] = []
-    sales_order_line_group_add: list[SalesOrderLineGroupAdd] = []
+    sales_order_line_add: list[SalesOrderLineAdd | SalesOrderLineGroupAdd] = []
     so_channel: Literal['Blank', 'Ecommerce'] | None = None
     store_name: str | None = None
     store_type: str | None = None
@@ -346,8 +344,7 @@ class SalesOrderMod(QBObject):
         customer_sales_tax_code_ref: ``CustomerSalesTaxCodeRef``, a :class:`CustomerSalesTaxCodeRef`, qbXML 13.0 and up.
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
-        sales_order_line_mod: ``SalesOrderLineMod``, a :class:`SalesOrderLineMod`, repeated, qbXML 13.0 and up.
-        sales_order_line_group_mod: ``SalesOrderLineGroupMod``, a :class:`SalesOrderLineGroupMod`, repeated, qbXML 13.0 and up.
+        sales_order_line_mod: ``SalesOrderLineMod`` or ``SalesOrderLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
         so_channel: ``SOChannel``, since qbXML 16.0.
         store_name: ``StoreName``, since qbXML 16.0.
         store_type: ``StoreType``, since qbXML 16.0.
@@ -379,8 +376,7 @@ class SalesOrderMod(QBObject):
     customer_sales_tax_code_ref: CustomerSalesTaxCodeRef | None = None
     other: str | None = None
     exchange_rate: Decimal | None = None
-    sales_order_line_mod: list[SalesOrderLineMod] = []
-    sales_order_line_group_mod: list[SalesOrderLineGroupMod] = []
+    sales_order_line_mod: list[SalesOrderLineMod | SalesOrderLineGroupMod] = []
     so_channel: Literal['Blank', 'Ecommerce'] | None = None
     store_name: str | None = None
     store_type: str | None = None
@@ -487,8 +483,7 @@ class SalesOrderRet(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
-        sales_order_line_ret: ``SalesOrderLineRet``, a :class:`SalesOrderLineRet`, repeated, qbXML 13.0 and up.
-        sales_order_line_group_ret: ``SalesOrderLineGroupRet``, a :class:`SalesOrderLineGroupRet`, repeated, qbXML 13.0 and up.
+        sales_order_line_ret: ``SalesOrderLineRet`` or ``SalesOrderLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
         fulfillment_status: ``FulfillmentStatus``, since qbXML 16.0.
         shipping_details: ``ShippingDetails``, a :class:`ShippingDetails`, since qbXML 16.0.
@@ -537,8 +532,7 @@ class SalesOrderRet(QBObject):
     other: str | None = None
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
-    sales_order_line_ret: list[SalesOrderLineRet] = []
-    sales_order_line_group_ret: list[SalesOrderLineGroupRet] = []
+    sales_order_line_ret: list[SalesOrderLineRet | SalesOrderLineGroupRet] = []
     data_ext_ret: list[DataExtRet] = []
     fulfillment_status: Literal['StatusBlank=-1', 'StatusOpen=0', 'StatusSentForPick', 'StatusPartiallySentForPick', 'StatusPickInProgress', 'StatusPartialPickInProgress', 'StatusPartiallyPicked', 'StatusPicked', 'StatusPartiallyInvoiced', 'StatusInvoiced', 'StatusNotPicked', 'StatusSentForReceive=20', 'StatusPartiallySentForReceive', 'StatusReceiveInProgress', 'StatusPartialReceiveInProgress', 'StatusPartiallyReceived', 'StatusReceived', 'StatusReceiptCreated', 'StatusPartialReceiptCreated', 'StatusNotReceived', 'StatusSentForPack=40', 'StatusPartiallySentForPack', 'StatusPackInProgress', 'StatusPartialPackinProgress', 'StatusPartiallyPacked', 'StatusPacked', 'StatusNotpacked', 'StatusSentForXpack=50', 'StatusSentForShip=60', 'StatusPartiallySentForShip', 'StatusShipInProgress', 'StatusPartialShipInProgress', 'StatusPartiallyShipped', 'StatusStatusShipped', 'StatusNotShipped', 'StatusComplete=100'] | None = None
     shipping_details: ShippingDetails | None = None

@@ -49,8 +49,7 @@ class SalesReceiptAdd(QBObject):
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        sales_receipt_line_add: ``SalesReceiptLineAdd``, a :class:`SalesReceiptLineAdd`, repeated, qbXML 13.0 and up.
-        sales_receipt_line_group_add: ``SalesReceiptLineGroupAdd``, a :class:`SalesReceiptLineGroupAdd`, repeated, qbXML 13.0 and up.
+        sales_receipt_line_add: ``SalesReceiptLineAdd`` or ``SalesReceiptLineGroupAdd``, in their order, repeated, qbXML 13.0 and up.
         discount_line_add: ``DiscountLineAdd``, a :class:`DiscountLineAdd`, qbXML 13.0 and up.
         sales_tax_line_add: ``SalesTaxLineAdd``, a :class:`SalesTaxLineAdd`, qbXML 13.0 and up.
         shipping_line_add: ``ShippingLineAdd``, a :class:`ShippingLineAdd`, qbXML 13.0 and up.
@@ -83,8 +82,7 @@ class SalesReceiptAdd(QBObject):
     other: str | None = None
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
-    sales_receipt_line_add: list[SalesReceiptLineAdd] = []
-    sales_receipt_line_group_add: list[SalesReceiptLineGroupAdd] = []
+    sales_receipt_line_add: list[SalesReceiptLineAdd | SalesReceiptLineGroupAdd] = []
     discount_line_add: DiscountLineAdd | None = None
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
@@ -365,8 +363,7 @@ class SalesReceiptMod(QBObject):
         deposit_to_account_ref: ``DepositToAccountRef``, a :class:`DepositToAccountRef`, qbXML 13.0 and up.
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
-        sales_receipt_line_mod: ``SalesReceiptLineMod``, a :class:`SalesReceiptLineMod`, repeated, qbXML 13.0 and up.
-        sales_receipt_line_group_mod: ``SalesReceiptLineGroupMod``, a :class:`SalesReceiptLineGroupMod`, repeated, qbXML 13.0 and up.
+        sales_receipt_line_mod: ``SalesReceiptLineMod`` or ``SalesReceiptLineGroupMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -396,8 +393,7 @@ class SalesReceiptMod(QBObject):
     deposit_to_account_ref: DepositToAccountRef | None = None
     other: str | None = None
     exchange_rate: Decimal | None = None
-    sales_receipt_line_mod: list[SalesReceiptLineMod] = []
-    sales_receipt_line_group_mod: list[SalesReceiptLineGroupMod] = []
+    sales_receipt_line_mod: list[SalesReceiptLineMod | SalesReceiptLineGroupMod] = []
 
 class SalesReceiptModRq(QBRequest):
     """The qbXML aggregate ``SalesReceiptModRq``.
@@ -501,8 +497,7 @@ class SalesReceiptRet(QBObject):
         credit_card_txn_info: ``CreditCardTxnInfo``, a :class:`CreditCardTxnInfo`, qbXML 13.0 and up.
         other: ``Other``, at most 29 characters, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
-        sales_receipt_line_ret: ``SalesReceiptLineRet``, a :class:`SalesReceiptLineRet`, repeated, qbXML 13.0 and up.
-        sales_receipt_line_group_ret: ``SalesReceiptLineGroupRet``, a :class:`SalesReceiptLineGroupRet`, repeated, qbXML 13.0 and up.
+        sales_receipt_line_ret: ``SalesReceiptLineRet`` or ``SalesReceiptLineGroupRet``, in their order, repeated, qbXML 13.0 and up.
         discount_line_ret: ``DiscountLineRet``, a :class:`DiscountLineRet`, qbXML 13.0 and up.
         sales_tax_line_ret: ``SalesTaxLineRet``, a :class:`SalesTaxLineRet`, qbXML 13.0 and up.
         shipping_line_ret: ``ShippingLineRet``, a :class:`ShippingLineRet`, qbXML 13.0 and up.
@@ -549,8 +544,7 @@ class SalesReceiptRet(QBObject):
     credit_card_txn_info: CreditCardTxnInfo | None = None
     other: str | None = None
     external_guid: str | None = None
-    sales_receipt_line_ret: list[SalesReceiptLineRet] = []
-    sales_receipt_line_group_ret: list[SalesReceiptLineGroupRet] = []
+    sales_receipt_line_ret: list[SalesReceiptLineRet | SalesReceiptLineGroupRet] = []
     discount_line_ret: DiscountLineRet | None = None
     sales_tax_line_ret: SalesTaxLineRet | None = None
     shipping_line_ret: ShippingLineRet | None = None

@@ -32,8 +32,7 @@ class VendorCreditAdd(QBObject):
         exchange_rate: ``ExchangeRate``, a number, qbXML 13.0 and up.
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         expense_line_add: ``ExpenseLineAdd``, a :class:`ExpenseLineAdd`, repeated, qbXML 13.0 and up.
-        item_line_add: ``ItemLineAdd``, a :class:`ItemLineAdd`, repeated, qbXML 13.0 and up.
-        item_group_line_add: ``ItemGroupLineAdd``, a :class:`ItemGroupLineAdd`, repeated, qbXML 13.0 and up.
+        item_line_add: ``ItemLineAdd`` or ``ItemGroupLineAdd``, in their order, repeated, qbXML 13.0 and up.
     """
 
     vendor_ref: VendorRef | None = None
@@ -46,8 +45,7 @@ class VendorCreditAdd(QBObject):
     exchange_rate: Decimal | None = None
     external_guid: str | None = None
     expense_line_add: list[ExpenseLineAdd] = []
-    item_line_add: list[ItemLineAdd] = []
-    item_group_line_add: list[ItemGroupLineAdd] = []
+    item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
 class VendorCreditAddRq(QBRequest):
     """The qbXML aggregate ``VendorCreditAddRq``.
@@ -83,8 +81,7 @@ class VendorCreditMod(QBObject):
         clear_expense_lines: ``ClearExpenseLines``, qbXML 13.0 and up.
         expense_line_mod: ``ExpenseLineMod``, a :class:`ExpenseLineMod`, repeated, qbXML 13.0 and up.
         clear_item_lines: ``ClearItemLines``, qbXML 13.0 and up.
-        item_line_mod: ``ItemLineMod``, a :class:`ItemLineMod`, repeated, qbXML 13.0 and up.
-        item_group_line_mod: ``ItemGroupLineMod``, a :class:`ItemGroupLineMod`, repeated, qbXML 13.0 and up.
+        item_line_mod: ``ItemLineMod`` or ``ItemGroupLineMod``, in their order, repeated, qbXML 13.0 and up.
     """
 
     txn_id: str | None = None
@@ -100,8 +97,7 @@ class VendorCreditMod(QBObject):
     clear_expense_lines: bool | None = None
     expense_line_mod: list[ExpenseLineMod] = []
     clear_item_lines: bool | None = None
-    item_line_mod: list[ItemLineMod] = []
-    item_group_line_mod: list[ItemGroupLineMod] = []
+    item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
 class VendorCreditModRq(QBRequest):
     """The qbXML aggregate ``VendorCreditModRq``.
@@ -186,8 +182,7 @@ class VendorCreditRet(QBObject):
         external_guid: ``ExternalGUID``, a GUID, qbXML 13.0 and up.
         linked_txn: ``LinkedTxn``, a :class:`LinkedTxn`, repeated, qbXML 13.0 and up.
         expense_line_ret: ``ExpenseLineRet``, a :class:`ExpenseLineRet`, repeated, qbXML 13.0 and up.
-        item_line_ret: ``ItemLineRet``, a :class:`ItemLineRet`, repeated, qbXML 13.0 and up.
-        item_group_line_ret: ``ItemGroupLineRet``, a :class:`ItemGroupLineRet`, repeated, qbXML 13.0 and up.
+        item_line_ret: ``ItemLineRet`` or ``ItemGroupLineRet``, in their order, repeated, qbXML 13.0 and up.
         open_amount: ``OpenAmount``, an amount, qbXML 13.0 and up.
         data_ext_ret: ``DataExtRet``, a :class:`DataExtRet`, repeated, qbXML 13.0 and up.
     """
@@ -211,7 +206,6 @@ class VendorCreditRet(QBObject):
     external_guid: str | None = None
     linked_txn: list[LinkedTxn] = []
     expense_line_ret: list[ExpenseLineRet] = []
-    item_line_ret: list[ItemLineRet] = []
-    item_group_line_ret: list[ItemGroupLineRet] = []
+    item_line_ret: list[ItemLineRet | ItemGroupLineRet] = []
     open_amount: Decimal | None = None
     data_ext_ret: list[DataExtRet] = []

@@ -400,9 +400,9 @@ class Result:
         an element the schema does not know is kept in the object's ``extra``.
         From :func:`stream` use ``objects=True``: its results hold no records.
         """
-        from ._objects import is_record, read
+        from ._objects import is_record, read_all
 
-        return [read(record) for record in self.records if is_record(record)]
+        return read_all(record for record in self.records if is_record(record))
 
     def objects_of(self, cls: type[_Object]) -> list[_Object]:
         """The records that are ``cls`` objects, typed as such for a type checker.

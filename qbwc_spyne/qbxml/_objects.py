@@ -110,8 +110,12 @@ class QBObject(msgspec.Struct, kw_only=True, repr_omit_defaults=True, gc=False):
         spec = _SPECS.get(type(self))
         (spec or _spec(type(self))).check(self)
 
-    def to_fields(self) -> dict[str, Any]:
-        """The object as the qbXML-named dict a :class:`~qbwc_spyne.qbxml.Rq` takes."""
+    def to_fields(self) -> dict[str, Any] | list[tuple[str, Any]]:
+        """The object as the qbXML-named fields a :class:`~qbwc_spyne.qbxml.Rq` takes.
+
+        A dict, or ``(tag, value)`` pairs where the aggregate has a repeated
+        choice (an invoice's lines and line groups, in their order).
+        """
         return fields_of(self)
 
     @classmethod
@@ -168,6 +172,8 @@ class _Field:
     # explaining path.
     exact: frozenset[type] = frozenset()
     class_name: str = ""
+    # A repeated choice (lines or line groups): each member's class, by its tag.
+    members: dict[str, str] | None = None
 
 
 class _Spec:
@@ -209,9 +215,31 @@ class _Spec:
         self.cls = cls
         self.fields = list(fields.values())
         self.by_tag = {f.tag: f for f in self.fields}
+        # A repeated choice is one field, named for its first element (the
+        # generator's rule); every member's tag reads into it, in order.
+        for version in ("16.0", "13.0"):
+            aggregate = _lookup(version, key)
+            if aggregate is None:
+                continue
+            for union in aggregate.unions():
+                first = fields.get(_snake(union[0]))
+                if first is None or first.target is None or first.members is not None:
+                    continue
+                first.members = {first.class_name: first.tag}
+                for tag in union[1:]:
+                    ref = aggregate.names[tag].ref
+                    if not isinstance(ref, str):
+                        continue
+                    member = _Field(
+                        name=first.name, tag=tag, accepts=None, enums=frozenset(), target=ref,
+                        repeated=True, reader=None, class_name=_class_name(ref),
+                    )  # fmt: skip
+                    first.members[member.class_name] = tag
+                    self.by_tag[tag] = member
+        self.pairs = any(f.members for f in self.fields)
         # Compiled on first use: reading needs neither, and compiling costs.
         self.check: Callable[[QBObject], None] = self._compile_then("check")
-        self.write: Callable[[QBObject], dict[str, Any]] = self._compile_then("write")
+        self.write: Callable[[QBObject], Any] = self._compile_then("write")
 
     def _compile_then(self, name: str) -> Callable[[QBObject], Any]:
         def first(obj: QBObject) -> Any:
@@ -222,7 +250,7 @@ class _Spec:
 
     def _compile(
         self,
-    ) -> tuple[Callable[[QBObject], None], Callable[[QBObject], dict[str, Any]]]:
+    ) -> tuple[Callable[[QBObject], None], Callable[[QBObject], Any]]:
         """This class's check and writer, as straight-line code over its fields.
 
         Every object built runs the check, and every one written the writer;
@@ -233,9 +261,12 @@ class _Spec:
         accepts it (a subclass) or explains the refusal.
         """
         check = ["def check(obj):"]
-        write = ["def write(obj):", "    values = {}"]
+        # With a repeated choice the fields are written as (tag, value) pairs,
+        # so that lines and line groups keep their order.
+        write = ["def write(obj):", "    values = []" if self.pairs else "    values = {}"]
         names: dict[str, Any] = {
             "slow": self._check_one,
+            "bad": _NOT_XML.search,
             "refuse": self._refuse,
             "fields_of": fields_of,
         }
@@ -243,10 +274,15 @@ class _Spec:
             if not entry.name.isidentifier():  # generated names are; never trust code text
                 raise RuntimeError(f"{self.cls.__name__}: {entry.name!r} is not a field name")
             names[f"e{n}"], names[f"x{n}"], names[f"n{n}"] = entry, entry.exact, entry.enums
-            if entry.accepts is None:
+            names[f"m{n}"] = entry.members
+            if entry.members:
+                plain = f"type({{0}}).__name__ in m{n}"
+            elif entry.accepts is None:
                 plain = f"type({{0}}).__name__ == {entry.class_name!r}"
             else:
                 plain = f"type({{0}}) in x{n}" + (f" and {{0}} in n{n}" if entry.enums else "")
+                if str in entry.exact:  # text XML cannot carry takes the explaining path
+                    plain += " and not (type({0}) is str and bad({0}))"
             check.append(f"    v = obj.{entry.name}")
             check.append("    if v is not None:")
             if entry.repeated:
@@ -263,16 +299,28 @@ class _Spec:
                 value = "[fields_of(i) for i in v]" if entry.repeated else "fields_of(v)"
             write.append(f"    v = obj.{entry.name}")
             write.append("    if v:" if entry.repeated else "    if v is not None:")
-            write.append(f"        values[{entry.tag!r}] = {value}")
+            if entry.members:
+                pairs = f"[(m{n}[type(i).__name__], fields_of(i)) for i in v]"
+                write.append(f"        values += {pairs}")
+            elif self.pairs:
+                write.append(f"        values.append(({entry.tag!r}, {value}))")
+            else:
+                write.append(f"        values[{entry.tag!r}] = {value}")
         check.append("    return None")
         write.append("    return values")
         exec("\n".join([*check, *write]), names)  # noqa: S102 (names from the schema, checked above)
         return names["check"], names["write"]
 
     def _check_one(self, entry: _Field, value: Any) -> None:
+        if entry.members:
+            kinds = " or ".join(entry.members)
+            if type(value).__name__ not in entry.members:
+                self._refuse(entry, value, f"{_article(kinds)} {kinds}")
+            return
         if entry.accepts is None:
             if entry.target is None or type(value).__name__ != _class_name(entry.target):
-                self._refuse(entry, value, f"a {_class_name(entry.target or '')}")
+                kind = _class_name(entry.target or "")
+                self._refuse(entry, value, f"{_article(kind)} {kind}")
             return
         if isinstance(value, bool) and bool not in entry.accepts:
             self._refuse(entry, value, _NAMES[entry.accepts[0]])
@@ -302,6 +350,11 @@ class _Spec:
 # What XML 1.0 cannot carry in text: control characters but tab, newline and
 # carriage return; lone surrogates; U+FFFE and U+FFFF.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
+
 
 _SPECS: dict[type, _Spec] = {}
 
@@ -534,15 +587,23 @@ def _untyped(element: etree._Element) -> Any:
 # -- writing -------------------------------------------------------------------------------
 
 
-def fields_of(obj: QBObject) -> dict[str, Any]:
-    """``obj`` as the qbXML-named dict a request's fields are, nested objects as dicts."""
+def fields_of(obj: QBObject) -> dict[str, Any] | list[tuple[str, Any]]:
+    """``obj`` as the qbXML-named fields a request takes, nested objects likewise.
+
+    A dict; or ``(tag, value)`` pairs for an aggregate with a repeated choice
+    (an invoice's lines and line groups), which keep the members' order.
+    """
     if not isinstance(obj, QBObject):
         raise QBXMLBuildError(f"expects a typed qbXML object, not {type(obj).__name__}")
     spec = _SPECS.get(type(obj))
-    values = (spec or _spec(type(obj))).write(obj)
+    values: dict[str, Any] | list[tuple[str, Any]] = (spec or _spec(type(obj))).write(obj)
     if obj.extra:
         # A field set wins over the same tag in extra (a repeat the reader kept there).
-        values.update(
-            {k: v for k, v in obj.extra.items() if not k.startswith("@") and k not in values}
-        )
+        if isinstance(values, list):
+            taken = {tag for tag, _ in values}
+            values += [(k, v) for k, v in obj.extra.items() if k[0] != "@" and k not in taken]
+        else:
+            values.update(
+                {k: v for k, v in obj.extra.items() if not k.startswith("@") and k not in values}
+            )
     return values

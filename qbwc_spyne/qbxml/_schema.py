@@ -399,6 +399,26 @@ class Aggregate:
         group.names = frozenset(names)
         return group.names
 
+    def unions(self) -> list[tuple[str, ...]]:
+        """The repeated choices of elements (``InvoiceLineAdd`` or ``InvoiceLineGroupAdd``...).
+
+        Their members come in any order, which is meaningful (an invoice's
+        lines print in it): a typed object keeps them in one list.
+        """
+        found: list[tuple[str, ...]] = []
+
+        def walk(group: _Group) -> None:
+            members = group.children
+            elements = [c for c in members if isinstance(c, _Element)]
+            if group.choice and group.high > 1 and 1 < len(elements) == len(members):
+                found.append(tuple(c.name for c in elements))
+            for child in members:
+                if isinstance(child, _Group):
+                    walk(child)
+
+        walk(self.tree)
+        return found
+
     def matches(self, tags: tuple[str, ...]) -> bool:
         """True when the children named ``tags``, in this order, fit the content model."""
         found = self._sequences.get(tags)
