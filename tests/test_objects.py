@@ -46,6 +46,13 @@ class TestBadInput:
         with pytest.raises(TypeError, match="nmae"):
             objects.CustomerAdd(nmae="x")  # type: ignore[call-arg]
 
+    def test_fields_are_keywords_only_never_positional(self):
+        """Positional order is schema order, which a new version may change: refused."""
+        with pytest.raises(TypeError, match="positional"):
+            objects.CustomerAdd("Acme")  # type: ignore[arg-type, call-arg]
+        with pytest.raises(TypeError, match="positional"):
+            objects.CustomerQueryRq(["80000001-1"])  # type: ignore[arg-type, call-arg]
+
     @pytest.mark.parametrize(
         ("field", "value", "element", "expected", "given"),
         [
@@ -136,8 +143,9 @@ class TestBadInput:
         assert [child.tag for child in rq] == ["MaxReturned"]
 
     def test_an_enumeration_value_of_either_version_is_taken_and_checked_when_written(self):
-        """'Mail' is a 13.0 PreferredDeliveryMethod 16.0 dropped: the object takes it (its type
-        does), 13.0 writes it, 16.0 refuses it naming the values it has."""
+        """'Mail' is a PreferredDeliveryMethod QuickBooks returns, in QbSync's corrected 13.0
+        schema (which the 13.0 tables follow) but not in Intuit's 16.0 XSD: the object takes it
+        (its type does), 13.0 writes it, 16.0 refuses it naming the values Intuit's XSD has."""
         request = customer_add_rq(name="A", preferred_delivery_method="Mail")
         assert "<PreferredDeliveryMethod>Mail</PreferredDeliveryMethod>" in qbxml.request(
             request, version="13.0"

@@ -260,7 +260,7 @@ def _module(
     typing = [n for n, used in (("TYPE_CHECKING", needed), ("Literal", "Literal[" in text)) if used]
     if typing:
         out.append(f"from typing import {', '.join(typing)}")
-    bases = [b for b in ("QBObject", "QBRequest") if f"({b}):" in text]
+    bases = [b for b in ("QBObject", "QBRequest") if f"({b}, " in text]
     out.append(f"\nfrom ..qbxml._objects import {', '.join(bases)}\n")
     if needed:
         out.append("if TYPE_CHECKING:")
@@ -278,7 +278,8 @@ def _class(key: str, fields: list[_Field], versions: list[str]) -> str:
     request = key.endswith("RqType")
     base = "QBRequest" if request else "QBObject"
     only = f" Only in qbXML {versions[0]}." if len(versions) == 1 else ""
-    lines = [f"\n\nclass {name}({base}):"]
+    # kw_only again: msgspec applies it to the fields of the class that says so.
+    lines = [f"\n\nclass {name}({base}, kw_only=True):"]
     lines.append(f'    """The qbXML aggregate ``{name}``.{only}')
     if fields or request:
         lines.append("")

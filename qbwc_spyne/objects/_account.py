@@ -18,7 +18,7 @@ __all__ = ['AccountAdd', 'AccountAddRq', 'AccountMod', 'AccountModRq', 'AccountQ
 
 
 
-class AccountAdd(QBObject):
+class AccountAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountAdd``.
 
     Attributes:
@@ -51,7 +51,7 @@ class AccountAdd(QBObject):
     tax_line_id: int | None = None
     currency_ref: CurrencyRef | None = None
 
-class AccountAddRq(QBRequest):
+class AccountAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AccountAddRq``.
 
     Attributes:
@@ -68,7 +68,7 @@ class AccountAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AccountMod(QBObject):
+class AccountMod(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountMod``.
 
     Attributes:
@@ -103,7 +103,7 @@ class AccountMod(QBObject):
     tax_line_id: int | None = None
     currency_ref: CurrencyRef | None = None
 
-class AccountModRq(QBRequest):
+class AccountModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AccountModRq``.
 
     Attributes:
@@ -120,7 +120,7 @@ class AccountModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AccountQueryRq(QBRequest):
+class AccountQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AccountQueryRq``.
 
     Attributes:
@@ -157,7 +157,7 @@ class AccountQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AccountRet(QBObject):
+class AccountRet(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountRet``.
 
     Attributes:

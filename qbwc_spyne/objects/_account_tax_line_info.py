@@ -13,7 +13,7 @@ __all__ = ['AccountTaxLineInfoQueryRq', 'AccountTaxLineInfoRet']
 
 
 
-class AccountTaxLineInfoQueryRq(QBRequest):
+class AccountTaxLineInfoQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AccountTaxLineInfoQueryRq``.
 
     Attributes:
@@ -26,7 +26,7 @@ class AccountTaxLineInfoQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AccountTaxLineInfoRet(QBObject):
+class AccountTaxLineInfoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountTaxLineInfoRet``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['AgingReportQueryRq']
 
 
 
-class AgingReportQueryRq(QBRequest):
+class AgingReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AgingReportQueryRq``.
 
     Attributes:

@@ -14,7 +14,7 @@ __all__ = ['AlertAdd', 'AlertAddRq', 'AlertDelRq', 'AlertPermission', 'AlertQuer
 
 
 
-class AlertAdd(QBObject):
+class AlertAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``AlertAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -43,7 +43,7 @@ class AlertAdd(QBObject):
     com_callback_info: COMCallbackInfo | None = None
     http_callback_info: HTTPCallbackInfo | None = None
 
-class AlertAddRq(QBRequest):
+class AlertAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AlertAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -58,7 +58,7 @@ class AlertAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AlertDelRq(QBRequest):
+class AlertDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AlertDelRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -75,7 +75,7 @@ class AlertDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AlertPermission(QBObject):
+class AlertPermission(QBObject, kw_only=True):
     """The qbXML aggregate ``AlertPermission``. Only in qbXML 16.0.
 
     Attributes:
@@ -86,7 +86,7 @@ class AlertPermission(QBObject):
     permission_needed: Literal['All', 'Any'] | None = None
     permission_level: list[Literal['AccountsReceivable', 'AccountsPayable', 'Banking', 'Finance', 'TimeTracking', 'Inventory']] = []
 
-class AlertQueryRq(QBRequest):
+class AlertQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``AlertQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -101,7 +101,7 @@ class AlertQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class AlertRet(QBObject):
+class AlertRet(QBObject, kw_only=True):
     """The qbXML aggregate ``AlertRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -116,7 +116,7 @@ class AlertRet(QBObject):
     is_marked_done: bool | None = None
     next_alert_date: date | None = None
 
-class COMCallbackInfo(QBObject):
+class COMCallbackInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``COMCallbackInfo``. Only in qbXML 16.0.
 
     Attributes:
@@ -129,7 +129,7 @@ class COMCallbackInfo(QBObject):
     prog_id: str | None = None
     clsid: str | None = None
 
-class HTTPCallbackInfo(QBObject):
+class HTTPCallbackInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``HTTPCallbackInfo``. Only in qbXML 16.0.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['ARRefundCreditCardAdd', 'ARRefundCreditCardAddRq', 'ARRefundCreditCa
 
 
 
-class ARRefundCreditCardAdd(QBObject):
+class ARRefundCreditCardAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ARRefundCreditCardAdd``.
 
     Attributes:
@@ -49,7 +49,7 @@ class ARRefundCreditCardAdd(QBObject):
     external_guid: str | None = None
     refund_applied_to_txn_add: list[RefundAppliedToTxnAdd] = []
 
-class ARRefundCreditCardAddRq(QBRequest):
+class ARRefundCreditCardAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ARRefundCreditCardAddRq``.
 
     Attributes:
@@ -66,7 +66,7 @@ class ARRefundCreditCardAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ARRefundCreditCardQueryRq(QBRequest):
+class ARRefundCreditCardQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ARRefundCreditCardQueryRq``.
 
     Attributes:
@@ -107,7 +107,7 @@ class ARRefundCreditCardQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ARRefundCreditCardRet(QBObject):
+class ARRefundCreditCardRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ARRefundCreditCardRet``.
 
     Attributes:
@@ -158,7 +158,7 @@ class ARRefundCreditCardRet(QBObject):
     refund_applied_to_txn_ret: list[RefundAppliedToTxnRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class RefundAppliedToTxnAdd(QBObject):
+class RefundAppliedToTxnAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``RefundAppliedToTxnAdd``.
 
     Attributes:
@@ -169,7 +169,7 @@ class RefundAppliedToTxnAdd(QBObject):
     txn_id: str | None = None
     refund_amount: Decimal | None = None
 
-class RefundFromAccountRef(QBObject):
+class RefundFromAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``RefundFromAccountRef``.
 
     Attributes:

@@ -13,7 +13,7 @@ __all__ = ['BarCodeQueryRq', 'BarCodeRet']
 
 
 
-class BarCodeQueryRq(QBRequest):
+class BarCodeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BarCodeQueryRq``.
 
     Attributes:
@@ -28,7 +28,7 @@ class BarCodeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BarCodeRet(QBObject):
+class BarCodeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BarCodeRet``.
 
     Attributes:

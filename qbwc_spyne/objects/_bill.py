@@ -18,7 +18,7 @@ __all__ = ['BillAdd', 'BillAddRq', 'BillMod', 'BillModRq', 'BillQueryRq', 'BillR
 
 
 
-class BillAdd(QBObject):
+class BillAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``BillAdd``.
 
     Attributes:
@@ -57,7 +57,7 @@ class BillAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class BillAddRq(QBRequest):
+class BillAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillAddRq``.
 
     Attributes:
@@ -74,7 +74,7 @@ class BillAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillMod(QBObject):
+class BillMod(QBObject, kw_only=True):
     """The qbXML aggregate ``BillMod``.
 
     Attributes:
@@ -117,7 +117,7 @@ class BillMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class BillModRq(QBRequest):
+class BillModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillModRq``.
 
     Attributes:
@@ -134,7 +134,7 @@ class BillModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillQueryRq(QBRequest):
+class BillQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillQueryRq``.
 
     Attributes:
@@ -179,7 +179,7 @@ class BillQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillRet(QBObject):
+class BillRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['BillPaymentCheckAdd', 'BillPaymentCheckAddRq', 'BillPaymentCheckMod'
 
 
 
-class BillPaymentCheckAdd(QBObject):
+class BillPaymentCheckAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckAdd``.
 
     Attributes:
@@ -45,7 +45,7 @@ class BillPaymentCheckAdd(QBObject):
     external_guid: str | None = None
     applied_to_txn_add: list[AppliedToTxnAdd] = []
 
-class BillPaymentCheckAddRq(QBRequest):
+class BillPaymentCheckAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckAddRq``.
 
     Attributes:
@@ -62,7 +62,7 @@ class BillPaymentCheckAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillPaymentCheckMod(QBObject):
+class BillPaymentCheckMod(QBObject, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckMod``.
 
     Attributes:
@@ -89,7 +89,7 @@ class BillPaymentCheckMod(QBObject):
     memo: str | None = None
     applied_to_txn_mod: list[AppliedToTxnMod] = []
 
-class BillPaymentCheckModRq(QBRequest):
+class BillPaymentCheckModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckModRq``.
 
     Attributes:
@@ -106,7 +106,7 @@ class BillPaymentCheckModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillPaymentCheckQueryRq(QBRequest):
+class BillPaymentCheckQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckQueryRq``.
 
     Attributes:
@@ -147,7 +147,7 @@ class BillPaymentCheckQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillPaymentCheckRet(QBObject):
+class BillPaymentCheckRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillPaymentCheckRet``.
 
     Attributes:

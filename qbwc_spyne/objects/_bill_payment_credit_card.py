@@ -18,7 +18,7 @@ __all__ = ['BillPaymentCreditCardAdd', 'BillPaymentCreditCardAddRq', 'BillPaymen
 
 
 
-class BillPaymentCreditCardAdd(QBObject):
+class BillPaymentCreditCardAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``BillPaymentCreditCardAdd``.
 
     Attributes:
@@ -43,7 +43,7 @@ class BillPaymentCreditCardAdd(QBObject):
     external_guid: str | None = None
     applied_to_txn_add: list[AppliedToTxnAdd] = []
 
-class BillPaymentCreditCardAddRq(QBRequest):
+class BillPaymentCreditCardAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillPaymentCreditCardAddRq``.
 
     Attributes:
@@ -60,7 +60,7 @@ class BillPaymentCreditCardAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillPaymentCreditCardQueryRq(QBRequest):
+class BillPaymentCreditCardQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillPaymentCreditCardQueryRq``.
 
     Attributes:
@@ -101,7 +101,7 @@ class BillPaymentCreditCardQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillPaymentCreditCardRet(QBObject):
+class BillPaymentCreditCardRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillPaymentCreditCardRet``.
 
     Attributes:
@@ -144,7 +144,7 @@ class BillPaymentCreditCardRet(QBObject):
     applied_to_txn_ret: list[AppliedToTxnRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class CreditCardAccountRef(QBObject):
+class CreditCardAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardAccountRef``.
 
     Attributes:

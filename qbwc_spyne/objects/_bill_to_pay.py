@@ -18,7 +18,7 @@ __all__ = ['BillToPay', 'BillToPayQueryRq', 'BillToPayRet', 'CreditToApply']
 
 
 
-class BillToPay(QBObject):
+class BillToPay(QBObject, kw_only=True):
     """The qbXML aggregate ``BillToPay``.
 
     Attributes:
@@ -45,7 +45,7 @@ class BillToPay(QBObject):
     exchange_rate: Decimal | None = None
     amount_due_in_home_currency: Decimal | None = None
 
-class BillToPayQueryRq(QBRequest):
+class BillToPayQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillToPayQueryRq``.
 
     Attributes:
@@ -68,7 +68,7 @@ class BillToPayQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillToPayRet(QBObject):
+class BillToPayRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillToPayRet``.
 
     Attributes:
@@ -79,7 +79,7 @@ class BillToPayRet(QBObject):
     bill_to_pay: BillToPay | None = None
     credit_to_apply: CreditToApply | None = None
 
-class CreditToApply(QBObject):
+class CreditToApply(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditToApply``.
 
     Attributes:

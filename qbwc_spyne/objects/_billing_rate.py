@@ -18,7 +18,7 @@ __all__ = ['BillingRateAdd', 'BillingRateAddRq', 'BillingRatePerItem', 'BillingR
 
 
 
-class BillingRateAdd(QBObject):
+class BillingRateAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRateAdd``.
 
     Attributes:
@@ -31,7 +31,7 @@ class BillingRateAdd(QBObject):
     fixed_billing_rate: Decimal | None = None
     billing_rate_per_item: list[BillingRatePerItem] = []
 
-class BillingRateAddRq(QBRequest):
+class BillingRateAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillingRateAddRq``.
 
     Attributes:
@@ -48,7 +48,7 @@ class BillingRateAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillingRatePerItem(QBObject):
+class BillingRatePerItem(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRatePerItem``.
 
     Attributes:
@@ -65,7 +65,7 @@ class BillingRatePerItem(QBObject):
     adjust_percentage: Decimal | None = None
     adjust_billing_rate_relative_to: Literal['StandardRate', 'CurrentCustomRate'] | None = None
 
-class BillingRateQueryRq(QBRequest):
+class BillingRateQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BillingRateQueryRq``.
 
     Attributes:
@@ -96,7 +96,7 @@ class BillingRateQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BillingRateRet(QBObject):
+class BillingRateRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRateRet``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['BudgetSummaryReportQueryRq']
 
 
 
-class BudgetSummaryReportQueryRq(QBRequest):
+class BudgetSummaryReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BudgetSummaryReportQueryRq``.
 
     Attributes:

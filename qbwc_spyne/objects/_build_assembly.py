@@ -18,7 +18,7 @@ __all__ = ['BuildAssemblyAdd', 'BuildAssemblyAddRq', 'BuildAssemblyMod', 'BuildA
 
 
 
-class BuildAssemblyAdd(QBObject):
+class BuildAssemblyAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyAdd``.
 
     Attributes:
@@ -49,7 +49,7 @@ class BuildAssemblyAdd(QBObject):
     mark_pending_if_required: bool | None = None
     external_guid: str | None = None
 
-class BuildAssemblyAddRq(QBRequest):
+class BuildAssemblyAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyAddRq``.
 
     Attributes:
@@ -66,7 +66,7 @@ class BuildAssemblyAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BuildAssemblyMod(QBObject):
+class BuildAssemblyMod(QBObject, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyMod``.
 
     Attributes:
@@ -99,7 +99,7 @@ class BuildAssemblyMod(QBObject):
     mark_pending_if_required: bool | None = None
     remove_pending: bool | None = None
 
-class BuildAssemblyModRq(QBRequest):
+class BuildAssemblyModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyModRq``.
 
     Attributes:
@@ -116,7 +116,7 @@ class BuildAssemblyModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BuildAssemblyQueryRq(QBRequest):
+class BuildAssemblyQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyQueryRq``.
 
     Attributes:
@@ -155,7 +155,7 @@ class BuildAssemblyQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class BuildAssemblyRet(QBObject):
+class BuildAssemblyRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BuildAssemblyRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['ChargeAdd', 'ChargeAddRq', 'ChargeMod', 'ChargeModRq', 'ChargeQueryR
 
 
 
-class ChargeAdd(QBObject):
+class ChargeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ChargeAdd``.
 
     Attributes:
@@ -61,7 +61,7 @@ class ChargeAdd(QBObject):
     override_item_account_ref: OverrideItemAccountRef | None = None
     external_guid: str | None = None
 
-class ChargeAddRq(QBRequest):
+class ChargeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ChargeAddRq``.
 
     Attributes:
@@ -78,7 +78,7 @@ class ChargeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ChargeMod(QBObject):
+class ChargeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ChargeMod``.
 
     Attributes:
@@ -125,7 +125,7 @@ class ChargeMod(QBObject):
     due_date: date | None = None
     override_item_account_ref: OverrideItemAccountRef | None = None
 
-class ChargeModRq(QBRequest):
+class ChargeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ChargeModRq``.
 
     Attributes:
@@ -142,7 +142,7 @@ class ChargeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ChargeQueryRq(QBRequest):
+class ChargeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ChargeQueryRq``.
 
     Attributes:
@@ -183,7 +183,7 @@ class ChargeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ChargeRet(QBObject):
+class ChargeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ChargeRet``.
 
     Attributes:

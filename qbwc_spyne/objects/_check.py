@@ -18,7 +18,7 @@ __all__ = ['ApplyCheckToTxnAdd', 'ApplyCheckToTxnMod', 'CheckAdd', 'CheckAddRq',
 
 
 
-class ApplyCheckToTxnAdd(QBObject):
+class ApplyCheckToTxnAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ApplyCheckToTxnAdd``.
 
     Attributes:
@@ -29,7 +29,7 @@ class ApplyCheckToTxnAdd(QBObject):
     txn_id: str | None = None
     amount: Decimal | None = None
 
-class ApplyCheckToTxnMod(QBObject):
+class ApplyCheckToTxnMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ApplyCheckToTxnMod``.
 
     Attributes:
@@ -40,7 +40,7 @@ class ApplyCheckToTxnMod(QBObject):
     txn_id: str | None = None
     amount: Decimal | None = None
 
-class CheckAdd(QBObject):
+class CheckAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CheckAdd``.
 
     Attributes:
@@ -75,7 +75,7 @@ class CheckAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class CheckAddRq(QBRequest):
+class CheckAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CheckAddRq``.
 
     Attributes:
@@ -92,7 +92,7 @@ class CheckAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CheckMod(QBObject):
+class CheckMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CheckMod``.
 
     Attributes:
@@ -133,7 +133,7 @@ class CheckMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class CheckModRq(QBRequest):
+class CheckModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CheckModRq``.
 
     Attributes:
@@ -150,7 +150,7 @@ class CheckModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CheckQueryRq(QBRequest):
+class CheckQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CheckQueryRq``.
 
     Attributes:
@@ -193,7 +193,7 @@ class CheckQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CheckRet(QBObject):
+class CheckRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CheckRet``.
 
     Attributes:

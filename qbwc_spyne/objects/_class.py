@@ -17,7 +17,7 @@ __all__ = ['ClassAdd', 'ClassAddRq', 'ClassMod', 'ClassModRq', 'ClassQueryRq', '
 
 
 
-class ClassAdd(QBObject):
+class ClassAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class ClassAdd(QBObject):
     is_active: bool | None = None
     parent_ref: ParentRef | None = None
 
-class ClassAddRq(QBRequest):
+class ClassAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ClassAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class ClassAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ClassMod(QBObject):
+class ClassMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassMod``.
 
     Attributes:
@@ -64,7 +64,7 @@ class ClassMod(QBObject):
     is_active: bool | None = None
     parent_ref: ParentRef | None = None
 
-class ClassModRq(QBRequest):
+class ClassModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ClassModRq``.
 
     Attributes:
@@ -81,7 +81,7 @@ class ClassModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ClassQueryRq(QBRequest):
+class ClassQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ClassQueryRq``.
 
     Attributes:
@@ -112,7 +112,7 @@ class ClassQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ClassRet(QBObject):
+class ClassRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassRet``.
 
     Attributes:

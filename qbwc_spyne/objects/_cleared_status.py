@@ -13,7 +13,7 @@ __all__ = ['ClearedStatusMod', 'ClearedStatusModRq']
 
 
 
-class ClearedStatusMod(QBObject):
+class ClearedStatusMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ClearedStatusMod``.
 
     Attributes:
@@ -26,7 +26,7 @@ class ClearedStatusMod(QBObject):
     txn_line_id: str | None = None
     cleared_status: Literal['Cleared', 'NotCleared', 'Pending'] | None = None
 
-class ClearedStatusModRq(QBRequest):
+class ClearedStatusModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ClearedStatusModRq``.
 
     Attributes:

@@ -15,7 +15,7 @@ __all__ = ['APAccountRef', 'ARAccountRef', 'AccountFilter', 'AccountRef', 'Addit
 
 
 
-class APAccountRef(QBObject):
+class APAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``APAccountRef``.
 
     Attributes:
@@ -26,7 +26,7 @@ class APAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ARAccountRef(QBObject):
+class ARAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ARAccountRef``.
 
     Attributes:
@@ -37,7 +37,7 @@ class ARAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class AccountFilter(QBObject):
+class AccountFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountFilter``.
 
     Attributes:
@@ -52,7 +52,7 @@ class AccountFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class AccountRef(QBObject):
+class AccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountRef``.
 
     Attributes:
@@ -63,7 +63,7 @@ class AccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class AdditionalContactRef(QBObject):
+class AdditionalContactRef(QBObject, kw_only=True):
     """The qbXML aggregate ``AdditionalContactRef``.
 
     Attributes:
@@ -74,7 +74,7 @@ class AdditionalContactRef(QBObject):
     contact_name: str | None = None
     contact_value: str | None = None
 
-class AdditionalNotes(QBObject):
+class AdditionalNotes(QBObject, kw_only=True):
     """The qbXML aggregate ``AdditionalNotes``.
 
     Attributes:
@@ -83,7 +83,7 @@ class AdditionalNotes(QBObject):
 
     note: str | None = None
 
-class AdditionalNotesMod(QBObject):
+class AdditionalNotesMod(QBObject, kw_only=True):
     """The qbXML aggregate ``AdditionalNotesMod``.
 
     Attributes:
@@ -94,7 +94,7 @@ class AdditionalNotesMod(QBObject):
     note_id: int | None = None
     note: str | None = None
 
-class AdditionalNotesRet(QBObject):
+class AdditionalNotesRet(QBObject, kw_only=True):
     """The qbXML aggregate ``AdditionalNotesRet``.
 
     Attributes:
@@ -107,7 +107,7 @@ class AdditionalNotesRet(QBObject):
     date: date | None = None
     note: str | None = None
 
-class Address(QBObject):
+class Address(QBObject, kw_only=True):
     """The qbXML aggregate ``Address``.
 
     Attributes:
@@ -134,7 +134,7 @@ class Address(QBObject):
     country: str | None = None
     note: str | None = None
 
-class AddressBlock(QBObject):
+class AddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``AddressBlock``.
 
     Attributes:
@@ -151,7 +151,7 @@ class AddressBlock(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class AppliedToTxnAdd(QBObject):
+class AppliedToTxnAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``AppliedToTxnAdd``.
 
     Attributes:
@@ -172,7 +172,7 @@ class AppliedToTxnAdd(QBObject):
     discount_account_ref: DiscountAccountRef | None = None
     discount_class_ref: DiscountClassRef | None = None
 
-class AppliedToTxnMod(QBObject):
+class AppliedToTxnMod(QBObject, kw_only=True):
     """The qbXML aggregate ``AppliedToTxnMod``.
 
     Attributes:
@@ -191,7 +191,7 @@ class AppliedToTxnMod(QBObject):
     discount_account_ref: DiscountAccountRef | None = None
     discount_class_ref: DiscountClassRef | None = None
 
-class AppliedToTxnRet(QBObject):
+class AppliedToTxnRet(QBObject, kw_only=True):
     """The qbXML aggregate ``AppliedToTxnRet``.
 
     Attributes:
@@ -220,7 +220,7 @@ class AppliedToTxnRet(QBObject):
     discount_class_ref: DiscountClassRef | None = None
     linked_txn: list[LinkedTxn] = []
 
-class AssetAccountRef(QBObject):
+class AssetAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``AssetAccountRef``.
 
     Attributes:
@@ -231,7 +231,7 @@ class AssetAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class BankAccountRef(QBObject):
+class BankAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``BankAccountRef``.
 
     Attributes:
@@ -242,7 +242,7 @@ class BankAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class BarCode(QBObject):
+class BarCode(QBObject, kw_only=True):
     """The qbXML aggregate ``BarCode``.
 
     Attributes:
@@ -255,7 +255,7 @@ class BarCode(QBObject):
     assign_even_if_used: bool | None = None
     allow_override: bool | None = None
 
-class BillAddress(QBObject):
+class BillAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``BillAddress``.
 
     Attributes:
@@ -282,7 +282,7 @@ class BillAddress(QBObject):
     country: str | None = None
     note: str | None = None
 
-class BillAddressBlock(QBObject):
+class BillAddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``BillAddressBlock``.
 
     Attributes:
@@ -299,7 +299,7 @@ class BillAddressBlock(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class BillingRatePerItemRet(QBObject):
+class BillingRatePerItemRet(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRatePerItemRet``.
 
     Attributes:
@@ -312,7 +312,7 @@ class BillingRatePerItemRet(QBObject):
     custom_rate: Decimal | None = None
     custom_rate_percent: Decimal | None = None
 
-class BillingRateRef(QBObject):
+class BillingRateRef(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRateRef``.
 
     Attributes:
@@ -323,7 +323,7 @@ class BillingRateRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class COGSAccountRef(QBObject):
+class COGSAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``COGSAccountRef``.
 
     Attributes:
@@ -334,7 +334,7 @@ class COGSAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class CashBackInfoRet(QBObject):
+class CashBackInfoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CashBackInfoRet``.
 
     Attributes:
@@ -349,7 +349,7 @@ class CashBackInfoRet(QBObject):
     memo: str | None = None
     amount: Decimal | None = None
 
-class ClassFilter(QBObject):
+class ClassFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassFilter``.
 
     Attributes:
@@ -364,7 +364,7 @@ class ClassFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ClassRef(QBObject):
+class ClassRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassRef``.
 
     Attributes:
@@ -375,7 +375,7 @@ class ClassRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ComponentItemLineRet(QBObject):
+class ComponentItemLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ComponentItemLineRet``.
 
     Attributes:
@@ -400,7 +400,7 @@ class ComponentItemLineRet(QBObject):
     quantity_on_hand: Decimal | None = None
     quantity_needed: Decimal | None = None
 
-class Contacts(QBObject):
+class Contacts(QBObject, kw_only=True):
     """The qbXML aggregate ``Contacts``.
 
     Attributes:
@@ -419,7 +419,7 @@ class Contacts(QBObject):
     job_title: str | None = None
     additional_contact_ref: list[AdditionalContactRef] = []
 
-class ContactsMod(QBObject):
+class ContactsMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ContactsMod``.
 
     Attributes:
@@ -442,7 +442,7 @@ class ContactsMod(QBObject):
     job_title: str | None = None
     additional_contact_ref: list[AdditionalContactRef] = []
 
-class ContactsRet(QBObject):
+class ContactsRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ContactsRet``.
 
     Attributes:
@@ -471,7 +471,7 @@ class ContactsRet(QBObject):
     job_title: str | None = None
     additional_contact_ref: list[AdditionalContactRef] = []
 
-class CreditCardTxnInfo(QBObject):
+class CreditCardTxnInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnInfo``.
 
     Attributes:
@@ -482,7 +482,7 @@ class CreditCardTxnInfo(QBObject):
     credit_card_txn_input_info: CreditCardTxnInputInfo | None = None
     credit_card_txn_result_info: CreditCardTxnResultInfo | None = None
 
-class CreditCardTxnInputInfo(QBObject):
+class CreditCardTxnInputInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnInputInfo``.
 
     Attributes:
@@ -507,7 +507,7 @@ class CreditCardTxnInputInfo(QBObject):
     transaction_mode: Literal['CardNotPresent', 'CardPresent'] | None = None
     credit_card_txn_type: Literal['Authorization', 'Capture', 'Charge', 'Refund', 'VoiceAuthorization'] | None = None
 
-class CreditCardTxnResultInfo(QBObject):
+class CreditCardTxnResultInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnResultInfo``.
 
     Attributes:
@@ -542,7 +542,7 @@ class CreditCardTxnResultInfo(QBObject):
     txn_authorization_stamp: int | None = None
     client_trans_id: str | None = None
 
-class CurrencyFilter(QBObject):
+class CurrencyFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyFilter``.
 
     Attributes:
@@ -553,7 +553,7 @@ class CurrencyFilter(QBObject):
     list_id: list[str] = []
     full_name: list[str] = []
 
-class CurrencyRef(QBObject):
+class CurrencyRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyRef``.
 
     Attributes:
@@ -564,7 +564,7 @@ class CurrencyRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class CustomerMsgRef(QBObject):
+class CustomerMsgRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerMsgRef``.
 
     Attributes:
@@ -575,7 +575,7 @@ class CustomerMsgRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class CustomerRef(QBObject):
+class CustomerRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerRef``.
 
     Attributes:
@@ -586,7 +586,7 @@ class CustomerRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class CustomerSalesTaxCodeRef(QBObject):
+class CustomerSalesTaxCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerSalesTaxCodeRef``.
 
     Attributes:
@@ -597,7 +597,7 @@ class CustomerSalesTaxCodeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DataExt(QBObject):
+class DataExt(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExt``.
 
     Attributes:
@@ -610,7 +610,7 @@ class DataExt(QBObject):
     data_ext_name: str | None = None
     data_ext_value: str | None = None
 
-class DataExtRet(QBObject):
+class DataExtRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtRet``.
 
     Attributes:
@@ -625,7 +625,7 @@ class DataExtRet(QBObject):
     data_ext_type: Literal['AMTTYPE', 'DATETIMETYPE', 'INTTYPE', 'PERCENTTYPE', 'PRICETYPE', 'QUANTYPE', 'STR1024TYPE', 'STR255TYPE'] | None = None
     data_ext_value: str | None = None
 
-class DeletedDateRangeFilter(QBObject):
+class DeletedDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``DeletedDateRangeFilter``.
 
     Attributes:
@@ -636,7 +636,7 @@ class DeletedDateRangeFilter(QBObject):
     from_deleted_date: datetime | None = None
     to_deleted_date: datetime | None = None
 
-class DepositToAccountRef(QBObject):
+class DepositToAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositToAccountRef``.
 
     Attributes:
@@ -647,7 +647,7 @@ class DepositToAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DiscountAccountRef(QBObject):
+class DiscountAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DiscountAccountRef``.
 
     Attributes:
@@ -658,7 +658,7 @@ class DiscountAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DiscountClassRef(QBObject):
+class DiscountClassRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DiscountClassRef``.
 
     Attributes:
@@ -669,7 +669,7 @@ class DiscountClassRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DiscountLineAdd(QBObject):
+class DiscountLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DiscountLineAdd``.
 
     Attributes:
@@ -684,7 +684,7 @@ class DiscountLineAdd(QBObject):
     is_taxable: bool | None = None
     account_ref: AccountRef | None = None
 
-class DiscountLineRet(QBObject):
+class DiscountLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DiscountLineRet``.
 
     Attributes:
@@ -699,7 +699,7 @@ class DiscountLineRet(QBObject):
     is_taxable: bool | None = None
     account_ref: AccountRef | None = None
 
-class Earnings(QBObject):
+class Earnings(QBObject, kw_only=True):
     """The qbXML aggregate ``Earnings``.
 
     Attributes:
@@ -712,7 +712,7 @@ class Earnings(QBObject):
     rate: Decimal | None = None
     rate_percent: Decimal | None = None
 
-class EmployeeRef(QBObject):
+class EmployeeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeRef``.
 
     Attributes:
@@ -723,7 +723,7 @@ class EmployeeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class EmployeeTax(QBObject):
+class EmployeeTax(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeTax``. Only in qbXML 16.0.
 
     Attributes:
@@ -738,7 +738,7 @@ class EmployeeTax(QBObject):
     tax_law_version: int | None = None
     tax_info: list[TaxInfo] = []
 
-class EmployeeTaxInfo(QBObject):
+class EmployeeTaxInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeTaxInfo``. Only in qbXML 16.0.
 
     Attributes:
@@ -753,7 +753,7 @@ class EmployeeTaxInfo(QBObject):
     is_standard_taxation_required: bool | None = None
     employee_tax: list[EmployeeTax] = []
 
-class EntityFilter(QBObject):
+class EntityFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``EntityFilter``.
 
     Attributes:
@@ -768,7 +768,7 @@ class EntityFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class EntityRef(QBObject):
+class EntityRef(QBObject, kw_only=True):
     """The qbXML aggregate ``EntityRef``.
 
     Attributes:
@@ -779,7 +779,7 @@ class EntityRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ErrorRecovery(QBObject):
+class ErrorRecovery(QBObject, kw_only=True):
     """The qbXML aggregate ``ErrorRecovery``.
 
     Attributes:
@@ -798,7 +798,7 @@ class ErrorRecovery(QBObject):
     edit_sequence: str | None = None
     external_guid: str | None = None
 
-class ExpenseAccountRef(QBObject):
+class ExpenseAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ExpenseAccountRef``.
 
     Attributes:
@@ -809,7 +809,7 @@ class ExpenseAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ExpenseLineAdd(QBObject):
+class ExpenseLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ExpenseLineAdd``.
 
     Attributes:
@@ -838,7 +838,7 @@ class ExpenseLineAdd(QBObject):
     sales_rep_ref: SalesRepRef | None = None
     data_ext: list[DataExt] = []
 
-class ExpenseLineMod(QBObject):
+class ExpenseLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ExpenseLineMod``.
 
     Attributes:
@@ -865,7 +865,7 @@ class ExpenseLineMod(QBObject):
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
     sales_rep_ref: SalesRepRef | None = None
 
-class ExpenseLineRet(QBObject):
+class ExpenseLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ExpenseLineRet``.
 
     Attributes:
@@ -896,7 +896,7 @@ class ExpenseLineRet(QBObject):
     sales_rep_ref: SalesRepRef | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class IncomeAccountRef(QBObject):
+class IncomeAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``IncomeAccountRef``.
 
     Attributes:
@@ -907,7 +907,7 @@ class IncomeAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class InventorySiteLocationRef(QBObject):
+class InventorySiteLocationRef(QBObject, kw_only=True):
     """The qbXML aggregate ``InventorySiteLocationRef``.
 
     Attributes:
@@ -918,7 +918,7 @@ class InventorySiteLocationRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class InventorySiteRef(QBObject):
+class InventorySiteRef(QBObject, kw_only=True):
     """The qbXML aggregate ``InventorySiteRef``.
 
     Attributes:
@@ -929,7 +929,7 @@ class InventorySiteRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemFilter(QBObject):
+class ItemFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemFilter``.
 
     Attributes:
@@ -944,7 +944,7 @@ class ItemFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ItemGroupLineAdd(QBObject):
+class ItemGroupLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupLineAdd``.
 
     Attributes:
@@ -965,7 +965,7 @@ class ItemGroupLineAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class ItemGroupLineMod(QBObject):
+class ItemGroupLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupLineMod``.
 
     Attributes:
@@ -984,7 +984,7 @@ class ItemGroupLineMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     item_line_mod: list[ItemLineMod] = []
 
-class ItemGroupLineRet(QBObject):
+class ItemGroupLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupLineRet``.
 
     Attributes:
@@ -1009,7 +1009,7 @@ class ItemGroupLineRet(QBObject):
     item_line_ret: list[ItemLineRet] = []
     data_ext: list[DataExt] = []
 
-class ItemGroupRef(QBObject):
+class ItemGroupRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupRef``.
 
     Attributes:
@@ -1020,7 +1020,7 @@ class ItemGroupRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemInventoryAssemblyRef(QBObject):
+class ItemInventoryAssemblyRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyRef``.
 
     Attributes:
@@ -1031,7 +1031,7 @@ class ItemInventoryAssemblyRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemInventoryRef(QBObject):
+class ItemInventoryRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryRef``.
 
     Attributes:
@@ -1042,7 +1042,7 @@ class ItemInventoryRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemLineAdd(QBObject):
+class ItemLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemLineAdd``.
 
     Attributes:
@@ -1089,7 +1089,7 @@ class ItemLineAdd(QBObject):
     sales_rep_ref: SalesRepRef | None = None
     data_ext: list[DataExt] = []
 
-class ItemLineMod(QBObject):
+class ItemLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemLineMod``.
 
     Attributes:
@@ -1136,7 +1136,7 @@ class ItemLineMod(QBObject):
     override_item_account_ref: OverrideItemAccountRef | None = None
     sales_rep_ref: SalesRepRef | None = None
 
-class ItemLineRet(QBObject):
+class ItemLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemLineRet``.
 
     Attributes:
@@ -1183,7 +1183,7 @@ class ItemLineRet(QBObject):
     sales_rep_ref: SalesRepRef | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class ItemRef(QBObject):
+class ItemRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemRef``.
 
     Attributes:
@@ -1194,7 +1194,7 @@ class ItemRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemSalesTaxRef(QBObject):
+class ItemSalesTaxRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxRef``.
 
     Attributes:
@@ -1205,7 +1205,7 @@ class ItemSalesTaxRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class LeadAddress(QBObject):
+class LeadAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadAddress``.
 
     Attributes:
@@ -1222,7 +1222,7 @@ class LeadAddress(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class LeadContactsRet(QBObject):
+class LeadContactsRet(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadContactsRet``.
 
     Attributes:
@@ -1245,7 +1245,7 @@ class LeadContactsRet(QBObject):
     additional_contact_ref: list[AdditionalContactRef] = []
     is_primary_contact: bool | None = None
 
-class LiabilityAccountRef(QBObject):
+class LiabilityAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``LiabilityAccountRef``.
 
     Attributes:
@@ -1256,7 +1256,7 @@ class LiabilityAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class LiabilityPaymentSchedule(QBObject):
+class LiabilityPaymentSchedule(QBObject, kw_only=True):
     """The qbXML aggregate ``LiabilityPaymentSchedule``. Only in qbXML 16.0.
 
     Attributes:
@@ -1269,7 +1269,7 @@ class LiabilityPaymentSchedule(QBObject):
     payment_due_num_days_after: int | None = None
     payment_due_date: date | None = None
 
-class LinkToTxn(QBObject):
+class LinkToTxn(QBObject, kw_only=True):
     """The qbXML aggregate ``LinkToTxn``.
 
     Attributes:
@@ -1280,7 +1280,7 @@ class LinkToTxn(QBObject):
     txn_id: str | None = None
     txn_line_id: str | None = None
 
-class LinkedTxn(QBObject):
+class LinkedTxn(QBObject, kw_only=True):
     """The qbXML aggregate ``LinkedTxn``.
 
     Attributes:
@@ -1301,7 +1301,7 @@ class LinkedTxn(QBObject):
     amount: Decimal | None = None
     txn_line_detail: list[TxnLineDetail] = []
 
-class LocationsRet(QBObject):
+class LocationsRet(QBObject, kw_only=True):
     """The qbXML aggregate ``LocationsRet``.
 
     Attributes:
@@ -1316,7 +1316,7 @@ class LocationsRet(QBObject):
     location: str | None = None
     lead_address: LeadAddress | None = None
 
-class MergedFrom(QBObject):
+class MergedFrom(QBObject, kw_only=True):
     """The qbXML aggregate ``MergedFrom``.
 
     Attributes:
@@ -1329,7 +1329,7 @@ class MergedFrom(QBObject):
     time_deleted: datetime | None = None
     full_name: str | None = None
 
-class MergedTo(QBObject):
+class MergedTo(QBObject, kw_only=True):
     """The qbXML aggregate ``MergedTo``.
 
     Attributes:
@@ -1346,7 +1346,7 @@ class MergedTo(QBObject):
     edit_sequence: str | None = None
     full_name: str | None = None
 
-class ModifiedDateRangeFilter(QBObject):
+class ModifiedDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ModifiedDateRangeFilter``.
 
     Attributes:
@@ -1357,7 +1357,7 @@ class ModifiedDateRangeFilter(QBObject):
     from_modified_date: datetime | None = None
     to_modified_date: datetime | None = None
 
-class NameFilter(QBObject):
+class NameFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``NameFilter``.
 
     Attributes:
@@ -1368,7 +1368,7 @@ class NameFilter(QBObject):
     match_criterion: Literal['StartsWith', 'Contains', 'EndsWith'] | None = None
     name: str | None = None
 
-class NameRangeFilter(QBObject):
+class NameRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``NameRangeFilter``.
 
     Attributes:
@@ -1379,7 +1379,7 @@ class NameRangeFilter(QBObject):
     from_name: str | None = None
     to_name: str | None = None
 
-class NonEarnings(QBObject):
+class NonEarnings(QBObject, kw_only=True):
     """The qbXML aggregate ``NonEarnings``. Only in qbXML 16.0.
 
     Attributes:
@@ -1394,7 +1394,7 @@ class NonEarnings(QBObject):
     rate_percent: Decimal | None = None
     limit: Decimal | None = None
 
-class OtherAccountRef(QBObject):
+class OtherAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherAccountRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -1405,7 +1405,7 @@ class OtherAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class OverrideItemAccountRef(QBObject):
+class OverrideItemAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``OverrideItemAccountRef``.
 
     Attributes:
@@ -1416,7 +1416,7 @@ class OverrideItemAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class OverrideUOMSetRef(QBObject):
+class OverrideUOMSetRef(QBObject, kw_only=True):
     """The qbXML aggregate ``OverrideUOMSetRef``.
 
     Attributes:
@@ -1427,7 +1427,7 @@ class OverrideUOMSetRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ParentRef(QBObject):
+class ParentRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ParentRef``.
 
     Attributes:
@@ -1438,7 +1438,7 @@ class ParentRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PayeeEntityRef(QBObject):
+class PayeeEntityRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayeeEntityRef``.
 
     Attributes:
@@ -1449,7 +1449,7 @@ class PayeeEntityRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PaymentMethodRef(QBObject):
+class PaymentMethodRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PaymentMethodRef``.
 
     Attributes:
@@ -1460,7 +1460,7 @@ class PaymentMethodRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PaymentTemplateRef(QBObject):
+class PaymentTemplateRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PaymentTemplateRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -1471,7 +1471,7 @@ class PaymentTemplateRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PayrollDateRangeFilter(QBObject):
+class PayrollDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollDateRangeFilter``. Only in qbXML 16.0.
 
     Attributes:
@@ -1484,7 +1484,7 @@ class PayrollDateRangeFilter(QBObject):
     to_payroll_date: date | None = None
     date_macro: Literal['All', 'Today', 'ThisWeek', 'ThisWeekToDate', 'ThisMonth', 'ThisMonthToDate', 'ThisCalendarQuarter', 'ThisCalendarQuarterToDate', 'ThisFiscalQuarter', 'ThisFiscalQuarterToDate', 'ThisCalendarYear', 'ThisCalendarYearToDate', 'ThisFiscalYear', 'ThisFiscalYearToDate', 'Yesterday', 'LastWeek', 'LastWeekToDate', 'LastMonth', 'LastMonthToDate', 'LastCalendarQuarter', 'LastCalendarQuarterToDate', 'LastFiscalQuarter', 'LastFiscalQuarterToDate', 'LastCalendarYear', 'LastCalendarYearToDate', 'LastFiscalYear', 'LastFiscalYearToDate', 'NextWeek', 'NextFourWeeks', 'NextMonth', 'NextCalendarQuarter', 'NextCalendarYear', 'NextFiscalQuarter', 'NextFiscalYear'] | None = None
 
-class PayrollItemNonWageRef(QBObject):
+class PayrollItemNonWageRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemNonWageRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -1495,7 +1495,7 @@ class PayrollItemNonWageRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PayrollItemRef(QBObject):
+class PayrollItemRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -1506,7 +1506,7 @@ class PayrollItemRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PayrollItemTaxRef(QBObject):
+class PayrollItemTaxRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -1517,7 +1517,7 @@ class PayrollItemTaxRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PayrollItemWageRef(QBObject):
+class PayrollItemWageRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageRef``.
 
     Attributes:
@@ -1528,7 +1528,7 @@ class PayrollItemWageRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PrefVendorRef(QBObject):
+class PrefVendorRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PrefVendorRef``.
 
     Attributes:
@@ -1539,7 +1539,7 @@ class PrefVendorRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PriceLevelPerItemRet(QBObject):
+class PriceLevelPerItemRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelPerItemRet``.
 
     Attributes:
@@ -1552,7 +1552,7 @@ class PriceLevelPerItemRet(QBObject):
     custom_price: Decimal | None = None
     custom_price_percent: Decimal | None = None
 
-class PriceLevelRef(QBObject):
+class PriceLevelRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelRef``.
 
     Attributes:
@@ -1563,7 +1563,7 @@ class PriceLevelRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PurchaseTaxCodeRef(QBObject):
+class PurchaseTaxCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseTaxCodeRef``.
 
     Attributes:
@@ -1574,7 +1574,7 @@ class PurchaseTaxCodeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class RefNumberFilter(QBObject):
+class RefNumberFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``RefNumberFilter``.
 
     Attributes:
@@ -1585,7 +1585,7 @@ class RefNumberFilter(QBObject):
     match_criterion: Literal['StartsWith', 'Contains', 'EndsWith'] | None = None
     ref_number: str | None = None
 
-class RefNumberRangeFilter(QBObject):
+class RefNumberRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``RefNumberRangeFilter``.
 
     Attributes:
@@ -1596,7 +1596,7 @@ class RefNumberRangeFilter(QBObject):
     from_ref_number: str | None = None
     to_ref_number: str | None = None
 
-class RefundAppliedToTxnRet(QBObject):
+class RefundAppliedToTxnRet(QBObject, kw_only=True):
     """The qbXML aggregate ``RefundAppliedToTxnRet``.
 
     Attributes:
@@ -1619,7 +1619,7 @@ class RefundAppliedToTxnRet(QBObject):
     credit_remaining_in_home_currency: Decimal | None = None
     refund_amount_in_home_currency: Decimal | None = None
 
-class ReportAccountFilter(QBObject):
+class ReportAccountFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportAccountFilter``.
 
     Attributes:
@@ -1636,7 +1636,7 @@ class ReportAccountFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ReportClassFilter(QBObject):
+class ReportClassFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportClassFilter``.
 
     Attributes:
@@ -1651,7 +1651,7 @@ class ReportClassFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ReportEntityFilter(QBObject):
+class ReportEntityFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportEntityFilter``.
 
     Attributes:
@@ -1668,7 +1668,7 @@ class ReportEntityFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ReportItemFilter(QBObject):
+class ReportItemFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportItemFilter``.
 
     Attributes:
@@ -1685,7 +1685,7 @@ class ReportItemFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class ReportModifiedDateRangeFilter(QBObject):
+class ReportModifiedDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportModifiedDateRangeFilter``.
 
     Attributes:
@@ -1696,7 +1696,7 @@ class ReportModifiedDateRangeFilter(QBObject):
     from_report_modified_date: date | None = None
     to_report_modified_date: date | None = None
 
-class ReportPeriod(QBObject):
+class ReportPeriod(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportPeriod``.
 
     Attributes:
@@ -1707,7 +1707,7 @@ class ReportPeriod(QBObject):
     from_report_date: date | None = None
     to_report_date: date | None = None
 
-class ReportTxnTypeFilter(QBObject):
+class ReportTxnTypeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportTxnTypeFilter``.
 
     Attributes:
@@ -1716,7 +1716,7 @@ class ReportTxnTypeFilter(QBObject):
 
     txn_type_filter: list[Literal['All', 'ARRefundCreditCard', 'Bill', 'BillPaymentCheck', 'BillPaymentCreditCard', 'BuildAssembly', 'Charge', 'Check', 'CreditCardCharge', 'CreditCardCredit', 'CreditMemo', 'Deposit', 'Estimate', 'InventoryAdjustment', 'Invoice', 'ItemReceipt', 'JournalEntry', 'LiabilityAdjustment', 'Paycheck', 'PayrollLiabilityCheck', 'PurchaseOrder', 'ReceivePayment', 'SalesOrder', 'SalesReceipt', 'SalesTaxPaymentCheck', 'Transfer', 'VendorCredit', 'YTDAdjustment']] = []
 
-class SalesAndPurchase(QBObject):
+class SalesAndPurchase(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesAndPurchase``.
 
     Attributes:
@@ -1739,7 +1739,7 @@ class SalesAndPurchase(QBObject):
     expense_account_ref: ExpenseAccountRef | None = None
     pref_vendor_ref: PrefVendorRef | None = None
 
-class SalesAndPurchaseMod(QBObject):
+class SalesAndPurchaseMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesAndPurchaseMod``.
 
     Attributes:
@@ -1766,7 +1766,7 @@ class SalesAndPurchaseMod(QBObject):
     apply_expense_account_ref_to_existing_txns: bool | None = None
     pref_vendor_ref: PrefVendorRef | None = None
 
-class SalesOrPurchase(QBObject):
+class SalesOrPurchase(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrPurchase``.
 
     Attributes:
@@ -1781,7 +1781,7 @@ class SalesOrPurchase(QBObject):
     price_percent: Decimal | None = None
     account_ref: AccountRef | None = None
 
-class SalesOrPurchaseMod(QBObject):
+class SalesOrPurchaseMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrPurchaseMod``.
 
     Attributes:
@@ -1798,7 +1798,7 @@ class SalesOrPurchaseMod(QBObject):
     account_ref: AccountRef | None = None
     apply_account_ref_to_existing_txns: bool | None = None
 
-class SalesRepRef(QBObject):
+class SalesRepRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepRef``.
 
     Attributes:
@@ -1809,7 +1809,7 @@ class SalesRepRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SalesTaxCodeRef(QBObject):
+class SalesTaxCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeRef``.
 
     Attributes:
@@ -1820,7 +1820,7 @@ class SalesTaxCodeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SalesTaxLineAdd(QBObject):
+class SalesTaxLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxLineAdd``.
 
     Attributes:
@@ -1833,7 +1833,7 @@ class SalesTaxLineAdd(QBObject):
     rate_percent: Decimal | None = None
     account_ref: AccountRef | None = None
 
-class SalesTaxLineRet(QBObject):
+class SalesTaxLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxLineRet``.
 
     Attributes:
@@ -1846,7 +1846,7 @@ class SalesTaxLineRet(QBObject):
     rate_percent: Decimal | None = None
     account_ref: AccountRef | None = None
 
-class SetCredit(QBObject):
+class SetCredit(QBObject, kw_only=True):
     """The qbXML aggregate ``SetCredit``.
 
     Attributes:
@@ -1861,7 +1861,7 @@ class SetCredit(QBObject):
     applied_amount: Decimal | None = None
     override: bool | None = None
 
-class ShipAddress(QBObject):
+class ShipAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipAddress``.
 
     Attributes:
@@ -1888,7 +1888,7 @@ class ShipAddress(QBObject):
     country: str | None = None
     note: str | None = None
 
-class ShipAddressBlock(QBObject):
+class ShipAddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipAddressBlock``.
 
     Attributes:
@@ -1905,7 +1905,7 @@ class ShipAddressBlock(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class ShipMethodRef(QBObject):
+class ShipMethodRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipMethodRef``.
 
     Attributes:
@@ -1916,7 +1916,7 @@ class ShipMethodRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ShippingDetailsLineRet(QBObject):
+class ShippingDetailsLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ShippingDetailsLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -1931,7 +1931,7 @@ class ShippingDetailsLineRet(QBObject):
     shipping_method: str | None = None
     shipping_charges: Decimal | None = None
 
-class ShippingLineAdd(QBObject):
+class ShippingLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ShippingLineAdd``.
 
     Attributes:
@@ -1942,7 +1942,7 @@ class ShippingLineAdd(QBObject):
     amount: Decimal | None = None
     account_ref: AccountRef | None = None
 
-class ShippingLineRet(QBObject):
+class ShippingLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ShippingLineRet``.
 
     Attributes:
@@ -1953,7 +1953,7 @@ class ShippingLineRet(QBObject):
     amount: Decimal | None = None
     account_ref: AccountRef | None = None
 
-class SiteFilter(QBObject):
+class SiteFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``SiteFilter``.
 
     Attributes:
@@ -1964,7 +1964,7 @@ class SiteFilter(QBObject):
     list_id: list[str] = []
     full_name: list[str] = []
 
-class TaxInfo(QBObject):
+class TaxInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxInfo``. Only in qbXML 16.0.
 
     Attributes:
@@ -1975,7 +1975,7 @@ class TaxInfo(QBObject):
     tax_info_category: str | None = None
     tax_info_value: str | None = None
 
-class TaxLineInfoRet(QBObject):
+class TaxLineInfoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxLineInfoRet``.
 
     Attributes:
@@ -1986,7 +1986,7 @@ class TaxLineInfoRet(QBObject):
     tax_line_id: int | None = None
     tax_line_name: str | None = None
 
-class Taxability(QBObject):
+class Taxability(QBObject, kw_only=True):
     """The qbXML aggregate ``Taxability``. Only in qbXML 16.0.
 
     Attributes:
@@ -1997,7 +1997,7 @@ class Taxability(QBObject):
     payroll_item_tax_ref: PayrollItemTaxRef | None = None
     is_tax_applied: bool | None = None
 
-class TemplateRef(QBObject):
+class TemplateRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TemplateRef``.
 
     Attributes:
@@ -2008,7 +2008,7 @@ class TemplateRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TermsRef(QBObject):
+class TermsRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TermsRef``.
 
     Attributes:
@@ -2019,7 +2019,7 @@ class TermsRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TotalBalanceFilter(QBObject):
+class TotalBalanceFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TotalBalanceFilter``.
 
     Attributes:
@@ -2030,7 +2030,7 @@ class TotalBalanceFilter(QBObject):
     operator: Literal['LessThan', 'LessThanEqual', 'Equal', 'GreaterThan', 'GreaterThanEqual'] | None = None
     amount: Decimal | None = None
 
-class TxnDateRangeFilter(QBObject):
+class TxnDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TxnDateRangeFilter``.
 
     Attributes:
@@ -2043,7 +2043,7 @@ class TxnDateRangeFilter(QBObject):
     to_txn_date: date | None = None
     date_macro: Literal['All', 'Today', 'ThisWeek', 'ThisWeekToDate', 'ThisMonth', 'ThisMonthToDate', 'ThisCalendarQuarter', 'ThisCalendarQuarterToDate', 'ThisFiscalQuarter', 'ThisFiscalQuarterToDate', 'ThisCalendarYear', 'ThisCalendarYearToDate', 'ThisFiscalYear', 'ThisFiscalYearToDate', 'Yesterday', 'LastWeek', 'LastWeekToDate', 'LastMonth', 'LastMonthToDate', 'LastCalendarQuarter', 'LastCalendarQuarterToDate', 'LastFiscalQuarter', 'LastFiscalQuarterToDate', 'LastCalendarYear', 'LastCalendarYearToDate', 'LastFiscalYear', 'LastFiscalYearToDate', 'NextWeek', 'NextFourWeeks', 'NextMonth', 'NextCalendarQuarter', 'NextCalendarYear', 'NextFiscalQuarter', 'NextFiscalYear'] | None = None
 
-class TxnLineDetail(QBObject):
+class TxnLineDetail(QBObject, kw_only=True):
     """The qbXML aggregate ``TxnLineDetail``.
 
     Attributes:
@@ -2054,7 +2054,7 @@ class TxnLineDetail(QBObject):
     txn_line_id: str | None = None
     amount: Decimal | None = None
 
-class UnitOfMeasureSetRef(QBObject):
+class UnitOfMeasureSetRef(QBObject, kw_only=True):
     """The qbXML aggregate ``UnitOfMeasureSetRef``.
 
     Attributes:
@@ -2065,7 +2065,7 @@ class UnitOfMeasureSetRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class VendorAddress(QBObject):
+class VendorAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorAddress``.
 
     Attributes:
@@ -2092,7 +2092,7 @@ class VendorAddress(QBObject):
     country: str | None = None
     note: str | None = None
 
-class VendorAddressBlock(QBObject):
+class VendorAddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorAddressBlock``.
 
     Attributes:
@@ -2109,7 +2109,7 @@ class VendorAddressBlock(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class VendorRef(QBObject):
+class VendorRef(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorRef``.
 
     Attributes:
@@ -2120,7 +2120,7 @@ class VendorRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class WorkersCompCodeRef(QBObject):
+class WorkersCompCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeRef``. Only in qbXML 16.0.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['AccountantCopy', 'CompanyAddressBlockForCustomer', 'CompanyAddressFo
 
 
 
-class AccountantCopy(QBObject):
+class AccountantCopy(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountantCopy``.
 
     Attributes:
@@ -28,7 +28,7 @@ class AccountantCopy(QBObject):
     accountant_copy_exists: bool | None = None
     dividing_date: date | None = None
 
-class CompanyAddressBlockForCustomer(QBObject):
+class CompanyAddressBlockForCustomer(QBObject, kw_only=True):
     """The qbXML aggregate ``CompanyAddressBlockForCustomer``.
 
     Attributes:
@@ -45,7 +45,7 @@ class CompanyAddressBlockForCustomer(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class CompanyAddressForCustomer(QBObject):
+class CompanyAddressForCustomer(QBObject, kw_only=True):
     """The qbXML aggregate ``CompanyAddressForCustomer``.
 
     Attributes:
@@ -72,7 +72,7 @@ class CompanyAddressForCustomer(QBObject):
     country: str | None = None
     note: str | None = None
 
-class CompanyQueryRq(QBRequest):
+class CompanyQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CompanyQueryRq``.
 
     Attributes:
@@ -89,7 +89,7 @@ class CompanyQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CompanyRet(QBObject):
+class CompanyRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CompanyRet``.
 
     Attributes:
@@ -140,7 +140,7 @@ class CompanyRet(QBObject):
     accountant_copy: AccountantCopy | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class LegalAddress(QBObject):
+class LegalAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``LegalAddress``.
 
     Attributes:
@@ -167,7 +167,7 @@ class LegalAddress(QBObject):
     country: str | None = None
     note: str | None = None
 
-class Service(QBObject):
+class Service(QBObject, kw_only=True):
     """The qbXML aggregate ``Service``.
 
     Attributes:
@@ -180,7 +180,7 @@ class Service(QBObject):
     domain: str | None = None
     service_status: Literal['Active', 'Expired', 'Never', 'Pending', 'Suspended', 'Terminated', 'Trial'] | None = None
 
-class SubscribedServices(QBObject):
+class SubscribedServices(QBObject, kw_only=True):
     """The qbXML aggregate ``SubscribedServices``.
 
     Attributes:

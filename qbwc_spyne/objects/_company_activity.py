@@ -14,7 +14,7 @@ __all__ = ['CompanyActivityQueryRq', 'CompanyActivityRet']
 
 
 
-class CompanyActivityQueryRq(QBRequest):
+class CompanyActivityQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CompanyActivityQueryRq``.
 
     Attributes:
@@ -29,7 +29,7 @@ class CompanyActivityQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CompanyActivityRet(QBObject):
+class CompanyActivityRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CompanyActivityRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CreditCardChargeAdd', 'CreditCardChargeAddRq', 'CreditCardChargeMod'
 
 
 
-class CreditCardChargeAdd(QBObject):
+class CreditCardChargeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class CreditCardChargeAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class CreditCardChargeAddRq(QBRequest):
+class CreditCardChargeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class CreditCardChargeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardChargeMod(QBObject):
+class CreditCardChargeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeMod``.
 
     Attributes:
@@ -99,7 +99,7 @@ class CreditCardChargeMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class CreditCardChargeModRq(QBRequest):
+class CreditCardChargeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeModRq``.
 
     Attributes:
@@ -116,7 +116,7 @@ class CreditCardChargeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardChargeQueryRq(QBRequest):
+class CreditCardChargeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeQueryRq``.
 
     Attributes:
@@ -157,7 +157,7 @@ class CreditCardChargeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardChargeRet(QBObject):
+class CreditCardChargeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardChargeRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CreditCardCreditAdd', 'CreditCardCreditAddRq', 'CreditCardCreditMod'
 
 
 
-class CreditCardCreditAdd(QBObject):
+class CreditCardCreditAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class CreditCardCreditAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class CreditCardCreditAddRq(QBRequest):
+class CreditCardCreditAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class CreditCardCreditAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardCreditMod(QBObject):
+class CreditCardCreditMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditMod``.
 
     Attributes:
@@ -99,7 +99,7 @@ class CreditCardCreditMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class CreditCardCreditModRq(QBRequest):
+class CreditCardCreditModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditModRq``.
 
     Attributes:
@@ -116,7 +116,7 @@ class CreditCardCreditModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardCreditQueryRq(QBRequest):
+class CreditCardCreditQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditQueryRq``.
 
     Attributes:
@@ -157,7 +157,7 @@ class CreditCardCreditQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditCardCreditRet(QBObject):
+class CreditCardCreditRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardCreditRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CreditMemoAdd', 'CreditMemoAddRq', 'CreditMemoLineAdd', 'CreditMemoL
 
 
 
-class CreditMemoAdd(QBObject):
+class CreditMemoAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoAdd``.
 
     Attributes:
@@ -85,7 +85,7 @@ class CreditMemoAdd(QBObject):
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
 
-class CreditMemoAddRq(QBRequest):
+class CreditMemoAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditMemoAddRq``.
 
     Attributes:
@@ -102,7 +102,7 @@ class CreditMemoAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditMemoLineAdd(QBObject):
+class CreditMemoLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineAdd``.
 
     Attributes:
@@ -153,7 +153,7 @@ class CreditMemoLineAdd(QBObject):
     credit_card_txn_info: CreditCardTxnInfo | None = None
     data_ext: list[DataExt] = []
 
-class CreditMemoLineGroupAdd(QBObject):
+class CreditMemoLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineGroupAdd``.
 
     Attributes:
@@ -176,7 +176,7 @@ class CreditMemoLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class CreditMemoLineGroupMod(QBObject):
+class CreditMemoLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineGroupMod``.
 
     Attributes:
@@ -195,7 +195,7 @@ class CreditMemoLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     credit_memo_line_mod: list[CreditMemoLineMod] = []
 
-class CreditMemoLineGroupRet(QBObject):
+class CreditMemoLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineGroupRet``.
 
     Attributes:
@@ -224,7 +224,7 @@ class CreditMemoLineGroupRet(QBObject):
     credit_memo_line_ret: list[CreditMemoLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class CreditMemoLineMod(QBObject):
+class CreditMemoLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineMod``.
 
     Attributes:
@@ -273,7 +273,7 @@ class CreditMemoLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class CreditMemoLineRet(QBObject):
+class CreditMemoLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoLineRet``.
 
     Attributes:
@@ -326,7 +326,7 @@ class CreditMemoLineRet(QBObject):
     credit_card_txn_info: CreditCardTxnInfo | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class CreditMemoMod(QBObject):
+class CreditMemoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoMod``.
 
     Attributes:
@@ -389,7 +389,7 @@ class CreditMemoMod(QBObject):
     exchange_rate: Decimal | None = None
     credit_memo_line_mod: list[CreditMemoLineMod | CreditMemoLineGroupMod] = []
 
-class CreditMemoModRq(QBRequest):
+class CreditMemoModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditMemoModRq``.
 
     Attributes:
@@ -406,7 +406,7 @@ class CreditMemoModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditMemoQueryRq(QBRequest):
+class CreditMemoQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CreditMemoQueryRq``.
 
     Attributes:
@@ -449,7 +449,7 @@ class CreditMemoQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CreditMemoRet(QBObject):
+class CreditMemoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditMemoRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CurrencyAdd', 'CurrencyAddRq', 'CurrencyFormat', 'CurrencyMod', 'Cur
 
 
 
-class CurrencyAdd(QBObject):
+class CurrencyAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyAdd``.
 
     Attributes:
@@ -33,7 +33,7 @@ class CurrencyAdd(QBObject):
     currency_code: str | None = None
     currency_format: CurrencyFormat | None = None
 
-class CurrencyAddRq(QBRequest):
+class CurrencyAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CurrencyAddRq``.
 
     Attributes:
@@ -50,7 +50,7 @@ class CurrencyAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CurrencyFormat(QBObject):
+class CurrencyFormat(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyFormat``.
 
     Attributes:
@@ -65,7 +65,7 @@ class CurrencyFormat(QBObject):
     decimal_places: Literal['0', '2'] | None = None
     decimal_separator: Literal['Period', 'Comma'] | None = None
 
-class CurrencyMod(QBObject):
+class CurrencyMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyMod``.
 
     Attributes:
@@ -84,7 +84,7 @@ class CurrencyMod(QBObject):
     currency_code: str | None = None
     currency_format: CurrencyFormat | None = None
 
-class CurrencyModRq(QBRequest):
+class CurrencyModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CurrencyModRq``.
 
     Attributes:
@@ -101,7 +101,7 @@ class CurrencyModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CurrencyQueryRq(QBRequest):
+class CurrencyQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CurrencyQueryRq``.
 
     Attributes:
@@ -132,7 +132,7 @@ class CurrencyQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CurrencyRet(QBObject):
+class CurrencyRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrencyRet``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['CustomDetailReportQueryRq']
 
 
 
-class CustomDetailReportQueryRq(QBRequest):
+class CustomDetailReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomDetailReportQueryRq``.
 
     Attributes:

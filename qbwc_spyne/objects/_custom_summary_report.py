@@ -16,7 +16,7 @@ __all__ = ['CustomSummaryReportQueryRq']
 
 
 
-class CustomSummaryReportQueryRq(QBRequest):
+class CustomSummaryReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomSummaryReportQueryRq``.
 
     Attributes:

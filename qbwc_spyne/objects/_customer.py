@@ -18,7 +18,7 @@ __all__ = ['CreditCardInfo', 'CustomerAdd', 'CustomerAddRq', 'CustomerMod', 'Cus
 
 
 
-class CreditCardInfo(QBObject):
+class CreditCardInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardInfo``.
 
     Attributes:
@@ -37,7 +37,7 @@ class CreditCardInfo(QBObject):
     credit_card_address: str | None = None
     credit_card_postal_code: str | None = None
 
-class CustomerAdd(QBObject):
+class CustomerAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerAdd``.
 
     Attributes:
@@ -152,7 +152,7 @@ class CustomerAdd(QBObject):
     tax_registration_number: str | None = None
     currency_ref: CurrencyRef | None = None
 
-class CustomerAddRq(QBRequest):
+class CustomerAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerAddRq``.
 
     Attributes:
@@ -169,7 +169,7 @@ class CustomerAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerMod(QBObject):
+class CustomerMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerMod``.
 
     Attributes:
@@ -282,7 +282,7 @@ class CustomerMod(QBObject):
     tax_registration_number: str | None = None
     currency_ref: CurrencyRef | None = None
 
-class CustomerModRq(QBRequest):
+class CustomerModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerModRq``.
 
     Attributes:
@@ -299,7 +299,7 @@ class CustomerModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerQueryRq(QBRequest):
+class CustomerQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerQueryRq``.
 
     Attributes:
@@ -338,7 +338,7 @@ class CustomerQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerRet(QBObject):
+class CustomerRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerRet``.
 
     Attributes:
@@ -471,7 +471,7 @@ class CustomerRet(QBObject):
     currency_ref: CurrencyRef | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class CustomerTypeRef(QBObject):
+class CustomerTypeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerTypeRef``.
 
     Attributes:
@@ -482,7 +482,7 @@ class CustomerTypeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class JobTypeRef(QBObject):
+class JobTypeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``JobTypeRef``.
 
     Attributes:
@@ -493,7 +493,7 @@ class JobTypeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PreferredPaymentMethodRef(QBObject):
+class PreferredPaymentMethodRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PreferredPaymentMethodRef``.
 
     Attributes:
@@ -504,7 +504,7 @@ class PreferredPaymentMethodRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ShipToAddress(QBObject):
+class ShipToAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipToAddress``.
 
     Attributes:

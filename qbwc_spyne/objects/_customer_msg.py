@@ -17,7 +17,7 @@ __all__ = ['CustomerMsgAdd', 'CustomerMsgAddRq', 'CustomerMsgQueryRq', 'Customer
 
 
 
-class CustomerMsgAdd(QBObject):
+class CustomerMsgAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerMsgAdd``.
 
     Attributes:
@@ -28,7 +28,7 @@ class CustomerMsgAdd(QBObject):
     name: str | None = None
     is_active: bool | None = None
 
-class CustomerMsgAddRq(QBRequest):
+class CustomerMsgAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerMsgAddRq``.
 
     Attributes:
@@ -45,7 +45,7 @@ class CustomerMsgAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerMsgQueryRq(QBRequest):
+class CustomerMsgQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerMsgQueryRq``.
 
     Attributes:
@@ -76,7 +76,7 @@ class CustomerMsgQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerMsgRet(QBObject):
+class CustomerMsgRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerMsgRet``.
 
     Attributes:

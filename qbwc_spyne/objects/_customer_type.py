@@ -17,7 +17,7 @@ __all__ = ['CustomerTypeAdd', 'CustomerTypeAddRq', 'CustomerTypeQueryRq', 'Custo
 
 
 
-class CustomerTypeAdd(QBObject):
+class CustomerTypeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerTypeAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class CustomerTypeAdd(QBObject):
     is_active: bool | None = None
     parent_ref: ParentRef | None = None
 
-class CustomerTypeAddRq(QBRequest):
+class CustomerTypeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerTypeAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class CustomerTypeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerTypeQueryRq(QBRequest):
+class CustomerTypeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``CustomerTypeQueryRq``.
 
     Attributes:
@@ -78,7 +78,7 @@ class CustomerTypeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class CustomerTypeRet(QBObject):
+class CustomerTypeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerTypeRet``.
 
     Attributes:

@@ -14,7 +14,7 @@ __all__ = ['DataEventRecoveryInfoDelRq', 'DataEventRecoveryInfoQueryRq', 'DataEv
 
 
 
-class DataEventRecoveryInfoDelRq(QBRequest):
+class DataEventRecoveryInfoDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataEventRecoveryInfoDelRq``.
 
     Attributes:
@@ -29,7 +29,7 @@ class DataEventRecoveryInfoDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataEventRecoveryInfoQueryRq(QBRequest):
+class DataEventRecoveryInfoQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataEventRecoveryInfoQueryRq``.
 
     Attributes:
@@ -44,7 +44,7 @@ class DataEventRecoveryInfoQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataEventRecoveryInfoRet(QBObject):
+class DataEventRecoveryInfoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DataEventRecoveryInfoRet``.
 
     Attributes:

@@ -14,7 +14,7 @@ __all__ = ['DataExtAdd', 'DataExtAddRq', 'DataExtDel', 'DataExtDelRet', 'DataExt
 
 
 
-class DataExtAdd(QBObject):
+class DataExtAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtAdd``.
 
     Attributes:
@@ -39,7 +39,7 @@ class DataExtAdd(QBObject):
     other_data_ext_type: Literal['Company'] | None = None
     data_ext_value: str | None = None
 
-class DataExtAddRq(QBRequest):
+class DataExtAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtAddRq``.
 
     Attributes:
@@ -54,7 +54,7 @@ class DataExtAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtDel(QBObject):
+class DataExtDel(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDel``.
 
     Attributes:
@@ -77,7 +77,7 @@ class DataExtDel(QBObject):
     txn_line_id: str | None = None
     other_data_ext_type: Literal['Company'] | None = None
 
-class DataExtDelRet(QBObject):
+class DataExtDelRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDelRet``.
 
     Attributes:
@@ -102,7 +102,7 @@ class DataExtDelRet(QBObject):
     other_data_ext_type: Literal['Company'] | None = None
     time_deleted: datetime | None = None
 
-class DataExtDelRq(QBRequest):
+class DataExtDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtDelRq``.
 
     Attributes:
@@ -117,7 +117,7 @@ class DataExtDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtMod(QBObject):
+class DataExtMod(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtMod``.
 
     Attributes:
@@ -142,7 +142,7 @@ class DataExtMod(QBObject):
     other_data_ext_type: Literal['Company'] | None = None
     data_ext_value: str | None = None
 
-class DataExtModRq(QBRequest):
+class DataExtModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtModRq``.
 
     Attributes:
@@ -157,7 +157,7 @@ class DataExtModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ListObjRef(QBObject):
+class ListObjRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ListObjRef``.
 
     Attributes:

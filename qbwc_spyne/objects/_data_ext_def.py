@@ -14,7 +14,7 @@ __all__ = ['DataExtDefAdd', 'DataExtDefAddRq', 'DataExtDefDelRet', 'DataExtDefDe
 
 
 
-class DataExtDefAdd(QBObject):
+class DataExtDefAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDefAdd``.
 
     Attributes:
@@ -35,7 +35,7 @@ class DataExtDefAdd(QBObject):
     data_ext_txn_require: bool | None = None
     data_ext_format_string: str | None = None
 
-class DataExtDefAddRq(QBRequest):
+class DataExtDefAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtDefAddRq``.
 
     Attributes:
@@ -52,7 +52,7 @@ class DataExtDefAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtDefDelRet(QBObject):
+class DataExtDefDelRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDefDelRet``.
 
     Attributes:
@@ -65,7 +65,7 @@ class DataExtDefDelRet(QBObject):
     data_ext_name: str | None = None
     time_deleted: datetime | None = None
 
-class DataExtDefDelRq(QBRequest):
+class DataExtDefDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtDefDelRq``.
 
     Attributes:
@@ -82,7 +82,7 @@ class DataExtDefDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtDefMod(QBObject):
+class DataExtDefMod(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDefMod``.
 
     Attributes:
@@ -105,7 +105,7 @@ class DataExtDefMod(QBObject):
     data_ext_txn_require: bool | None = None
     data_ext_format_string: str | None = None
 
-class DataExtDefModRq(QBRequest):
+class DataExtDefModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtDefModRq``.
 
     Attributes:
@@ -122,7 +122,7 @@ class DataExtDefModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtDefQueryRq(QBRequest):
+class DataExtDefQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DataExtDefQueryRq``.
 
     Attributes:
@@ -141,7 +141,7 @@ class DataExtDefQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DataExtDefRet(QBObject):
+class DataExtDefRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DataExtDefRet``.
 
     Attributes:

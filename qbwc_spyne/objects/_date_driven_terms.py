@@ -18,7 +18,7 @@ __all__ = ['DateDrivenTermsAdd', 'DateDrivenTermsAddRq', 'DateDrivenTermsQueryRq
 
 
 
-class DateDrivenTermsAdd(QBObject):
+class DateDrivenTermsAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DateDrivenTermsAdd``.
 
     Attributes:
@@ -37,7 +37,7 @@ class DateDrivenTermsAdd(QBObject):
     discount_day_of_month: int | None = None
     discount_pct: Decimal | None = None
 
-class DateDrivenTermsAddRq(QBRequest):
+class DateDrivenTermsAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DateDrivenTermsAddRq``.
 
     Attributes:
@@ -54,7 +54,7 @@ class DateDrivenTermsAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DateDrivenTermsQueryRq(QBRequest):
+class DateDrivenTermsQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DateDrivenTermsQueryRq``.
 
     Attributes:
@@ -85,7 +85,7 @@ class DateDrivenTermsQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DateDrivenTermsRet(QBObject):
+class DateDrivenTermsRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DateDrivenTermsRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CashBackInfoAdd', 'CashBackInfoMod', 'DepositAdd', 'DepositAddRq', '
 
 
 
-class CashBackInfoAdd(QBObject):
+class CashBackInfoAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``CashBackInfoAdd``.
 
     Attributes:
@@ -31,7 +31,7 @@ class CashBackInfoAdd(QBObject):
     memo: str | None = None
     amount: Decimal | None = None
 
-class CashBackInfoMod(QBObject):
+class CashBackInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CashBackInfoMod``.
 
     Attributes:
@@ -44,7 +44,7 @@ class CashBackInfoMod(QBObject):
     memo: str | None = None
     amount: Decimal | None = None
 
-class DepositAdd(QBObject):
+class DepositAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositAdd``.
 
     Attributes:
@@ -67,7 +67,7 @@ class DepositAdd(QBObject):
     external_guid: str | None = None
     deposit_line_add: list[DepositLineAdd] = []
 
-class DepositAddRq(QBRequest):
+class DepositAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DepositAddRq``.
 
     Attributes:
@@ -84,7 +84,7 @@ class DepositAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DepositLineAdd(QBObject):
+class DepositLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositLineAdd``.
 
     Attributes:
@@ -115,7 +115,7 @@ class DepositLineAdd(QBObject):
     class_ref: ClassRef | None = None
     amount: Decimal | None = None
 
-class DepositLineMod(QBObject):
+class DepositLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositLineMod``.
 
     Attributes:
@@ -148,7 +148,7 @@ class DepositLineMod(QBObject):
     class_ref: ClassRef | None = None
     amount: Decimal | None = None
 
-class DepositLineRet(QBObject):
+class DepositLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositLineRet``.
 
     Attributes:
@@ -177,7 +177,7 @@ class DepositLineRet(QBObject):
     class_ref: ClassRef | None = None
     amount: Decimal | None = None
 
-class DepositMod(QBObject):
+class DepositMod(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositMod``.
 
     Attributes:
@@ -202,7 +202,7 @@ class DepositMod(QBObject):
     exchange_rate: Decimal | None = None
     deposit_line_mod: list[DepositLineMod] = []
 
-class DepositModRq(QBRequest):
+class DepositModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DepositModRq``.
 
     Attributes:
@@ -219,7 +219,7 @@ class DepositModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DepositQueryRq(QBRequest):
+class DepositQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``DepositQueryRq``.
 
     Attributes:
@@ -252,7 +252,7 @@ class DepositQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class DepositRet(QBObject):
+class DepositRet(QBObject, kw_only=True):
     """The qbXML aggregate ``DepositRet``.
 
     Attributes:
@@ -291,7 +291,7 @@ class DepositRet(QBObject):
     deposit_line_ret: list[DepositLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class OverrideClassRef(QBObject):
+class OverrideClassRef(QBObject, kw_only=True):
     """The qbXML aggregate ``OverrideClassRef``.
 
     Attributes:

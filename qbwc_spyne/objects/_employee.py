@@ -18,7 +18,7 @@ __all__ = ['EmergencyContacts', 'EmployeeAdd', 'EmployeeAddRq', 'EmployeeAddress
 
 
 
-class EmergencyContacts(QBObject):
+class EmergencyContacts(QBObject, kw_only=True):
     """The qbXML aggregate ``EmergencyContacts``.
 
     Attributes:
@@ -29,7 +29,7 @@ class EmergencyContacts(QBObject):
     primary_contact: PrimaryContact | None = None
     secondary_contact: SecondaryContact | None = None
 
-class EmployeeAdd(QBObject):
+class EmployeeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeAdd``.
 
     Attributes:
@@ -132,7 +132,7 @@ class EmployeeAdd(QBObject):
     employee_payroll_info: EmployeePayrollInfo | None = None
     external_guid: str | None = None
 
-class EmployeeAddRq(QBRequest):
+class EmployeeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EmployeeAddRq``.
 
     Attributes:
@@ -149,7 +149,7 @@ class EmployeeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EmployeeAddress(QBObject):
+class EmployeeAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeAddress``.
 
     Attributes:
@@ -172,7 +172,7 @@ class EmployeeAddress(QBObject):
     postal_code: str | None = None
     country: str | None = None
 
-class EmployeeDirectDepositAccount(QBObject):
+class EmployeeDirectDepositAccount(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeDirectDepositAccount``. Only in qbXML 16.0.
 
     Attributes:
@@ -191,7 +191,7 @@ class EmployeeDirectDepositAccount(QBObject):
     account_number: str | None = None
     bank_account_type: Literal['Checking', 'Savings'] | None = None
 
-class EmployeeMod(QBObject):
+class EmployeeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeMod``.
 
     Attributes:
@@ -296,7 +296,7 @@ class EmployeeMod(QBObject):
     billing_rate_ref: BillingRateRef | None = None
     employee_payroll_info_mod: EmployeePayrollInfoMod | None = None
 
-class EmployeeModRq(QBRequest):
+class EmployeeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EmployeeModRq``.
 
     Attributes:
@@ -313,7 +313,7 @@ class EmployeeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EmployeePayrollInfo(QBObject):
+class EmployeePayrollInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeePayrollInfo``.
 
     Attributes:
@@ -348,7 +348,7 @@ class EmployeePayrollInfo(QBObject):
     workers_comp_code_ref: WorkersCompCodeRef | None = None
     employee_direct_deposit_account: list[EmployeeDirectDepositAccount] = []
 
-class EmployeePayrollInfoMod(QBObject):
+class EmployeePayrollInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeePayrollInfoMod``.
 
     Attributes:
@@ -385,7 +385,7 @@ class EmployeePayrollInfoMod(QBObject):
     clear_direct_deposit_accounts: bool | None = None
     employee_direct_deposit_account: list[EmployeeDirectDepositAccount] = []
 
-class EmployeeQueryRq(QBRequest):
+class EmployeeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EmployeeQueryRq``.
 
     Attributes:
@@ -418,7 +418,7 @@ class EmployeeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EmployeeRet(QBObject):
+class EmployeeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeRet``.
 
     Attributes:
@@ -531,7 +531,7 @@ class EmployeeRet(QBObject):
     external_guid: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class PayScheduleRef(QBObject):
+class PayScheduleRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PayScheduleRef``. Only in qbXML 16.0.
 
     Attributes:
@@ -542,7 +542,7 @@ class PayScheduleRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class PrimaryContact(QBObject):
+class PrimaryContact(QBObject, kw_only=True):
     """The qbXML aggregate ``PrimaryContact``.
 
     Attributes:
@@ -555,7 +555,7 @@ class PrimaryContact(QBObject):
     contact_value: str | None = None
     relation: Literal['Spouse', 'Partner', 'Mother', 'Father', 'Sister', 'Brother', 'Son', 'Daughter', 'Friend', 'Other'] | None = None
 
-class SecondaryContact(QBObject):
+class SecondaryContact(QBObject, kw_only=True):
     """The qbXML aggregate ``SecondaryContact``.
 
     Attributes:
@@ -568,7 +568,7 @@ class SecondaryContact(QBObject):
     contact_value: str | None = None
     relation: Literal['Spouse', 'Partner', 'Mother', 'Father', 'Sister', 'Brother', 'Son', 'Daughter', 'Friend', 'Other'] | None = None
 
-class SickHours(QBObject):
+class SickHours(QBObject, kw_only=True):
     """The qbXML aggregate ``SickHours``.
 
     Attributes:
@@ -591,7 +591,7 @@ class SickHours(QBObject):
     year_begins_date: date | None = None
     accrual_start_date: date | None = None
 
-class SupervisorRef(QBObject):
+class SupervisorRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SupervisorRef``.
 
     Attributes:
@@ -602,7 +602,7 @@ class SupervisorRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class VacationHours(QBObject):
+class VacationHours(QBObject, kw_only=True):
     """The qbXML aggregate ``VacationHours``.
 
     Attributes:

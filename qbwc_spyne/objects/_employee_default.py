@@ -17,7 +17,7 @@ __all__ = ['EmployeeDefaultMod', 'EmployeeDefaultModRq', 'EmployeeDefaultPayroll
 
 
 
-class EmployeeDefaultMod(QBObject):
+class EmployeeDefaultMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -26,7 +26,7 @@ class EmployeeDefaultMod(QBObject):
 
     employee_default_payroll_info_mod: EmployeeDefaultPayrollInfoMod | None = None
 
-class EmployeeDefaultModRq(QBRequest):
+class EmployeeDefaultModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -43,7 +43,7 @@ class EmployeeDefaultModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EmployeeDefaultPayrollInfo(QBObject):
+class EmployeeDefaultPayrollInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultPayrollInfo``. Only in qbXML 16.0.
 
     Attributes:
@@ -68,7 +68,7 @@ class EmployeeDefaultPayrollInfo(QBObject):
     vacation_hours_default: VacationHoursDefault | None = None
     employee_tax_info: EmployeeTaxInfo | None = None
 
-class EmployeeDefaultPayrollInfoMod(QBObject):
+class EmployeeDefaultPayrollInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultPayrollInfoMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -97,7 +97,7 @@ class EmployeeDefaultPayrollInfoMod(QBObject):
     vacation_hours_default: VacationHoursDefault | None = None
     employee_tax_info: EmployeeTaxInfo | None = None
 
-class EmployeeDefaultQueryRq(QBRequest):
+class EmployeeDefaultQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -112,7 +112,7 @@ class EmployeeDefaultQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EmployeeDefaultRet(QBObject):
+class EmployeeDefaultRet(QBObject, kw_only=True):
     """The qbXML aggregate ``EmployeeDefaultRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -121,7 +121,7 @@ class EmployeeDefaultRet(QBObject):
 
     employee_default_payroll_info: EmployeeDefaultPayrollInfo | None = None
 
-class SickHoursDefault(QBObject):
+class SickHoursDefault(QBObject, kw_only=True):
     """The qbXML aggregate ``SickHoursDefault``. Only in qbXML 16.0.
 
     Attributes:
@@ -136,7 +136,7 @@ class SickHoursDefault(QBObject):
     maximum_hours: timedelta | None = None
     is_resetting_hours_each_new_year: bool | None = None
 
-class VacationHoursDefault(QBObject):
+class VacationHoursDefault(QBObject, kw_only=True):
     """The qbXML aggregate ``VacationHoursDefault``. Only in qbXML 16.0.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['EntityQueryRq']
 
 
 
-class EntityQueryRq(QBRequest):
+class EntityQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EntityQueryRq``.
 
     Attributes:

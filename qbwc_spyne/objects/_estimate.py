@@ -18,7 +18,7 @@ __all__ = ['EstimateAdd', 'EstimateAddRq', 'EstimateLineAdd', 'EstimateLineGroup
 
 
 
-class EstimateAdd(QBObject):
+class EstimateAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateAdd``.
 
     Attributes:
@@ -71,7 +71,7 @@ class EstimateAdd(QBObject):
     external_guid: str | None = None
     estimate_line_add: list[EstimateLineAdd | EstimateLineGroupAdd] = []
 
-class EstimateAddRq(QBRequest):
+class EstimateAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EstimateAddRq``.
 
     Attributes:
@@ -88,7 +88,7 @@ class EstimateAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EstimateLineAdd(QBObject):
+class EstimateLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineAdd``.
 
     Attributes:
@@ -135,7 +135,7 @@ class EstimateLineAdd(QBObject):
     other2: str | None = None
     data_ext: list[DataExt] = []
 
-class EstimateLineGroupAdd(QBObject):
+class EstimateLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineGroupAdd``.
 
     Attributes:
@@ -156,7 +156,7 @@ class EstimateLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class EstimateLineGroupMod(QBObject):
+class EstimateLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineGroupMod``.
 
     Attributes:
@@ -175,7 +175,7 @@ class EstimateLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     estimate_line_mod: list[EstimateLineMod] = []
 
-class EstimateLineGroupRet(QBObject):
+class EstimateLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineGroupRet``.
 
     Attributes:
@@ -202,7 +202,7 @@ class EstimateLineGroupRet(QBObject):
     estimate_line_ret: list[EstimateLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class EstimateLineMod(QBObject):
+class EstimateLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineMod``.
 
     Attributes:
@@ -249,7 +249,7 @@ class EstimateLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class EstimateLineRet(QBObject):
+class EstimateLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateLineRet``.
 
     Attributes:
@@ -294,7 +294,7 @@ class EstimateLineRet(QBObject):
     other2: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class EstimateMod(QBObject):
+class EstimateMod(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateMod``.
 
     Attributes:
@@ -351,7 +351,7 @@ class EstimateMod(QBObject):
     exchange_rate: Decimal | None = None
     estimate_line_mod: list[EstimateLineMod | EstimateLineGroupMod] = []
 
-class EstimateModRq(QBRequest):
+class EstimateModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EstimateModRq``.
 
     Attributes:
@@ -368,7 +368,7 @@ class EstimateModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EstimateQueryRq(QBRequest):
+class EstimateQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``EstimateQueryRq``.
 
     Attributes:
@@ -411,7 +411,7 @@ class EstimateQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class EstimateRet(QBObject):
+class EstimateRet(QBObject, kw_only=True):
     """The qbXML aggregate ``EstimateRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['CategoryAccountMapping', 'CategoryAccountMappingMod', 'Form1099Categ
 
 
 
-class CategoryAccountMapping(QBObject):
+class CategoryAccountMapping(QBObject, kw_only=True):
     """The qbXML aggregate ``CategoryAccountMapping``.
 
     Attributes:
@@ -30,7 +30,7 @@ class CategoryAccountMapping(QBObject):
     account_ref: list[AccountRef] = []
     threshold: Decimal | None = None
 
-class CategoryAccountMappingMod(QBObject):
+class CategoryAccountMappingMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CategoryAccountMappingMod``.
 
     Attributes:
@@ -43,7 +43,7 @@ class CategoryAccountMappingMod(QBObject):
     mapping_account: list[MappingAccount] = []
     threshold: Decimal | None = None
 
-class Form1099CategoryAccountMappingMod(QBObject):
+class Form1099CategoryAccountMappingMod(QBObject, kw_only=True):
     """The qbXML aggregate ``Form1099CategoryAccountMappingMod``.
 
     Attributes:
@@ -56,7 +56,7 @@ class Form1099CategoryAccountMappingMod(QBObject):
     form_type: str | None = None
     category_account_mapping_mod: list[CategoryAccountMappingMod] = []
 
-class Form1099CategoryAccountMappingModRq(QBRequest):
+class Form1099CategoryAccountMappingModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``Form1099CategoryAccountMappingModRq``.
 
     Attributes:
@@ -71,7 +71,7 @@ class Form1099CategoryAccountMappingModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class Form1099CategoryAccountMappingQueryRq(QBRequest):
+class Form1099CategoryAccountMappingQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``Form1099CategoryAccountMappingQueryRq``.
 
     Attributes:
@@ -88,7 +88,7 @@ class Form1099CategoryAccountMappingQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class Form1099CategoryAccountMappingRet(QBObject):
+class Form1099CategoryAccountMappingRet(QBObject, kw_only=True):
     """The qbXML aggregate ``Form1099CategoryAccountMappingRet``.
 
     Attributes:
@@ -101,7 +101,7 @@ class Form1099CategoryAccountMappingRet(QBObject):
     form_type: str | None = None
     category_account_mapping: list[CategoryAccountMapping] = []
 
-class MappingAccount(QBObject):
+class MappingAccount(QBObject, kw_only=True):
     """The qbXML aggregate ``MappingAccount``.
 
     Attributes:

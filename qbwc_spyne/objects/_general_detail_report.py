@@ -16,7 +16,7 @@ __all__ = ['GeneralDetailReportQueryRq']
 
 
 
-class GeneralDetailReportQueryRq(QBRequest):
+class GeneralDetailReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``GeneralDetailReportQueryRq``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['GeneralSummaryReportQueryRq']
 
 
 
-class GeneralSummaryReportQueryRq(QBRequest):
+class GeneralSummaryReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``GeneralSummaryReportQueryRq``.
 
     Attributes:

@@ -13,7 +13,7 @@ __all__ = ['AccountMetaData', 'BillingRateMetaData', 'ClassMetaData', 'CustomerM
 
 
 
-class AccountMetaData(QBObject):
+class AccountMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountMetaData``.
 
     Attributes:
@@ -22,7 +22,7 @@ class AccountMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class BillingRateMetaData(QBObject):
+class BillingRateMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``BillingRateMetaData``.
 
     Attributes:
@@ -31,7 +31,7 @@ class BillingRateMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class ClassMetaData(QBObject):
+class ClassMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``ClassMetaData``.
 
     Attributes:
@@ -40,7 +40,7 @@ class ClassMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class CustomerMsgMetaData(QBObject):
+class CustomerMsgMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerMsgMetaData``.
 
     Attributes:
@@ -49,7 +49,7 @@ class CustomerMsgMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class CustomerTypeMetaData(QBObject):
+class CustomerTypeMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``CustomerTypeMetaData``.
 
     Attributes:
@@ -58,7 +58,7 @@ class CustomerTypeMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class EntityMetaData(QBObject):
+class EntityMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``EntityMetaData``.
 
     Attributes:
@@ -67,7 +67,7 @@ class EntityMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class HostQueryRq(QBRequest):
+class HostQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``HostQueryRq``.
 
     Attributes:
@@ -84,7 +84,7 @@ class HostQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class HostRet(QBObject):
+class HostRet(QBObject, kw_only=True):
     """The qbXML aggregate ``HostRet``.
 
     Attributes:
@@ -107,7 +107,7 @@ class HostRet(QBObject):
     qb_file_mode: Literal['MultiUser', 'SingleUser'] | None = None
     list_meta_data: ListMetaData | None = None
 
-class IncludeListMetaData(QBObject):
+class IncludeListMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``IncludeListMetaData``.
 
     Attributes:
@@ -116,7 +116,7 @@ class IncludeListMetaData(QBObject):
 
     include_max_capacity: bool | None = None
 
-class ItemMetaData(QBObject):
+class ItemMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemMetaData``.
 
     Attributes:
@@ -125,7 +125,7 @@ class ItemMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class JobTypeMetaData(QBObject):
+class JobTypeMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``JobTypeMetaData``.
 
     Attributes:
@@ -134,7 +134,7 @@ class JobTypeMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class ListMetaData(QBObject):
+class ListMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``ListMetaData``.
 
     Attributes:
@@ -179,7 +179,7 @@ class ListMetaData(QBObject):
     vehicle_meta_data: VehicleMetaData | None = None
     vendor_type_meta_data: VendorTypeMetaData | None = None
 
-class PaymentMethodMetaData(QBObject):
+class PaymentMethodMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``PaymentMethodMetaData``.
 
     Attributes:
@@ -188,7 +188,7 @@ class PaymentMethodMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class PayrollItemMetaData(QBObject):
+class PayrollItemMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemMetaData``.
 
     Attributes:
@@ -197,7 +197,7 @@ class PayrollItemMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class PriceLevelMetaData(QBObject):
+class PriceLevelMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelMetaData``.
 
     Attributes:
@@ -206,7 +206,7 @@ class PriceLevelMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class SalesRepMetaData(QBObject):
+class SalesRepMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepMetaData``.
 
     Attributes:
@@ -215,7 +215,7 @@ class SalesRepMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class SalesTaxCodeMetaData(QBObject):
+class SalesTaxCodeMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeMetaData``.
 
     Attributes:
@@ -224,7 +224,7 @@ class SalesTaxCodeMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class ShipMethodMetaData(QBObject):
+class ShipMethodMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipMethodMetaData``.
 
     Attributes:
@@ -233,7 +233,7 @@ class ShipMethodMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class TemplateMetaData(QBObject):
+class TemplateMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``TemplateMetaData``.
 
     Attributes:
@@ -242,7 +242,7 @@ class TemplateMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class TermsMetaData(QBObject):
+class TermsMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``TermsMetaData``.
 
     Attributes:
@@ -251,7 +251,7 @@ class TermsMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class ToDoMetaData(QBObject):
+class ToDoMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``ToDoMetaData``.
 
     Attributes:
@@ -260,7 +260,7 @@ class ToDoMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class VehicleMetaData(QBObject):
+class VehicleMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleMetaData``.
 
     Attributes:
@@ -269,7 +269,7 @@ class VehicleMetaData(QBObject):
 
     max_capacity: int | None = None
 
-class VendorTypeMetaData(QBObject):
+class VendorTypeMetaData(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorTypeMetaData``.
 
     Attributes:

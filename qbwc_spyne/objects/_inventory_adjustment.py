@@ -18,7 +18,7 @@ __all__ = ['InventoryAdjustmentAdd', 'InventoryAdjustmentAddRq', 'InventoryAdjus
 
 
 
-class InventoryAdjustmentAdd(QBObject):
+class InventoryAdjustmentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentAdd``.
 
     Attributes:
@@ -43,7 +43,7 @@ class InventoryAdjustmentAdd(QBObject):
     external_guid: str | None = None
     inventory_adjustment_line_add: list[InventoryAdjustmentLineAdd] = []
 
-class InventoryAdjustmentAddRq(QBRequest):
+class InventoryAdjustmentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentAddRq``.
 
     Attributes:
@@ -60,7 +60,7 @@ class InventoryAdjustmentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventoryAdjustmentLineAdd(QBObject):
+class InventoryAdjustmentLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentLineAdd``.
 
     Attributes:
@@ -77,7 +77,7 @@ class InventoryAdjustmentLineAdd(QBObject):
     serial_number_adjustment: SerialNumberAdjustment | None = None
     lot_number_adjustment: LotNumberAdjustment | None = None
 
-class InventoryAdjustmentLineMod(QBObject):
+class InventoryAdjustmentLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentLineMod``.
 
     Attributes:
@@ -102,7 +102,7 @@ class InventoryAdjustmentLineMod(QBObject):
     quantity_difference: Decimal | None = None
     value_difference: Decimal | None = None
 
-class InventoryAdjustmentLineRet(QBObject):
+class InventoryAdjustmentLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentLineRet``.
 
     Attributes:
@@ -127,7 +127,7 @@ class InventoryAdjustmentLineRet(QBObject):
     quantity_difference: Decimal | None = None
     value_difference: Decimal | None = None
 
-class InventoryAdjustmentMod(QBObject):
+class InventoryAdjustmentMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentMod``.
 
     Attributes:
@@ -154,7 +154,7 @@ class InventoryAdjustmentMod(QBObject):
     memo: str | None = None
     inventory_adjustment_line_mod: list[InventoryAdjustmentLineMod] = []
 
-class InventoryAdjustmentModRq(QBRequest):
+class InventoryAdjustmentModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentModRq``.
 
     Attributes:
@@ -171,7 +171,7 @@ class InventoryAdjustmentModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventoryAdjustmentQueryRq(QBRequest):
+class InventoryAdjustmentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentQueryRq``.
 
     Attributes:
@@ -212,7 +212,7 @@ class InventoryAdjustmentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventoryAdjustmentRet(QBObject):
+class InventoryAdjustmentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InventoryAdjustmentRet``.
 
     Attributes:
@@ -249,7 +249,7 @@ class InventoryAdjustmentRet(QBObject):
     inventory_adjustment_line_ret: list[InventoryAdjustmentLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class LotNumberAdjustment(QBObject):
+class LotNumberAdjustment(QBObject, kw_only=True):
     """The qbXML aggregate ``LotNumberAdjustment``.
 
     Attributes:
@@ -264,7 +264,7 @@ class LotNumberAdjustment(QBObject):
     expiration_date_for_serial_lot_number: str | None = None
     inventory_site_location_ref: InventorySiteLocationRef | None = None
 
-class QuantityAdjustment(QBObject):
+class QuantityAdjustment(QBObject, kw_only=True):
     """The qbXML aggregate ``QuantityAdjustment``.
 
     Attributes:
@@ -283,7 +283,7 @@ class QuantityAdjustment(QBObject):
     expiration_date_for_serial_lot_number: str | None = None
     inventory_site_location_ref: InventorySiteLocationRef | None = None
 
-class SerialNumberAdjustment(QBObject):
+class SerialNumberAdjustment(QBObject, kw_only=True):
     """The qbXML aggregate ``SerialNumberAdjustment``.
 
     Attributes:
@@ -298,7 +298,7 @@ class SerialNumberAdjustment(QBObject):
     expiration_date_for_serial_lot_number: str | None = None
     inventory_site_location_ref: InventorySiteLocationRef | None = None
 
-class ValueAdjustment(QBObject):
+class ValueAdjustment(QBObject, kw_only=True):
     """The qbXML aggregate ``ValueAdjustment``.
 
     Attributes:

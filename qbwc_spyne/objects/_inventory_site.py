@@ -17,7 +17,7 @@ __all__ = ['InventorySiteAdd', 'InventorySiteAddRq', 'InventorySiteMod', 'Invent
 
 
 
-class InventorySiteAdd(QBObject):
+class InventorySiteAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InventorySiteAdd``.
 
     Attributes:
@@ -42,7 +42,7 @@ class InventorySiteAdd(QBObject):
     email: str | None = None
     site_address: SiteAddress | None = None
 
-class InventorySiteAddRq(QBRequest):
+class InventorySiteAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventorySiteAddRq``.
 
     Attributes:
@@ -59,7 +59,7 @@ class InventorySiteAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventorySiteMod(QBObject):
+class InventorySiteMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InventorySiteMod``.
 
     Attributes:
@@ -88,7 +88,7 @@ class InventorySiteMod(QBObject):
     email: str | None = None
     site_address: SiteAddress | None = None
 
-class InventorySiteModRq(QBRequest):
+class InventorySiteModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventorySiteModRq``.
 
     Attributes:
@@ -105,7 +105,7 @@ class InventorySiteModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventorySiteQueryRq(QBRequest):
+class InventorySiteQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InventorySiteQueryRq``.
 
     Attributes:
@@ -134,7 +134,7 @@ class InventorySiteQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InventorySiteRet(QBObject):
+class InventorySiteRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InventorySiteRet``.
 
     Attributes:
@@ -171,7 +171,7 @@ class InventorySiteRet(QBObject):
     site_address: SiteAddress | None = None
     site_address_block: SiteAddressBlock | None = None
 
-class ParentSiteRef(QBObject):
+class ParentSiteRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ParentSiteRef``.
 
     Attributes:
@@ -182,7 +182,7 @@ class ParentSiteRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SiteAddress(QBObject):
+class SiteAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``SiteAddress``.
 
     Attributes:
@@ -207,7 +207,7 @@ class SiteAddress(QBObject):
     postal_code: str | None = None
     country: str | None = None
 
-class SiteAddressBlock(QBObject):
+class SiteAddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``SiteAddressBlock``.
 
     Attributes:

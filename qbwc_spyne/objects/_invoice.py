@@ -18,7 +18,7 @@ __all__ = ['InvoiceAdd', 'InvoiceAddRq', 'InvoiceLineAdd', 'InvoiceLineGroupAdd'
 
 
 
-class InvoiceAdd(QBObject):
+class InvoiceAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceAdd``.
 
     Attributes:
@@ -91,7 +91,7 @@ class InvoiceAdd(QBObject):
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
 
-class InvoiceAddRq(QBRequest):
+class InvoiceAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InvoiceAddRq``.
 
     Attributes:
@@ -108,7 +108,7 @@ class InvoiceAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InvoiceLineAdd(QBObject):
+class InvoiceLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineAdd``.
 
     Attributes:
@@ -161,7 +161,7 @@ class InvoiceLineAdd(QBObject):
     link_to_txn: LinkToTxn | None = None
     data_ext: list[DataExt] = []
 
-class InvoiceLineGroupAdd(QBObject):
+class InvoiceLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineGroupAdd``.
 
     Attributes:
@@ -184,7 +184,7 @@ class InvoiceLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class InvoiceLineGroupMod(QBObject):
+class InvoiceLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineGroupMod``.
 
     Attributes:
@@ -203,7 +203,7 @@ class InvoiceLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     invoice_line_mod: list[InvoiceLineMod] = []
 
-class InvoiceLineGroupRet(QBObject):
+class InvoiceLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineGroupRet``.
 
     Attributes:
@@ -232,7 +232,7 @@ class InvoiceLineGroupRet(QBObject):
     invoice_line_ret: list[InvoiceLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class InvoiceLineMod(QBObject):
+class InvoiceLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineMod``.
 
     Attributes:
@@ -283,7 +283,7 @@ class InvoiceLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class InvoiceLineRet(QBObject):
+class InvoiceLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceLineRet``.
 
     Attributes:
@@ -334,7 +334,7 @@ class InvoiceLineRet(QBObject):
     other2: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class InvoiceMod(QBObject):
+class InvoiceMod(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceMod``.
 
     Attributes:
@@ -399,7 +399,7 @@ class InvoiceMod(QBObject):
     set_credit: list[SetCredit] = []
     invoice_line_mod: list[InvoiceLineMod | InvoiceLineGroupMod] = []
 
-class InvoiceModRq(QBRequest):
+class InvoiceModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InvoiceModRq``.
 
     Attributes:
@@ -416,7 +416,7 @@ class InvoiceModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InvoiceQueryRq(QBRequest):
+class InvoiceQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``InvoiceQueryRq``.
 
     Attributes:
@@ -461,7 +461,7 @@ class InvoiceQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class InvoiceRet(QBObject):
+class InvoiceRet(QBObject, kw_only=True):
     """The qbXML aggregate ``InvoiceRet``.
 
     Attributes:

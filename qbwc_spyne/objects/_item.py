@@ -18,7 +18,7 @@ __all__ = ['ItemGroupAdd', 'ItemGroupAddRq', 'ItemGroupLine', 'ItemGroupMod', 'I
 
 
 
-class ItemGroupAdd(QBObject):
+class ItemGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupAdd``.
 
     Attributes:
@@ -41,7 +41,7 @@ class ItemGroupAdd(QBObject):
     external_guid: str | None = None
     item_group_line: list[ItemGroupLine] = []
 
-class ItemGroupAddRq(QBRequest):
+class ItemGroupAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemGroupAddRq``.
 
     Attributes:
@@ -58,7 +58,7 @@ class ItemGroupAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemGroupLine(QBObject):
+class ItemGroupLine(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupLine``.
 
     Attributes:
@@ -71,7 +71,7 @@ class ItemGroupLine(QBObject):
     quantity: Decimal | None = None
     unit_of_measure: str | None = None
 
-class ItemGroupMod(QBObject):
+class ItemGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupMod``.
 
     Attributes:
@@ -100,7 +100,7 @@ class ItemGroupMod(QBObject):
     clear_items_in_group: bool | None = None
     item_group_line: list[ItemGroupLine] = []
 
-class ItemGroupModRq(QBRequest):
+class ItemGroupModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemGroupModRq``.
 
     Attributes:
@@ -117,7 +117,7 @@ class ItemGroupModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemGroupQueryRq(QBRequest):
+class ItemGroupQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemGroupQueryRq``.
 
     Attributes:
@@ -150,7 +150,7 @@ class ItemGroupQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemGroupRet(QBObject):
+class ItemGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemGroupRet``.
 
     Attributes:
@@ -185,7 +185,7 @@ class ItemGroupRet(QBObject):
     item_group_line: list[ItemGroupLine] = []
     data_ext_ret: list[DataExtRet] = []
 
-class ItemQueryRq(QBRequest):
+class ItemQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemQueryRq``.
 
     Attributes:

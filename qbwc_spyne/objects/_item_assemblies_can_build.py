@@ -18,7 +18,7 @@ __all__ = ['ItemAssembliesCanBuildQueryRq', 'ItemAssembliesCanBuildRet']
 
 
 
-class ItemAssembliesCanBuildQueryRq(QBRequest):
+class ItemAssembliesCanBuildQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemAssembliesCanBuildQueryRq``.
 
     Attributes:
@@ -35,7 +35,7 @@ class ItemAssembliesCanBuildQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemAssembliesCanBuildRet(QBObject):
+class ItemAssembliesCanBuildRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemAssembliesCanBuildRet``.
 
     Attributes:

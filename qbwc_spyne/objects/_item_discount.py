@@ -18,7 +18,7 @@ __all__ = ['ItemDiscountAdd', 'ItemDiscountAddRq', 'ItemDiscountMod', 'ItemDisco
 
 
 
-class ItemDiscountAdd(QBObject):
+class ItemDiscountAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemDiscountAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class ItemDiscountAdd(QBObject):
     account_ref: AccountRef | None = None
     external_guid: str | None = None
 
-class ItemDiscountAddRq(QBRequest):
+class ItemDiscountAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemDiscountAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class ItemDiscountAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemDiscountMod(QBObject):
+class ItemDiscountMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemDiscountMod``.
 
     Attributes:
@@ -97,7 +97,7 @@ class ItemDiscountMod(QBObject):
     account_ref: AccountRef | None = None
     apply_account_ref_to_existing_txns: bool | None = None
 
-class ItemDiscountModRq(QBRequest):
+class ItemDiscountModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemDiscountModRq``.
 
     Attributes:
@@ -114,7 +114,7 @@ class ItemDiscountModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemDiscountQueryRq(QBRequest):
+class ItemDiscountQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemDiscountQueryRq``.
 
     Attributes:
@@ -149,7 +149,7 @@ class ItemDiscountQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemDiscountRet(QBObject):
+class ItemDiscountRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemDiscountRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['FixedAssetSalesInfo', 'FixedAssetSalesInfoMod', 'ItemFixedAssetAdd',
 
 
 
-class FixedAssetSalesInfo(QBObject):
+class FixedAssetSalesInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``FixedAssetSalesInfo``.
 
     Attributes:
@@ -33,7 +33,7 @@ class FixedAssetSalesInfo(QBObject):
     sales_price: Decimal | None = None
     sales_expense: Decimal | None = None
 
-class FixedAssetSalesInfoMod(QBObject):
+class FixedAssetSalesInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``FixedAssetSalesInfoMod``.
 
     Attributes:
@@ -48,7 +48,7 @@ class FixedAssetSalesInfoMod(QBObject):
     sales_price: Decimal | None = None
     sales_expense: Decimal | None = None
 
-class ItemFixedAssetAdd(QBObject):
+class ItemFixedAssetAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetAdd``.
 
     Attributes:
@@ -99,7 +99,7 @@ class ItemFixedAssetAdd(QBObject):
     year_end_book_value: Decimal | None = None
     external_guid: str | None = None
 
-class ItemFixedAssetAddRq(QBRequest):
+class ItemFixedAssetAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetAddRq``.
 
     Attributes:
@@ -116,7 +116,7 @@ class ItemFixedAssetAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemFixedAssetMod(QBObject):
+class ItemFixedAssetMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetMod``.
 
     Attributes:
@@ -169,7 +169,7 @@ class ItemFixedAssetMod(QBObject):
     year_end_accumulated_depreciation: Decimal | None = None
     year_end_book_value: Decimal | None = None
 
-class ItemFixedAssetModRq(QBRequest):
+class ItemFixedAssetModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetModRq``.
 
     Attributes:
@@ -186,7 +186,7 @@ class ItemFixedAssetModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemFixedAssetQueryRq(QBRequest):
+class ItemFixedAssetQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetQueryRq``.
 
     Attributes:
@@ -221,7 +221,7 @@ class ItemFixedAssetQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemFixedAssetRet(QBObject):
+class ItemFixedAssetRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemFixedAssetRet``.
 
     Attributes:

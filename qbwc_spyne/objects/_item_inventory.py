@@ -18,7 +18,7 @@ __all__ = ['ItemInventoryAdd', 'ItemInventoryAddRq', 'ItemInventoryMod', 'ItemIn
 
 
 
-class ItemInventoryAdd(QBObject):
+class ItemInventoryAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAdd``.
 
     Attributes:
@@ -73,7 +73,7 @@ class ItemInventoryAdd(QBObject):
     inventory_date: date | None = None
     external_guid: str | None = None
 
-class ItemInventoryAddRq(QBRequest):
+class ItemInventoryAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAddRq``.
 
     Attributes:
@@ -90,7 +90,7 @@ class ItemInventoryAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryMod(QBObject):
+class ItemInventoryMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryMod``.
 
     Attributes:
@@ -147,7 +147,7 @@ class ItemInventoryMod(QBObject):
     reorder_point: Decimal | None = None
     max: Decimal | None = None
 
-class ItemInventoryModRq(QBRequest):
+class ItemInventoryModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryModRq``.
 
     Attributes:
@@ -164,7 +164,7 @@ class ItemInventoryModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryQueryRq(QBRequest):
+class ItemInventoryQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryQueryRq``.
 
     Attributes:
@@ -199,7 +199,7 @@ class ItemInventoryQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryRet(QBObject):
+class ItemInventoryRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryRet``.
 
     Attributes:

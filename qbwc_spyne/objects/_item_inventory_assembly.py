@@ -18,7 +18,7 @@ __all__ = ['ItemInventoryAssemblyAdd', 'ItemInventoryAssemblyAddRq', 'ItemInvent
 
 
 
-class ItemInventoryAssemblyAdd(QBObject):
+class ItemInventoryAssemblyAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyAdd``.
 
     Attributes:
@@ -75,7 +75,7 @@ class ItemInventoryAssemblyAdd(QBObject):
     external_guid: str | None = None
     item_inventory_assembly_line: list[ItemInventoryAssemblyLine] = []
 
-class ItemInventoryAssemblyAddRq(QBRequest):
+class ItemInventoryAssemblyAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyAddRq``.
 
     Attributes:
@@ -92,7 +92,7 @@ class ItemInventoryAssemblyAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryAssemblyLine(QBObject):
+class ItemInventoryAssemblyLine(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyLine``.
 
     Attributes:
@@ -103,7 +103,7 @@ class ItemInventoryAssemblyLine(QBObject):
     item_inventory_ref: ItemInventoryRef | None = None
     quantity: Decimal | None = None
 
-class ItemInventoryAssemblyMod(QBObject):
+class ItemInventoryAssemblyMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyMod``.
 
     Attributes:
@@ -162,7 +162,7 @@ class ItemInventoryAssemblyMod(QBObject):
     clear_items_in_group: bool | None = None
     item_inventory_assembly_line: list[ItemInventoryAssemblyLine] = []
 
-class ItemInventoryAssemblyModRq(QBRequest):
+class ItemInventoryAssemblyModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyModRq``.
 
     Attributes:
@@ -179,7 +179,7 @@ class ItemInventoryAssemblyModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryAssemblyQueryRq(QBRequest):
+class ItemInventoryAssemblyQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyQueryRq``.
 
     Attributes:
@@ -214,7 +214,7 @@ class ItemInventoryAssemblyQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemInventoryAssemblyRet(QBObject):
+class ItemInventoryAssemblyRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemInventoryAssemblyRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['ItemNonInventoryAdd', 'ItemNonInventoryAddRq', 'ItemNonInventoryMod'
 
 
 
-class ItemNonInventoryAdd(QBObject):
+class ItemNonInventoryAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryAdd``.
 
     Attributes:
@@ -48,7 +48,7 @@ class ItemNonInventoryAdd(QBObject):
     sales_and_purchase: SalesAndPurchase | None = None
     external_guid: str | None = None
 
-class ItemNonInventoryAddRq(QBRequest):
+class ItemNonInventoryAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryAddRq``.
 
     Attributes:
@@ -65,7 +65,7 @@ class ItemNonInventoryAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemNonInventoryMod(QBObject):
+class ItemNonInventoryMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryMod``.
 
     Attributes:
@@ -100,7 +100,7 @@ class ItemNonInventoryMod(QBObject):
     sales_or_purchase_mod: SalesOrPurchaseMod | None = None
     sales_and_purchase_mod: SalesAndPurchaseMod | None = None
 
-class ItemNonInventoryModRq(QBRequest):
+class ItemNonInventoryModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryModRq``.
 
     Attributes:
@@ -117,7 +117,7 @@ class ItemNonInventoryModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemNonInventoryQueryRq(QBRequest):
+class ItemNonInventoryQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryQueryRq``.
 
     Attributes:
@@ -152,7 +152,7 @@ class ItemNonInventoryQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemNonInventoryRet(QBObject):
+class ItemNonInventoryRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemNonInventoryRet``.
 
     Attributes:

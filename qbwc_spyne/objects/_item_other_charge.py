@@ -17,7 +17,7 @@ __all__ = ['ItemOtherChargeAdd', 'ItemOtherChargeAddRq', 'ItemOtherChargeMod', '
 
 
 
-class ItemOtherChargeAdd(QBObject):
+class ItemOtherChargeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeAdd``.
 
     Attributes:
@@ -44,7 +44,7 @@ class ItemOtherChargeAdd(QBObject):
     sales_and_purchase: SalesAndPurchase | None = None
     external_guid: str | None = None
 
-class ItemOtherChargeAddRq(QBRequest):
+class ItemOtherChargeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeAddRq``.
 
     Attributes:
@@ -61,7 +61,7 @@ class ItemOtherChargeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemOtherChargeMod(QBObject):
+class ItemOtherChargeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeMod``.
 
     Attributes:
@@ -90,7 +90,7 @@ class ItemOtherChargeMod(QBObject):
     sales_or_purchase_mod: SalesOrPurchaseMod | None = None
     sales_and_purchase_mod: SalesAndPurchaseMod | None = None
 
-class ItemOtherChargeModRq(QBRequest):
+class ItemOtherChargeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeModRq``.
 
     Attributes:
@@ -107,7 +107,7 @@ class ItemOtherChargeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemOtherChargeQueryRq(QBRequest):
+class ItemOtherChargeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeQueryRq``.
 
     Attributes:
@@ -142,7 +142,7 @@ class ItemOtherChargeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemOtherChargeRet(QBObject):
+class ItemOtherChargeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemOtherChargeRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['ItemPaymentAdd', 'ItemPaymentAddRq', 'ItemPaymentMod', 'ItemPaymentM
 
 
 
-class ItemPaymentAdd(QBObject):
+class ItemPaymentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemPaymentAdd``.
 
     Attributes:
@@ -40,7 +40,7 @@ class ItemPaymentAdd(QBObject):
     payment_method_ref: PaymentMethodRef | None = None
     external_guid: str | None = None
 
-class ItemPaymentAddRq(QBRequest):
+class ItemPaymentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemPaymentAddRq``.
 
     Attributes:
@@ -57,7 +57,7 @@ class ItemPaymentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemPaymentMod(QBObject):
+class ItemPaymentMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemPaymentMod``.
 
     Attributes:
@@ -82,7 +82,7 @@ class ItemPaymentMod(QBObject):
     deposit_to_account_ref: DepositToAccountRef | None = None
     payment_method_ref: PaymentMethodRef | None = None
 
-class ItemPaymentModRq(QBRequest):
+class ItemPaymentModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemPaymentModRq``.
 
     Attributes:
@@ -99,7 +99,7 @@ class ItemPaymentModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemPaymentQueryRq(QBRequest):
+class ItemPaymentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemPaymentQueryRq``.
 
     Attributes:
@@ -134,7 +134,7 @@ class ItemPaymentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemPaymentRet(QBObject):
+class ItemPaymentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemPaymentRet``.
 
     Attributes:

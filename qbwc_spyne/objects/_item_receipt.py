@@ -18,7 +18,7 @@ __all__ = ['ItemReceiptAdd', 'ItemReceiptAddRq', 'ItemReceiptMod', 'ItemReceiptM
 
 
 
-class ItemReceiptAdd(QBObject):
+class ItemReceiptAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemReceiptAdd``.
 
     Attributes:
@@ -49,7 +49,7 @@ class ItemReceiptAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class ItemReceiptAddRq(QBRequest):
+class ItemReceiptAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemReceiptAddRq``.
 
     Attributes:
@@ -66,7 +66,7 @@ class ItemReceiptAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemReceiptMod(QBObject):
+class ItemReceiptMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemReceiptMod``.
 
     Attributes:
@@ -101,7 +101,7 @@ class ItemReceiptMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class ItemReceiptModRq(QBRequest):
+class ItemReceiptModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemReceiptModRq``.
 
     Attributes:
@@ -118,7 +118,7 @@ class ItemReceiptModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemReceiptQueryRq(QBRequest):
+class ItemReceiptQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemReceiptQueryRq``.
 
     Attributes:
@@ -161,7 +161,7 @@ class ItemReceiptQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemReceiptRet(QBObject):
+class ItemReceiptRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemReceiptRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['ItemSalesTaxAdd', 'ItemSalesTaxAddRq', 'ItemSalesTaxGroupAdd', 'Item
 
 
 
-class ItemSalesTaxAdd(QBObject):
+class ItemSalesTaxAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxAdd``.
 
     Attributes:
@@ -43,7 +43,7 @@ class ItemSalesTaxAdd(QBObject):
     sales_tax_return_line_ref: SalesTaxReturnLineRef | None = None
     external_guid: str | None = None
 
-class ItemSalesTaxAddRq(QBRequest):
+class ItemSalesTaxAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxAddRq``.
 
     Attributes:
@@ -60,7 +60,7 @@ class ItemSalesTaxAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxGroupAdd(QBObject):
+class ItemSalesTaxGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupAdd``.
 
     Attributes:
@@ -79,7 +79,7 @@ class ItemSalesTaxGroupAdd(QBObject):
     external_guid: str | None = None
     item_sales_tax_ref: list[ItemSalesTaxRef] = []
 
-class ItemSalesTaxGroupAddRq(QBRequest):
+class ItemSalesTaxGroupAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupAddRq``.
 
     Attributes:
@@ -96,7 +96,7 @@ class ItemSalesTaxGroupAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxGroupMod(QBObject):
+class ItemSalesTaxGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupMod``.
 
     Attributes:
@@ -117,7 +117,7 @@ class ItemSalesTaxGroupMod(QBObject):
     item_desc: str | None = None
     item_sales_tax_ref: list[ItemSalesTaxRef] = []
 
-class ItemSalesTaxGroupModRq(QBRequest):
+class ItemSalesTaxGroupModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupModRq``.
 
     Attributes:
@@ -134,7 +134,7 @@ class ItemSalesTaxGroupModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxGroupQueryRq(QBRequest):
+class ItemSalesTaxGroupQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupQueryRq``.
 
     Attributes:
@@ -167,7 +167,7 @@ class ItemSalesTaxGroupQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxGroupRet(QBObject):
+class ItemSalesTaxGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxGroupRet``.
 
     Attributes:
@@ -196,7 +196,7 @@ class ItemSalesTaxGroupRet(QBObject):
     item_sales_tax_ref: list[ItemSalesTaxRef] = []
     data_ext_ret: list[DataExtRet] = []
 
-class ItemSalesTaxMod(QBObject):
+class ItemSalesTaxMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxMod``.
 
     Attributes:
@@ -223,7 +223,7 @@ class ItemSalesTaxMod(QBObject):
     tax_vendor_ref: TaxVendorRef | None = None
     sales_tax_return_line_ref: SalesTaxReturnLineRef | None = None
 
-class ItemSalesTaxModRq(QBRequest):
+class ItemSalesTaxModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxModRq``.
 
     Attributes:
@@ -240,7 +240,7 @@ class ItemSalesTaxModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxQueryRq(QBRequest):
+class ItemSalesTaxQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxQueryRq``.
 
     Attributes:
@@ -275,7 +275,7 @@ class ItemSalesTaxQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSalesTaxRet(QBObject):
+class ItemSalesTaxRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSalesTaxRet``.
 
     Attributes:
@@ -310,7 +310,7 @@ class ItemSalesTaxRet(QBObject):
     external_guid: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class SalesTaxReturnLineRef(QBObject):
+class SalesTaxReturnLineRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnLineRef``.
 
     Attributes:
@@ -321,7 +321,7 @@ class SalesTaxReturnLineRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TaxVendorRef(QBObject):
+class TaxVendorRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxVendorRef``.
 
     Attributes:

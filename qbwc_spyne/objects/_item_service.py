@@ -17,7 +17,7 @@ __all__ = ['ItemServiceAdd', 'ItemServiceAddRq', 'ItemServiceMod', 'ItemServiceM
 
 
 
-class ItemServiceAdd(QBObject):
+class ItemServiceAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemServiceAdd``.
 
     Attributes:
@@ -46,7 +46,7 @@ class ItemServiceAdd(QBObject):
     sales_and_purchase: SalesAndPurchase | None = None
     external_guid: str | None = None
 
-class ItemServiceAddRq(QBRequest):
+class ItemServiceAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemServiceAddRq``.
 
     Attributes:
@@ -63,7 +63,7 @@ class ItemServiceAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemServiceMod(QBObject):
+class ItemServiceMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemServiceMod``.
 
     Attributes:
@@ -96,7 +96,7 @@ class ItemServiceMod(QBObject):
     sales_or_purchase_mod: SalesOrPurchaseMod | None = None
     sales_and_purchase_mod: SalesAndPurchaseMod | None = None
 
-class ItemServiceModRq(QBRequest):
+class ItemServiceModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemServiceModRq``.
 
     Attributes:
@@ -113,7 +113,7 @@ class ItemServiceModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemServiceQueryRq(QBRequest):
+class ItemServiceQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemServiceQueryRq``.
 
     Attributes:
@@ -148,7 +148,7 @@ class ItemServiceQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemServiceRet(QBObject):
+class ItemServiceRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemServiceRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['ItemSiteFilter', 'ItemSitesQueryRq', 'ItemSitesRet']
 
 
 
-class ItemSiteFilter(QBObject):
+class ItemSiteFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSiteFilter``.
 
     Attributes:
@@ -29,7 +29,7 @@ class ItemSiteFilter(QBObject):
     item_filter: ItemFilter | None = None
     site_filter: SiteFilter | None = None
 
-class ItemSitesQueryRq(QBRequest):
+class ItemSitesQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSitesQueryRq``.
 
     Attributes:
@@ -54,7 +54,7 @@ class ItemSitesQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSitesRet(QBObject):
+class ItemSitesRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSitesRet``.
 
     Attributes:

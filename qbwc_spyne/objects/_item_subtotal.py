@@ -17,7 +17,7 @@ __all__ = ['ItemSubtotalAdd', 'ItemSubtotalAddRq', 'ItemSubtotalMod', 'ItemSubto
 
 
 
-class ItemSubtotalAdd(QBObject):
+class ItemSubtotalAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalAdd``.
 
     Attributes:
@@ -34,7 +34,7 @@ class ItemSubtotalAdd(QBObject):
     item_desc: str | None = None
     external_guid: str | None = None
 
-class ItemSubtotalAddRq(QBRequest):
+class ItemSubtotalAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalAddRq``.
 
     Attributes:
@@ -51,7 +51,7 @@ class ItemSubtotalAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSubtotalMod(QBObject):
+class ItemSubtotalMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalMod``.
 
     Attributes:
@@ -70,7 +70,7 @@ class ItemSubtotalMod(QBObject):
     is_active: bool | None = None
     item_desc: str | None = None
 
-class ItemSubtotalModRq(QBRequest):
+class ItemSubtotalModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalModRq``.
 
     Attributes:
@@ -87,7 +87,7 @@ class ItemSubtotalModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSubtotalQueryRq(QBRequest):
+class ItemSubtotalQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalQueryRq``.
 
     Attributes:
@@ -120,7 +120,7 @@ class ItemSubtotalQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ItemSubtotalRet(QBObject):
+class ItemSubtotalRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemSubtotalRet``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['JobReportQueryRq']
 
 
 
-class JobReportQueryRq(QBRequest):
+class JobReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JobReportQueryRq``.
 
     Attributes:

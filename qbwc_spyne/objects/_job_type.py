@@ -17,7 +17,7 @@ __all__ = ['JobTypeAdd', 'JobTypeAddRq', 'JobTypeQueryRq', 'JobTypeRet']
 
 
 
-class JobTypeAdd(QBObject):
+class JobTypeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``JobTypeAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class JobTypeAdd(QBObject):
     is_active: bool | None = None
     parent_ref: ParentRef | None = None
 
-class JobTypeAddRq(QBRequest):
+class JobTypeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JobTypeAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class JobTypeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class JobTypeQueryRq(QBRequest):
+class JobTypeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JobTypeQueryRq``.
 
     Attributes:
@@ -78,7 +78,7 @@ class JobTypeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class JobTypeRet(QBObject):
+class JobTypeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``JobTypeRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['JournalCreditLine', 'JournalDebitLine', 'JournalEntryAdd', 'JournalE
 
 
 
-class JournalCreditLine(QBObject):
+class JournalCreditLine(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalCreditLine``.
 
     Attributes:
@@ -43,7 +43,7 @@ class JournalCreditLine(QBObject):
     item_sales_tax_ref: ItemSalesTaxRef | None = None
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
 
-class JournalDebitLine(QBObject):
+class JournalDebitLine(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalDebitLine``.
 
     Attributes:
@@ -68,7 +68,7 @@ class JournalDebitLine(QBObject):
     item_sales_tax_ref: ItemSalesTaxRef | None = None
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
 
-class JournalEntryAdd(QBObject):
+class JournalEntryAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalEntryAdd``.
 
     Attributes:
@@ -95,7 +95,7 @@ class JournalEntryAdd(QBObject):
     external_guid: str | None = None
     journal_debit_line: list[JournalDebitLine | JournalCreditLine] = []
 
-class JournalEntryAddRq(QBRequest):
+class JournalEntryAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JournalEntryAddRq``.
 
     Attributes:
@@ -112,7 +112,7 @@ class JournalEntryAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class JournalEntryMod(QBObject):
+class JournalEntryMod(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalEntryMod``.
 
     Attributes:
@@ -137,7 +137,7 @@ class JournalEntryMod(QBObject):
     exchange_rate: Decimal | None = None
     journal_line_mod: list[JournalLineMod] = []
 
-class JournalEntryModRq(QBRequest):
+class JournalEntryModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JournalEntryModRq``.
 
     Attributes:
@@ -154,7 +154,7 @@ class JournalEntryModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class JournalEntryQueryRq(QBRequest):
+class JournalEntryQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``JournalEntryQueryRq``.
 
     Attributes:
@@ -195,7 +195,7 @@ class JournalEntryQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class JournalEntryRet(QBObject):
+class JournalEntryRet(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalEntryRet``.
 
     Attributes:
@@ -234,7 +234,7 @@ class JournalEntryRet(QBObject):
     journal_debit_line: list[JournalDebitLine | JournalCreditLine] = []
     data_ext_ret: list[DataExtRet] = []
 
-class JournalLineMod(QBObject):
+class JournalLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``JournalLineMod``.
 
     Attributes:

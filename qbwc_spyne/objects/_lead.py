@@ -17,7 +17,7 @@ __all__ = ['LeadAdd', 'LeadAddRq', 'LeadContacts', 'LeadContactsMod', 'LeadMod',
 
 
 
-class LeadAdd(QBObject):
+class LeadAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadAdd``.
 
     Attributes:
@@ -38,7 +38,7 @@ class LeadAdd(QBObject):
     locations: list[Locations] = []
     lead_contacts: list[LeadContacts] = []
 
-class LeadAddRq(QBRequest):
+class LeadAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``LeadAddRq``.
 
     Attributes:
@@ -55,7 +55,7 @@ class LeadAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class LeadContacts(QBObject):
+class LeadContacts(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadContacts``.
 
     Attributes:
@@ -76,7 +76,7 @@ class LeadContacts(QBObject):
     additional_contact_ref: list[AdditionalContactRef] = []
     is_primary_contact: bool | None = None
 
-class LeadContactsMod(QBObject):
+class LeadContactsMod(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadContactsMod``.
 
     Attributes:
@@ -99,7 +99,7 @@ class LeadContactsMod(QBObject):
     additional_contact_ref: list[AdditionalContactRef] = []
     is_primary_contact: bool | None = None
 
-class LeadMod(QBObject):
+class LeadMod(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadMod``.
 
     Attributes:
@@ -124,7 +124,7 @@ class LeadMod(QBObject):
     locations_mod: list[LocationsMod] = []
     lead_contacts_mod: list[LeadContactsMod] = []
 
-class LeadModRq(QBRequest):
+class LeadModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``LeadModRq``.
 
     Attributes:
@@ -141,7 +141,7 @@ class LeadModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class LeadQueryRq(QBRequest):
+class LeadQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``LeadQueryRq``.
 
     Attributes:
@@ -170,7 +170,7 @@ class LeadQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class LeadRet(QBObject):
+class LeadRet(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadRet``.
 
     Attributes:
@@ -199,7 +199,7 @@ class LeadRet(QBObject):
     locations_ret: list[LocationsRet] = []
     lead_contacts_ret: list[LeadContactsRet] = []
 
-class Locations(QBObject):
+class Locations(QBObject, kw_only=True):
     """The qbXML aggregate ``Locations``.
 
     Attributes:
@@ -210,7 +210,7 @@ class Locations(QBObject):
     location: str | None = None
     lead_address: LeadAddress | None = None
 
-class LocationsMod(QBObject):
+class LocationsMod(QBObject, kw_only=True):
     """The qbXML aggregate ``LocationsMod``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['ListDelRq', 'ListDeletedQueryRq', 'ListDeletedRet']
 
 
 
-class ListDelRq(QBRequest):
+class ListDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ListDelRq``.
 
     Attributes:
@@ -34,7 +34,7 @@ class ListDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ListDeletedQueryRq(QBRequest):
+class ListDeletedQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ListDeletedQueryRq``.
 
     Attributes:
@@ -53,7 +53,7 @@ class ListDeletedQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ListDeletedRet(QBObject):
+class ListDeletedRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ListDeletedRet``.
 
     Attributes:

@@ -13,7 +13,7 @@ __all__ = ['ListDisplayAddRq', 'ListDisplayModRq']
 
 
 
-class ListDisplayAddRq(QBRequest):
+class ListDisplayAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ListDisplayAddRq``.
 
     Attributes:
@@ -28,7 +28,7 @@ class ListDisplayAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ListDisplayModRq(QBRequest):
+class ListDisplayModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ListDisplayModRq``.
 
     Attributes:

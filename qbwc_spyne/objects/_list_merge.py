@@ -13,7 +13,7 @@ __all__ = ['ListMergeRq', 'MergeFrom', 'MergeTo']
 
 
 
-class ListMergeRq(QBRequest):
+class ListMergeRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ListMergeRq``.
 
     Attributes:
@@ -34,7 +34,7 @@ class ListMergeRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class MergeFrom(QBObject):
+class MergeFrom(QBObject, kw_only=True):
     """The qbXML aggregate ``MergeFrom``.
 
     Attributes:
@@ -45,7 +45,7 @@ class MergeFrom(QBObject):
     list_id: str | None = None
     edit_sequence: str | None = None
 
-class MergeTo(QBObject):
+class MergeTo(QBObject, kw_only=True):
     """The qbXML aggregate ``MergeTo``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['OtherNameAdd', 'OtherNameAddRq', 'OtherNameAddress', 'OtherNameAddre
 
 
 
-class OtherNameAdd(QBObject):
+class OtherNameAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherNameAdd``.
 
     Attributes:
@@ -58,7 +58,7 @@ class OtherNameAdd(QBObject):
     notes: str | None = None
     external_guid: str | None = None
 
-class OtherNameAddRq(QBRequest):
+class OtherNameAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``OtherNameAddRq``.
 
     Attributes:
@@ -75,7 +75,7 @@ class OtherNameAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class OtherNameAddress(QBObject):
+class OtherNameAddress(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherNameAddress``.
 
     Attributes:
@@ -102,7 +102,7 @@ class OtherNameAddress(QBObject):
     country: str | None = None
     note: str | None = None
 
-class OtherNameAddressBlock(QBObject):
+class OtherNameAddressBlock(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherNameAddressBlock``.
 
     Attributes:
@@ -119,7 +119,7 @@ class OtherNameAddressBlock(QBObject):
     addr4: str | None = None
     addr5: str | None = None
 
-class OtherNameMod(QBObject):
+class OtherNameMod(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherNameMod``.
 
     Attributes:
@@ -162,7 +162,7 @@ class OtherNameMod(QBObject):
     account_number: str | None = None
     notes: str | None = None
 
-class OtherNameModRq(QBRequest):
+class OtherNameModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``OtherNameModRq``.
 
     Attributes:
@@ -179,7 +179,7 @@ class OtherNameModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class OtherNameQueryRq(QBRequest):
+class OtherNameQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``OtherNameQueryRq``.
 
     Attributes:
@@ -212,7 +212,7 @@ class OtherNameQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class OtherNameRet(QBObject):
+class OtherNameRet(QBObject, kw_only=True):
     """The qbXML aggregate ``OtherNameRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['DirectDepositAccountInfo', 'PaycheckLineRet', 'PaycheckQueryRq', 'Pa
 
 
 
-class DirectDepositAccountInfo(QBObject):
+class DirectDepositAccountInfo(QBObject, kw_only=True):
     """The qbXML aggregate ``DirectDepositAccountInfo``. Only in qbXML 16.0.
 
     Attributes:
@@ -33,7 +33,7 @@ class DirectDepositAccountInfo(QBObject):
     account_number: str | None = None
     bank_account_type: Literal['Checking', 'Savings'] | None = None
 
-class PaycheckLineRet(QBObject):
+class PaycheckLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PaycheckLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -88,7 +88,7 @@ class PaycheckLineRet(QBObject):
     tips_wage_base_amount: Decimal | None = None
     direct_deposit_account_info: DirectDepositAccountInfo | None = None
 
-class PaycheckQueryRq(QBRequest):
+class PaycheckQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PaycheckQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -127,7 +127,7 @@ class PaycheckQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PaycheckRet(QBObject):
+class PaycheckRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PaycheckRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['PaymentMethodAdd', 'PaymentMethodAddRq', 'PaymentMethodQueryRq', 'Pa
 
 
 
-class PaymentMethodAdd(QBObject):
+class PaymentMethodAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PaymentMethodAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class PaymentMethodAdd(QBObject):
     is_active: bool | None = None
     payment_method_type: Literal['AmericanExpress', 'Cash', 'Check', 'DebitCard', 'Discover', 'ECheck', 'GiftCard', 'MasterCard', 'Other', 'OtherCreditCard', 'Visa'] | None = None
 
-class PaymentMethodAddRq(QBRequest):
+class PaymentMethodAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PaymentMethodAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class PaymentMethodAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PaymentMethodQueryRq(QBRequest):
+class PaymentMethodQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PaymentMethodQueryRq``.
 
     Attributes:
@@ -80,7 +80,7 @@ class PaymentMethodQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PaymentMethodRet(QBObject):
+class PaymentMethodRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PaymentMethodRet``.
 
     Attributes:

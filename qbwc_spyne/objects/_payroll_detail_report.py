@@ -16,7 +16,7 @@ __all__ = ['PayrollDetailReportQueryRq']
 
 
 
-class PayrollDetailReportQueryRq(QBRequest):
+class PayrollDetailReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollDetailReportQueryRq``.
 
     Attributes:

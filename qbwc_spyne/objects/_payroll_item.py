@@ -17,7 +17,7 @@ __all__ = ['PayrollItemQueryRq']
 
 
 
-class PayrollItemQueryRq(QBRequest):
+class PayrollItemQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemQueryRq``. Only in qbXML 16.0.
 
     Attributes:

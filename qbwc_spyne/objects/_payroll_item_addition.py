@@ -18,7 +18,7 @@ __all__ = ['PayrollItemAdditionAdd', 'PayrollItemAdditionAddRq', 'PayrollItemAdd
 
 
 
-class PayrollItemAdditionAdd(QBObject):
+class PayrollItemAdditionAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemAdditionAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -51,7 +51,7 @@ class PayrollItemAdditionAdd(QBObject):
     net_or_gross: Literal['Gross', 'Net'] | None = None
     taxability: list[Taxability] = []
 
-class PayrollItemAdditionAddRq(QBRequest):
+class PayrollItemAdditionAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemAdditionAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -68,7 +68,7 @@ class PayrollItemAdditionAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemAdditionMod(QBObject):
+class PayrollItemAdditionMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemAdditionMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -105,7 +105,7 @@ class PayrollItemAdditionMod(QBObject):
     net_or_gross: Literal['Gross', 'Net'] | None = None
     taxability: list[Taxability] = []
 
-class PayrollItemAdditionModRq(QBRequest):
+class PayrollItemAdditionModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemAdditionModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -122,7 +122,7 @@ class PayrollItemAdditionModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemAdditionRet(QBObject):
+class PayrollItemAdditionRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemAdditionRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['PayrollItemCompanyContributionAdd', 'PayrollItemCompanyContributionA
 
 
 
-class PayrollItemCompanyContributionAdd(QBObject):
+class PayrollItemCompanyContributionAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemCompanyContributionAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -61,7 +61,7 @@ class PayrollItemCompanyContributionAdd(QBObject):
     taxability: list[Taxability] = []
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemCompanyContributionAddRq(QBRequest):
+class PayrollItemCompanyContributionAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemCompanyContributionAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -78,7 +78,7 @@ class PayrollItemCompanyContributionAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemCompanyContributionMod(QBObject):
+class PayrollItemCompanyContributionMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemCompanyContributionMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -125,7 +125,7 @@ class PayrollItemCompanyContributionMod(QBObject):
     taxability: list[Taxability] = []
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemCompanyContributionModRq(QBRequest):
+class PayrollItemCompanyContributionModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemCompanyContributionModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -142,7 +142,7 @@ class PayrollItemCompanyContributionModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemCompanyContributionRet(QBObject):
+class PayrollItemCompanyContributionRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemCompanyContributionRet``. Only in qbXML 16.0.
 
     Attributes:

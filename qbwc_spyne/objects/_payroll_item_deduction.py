@@ -18,7 +18,7 @@ __all__ = ['PayrollItemDeductionAdd', 'PayrollItemDeductionAddRq', 'PayrollItemD
 
 
 
-class PayrollItemDeductionAdd(QBObject):
+class PayrollItemDeductionAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDeductionAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -57,7 +57,7 @@ class PayrollItemDeductionAdd(QBObject):
     taxability: list[Taxability] = []
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemDeductionAddRq(QBRequest):
+class PayrollItemDeductionAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemDeductionAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -74,7 +74,7 @@ class PayrollItemDeductionAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemDeductionMod(QBObject):
+class PayrollItemDeductionMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDeductionMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -117,7 +117,7 @@ class PayrollItemDeductionMod(QBObject):
     taxability: list[Taxability] = []
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemDeductionModRq(QBRequest):
+class PayrollItemDeductionModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemDeductionModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -134,7 +134,7 @@ class PayrollItemDeductionModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemDeductionRet(QBObject):
+class PayrollItemDeductionRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDeductionRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['PayrollItemDirectDepositAdd', 'PayrollItemDirectDepositAddRq', 'Payr
 
 
 
-class PayrollItemDirectDepositAdd(QBObject):
+class PayrollItemDirectDepositAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDirectDepositAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -32,7 +32,7 @@ class PayrollItemDirectDepositAdd(QBObject):
     payroll_item_detail_type_value: int | None = None
     liability_account_ref: LiabilityAccountRef | None = None
 
-class PayrollItemDirectDepositAddRq(QBRequest):
+class PayrollItemDirectDepositAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemDirectDepositAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -49,7 +49,7 @@ class PayrollItemDirectDepositAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemDirectDepositMod(QBObject):
+class PayrollItemDirectDepositMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDirectDepositMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -68,7 +68,7 @@ class PayrollItemDirectDepositMod(QBObject):
     payroll_item_detail_type_value: int | None = None
     liability_account_ref: LiabilityAccountRef | None = None
 
-class PayrollItemDirectDepositModRq(QBRequest):
+class PayrollItemDirectDepositModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemDirectDepositModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -85,7 +85,7 @@ class PayrollItemDirectDepositModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemDirectDepositRet(QBObject):
+class PayrollItemDirectDepositRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemDirectDepositRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['PayrollItemNonWageQueryRq', 'PayrollItemNonWageRet']
 
 
 
-class PayrollItemNonWageQueryRq(QBRequest):
+class PayrollItemNonWageQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemNonWageQueryRq``.
 
     Attributes:
@@ -48,7 +48,7 @@ class PayrollItemNonWageQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemNonWageRet(QBObject):
+class PayrollItemNonWageRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemNonWageRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['PayrollItemTaxAdd', 'PayrollItemTaxAddRq', 'PayrollItemTaxMod', 'Pay
 
 
 
-class PayrollItemTaxAdd(QBObject):
+class PayrollItemTaxAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -57,7 +57,7 @@ class PayrollItemTaxAdd(QBObject):
     tax_calculated_based_on: Literal['Compensation', 'HoursAll', 'HoursWorked', 'Quantity'] | None = None
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemTaxAddRq(QBRequest):
+class PayrollItemTaxAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -74,7 +74,7 @@ class PayrollItemTaxAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemTaxMod(QBObject):
+class PayrollItemTaxMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -115,7 +115,7 @@ class PayrollItemTaxMod(QBObject):
     tax_calculated_based_on: Literal['Compensation', 'HoursAll', 'HoursWorked', 'Quantity'] | None = None
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemTaxModRq(QBRequest):
+class PayrollItemTaxModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -132,7 +132,7 @@ class PayrollItemTaxModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemTaxRet(QBObject):
+class PayrollItemTaxRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemTaxRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -179,7 +179,7 @@ class PayrollItemTaxRet(QBObject):
     tax_calculated_based_on: Literal['Compensation', 'HoursAll', 'HoursWorked', 'Quantity'] | None = None
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class RateChange(QBObject):
+class RateChange(QBObject, kw_only=True):
     """The qbXML aggregate ``RateChange``. Only in qbXML 16.0.
 
     Attributes:

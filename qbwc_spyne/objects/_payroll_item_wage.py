@@ -18,7 +18,7 @@ __all__ = ['PayrollItemWageAdd', 'PayrollItemWageAddRq', 'PayrollItemWageMod', '
 
 
 
-class PayrollItemWageAdd(QBObject):
+class PayrollItemWageAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageAdd``.
 
     Attributes:
@@ -41,7 +41,7 @@ class PayrollItemWageAdd(QBObject):
     rate: Decimal | None = None
     rate_percent: Decimal | None = None
 
-class PayrollItemWageAddRq(QBRequest):
+class PayrollItemWageAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageAddRq``.
 
     Attributes:
@@ -58,7 +58,7 @@ class PayrollItemWageAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemWageMod(QBObject):
+class PayrollItemWageMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -83,7 +83,7 @@ class PayrollItemWageMod(QBObject):
     rate: Decimal | None = None
     rate_percent: Decimal | None = None
 
-class PayrollItemWageModRq(QBRequest):
+class PayrollItemWageModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -100,7 +100,7 @@ class PayrollItemWageModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemWageQueryRq(QBRequest):
+class PayrollItemWageQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageQueryRq``.
 
     Attributes:
@@ -131,7 +131,7 @@ class PayrollItemWageQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemWageRet(QBObject):
+class PayrollItemWageRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWageRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['PayrollItemWorkersCompensationAdd', 'PayrollItemWorkersCompensationA
 
 
 
-class PayrollItemWorkersCompensationAdd(QBObject):
+class PayrollItemWorkersCompensationAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWorkersCompensationAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -44,7 +44,7 @@ class PayrollItemWorkersCompensationAdd(QBObject):
     payment_template_ref: PaymentTemplateRef | None = None
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemWorkersCompensationAddRq(QBRequest):
+class PayrollItemWorkersCompensationAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemWorkersCompensationAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -61,7 +61,7 @@ class PayrollItemWorkersCompensationAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemWorkersCompensationMod(QBObject):
+class PayrollItemWorkersCompensationMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWorkersCompensationMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -92,7 +92,7 @@ class PayrollItemWorkersCompensationMod(QBObject):
     payment_template_ref: PaymentTemplateRef | None = None
     liability_payment_schedule: LiabilityPaymentSchedule | None = None
 
-class PayrollItemWorkersCompensationModRq(QBRequest):
+class PayrollItemWorkersCompensationModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollItemWorkersCompensationModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -109,7 +109,7 @@ class PayrollItemWorkersCompensationModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollItemWorkersCompensationRet(QBObject):
+class PayrollItemWorkersCompensationRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollItemWorkersCompensationRet``. Only in qbXML 16.0.
 
     Attributes:

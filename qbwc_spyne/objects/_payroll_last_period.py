@@ -14,7 +14,7 @@ __all__ = ['PayrollLastPeriodQueryRq', 'PayrollLastPeriodRet']
 
 
 
-class PayrollLastPeriodQueryRq(QBRequest):
+class PayrollLastPeriodQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollLastPeriodQueryRq``.
 
     Attributes:
@@ -27,7 +27,7 @@ class PayrollLastPeriodQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollLastPeriodRet(QBObject):
+class PayrollLastPeriodRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLastPeriodRet``.
 
     Attributes:

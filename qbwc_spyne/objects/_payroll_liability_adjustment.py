@@ -18,7 +18,7 @@ __all__ = ['PayrollLiabilityAdjustmentAdd', 'PayrollLiabilityAdjustmentAddRq', '
 
 
 
-class PayrollLiabilityAdjustmentAdd(QBObject):
+class PayrollLiabilityAdjustmentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -45,7 +45,7 @@ class PayrollLiabilityAdjustmentAdd(QBObject):
     tax_table_version: int | None = None
     payroll_liability_adjustment_line_add: list[PayrollLiabilityAdjustmentLineAdd] = []
 
-class PayrollLiabilityAdjustmentAddRq(QBRequest):
+class PayrollLiabilityAdjustmentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -62,7 +62,7 @@ class PayrollLiabilityAdjustmentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollLiabilityAdjustmentLineAdd(QBObject):
+class PayrollLiabilityAdjustmentLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentLineAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -93,7 +93,7 @@ class PayrollLiabilityAdjustmentLineAdd(QBObject):
     wage_base_amount: Decimal | None = None
     income_subject_to_tax_amount: Decimal | None = None
 
-class PayrollLiabilityAdjustmentLineRet(QBObject):
+class PayrollLiabilityAdjustmentLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -126,7 +126,7 @@ class PayrollLiabilityAdjustmentLineRet(QBObject):
     wage_base_amount: Decimal | None = None
     income_subject_to_tax_amount: Decimal | None = None
 
-class PayrollLiabilityAdjustmentQueryRq(QBRequest):
+class PayrollLiabilityAdjustmentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -165,7 +165,7 @@ class PayrollLiabilityAdjustmentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollLiabilityAdjustmentRet(QBObject):
+class PayrollLiabilityAdjustmentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityAdjustmentRet``. Only in qbXML 16.0.
 
     Attributes:

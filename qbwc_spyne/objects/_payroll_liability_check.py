@@ -18,7 +18,7 @@ __all__ = ['PayrollLiabilityCheckLineRet', 'PayrollLiabilityCheckQueryRq', 'Payr
 
 
 
-class PayrollLiabilityCheckLineRet(QBObject):
+class PayrollLiabilityCheckLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityCheckLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -41,7 +41,7 @@ class PayrollLiabilityCheckLineRet(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class PayrollLiabilityCheckQueryRq(QBRequest):
+class PayrollLiabilityCheckQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityCheckQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -80,7 +80,7 @@ class PayrollLiabilityCheckQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollLiabilityCheckRet(QBObject):
+class PayrollLiabilityCheckRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollLiabilityCheckRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['PayrollPriorPaymentAdd', 'PayrollPriorPaymentAddRq', 'PayrollPriorPa
 
 
 
-class PayrollPriorPaymentAdd(QBObject):
+class PayrollPriorPaymentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -39,7 +39,7 @@ class PayrollPriorPaymentAdd(QBObject):
     payroll_date: date | None = None
     payroll_prior_payment_line_add: list[PayrollPriorPaymentLineAdd] = []
 
-class PayrollPriorPaymentAddRq(QBRequest):
+class PayrollPriorPaymentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -56,7 +56,7 @@ class PayrollPriorPaymentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollPriorPaymentLineAdd(QBObject):
+class PayrollPriorPaymentLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentLineAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -71,7 +71,7 @@ class PayrollPriorPaymentLineAdd(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class PayrollPriorPaymentLineRet(QBObject):
+class PayrollPriorPaymentLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -88,7 +88,7 @@ class PayrollPriorPaymentLineRet(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class PayrollPriorPaymentQueryRq(QBRequest):
+class PayrollPriorPaymentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -127,7 +127,7 @@ class PayrollPriorPaymentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollPriorPaymentRet(QBObject):
+class PayrollPriorPaymentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollPriorPaymentRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['PayrollSummaryReportQueryRq']
 
 
 
-class PayrollSummaryReportQueryRq(QBRequest):
+class PayrollSummaryReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollSummaryReportQueryRq``.
 
     Attributes:

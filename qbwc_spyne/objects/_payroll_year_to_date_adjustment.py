@@ -18,7 +18,7 @@ __all__ = ['PayrollYearToDateAdjustmentAdd', 'PayrollYearToDateAdjustmentAddRq',
 
 
 
-class PayrollYearToDateAdjustmentAdd(QBObject):
+class PayrollYearToDateAdjustmentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -49,7 +49,7 @@ class PayrollYearToDateAdjustmentAdd(QBObject):
     tax_table_version: int | None = None
     payroll_year_to_date_adjustment_line_add: list[PayrollYearToDateAdjustmentLineAdd] = []
 
-class PayrollYearToDateAdjustmentAddRq(QBRequest):
+class PayrollYearToDateAdjustmentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentAddRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -66,7 +66,7 @@ class PayrollYearToDateAdjustmentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollYearToDateAdjustmentLineAdd(QBObject):
+class PayrollYearToDateAdjustmentLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentLineAdd``. Only in qbXML 16.0.
 
     Attributes:
@@ -107,7 +107,7 @@ class PayrollYearToDateAdjustmentLineAdd(QBObject):
     wage_base_amount: Decimal | None = None
     income_subject_to_tax_amount: Decimal | None = None
 
-class PayrollYearToDateAdjustmentLineRet(QBObject):
+class PayrollYearToDateAdjustmentLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentLineRet``. Only in qbXML 16.0.
 
     Attributes:
@@ -150,7 +150,7 @@ class PayrollYearToDateAdjustmentLineRet(QBObject):
     wage_base_amount: Decimal | None = None
     income_subject_to_tax_amount: Decimal | None = None
 
-class PayrollYearToDateAdjustmentQueryRq(QBRequest):
+class PayrollYearToDateAdjustmentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentQueryRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -189,7 +189,7 @@ class PayrollYearToDateAdjustmentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PayrollYearToDateAdjustmentRet(QBObject):
+class PayrollYearToDateAdjustmentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PayrollYearToDateAdjustmentRet``. Only in qbXML 16.0.
 
     Attributes:

@@ -15,7 +15,7 @@ __all__ = ['AccountingPreferences', 'AccountingPreferencesMod', 'CurrentAppAcces
 
 
 
-class AccountingPreferences(QBObject):
+class AccountingPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountingPreferences``.
 
     Attributes:
@@ -36,7 +36,7 @@ class AccountingPreferences(QBObject):
     is_assigning_journal_entry_numbers: bool | None = None
     closing_date: date | None = None
 
-class AccountingPreferencesMod(QBObject):
+class AccountingPreferencesMod(QBObject, kw_only=True):
     """The qbXML aggregate ``AccountingPreferencesMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -47,7 +47,7 @@ class AccountingPreferencesMod(QBObject):
     closing_date: date | None = None
     closing_date_password: str | None = None
 
-class CurrentAppAccessRights(QBObject):
+class CurrentAppAccessRights(QBObject, kw_only=True):
     """The qbXML aggregate ``CurrentAppAccessRights``.
 
     Attributes:
@@ -60,7 +60,7 @@ class CurrentAppAccessRights(QBObject):
     automatic_login_user_name: str | None = None
     is_personal_data_access_allowed: bool | None = None
 
-class DefaultDiscountAccountRef(QBObject):
+class DefaultDiscountAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultDiscountAccountRef``.
 
     Attributes:
@@ -71,7 +71,7 @@ class DefaultDiscountAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DefaultItemSalesTaxRef(QBObject):
+class DefaultItemSalesTaxRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultItemSalesTaxRef``.
 
     Attributes:
@@ -82,7 +82,7 @@ class DefaultItemSalesTaxRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DefaultNonTaxableSalesTaxCodeRef(QBObject):
+class DefaultNonTaxableSalesTaxCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultNonTaxableSalesTaxCodeRef``.
 
     Attributes:
@@ -93,7 +93,7 @@ class DefaultNonTaxableSalesTaxCodeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DefaultShipMethodRef(QBObject):
+class DefaultShipMethodRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultShipMethodRef``.
 
     Attributes:
@@ -104,7 +104,7 @@ class DefaultShipMethodRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class DefaultTaxableSalesTaxCodeRef(QBObject):
+class DefaultTaxableSalesTaxCodeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultTaxableSalesTaxCodeRef``.
 
     Attributes:
@@ -115,7 +115,7 @@ class DefaultTaxableSalesTaxCodeRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class FinanceChargeAccountRef(QBObject):
+class FinanceChargeAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``FinanceChargeAccountRef``.
 
     Attributes:
@@ -126,7 +126,7 @@ class FinanceChargeAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class FinanceChargePreferences(QBObject):
+class FinanceChargePreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``FinanceChargePreferences``.
 
     Attributes:
@@ -147,7 +147,7 @@ class FinanceChargePreferences(QBObject):
     calculate_charges_from: Literal['DueDate', 'InvoiceOrBilledDate'] | None = None
     is_marked_to_be_printed: bool | None = None
 
-class HomeCurrencyRef(QBObject):
+class HomeCurrencyRef(QBObject, kw_only=True):
     """The qbXML aggregate ``HomeCurrencyRef``.
 
     Attributes:
@@ -158,7 +158,7 @@ class HomeCurrencyRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ItemsAndInventoryPreferences(QBObject):
+class ItemsAndInventoryPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemsAndInventoryPreferences``.
 
     Attributes:
@@ -187,7 +187,7 @@ class ItemsAndInventoryPreferences(QBObject):
     is_rsb_enabled: bool | None = None
     is_barcode_enabled: bool | None = None
 
-class JobsAndEstimatesPreferences(QBObject):
+class JobsAndEstimatesPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``JobsAndEstimatesPreferences``.
 
     Attributes:
@@ -200,7 +200,7 @@ class JobsAndEstimatesPreferences(QBObject):
     is_using_progress_invoicing: bool | None = None
     is_printing_items_with_zero_amounts: bool | None = None
 
-class MultiCurrencyPreferences(QBObject):
+class MultiCurrencyPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``MultiCurrencyPreferences``.
 
     Attributes:
@@ -211,7 +211,7 @@ class MultiCurrencyPreferences(QBObject):
     is_multi_currency_on: bool | None = None
     home_currency_ref: HomeCurrencyRef | None = None
 
-class MultiLocationInventoryPreferences(QBObject):
+class MultiLocationInventoryPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``MultiLocationInventoryPreferences``.
 
     Attributes:
@@ -222,7 +222,7 @@ class MultiLocationInventoryPreferences(QBObject):
     is_multi_location_inventory_available: bool | None = None
     is_multi_location_inventory_enabled: bool | None = None
 
-class PreferencesMod(QBObject):
+class PreferencesMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PreferencesMod``. Only in qbXML 16.0.
 
     Attributes:
@@ -231,7 +231,7 @@ class PreferencesMod(QBObject):
 
     accounting_preferences_mod: AccountingPreferencesMod | None = None
 
-class PreferencesModRq(QBRequest):
+class PreferencesModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PreferencesModRq``. Only in qbXML 16.0.
 
     Attributes:
@@ -248,7 +248,7 @@ class PreferencesModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PreferencesQueryRq(QBRequest):
+class PreferencesQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PreferencesQueryRq``.
 
     Attributes:
@@ -263,7 +263,7 @@ class PreferencesQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PreferencesRet(QBObject):
+class PreferencesRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PreferencesRet``.
 
     Attributes:
@@ -294,7 +294,7 @@ class PreferencesRet(QBObject):
     current_app_access_rights: CurrentAppAccessRights | None = None
     items_and_inventory_preferences: ItemsAndInventoryPreferences | None = None
 
-class PriceLevels(QBObject):
+class PriceLevels(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevels``.
 
     Attributes:
@@ -305,7 +305,7 @@ class PriceLevels(QBObject):
     is_using_price_levels: bool | None = None
     is_rounding_sales_price_up: bool | None = None
 
-class PurchasesAndVendorsPreferences(QBObject):
+class PurchasesAndVendorsPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchasesAndVendorsPreferences``.
 
     Attributes:
@@ -320,7 +320,7 @@ class PurchasesAndVendorsPreferences(QBObject):
     is_automatically_using_discounts: bool | None = None
     default_discount_account_ref: DefaultDiscountAccountRef | None = None
 
-class ReportsPreferences(QBObject):
+class ReportsPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportsPreferences``.
 
     Attributes:
@@ -331,7 +331,7 @@ class ReportsPreferences(QBObject):
     aging_report_basis: Literal['AgeFromDueDate', 'AgeFromTransactionDate'] | None = None
     summary_report_basis: Literal['Accrual', 'Cash'] | None = None
 
-class SalesAndCustomersPreferences(QBObject):
+class SalesAndCustomersPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesAndCustomersPreferences``.
 
     Attributes:
@@ -350,7 +350,7 @@ class SalesAndCustomersPreferences(QBObject):
     is_auto_applying_payments: bool | None = None
     price_levels: PriceLevels | None = None
 
-class SalesTaxPreferences(QBObject):
+class SalesTaxPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPreferences``.
 
     Attributes:
@@ -371,7 +371,7 @@ class SalesTaxPreferences(QBObject):
     is_using_customer_tax_code: bool | None = None
     is_using_amounts_include_tax: bool | None = None
 
-class TimeTrackingPreferences(QBObject):
+class TimeTrackingPreferences(QBObject, kw_only=True):
     """The qbXML aggregate ``TimeTrackingPreferences``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['PriceLevelAdd', 'PriceLevelAddRq', 'PriceLevelMod', 'PriceLevelModRq
 
 
 
-class PriceLevelAdd(QBObject):
+class PriceLevelAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelAdd``.
 
     Attributes:
@@ -35,7 +35,7 @@ class PriceLevelAdd(QBObject):
     price_level_per_item: list[PriceLevelPerItem] = []
     currency_ref: CurrencyRef | None = None
 
-class PriceLevelAddRq(QBRequest):
+class PriceLevelAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PriceLevelAddRq``.
 
     Attributes:
@@ -52,7 +52,7 @@ class PriceLevelAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PriceLevelMod(QBObject):
+class PriceLevelMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelMod``.
 
     Attributes:
@@ -73,7 +73,7 @@ class PriceLevelMod(QBObject):
     price_level_per_item: list[PriceLevelPerItem] = []
     currency_ref: CurrencyRef | None = None
 
-class PriceLevelModRq(QBRequest):
+class PriceLevelModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PriceLevelModRq``.
 
     Attributes:
@@ -90,7 +90,7 @@ class PriceLevelModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PriceLevelPerItem(QBObject):
+class PriceLevelPerItem(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelPerItem``.
 
     Attributes:
@@ -107,7 +107,7 @@ class PriceLevelPerItem(QBObject):
     adjust_percentage: Decimal | None = None
     adjust_relative_to: Literal['StandardPrice', 'Cost', 'CurrentCustomPrice'] | None = None
 
-class PriceLevelQueryRq(QBRequest):
+class PriceLevelQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PriceLevelQueryRq``.
 
     Attributes:
@@ -142,7 +142,7 @@ class PriceLevelQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PriceLevelRet(QBObject):
+class PriceLevelRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PriceLevelRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['PurchaseOrderAdd', 'PurchaseOrderAddRq', 'PurchaseOrderLineAdd', 'Pu
 
 
 
-class PurchaseOrderAdd(QBObject):
+class PurchaseOrderAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderAdd``.
 
     Attributes:
@@ -75,7 +75,7 @@ class PurchaseOrderAdd(QBObject):
     external_guid: str | None = None
     purchase_order_line_add: list[PurchaseOrderLineAdd | PurchaseOrderLineGroupAdd] = []
 
-class PurchaseOrderAddRq(QBRequest):
+class PurchaseOrderAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderAddRq``.
 
     Attributes:
@@ -92,7 +92,7 @@ class PurchaseOrderAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PurchaseOrderLineAdd(QBObject):
+class PurchaseOrderLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineAdd``.
 
     Attributes:
@@ -133,7 +133,7 @@ class PurchaseOrderLineAdd(QBObject):
     other2: str | None = None
     data_ext: list[DataExt] = []
 
-class PurchaseOrderLineGroupAdd(QBObject):
+class PurchaseOrderLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineGroupAdd``.
 
     Attributes:
@@ -154,7 +154,7 @@ class PurchaseOrderLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class PurchaseOrderLineGroupMod(QBObject):
+class PurchaseOrderLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineGroupMod``.
 
     Attributes:
@@ -173,7 +173,7 @@ class PurchaseOrderLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     purchase_order_line_mod: list[PurchaseOrderLineMod] = []
 
-class PurchaseOrderLineGroupRet(QBObject):
+class PurchaseOrderLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineGroupRet``.
 
     Attributes:
@@ -202,7 +202,7 @@ class PurchaseOrderLineGroupRet(QBObject):
     purchase_order_line_ret: list[PurchaseOrderLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class PurchaseOrderLineMod(QBObject):
+class PurchaseOrderLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineMod``.
 
     Attributes:
@@ -247,7 +247,7 @@ class PurchaseOrderLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class PurchaseOrderLineRet(QBObject):
+class PurchaseOrderLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderLineRet``.
 
     Attributes:
@@ -298,7 +298,7 @@ class PurchaseOrderLineRet(QBObject):
     other2: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class PurchaseOrderMod(QBObject):
+class PurchaseOrderMod(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderMod``.
 
     Attributes:
@@ -359,7 +359,7 @@ class PurchaseOrderMod(QBObject):
     exchange_rate: Decimal | None = None
     purchase_order_line_mod: list[PurchaseOrderLineMod | PurchaseOrderLineGroupMod] = []
 
-class PurchaseOrderModRq(QBRequest):
+class PurchaseOrderModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderModRq``.
 
     Attributes:
@@ -376,7 +376,7 @@ class PurchaseOrderModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PurchaseOrderQueryRq(QBRequest):
+class PurchaseOrderQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderQueryRq``.
 
     Attributes:
@@ -419,7 +419,7 @@ class PurchaseOrderQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class PurchaseOrderRet(QBObject):
+class PurchaseOrderRet(QBObject, kw_only=True):
     """The qbXML aggregate ``PurchaseOrderRet``.
 
     Attributes:
@@ -504,7 +504,7 @@ class PurchaseOrderRet(QBObject):
     purchase_order_line_ret: list[PurchaseOrderLineRet | PurchaseOrderLineGroupRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class ShipToEntityRef(QBObject):
+class ShipToEntityRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipToEntityRef``.
 
     Attributes:

@@ -13,7 +13,7 @@ __all__ = ['Argument', 'QBCommandExecRq']
 
 
 
-class Argument(QBObject):
+class Argument(QBObject, kw_only=True):
     """The qbXML aggregate ``Argument``. Only in qbXML 16.0.
 
     Attributes:
@@ -28,7 +28,7 @@ class Argument(QBObject):
     list_id: str | None = None
     txn_id: str | None = None
 
-class QBCommandExecRq(QBRequest):
+class QBCommandExecRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``QBCommandExecRq``. Only in qbXML 16.0.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['CreditCardTxnInfoMod', 'CreditCardTxnInputInfoMod', 'CreditCardTxnRe
 
 
 
-class CreditCardTxnInfoMod(QBObject):
+class CreditCardTxnInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnInfoMod``.
 
     Attributes:
@@ -29,7 +29,7 @@ class CreditCardTxnInfoMod(QBObject):
     credit_card_txn_input_info_mod: CreditCardTxnInputInfoMod | None = None
     credit_card_txn_result_info_mod: CreditCardTxnResultInfoMod | None = None
 
-class CreditCardTxnInputInfoMod(QBObject):
+class CreditCardTxnInputInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnInputInfoMod``.
 
     Attributes:
@@ -54,7 +54,7 @@ class CreditCardTxnInputInfoMod(QBObject):
     transaction_mode: Literal['CardNotPresent', 'CardPresent'] | None = None
     credit_card_txn_type: Literal['Authorization', 'Capture', 'Charge', 'Refund', 'VoiceAuthorization'] | None = None
 
-class CreditCardTxnResultInfoMod(QBObject):
+class CreditCardTxnResultInfoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``CreditCardTxnResultInfoMod``.
 
     Attributes:
@@ -89,7 +89,7 @@ class CreditCardTxnResultInfoMod(QBObject):
     txn_authorization_stamp: int | None = None
     client_trans_id: str | None = None
 
-class ReceivePaymentAdd(QBObject):
+class ReceivePaymentAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentAdd``.
 
     Attributes:
@@ -122,7 +122,7 @@ class ReceivePaymentAdd(QBObject):
     is_auto_apply: bool | None = None
     applied_to_txn_add: list[AppliedToTxnAdd] = []
 
-class ReceivePaymentAddRq(QBRequest):
+class ReceivePaymentAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentAddRq``.
 
     Attributes:
@@ -139,7 +139,7 @@ class ReceivePaymentAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ReceivePaymentMod(QBObject):
+class ReceivePaymentMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentMod``.
 
     Attributes:
@@ -172,7 +172,7 @@ class ReceivePaymentMod(QBObject):
     credit_card_txn_info_mod: CreditCardTxnInfoMod | None = None
     applied_to_txn_mod: list[AppliedToTxnMod] = []
 
-class ReceivePaymentModRq(QBRequest):
+class ReceivePaymentModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentModRq``.
 
     Attributes:
@@ -189,7 +189,7 @@ class ReceivePaymentModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ReceivePaymentQueryRq(QBRequest):
+class ReceivePaymentQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentQueryRq``.
 
     Attributes:
@@ -230,7 +230,7 @@ class ReceivePaymentQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ReceivePaymentRet(QBObject):
+class ReceivePaymentRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentRet``.
 
     Attributes:

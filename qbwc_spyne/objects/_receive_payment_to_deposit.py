@@ -18,7 +18,7 @@ __all__ = ['ReceivePaymentToDepositQueryRq', 'ReceivePaymentToDepositRet']
 
 
 
-class ReceivePaymentToDepositQueryRq(QBRequest):
+class ReceivePaymentToDepositQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentToDepositQueryRq``.
 
     Attributes:
@@ -33,7 +33,7 @@ class ReceivePaymentToDepositQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ReceivePaymentToDepositRet(QBObject):
+class ReceivePaymentToDepositRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ReceivePaymentToDepositRet``.
 
     Attributes:

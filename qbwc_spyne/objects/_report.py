@@ -13,13 +13,13 @@ __all__ = ['ColData', 'ColDesc', 'ColTitle', 'DataRow', 'ReportData', 'ReportRet
 
 
 
-class ColData(QBObject):
+class ColData(QBObject, kw_only=True):
     """The qbXML aggregate ``ColData``.
     """
 
     pass
 
-class ColDesc(QBObject):
+class ColDesc(QBObject, kw_only=True):
     """The qbXML aggregate ``ColDesc``.
 
     Attributes:
@@ -30,13 +30,13 @@ class ColDesc(QBObject):
     col_title: list[ColTitle] = []
     col_type: Literal['Account', 'Addr1', 'Addr2', 'Addr3', 'Addr4', 'Addr5', 'Aging', 'Amount', 'AmountDifference', 'AverageCost', 'BilledDate', 'BillingStatus', 'Blank', 'CalculatedAmount', 'Class', 'ClearedStatus', 'CostPrice', 'CreateDate', 'Credit', 'CustomField', 'Date', 'Debit', 'DeliveryDate', 'DueDate', 'Duration', 'EarliestReceiptDate', 'EstimateActive', 'FOB', 'IncomeSubjectToTax', 'Invoiced', 'IsAdjustment', 'Item', 'ItemDesc', 'ItemVendor', 'Label', 'LastModifiedBy', 'LatestOrPriorState', 'Memo', 'ModifiedTime', 'Name', 'NameAccountNumber', 'NameAddress', 'NameCity', 'NameContact', 'NameEmail', 'NameFax', 'NamePhone', 'NameState', 'NameZip', 'OpenBalance', 'OriginalAmount', 'PaidAmount', 'PaidStatus', 'PaidThroughDate', 'PaymentMethod', 'PayrollItem', 'Percent', 'PercentChange', 'PercentOfTotalRetail', 'PercentOfTotalValue', 'PhysicalCount', 'PONumber', 'PrintStatus', 'ProgressAmount', 'ProgressPercent', 'Quantity', 'QuantityAvailable', 'QuantityOnHand', 'QuantityOnOrder', 'QuantityOnPendingBuild', 'QuantityOnSalesOrder', 'ReceivedQuantity', 'RefNumber', 'ReorderPoint', 'RetailValueOnHand', 'RunningBalance', 'SalesPerWeek', 'SalesRep', 'SalesTaxCode', 'ShipDate', 'ShipMethod', 'ShipToAddr1', 'ShipToAddr2', 'ShipToAddr3', 'ShipToAddr4', 'ShipToAddr5', 'SONumber', 'SourceName', 'SplitAccount', 'SSNOrTaxID', 'SuggestedReorder', 'TaxLine', 'TaxTableVersion', 'Terms', 'Total', 'TxnID', 'TxnNumber', 'TxnType', 'UnitPrice', 'UserEdit', 'ValueOnHand', 'WageBase', 'WageBaseTips'] | None = None
 
-class ColTitle(QBObject):
+class ColTitle(QBObject, kw_only=True):
     """The qbXML aggregate ``ColTitle``.
     """
 
     pass
 
-class DataRow(QBObject):
+class DataRow(QBObject, kw_only=True):
     """The qbXML aggregate ``DataRow``.
 
     Attributes:
@@ -47,7 +47,7 @@ class DataRow(QBObject):
     row_data: RowData | None = None
     col_data: list[ColData] = []
 
-class ReportData(QBObject):
+class ReportData(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportData``.
 
     Attributes:
@@ -56,7 +56,7 @@ class ReportData(QBObject):
 
     data_row: list[DataRow | TextRow | SubtotalRow | TotalRow] = []
 
-class ReportRet(QBObject):
+class ReportRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ReportRet``.
 
     Attributes:
@@ -79,13 +79,13 @@ class ReportRet(QBObject):
     col_desc: list[ColDesc] = []
     report_data: ReportData | None = None
 
-class RowData(QBObject):
+class RowData(QBObject, kw_only=True):
     """The qbXML aggregate ``RowData``.
     """
 
     pass
 
-class SubtotalRow(QBObject):
+class SubtotalRow(QBObject, kw_only=True):
     """The qbXML aggregate ``SubtotalRow``.
 
     Attributes:
@@ -96,13 +96,13 @@ class SubtotalRow(QBObject):
     row_data: RowData | None = None
     col_data: list[ColData] = []
 
-class TextRow(QBObject):
+class TextRow(QBObject, kw_only=True):
     """The qbXML aggregate ``TextRow``.
     """
 
     pass
 
-class TotalRow(QBObject):
+class TotalRow(QBObject, kw_only=True):
     """The qbXML aggregate ``TotalRow``.
 
     Attributes:

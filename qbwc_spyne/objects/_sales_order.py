@@ -18,7 +18,7 @@ __all__ = ['SalesOrderAdd', 'SalesOrderAddRq', 'SalesOrderLineAdd', 'SalesOrderL
 
 
 
-class SalesOrderAdd(QBObject):
+class SalesOrderAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderAdd``.
 
     Attributes:
@@ -83,7 +83,7 @@ class SalesOrderAdd(QBObject):
     store_name: str | None = None
     store_type: str | None = None
 
-class SalesOrderAddRq(QBRequest):
+class SalesOrderAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesOrderAddRq``.
 
     Attributes:
@@ -100,7 +100,7 @@ class SalesOrderAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesOrderLineAdd(QBObject):
+class SalesOrderLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineAdd``.
 
     Attributes:
@@ -147,7 +147,7 @@ class SalesOrderLineAdd(QBObject):
     other2: str | None = None
     data_ext: list[DataExt] = []
 
-class SalesOrderLineGroupAdd(QBObject):
+class SalesOrderLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineGroupAdd``.
 
     Attributes:
@@ -168,7 +168,7 @@ class SalesOrderLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class SalesOrderLineGroupMod(QBObject):
+class SalesOrderLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineGroupMod``.
 
     Attributes:
@@ -187,7 +187,7 @@ class SalesOrderLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     sales_order_line_mod: list[SalesOrderLineMod] = []
 
-class SalesOrderLineGroupRet(QBObject):
+class SalesOrderLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineGroupRet``.
 
     Attributes:
@@ -214,7 +214,7 @@ class SalesOrderLineGroupRet(QBObject):
     sales_order_line_ret: list[SalesOrderLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class SalesOrderLineMod(QBObject):
+class SalesOrderLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineMod``.
 
     Attributes:
@@ -263,7 +263,7 @@ class SalesOrderLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class SalesOrderLineRet(QBObject):
+class SalesOrderLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderLineRet``.
 
     Attributes:
@@ -314,7 +314,7 @@ class SalesOrderLineRet(QBObject):
     other2: str | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class SalesOrderMod(QBObject):
+class SalesOrderMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderMod``.
 
     Attributes:
@@ -381,7 +381,7 @@ class SalesOrderMod(QBObject):
     store_name: str | None = None
     store_type: str | None = None
 
-class SalesOrderModRq(QBRequest):
+class SalesOrderModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesOrderModRq``.
 
     Attributes:
@@ -398,7 +398,7 @@ class SalesOrderModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesOrderQueryRq(QBRequest):
+class SalesOrderQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesOrderQueryRq``.
 
     Attributes:
@@ -439,7 +439,7 @@ class SalesOrderQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesOrderRet(QBObject):
+class SalesOrderRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesOrderRet``.
 
     Attributes:
@@ -540,7 +540,7 @@ class SalesOrderRet(QBObject):
     store_name: str | None = None
     store_type: str | None = None
 
-class ShippingDetails(QBObject):
+class ShippingDetails(QBObject, kw_only=True):
     """The qbXML aggregate ``ShippingDetails``. Only in qbXML 16.0.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['SalesReceiptAdd', 'SalesReceiptAddRq', 'SalesReceiptLineAdd', 'Sales
 
 
 
-class SalesReceiptAdd(QBObject):
+class SalesReceiptAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptAdd``.
 
     Attributes:
@@ -87,7 +87,7 @@ class SalesReceiptAdd(QBObject):
     sales_tax_line_add: SalesTaxLineAdd | None = None
     shipping_line_add: ShippingLineAdd | None = None
 
-class SalesReceiptAddRq(QBRequest):
+class SalesReceiptAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesReceiptAddRq``.
 
     Attributes:
@@ -104,7 +104,7 @@ class SalesReceiptAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesReceiptLineAdd(QBObject):
+class SalesReceiptLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineAdd``.
 
     Attributes:
@@ -157,7 +157,7 @@ class SalesReceiptLineAdd(QBObject):
     credit_card_txn_info: CreditCardTxnInfo | None = None
     data_ext: list[DataExt] = []
 
-class SalesReceiptLineGroupAdd(QBObject):
+class SalesReceiptLineGroupAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineGroupAdd``.
 
     Attributes:
@@ -180,7 +180,7 @@ class SalesReceiptLineGroupAdd(QBObject):
     inventory_site_location_ref: InventorySiteLocationRef | None = None
     data_ext: list[DataExt] = []
 
-class SalesReceiptLineGroupMod(QBObject):
+class SalesReceiptLineGroupMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineGroupMod``.
 
     Attributes:
@@ -199,7 +199,7 @@ class SalesReceiptLineGroupMod(QBObject):
     override_uom_set_ref: OverrideUOMSetRef | None = None
     sales_receipt_line_mod: list[SalesReceiptLineMod] = []
 
-class SalesReceiptLineGroupRet(QBObject):
+class SalesReceiptLineGroupRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineGroupRet``.
 
     Attributes:
@@ -228,7 +228,7 @@ class SalesReceiptLineGroupRet(QBObject):
     sales_receipt_line_ret: list[SalesReceiptLineRet] = []
     data_ext_ret: list[DataExtRet] = []
 
-class SalesReceiptLineMod(QBObject):
+class SalesReceiptLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineMod``.
 
     Attributes:
@@ -279,7 +279,7 @@ class SalesReceiptLineMod(QBObject):
     other1: str | None = None
     other2: str | None = None
 
-class SalesReceiptLineRet(QBObject):
+class SalesReceiptLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptLineRet``.
 
     Attributes:
@@ -332,7 +332,7 @@ class SalesReceiptLineRet(QBObject):
     credit_card_txn_info: CreditCardTxnInfo | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class SalesReceiptMod(QBObject):
+class SalesReceiptMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptMod``.
 
     Attributes:
@@ -395,7 +395,7 @@ class SalesReceiptMod(QBObject):
     exchange_rate: Decimal | None = None
     sales_receipt_line_mod: list[SalesReceiptLineMod | SalesReceiptLineGroupMod] = []
 
-class SalesReceiptModRq(QBRequest):
+class SalesReceiptModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesReceiptModRq``.
 
     Attributes:
@@ -412,7 +412,7 @@ class SalesReceiptModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesReceiptQueryRq(QBRequest):
+class SalesReceiptQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesReceiptQueryRq``.
 
     Attributes:
@@ -453,7 +453,7 @@ class SalesReceiptQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesReceiptRet(QBObject):
+class SalesReceiptRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesReceiptRet``.
 
     Attributes:

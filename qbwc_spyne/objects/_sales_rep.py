@@ -17,7 +17,7 @@ __all__ = ['SalesRepAdd', 'SalesRepAddRq', 'SalesRepEntityRef', 'SalesRepMod', '
 
 
 
-class SalesRepAdd(QBObject):
+class SalesRepAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class SalesRepAdd(QBObject):
     is_active: bool | None = None
     sales_rep_entity_ref: SalesRepEntityRef | None = None
 
-class SalesRepAddRq(QBRequest):
+class SalesRepAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesRepAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class SalesRepAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesRepEntityRef(QBObject):
+class SalesRepEntityRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepEntityRef``.
 
     Attributes:
@@ -58,7 +58,7 @@ class SalesRepEntityRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SalesRepMod(QBObject):
+class SalesRepMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepMod``.
 
     Attributes:
@@ -75,7 +75,7 @@ class SalesRepMod(QBObject):
     is_active: bool | None = None
     sales_rep_entity_ref: SalesRepEntityRef | None = None
 
-class SalesRepModRq(QBRequest):
+class SalesRepModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesRepModRq``.
 
     Attributes:
@@ -92,7 +92,7 @@ class SalesRepModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesRepQueryRq(QBRequest):
+class SalesRepQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesRepQueryRq``.
 
     Attributes:
@@ -123,7 +123,7 @@ class SalesRepQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesRepRet(QBObject):
+class SalesRepRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesRepRet``.
 
     Attributes:

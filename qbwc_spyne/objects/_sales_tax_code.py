@@ -17,7 +17,7 @@ __all__ = ['ItemPurchaseTaxRef', 'SalesTaxCodeAdd', 'SalesTaxCodeAddRq', 'SalesT
 
 
 
-class ItemPurchaseTaxRef(QBObject):
+class ItemPurchaseTaxRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemPurchaseTaxRef``.
 
     Attributes:
@@ -28,7 +28,7 @@ class ItemPurchaseTaxRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SalesTaxCodeAdd(QBObject):
+class SalesTaxCodeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class SalesTaxCodeAdd(QBObject):
     item_purchase_tax_ref: ItemPurchaseTaxRef | None = None
     item_sales_tax_ref: ItemSalesTaxRef | None = None
 
-class SalesTaxCodeAddRq(QBRequest):
+class SalesTaxCodeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class SalesTaxCodeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxCodeMod(QBObject):
+class SalesTaxCodeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeMod``.
 
     Attributes:
@@ -87,7 +87,7 @@ class SalesTaxCodeMod(QBObject):
     item_purchase_tax_ref: ItemPurchaseTaxRef | None = None
     item_sales_tax_ref: ItemSalesTaxRef | None = None
 
-class SalesTaxCodeModRq(QBRequest):
+class SalesTaxCodeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeModRq``.
 
     Attributes:
@@ -104,7 +104,7 @@ class SalesTaxCodeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxCodeQueryRq(QBRequest):
+class SalesTaxCodeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeQueryRq``.
 
     Attributes:
@@ -135,7 +135,7 @@ class SalesTaxCodeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxCodeRet(QBObject):
+class SalesTaxCodeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxCodeRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['SalesTaxPayableLineRet', 'SalesTaxPayableQueryRq', 'SalesTaxPayableR
 
 
 
-class SalesTaxPayableLineRet(QBObject):
+class SalesTaxPayableLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPayableLineRet``.
 
     Attributes:
@@ -29,7 +29,7 @@ class SalesTaxPayableLineRet(QBObject):
     item_sales_tax_ref: ItemSalesTaxRef | None = None
     amount: Decimal | None = None
 
-class SalesTaxPayableQueryRq(QBRequest):
+class SalesTaxPayableQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxPayableQueryRq``.
 
     Attributes:
@@ -46,7 +46,7 @@ class SalesTaxPayableQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxPayableRet(QBObject):
+class SalesTaxPayableRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPayableRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['SalesTaxPaymentCheckAdd', 'SalesTaxPaymentCheckAddRq', 'SalesTaxPaym
 
 
 
-class SalesTaxPaymentCheckAdd(QBObject):
+class SalesTaxPaymentCheckAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckAdd``.
 
     Attributes:
@@ -43,7 +43,7 @@ class SalesTaxPaymentCheckAdd(QBObject):
     external_guid: str | None = None
     sales_tax_payment_check_line_add: list[SalesTaxPaymentCheckLineAdd] = []
 
-class SalesTaxPaymentCheckAddRq(QBRequest):
+class SalesTaxPaymentCheckAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckAddRq``.
 
     Attributes:
@@ -60,7 +60,7 @@ class SalesTaxPaymentCheckAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxPaymentCheckLineAdd(QBObject):
+class SalesTaxPaymentCheckLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckLineAdd``.
 
     Attributes:
@@ -71,7 +71,7 @@ class SalesTaxPaymentCheckLineAdd(QBObject):
     item_sales_tax_ref: ItemSalesTaxRef | None = None
     amount: Decimal | None = None
 
-class SalesTaxPaymentCheckLineRet(QBObject):
+class SalesTaxPaymentCheckLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckLineRet``.
 
     Attributes:
@@ -86,7 +86,7 @@ class SalesTaxPaymentCheckLineRet(QBObject):
     amount: Decimal | None = None
     tax_amount: Decimal | None = None
 
-class SalesTaxPaymentCheckMod(QBObject):
+class SalesTaxPaymentCheckMod(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckMod``.
 
     Attributes:
@@ -109,7 +109,7 @@ class SalesTaxPaymentCheckMod(QBObject):
     memo: str | None = None
     address: Address | None = None
 
-class SalesTaxPaymentCheckModRq(QBRequest):
+class SalesTaxPaymentCheckModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckModRq``.
 
     Attributes:
@@ -126,7 +126,7 @@ class SalesTaxPaymentCheckModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxPaymentCheckQueryRq(QBRequest):
+class SalesTaxPaymentCheckQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckQueryRq``.
 
     Attributes:
@@ -167,7 +167,7 @@ class SalesTaxPaymentCheckQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxPaymentCheckRet(QBObject):
+class SalesTaxPaymentCheckRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxPaymentCheckRet``.
 
     Attributes:

@@ -13,7 +13,7 @@ __all__ = ['SalesTaxReturnLineQueryRq', 'SalesTaxReturnLineRet', 'SalesTaxReturn
 
 
 
-class SalesTaxReturnLineQueryRq(QBRequest):
+class SalesTaxReturnLineQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnLineQueryRq``.
 
     Attributes:
@@ -28,7 +28,7 @@ class SalesTaxReturnLineQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxReturnLineRet(QBObject):
+class SalesTaxReturnLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnLineRet``.
 
     Attributes:
@@ -41,7 +41,7 @@ class SalesTaxReturnLineRet(QBObject):
     full_name: str | None = None
     line_type: Literal['ECPurchases', 'ECSales', 'Purchases', 'Sales', 'SubTotal', 'TaxOnPurchases', 'TaxOnSales', 'Total'] | None = None
 
-class SalesTaxReturnQueryRq(QBRequest):
+class SalesTaxReturnQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnQueryRq``.
 
     Attributes:
@@ -54,7 +54,7 @@ class SalesTaxReturnQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class SalesTaxReturnRet(QBObject):
+class SalesTaxReturnRet(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnRet``.
 
     Attributes:
@@ -67,7 +67,7 @@ class SalesTaxReturnRet(QBObject):
     full_name: str | None = None
     desc: str | None = None
 
-class TaxAgencyVendorRef(QBObject):
+class TaxAgencyVendorRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxAgencyVendorRef``.
 
     Attributes:

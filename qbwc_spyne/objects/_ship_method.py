@@ -17,7 +17,7 @@ __all__ = ['ShipMethodAdd', 'ShipMethodAddRq', 'ShipMethodQueryRq', 'ShipMethodR
 
 
 
-class ShipMethodAdd(QBObject):
+class ShipMethodAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipMethodAdd``.
 
     Attributes:
@@ -28,7 +28,7 @@ class ShipMethodAdd(QBObject):
     name: str | None = None
     is_active: bool | None = None
 
-class ShipMethodAddRq(QBRequest):
+class ShipMethodAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ShipMethodAddRq``.
 
     Attributes:
@@ -45,7 +45,7 @@ class ShipMethodAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ShipMethodQueryRq(QBRequest):
+class ShipMethodQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ShipMethodQueryRq``.
 
     Attributes:
@@ -76,7 +76,7 @@ class ShipMethodQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ShipMethodRet(QBObject):
+class ShipMethodRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ShipMethodRet``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['SpecialAccountAdd', 'SpecialAccountAddRq']
 
 
 
-class SpecialAccountAdd(QBObject):
+class SpecialAccountAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SpecialAccountAdd``.
 
     Attributes:
@@ -27,7 +27,7 @@ class SpecialAccountAdd(QBObject):
     special_account_type: Literal['AccountsPayable', 'AccountsReceivable', 'CondenseItemAdjustmentExpenses', 'CostOfGoodsSold', 'DirectDepositLiabilities', 'Estimates', 'ExchangeGainLoss', 'InventoryAssets', 'ItemReceiptAccount', 'OpeningBalanceEquity', 'PayrollExpenses', 'PayrollLiabilities', 'PettyCash', 'PurchaseOrders', 'ReconciliationDifferences', 'RetainedEarnings', 'SalesOrders', 'SalesTaxPayable', 'UncategorizedExpenses', 'UncategorizedIncome', 'UndepositedFunds'] | None = None
     currency_ref: CurrencyRef | None = None
 
-class SpecialAccountAddRq(QBRequest):
+class SpecialAccountAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SpecialAccountAddRq``.
 
     Attributes:

@@ -16,7 +16,7 @@ __all__ = ['SpecialItemAdd', 'SpecialItemAddRq']
 
 
 
-class SpecialItemAdd(QBObject):
+class SpecialItemAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``SpecialItemAdd``.
 
     Attributes:
@@ -29,7 +29,7 @@ class SpecialItemAdd(QBObject):
     bar_code: BarCode | None = None
     external_guid: str | None = None
 
-class SpecialItemAddRq(QBRequest):
+class SpecialItemAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``SpecialItemAddRq``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['StandardTermsAdd', 'StandardTermsAddRq', 'StandardTermsQueryRq', 'St
 
 
 
-class StandardTermsAdd(QBObject):
+class StandardTermsAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``StandardTermsAdd``.
 
     Attributes:
@@ -35,7 +35,7 @@ class StandardTermsAdd(QBObject):
     std_discount_days: int | None = None
     discount_pct: Decimal | None = None
 
-class StandardTermsAddRq(QBRequest):
+class StandardTermsAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``StandardTermsAddRq``.
 
     Attributes:
@@ -52,7 +52,7 @@ class StandardTermsAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class StandardTermsQueryRq(QBRequest):
+class StandardTermsQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``StandardTermsQueryRq``.
 
     Attributes:
@@ -83,7 +83,7 @@ class StandardTermsQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class StandardTermsRet(QBObject):
+class StandardTermsRet(QBObject, kw_only=True):
     """The qbXML aggregate ``StandardTermsRet``.
 
     Attributes:

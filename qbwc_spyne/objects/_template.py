@@ -14,7 +14,7 @@ __all__ = ['TemplateQueryRq', 'TemplateRet']
 
 
 
-class TemplateQueryRq(QBRequest):
+class TemplateQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TemplateQueryRq``.
 
     Attributes:
@@ -29,7 +29,7 @@ class TemplateQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TemplateRet(QBObject):
+class TemplateRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TemplateRet``.
 
     Attributes:

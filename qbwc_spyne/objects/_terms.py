@@ -17,7 +17,7 @@ __all__ = ['TermsQueryRq']
 
 
 
-class TermsQueryRq(QBRequest):
+class TermsQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TermsQueryRq``.
 
     Attributes:

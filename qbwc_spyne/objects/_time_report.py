@@ -16,7 +16,7 @@ __all__ = ['TimeReportQueryRq']
 
 
 
-class TimeReportQueryRq(QBRequest):
+class TimeReportQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TimeReportQueryRq``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['ItemServiceRef', 'TimeTrackingAdd', 'TimeTrackingAddRq', 'TimeTracki
 
 
 
-class ItemServiceRef(QBObject):
+class ItemServiceRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ItemServiceRef``.
 
     Attributes:
@@ -29,7 +29,7 @@ class ItemServiceRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TimeTrackingAdd(QBObject):
+class TimeTrackingAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``TimeTrackingAdd``.
 
     Attributes:
@@ -58,7 +58,7 @@ class TimeTrackingAdd(QBObject):
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
     external_guid: str | None = None
 
-class TimeTrackingAddRq(QBRequest):
+class TimeTrackingAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TimeTrackingAddRq``.
 
     Attributes:
@@ -75,7 +75,7 @@ class TimeTrackingAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TimeTrackingEntityFilter(QBObject):
+class TimeTrackingEntityFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TimeTrackingEntityFilter``.
 
     Attributes:
@@ -86,7 +86,7 @@ class TimeTrackingEntityFilter(QBObject):
     list_id: list[str] = []
     full_name: list[str] = []
 
-class TimeTrackingMod(QBObject):
+class TimeTrackingMod(QBObject, kw_only=True):
     """The qbXML aggregate ``TimeTrackingMod``.
 
     Attributes:
@@ -117,7 +117,7 @@ class TimeTrackingMod(QBObject):
     notes: str | None = None
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
 
-class TimeTrackingModRq(QBRequest):
+class TimeTrackingModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TimeTrackingModRq``.
 
     Attributes:
@@ -134,7 +134,7 @@ class TimeTrackingModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TimeTrackingQueryRq(QBRequest):
+class TimeTrackingQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TimeTrackingQueryRq``.
 
     Attributes:
@@ -159,7 +159,7 @@ class TimeTrackingQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TimeTrackingRet(QBObject):
+class TimeTrackingRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TimeTrackingRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['LeadRef', 'ToDoAdd', 'ToDoAddRq', 'ToDoMod', 'ToDoModRq', 'ToDoQuery
 
 
 
-class LeadRef(QBObject):
+class LeadRef(QBObject, kw_only=True):
     """The qbXML aggregate ``LeadRef``.
 
     Attributes:
@@ -28,7 +28,7 @@ class LeadRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ToDoAdd(QBObject):
+class ToDoAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``ToDoAdd``.
 
     Attributes:
@@ -57,7 +57,7 @@ class ToDoAdd(QBObject):
     reminder_date: date | None = None
     reminder_time: timedelta | None = None
 
-class ToDoAddRq(QBRequest):
+class ToDoAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ToDoAddRq``.
 
     Attributes:
@@ -74,7 +74,7 @@ class ToDoAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ToDoMod(QBObject):
+class ToDoMod(QBObject, kw_only=True):
     """The qbXML aggregate ``ToDoMod``.
 
     Attributes:
@@ -107,7 +107,7 @@ class ToDoMod(QBObject):
     reminder_date: date | None = None
     reminder_time: timedelta | None = None
 
-class ToDoModRq(QBRequest):
+class ToDoModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ToDoModRq``.
 
     Attributes:
@@ -124,7 +124,7 @@ class ToDoModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ToDoQueryRq(QBRequest):
+class ToDoQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``ToDoQueryRq``.
 
     Attributes:
@@ -155,7 +155,7 @@ class ToDoQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class ToDoRet(QBObject):
+class ToDoRet(QBObject, kw_only=True):
     """The qbXML aggregate ``ToDoRet``.
 
     Attributes:

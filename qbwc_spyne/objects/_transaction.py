@@ -18,7 +18,7 @@ __all__ = ['TransactionAccountFilter', 'TransactionClassFilter', 'TransactionDat
 
 
 
-class TransactionAccountFilter(QBObject):
+class TransactionAccountFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionAccountFilter``.
 
     Attributes:
@@ -35,7 +35,7 @@ class TransactionAccountFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class TransactionClassFilter(QBObject):
+class TransactionClassFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionClassFilter``.
 
     Attributes:
@@ -50,7 +50,7 @@ class TransactionClassFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class TransactionDateRangeFilter(QBObject):
+class TransactionDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionDateRangeFilter``.
 
     Attributes:
@@ -63,7 +63,7 @@ class TransactionDateRangeFilter(QBObject):
     to_txn_date: date | None = None
     date_macro: Literal['All', 'Today', 'ThisWeek', 'ThisWeekToDate', 'ThisMonth', 'ThisMonthToDate', 'ThisCalendarQuarter', 'ThisCalendarQuarterToDate', 'ThisFiscalQuarter', 'ThisFiscalQuarterToDate', 'ThisCalendarYear', 'ThisCalendarYearToDate', 'ThisFiscalYear', 'ThisFiscalYearToDate', 'Yesterday', 'LastWeek', 'LastWeekToDate', 'LastMonth', 'LastMonthToDate', 'LastCalendarQuarter', 'LastCalendarQuarterToDate', 'LastFiscalQuarter', 'LastFiscalQuarterToDate', 'LastCalendarYear', 'LastCalendarYearToDate', 'LastFiscalYear', 'LastFiscalYearToDate', 'NextWeek', 'NextFourWeeks', 'NextMonth', 'NextCalendarQuarter', 'NextCalendarYear', 'NextFiscalQuarter', 'NextFiscalYear'] | None = None
 
-class TransactionEntityFilter(QBObject):
+class TransactionEntityFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionEntityFilter``.
 
     Attributes:
@@ -80,7 +80,7 @@ class TransactionEntityFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class TransactionItemFilter(QBObject):
+class TransactionItemFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionItemFilter``.
 
     Attributes:
@@ -97,7 +97,7 @@ class TransactionItemFilter(QBObject):
     list_id_with_children: str | None = None
     full_name_with_children: str | None = None
 
-class TransactionModifiedDateRangeFilter(QBObject):
+class TransactionModifiedDateRangeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionModifiedDateRangeFilter``.
 
     Attributes:
@@ -110,7 +110,7 @@ class TransactionModifiedDateRangeFilter(QBObject):
     to_modified_date: datetime | None = None
     date_macro: Literal['All', 'Today', 'ThisWeek', 'ThisWeekToDate', 'ThisMonth', 'ThisMonthToDate', 'ThisCalendarQuarter', 'ThisCalendarQuarterToDate', 'ThisFiscalQuarter', 'ThisFiscalQuarterToDate', 'ThisCalendarYear', 'ThisCalendarYearToDate', 'ThisFiscalYear', 'ThisFiscalYearToDate', 'Yesterday', 'LastWeek', 'LastWeekToDate', 'LastMonth', 'LastMonthToDate', 'LastCalendarQuarter', 'LastCalendarQuarterToDate', 'LastFiscalQuarter', 'LastFiscalQuarterToDate', 'LastCalendarYear', 'LastCalendarYearToDate', 'LastFiscalYear', 'LastFiscalYearToDate', 'NextWeek', 'NextFourWeeks', 'NextMonth', 'NextCalendarQuarter', 'NextCalendarYear', 'NextFiscalQuarter', 'NextFiscalYear'] | None = None
 
-class TransactionQueryRq(QBRequest):
+class TransactionQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransactionQueryRq``.
 
     Attributes:
@@ -159,7 +159,7 @@ class TransactionQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransactionRet(QBObject):
+class TransactionRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionRet``.
 
     Attributes:
@@ -194,7 +194,7 @@ class TransactionRet(QBObject):
     amount_in_home_currency: Decimal | None = None
     memo: str | None = None
 
-class TransactionTypeFilter(QBObject):
+class TransactionTypeFilter(QBObject, kw_only=True):
     """The qbXML aggregate ``TransactionTypeFilter``.
 
     Attributes:

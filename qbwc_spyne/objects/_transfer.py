@@ -18,7 +18,7 @@ __all__ = ['TransferAdd', 'TransferAddRq', 'TransferFromAccountRef', 'TransferMo
 
 
 
-class TransferAdd(QBObject):
+class TransferAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferAdd``.
 
     Attributes:
@@ -37,7 +37,7 @@ class TransferAdd(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class TransferAddRq(QBRequest):
+class TransferAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferAddRq``.
 
     Attributes:
@@ -54,7 +54,7 @@ class TransferAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferFromAccountRef(QBObject):
+class TransferFromAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferFromAccountRef``.
 
     Attributes:
@@ -65,7 +65,7 @@ class TransferFromAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TransferMod(QBObject):
+class TransferMod(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferMod``.
 
     Attributes:
@@ -88,7 +88,7 @@ class TransferMod(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class TransferModRq(QBRequest):
+class TransferModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferModRq``.
 
     Attributes:
@@ -105,7 +105,7 @@ class TransferModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferQueryRq(QBRequest):
+class TransferQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferQueryRq``.
 
     Attributes:
@@ -128,7 +128,7 @@ class TransferQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferRet(QBObject):
+class TransferRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferRet``.
 
     Attributes:
@@ -161,7 +161,7 @@ class TransferRet(QBObject):
     amount: Decimal | None = None
     memo: str | None = None
 
-class TransferToAccountRef(QBObject):
+class TransferToAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferToAccountRef``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['FromInventorySiteLocationRef', 'FromInventorySiteRef', 'ToInventoryS
 
 
 
-class FromInventorySiteLocationRef(QBObject):
+class FromInventorySiteLocationRef(QBObject, kw_only=True):
     """The qbXML aggregate ``FromInventorySiteLocationRef``.
 
     Attributes:
@@ -29,7 +29,7 @@ class FromInventorySiteLocationRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class FromInventorySiteRef(QBObject):
+class FromInventorySiteRef(QBObject, kw_only=True):
     """The qbXML aggregate ``FromInventorySiteRef``.
 
     Attributes:
@@ -40,7 +40,7 @@ class FromInventorySiteRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ToInventorySiteLocationRef(QBObject):
+class ToInventorySiteLocationRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ToInventorySiteLocationRef``.
 
     Attributes:
@@ -51,7 +51,7 @@ class ToInventorySiteLocationRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class ToInventorySiteRef(QBObject):
+class ToInventorySiteRef(QBObject, kw_only=True):
     """The qbXML aggregate ``ToInventorySiteRef``.
 
     Attributes:
@@ -62,7 +62,7 @@ class ToInventorySiteRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TransferInventoryAdd(QBObject):
+class TransferInventoryAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryAdd``.
 
     Attributes:
@@ -83,7 +83,7 @@ class TransferInventoryAdd(QBObject):
     external_guid: str | None = None
     transfer_inventory_line_add: list[TransferInventoryLineAdd] = []
 
-class TransferInventoryAddRq(QBRequest):
+class TransferInventoryAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferInventoryAddRq``.
 
     Attributes:
@@ -100,7 +100,7 @@ class TransferInventoryAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferInventoryLineAdd(QBObject):
+class TransferInventoryLineAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryLineAdd``.
 
     Attributes:
@@ -119,7 +119,7 @@ class TransferInventoryLineAdd(QBObject):
     serial_number: str | None = None
     lot_number: str | None = None
 
-class TransferInventoryLineMod(QBObject):
+class TransferInventoryLineMod(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryLineMod``.
 
     Attributes:
@@ -140,7 +140,7 @@ class TransferInventoryLineMod(QBObject):
     serial_number: str | None = None
     lot_number: str | None = None
 
-class TransferInventoryLineRet(QBObject):
+class TransferInventoryLineRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryLineRet``.
 
     Attributes:
@@ -163,7 +163,7 @@ class TransferInventoryLineRet(QBObject):
     lot_number: str | None = None
     expiration_date_for_serial_lot_number: str | None = None
 
-class TransferInventoryMod(QBObject):
+class TransferInventoryMod(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryMod``.
 
     Attributes:
@@ -186,7 +186,7 @@ class TransferInventoryMod(QBObject):
     memo: str | None = None
     transfer_inventory_line_mod: list[TransferInventoryLineMod] = []
 
-class TransferInventoryModRq(QBRequest):
+class TransferInventoryModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferInventoryModRq``.
 
     Attributes:
@@ -203,7 +203,7 @@ class TransferInventoryModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferInventoryQueryRq(QBRequest):
+class TransferInventoryQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TransferInventoryQueryRq``.
 
     Attributes:
@@ -242,7 +242,7 @@ class TransferInventoryQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TransferInventoryRet(QBObject):
+class TransferInventoryRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TransferInventoryRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['TxnDelRq', 'TxnDeletedQueryRq', 'TxnDeletedRet', 'TxnVoidRq']
 
 
 
-class TxnDelRq(QBRequest):
+class TxnDelRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TxnDelRq``.
 
     Attributes:
@@ -34,7 +34,7 @@ class TxnDelRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TxnDeletedQueryRq(QBRequest):
+class TxnDeletedQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TxnDeletedQueryRq``.
 
     Attributes:
@@ -53,7 +53,7 @@ class TxnDeletedQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TxnDeletedRet(QBObject):
+class TxnDeletedRet(QBObject, kw_only=True):
     """The qbXML aggregate ``TxnDeletedRet``.
 
     Attributes:
@@ -70,7 +70,7 @@ class TxnDeletedRet(QBObject):
     time_deleted: datetime | None = None
     ref_number: str | None = None
 
-class TxnVoidRq(QBRequest):
+class TxnVoidRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TxnVoidRq``.
 
     Attributes:

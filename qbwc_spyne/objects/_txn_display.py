@@ -16,7 +16,7 @@ __all__ = ['TxnDisplayAddRq', 'TxnDisplayModRq']
 
 
 
-class TxnDisplayAddRq(QBRequest):
+class TxnDisplayAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TxnDisplayAddRq``.
 
     Attributes:
@@ -33,7 +33,7 @@ class TxnDisplayAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class TxnDisplayModRq(QBRequest):
+class TxnDisplayModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``TxnDisplayModRq``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['BaseUnit', 'DefaultUnit', 'RelatedUnit', 'UnitOfMeasureSetAdd', 'Uni
 
 
 
-class BaseUnit(QBObject):
+class BaseUnit(QBObject, kw_only=True):
     """The qbXML aggregate ``BaseUnit``.
 
     Attributes:
@@ -29,7 +29,7 @@ class BaseUnit(QBObject):
     name: str | None = None
     abbreviation: str | None = None
 
-class DefaultUnit(QBObject):
+class DefaultUnit(QBObject, kw_only=True):
     """The qbXML aggregate ``DefaultUnit``.
 
     Attributes:
@@ -40,7 +40,7 @@ class DefaultUnit(QBObject):
     unit_used_for: Literal['Purchase', 'Sales', 'Shipping'] | None = None
     unit: str | None = None
 
-class RelatedUnit(QBObject):
+class RelatedUnit(QBObject, kw_only=True):
     """The qbXML aggregate ``RelatedUnit``.
 
     Attributes:
@@ -53,7 +53,7 @@ class RelatedUnit(QBObject):
     abbreviation: str | None = None
     conversion_ratio: Decimal | None = None
 
-class UnitOfMeasureSetAdd(QBObject):
+class UnitOfMeasureSetAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``UnitOfMeasureSetAdd``.
 
     Attributes:
@@ -72,7 +72,7 @@ class UnitOfMeasureSetAdd(QBObject):
     related_unit: list[RelatedUnit] = []
     default_unit: list[DefaultUnit] = []
 
-class UnitOfMeasureSetAddRq(QBRequest):
+class UnitOfMeasureSetAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``UnitOfMeasureSetAddRq``.
 
     Attributes:
@@ -89,7 +89,7 @@ class UnitOfMeasureSetAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class UnitOfMeasureSetQueryRq(QBRequest):
+class UnitOfMeasureSetQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``UnitOfMeasureSetQueryRq``.
 
     Attributes:
@@ -120,7 +120,7 @@ class UnitOfMeasureSetQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class UnitOfMeasureSetRet(QBObject):
+class UnitOfMeasureSetRet(QBObject, kw_only=True):
     """The qbXML aggregate ``UnitOfMeasureSetRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['VehicleAdd', 'VehicleAddRq', 'VehicleMod', 'VehicleModRq', 'VehicleQ
 
 
 
-class VehicleAdd(QBObject):
+class VehicleAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class VehicleAdd(QBObject):
     is_active: bool | None = None
     desc: str | None = None
 
-class VehicleAddRq(QBRequest):
+class VehicleAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VehicleAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class VehicleAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VehicleMod(QBObject):
+class VehicleMod(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleMod``.
 
     Attributes:
@@ -64,7 +64,7 @@ class VehicleMod(QBObject):
     is_active: bool | None = None
     desc: str | None = None
 
-class VehicleModRq(QBRequest):
+class VehicleModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VehicleModRq``.
 
     Attributes:
@@ -81,7 +81,7 @@ class VehicleModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VehicleQueryRq(QBRequest):
+class VehicleQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VehicleQueryRq``.
 
     Attributes:
@@ -112,7 +112,7 @@ class VehicleQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VehicleRet(QBObject):
+class VehicleRet(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleRet``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['VehicleMileageAdd', 'VehicleMileageAddRq', 'VehicleMileageQueryRq', 
 
 
 
-class VehicleMileageAdd(QBObject):
+class VehicleMileageAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleMileageAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class VehicleMileageAdd(QBObject):
     notes: str | None = None
     billable_status: Literal['Billable', 'NotBillable', 'HasBeenBilled'] | None = None
 
-class VehicleMileageAddRq(QBRequest):
+class VehicleMileageAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VehicleMileageAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class VehicleMileageAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VehicleMileageQueryRq(QBRequest):
+class VehicleMileageQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VehicleMileageQueryRq``.
 
     Attributes:
@@ -87,7 +87,7 @@ class VehicleMileageQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VehicleMileageRet(QBObject):
+class VehicleMileageRet(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleMileageRet``.
 
     Attributes:
@@ -132,7 +132,7 @@ class VehicleMileageRet(QBObject):
     billable_rate: Decimal | None = None
     billable_amount: Decimal | None = None
 
-class VehicleRef(QBObject):
+class VehicleRef(QBObject, kw_only=True):
     """The qbXML aggregate ``VehicleRef``.
 
     Attributes:

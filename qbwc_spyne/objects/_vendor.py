@@ -18,7 +18,7 @@ __all__ = ['PrefillAccountRef', 'SalesTaxReturnRef', 'TaxOnPurchasesAccountRef',
 
 
 
-class PrefillAccountRef(QBObject):
+class PrefillAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``PrefillAccountRef``.
 
     Attributes:
@@ -29,7 +29,7 @@ class PrefillAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class SalesTaxReturnRef(QBObject):
+class SalesTaxReturnRef(QBObject, kw_only=True):
     """The qbXML aggregate ``SalesTaxReturnRef``.
 
     Attributes:
@@ -40,7 +40,7 @@ class SalesTaxReturnRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TaxOnPurchasesAccountRef(QBObject):
+class TaxOnPurchasesAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxOnPurchasesAccountRef``.
 
     Attributes:
@@ -51,7 +51,7 @@ class TaxOnPurchasesAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class TaxOnSalesAccountRef(QBObject):
+class TaxOnSalesAccountRef(QBObject, kw_only=True):
     """The qbXML aggregate ``TaxOnSalesAccountRef``.
 
     Attributes:
@@ -62,7 +62,7 @@ class TaxOnSalesAccountRef(QBObject):
     list_id: str | None = None
     full_name: str | None = None
 
-class VendorAdd(QBObject):
+class VendorAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorAdd``.
 
     Attributes:
@@ -167,7 +167,7 @@ class VendorAdd(QBObject):
     prefill_account_ref: list[PrefillAccountRef] = []
     currency_ref: CurrencyRef | None = None
 
-class VendorAddRq(QBRequest):
+class VendorAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorAddRq``.
 
     Attributes:
@@ -184,7 +184,7 @@ class VendorAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorMod(QBObject):
+class VendorMod(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorMod``.
 
     Attributes:
@@ -287,7 +287,7 @@ class VendorMod(QBObject):
     prefill_account_ref: list[PrefillAccountRef] = []
     currency_ref: CurrencyRef | None = None
 
-class VendorModRq(QBRequest):
+class VendorModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorModRq``.
 
     Attributes:
@@ -304,7 +304,7 @@ class VendorModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorQueryRq(QBRequest):
+class VendorQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorQueryRq``.
 
     Attributes:
@@ -343,7 +343,7 @@ class VendorQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorRet(QBObject):
+class VendorRet(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorRet``.
 
     Attributes:
@@ -460,7 +460,7 @@ class VendorRet(QBObject):
     currency_ref: CurrencyRef | None = None
     data_ext_ret: list[DataExtRet] = []
 
-class VendorTypeRef(QBObject):
+class VendorTypeRef(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorTypeRef``.
 
     Attributes:

@@ -18,7 +18,7 @@ __all__ = ['VendorCreditAdd', 'VendorCreditAddRq', 'VendorCreditMod', 'VendorCre
 
 
 
-class VendorCreditAdd(QBObject):
+class VendorCreditAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorCreditAdd``.
 
     Attributes:
@@ -47,7 +47,7 @@ class VendorCreditAdd(QBObject):
     expense_line_add: list[ExpenseLineAdd] = []
     item_line_add: list[ItemLineAdd | ItemGroupLineAdd] = []
 
-class VendorCreditAddRq(QBRequest):
+class VendorCreditAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorCreditAddRq``.
 
     Attributes:
@@ -64,7 +64,7 @@ class VendorCreditAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorCreditMod(QBObject):
+class VendorCreditMod(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorCreditMod``.
 
     Attributes:
@@ -99,7 +99,7 @@ class VendorCreditMod(QBObject):
     clear_item_lines: bool | None = None
     item_line_mod: list[ItemLineMod | ItemGroupLineMod] = []
 
-class VendorCreditModRq(QBRequest):
+class VendorCreditModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorCreditModRq``.
 
     Attributes:
@@ -116,7 +116,7 @@ class VendorCreditModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorCreditQueryRq(QBRequest):
+class VendorCreditQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorCreditQueryRq``.
 
     Attributes:
@@ -159,7 +159,7 @@ class VendorCreditQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorCreditRet(QBObject):
+class VendorCreditRet(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorCreditRet``.
 
     Attributes:

@@ -17,7 +17,7 @@ __all__ = ['VendorTypeAdd', 'VendorTypeAddRq', 'VendorTypeQueryRq', 'VendorTypeR
 
 
 
-class VendorTypeAdd(QBObject):
+class VendorTypeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorTypeAdd``.
 
     Attributes:
@@ -30,7 +30,7 @@ class VendorTypeAdd(QBObject):
     is_active: bool | None = None
     parent_ref: ParentRef | None = None
 
-class VendorTypeAddRq(QBRequest):
+class VendorTypeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorTypeAddRq``.
 
     Attributes:
@@ -47,7 +47,7 @@ class VendorTypeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorTypeQueryRq(QBRequest):
+class VendorTypeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``VendorTypeQueryRq``.
 
     Attributes:
@@ -78,7 +78,7 @@ class VendorTypeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class VendorTypeRet(QBObject):
+class VendorTypeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``VendorTypeRet``.
 
     Attributes:

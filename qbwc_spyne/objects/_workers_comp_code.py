@@ -18,7 +18,7 @@ __all__ = ['RateEntry', 'RateHistory', 'WorkersCompCodeAdd', 'WorkersCompCodeAdd
 
 
 
-class RateEntry(QBObject):
+class RateEntry(QBObject, kw_only=True):
     """The qbXML aggregate ``RateEntry``.
 
     Attributes:
@@ -29,7 +29,7 @@ class RateEntry(QBObject):
     rate: Decimal | None = None
     effective_date: date | None = None
 
-class RateHistory(QBObject):
+class RateHistory(QBObject, kw_only=True):
     """The qbXML aggregate ``RateHistory``.
 
     Attributes:
@@ -40,7 +40,7 @@ class RateHistory(QBObject):
     rate: Decimal | None = None
     effective_date: date | None = None
 
-class WorkersCompCodeAdd(QBObject):
+class WorkersCompCodeAdd(QBObject, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeAdd``.
 
     Attributes:
@@ -55,7 +55,7 @@ class WorkersCompCodeAdd(QBObject):
     desc: str | None = None
     rate_entry: list[RateEntry] = []
 
-class WorkersCompCodeAddRq(QBRequest):
+class WorkersCompCodeAddRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeAddRq``.
 
     Attributes:
@@ -72,7 +72,7 @@ class WorkersCompCodeAddRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class WorkersCompCodeMod(QBObject):
+class WorkersCompCodeMod(QBObject, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeMod``.
 
     Attributes:
@@ -91,7 +91,7 @@ class WorkersCompCodeMod(QBObject):
     desc: str | None = None
     rate_entry: list[RateEntry] = []
 
-class WorkersCompCodeModRq(QBRequest):
+class WorkersCompCodeModRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeModRq``.
 
     Attributes:
@@ -108,7 +108,7 @@ class WorkersCompCodeModRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class WorkersCompCodeQueryRq(QBRequest):
+class WorkersCompCodeQueryRq(QBRequest, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeQueryRq``.
 
     Attributes:
@@ -143,7 +143,7 @@ class WorkersCompCodeQueryRq(QBRequest):
     iterator: Literal['Start', 'Continue', 'Stop'] | None = None
     iterator_id: str | None = None
 
-class WorkersCompCodeRet(QBObject):
+class WorkersCompCodeRet(QBObject, kw_only=True):
     """The qbXML aggregate ``WorkersCompCodeRet``.
 
     Attributes:

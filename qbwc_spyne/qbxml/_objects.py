@@ -7,11 +7,17 @@ holds, whether it repeats) is not repeated in the generated code: it is
 read once per class from the schema tables that also order and check
 requests, so the two cannot disagree.
 
-Why msgspec Structs: defining a class costs about a sixth of a stdlib
+Why msgspec Structs: defining a class costs a small fraction of a stdlib
 dataclass (the generator's families are defined on first use, so this is
 the first-use cost), building one costs under half, and an instance is as
-small as a slotted dataclass. Type checkers read them through
-``dataclass_transform``. The measurements are in ``bench/bench_objects.py``.
+small as a slotted dataclass; attrs is slower on both, pydantic six times
+larger. Type checkers read them through ``dataclass_transform``.
+``bench/bench_objects.py`` measures all four in the same run.
+
+A value read is what QuickBooks sent: one that did not read as its type
+is kept as text (with an ``UnreadValueWarning``), and a DATETIMETYPE sent
+as a date alone reads as a ``date``. Code that must be sure checks with
+``isinstance``.
 """
 
 from __future__ import annotations
