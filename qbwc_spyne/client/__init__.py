@@ -30,13 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 from .. import qbxml
 from ..exceptions import ConfigurationError
-from ._resource import Resource, Send, Spec, custom_fields, raise_for_status
+from ._resource import Filters, Resource, Send, Spec, custom_fields, raise_for_status
 from ._resources import SPECS, Resources
 
 if TYPE_CHECKING:
     from ..queue._live import LiveClient
 
-__all__ = ["QuickBooks", "Resource", "Send", "Spec", "custom_fields", "raise_for_status"]
+__all__ = [
+    "Filters",
+    "QuickBooks",
+    "Resource",
+    "Send",
+    "Spec",
+    "custom_fields",
+    "raise_for_status",
+]
 
 
 def _builds_only(rq: Any) -> qbxml.Result:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack, cast
 
 import msgspec
 
@@ -29,7 +29,7 @@ from ..qbxml._objects import QBObject, QBRequest, load
 if TYPE_CHECKING:
     from ..objects import DataExtRet
 
-__all__ = ["Resource", "Send", "Spec", "custom_fields", "raise_for_status"]
+__all__ = ["Filters", "Resource", "Send", "Spec", "custom_fields", "raise_for_status"]
 
 #: What a client sends through: a typed request (or an Rq) in, QuickBooks' answer out.
 Send = Callable[[QBRequest | qbxml.Rq], qbxml.Result]
@@ -153,6 +153,22 @@ def _cls(name: str) -> type[Any]:
     return cast(type[Any], load(name))
 
 
+class Filters(TypedDict, total=False):
+    """The filters of :meth:`Resource.list` and :meth:`Resource.query` (see there)."""
+
+    modified_from: datetime
+    modified_to: datetime
+    active_status: Literal["ActiveOnly", "InactiveOnly", "All"]
+    name_contains: str
+    name_starts_with: str
+    name_ends_with: str
+    date_from: date
+    date_to: date
+    ref_number: str
+    custom_fields: bool
+    line_items: bool
+
+
 class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
     """The requests of one object type, answered as typed records.
 
@@ -179,19 +195,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
     def query(
         self,
         *,
-        modified_from: datetime | None = None,
-        modified_to: datetime | None = None,
-        active_status: Literal["ActiveOnly", "InactiveOnly", "All"] | None = None,
-        name_contains: str | None = None,
-        name_starts_with: str | None = None,
-        name_ends_with: str | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
-        ref_number: str | None = None,
-        custom_fields: bool = False,
-        line_items: bool = False,
         query: QueryT | None = None,
         page_size: int | None = None,
+        **filters: Unpack[Filters],
     ) -> QueryT:
         """The ``XQueryRq`` that :meth:`list` sends for ``filters``.
 
@@ -216,20 +222,15 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
         """
         cls = _cls(self.spec.name + "QueryRq")
         fields = set(cls.__struct_fields__)
-        given = {
-            "modified_from": modified_from,
-            "modified_to": modified_to,
-            "active_status": active_status,
-            "name_contains": name_contains,
-            "name_starts_with": name_starts_with,
-            "name_ends_with": name_ends_with,
-            "date_from": date_from,
-            "date_to": date_to,
-            "ref_number": ref_number,
-            "custom_fields": custom_fields,
-            "line_items": line_items,
+        unknown = sorted(filters.keys() - Filters.__annotations__.keys())
+        if unknown:
+            raise ObjectFieldError(
+                f"{cls.__name__}: no filter {', '.join(unknown)}; the filters are"
+                f" {', '.join(Filters.__annotations__)}, and query= for the rest"
+            )
+        given: dict[str, Any] = {
+            k: v for k, v in filters.items() if v is not None and v is not False
         }
-        filters = {k: v for k, v in given.items() if v is not None and v is not False}
         values: dict[str, Any] = {}
 
         def needs(field: str, filter_name: str) -> None:
@@ -239,7 +240,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
                     " fields through query= instead"
                 )
 
-        modified = {k: filters.pop(k) for k in ("modified_from", "modified_to") if k in filters}
+        modified = {k: given.pop(k) for k in ("modified_from", "modified_to") if k in given}
         if modified:
             pairs = {
                 "from_modified_date": modified.get("modified_from"),
@@ -250,9 +251,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
             else:
                 needs("modified_date_range_filter", "modified_from/modified_to")
                 values["modified_date_range_filter"] = _cls("ModifiedDateRangeFilter")(**pairs)
-        if "active_status" in filters:
+        if "active_status" in given:
             needs("active_status", "active_status")
-            values["active_status"] = filters.pop("active_status")
+            values["active_status"] = given.pop("active_status")
         names = [
             (k, criterion)
             for k, criterion in (
@@ -260,7 +261,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
                 ("name_starts_with", "StartsWith"),
                 ("name_ends_with", "EndsWith"),
             )
-            if k in filters
+            if k in given
         ]
         if len(names) > 1:
             raise ObjectFieldError("a query takes one of name_contains/starts_with/ends_with")
@@ -268,21 +269,21 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
             key, criterion = names[0]
             needs("name_filter", key)
             values["name_filter"] = _cls("NameFilter")(
-                match_criterion=criterion, name=filters.pop(key)
+                match_criterion=criterion, name=given.pop(key)
             )
-        dates = {k: filters.pop(k) for k in ("date_from", "date_to") if k in filters}
+        dates = {k: given.pop(k) for k in ("date_from", "date_to") if k in given}
         if dates:
             needs("txn_date_range_filter", "date_from/date_to")
             values["txn_date_range_filter"] = _cls("TxnDateRangeFilter")(
                 from_txn_date=dates.get("date_from"), to_txn_date=dates.get("date_to")
             )
-        if "ref_number" in filters:
+        if "ref_number" in given:
             needs("ref_number", "ref_number")
-            values["ref_number"] = [filters.pop("ref_number")]
-        if filters.pop("custom_fields", False):
+            values["ref_number"] = [given.pop("ref_number")]
+        if given.pop("custom_fields", False):
             needs("owner_id", "custom_fields")
             values["owner_id"] = ["0"]
-        if filters.pop("line_items", False):
+        if given.pop("line_items", False):
             needs("include_line_items", "line_items")
             values["include_line_items"] = True
         if page_size is not None:
@@ -376,19 +377,9 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
     def list(
         self,
         *,
-        modified_from: datetime | None = None,
-        modified_to: datetime | None = None,
-        active_status: Literal["ActiveOnly", "InactiveOnly", "All"] | None = None,
-        name_contains: str | None = None,
-        name_starts_with: str | None = None,
-        name_ends_with: str | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
-        ref_number: str | None = None,
-        custom_fields: bool = False,
-        line_items: bool = False,
         query: QueryT | None = None,
         page_size: int | None = None,
+        **filters: Unpack[Filters],
     ) -> Generator[RetT, None, None]:
         """Every record matching the filters (see :meth:`query`), page by page.
 
@@ -405,26 +396,12 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
                 longer knows the iterator (it lives in the Web Connector's
                 session, and that session ended mid-list): list again.
         """
-        filters: dict[str, Any] = {
-            "modified_from": modified_from,
-            "modified_to": modified_to,
-            "active_status": active_status,
-            "name_contains": name_contains,
-            "name_starts_with": name_starts_with,
-            "name_ends_with": name_ends_with,
-            "date_from": date_from,
-            "date_to": date_to,
-            "ref_number": ref_number,
-            "custom_fields": custom_fields,
-            "line_items": line_items,
-            "query": query,
-        }
-        whole = self.query(**filters)
+        whole = self.query(query=query, **filters)
         if not self._iterators or any(getattr(whole, f, None) for f in _KEYS):
             # A lookup by id, name or number takes no MaxReturned in qbXML: one answer.
             return self._whole(whole)
         size = self._page_size if page_size is None else page_size
-        return self._pages(self.query(page_size=size, **filters))
+        return self._pages(self.query(query=query, page_size=size, **filters))
 
     def _whole(self, rq: QueryT) -> Generator[RetT, None, None]:
         yield from cast("list[RetT]", raise_for_status(self._send(rq), missing_ok=True).objects)
