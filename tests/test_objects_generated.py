@@ -8,6 +8,7 @@ document must validate against Intuit's XSD of the version.
 
 from __future__ import annotations
 
+import inspect
 import keyword
 from typing import Any
 
@@ -179,10 +180,10 @@ def test_each_fields_documentation_gives_its_element_maximum_length_and_versions
                     leaf = element.leaf
                     length = leaf.max_length if leaf is not None else None
                     present.setdefault(tag, {})[version] = length
-        lines = {
+        lines = {  # cleandoc: Python 3.13 strips the docstring's indentation, earlier ones not
             line.strip().split(":", 1)[0]: line.strip()
-            for line in (cls.__doc__ or "").splitlines()
-            if line.startswith("        ")
+            for line in inspect.cleandoc(cls.__doc__ or "").splitlines()
+            if line.startswith("    ")
         }
         held = {
             t: f for v in VERSIONS if _schema._lookup(v, key) for t, f in held_by(v, key).items()
