@@ -713,3 +713,50 @@ def test_an_unknown_class_name_is_an_attribute_error():
     """``objects.NoSuchRet`` fails as a missing attribute does."""
     with pytest.raises(AttributeError, match="NoSuchRet"):
         objects.NoSuchRet  # type: ignore[attr-defined]  # noqa: B018
+
+
+# -- repeated choices -------------------------------------------------------------------------
+
+
+def test_lines_and_line_groups_keep_their_order_read_and_written():
+    """An invoice's lines and line groups print in their order: reading keeps it in one list
+    typed as either, writing sends them in the list's order, and one kind alone is a list."""
+    answer = (
+        '<QBXML><QBXMLMsgsRs><InvoiceQueryRs statusCode="0"><InvoiceRet><TxnID>1-1</TxnID>'
+        "<InvoiceLineRet><TxnLineID>L1</TxnLineID></InvoiceLineRet>"
+        "<InvoiceLineGroupRet><TxnLineID>G1</TxnLineID>"
+        "<ItemGroupRef><FullName>Kit</FullName></ItemGroupRef></InvoiceLineGroupRet>"
+        "<InvoiceLineRet><TxnLineID>L2</TxnLineID></InvoiceLineRet>"
+        "</InvoiceRet></InvoiceQueryRs></QBXMLMsgsRs></QBXML>"
+    )
+    (invoice,) = qbxml.parse_response(answer)[0].objects_of(objects.InvoiceRet)
+    assert [(type(x).__name__, x.txn_line_id) for x in invoice.invoice_line_ret] == [
+        ("InvoiceLineRet", "L1"),
+        ("InvoiceLineGroupRet", "G1"),
+        ("InvoiceLineRet", "L2"),
+    ]
+    lines: list[objects.InvoiceLineAdd | objects.InvoiceLineGroupAdd] = [
+        objects.InvoiceLineAdd(item_ref=objects.ItemRef(full_name="A")),
+        objects.InvoiceLineGroupAdd(item_group_ref=objects.ItemGroupRef(full_name="Kit")),
+        objects.InvoiceLineAdd(item_ref=objects.ItemRef(full_name="B")),
+    ]
+    customer = objects.CustomerRef(full_name="C")
+    add = objects.InvoiceAdd(customer_ref=customer, invoice_line_add=lines)
+    written = etree.fromstring(qbxml.request(objects.InvoiceAddRq(invoice_add=add)).encode())
+    assert [child.tag for child in written.find(".//InvoiceAdd")] == [
+        "CustomerRef",
+        "InvoiceLineAdd",
+        "InvoiceLineGroupAdd",
+        "InvoiceLineAdd",
+    ]
+    assert objects.InvoiceAdd.from_element(written.find(".//InvoiceAdd")) == add
+    assert add.to_fields() == [
+        ("CustomerRef", {"FullName": "C"}),
+        ("InvoiceLineAdd", {"ItemRef": {"FullName": "A"}}),
+        ("InvoiceLineGroupAdd", {"ItemGroupRef": {"FullName": "Kit"}}),
+        ("InvoiceLineAdd", {"ItemRef": {"FullName": "B"}}),
+    ]
+    alone = objects.InvoiceAdd(invoice_line_add=[lines[0]])
+    assert alone.to_fields() == {"InvoiceLineAdd": [{"ItemRef": {"FullName": "A"}}]}
+    with pytest.raises(ObjectFieldError, match="expects an InvoiceLineAdd or InvoiceLineGroupAdd"):
+        objects.InvoiceAdd(invoice_line_add=[objects.ItemRef(full_name="A")])  # type: ignore[list-item]

@@ -242,7 +242,6 @@ class _Spec:
                     )  # fmt: skip
                     first.members[member.class_name] = tag
                     self.by_tag[tag] = member
-        self.pairs = any(f.members for f in self.fields)
         # Compiled on first use: reading needs neither, and compiling costs.
         self.check: Callable[[QBObject], None] = self._compile_then("check")
         self.write: Callable[[QBObject], Any] = self._compile_then("write")
@@ -267,9 +266,10 @@ class _Spec:
         accepts it (a subclass) or explains the refusal.
         """
         check = ["def check(obj):"]
-        # With a repeated choice the fields are written as (tag, value) pairs,
-        # so that lines and line groups keep their order.
-        write = ["def write(obj):", "    values = []" if self.pairs else "    values = {}"]
+        # A repeated choice whose items are of one class (lines only, the common
+        # case) is written as any list; mixed (lines and line groups) the fields
+        # go as (tag, value) pairs, which the writer keeps in their order.
+        write = ["def write(obj):", "    values = {}", "    mixed = None"]
         names: dict[str, Any] = {
             "slow": self._check_one,
             "bad": _NOT_XML.search,
@@ -306,14 +306,16 @@ class _Spec:
             write.append(f"    v = obj.{entry.name}")
             write.append("    if v:" if entry.repeated else "    if v is not None:")
             if entry.members:
+                write.append("        t = type(v[0])")
+                write.append("        if all(type(i) is t for i in v):")
+                write.append(f"            values[m{n}[t.__name__]] = {value}")
+                write.append("        else:")
                 pairs = f"[(m{n}[type(i).__name__], fields_of(i)) for i in v]"
-                write.append(f"        values += {pairs}")
-            elif self.pairs:
-                write.append(f"        values.append(({entry.tag!r}, {value}))")
+                write.append(f"            mixed = (mixed or []) + {pairs}")
             else:
                 write.append(f"        values[{entry.tag!r}] = {value}")
         check.append("    return None")
-        write.append("    return values")
+        write.append("    return values if mixed is None else [*values.items(), *mixed]")
         exec("\n".join([*check, *write]), names)  # noqa: S102 (names from the schema, checked above)
         return names["check"], names["write"]
 
