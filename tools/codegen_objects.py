@@ -25,13 +25,13 @@ names them all for type checkers.
 from __future__ import annotations
 
 import argparse
-import keyword
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from qbwc_spyne.qbxml import _schema
+from qbwc_spyne.qbxml._objects import class_name, snake
 
 __all__ = ["generate", "main", "snake"]
 
@@ -67,18 +67,6 @@ _WORDS = {
 REQUEST_ATTRIBUTES = ("requestID", "iterator", "iteratorID")
 # Reserved on every class for the elements a newer QuickBooks sends.
 EXTRA = "extra"
-_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def snake(name: str) -> str:
-    """The field name of a qbXML name: ``ListID`` -> ``list_id``, ``PONumber`` -> ``po_number``."""
-    converted = _SNAKE.sub("_", name).lower()
-    return converted + "_" if keyword.iskeyword(converted) else converted
-
-
-def class_name(key: str) -> str:
-    """The class of a schema key: the aggregate's own name, ``XRqType`` -> ``XRq``."""
-    return key[: -len("Type")] if key.endswith("RqType") else key
 
 
 def _keys(version: str) -> list[str]:

@@ -24,7 +24,7 @@ from ..exceptions import (
     QBXMLBuildError,
     QuickBooksStatusError,
 )
-from ..qbxml._objects import QBObject, QBRequest, load
+from ..qbxml._objects import QBObject, QBRequest, load, snake
 
 if TYPE_CHECKING:
     from ..objects import DataExtRet
@@ -309,7 +309,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
         name = self.spec.name
         if type(obj).__name__ != name + "Add":
             raise ObjectFieldError(f"{name}AddRq takes a {name}Add, not {type(obj).__name__}")
-        return cast(QBRequest, _cls(name + "AddRq")(**{_snake(name + "Add"): obj}))
+        return cast(QBRequest, _cls(name + "AddRq")(**{snake(name + "Add"): obj}))
 
     def mod_request(self, obj: ModT | RetT, **changes: Any) -> QBRequest:
         """The ``XModRq`` that :meth:`mod` sends first (see there for ``obj`` and ``changes``)."""
@@ -621,7 +621,7 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
 
     def _mod_rq(self, mod: QBObject) -> QBRequest:
         name = self.spec.name
-        return cast(QBRequest, _cls(name + "ModRq")(**{_snake(name + "Mod"): mod}))
+        return cast(QBRequest, _cls(name + "ModRq")(**{snake(name + "Mod"): mod}))
 
     def _one(self, result: qbxml.Result) -> RetT:
         found = raise_for_status(result).objects
@@ -653,9 +653,3 @@ def _build(cls: type[Any], base: dict[str, Any], changes: dict[str, Any]) -> Any
                 " (give '' to clear a text field)"
             )
     return cls(**{**base, **changes})
-
-
-def _snake(name: str) -> str:
-    from ..qbxml._objects import _snake as snake
-
-    return snake(name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import keyword
 import re
 import threading
 import warnings
@@ -140,7 +141,7 @@ class QBRequest(QBObject, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if getattr(_trusted, "on", False):
+        if _trusted.on:
             return
         # The attributes are no schema elements: checked here, as their annotations say.
         name = type(self).__name__
@@ -195,7 +196,7 @@ class _Spec:
             if aggregate is None:
                 continue
             for tag, element in aggregate.names.items():
-                field_name = _snake(tag)
+                field_name = snake(tag)
                 if field_name not in declared:
                     continue
                 leaf = element.leaf
@@ -216,7 +217,7 @@ class _Spec:
                     repeated=element.most > 1,
                     reader=None if leaf is None else _READERS.get(leaf.base),
                     exact=frozenset() if leaf is None else frozenset(_ACCEPTS[leaf.base]),
-                    class_name=_class_name(target) if target is not None else "",
+                    class_name=class_name(target) if target is not None else "",
                 )
         self.cls = cls
         self.fields = list(fields.values())
@@ -228,7 +229,7 @@ class _Spec:
             if aggregate is None:
                 continue
             for union in aggregate.unions():
-                first = fields.get(_snake(union[0]))
+                first = fields.get(snake(union[0]))
                 if first is None or first.target is None or first.members is not None:
                     continue
                 first.members = {first.class_name: first.tag}
@@ -238,7 +239,7 @@ class _Spec:
                         continue
                     member = _Field(
                         name=first.name, tag=tag, accepts=None, enums=frozenset(), target=ref,
-                        repeated=True, reader=None, class_name=_class_name(ref),
+                        repeated=True, reader=None, class_name=class_name(ref),
                     )  # fmt: skip
                     first.members[member.class_name] = tag
                     self.by_tag[tag] = member
@@ -326,8 +327,8 @@ class _Spec:
                 self._refuse(entry, value, f"{_article(kinds)} {kinds}")
             return
         if entry.accepts is None:
-            if entry.target is None or type(value).__name__ != _class_name(entry.target):
-                kind = _class_name(entry.target or "")
+            if entry.target is None or type(value).__name__ != class_name(entry.target):
+                kind = class_name(entry.target or "")
                 self._refuse(entry, value, f"{_article(kind)} {kind}")
             return
         if isinstance(value, bool) and bool not in entry.accepts:
@@ -374,16 +375,20 @@ def _spec(cls: type[QBObject]) -> _Spec:
     return found
 
 
-def _snake(name: str) -> str:
-    # The generator's rule (tools/codegen_objects.py), kept in step by a test.
-    import keyword
-    import re
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
-    converted = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+def snake(name: str) -> str:
+    """A qbXML name's field: ``ListID`` -> ``list_id``, ``PONumber`` -> ``po_number``.
+
+    The one rule: the generators name fields by it, and classes find them by it.
+    """
+    converted = _SNAKE.sub("_", name).lower()
     return converted + "_" if keyword.iskeyword(converted) else converted
 
 
-def _class_name(key: str) -> str:
+def class_name(key: str) -> str:
+    """The class of a schema key: the aggregate's own name, ``XRqType`` -> ``XRq``."""
     return key[: -len("Type")] if key.endswith("RqType") else key
 
 
@@ -509,7 +514,7 @@ def _read(element: etree._Element, cls: type[_T], path: str) -> _T:
                 extra[tag] = value
             continue
         if entry.target is not None:
-            target = class_for(_class_name(entry.target)) or QBObject
+            target = class_for(entry.class_name) or QBObject
             value = _read(child, target, f"{path}/{tag}")
         else:
             text = child.text or ""
