@@ -113,6 +113,12 @@ def test_a_control_character_is_a_schema_problem_naming_its_path_not_a_bare_valu
     assert "control character" in str(caught.value)
 
 
+def test_a_control_character_in_a_request_attribute_is_a_schema_problem():
+    """A requestID lxml cannot write is named as any other problem, not a bare ValueError."""
+    with pytest.raises(qbxml.SchemaError, match="requestID holds a control character"):
+        qbxml.request(qbxml.Rq("CustomerQueryRq", request_id="\x1f"))
+
+
 class TestVersion:
     @pytest.mark.parametrize(
         ("cap", "chosen"), [("13.0", "13.0"), ("12.0", "12.0"), ("99.0", "13.0"), ("0.5", "0.5")]

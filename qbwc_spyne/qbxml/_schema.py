@@ -628,7 +628,10 @@ def build_request(
                 problems.append((name, f"{name} does not take an iterator"))
             elif value not in ("Start", "Continue", "Stop"):
                 problems.append((name, f"iterator {value!r} is not Start, Continue or Stop"))
-        rq.set(attribute, str(value))
+        try:
+            rq.set(attribute, str(value))
+        except ValueError:  # lxml: a control character XML 1.0 cannot carry
+            problems.append((name, f"{attribute} {_NOT_XML}"))
     rq_type = str(_aggregate(schema, "QBXMLMsgsRq").names[name].ref)
     _fill(rq, _aggregate(schema, rq_type), fields, "", problems)
     if problems:
