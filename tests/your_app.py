@@ -1,6 +1,6 @@
 """The reader's own code that README.md's examples import as ``your_app``.
 
-tests/test_readme.py copies this file beside the README's ``app.py`` as
+tests/test_docs.py copies this file beside the README's ``app.py`` as
 ``your_app.py``. Each name does what a real application would, in the
 simplest way: the tests then check what reached it.
 """

@@ -1,13 +1,15 @@
-"""README.md runs as written: every Python block, every line of it, and every command.
+"""README.md and every page of the site (docs/) run as written: every block, every line.
 
 A block is run unless an HTML comment right above it says ``<!-- not run:
-REASON -->``. Python blocks run in a temporary directory, in the order of the
-README, beside the reader's own ``your_app`` module (tests/your_app.py); the
-quickstart, the block that starts ``# app.py``, is also that file there, as
-the later blocks and commands expect. Each block is then used the way the
-README says (a Web Connector update against the quickstart, the jobs
-through a fake QuickBooks), and every statement of every block must have
-run. Shell commands each have a runner here; a command with none fails.
+REASON -->``. Python blocks run in a temporary directory beside the reader's
+own ``your_app`` module (tests/your_app.py); the quickstart, the README's
+block that starts ``# app.py``, is also that file there, as the later blocks
+and commands expect. Each block is then used the way its page says (a Web
+Connector update against the quickstart, the jobs through a fake
+QuickBooks), and every statement of every block must have run. Shell
+commands each have a runner here; a command with none fails. A block in any
+other language is a file the page asks the reader to write, and is checked
+by the program that reads it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from .helpers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 DASHBOARD_ENV = "QBWC_SPYNE_DASHBOARD_PASSWORD"
 FENCE = re.compile(r"^```(?P<info>\S*)\s*$")
@@ -58,12 +61,17 @@ NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.*?)\s*-->\s*$", re.DOTALL)
 
 @dataclass(frozen=True)
 class Block:
-    """One fenced code block of README.md."""
+    """One fenced code block of README.md or of a page of the site."""
 
+    page: Path
     info: str
-    first_line: int  # README line number of the block's first line of code
+    first_line: int  # the page's line number of the block's first line of code
     text: str
     not_run: str | None  # the reason given in the source, if the block is not run
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.first_line}"
 
     @property
     def python(self) -> bool:
@@ -76,9 +84,9 @@ class Block:
         return [line for line in lines if line and not line.startswith("#")]
 
 
-def readme_blocks(text: str) -> list[Block]:
-    """Every fenced block, with the ``not run`` reason written just above it."""
-    lines = text.splitlines()
+def page_blocks(page: Path) -> list[Block]:
+    """Every fenced block of a page, with the ``not run`` reason written just above it."""
+    lines = page.read_text(encoding="utf-8").splitlines()
     blocks = []
     number = 0
     while number < len(lines):
@@ -92,6 +100,7 @@ def readme_blocks(text: str) -> list[Block]:
         reason = NOT_RUN.match(comment)
         blocks.append(
             Block(
+                page=page,
                 info=match["info"],
                 first_line=number + 2,
                 text="\n".join(lines[number + 1 : end]) + "\n",
@@ -102,41 +111,43 @@ def readme_blocks(text: str) -> list[Block]:
     return blocks
 
 
-BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+# The site includes the architecture and the changelog whole (docs/explanation,
+# docs/changelog.md): their blocks are on it too.
+PAGES = [README, ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md", *sorted(DOCS.rglob("*.md"))]
+BLOCKS = [block for page in PAGES for block in page_blocks(page)]
 PYTHON_BLOCKS = [block for block in BLOCKS if block.python]
 JSON_BLOCKS = [block for block in BLOCKS if block.info == "json"]
 TOML_BLOCKS = [block for block in BLOCKS if block.info == "toml"]
-SHELL_BLOCKS = [
-    block
-    for block in BLOCKS
-    if not block.python and block not in JSON_BLOCKS and block not in TOML_BLOCKS
-]
+SHELL_INFO = ("", "console")
+SHELL_BLOCKS = [block for block in BLOCKS if block.info in SHELL_INFO]
 
 
-def statement_lines(block: Block) -> set[int]:
-    """README line numbers of every statement in a Python block."""
+def statement_lines(block: Block) -> set[tuple[str, int]]:
+    """The page and line number of every statement in a Python block."""
     tree = ast.parse(block.text)
     return {
-        node.lineno + block.first_line - 1 for node in ast.walk(tree) if isinstance(node, ast.stmt)
+        (str(block.page), node.lineno + block.first_line - 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt)
     }
 
 
 @dataclass
 class LineRecorder:
-    """The README lines executed, recorded by a trace function.
+    """The lines of the pages executed, recorded by a trace function.
 
     It takes the place of any other (coverage's) while it records: coverage's
     C tracer, called from Python, would put itself back in its place.
     """
 
-    lines: set[int] = field(default_factory=set)
+    lines: set[tuple[str, int]] = field(default_factory=set)
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[None]:
         def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-            if frame.f_code.co_filename != str(README):
+            if frame.f_code.co_filename not in PAGE_NAMES:
                 return None
-            self.lines.add(frame.f_lineno)
+            self.lines.add((frame.f_code.co_filename, frame.f_lineno))
             return tracer
 
         previous = sys.gettrace()
@@ -147,11 +158,14 @@ class LineRecorder:
             sys.settrace(previous)
 
 
+PAGE_NAMES = frozenset(str(page) for page in PAGES)
+
+
 def run_block(block: Block, module_name: str, recorder: LineRecorder) -> types.ModuleType:
-    """Execute a Python block as module ``module_name``, its lines numbered as in the README."""
-    code = compile("\n" * (block.first_line - 1) + block.text, str(README), "exec")
+    """Execute a Python block as module ``module_name``, its lines numbered as in its page."""
+    code = compile("\n" * (block.first_line - 1) + block.text, str(block.page), "exec")
     module = types.ModuleType(module_name)
-    module.__file__ = str(README)
+    module.__file__ = str(block.page)
     sys.modules[module_name] = module
     with recorder.recording():
         exec(code, module.__dict__)
@@ -172,7 +186,7 @@ def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
         sys.modules.pop(name, None)
     yield tmp_path
     for name in list(sys.modules):
-        if name in ("app", "your_app") or name.startswith("readme_"):
+        if name in ("app", "your_app") or name.startswith("page_"):
             del sys.modules[name]
 
 
@@ -481,38 +495,41 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
 
 class TestPythonBlocks:
     def test_there_are_python_blocks(self):
-        """The README's Python examples are found (the quickstart, jobs, testing, QWC)."""
+        """The Python examples are found, on the README and on the site's pages."""
         assert len(PYTHON_BLOCKS) >= 4
+        assert {block.page for block in PYTHON_BLOCKS} - {README}, "the site has examples"
 
-    @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.where)
     def test_every_python_block_runs_every_line(self, block, reader_dir, request):
         """The block runs as written, its use succeeds, and each of its statements ran."""
         assert block.not_run is None, "every Python block runs"
         use = python_block_use(block)
-        assert use is not None, f"README.md:{block.first_line}: a Python block nothing uses"
+        assert use is not None, f"{block.where}: a Python block nothing uses"
         your_app = importlib.import_module("your_app")
         recorder = LineRecorder()
         if use is not use_quickstart and "from app import" in block.text:
             quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
             run_block(quickstart, "app", recorder)
         prepare_postgres(block, request)
-        module = run_block(block, f"readme_{block.first_line}", recorder)
+        module = run_block(block, "page_" + re.sub(r"\W", "_", block.where), recorder)
         with recorder.recording():
             use(module, your_app, request)
         missed = sorted(statement_lines(block) - recorder.lines)
-        assert not missed, f"README.md lines never run: {missed}"
+        assert not missed, f"lines never run: {missed}"
 
     def test_a_block_nothing_uses_fails(self):
         """A new Python block is refused until a test uses it."""
-        new = Block(info="python", first_line=1, text="print('hello')\n", not_run=None)
+        new = Block(page=README, info="python", first_line=1, text="print('hello')\n", not_run=None)
         assert python_block_use(new) is None
 
     def test_a_line_that_never_runs_is_found(self):
         """The line check sees a statement that no use reaches."""
-        block = Block(info="python", first_line=1, text="def f():\n    return 1\n", not_run=None)
+        block = Block(
+            page=README, info="python", first_line=1, text="def f():\n    return 1\n", not_run=None
+        )
         recorder = LineRecorder()
-        run_block(block, "readme_unused", recorder)
-        assert statement_lines(block) - recorder.lines == {2}
+        run_block(block, "page_unused", recorder)
+        assert statement_lines(block) - recorder.lines == {(str(README), 2)}
 
 
 # -- shell blocks -----------------------------------------------------------------------
@@ -722,8 +739,14 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
 }
 
 
+def test_every_block_is_of_a_kind_the_tests_run():
+    """A block in a language nothing here runs or checks is refused, naming its place."""
+    kinds = {"python", "json", "toml", "text", *SHELL_INFO}  # text: a diagram, nothing to run
+    assert [block.where for block in BLOCKS if block.info not in kinds] == []
+
+
 class TestJSONBlocks:
-    @pytest.mark.parametrize("block", JSON_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    @pytest.mark.parametrize("block", JSON_BLOCKS, ids=lambda b: b.where)
     def test_every_company_file_loads(self, block, tmp_path):
         """A JSON block is a company file: the fake QuickBooks loads it whole."""
         path = tmp_path / "company.json"
@@ -733,14 +756,14 @@ class TestJSONBlocks:
 
 
 class TestShellBlocks:
-    @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: f"line {b.first_line}")
+    @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: b.where)
     def test_every_command_runs_or_the_block_says_why_not(self, block, reader_dir, request):
         """Each command of a block runs, in order; a block not run gives its reason."""
         if block.not_run is not None:
             assert len(block.not_run) > 20, "say why the block is not run"
             return
         unknown = [line for line in block.commands if line not in RUNNERS]
-        assert not unknown, f"README.md:{block.first_line}: commands nothing runs: {unknown}"
+        assert not unknown, f"{block.where}: commands nothing runs: {unknown}"
         with contextlib.ExitStack() as stack:
             shell = Shell(reader_dir, stack, request)
             for line in block.commands:
