@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 from qbwc_spyne import JobContext, JobKind, JobState, make_wsgi_app, qbxml
+from qbwc_spyne.jobs import recover_jobs
 from qbwc_spyne.objects import CustomerRet
 from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
@@ -52,6 +54,7 @@ from .helpers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+SITE = "https://qbwc-spyne.readthedocs.io/en/latest/"  # mkdocs.yml's site_url
 DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 DASHBOARD_ENV = "QBWC_SPYNE_DASHBOARD_PASSWORD"
@@ -125,10 +128,16 @@ SHELL_BLOCKS = [block for block in BLOCKS if block.info in SHELL_INFO]
 def statement_lines(block: Block) -> set[tuple[str, int]]:
     """The page and line number of every statement in a Python block."""
     tree = ast.parse(block.text)
+    docstrings = {
+        id(node.body[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+        and ast.get_docstring(node, clean=False) is not None
+    }
     return {
         (str(block.page), node.lineno + block.first_line - 1)
         for node in ast.walk(tree)
-        if isinstance(node, ast.stmt)
+        if isinstance(node, ast.stmt) and id(node) not in docstrings  # a docstring never "runs"
     }
 
 
@@ -175,8 +184,7 @@ def run_block(block: Block, module_name: str, recorder: LineRecorder) -> types.M
 @pytest.fixture
 def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
     """A directory like the reader's: app.py (the quickstart) and your_app.py."""
-    quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
-    (tmp_path / "app.py").write_text(quickstart.text, encoding="utf-8")
+    (tmp_path / "app.py").write_text(quickstart_block().text, encoding="utf-8")
     shutil.copy(Path(__file__).with_name("your_app.py"), tmp_path / "your_app.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -190,33 +198,91 @@ def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
             del sys.modules[name]
 
 
+TUTORIAL = DOCS / "tutorial.md"
+
+
+def quickstart_block() -> Block:
+    """The README's quickstart: the block the reader saves as app.py."""
+    return next(b for b in PYTHON_BLOCKS if b.page == README and b.text.startswith("# app.py"))
+
+
+def page_file(name: str) -> Block:
+    """The block a page asks the reader to save as ``name``."""
+    if name == "app.py":
+        return quickstart_block()
+    if name == "shop.py":
+        return next(b for b in PYTHON_BLOCKS if b.text.startswith("# shop.py"))
+    if name == "company.json":
+        return next(b for b in JSON_BLOCKS if b.page == TUTORIAL)
+    raise LookupError(name)
+
+
+def write_page_file(name: str) -> Path:
+    """Save the block named ``name`` in the reader's directory (the current one), as told."""
+    path = Path(name).resolve()
+    path.write_text(page_file(name).text, encoding="utf-8")
+    return path
+
+
 # -- what each Python block is for -----------------------------------------------------
 
 
 def use_quickstart(module: types.ModuleType, your_app: Any, request: Any) -> None:
-    """Updates against the quickstart app: two requests, an hresult, no work, a bad password."""
+    """Ada is added once and listed; a restart of the app finds its jobs done: no work."""
     quickbooks = FakeQuickBooks()
-    quickbooks.add_customers(3)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        outcome = WebConnector(
+            module.app, user="shop", password="s3cret", quickbooks=quickbooks
+        ).update()
+    assert outcome.ok and outcome.close_message == "2 done", outcome.transcript()
+    assert printed.getvalue() == "Added Ada\nQuickBooks has ['Ada']\n"
+    module.handler.queue.close()
+    restarted = run_block(quickstart_block(), "app_restarted", LineRecorder())
+    again = WebConnector(restarted.app, user="shop", password="s3cret", quickbooks=quickbooks)
+    assert again.update().status == "no work"
+    assert [c.findtext("Name") for c in quickbooks.records["Customer"].values()] == ["Ada"]
+    restarted.handler.queue.close()
+
+
+def tutorial_update(module: types.ModuleType) -> tuple[FakeQuickBooks, Any, io.StringIO]:
+    """One update of the tutorial's app against its company, and what the app printed."""
+    quickbooks = FakeQuickBooks.from_json(write_page_file("company.json"))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        outcome = WebConnector(
+            module.app, user="shop", password="s3cret", quickbooks=quickbooks
+        ).update()
+    return quickbooks, outcome, printed
+
+
+def use_tutorial(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Customers mirrored, invoice 1001 posted with its TxnID; a lost answer is reconciled."""
+    quickbooks, outcome, printed = tutorial_update(module)
+    assert outcome.ok and outcome.close_message == "2 done", outcome.transcript()
+    assert printed.getvalue() == "Invoice 1001: 135.00 for Abbott Carpentry\n"
+    with contextlib.closing(module.shop_db()) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM customers ORDER BY name")]
+        (invoice,) = db.execute("SELECT ref_number, txn_id FROM invoices").fetchall()
+    assert names == ["Abbott Carpentry", "Baker Plumbing", "Cole Electric"]
+    (posted,) = quickbooks.records["Invoice"].values()
+    assert invoice == ("1001", posted.findtext("TxnID"))
+
+    # An order whose answer is lost on the way back: reconciled by the query, not sent again.
+    quickbooks.lose_responses = 1
+    order = {**module.order, "number": "1002"}
+    module.handler.enqueue("post_invoice", user="shop", payload=order, key="order 1002")
     update = WebConnector(module.app, user="shop", password="s3cret", quickbooks=quickbooks)
-    result = update.update()
-    assert result.ok, result.transcript()
-    assert [r.count("<CustomerRet>") for r in your_app.responses] == [3, 0]
-    assert "<ItemQueryRs" in your_app.responses[1]
-
-    your_app.waiting.append("not qbXML")  # QuickBooks cannot parse it: an hresult
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
-    assert not result.ok, result.transcript()
-    assert your_app.waiting == ["not qbXML"]  # not stored: QuickBooks failed it
-
-    your_app.waiting.clear()
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
-    assert result.status == "no work"
-    result = WebConnector(module.app, user="shop", password="guess", quickbooks=quickbooks).update()
-    assert not result.ok and result.status != "no work"
+    assert update.update().status == "response lost"
+    recover_jobs(module.handler.queue, force=True)  # what the lease's end does, now
+    with contextlib.redirect_stdout(printed):
+        outcome = update.update()
+    assert outcome.ok and "<InvoiceQueryRq" in outcome.requests[0], outcome.transcript()
+    assert not any("<InvoiceAddRq" in request for request in outcome.requests)
+    posted_refs = [r.findtext("RefNumber") for r in quickbooks.records["Invoice"].values()]
+    assert posted_refs == ["1001", "1002"]
+    assert printed.getvalue().endswith("Invoice 1002: 135.00 for Abbott Carpentry\n")
+    module.handler.queue.close()
 
 
 def use_jobs(module: types.ModuleType, your_app: Any, request: Any) -> None:
@@ -466,6 +532,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
         return use_quickstart
+    if block.text.startswith("# shop.py"):
+        return use_tutorial
     if "class AddInvoice" in block.text:
         return use_jobs
     if "def test_sync" in block.text:
@@ -508,8 +576,7 @@ class TestPythonBlocks:
         your_app = importlib.import_module("your_app")
         recorder = LineRecorder()
         if use is not use_quickstart and "from app import" in block.text:
-            quickstart = next(b for b in PYTHON_BLOCKS if b.text.startswith("# app.py"))
-            run_block(quickstart, "app", recorder)
+            run_block(quickstart_block(), "app", recorder)
         prepare_postgres(block, request)
         module = run_block(block, "page_" + re.sub(r"\W", "_", block.where), recorder)
         with recorder.recording():
@@ -536,8 +603,8 @@ class TestPythonBlocks:
 
 
 def command(line: str) -> list[str]:
-    """A README command as argv, its program from this environment."""
-    argv = line.replace("'", "").split()
+    """A page's command as argv, split as a shell would, its program from this environment."""
+    argv = shlex.split(line)
     if argv[0] in ("python", "qbwc-spyne", "gunicorn"):
         argv[0] = sys.executable if argv[0] == "python" else str(BIN / argv[0])
     return argv
@@ -718,7 +785,66 @@ def run_status(shell: Shell, line: str) -> None:
         assert [r.split()[0] for r in done.stdout.splitlines()[1:]] == ["other", "shop"]
 
 
+def run_serve_page_file(shell: Shell, line: str) -> None:
+    """The page's own file, saved as it says, served as in run_serve."""
+    write_page_file(line.split()[2].split(":")[0] + ".py")
+    run_serve(shell, line)
+
+
+def run_simulate_local(shell: Shell, line: str) -> None:
+    """The update against the app just served ends with its jobs done (the server's port)."""
+    assert shell.url, "simulate follows serve in the block"
+    assignment, *words = shlex.split(line)
+    name, password = assignment.split("=", 1)
+    if "--company" in words:
+        write_page_file(words[words.index("--company") + 1])
+    argv = [shell.url if w == "http://127.0.0.1:8000/" else w for w in command(shlex.join(words))]
+    done = run(argv, env={**os.environ, name: password})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The application says: 2 done" in done.stdout, done.stdout
+
+
+def run_jobs_list(shell: Shell, line: str) -> None:
+    """The tutorial's jobs, both done, the sync in two pages."""
+    if not Path("jobs.db").exists():
+        module = run_block(page_file("shop.py"), "shop", LineRecorder())
+        assert tutorial_update(module)[1].ok
+        module.handler.queue.close()
+    done = run(command(line))
+    assert done.returncode == 0, done.stderr
+    rows = [row.split() for row in done.stdout.splitlines()[1:]]
+    assert rows == [
+        ["1", "shop", "sync_customers", "done", "1", "2"],
+        ["2", "shop", "post_invoice", "done", "1", "0"],
+    ], done.stdout
+
+
+def run_qwc_options(shell: Shell, line: str) -> None:
+    """The QWC file written from options holds them, and --check accepts it."""
+    done = run(command(line))
+    assert done.returncode == 0, done.stderr
+    checked = run([str(BIN / "qbwc-spyne"), "qwc", "--check", "shop.qwc"])
+    assert checked.returncode == 0, checked.stderr
+    written = QWCFile.parse(shell.directory / "shop.qwc")
+    assert (written.app_name, written.app_url, written.user) == (
+        "Shop sync",
+        "https://shop.example.com/qbwc",
+        "shop",
+    )
+
+
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
+    "qbwc-spyne serve app:app": run_serve,
+    "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop": (
+        run_simulate_local
+    ),
+    "qbwc-spyne serve shop:app": run_serve_page_file,
+    "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop"
+    " --company company.json": run_simulate_local,
+    "qbwc-spyne jobs list --db jobs.db": run_jobs_list,
+    'qbwc-spyne qwc --app-name "Shop sync" --app-url https://shop.example.com/qbwc'
+    " --support-url https://shop.example.com/help"
+    ' --description "The shop\'s customers and invoices" --user shop -o shop.qwc': run_qwc_options,
     "qbwc-spyne status qbwc.db": run_status,
     "qbwc-spyne status qbwc.db --user shop --json": run_status,
     "gunicorn app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000": run_gunicorn,
@@ -776,13 +902,13 @@ class TestShellBlocks:
         ]
 
     def test_the_install_lines_name_real_extras(self):
-        """Each extra the install block names is in pyproject.toml."""
+        """Each extra an install line names, on any page, is in pyproject.toml."""
         extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
             "optional-dependencies"
         ]
-        install = next(b for b in SHELL_BLOCKS if b.commands[0].startswith("pip install"))
-        named = [m for line in install.commands for m in re.findall(r"\.\[(\w+)\]", line)]
-        assert named and set(named) <= set(extras)
+        lines = [line for b in SHELL_BLOCKS for line in b.commands if line.startswith("pip ")]
+        named = {m for line in lines for m in re.findall(r"qbwc_spyne\[(\w+)\]", line)}
+        assert {"testing", "server", "postgres", "dashboard", "metrics"} <= named <= set(extras)
 
 
 def test_every_link_and_image_works_off_the_repository():
@@ -792,3 +918,34 @@ def test_every_link_and_image_works_off_the_repository():
     assert targets, "the README links somewhere"
     relative = [t for t in targets if not t.startswith(("https://", "http://", "#"))]
     assert relative == []
+
+
+def test_the_readme_is_a_landing_page_whose_first_example_is_the_quickstart():
+    """At most 250 lines; its first Python block is the quickstart, which the tests run as is."""
+    assert len(README.read_text(encoding="utf-8").splitlines()) <= 250
+    assert next(b for b in PYTHON_BLOCKS if b.page == README) is quickstart_block()
+
+
+def test_every_link_from_the_readme_to_the_site_names_a_page():
+    """Each absolute link to the site names a page of docs/ (mkdocs' directory URLs)."""
+    links = re.findall(re.escape(SITE) + r"([\w/.-]*)", README.read_text(encoding="utf-8"))
+    assert len(links) >= 10
+    missing = [
+        link
+        for link in links
+        if link
+        and not (DOCS / (link.rstrip("/") + ".md")).is_file()
+        and not (DOCS / link / "index.md").is_file()
+    ]
+    assert missing == []
+
+
+def test_no_block_is_indented_out_of_the_tests_sight():
+    """A fence the block reader cannot see (indented) would hide a block from the tests."""
+    hidden = [
+        f"{page.relative_to(ROOT)}:{number}"
+        for page in PAGES
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if re.match(r"^\s+```", line)
+    ]
+    assert hidden == []
