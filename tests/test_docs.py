@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -39,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from argon2 import PasswordHasher
+from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
@@ -50,7 +53,7 @@ from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 from tools import codegen_schema
 
-from .helpers import free_port, wait_until_serving
+from .helpers import SOAP_ENV, TNS, free_port, soap_body_child, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -528,6 +531,20 @@ def use_status(module: types.ModuleType, your_app: Any, request: Any) -> None:
     module.status.close()
 
 
+def use_public_url(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Behind the proxy the WSDL names the public URL, whatever address the request came to."""
+    wsdl = Client(module.app).get("http://127.0.0.1:8000/qbwc?wsdl")
+    assert wsdl.status_code == 200
+    address = etree.fromstring(wsdl.get_data()).find(".//{*}address")
+    assert address is not None and address.get("location") == "https://qbwc.example.com/qbwc"
+    quickbooks = FakeQuickBooks()
+    quickbooks.add_customers(1)
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -558,6 +575,8 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_dashboard
     if "StatusRecorder(" in block.text:
         return use_status
+    if 'public_url="https://' in block.text:
+        return use_public_url
     return None
 
 
@@ -833,6 +852,79 @@ def run_qwc_options(shell: Shell, line: str) -> None:
     )
 
 
+SERVER_VERSION = (
+    f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}">'
+    f'<soap:Body><serverVersion xmlns="{TNS}"/></soap:Body></soap:Envelope>'
+)
+
+
+def answers_soap(url: str, **options: Any) -> None:
+    """A serverVersion call to ``url`` gets its SOAP answer."""
+    answer = requests.post(
+        url,
+        data=SERVER_VERSION.encode(),
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{TNS}serverVersion"',
+        },
+        timeout=30,
+        **options,
+    )
+    assert answer.status_code == 200, answer.text
+    assert soap_body_child(answer.content).tag == f"{{{TNS}}}serverVersionResponse"
+
+
+def start_server(stack: contextlib.ExitStack, argv: list[str], url: str, log: Path) -> None:
+    """Start ``argv`` in the reader's directory; stop it when ``stack`` closes."""
+    with log.open("wb") as errors:
+        server = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+
+    def stop() -> None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    stack.callback(stop)
+    serving = wait_until_serving(url, lambda: server.poll() is None)
+    assert serving, f"{argv[0]} never answered: {log.read_text(errors='replace')[-2000:]}"
+
+
+def simulate_update(url: str, **env: str) -> None:
+    """A whole Web Connector update over HTTP, as `qbwc-spyne simulate` runs it."""
+    company = str(ROOT / "examples" / "sample_company.json")
+    done = run(
+        [str(BIN / "qbwc-spyne"), "simulate", url, "--user", "shop", "--company", company],
+        env={**os.environ, "QBWC_PASSWORD": "s3cret", **env},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def on_port(argv: list[str], port: int) -> list[str]:
+    """The page's command with its port 8000 replaced by ``port``."""
+    replaced = [
+        re.sub(r"^(127\.0\.0\.1:)?8000$", lambda m: (m[1] or "") + str(port), arg) for arg in argv
+    ]
+    assert replaced != argv, "the command names port 8000"
+    return replaced
+
+
+def run_granian(shell: Shell, line: str) -> None:
+    """granian serves the quickstart's app:app: a SOAP call, then a whole update, answered."""
+    if importlib.util.find_spec("granian") is None:
+        pytest.skip("granian is not installed: pip install 'qbwc_spyne[bench]'")
+    port = free_port()
+    argv = [sys.executable, "-m", "granian", *on_port(command(line), port)[1:]]
+    url = f"http://127.0.0.1:{port}/qbwc"
+    start_server(shell.stack, argv, url, shell.directory / "granian.log")
+    answers_soap(url)
+    simulate_update(url)
+
+
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne serve app:app": run_serve,
     "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop": (
@@ -862,13 +954,160 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "export DB=postgresql+psycopg://qbwc:PASSWORD@db.internal/shop": run_export_db,
     'qbwc-spyne db upgrade --db "$DB"': run_db,
     'qbwc-spyne db check --db "$DB"': run_db,
+    "granian --interface wsgi --workers 2 --host 127.0.0.1 --port 8000 app:app": run_granian,
 }
 
 
 def test_every_block_is_of_a_kind_the_tests_run():
     """A block in a language nothing here runs or checks is refused, naming its place."""
-    kinds = {"python", "json", "toml", "text", *SHELL_INFO}  # text: a diagram, nothing to run
+    kinds = {
+        "python",
+        "json",
+        "toml",
+        "nginx",
+        "text",
+        *SHELL_INFO,
+    }  # text: a diagram, nothing to run
     assert [block.where for block in BLOCKS if block.info not in kinds] == []
+
+
+# -- nginx configuration ------------------------------------------------------------------
+
+NGINX_BLOCKS = [block for block in BLOCKS if block.info == "nginx"]
+NGINX_ENV = "QBWC_SPYNE_REQUIRE_NGINX"
+NGINX_INSTALL = (
+    "nginx and openssl are not both on PATH: install them (Debian/Ubuntu: apt-get install"
+    " nginx openssl) to check the pages' nginx configuration"
+)
+SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def directive(block: Block, name: str) -> str:
+    """The value of the one ``name`` directive of an nginx block."""
+    (value,) = re.findall(rf"^\s*{name}\s+([^;]+);", block.text, re.MULTILINE)
+    return str(value).strip()
+
+
+def seconds(value: str) -> int:
+    match = re.fullmatch(r"(\d+)(s?)", value)
+    assert match, f"a time in seconds: {value}"
+    return int(match[1])
+
+
+def nginx_programs() -> tuple[str, str]:
+    """nginx and openssl; skipped (or failed where ``QBWC_SPYNE_REQUIRE_NGINX=1``) without them."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    nginx, openssl = shutil.which("nginx", path=path), shutil.which("openssl", path=path)
+    if nginx is None or openssl is None:
+        if os.environ.get(NGINX_ENV) == "1":
+            pytest.fail(f"{NGINX_ENV}=1 but {NGINX_INSTALL}")
+        pytest.skip(NGINX_INSTALL)
+    return nginx, openssl
+
+
+def substitute(text: str, pattern: str, replacement: str) -> str:
+    """``text`` with the one match of ``pattern`` replaced: the page and the test agree."""
+    replaced, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+    assert count == 1, f"the server block has one {pattern!r}"
+    return replaced
+
+
+def nginx_config(block: Block, directory: Path, port: int, upstream: int) -> Path:
+    """The page's server block in a whole configuration of its own, on test ports and files."""
+    server = substitute(block.text, r"listen\s+443\s+ssl;", f"listen 127.0.0.1:{port} ssl;")
+    server = substitute(
+        server, r"ssl_certificate\s+\S+;", f"ssl_certificate {directory / 'cert.pem'};"
+    )
+    server = substitute(
+        server, r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {directory / 'key.pem'};"
+    )
+    server = substitute(server, r"127\.0\.0\.1:8000;", f"127.0.0.1:{upstream};")
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    config = directory / "nginx.conf"
+    config.write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"daemon off;\nworker_processes 1;\npid {directory / 'nginx.pid'};\n"
+        f"error_log {directory / 'error.log'};\n"
+        "events { worker_connections 64; }\n"
+        f"http {{\n    access_log {directory / 'access.log'};\n{temp}\n{server}}}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+class TestNginxBlocks:
+    def test_there_is_an_nginx_block(self):
+        """The deployment guide shows the proxy's configuration."""
+        assert [block.page.name for block in NGINX_BLOCKS] == ["deploy.md"]
+
+    @pytest.mark.parametrize("block", NGINX_BLOCKS, ids=lambda b: b.where)
+    def test_the_limits_fit_the_app_and_gunicorn(self, block):
+        """Bodies up to the app's limit pass; nginx waits longer than a gunicorn worker may take."""
+        from qbwc_spyne import gunicorn
+        from qbwc_spyne.server._app import DEFAULT_MAX_BODY_BYTES
+
+        size = re.fullmatch(r"(\d+)([kmg]?)", directive(block, "client_max_body_size").lower())
+        assert size, "client_max_body_size in bytes, k, m or g"
+        assert int(size[1]) * SIZES[size[2]] >= DEFAULT_MAX_BODY_BYTES
+        assert directive(block, "proxy_request_buffering") == "on"
+        assert seconds(directive(block, "proxy_read_timeout")) > gunicorn.timeout
+        assert seconds(directive(block, "proxy_send_timeout")) > gunicorn.timeout
+        assert seconds(directive(block, "keepalive_timeout")) >= gunicorn.keepalive
+
+    @pytest.mark.parametrize("block", NGINX_BLOCKS, ids=lambda b: b.where)
+    def test_nginx_serves_the_endpoint_over_https(self, block, reader_dir, monkeypatch):
+        """nginx -t accepts the block; through it, over TLS, the page's gunicorn answers a
+        SOAP call, a body over nginx's default limit and a whole Web Connector update."""
+        nginx, openssl = nginx_programs()
+        directory = reader_dir / "nginx"
+        directory.mkdir()
+        made = run(
+            [
+                *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+                *("-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")),
+                *("-subj", "/CN=qbwc.example.com"),
+                *("-addext", "subjectAltName=DNS:qbwc.example.com,IP:127.0.0.1"),
+            ]
+        )
+        assert made.returncode == 0, made.stderr
+        port, upstream = free_port(), free_port()
+        config = nginx_config(block, directory, port, upstream)
+        nginx_argv = [nginx, "-p", str(directory), "-c", str(config), "-e", str(directory / "e")]
+        tested = run([*nginx_argv, "-t"])
+        assert tested.returncode == 0 and "test is successful" in tested.stderr, tested.stderr
+
+        (line,) = [
+            line
+            for shell in SHELL_BLOCKS
+            if shell.page == block.page
+            for line in shell.commands
+            if line.startswith("gunicorn ")
+        ]
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(directory / "cert.pem"))
+        url = f"https://127.0.0.1:{port}/qbwc"
+        with contextlib.ExitStack() as stack:
+            start_server(
+                stack,
+                on_port(command(line), upstream),
+                f"http://127.0.0.1:{upstream}/qbwc",
+                directory / "gunicorn.log",
+            )
+            start_server(stack, nginx_argv, url, directory / "nginx.log")
+            answers_soap(url)
+            # Over nginx's default client_max_body_size of 1 MB: passed on, answered.
+            large = requests.post(
+                url,
+                data=SERVER_VERSION.replace(
+                    "<soap:Body>", "<!--" + "x" * 2**21 + "-->" + "<soap:Body>"
+                ).encode(),
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                timeout=60,
+            )
+            assert large.status_code == 200, large.text[:500]
+            simulate_update(url)
 
 
 class TestJSONBlocks:
@@ -909,6 +1148,21 @@ class TestShellBlocks:
         lines = [line for b in SHELL_BLOCKS for line in b.commands if line.startswith("pip ")]
         named = {m for line in lines for m in re.findall(r"qbwc_spyne\[(\w+)\]", line)}
         assert {"testing", "server", "postgres", "dashboard", "metrics"} <= named <= set(extras)
+
+
+def test_every_extra_a_page_names_is_real():
+    """Each ``pip install 'qbwc_spyne[extra]'`` of the pages names extras of pyproject.toml."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    named = {
+        (page.relative_to(ROOT).as_posix(), extra)
+        for page in PAGES
+        for group in re.findall(r"qbwc_spyne\[([\w,]+)\]", page.read_text(encoding="utf-8"))
+        for extra in group.split(",")
+    }
+    assert {page for page, _ in named} >= {"docs/guides/deploy.md", "docs/guides/dashboard.md"}
+    assert [(page, extra) for page, extra in sorted(named) if extra not in extras] == []
 
 
 def test_every_link_and_image_works_off_the_repository():
