@@ -545,6 +545,58 @@ def use_public_url(module: types.ModuleType, your_app: Any, request: Any) -> Non
     assert result.ok, result.transcript()
 
 
+def use_handler(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Five customers in pages of two: Start, Continue twice; all mirrored, the user told."""
+    from qbwc_spyne.testing import QuickBooksAnswer
+
+    quickbooks = FakeQuickBooks()
+    quickbooks.add_customers(5)
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    iterators = [qbxml.parse(r).find(".//CustomerQueryRq").get("iterator") for r in result.requests]
+    assert iterators == ["Start", "Continue", "Continue"]
+    assert module.mirrored == [f"Customer {n:04}" for n in range(1, 6)]
+    assert result.close_message == "5 customers mirrored"
+    refused = WebConnector(module.app, user="shop", password="guess", quickbooks=quickbooks)
+    assert not refused.update().ok
+    # QuickBooks cannot parse a request: getLastError shows its message, the update stops.
+    unparsed = QuickBooksAnswer(response="", hresult="0x80040400", message="parse error")
+    quickbooks.process = lambda request: unparsed  # type: ignore[method-assign]
+    failed = WebConnector(module.app, user="shop", password="s3cret", quickbooks=quickbooks)
+    outcome = failed.update()
+    assert not outcome.ok and "parse error" in outcome.transcript()
+
+
+def use_unknown(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The lost answer's write is settled as done: one Acme in QuickBooks, nothing left to send."""
+    assert module.job.state is JobState.DONE
+    names = [c.findtext("Name") for c in module.quickbooks.records["Customer"].values()]
+    assert names == ["Acme"]
+    again = WebConnector(module.app, user="shop", password="s3cret", quickbooks=module.quickbooks)
+    assert again.update().status == "no work"
+    assert [c.findtext("Name") for c in module.quickbooks.records["Customer"].values()] == names
+
+
+def use_qwc_files(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """A file per account, each valid (the command's --check too), no two sharing an ID or name."""
+    files = sorted(Path("qwc").glob("*.qwc"))
+    assert [f.stem for f in files] == sorted(module.accounts)
+    written = [QWCFile.parse(f) for f in files]
+    for qwc, path in zip(written, files, strict=True):
+        assert qwc.problems() == []
+        checked = run([str(BIN / "qbwc-spyne"), "qwc", "--check", str(path)])
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert qwc.user == path.stem and module.accounts[qwc.user] in qwc.app_name
+        assert qwc.update_interval == 1800 and "RunEveryNMinutes>30<" in path.read_text()
+    for name in ("app_name", "user", "owner_id", "file_id"):
+        assert len({getattr(qwc, name) for qwc in written}) == len(files), name
+    # Written again, a file keeps its IDs: its user is not asked to authorise anew.
+    again = QWCFile.from_mapping({"app_name": written[0].app_name, "user": written[0].user})
+    assert (again.owner_id, again.file_id) == (written[0].owner_id, written[0].file_id)
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -577,6 +629,12 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_status
     if 'public_url="https://' in block.text:
         return use_public_url
+    if "class CustomerPages(QBWCHandler)" in block.text:
+        return use_handler
+    if "resolve_unknown(queue" in block.text:
+        return use_unknown
+    if "one QWC file per customer" in block.text:
+        return use_qwc_files
     return None
 
 
@@ -925,6 +983,67 @@ def run_granian(shell: Shell, line: str) -> None:
     simulate_update(url)
 
 
+def run_db_sqlite(shell: Shell, line: str) -> None:
+    """upgrade makes the tables in a new SQLite file; check then finds them current (exit 0)."""
+    done = run(command(line))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (shell.directory / "qbwc.db").is_file()
+    if " upgrade " in line:
+        from qbwc_spyne import SQLJobQueue, SQLSessionStore
+
+        SQLJobQueue(shell.directory / "qbwc.db").close()  # opens: no upgrade asked for
+        SQLSessionStore(shell.directory / "qbwc.db").close()
+
+
+def unknown_write(path: Path) -> None:
+    """A queue at ``path`` holding job 1, a write whose answer was lost: ``unknown``."""
+    from qbwc_spyne import SQLJobQueue
+    from qbwc_spyne.jobs import QueueHandler, recover_jobs
+    from qbwc_spyne.objects import CustomerAdd, CustomerAddRq
+
+    class AddCustomer(JobKind):
+        name = "add_customer"
+
+        def build(self, ctx: JobContext) -> CustomerAddRq:
+            return CustomerAddRq(customer_add=CustomerAdd(name="Acme"))
+
+    queue = SQLJobQueue(path)
+    handler = QueueHandler(queue, passwords=lambda user, password: True, kinds=[AddCustomer()])
+    handler.enqueue("add_customer", user="shop")
+    quickbooks = FakeQuickBooks()
+    quickbooks.lose_responses = 1
+    app = make_wsgi_app(handler)
+    WebConnector(app, user="shop", password="s3cret", quickbooks=quickbooks).update()
+    recover_jobs(queue, force=True)
+    WebConnector(app, user="shop", password="s3cret", quickbooks=quickbooks).update()
+    assert [job.state for job in queue.jobs()] == [JobState.UNKNOWN]
+    queue.close()
+
+
+def run_jobs(shell: Shell, line: str) -> None:
+    """The jobs of the reader's jobs.db: listed (the unknown write among them), or resolved."""
+    from qbwc_spyne import SQLJobQueue
+
+    path = shell.directory / "jobs.db"
+    if not path.exists():
+        if "unknown" in line or " resolve " in line:
+            unknown_write(path)
+        else:
+            queue = SQLJobQueue(path)
+            queue.enqueue(user="shop", kind="add_invoice", payload={"order": "1042"})
+            queue.close()
+    done = run(command(line))
+    assert done.returncode == 0, done.stdout + done.stderr
+    queue = SQLJobQueue(path)
+    (job,) = queue.jobs()
+    queue.close()
+    if " resolve " in line:
+        assert job.state is JobState.DONE
+    else:
+        row = done.stdout.splitlines()[1].split()
+        assert row[:4] == [str(job.id), job.user, job.kind, job.state.value], done.stdout
+
+
 RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne serve app:app": run_serve,
     "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop": (
@@ -955,6 +1074,10 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     'qbwc-spyne db upgrade --db "$DB"': run_db,
     'qbwc-spyne db check --db "$DB"': run_db,
     "granian --interface wsgi --workers 2 --host 127.0.0.1 --port 8000 app:app": run_granian,
+    "qbwc-spyne jobs list --db jobs.db --state unknown": run_jobs,
+    "qbwc-spyne jobs resolve 1 --happened --db jobs.db": run_jobs,
+    "qbwc-spyne db upgrade --db qbwc.db": run_db_sqlite,
+    "qbwc-spyne db check --db qbwc.db": run_db_sqlite,
 }
 
 
@@ -1140,15 +1263,6 @@ class TestShellBlocks:
             b.first_line for b in SHELL_BLOCKS if b.commands[0].startswith(("make", "pip"))
         ]
 
-    def test_the_install_lines_name_real_extras(self):
-        """Each extra an install line names, on any page, is in pyproject.toml."""
-        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-            "optional-dependencies"
-        ]
-        lines = [line for b in SHELL_BLOCKS for line in b.commands if line.startswith("pip ")]
-        named = {m for line in lines for m in re.findall(r"qbwc_spyne\[(\w+)\]", line)}
-        assert {"testing", "server", "postgres", "dashboard", "metrics"} <= named <= set(extras)
-
 
 def test_every_extra_a_page_names_is_real():
     """Each ``pip install 'qbwc_spyne[extra]'`` of the pages names extras of pyproject.toml."""
@@ -1162,6 +1276,7 @@ def test_every_extra_a_page_names_is_real():
         for extra in group.split(",")
     }
     assert {page for page, _ in named} >= {"docs/guides/deploy.md", "docs/guides/dashboard.md"}
+    assert {extra for _, extra in named} >= set(extras) - {"test", "bench", "docs"}
     assert [(page, extra) for page, extra in sorted(named) if extra not in extras] == []
 
 
