@@ -1,4 +1,4 @@
-"""ARCHITECTURE.md stays true: every file and folder it names exists; the README points to it."""
+"""ARCHITECTURE.md stays true: every file and folder it names exists; the docs point to it."""
 
 from __future__ import annotations
 
@@ -31,5 +31,6 @@ def test_every_package_folder_is_on_the_map():
     assert sorted(f for f in folders if f"`{f}/`" not in TEXT) == []
 
 
-def test_the_readme_points_newcomers_to_it():
-    assert "`ARCHITECTURE.md`" in (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_readme_or_the_site_points_newcomers_to_it():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    assert any("`ARCHITECTURE.md`" in page.read_text(encoding="utf-8") for page in pages)

@@ -597,6 +597,70 @@ def use_qwc_files(module: types.ModuleType, your_app: Any, request: Any) -> None
     assert (again.owner_id, again.file_id) == (written[0].owner_id, written[0].file_id)
 
 
+def use_from_php_devkit(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The customer is added once, its ListID kept; the key returns the job; reconcile finds it."""
+    quickbooks = FakeQuickBooks()
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    (added,) = quickbooks.records["Customer"]
+    assert module.list_ids == {5: added}
+    again = module.handler.enqueue(
+        "add_customer", user="shop", key="customer 5", payload={"id": 5, "name": "Acme"}
+    )
+    assert again.state is JobState.DONE
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.status == "no work", result.transcript()
+    assert len(quickbooks.records["Customer"]) == 1
+    query = module.AddCustomer().reconcile(JobContext(job=again, session=None, version="13.0"))
+    answer = qbxml.parse_response(quickbooks.process(qbxml.request(query)).response)
+    assert [r.findtext("ListID") for r in answer[0].records] == [added]
+
+
+def use_from_qbwc_gem(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """Every page of the iterated query reaches handle; a wrong password is refused."""
+    quickbooks = FakeQuickBooks()
+    quickbooks.add_customers(250)
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    assert sum("CustomerQueryRq" in r for r in result.requests) == 3
+    assert module.mirrored == [f"Customer {n:04}" for n in range(1, 251)]
+    result = WebConnector(module.app, user="shop", password="guess", quickbooks=quickbooks).update()
+    assert not result.ok and result.status != "no work"
+
+
+def use_from_qbsync(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The steps run in their order, each iterated to its end."""
+    quickbooks = FakeQuickBooks()
+    quickbooks.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
+    quickbooks.add_customers(120)
+    result = WebConnector(
+        module.app, user="shop", password="s3cret", quickbooks=quickbooks
+    ).update()
+    assert result.ok, result.transcript()
+    kinds = ["Invoice" if "InvoiceQueryRq" in r else "Customer" for r in result.requests]
+    assert kinds == ["Customer", "Customer", "Invoice"]
+    assert module.seen == {"customers": 120, "invoices": 0}
+    customers, invoices = module.handler.queue.jobs()
+    assert invoices.depends_on == [customers.id] == [module.first.id]
+    assert [customers.state, invoices.state] == [JobState.DONE] * 2
+
+
+def use_from_reference_hooks(module: types.ModuleType, your_app: Any, request: Any) -> None:
+    """The hooks as methods: the version shown, the user let in with no work, others refused."""
+    result = WebConnector(module.app, user="shop", password="secret").update()
+    assert result.status == "no work", result.transcript()
+    version = next(call for call in result.calls if call.operation == "serverVersion")
+    assert version.result == "shop sync 1.0"
+    result = WebConnector(module.app, user="shop", password="wrong").update()
+    assert result.status == "auth failed", result.transcript()
+
+
 def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
@@ -635,6 +699,14 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], Non
         return use_unknown
     if "one QWC file per customer" in block.text:
         return use_qwc_files
+    if "$Queue->enqueue" in block.text:
+        return use_from_php_devkit
+    if "QBWC.add_job" in block.text:
+        return use_from_qbwc_gem
+    if "StepQueryRequestWithIterator" in block.text:
+        return use_from_qbsync
+    if "class ShopSync(QBWCHandler)" in block.text:
+        return use_from_reference_hooks
     return None
 
 

@@ -215,14 +215,16 @@ class TestHooks:
 
 class TestReadme:
     def test_the_sections_code_runs_as_written(self):
-        """Each python block of "Coming from the reference class" runs on its own."""
-        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-        start = readme.index("## Coming from the reference class")
-        section = readme[start : readme.index("\n## ", start + 1)]
+        """Each python block of the migration guide's reference class section runs on its own."""
+        root = Path(__file__).resolve().parent.parent
+        page = (root / "docs" / "guides" / "migrating.md").read_text("utf-8")
+        start = page.index("## From the reference class")
+        end = page.find("\n## ", start + 1)
+        section = page[start : end if end != -1 else len(page)]
         blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
         assert blocks
         for block in blocks:
-            exec(compile(block, "<README: Coming from the reference class>", "exec"), {})
+            exec(compile(block, "<docs/guides/migrating.md: the reference class>", "exec"), {})
 
 
 class TestRequestData:
