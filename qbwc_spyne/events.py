@@ -3,7 +3,7 @@
 Each event is a mutable object: the handler reads the fields the Web
 Connector sent and sets the fields that decide the answer. Field names and
 defaults follow the event parameters of the QBWCServer reference class; the
-table in the README says what each settable field does on the wire.
+table in the guide "Write a handler by hand" says what each settable field does on the wire.
 
 Events tied to a session also carry ``session``, the
 :class:`~qbwc_spyne.Session` with the handler's own ``data``; its ``state``

@@ -148,9 +148,8 @@ def add_simulate_parser(commands: Any) -> None:
     simulate.add_argument(
         "--company",
         metavar="JSON",
-        help="the fake QuickBooks company, a JSON file: the format is in the README, "
-        '"Testing an integration without Windows"; examples/sample_company.json uses '
-        "every key (default: an empty company)",
+        help="the fake QuickBooks company, a JSON file: the format is in the guide "
+        '"Test an integration without Windows" (default: an empty company)',
     )
     simulate.add_argument(
         "--json", metavar="FILE", help="also write the transcript as JSON (default: no file)"

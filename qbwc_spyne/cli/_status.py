@@ -17,7 +17,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..status._model import connection_status
     from ..store._status import SQLStatusStore
 
-    # `status DB` as the README shows it, or --db (whose default is the environment's).
+    # `status DB` as the guides show it, or --db (whose default is the environment's).
     if args.database and args.db not in (None, os.environ.get(DB_ENV), args.database):
         raise CommandError(f"two databases given, {args.database} and --db {args.db}: give one")
     args.db = args.database or args.db

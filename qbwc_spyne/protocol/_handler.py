@@ -31,7 +31,7 @@ class QBWCHandler(abc.ABC):
     Each Web Connector call fires one method with one mutable event: read
     what the Web Connector sent, set the fields that decide the answer. The
     server turns the event into the exact value the Web Connector expects
-    (the README's event table says which field does what).
+    (the event table of the guide "Write a handler by hand" says which field does what).
 
     ``on_authenticate`` has no default and must be written: a server that
     accepts every user by accident is worse than one that does not start.

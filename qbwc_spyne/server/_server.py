@@ -22,8 +22,8 @@ __all__ = ["QBWCServer"]
 class QBWCServer(ReferenceInterface, WebConnectorApp):
     """The QBWCServer reference class: a Web Connector endpoint with the seed's interface.
 
-    It has the QBWCServer reference class's own interface (the README's
-    "Coming from the reference class"): ``QBWCServer()`` without a handler
+    It has the QBWCServer reference class's own interface (the guide
+    "Coming from another Web Connector library", From the reference class): ``QBWCServer()`` without a handler
     answers through hooks assigned as attributes
     (``server.on_authenticate = check``), and ``request_data``,
     ``process_request()``, ``response_data``, ``config()`` and
