@@ -23,8 +23,8 @@ class QBWCServer(ReferenceInterface, WebConnectorApp):
     """The QBWCServer reference class: a Web Connector endpoint with the seed's interface.
 
     It has the QBWCServer reference class's own interface (the guide
-    "Coming from another Web Connector library", From the reference class): ``QBWCServer()`` without a handler
-    answers through hooks assigned as attributes
+    "Coming from another Web Connector library", From the reference class):
+    ``QBWCServer()`` without a handler answers through hooks assigned as attributes
     (``server.on_authenticate = check``), and ``request_data``,
     ``process_request()``, ``response_data``, ``config()`` and
     ``create_qwc_file()`` work as that class documents. With a handler it
