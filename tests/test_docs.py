@@ -1,10 +1,11 @@
 """README.md and every page of the site (docs/) run as written: every block, every line.
 
 A block is run unless an HTML comment right above it says ``<!-- not run:
-REASON -->``. Python blocks run in a temporary directory beside the reader's
-own ``your_app`` module (tests/your_app.py); the quickstart, the README's
-block that starts ``# app.py``, is also that file there, as the later blocks
-and commands expect. Each block is then used the way its page says (a Web
+REASON -->``. Python blocks run in a temporary directory that holds, as a
+reader's would, only the files the pages tell the reader to save: the
+quickstart, the README's block that starts ``# app.py``, is app.py there, as
+the later blocks and commands expect. A block needs no code of the reader's
+that no page shows. Each block is then used the way its page says (a Web
 Connector update against the quickstart, the jobs through a fake
 QuickBooks), and every statement of every block must have run. Shell
 commands each have a runner here; a command with none fails. A block in any
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib
 import importlib.util
 import io
 import itertools
@@ -186,18 +186,16 @@ def run_block(block: Block, module_name: str, recorder: LineRecorder) -> types.M
 
 @pytest.fixture
 def reader_dir(tmp_path, monkeypatch) -> Iterator[Path]:
-    """A directory like the reader's: app.py (the quickstart) and your_app.py."""
+    """A directory like the reader's: app.py, the quickstart, saved as the README says."""
     (tmp_path / "app.py").write_text(quickstart_block().text, encoding="utf-8")
-    shutil.copy(Path(__file__).with_name("your_app.py"), tmp_path / "your_app.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     # The dashboard's block reads its password from the environment, as it says to.
     monkeypatch.setenv(DASHBOARD_ENV, "the operator's password")
-    for name in ("app", "your_app"):
-        sys.modules.pop(name, None)
+    sys.modules.pop("app", None)
     yield tmp_path
     for name in list(sys.modules):
-        if name in ("app", "your_app") or name.startswith("page_"):
+        if name == "app" or name.startswith("page_"):
             del sys.modules[name]
 
 
@@ -230,7 +228,7 @@ def write_page_file(name: str) -> Path:
 # -- what each Python block is for -----------------------------------------------------
 
 
-def use_quickstart(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_quickstart(module: types.ModuleType, request: Any) -> None:
     """Ada is added once and listed; a restart of the app finds its jobs done: no work."""
     quickbooks = FakeQuickBooks()
     printed = io.StringIO()
@@ -259,7 +257,7 @@ def tutorial_update(module: types.ModuleType) -> tuple[FakeQuickBooks, Any, io.S
     return quickbooks, outcome, printed
 
 
-def use_tutorial(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_tutorial(module: types.ModuleType, request: Any) -> None:
     """Customers mirrored, invoice 1001 posted with its TxnID; a lost answer is reconciled."""
     quickbooks, outcome, printed = tutorial_update(module)
     assert outcome.ok and outcome.close_message == "2 done", outcome.transcript()
@@ -288,44 +286,52 @@ def use_tutorial(module: types.ModuleType, your_app: Any, request: Any) -> None:
     module.handler.queue.close()
 
 
-def use_jobs(module: types.ModuleType, your_app: Any, request: Any) -> None:
-    """The jobs run through a fake QuickBooks; the reconcile query finds the invoice added."""
+def use_jobs(module: types.ModuleType, request: Any) -> None:
+    """The customers mirrored, the invoice posted and its TxnID kept; reconcile finds it."""
+    order = module.order
     quickbooks = FakeQuickBooks()
-    quickbooks.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
-    quickbooks.add_customers(3)
+    quickbooks.load(
+        {
+            "customers": [{"Name": order["customer"]}],
+            "items": [{"type": "ItemService", "Name": order["item"]}],
+        }
+    )
+    quickbooks.add_customers(2)
     result = WebConnector(
         module.app, user="shop", password="s3cret", quickbooks=quickbooks
     ).update()
     assert result.ok, result.transcript()
-    assert sorted(c["Name"] for c in your_app.customers) == [
-        "Customer 0001",
-        "Customer 0002",
-        "Customer 0003",
-    ]
-    assert your_app.txn_ids["1042"] in quickbooks.records["Invoice"]
+    mirrored = {
+        c.findtext("ListID"): c.findtext("Name") for c in quickbooks.records["Customer"].values()
+    }
+    assert module.customers == mirrored and len(mirrored) == 3
+    (posted,) = quickbooks.records["Invoice"].values()
+    assert module.txn_ids == {"1042": posted.findtext("TxnID")}
+    assert posted.findtext("RefNumber") == "1042"
+    assert posted.findtext("CustomerRef/FullName") == order["customer"]
 
     queue = module.handler.queue
     (invoice,) = [job for job in queue.jobs() if job.kind == "add_invoice"]
     assert invoice.state is JobState.DONE
     reconcile = module.AddInvoice().reconcile(JobContext(job=invoice, session=None, version="13.0"))
     answer = qbxml.parse_response(quickbooks.process(qbxml.request(reconcile)).response)
-    assert [r.findtext("TxnID") for r in answer[0].records] == [your_app.txn_ids["1042"]]
+    assert [r.findtext("TxnID") for r in answer[0].records] == [module.txn_ids["1042"]]
 
 
-def use_testing(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_testing(module: types.ModuleType, request: Any) -> None:
     """The README's test passes with the plugin's fixtures."""
     module.test_sync(
         request.getfixturevalue("web_connector"), request.getfixturevalue("fake_quickbooks")
     )
 
 
-def use_qwc(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_qwc(module: types.ModuleType, request: Any) -> None:
     """The file written is a valid QWC file with the README's values."""
     written = QWCFile.parse(Path("shop.qwc").read_text(encoding="utf-8"))
     assert written.app_url == "https://shop.example.com/qbwc" and written.user == "shop"
 
 
-def use_reference(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_reference(module: types.ModuleType, request: Any) -> None:
     """The hooks answer authenticate through request_data and response_data, too."""
     server = module.server
     for password in ("secret", "wrong"):
@@ -358,23 +364,26 @@ def prepare_postgres(block: Block, request: Any) -> None:
         request.getfixturevalue("monkeypatch").setenv("DB", fresh_database(request))
 
 
-def use_postgres(module: types.ModuleType, your_app: Any, request: Any) -> None:
-    """An update through the app on PostgreSQL runs the reader's job and mirrors the company."""
+def use_postgres(module: types.ModuleType, request: Any) -> None:
+    """An update through the app on PostgreSQL runs the reader's job: every customer listed."""
     try:
-        module.handler.enqueue("mirror_customers", user="shop", key="mirror")
+        module.handler.enqueue("list_customers", user="shop", key="customers")
         quickbooks = FakeQuickBooks()
         quickbooks.add_customers(3)
-        result = WebConnector(
-            module.app, user="shop", password="s3cret", quickbooks=quickbooks
-        ).update()
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            result = WebConnector(
+                module.app, user="shop", password="s3cret", quickbooks=quickbooks
+            ).update()
         assert result.ok, result.transcript()
-        assert len(your_app.customers) == 3
+        names = [f"Customer {n:04}" for n in range(1, 4)]
+        assert printed.getvalue() == f"QuickBooks has {names}\n"
         assert [job.state for job in module.handler.queue.jobs()] == [JobState.DONE]
     finally:
         module.engine.dispose()
 
 
-def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_schema(module: types.ModuleType, request: Any) -> None:
     """Schema order, every problem named, typed answers; the kind transliterates, QB stores it."""
     add = qbxml.parse(module.document).find(".//InvoiceAdd")
     assert [child.tag for child in add] == ["CustomerRef", "TxnDate", *["InvoiceLineAdd"] * 2]
@@ -393,7 +402,7 @@ def use_schema(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert names == ['"Zoë" Café EUR']
 
 
-def use_client(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_client(module: types.ModuleType, request: Any) -> None:
     """Every call of the client tour did what it says, and the kind's query pages."""
     assert module.taken == 3100 and module.missing == 500  # a FullName not found
     assert module.theirs.phone == "555-0101" and module.mine.fax == "555-0199"
@@ -408,7 +417,7 @@ def use_client(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert [c.name for c in page.objects_of(CustomerRet)] == ["Customer 0001", "Customer 0002"]
 
 
-def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_metrics(module: types.ModuleType, request: Any) -> None:
     """An update counted at /metrics of the same app; the library's lines as JSON with the call."""
     lines = io.StringIO()
     module.json_lines.setStream(lines)
@@ -436,7 +445,7 @@ def use_metrics(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert started["qbwc_ticket"] == result.ticket[:8]
 
 
-def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_errors(module: types.ModuleType, request: Any) -> None:
     """The hex spelled in lower case is the catalogued HRESULT, with words and a source."""
     from qbwc_spyne.codes import explain
 
@@ -445,7 +454,7 @@ def use_errors(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert "company file" in module.why.user and module.why.source
 
 
-def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_live(module: types.ModuleType, request: Any) -> None:
     """A user never seen is offline at once; once seen, lookups and a list in one session."""
     assert "never seen" in module.customer("Customer 0001")["error"]
     assert module.queue.jobs() == []  # refused before anything was queued
@@ -480,7 +489,7 @@ def use_live(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert updates[0].operations().count("authenticate") == 1
 
 
-def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_dashboard(module: types.ModuleType, request: Any) -> None:
     """The endpoint answers at /, and /dashboard/ lets the operator in with the password only."""
     module.queue.enqueue(user="shop", kind="add_invoice", payload={"order": "1042"})
     browser = Client(module.site)
@@ -506,7 +515,7 @@ def use_dashboard(module: types.ModuleType, your_app: Any, request: Any) -> None
     module.queue.close()
 
 
-def use_status(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_status(module: types.ModuleType, request: Any) -> None:
     """A job QuickBooks refuses: the user is in trouble, and the transcript shows the call."""
 
     class AddCustomer(JobKind):
@@ -531,7 +540,7 @@ def use_status(module: types.ModuleType, your_app: Any, request: Any) -> None:
     module.status.close()
 
 
-def use_public_url(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_public_url(module: types.ModuleType, request: Any) -> None:
     """Behind the proxy the WSDL names the public URL, whatever address the request came to."""
     wsdl = Client(module.app).get("http://127.0.0.1:8000/qbwc?wsdl")
     assert wsdl.status_code == 200
@@ -545,7 +554,7 @@ def use_public_url(module: types.ModuleType, your_app: Any, request: Any) -> Non
     assert result.ok, result.transcript()
 
 
-def use_handler(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_handler(module: types.ModuleType, request: Any) -> None:
     """Five customers in pages of two: Start, Continue twice; all mirrored, the user told."""
     from qbwc_spyne.testing import QuickBooksAnswer
 
@@ -569,7 +578,7 @@ def use_handler(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert not outcome.ok and "parse error" in outcome.transcript()
 
 
-def use_unknown(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_unknown(module: types.ModuleType, request: Any) -> None:
     """The lost answer's write is settled as done: one Acme in QuickBooks, nothing left to send."""
     assert module.job.state is JobState.DONE
     names = [c.findtext("Name") for c in module.quickbooks.records["Customer"].values()]
@@ -579,7 +588,7 @@ def use_unknown(module: types.ModuleType, your_app: Any, request: Any) -> None:
     assert [c.findtext("Name") for c in module.quickbooks.records["Customer"].values()] == names
 
 
-def use_qwc_files(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_qwc_files(module: types.ModuleType, request: Any) -> None:
     """A file per account, each valid (the command's --check too), no two sharing an ID or name."""
     files = sorted(Path("qwc").glob("*.qwc"))
     assert [f.stem for f in files] == sorted(module.accounts)
@@ -597,7 +606,7 @@ def use_qwc_files(module: types.ModuleType, your_app: Any, request: Any) -> None
     assert (again.owner_id, again.file_id) == (written[0].owner_id, written[0].file_id)
 
 
-def use_from_php_devkit(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_from_php_devkit(module: types.ModuleType, request: Any) -> None:
     """The customer is added once, its ListID kept; the key returns the job; reconcile finds it."""
     quickbooks = FakeQuickBooks()
     result = WebConnector(
@@ -620,7 +629,7 @@ def use_from_php_devkit(module: types.ModuleType, your_app: Any, request: Any) -
     assert [r.findtext("ListID") for r in answer[0].records] == [added]
 
 
-def use_from_qbwc_gem(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_from_qbwc_gem(module: types.ModuleType, request: Any) -> None:
     """Every page of the iterated query reaches handle; a wrong password is refused."""
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(250)
@@ -634,7 +643,7 @@ def use_from_qbwc_gem(module: types.ModuleType, your_app: Any, request: Any) -> 
     assert not result.ok and result.status != "no work"
 
 
-def use_from_qbsync(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_from_qbsync(module: types.ModuleType, request: Any) -> None:
     """The steps run in their order, each iterated to its end."""
     quickbooks = FakeQuickBooks()
     quickbooks.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
@@ -651,7 +660,7 @@ def use_from_qbsync(module: types.ModuleType, your_app: Any, request: Any) -> No
     assert [customers.state, invoices.state] == [JobState.DONE] * 2
 
 
-def use_from_reference_hooks(module: types.ModuleType, your_app: Any, request: Any) -> None:
+def use_from_reference_hooks(module: types.ModuleType, request: Any) -> None:
     """The hooks as methods: the version shown, the user let in with no work, others refused."""
     result = WebConnector(module.app, user="shop", password="secret").update()
     assert result.status == "no work", result.transcript()
@@ -661,7 +670,7 @@ def use_from_reference_hooks(module: types.ModuleType, your_app: Any, request: A
     assert result.status == "auth failed", result.transcript()
 
 
-def python_block_use(block: Block) -> Callable[[types.ModuleType, Any, Any], None] | None:
+def python_block_use(block: Block) -> Callable[[types.ModuleType, Any], None] | None:
     """How the tests use a block, known by what it defines; None for a block nobody uses."""
     if block.text.startswith("# app.py"):
         return use_quickstart
@@ -722,14 +731,13 @@ class TestPythonBlocks:
         assert block.not_run is None, "every Python block runs"
         use = python_block_use(block)
         assert use is not None, f"{block.where}: a Python block nothing uses"
-        your_app = importlib.import_module("your_app")
         recorder = LineRecorder()
         if use is not use_quickstart and "from app import" in block.text:
             run_block(quickstart_block(), "app", recorder)
         prepare_postgres(block, request)
         module = run_block(block, "page_" + re.sub(r"\W", "_", block.where), recorder)
         with recorder.recording():
-            use(module, your_app, request)
+            use(module, request)
         missed = sorted(statement_lines(block) - recorder.lines)
         assert not missed, f"lines never run: {missed}"
 
