@@ -174,11 +174,10 @@ def _deprecated_page() -> str:
     text += "These modules moved. They still import, with a `DeprecationWarning`, "
     text += "and will be removed in 1.0.\n\n"
     for old, new in DEPRECATED.items():
-        text += f"## {old}\n\n"
-        text += f'!!! warning "Deprecated: use [`{new}`]({_page_name(new)}.md)"\n\n'
-        text += f"    `{old}` re-exports the names of `{new}`: "
+        # The module's own heading: its entry in the inventory and the contents.
+        text += _directive(old, heading_level=2, members=False) + "\n"
+        text += f"Its names, now documented in [`{new}`]({_page_name(new)}.md): "
         text += ", ".join(f"`{name}`" for name in _public(old)) + ".\n\n"
-        text += _directive(old, show_root_heading=False, members=False) + "\n"
     return text
 
 
