@@ -41,10 +41,11 @@ codegen: $(STAMP)
 	$(BIN)/python -m tools.codegen
 
 ## The documentation site in build/site: generated reference pages checked,
-## then a strict build, in which a broken link, anchor or docstring is an error.
+## then a strict build, in which a broken link, anchor or docstring is an error
+## (never --quiet: it hides the warnings from the count that --strict fails on).
 docs: $(STAMP)
 	$(BIN)/python -m tools.codegen_docs --check
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	$(BIN)/python -m tools.codegen_docs --inventory build/site/objects.inv
 
 ## Retake the site's screenshots of the dashboard (docs/images/) with the

@@ -121,3 +121,14 @@ def test_the_docstrings_references_and_version_notes_read_as_markdown():
         "\n"
         '!!! info "Added in 0.2.0"\n'
     )
+
+
+def test_the_build_is_strict_and_not_quiet():
+    """--quiet drops the warnings before --strict counts them: the build would pass."""
+    (build,) = [
+        line
+        for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+        if "mkdocs build" in line
+    ]
+    assert "--strict" in build.split()
+    assert not {"-q", "--quiet"} & set(build.split())

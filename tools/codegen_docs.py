@@ -306,7 +306,8 @@ def _errors_page() -> str:
         lines += [f"## {title}", "", about, ""]
         for entry in (e for e in entries if e.kind == kind):
             lines += [
-                f"### {entry.code}: {_escape(entry.title)}",
+                # The code is the anchor (errors.md#3140): a link outlives a new title.
+                f"### {entry.code}: {_escape(entry.title)} {{#{entry.code}}}",
                 "",
                 f"**What it means:** {_escape(entry.developer)}",
                 "",
