@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench
 
-.PHONY: test check demo serve bench codegen clean
+.PHONY: test check demo serve bench codegen docs screenshots clean
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml setup.cfg
 	$(BIN)/python -m pip install --quiet -e '.[test,typing]'
 	touch $(STAMP)
 
-## Everything CI checks: the tests on every supported Python found here
-## (noxfile.py; this one first), then the generated code, typing and style, once.
+## Everything CI checks: the generated code and the documentation site, the
+## tests on every supported Python found here (noxfile.py; this one first),
+## then typing and style, once.
 test: $(STAMP)
 	$(BIN)/python -m tools.codegen --check
 	$(BIN)/python -m tools.codegen_objects --check
 	$(BIN)/python -m tools.codegen_client --check
+	$(MAKE) docs
 	$(BIN)/nox
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,6 +39,20 @@ serve: $(STAMP)
 ## Regenerate qbwc_spyne/server/_service.py from wsdl/QBWebConnectorSvc.wsdl.
 codegen: $(STAMP)
 	$(BIN)/python -m tools.codegen
+
+## The documentation site in build/site: generated reference pages checked,
+## then a strict build, in which a broken link, anchor or docstring is an error
+## (never --quiet: it hides the warnings from the count that --strict fails on).
+docs: $(STAMP)
+	$(BIN)/python -m tools.codegen_docs --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+	$(BIN)/python -m tools.codegen_docs --inventory build/site/objects.inv
+
+## Retake the site's screenshots of the dashboard (docs/images/) with the
+## browser tests; needs Chromium (apt-get install chromium).
+screenshots: $(STAMP)
+	QBWC_SPYNE_DOCS_IMAGES=docs/images QBWC_SPYNE_REQUIRE_BROWSER=1 \
+		$(BIN)/python -m pytest --no-cov -q tests/test_dashboard_browser.py
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

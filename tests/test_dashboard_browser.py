@@ -8,7 +8,9 @@ Without Chromium or Playwright these tests are skipped, unless
 ``QBWC_SPYNE_REQUIRE_BROWSER=1`` (CI), where they fail instead.
 
 Each page is saved as a screenshot under ``build/screenshots/`` (or the
-directory in ``QBWC_SPYNE_SCREENSHOTS``).
+directory in ``QBWC_SPYNE_SCREENSHOTS``). With ``QBWC_SPYNE_DOCS_IMAGES=docs/images``
+(``make screenshots``) the pages the documentation shows are saved there too,
+under the names the pages use.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ SCREENSHOTS = Path(
         "QBWC_SPYNE_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"
     )
 )
+#: The documentation's pictures: which screenshot each is, by the name the pages use,
+#: and the window's width: the connections' columns all fit only on a wide screen.
+DOCS_IMAGES = {"job": ("dashboard.png", 1280), "connections": ("dashboard-connections.png", 1920)}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -161,6 +166,16 @@ def page(browser) -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # Taken only on request: a picture that changes (its times, its session
+    # ids) at every run would make every test run a change to the repository.
+    docs_images = os.environ.get("QBWC_SPYNE_DOCS_IMAGES")
+    if docs_images and name in DOCS_IMAGES:
+        Path(docs_images).mkdir(parents=True, exist_ok=True)
+        file_name, width = DOCS_IMAGES[name]
+        size = page.viewport_size
+        page.set_viewport_size({"width": width, "height": size["height"]})
+        page.screenshot(path=str(Path(docs_images) / file_name), full_page=True)
+        page.set_viewport_size(size)
 
 
 #: Each word (a run of characters that are not white space) in a table cell, outside

@@ -128,6 +128,9 @@ def test_the_sdist_ships_every_test_and_what_the_tests_read(sdist: Path):
         "tools/codegen.py",
         "tools/codegen_schema.py",
         "tools/codegen_objects.py",
+        "tools/codegen_docs.py",
+        "mkdocs.yml",
+        "docs/reference/api/index.md",
     ):
         assert (sdist / needed).is_file(), needed
     here = {p.relative_to(ROOT) for p in (ROOT / "tests").rglob("*") if p.is_file()}
@@ -173,3 +176,12 @@ def test_the_tests_collect_and_the_generators_check_from_the_sdist(sdist: Path):
         check=False,
     )
     assert objects.returncode == 0, objects.stderr
+    pages = subprocess.run(
+        [sys.executable, "-m", "tools.codegen_docs", "--check"],
+        cwd=sdist,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert pages.returncode == 0, pages.stderr

@@ -499,7 +499,10 @@ class Resource(Generic[RetT, AddT, ModT, QueryT, GoneT]):
 
         Raises:
             ConflictError: 3200 and ``"raise"``, or 3200 again after re-applying.
-            NotFoundError, NameInUseError, InvalidReferenceError, QuickBooksStatusError.
+            NotFoundError: the record is not in QuickBooks.
+            NameInUseError: QuickBooks refuses a name another record has.
+            InvalidReferenceError: a reference names no record.
+            QuickBooksStatusError: any other error status.
         """
         if on_conflict not in ("raise", "reapply"):
             raise ObjectFieldError(f"on_conflict is 'raise' or 'reapply', not {on_conflict!r}")

@@ -418,8 +418,8 @@ class LiveClient:
             and the qbXML versions it supports.
 
         Raises:
-            The errors of :meth:`request`; LiveRequestFailed too when
-            QuickBooks answers the HostQuery with an error status.
+            LiveRequestFailed: QuickBooks answers the HostQuery with an
+                error status; and the errors of :meth:`request`.
         """
         began = time.monotonic()
         result, job = self._run(user, qbxml.Rq("HostQueryRq"), timeout=timeout, company_file="")

@@ -505,8 +505,9 @@ class SQLJobQueue:
         """One page of jobs, newest first, and how many jobs match: an operator's list.
 
         Args:
-            user, states, kind: keep only the jobs of this user, in these
-                states, of this kind (None or empty: any).
+            user: keep only this user's jobs (None or empty: any user's).
+            states: keep only the jobs in these states (None or empty: any).
+            kind: keep only the jobs of this kind (None or empty: any).
             search: keep only the jobs whose key or payload holds this text
                 (an order number, a customer's name), letters in either case
                 (ASCII letters only: a payload's non-ASCII letters are stored
@@ -713,8 +714,12 @@ class SQLJobQueue:
         """:meth:`progress`, and in the same statement :meth:`waiting`.
 
         Args:
-            job_id, ticket, now, changes: as for :meth:`progress`.
-            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
+            job_id: as for :meth:`progress`.
+            ticket: as for :meth:`progress`.
+            now: as for :meth:`progress`.
+            user: whose waiting jobs to count, as for :meth:`waiting`.
+            company_file: the company file they wait for, as for :meth:`waiting`.
+            changes: as for :meth:`progress`.
 
         Returns:
             How many of the user's jobs wait for ``company_file``, or None
@@ -791,7 +796,8 @@ class SQLJobQueue:
 
         Args:
             job_id: the job.
-            user, company_file: whose waiting jobs to count, as for :meth:`waiting`.
+            user: whose waiting jobs to count, as for :meth:`waiting`.
+            company_file: the company file they wait for, as for :meth:`waiting`.
             options: :meth:`complete`'s keyword arguments (``ticket`` and
                 ``now`` required).
 

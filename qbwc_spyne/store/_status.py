@@ -485,7 +485,8 @@ class SQLStatusStore:
             ticket: the session's ticket.
             at: when it was found ended.
             outcome: what its transcript says, e.g. "expired".
-            error_code, error_message: noted as the status's last error, when given.
+            error_code: noted as the status's last error's code, when given.
+            error_message: noted as the status's last error's message, when given.
 
         Raises:
             StorageError: the database failed.
