@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.util
 import io
 import itertools
 import json
@@ -1053,8 +1052,6 @@ def on_port(argv: list[str], port: int) -> list[str]:
 
 def run_granian(shell: Shell, line: str) -> None:
     """granian serves the quickstart's app:app: a SOAP call, then a whole update, answered."""
-    if importlib.util.find_spec("granian") is None:
-        pytest.skip("granian is not installed: pip install 'qbwc_spyne[bench]'")
     port = free_port()
     argv = [sys.executable, "-m", "granian", *on_port(command(line), port)[1:]]
     url = f"http://127.0.0.1:{port}/qbwc"
