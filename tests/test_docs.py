@@ -206,21 +206,21 @@ def quickstart_block() -> Block:
     return next(b for b in PYTHON_BLOCKS if b.page == README and b.text.startswith("# app.py"))
 
 
-def page_file(name: str) -> Block:
-    """The block a page asks the reader to save as ``name``."""
+def page_file(name: str, page: Path = TUTORIAL) -> Block:
+    """The block ``page`` asks the reader to save as ``name``."""
     if name == "app.py":
         return quickstart_block()
     if name == "shop.py":
         return next(b for b in PYTHON_BLOCKS if b.text.startswith("# shop.py"))
     if name == "company.json":
-        return next(b for b in JSON_BLOCKS if b.page == TUTORIAL)
+        return next(b for b in JSON_BLOCKS if b.page == page)
     raise LookupError(name)
 
 
-def write_page_file(name: str) -> Path:
+def write_page_file(name: str, page: Path = TUTORIAL) -> Path:
     """Save the block named ``name`` in the reader's directory (the current one), as told."""
     path = Path(name).resolve()
-    path.write_text(page_file(name).text, encoding="utf-8")
+    path.write_text(page_file(name, page).text, encoding="utf-8")
     return path
 
 
@@ -267,6 +267,18 @@ def use_tutorial(module: types.ModuleType, request: Any) -> None:
     assert names == ["Abbott Carpentry", "Baker Plumbing", "Cole Electric"]
     (posted,) = quickbooks.records["Invoice"].values()
     assert invoice == ("1001", posted.findtext("TxnID"))
+
+    # The next update syncs again from the checkpoint, reads the change, and posts nothing.
+    client = quickbooks.client()
+    client.customer.mod(client.customer.get(full_name="Baker Plumbing"), name="Baker & Sons")
+    again = WebConnector(module.app, user="shop", password="s3cret", quickbooks=quickbooks)
+    synced = again.update()
+    assert synced.ok and synced.close_message == "1 done", synced.transcript()
+    (query,) = synced.requests
+    assert "<CustomerQueryRq" in query and "<FromModifiedDate>" in query, query
+    with contextlib.closing(module.shop_db()) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM customers ORDER BY name")]
+    assert names == ["Abbott Carpentry", "Baker & Sons", "Cole Electric"]
 
     # An order whose answer is lost on the way back: reconciled by the query, not sent again.
     quickbooks.lose_responses = 1
@@ -318,10 +330,21 @@ def use_jobs(module: types.ModuleType, request: Any) -> None:
 
 
 def use_testing(module: types.ModuleType, request: Any) -> None:
-    """The README's test passes with the plugin's fixtures."""
-    module.test_sync(
-        request.getfixturevalue("web_connector"), request.getfixturevalue("fake_quickbooks")
+    """The guide's test passes with the plugin's fixtures, and again: each run has its folder."""
+    fixtures = (
+        request.getfixturevalue("web_connector"),
+        request.getfixturevalue("fake_quickbooks"),
     )
+    second = FakeQuickBooks()  # the next test's fixtures: the same, made anew
+
+    def connector(app: Any, **options: Any) -> WebConnector:
+        return WebConnector(app, quickbooks=second, noop_delay=0, **options)
+
+    for number, (web_connector, fake_quickbooks) in enumerate([fixtures, (connector, second)]):
+        folder = request.getfixturevalue("tmp_path_factory").mktemp(f"test{number}")
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            module.test_sync(web_connector, fake_quickbooks, folder, monkeypatch)
+        assert (folder / "jobs.db").is_file()
 
 
 def use_qwc(module: types.ModuleType, request: Any) -> None:
@@ -787,6 +810,7 @@ class Shell:
     directory: Path
     stack: contextlib.ExitStack
     request: Any
+    block: Block
     url: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
@@ -871,23 +895,6 @@ def run_qwc(shell: Shell, line: str) -> None:
     assert written == QWCFile.from_mapping(tomllib.loads(toml.text)["qwc"])
 
 
-def run_simulate(shell: Shell, line: str) -> None:
-    """The reader's URL, here the served quickstart, with the sample company the README names."""
-    assert shell.url, "simulate follows serve in the block"
-    argv = [
-        shell.url
-        if arg.startswith("https://shop.example.com")
-        else str(ROOT / arg)
-        if arg.startswith("examples/")
-        else arg
-        for arg in command(line)
-    ]
-    # With no terminal the password comes from the environment, as the reader may give it.
-    done = run(argv, env={**os.environ, "QBWC_PASSWORD": "s3cret"})
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (shell.directory / "run.json").exists()
-
-
 def run_hash_password(shell: Shell, line: str) -> None:
     """The password typed twice comes out as an Argon2 hash of it."""
     done = run(command(line), input="s3cret\ns3cret\n")
@@ -953,11 +960,13 @@ def run_simulate_local(shell: Shell, line: str) -> None:
     assignment, *words = shlex.split(line)
     name, password = assignment.split("=", 1)
     if "--company" in words:
-        write_page_file(words[words.index("--company") + 1])
+        write_page_file(words[words.index("--company") + 1], shell.block.page)
     argv = [shell.url if w == "http://127.0.0.1:8000/" else w for w in command(shlex.join(words))]
     done = run(argv, env={**os.environ, name: password})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "The application says: 2 done" in done.stdout, done.stdout
+    if "--json" in words:
+        assert json.loads(Path(words[words.index("--json") + 1]).read_text())["status"] == "ok"
 
 
 def run_jobs_list(shell: Shell, line: str) -> None:
@@ -1129,6 +1138,8 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "qbwc-spyne serve shop:app": run_serve_page_file,
     "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop"
     " --company company.json": run_simulate_local,
+    "QBWC_PASSWORD=s3cret qbwc-spyne simulate http://127.0.0.1:8000/ --user shop"
+    " --company company.json --json run.json": run_simulate_local,
     "qbwc-spyne jobs list --db jobs.db": run_jobs_list,
     'qbwc-spyne qwc --app-name "Shop sync" --app-url https://shop.example.com/qbwc'
     " --support-url https://shop.example.com/help"
@@ -1141,8 +1152,6 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "python -m tools.codegen_schema --check": run_codegen_schema_check,
     "qbwc-spyne serve 'app:handler' --store sqlite:sessions.db": run_serve,
     "qbwc-spyne qwc --toml qwc.toml -o shop.qwc": run_qwc,
-    "qbwc-spyne simulate https://shop.example.com/qbwc --user shop"
-    " --company examples/sample_company.json --json run.json": run_simulate,
     "qbwc-spyne hash-password": run_hash_password,
     "qbwc-spyne explain 3140": run_explain,
     "qbwc-spyne explain QBWC1012 --json": run_explain,
@@ -1330,7 +1339,7 @@ class TestShellBlocks:
         unknown = [line for line in block.commands if line not in RUNNERS]
         assert not unknown, f"{block.where}: commands nothing runs: {unknown}"
         with contextlib.ExitStack() as stack:
-            shell = Shell(reader_dir, stack, request)
+            shell = Shell(reader_dir, stack, request, block)
             for line in block.commands:
                 RUNNERS[line](shell, line)
 

@@ -287,7 +287,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(reader_dir):
         port = str(taken.getsockname()[1])
         result = run("serve", "app:handler", "--port", port, cwd=reader_dir)
     assert_one_line(result, f"{_common.PROG}: error: cannot listen on 127.0.0.1:{port}: ")
-    assert "in use" in result.stderr
+    assert "in use" in result.stderr and "--port chooses another port" in result.stderr
 
 
 @pytest.mark.parametrize(

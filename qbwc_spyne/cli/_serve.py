@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -143,6 +144,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         listener = socket.create_server((args.host, args.port), family=family)
     except OSError as exc:
         said = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            said += " (--port chooses another port)"
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {said}") from None
     with listener:
         server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
