@@ -525,11 +525,10 @@ class TestLoadingAndFaults:
             0,
         )
 
-    def test_the_readme_company_loads(self):
-        """The company JSON the README shows as the format loads as it says."""
-        readme = (SAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
-        section = readme.split("### The company file", 1)[1]
-        block = section.split("```json\n", 1)[1].split("```", 1)[0]
+    def test_the_testing_guides_company_loads(self):
+        """The company JSON the testing guide shows as the format loads as it says."""
+        guide = SAMPLE.parent.parent / "docs" / "guides" / "testing.md"
+        block = guide.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0]
         company = FakeQuickBooks.from_json(block)
         (invoice,) = company.records["Invoice"].values()
         assert invoice.findtext("ClassRef/FullName") == "Retail"
