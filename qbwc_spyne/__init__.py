@@ -1,13 +1,18 @@
 """qbwc_spyne: a QuickBooks Web Connector service for Python, served as a WSGI app.
 
 Subclass :class:`QBWCHandler`, hand it to :func:`make_wsgi_app`, and serve
-the result with any WSGI server::
+the result with any WSGI server:
+
+.. code-block:: python
+
+    import hmac
 
     from qbwc_spyne import QBWCHandler, make_wsgi_app
 
     class Handler(QBWCHandler):
         def on_authenticate(self, event):
-            ...
+            event.accept = hmac.compare_digest(event.password, "s3cret")
+            event.no_work = True  # no request yet: on_send_request would send it
 
     app = make_wsgi_app(Handler())
 

@@ -4,11 +4,13 @@
 the endpoint (:func:`~qbwc_spyne.make_wsgi_app`), a status recorder, a
 live client for the handler's queue, the operator's dashboard at
 ``/dashboard/`` and Prometheus metrics at ``/metrics``. ``qbwc-spyne serve``
-builds its app with it::
+builds its app with it:
+
+.. code-block:: python
 
     import os
 
-    from qbwc_spyne import QueueHandler, SQLJobQueue, SQLSessionStore, make_app, qbxml
+    from qbwc_spyne import QueueHandler, SQLJobQueue, SQLSessionStore, make_app
     from qbwc_spyne.metrics import Metrics
     from qbwc_spyne.auth import PasswordCheck
 
@@ -23,8 +25,10 @@ builds its app with it::
     )
     # gunicorn 'myapp:app' -c python:qbwc_spyne.gunicorn
 
-    # Elsewhere in the application, a request answered now:
-    answer = app.live.request("shop", qbxml.Rq("CustomerQueryRq", {"FullName": "Acme"}))
+Elsewhere in the application, ``app.live`` (a :class:`~qbwc_spyne.LiveClient`)
+asks QuickBooks now: ``app.live.request("shop", qbxml.Rq("CustomerQueryRq",
+{"FullName": "Acme"}))`` returns its answer once the user's Web Connector
+takes the request.
 
 .. versionadded:: Unreleased
 """

@@ -2,24 +2,45 @@
 
 The Web Connector sends the password its user typed with every
 authenticate call. Store only a hash of it (``qbwc-spyne hash-password``
-makes one) and check with :class:`PasswordCheck`::
+makes one) and check with :class:`PasswordCheck`:
 
-    check = PasswordCheck({"shop": "$argon2id$v=19$m=65536,t=3,p=4$..."})
+.. code-block:: python
+
+    from qbwc_spyne import QBWCHandler, make_wsgi_app
+    from qbwc_spyne.auth import PasswordCheck, hash_password
+
+    check = PasswordCheck({"shop": hash_password("s3cret")})  # the hash: from your settings
 
     class Handler(QBWCHandler):
         def on_authenticate(self, event):
             event.accept = check.verify(event.user, event.password)
+            event.no_work = True  # no request yet: on_send_request would send it
+
+    app = make_wsgi_app(Handler())
 
 Hashes are Argon2id, through argon2-cffi. An unknown user name is checked
 against a decoy hash made with the most expensive parameters among the
 stored hashes, so that the answer's timing does not tell an attacker which
 user names are real. Hashes stored with other parameters than today's
-(older argon2-cffi defaults, say) can be upgraded as their users log in::
+(older argon2-cffi defaults, say) can be upgraded as their users log in:
 
-    if check.verify(event.user, event.password):
-        new_hash = check.upgrade(event.user, event.password)
-        if new_hash is not None:
-            save_hash(event.user, new_hash)  # yours: where the hashes live
+.. code-block:: python
+
+    from argon2 import PasswordHasher
+
+    hashes = {"shop": PasswordHasher(time_cost=1).hash("s3cret")}  # yesterday's parameters
+    check = PasswordCheck(hashes)
+
+    class Upgrading(QBWCHandler):
+        def on_authenticate(self, event):
+            event.accept = check.verify(event.user, event.password)
+            event.no_work = True
+            if event.accept:
+                new_hash = check.upgrade(event.user, event.password)
+                if new_hash is not None:
+                    hashes[event.user] = new_hash  # yours: save it where the hashes live
+
+    app = make_wsgi_app(Upgrading())
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0

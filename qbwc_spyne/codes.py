@@ -12,7 +12,9 @@ Three kinds of code reach a Web Connector service:
 
 :func:`explain` turns any of them into an :class:`Explanation`: what it means
 technically, what a bookkeeper should do about it, and whether trying again
-alone can help::
+alone can help:
+
+.. code-block:: python
 
     from qbwc_spyne.codes import explain
 

@@ -3,7 +3,9 @@
 This module imports nothing from the package but :mod:`qbwc_spyne._deprecation`
 (which imports only the standard library), so any module may import it.
 
-The tree, split by who is at fault::
+The tree, split by who is at fault:
+
+.. code-block:: text
 
     QBWCError
     ├── RemoteProtocolError   the Web Connector (or whoever posted) broke the protocol

@@ -1,6 +1,8 @@
 """gunicorn settings for a Web Connector endpoint, the library's log lines included.
 
-Name it on gunicorn's command line; options given there win::
+Name it on gunicorn's command line; options given there win:
+
+.. code-block:: console
 
     gunicorn app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000
 

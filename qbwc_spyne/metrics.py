@@ -2,11 +2,16 @@
 
 Pass a :class:`Metrics` to :func:`~qbwc_spyne.make_wsgi_app` as
 ``metrics=``: it counts every call, and ``GET /metrics`` beside the
-endpoint serves it::
+endpoint serves it:
 
-    from qbwc_spyne import make_wsgi_app
+.. code-block:: python
+
+    from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
+    from qbwc_spyne.auth import PasswordCheck, hash_password
     from qbwc_spyne.metrics import Metrics
 
+    queue = MemoryJobQueue()
+    handler = QueueHandler(queue, passwords=PasswordCheck({"shop": hash_password("s3cret")}))
     metrics = Metrics(queue=queue)
     app = make_wsgi_app(handler, metrics=metrics)
 

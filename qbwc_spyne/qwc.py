@@ -7,7 +7,9 @@ company file. The Web Connector refuses a file it does not like
 :meth:`QWCFile.validate` checks what the Web Connector checks, and every
 error names the field.
 
-::
+.. code-block:: python
+
+    from qbwc_spyne.qwc import QWCFile, stable_file_id, stable_owner_id
 
     qwc = QWCFile(
         app_name="Shop sync",

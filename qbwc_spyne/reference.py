@@ -5,14 +5,29 @@
 ``create_qwc_file()``, ``request_data``/``process_request()``/``response_data``.
 The numbered error table is the class's too: :data:`ERRORS`, and what
 QuickBooks answers map to (:func:`for_status`, :func:`for_hresult`,
-:func:`check_version`)::
+:func:`check_version`), here in a handler's answer:
 
-    from qbwc_spyne import reference
+.. code-block:: python
 
-    for result in qbxml.parse_response(event.response):
-        error = reference.for_status(result.status_code, result.message)
-        if error is not None:
-            raise error  # 805 for status 3100, 807 for 3120, ...
+    import hmac
+
+    from qbwc_spyne import QBWCHandler, make_wsgi_app, qbxml, reference
+
+    class Handler(QBWCHandler):
+        def on_authenticate(self, event):
+            event.accept = hmac.compare_digest(event.password, "s3cret")
+
+        def on_send_request(self, event):
+            add = {"CustomerAdd": {"Name": "Acme", "TermsRef": {"FullName": "Net 99"}}}
+            event.request = qbxml.request(qbxml.Rq("CustomerAddRq", add))
+
+        def on_receive_response(self, event):
+            for result in qbxml.parse_response(event.response):
+                error = reference.for_status(result.status_code, result.message)
+                if error is not None:
+                    raise error  # 808 for status 3140 (no such terms); 805 for 3100...
+
+    app = make_wsgi_app(Handler())
 
 A new application is better served by :func:`~qbwc_spyne.make_wsgi_app`
 and a :class:`~qbwc_spyne.QBWCHandler`; ``QBWCServer(handler)`` serves a

@@ -2,7 +2,9 @@
 
 Each store has one constructor, taking a path (a SQLite file) or a database
 URL (``sqlite:///…``, ``postgresql+psycopg://…``), and the same keyword
-parameters: ``prefix``, ``create``, ``upgrade``, ``timeout``, ``pool_size``::
+parameters: ``prefix``, ``create``, ``upgrade``, ``timeout``, ``pool_size``:
+
+.. code-block:: python
 
     from qbwc_spyne.stores import SQLJobQueue, SQLSessionStore
 

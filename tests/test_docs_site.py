@@ -132,3 +132,29 @@ def test_the_build_is_strict_and_not_quiet():
     ]
     assert "--strict" in build.split()
     assert not {"-q", "--quiet"} & set(build.split())
+
+
+def test_a_code_block_directive_reads_as_a_block_in_its_language():
+    """``.. code-block:: python`` (or console, text) is a fenced block, indented as it was."""
+    text = (
+        "Serve it:\n"
+        "\n"
+        "    .. code-block:: python\n"
+        "\n"
+        "        app = make_wsgi_app(Handler())\n"
+        "\n"
+        "            # indented further\n"
+        "\n"
+        "    Then more.\n"
+    )
+    assert to_markdown(text) == (
+        "Serve it:\n"
+        "\n"
+        "    ```python\n"
+        "    app = make_wsgi_app(Handler())\n"
+        "\n"
+        "        # indented further\n"
+        "    ```\n"
+        "\n"
+        "    Then more.\n"
+    )

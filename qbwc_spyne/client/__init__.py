@@ -1,16 +1,16 @@
 """A QuickBooks company as typed resources: an integration without a line of qbXML.
 
-::
+.. code-block:: python
 
-    from qbwc_spyne.client import QuickBooks
     from qbwc_spyne.objects import CustomerAdd
+    from qbwc_spyne.testing import FakeQuickBooks
 
-    qb = QuickBooks.live(live_client, "shop")          # or QuickBooks(send)
-    for customer in qb.customer.list(name_starts_with="A", active_status="All"):
-        print(customer.full_name, customer.balance)    # a CustomerRet
+    # In production: QuickBooks.live(live_client, "shop"), or QuickBooks(send).
+    qb = FakeQuickBooks().client()
     acme = qb.customer.add(CustomerAdd(name="Acme"))
     acme = qb.customer.mod(acme, phone="555-0100", on_conflict="reapply")
-    invoice = qb.invoice.get(ref_number="1001")
+    for customer in qb.customer.list(name_starts_with="A", active_status="All"):
+        print(customer.full_name, customer.balance)  # a CustomerRet
 
 One resource per object type that qbXML queries (``qb.customer``,
 ``qb.invoice``, ``qb.item_inventory``...), typed with the classes of

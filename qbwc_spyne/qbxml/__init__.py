@@ -1,8 +1,12 @@
 """qbXML: build requests from Python values, read responses, choose the version.
 
-Build::
+Build:
 
-    qbxml.request(
+.. code-block:: python
+
+    from qbwc_spyne import qbxml
+
+    request = qbxml.request(
         qbxml.Rq("CustomerQueryRq", {"MaxReturned": 100, "ActiveStatus": "All"},
                  request_id="7", iterator="Start"),
         version="13.0",
@@ -18,12 +22,17 @@ places, dates ISO 8601, aware datetimes keep their offset; ``None`` is left
 out. ``Rq(..., validate=False)`` writes fields as given, unchecked. Escaping
 is lxml's, so names with ``&``, quotes and any Unicode are safe.
 
-Read::
+Read (here a fake QuickBooks answers):
 
+.. code-block:: python
+
+    from qbwc_spyne.testing import FakeQuickBooks
+
+    text = FakeQuickBooks.from_json({"customers": [{"Name": "Acme"}]}).process(request).response
     for result in qbxml.parse_response(text):
-        if result.status is Status.ERROR: ...
-        for record in result.records:     # lxml elements with .to_dict()
-            ...
+        print(result.status, result.message)  # Status.OK; Status.ERROR when not done
+        for record in result.records:  # lxml elements with .to_dict()
+            print(record.to_dict()["Name"])
 
 For responses of tens of MB, :func:`stream` yields ``(result, record)``
 pairs from an incremental parse, keeping one record in memory at a time.

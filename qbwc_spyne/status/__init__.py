@@ -3,10 +3,16 @@
 Record every Web Connector call with a :class:`StatusRecorder` (an observer
 of the protocol core) into a :class:`StatusStore`, and read it back with
 :func:`connection_status`, the store's ``sessions()`` and ``session()``, or
-``qbwc-spyne status``::
+``qbwc-spyne status``:
 
+.. code-block:: python
+
+    from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
+    from qbwc_spyne.auth import PasswordCheck, hash_password
     from qbwc_spyne.status import SQLStatusStore, StatusRecorder
 
+    passwords = PasswordCheck({"shop": hash_password("s3cret")})
+    handler = QueueHandler(MemoryJobQueue(), passwords=passwords)
     status = SQLStatusStore("sqlite:///qbwc.db")
     app = make_wsgi_app(handler, observers=[StatusRecorder(status)])
 

@@ -104,9 +104,17 @@ def _summary(value: Any) -> str:
 class StatusRecorder:
     """Keeps each connection's status and each session's transcript, from the calls.
 
-    Give it to the server as an observer::
+    Give it to the server as an observer:
 
-        app = make_wsgi_app(handler, observers=[StatusRecorder(status_store)])
+    .. code-block:: python
+
+        from qbwc_spyne import MemoryJobQueue, QueueHandler, make_wsgi_app
+        from qbwc_spyne.auth import PasswordCheck, hash_password
+        from qbwc_spyne.status import MemoryStatusStore, StatusRecorder
+
+        passwords = PasswordCheck({"shop": hash_password("s3cret")})
+        handler = QueueHandler(MemoryJobQueue(), passwords=passwords)
+        app = make_wsgi_app(handler, observers=[StatusRecorder(MemoryStatusStore())])
 
     Each call costs the store a status upsert and a transcript row, most of
     the time (the session counts its calls, so the transcript's count needs

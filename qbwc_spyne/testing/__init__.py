@@ -12,9 +12,20 @@ exceptions need nothing more than the package.
 - :class:`WSGITransport` lets any zeep client call a WSGI app in-process,
   through werkzeug's test client: no server, no socket.
 
-::
+.. code-block:: python
 
-    quickbooks = FakeQuickBooks.from_json("company.json")
+    from qbwc_spyne import QBWCHandler, make_wsgi_app, qbxml
+    from qbwc_spyne.testing import FakeQuickBooks, WebConnector
+
+    class Handler(QBWCHandler):  # yours: the integration under test
+        def on_authenticate(self, event):
+            event.accept = event.password == "pw"
+
+        def on_send_request(self, event):
+            event.request = qbxml.request(qbxml.Rq("CustomerQueryRq", {}))
+
+    app = make_wsgi_app(Handler())
+    quickbooks = FakeQuickBooks.from_json({"customers": [{"Name": "Acme"}]})  # or a file's path
     result = WebConnector(app, user="shop", password="pw", quickbooks=quickbooks).update()
     assert result.ok, result.transcript()
 

@@ -519,7 +519,9 @@ class FakeQuickBooks:
     def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> FakeQuickBooks:
         """Build a company from JSON: a path, JSON text, or the parsed mapping.
 
-        The format (``examples/sample_company.json`` uses every key)::
+        The format (``examples/sample_company.json`` uses every key):
+
+        .. code-block:: text
 
             {"company_name": "...", "company_file": "C:\\...\\Company.qbw",
              "product": "...", "country": "US", "versions": ["13.0", ...],
