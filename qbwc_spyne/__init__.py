@@ -22,8 +22,10 @@ operator actions, the queue's interfaces), :mod:`qbwc_spyne.stores`,
 :mod:`qbwc_spyne.live`, :mod:`qbwc_spyne.status`, :mod:`qbwc_spyne.metrics`,
 :mod:`qbwc_spyne.log`, :mod:`qbwc_spyne.codes`, :mod:`qbwc_spyne.reference`,
 :mod:`qbwc_spyne.app`, :mod:`qbwc_spyne.events`, :mod:`qbwc_spyne.exceptions`,
-:mod:`qbwc_spyne.qbxml`, :mod:`qbwc_spyne.qwc`, :mod:`qbwc_spyne.auth`,
-:mod:`qbwc_spyne.dashboard` and :mod:`qbwc_spyne.testing`.
+:mod:`qbwc_spyne.qbxml`, :mod:`qbwc_spyne.objects` (the typed objects),
+:mod:`qbwc_spyne.client` (the resource client), :mod:`qbwc_spyne.qwc`,
+:mod:`qbwc_spyne.auth`, :mod:`qbwc_spyne.dashboard`,
+:mod:`qbwc_spyne.gunicorn` and :mod:`qbwc_spyne.testing`.
 """
 
 from __future__ import annotations

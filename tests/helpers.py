@@ -274,6 +274,17 @@ PUBLIC_MODULES = (
     "qbwc_spyne.status",
     "qbwc_spyne.stores",
     "qbwc_spyne.testing",
+    "qbwc_spyne.testing.pytest_plugin",
+)
+#: The layers (ARCHITECTURE.md): packages without an underscore, whose names
+#: say what each holds, but no one's to import: their public names are
+#: re-exported by the public modules above.
+LAYER_PACKAGES = (
+    "qbwc_spyne.cli",
+    "qbwc_spyne.protocol",
+    "qbwc_spyne.queue",
+    "qbwc_spyne.server",
+    "qbwc_spyne.store",
 )
 #: Modules that moved, kept importable with a DeprecationWarning.
 DEPRECATED_MODULES = ("qbwc_spyne.errors", "qbwc_spyne.server_errors")

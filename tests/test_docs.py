@@ -982,6 +982,13 @@ def run_jobs_list(shell: Shell, line: str) -> None:
         ["1", "shop", "sync_customers", "done", "1", "2"],
         ["2", "shop", "post_invoice", "done", "1", "0"],
     ], done.stdout
+    if shell.block.page == TUTORIAL:  # the output the page shows next is the output
+        shown = next(
+            b
+            for b in BLOCKS
+            if b.page == TUTORIAL and b.info == "text" and b.first_line > shell.block.first_line
+        )
+        assert shown.text.split() == done.stdout.split()
 
 
 def run_qwc_options(shell: Shell, line: str) -> None:
@@ -1345,8 +1352,8 @@ class TestShellBlocks:
 
     def test_blocks_not_run_are_few(self):
         """Only the make targets and the install lines are left unrun."""
-        assert [b.first_line for b in BLOCKS if b.not_run] == [
-            b.first_line for b in SHELL_BLOCKS if b.commands[0].startswith(("make", "pip"))
+        assert [b.where for b in BLOCKS if b.not_run] == [
+            b.where for b in SHELL_BLOCKS if b.commands[0].startswith(("make", "pip"))
         ]
 
 
@@ -1395,12 +1402,51 @@ def test_every_link_from_the_readme_to_the_site_names_a_page():
     assert missing == []
 
 
-def test_no_block_is_indented_out_of_the_tests_sight():
-    """A fence the block reader cannot see (indented) would hide a block from the tests."""
-    hidden = [
+def unseen_fences(text: str) -> list[int]:
+    """Line numbers of fences the block reader would not pair as a block of its own.
+
+    Markdown also opens a block with an indented fence, ``~~~``, or a fence
+    with attributes; each would hide a block from the tests, or pair the
+    next fence wrongly.
+    """
+    unseen, inside = [], False
+    for number, line in enumerate(text.splitlines(), 1):
+        if not re.match(r"^\s*(```|~~~)", line):
+            continue
+        if inside and line == "```":
+            inside = False
+        elif not inside and FENCE.match(line):
+            inside = True
+        else:
+            unseen.append(number)
+    return unseen + ([len(text.splitlines())] if inside else [])
+
+
+def test_every_fence_is_one_the_block_reader_pairs():
+    """No block on any page escapes the tests by the way its fence is written."""
+    unseen = [
         f"{page.relative_to(ROOT)}:{number}"
         for page in PAGES
-        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
-        if re.match(r"^\s+```", line)
+        for number in unseen_fences(page.read_text(encoding="utf-8"))
     ]
-    assert hidden == []
+    assert unseen == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  ```python\nx = 1\n  ```\n",
+        "~~~python\nx = 1\n~~~\n",
+        '```python title="a.py"\nx = 1\n```\n',
+        "```python\nx = 1\n",
+    ],
+    ids=["indented", "tildes", "attributes", "unclosed"],
+)
+def test_a_fence_the_block_reader_would_miss_is_found(text):
+    assert unseen_fences(text) != []
+
+
+def test_every_toml_block_is_toml():
+    """A TOML block the reader saves parses (the [qwc] one is also written and checked)."""
+    for block in TOML_BLOCKS:
+        tomllib.loads(block.text)

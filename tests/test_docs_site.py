@@ -17,7 +17,7 @@ from qbwc_spyne.objects import MODULES
 from tools import codegen_docs
 from tools.docstrings_rst import to_markdown
 
-from .helpers import DEPRECATED_MODULES, PUBLIC_MODULES
+from .helpers import DEPRECATED_MODULES, LAYER_PACKAGES, PUBLIC_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 MKDOCS = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
@@ -39,6 +39,22 @@ def test_every_public_module_has_a_page_and_the_deprecated_ones_say_where_they_w
     assert set(codegen_docs.API_MODULES) == set(PUBLIC_MODULES)
     assert set(codegen_docs.DEPRECATED) == set(DEPRECATED_MODULES)
     assert set(codegen_docs.DEPRECATED.values()) <= set(PUBLIC_MODULES)
+
+
+def test_every_module_without_an_underscore_is_public_a_layer_or_deprecated():
+    """A new module with a public name is refused until it has a page (or is a layer)."""
+    import pkgutil
+
+    import qbwc_spyne
+
+    layers = [name.split(".") for name in LAYER_PACKAGES]
+    named = {
+        module.name
+        for module in pkgutil.walk_packages(qbwc_spyne.__path__, "qbwc_spyne.")
+        if not any(part.startswith("_") for part in module.name.split("."))
+        and module.name.split(".")[:2] not in layers  # a layer's modules go with it
+    }
+    assert named | {"qbwc_spyne"} == {*PUBLIC_MODULES, *DEPRECATED_MODULES}
 
 
 def test_the_generated_pages_are_current():

@@ -76,6 +76,7 @@ API_MODULES = (
     "qbwc_spyne.status",
     "qbwc_spyne.stores",
     "qbwc_spyne.testing",
+    "qbwc_spyne.testing.pytest_plugin",
 )
 #: Modules that moved, and where to: their page says so first.
 DEPRECATED = {
