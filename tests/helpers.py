@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import copy
 import socket
 import sqlite3
+import sys
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from lxml import etree
 from qbwc_spyne import JobContext, JobKind, QBWCHandler, make_wsgi_app, qbxml
 from qbwc_spyne.events import ErrorEvent
 from qbwc_spyne.testing import FakeQuickBooks, UpdateResult, WebConnector
+from tools import codegen_docs
 
 DATA = Path(__file__).resolve().parent / "data"
 TRAFFIC = DATA / "traffic"
@@ -253,29 +258,9 @@ class AddInvoice(JobKind):
 
 
 #: The package's public modules: what an application may import (``examples/`` does only these).
-PUBLIC_MODULES = (
-    "qbwc_spyne",
-    "qbwc_spyne.app",
-    "qbwc_spyne.auth",
-    "qbwc_spyne.client",
-    "qbwc_spyne.codes",
-    "qbwc_spyne.dashboard",
-    "qbwc_spyne.events",
-    "qbwc_spyne.exceptions",
-    "qbwc_spyne.gunicorn",
-    "qbwc_spyne.jobs",
-    "qbwc_spyne.live",
-    "qbwc_spyne.log",
-    "qbwc_spyne.metrics",
-    "qbwc_spyne.objects",
-    "qbwc_spyne.qbxml",
-    "qbwc_spyne.qwc",
-    "qbwc_spyne.reference",
-    "qbwc_spyne.status",
-    "qbwc_spyne.stores",
-    "qbwc_spyne.testing",
-    "qbwc_spyne.testing.pytest_plugin",
-)
+#: The public modules: one list, the reference's (each has a page), which
+#: tests/test_docs_site.py holds to the package's own modules.
+PUBLIC_MODULES = codegen_docs.API_MODULES
 #: The layers (ARCHITECTURE.md): packages without an underscore, whose names
 #: say what each holds, but no one's to import: their public names are
 #: re-exported by the public modules above.
@@ -288,3 +273,46 @@ LAYER_PACKAGES = (
 )
 #: Modules that moved, kept importable with a DeprecationWarning.
 DEPRECATED_MODULES = ("qbwc_spyne.errors", "qbwc_spyne.server_errors")
+
+
+# -- code shown to readers, run line by line -------------------------------------------
+
+
+def statement_lines(text: str) -> set[int]:
+    """The line of every statement of ``text`` but docstrings, which never "run"."""
+    tree = ast.parse(text)
+    docstrings = {
+        id(node.body[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+        and ast.get_docstring(node, clean=False) is not None
+    }
+    return {
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt) and id(node) not in docstrings
+    }
+
+
+@contextlib.contextmanager
+def recording_lines(
+    files: frozenset[str] | set[str], lines: set[tuple[str, int]]
+) -> Iterator[None]:
+    """Add to ``lines`` each (file, line) of ``files`` that runs.
+
+    The trace function takes the place of any other (coverage's) while it
+    records: coverage's C tracer, called from Python, would put itself back.
+    """
+
+    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename not in files:
+            return None
+        lines.add((frame.f_code.co_filename, frame.f_lineno))
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)

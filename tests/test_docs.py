@@ -15,7 +15,6 @@ by the program that reads it.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import itertools
@@ -52,6 +51,7 @@ from qbwc_spyne.qwc import QWCFile
 from qbwc_spyne.testing import FakeQuickBooks, WebConnector
 from tools import codegen_schema
 
+from . import helpers
 from .helpers import SOAP_ENV, TNS, free_port, soap_body_child, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,44 +129,18 @@ SHELL_BLOCKS = [block for block in BLOCKS if block.info in SHELL_INFO]
 
 def statement_lines(block: Block) -> set[tuple[str, int]]:
     """The page and line number of every statement in a Python block."""
-    tree = ast.parse(block.text)
-    docstrings = {
-        id(node.body[0])
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
-        and ast.get_docstring(node, clean=False) is not None
-    }
-    return {
-        (str(block.page), node.lineno + block.first_line - 1)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.stmt) and id(node) not in docstrings  # a docstring never "runs"
-    }
+    first = block.first_line - 1
+    return {(str(block.page), line + first) for line in helpers.statement_lines(block.text)}
 
 
 @dataclass
 class LineRecorder:
-    """The lines of the pages executed, recorded by a trace function.
-
-    It takes the place of any other (coverage's) while it records: coverage's
-    C tracer, called from Python, would put itself back in its place.
-    """
+    """The lines of the pages executed."""
 
     lines: set[tuple[str, int]] = field(default_factory=set)
 
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[None]:
-        def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-            if frame.f_code.co_filename not in PAGE_NAMES:
-                return None
-            self.lines.add((frame.f_code.co_filename, frame.f_lineno))
-            return tracer
-
-        previous = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            yield
-        finally:
-            sys.settrace(previous)
+    def recording(self) -> contextlib.AbstractContextManager[None]:
+        return helpers.recording_lines(PAGE_NAMES, self.lines)
 
 
 PAGE_NAMES = frozenset(str(page) for page in PAGES)

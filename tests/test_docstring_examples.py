@@ -20,14 +20,12 @@ A block that names no language (a bare ``::``) is refused, with its place.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import re
 import shlex
 import subprocess
 import sys
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,8 @@ import pytest
 from qbwc_spyne.auth import hash_password
 from tools import codegen_docs
 from tools.docstrings_rst import literal_blocks
+
+from .helpers import recording_lines, statement_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -151,43 +151,9 @@ def unlabelled(blocks: list[DocBlock]) -> list[str]:
     return [f"{block.where} ({block.name})" for block in blocks if block.language not in KINDS]
 
 
-@contextlib.contextmanager
-def recording(files: set[str], lines: set[tuple[str, int]]) -> Iterator[None]:
-    """Record in ``lines`` each line run of ``files``, in place of any tracer (coverage's)."""
-
-    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename not in files:
-            return None
-        lines.add((frame.f_code.co_filename, frame.f_lineno))
-        return tracer
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
-
-
 def code_text(block: DocBlock) -> str:
     """The block's code, on the lines it has in its source file."""
     return "\n" * (block.first_line - 1) + block.code
-
-
-def statements(text: str) -> set[int]:
-    """The line of every statement of ``text`` but docstrings, which never "run"."""
-    tree = ast.parse(text)
-    docstrings = {
-        id(node.body[0])
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
-        and ast.get_docstring(node, clean=False) is not None
-    }
-    return {
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.stmt) and id(node) not in docstrings
-    }
 
 
 def update(app: Any) -> None:
@@ -203,13 +169,13 @@ def run_python(blocks: list[DocBlock]) -> dict[str, Any]:
     ran: set[tuple[str, int]] = set()
     expected: set[tuple[str, int]] = set()
     files = {str(block.path) for block in blocks}
-    with recording(files, ran), contextlib.redirect_stdout(io.StringIO()):
+    with recording_lines(files, ran), contextlib.redirect_stdout(io.StringIO()):
         for block in blocks:
             # Numbered as in the source file: a traceback shows the docstring's line.
             code = compile(code_text(block), str(block.path), "exec")
             served = namespace.get("app")
             exec(code, namespace)
-            expected |= {(str(block.path), line) for line in statements(code_text(block))}
+            expected |= {(str(block.path), line) for line in statement_lines(code_text(block))}
             if namespace.get("app") is not served:  # a new app: served as the reader's would be
                 update(namespace["app"])
     never = sorted(line for path, line in expected - ran)
