@@ -347,12 +347,6 @@ def use_testing(module: types.ModuleType, request: Any) -> None:
         assert (folder / "jobs.db").is_file()
 
 
-def use_qwc(module: types.ModuleType, request: Any) -> None:
-    """The file written is a valid QWC file with the README's values."""
-    written = QWCFile.parse(Path("shop.qwc").read_text(encoding="utf-8"))
-    assert written.app_url == "https://shop.example.com/qbwc" and written.user == "shop"
-
-
 def use_reference(module: types.ModuleType, request: Any) -> None:
     """The hooks answer authenticate through request_data and response_data, too."""
     server = module.server
@@ -372,7 +366,7 @@ def use_reference(module: types.ModuleType, request: Any) -> None:
 def fresh_database(request: Any) -> str:
     """A new, empty database in the tests' PostgreSQL cluster, as a URL."""
     cluster = request.getfixturevalue("postgres")
-    name = f"readme_{next(_databases)}"
+    name = f"docs_{next(_databases)}"
     cluster.psql(f"CREATE DATABASE {name}")
     return str(cluster.url(name))
 
@@ -702,8 +696,6 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any], None] | 
         return use_jobs
     if "def test_sync" in block.text:
         return use_testing
-    if "QWCFile(" in block.text:
-        return use_qwc
     if "server = QBWCServer()" in block.text:
         return use_reference
     if "SQLJobQueue(engine)" in block.text:
@@ -891,7 +883,7 @@ def run_serve(shell: Shell, line: str) -> None:
 
 
 def run_qwc(shell: Shell, line: str) -> None:
-    """The README's own qwc.toml becomes shop.qwc, which --check accepts."""
+    """The QWC guide's own qwc.toml becomes shop.qwc, which --check accepts."""
     (toml,) = [block for block in TOML_BLOCKS if block.text.startswith("[qwc]")]
     (shell.directory / "qwc.toml").write_text(toml.text, encoding="utf-8")
     done = run(command(line))
@@ -1115,17 +1107,12 @@ def unknown_write(path: Path) -> None:
 
 
 def run_jobs(shell: Shell, line: str) -> None:
-    """The jobs of the reader's jobs.db: listed (the unknown write among them), or resolved."""
+    """The reader's jobs.db holds a write of unknown outcome: listed, then resolved as done."""
     from qbwc_spyne import SQLJobQueue
 
     path = shell.directory / "jobs.db"
     if not path.exists():
-        if "unknown" in line or " resolve " in line:
-            unknown_write(path)
-        else:
-            queue = SQLJobQueue(path)
-            queue.enqueue(user="shop", kind="add_invoice", payload={"order": "1042"})
-            queue.close()
+        unknown_write(path)
     done = run(command(line))
     assert done.returncode == 0, done.stdout + done.stderr
     queue = SQLJobQueue(path)
