@@ -184,8 +184,8 @@ def page_file(name: str, page: Path = TUTORIAL) -> Block:
     """The block ``page`` asks the reader to save as ``name``."""
     if name == "app.py":
         return quickstart_block()
-    if name == "shop.py":
-        return next(b for b in PYTHON_BLOCKS if b.text.startswith("# shop.py"))
+    if name.endswith(".py"):  # its first line names it: "# shop.py: ..."
+        return next(b for b in PYTHON_BLOCKS if b.page == page and b.text.startswith(f"# {name}"))
     if name == "company.json":
         return next(b for b in JSON_BLOCKS if b.page == page)
     raise LookupError(name)
@@ -321,12 +321,6 @@ def use_testing(module: types.ModuleType, request: Any) -> None:
         assert (folder / "jobs.db").is_file()
 
 
-def use_qwc(module: types.ModuleType, request: Any) -> None:
-    """The file written is a valid QWC file with the README's values."""
-    written = QWCFile.parse(Path("shop.qwc").read_text(encoding="utf-8"))
-    assert written.app_url == "https://shop.example.com/qbwc" and written.user == "shop"
-
-
 def use_reference(module: types.ModuleType, request: Any) -> None:
     """The hooks answer authenticate through request_data and response_data, too."""
     server = module.server
@@ -346,7 +340,7 @@ def use_reference(module: types.ModuleType, request: Any) -> None:
 def fresh_database(request: Any) -> str:
     """A new, empty database in the tests' PostgreSQL cluster, as a URL."""
     cluster = request.getfixturevalue("postgres")
-    name = f"readme_{next(_databases)}"
+    name = f"docs_{next(_databases)}"
     cluster.psql(f"CREATE DATABASE {name}")
     return str(cluster.url(name))
 
@@ -676,8 +670,6 @@ def python_block_use(block: Block) -> Callable[[types.ModuleType, Any], None] | 
         return use_jobs
     if "def test_sync" in block.text:
         return use_testing
-    if "QWCFile(" in block.text:
-        return use_qwc
     if "server = QBWCServer()" in block.text:
         return use_reference
     if "SQLJobQueue(engine)" in block.text:
@@ -804,9 +796,16 @@ def run_db(shell: Shell, line: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def write_served_file(line: str, page: Path) -> None:
+    """Save the page's file a server command names (``deploy_app:app``), as the page says."""
+    (target,) = [arg for arg in shlex.split(line) if re.fullmatch(r"\w+:\w+", arg)]
+    write_page_file(target.split(":")[0] + ".py", page)
+
+
 def run_gunicorn(shell: Shell, line: str) -> None:
-    """gunicorn loads the quickstart's app:app (``--check-config``: loaded, never bound)."""
-    done = run([*command(line), "--check-config"])
+    """gunicorn loads the page's own app file (``--check-config``: loaded, never bound)."""
+    write_served_file(line, shell.block.page)
+    done = run([*command(line), "--check-config"], env={**os.environ, **shell.env})
     assert done.returncode == 0, done.stderr
 
 
@@ -858,7 +857,7 @@ def run_serve(shell: Shell, line: str) -> None:
 
 
 def run_qwc(shell: Shell, line: str) -> None:
-    """The README's own qwc.toml becomes shop.qwc, which --check accepts."""
+    """The QWC guide's own qwc.toml becomes shop.qwc, which --check accepts."""
     (toml,) = [block for block in TOML_BLOCKS if block.text.startswith("[qwc]")]
     (shell.directory / "qwc.toml").write_text(toml.text, encoding="utf-8")
     done = run(command(line))
@@ -924,7 +923,7 @@ def run_status(shell: Shell, line: str) -> None:
 
 def run_serve_page_file(shell: Shell, line: str) -> None:
     """The page's own file, saved as it says, served as in run_serve."""
-    write_page_file(line.split()[2].split(":")[0] + ".py")
+    write_served_file(line, shell.block.page)
     run_serve(shell, line)
 
 
@@ -1041,7 +1040,8 @@ def on_port(argv: list[str], port: int) -> list[str]:
 
 
 def run_granian(shell: Shell, line: str) -> None:
-    """granian serves the quickstart's app:app: a SOAP call, then a whole update, answered."""
+    """granian serves the page's app file: a SOAP call, then a whole update, answered."""
+    write_served_file(line, shell.block.page)
     port = free_port()
     argv = [sys.executable, "-m", "granian", *on_port(command(line), port)[1:]]
     url = f"http://127.0.0.1:{port}/qbwc"
@@ -1088,17 +1088,12 @@ def unknown_write(path: Path) -> None:
 
 
 def run_jobs(shell: Shell, line: str) -> None:
-    """The jobs of the reader's jobs.db: listed (the unknown write among them), or resolved."""
+    """The reader's jobs.db holds a write of unknown outcome: listed, then resolved as done."""
     from qbwc_spyne import SQLJobQueue
 
     path = shell.directory / "jobs.db"
     if not path.exists():
-        if "unknown" in line or " resolve " in line:
-            unknown_write(path)
-        else:
-            queue = SQLJobQueue(path)
-            queue.enqueue(user="shop", kind="add_invoice", payload={"order": "1042"})
-            queue.close()
+        unknown_write(path)
     done = run(command(line))
     assert done.returncode == 0, done.stdout + done.stderr
     queue = SQLJobQueue(path)
@@ -1127,7 +1122,8 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     ' --description "The shop\'s customers and invoices" --user shop -o shop.qwc': run_qwc_options,
     "qbwc-spyne status qbwc.db": run_status,
     "qbwc-spyne status qbwc.db --user shop --json": run_status,
-    "gunicorn app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000": run_gunicorn,
+    "gunicorn deploy_app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000": run_gunicorn,
+    "gunicorn postgres_app:app -c python:qbwc_spyne.gunicorn --bind 127.0.0.1:8000": run_gunicorn,
     "python -m tools.codegen": run_codegen,
     "python -m tools.codegen --check": run_codegen_check,
     "python -m tools.codegen_schema --check": run_codegen_schema_check,
@@ -1140,7 +1136,9 @@ RUNNERS: dict[str, Callable[[Shell, str], None]] = {
     "export DB=postgresql+psycopg://qbwc:PASSWORD@db.internal/shop": run_export_db,
     'qbwc-spyne db upgrade --db "$DB"': run_db,
     'qbwc-spyne db check --db "$DB"': run_db,
-    "granian --interface wsgi --workers 2 --host 127.0.0.1 --port 8000 app:app": run_granian,
+    "granian --interface wsgi --workers 2 --host 127.0.0.1 --port 8000 deploy_app:app": (
+        run_granian
+    ),
     "qbwc-spyne jobs list --db jobs.db --state unknown": run_jobs,
     "qbwc-spyne jobs resolve 1 --happened --db jobs.db": run_jobs,
     "qbwc-spyne db upgrade --db qbwc.db": run_db_sqlite,
@@ -1276,6 +1274,7 @@ class TestNginxBlocks:
             for line in shell.commands
             if line.startswith("gunicorn ")
         ]
+        write_served_file(line, block.page)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(directory / "cert.pem"))
         url = f"https://127.0.0.1:{port}/qbwc"
         with contextlib.ExitStack() as stack:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,20 +209,6 @@ class TestHooks:
         first, second = QBWCServer(), QBWCServer()
         first.on_authenticate = print
         assert second.on_authenticate is None
-
-
-class TestReadme:
-    def test_the_sections_code_runs_as_written(self):
-        """Each python block of the migration guide's reference class section runs on its own."""
-        root = Path(__file__).resolve().parent.parent
-        page = (root / "docs" / "guides" / "migrating.md").read_text("utf-8")
-        start = page.index("## From the reference class")
-        end = page.find("\n## ", start + 1)
-        section = page[start : end if end != -1 else len(page)]
-        blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-        assert blocks
-        for block in blocks:
-            exec(compile(block, "<docs/guides/migrating.md: the reference class>", "exec"), {})
 
 
 class TestRequestData:

@@ -10,7 +10,7 @@
     queue = MemoryJobQueue()  # the handler's queue
     dashboard = make_dashboard_app(queue, password=os.environ["DASHBOARD_PASSWORD"])
 
-Needs the ``dashboard`` extra (``pip install qbwc_spyne[dashboard]``), which
+Needs the ``dashboard`` extra (``pip install 'qbwc_spyne[dashboard]'``), which
 brings Jinja2.
 
 .. versionadded:: Unreleased
