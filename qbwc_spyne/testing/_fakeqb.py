@@ -519,7 +519,7 @@ class FakeQuickBooks:
     def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> FakeQuickBooks:
         """Build a company from JSON: a path, JSON text, or the parsed mapping.
 
-        The format (``examples/sample_company.json`` uses every key):
+        The format (``examples/sample_company.json`` in the repository shows most keys):
 
         .. code-block:: text
 
