@@ -203,6 +203,17 @@ def _help(formatter: _Wide, action: argparse.Action) -> str:
     return text.replace(", now None", "")
 
 
+def _invocation(formatter: _Wide, action: argparse.Action) -> str:
+    """``-o FILE, --output FILE``: as argparse wrote it before 3.13, which writes
+    ``-o, --output FILE``; the page must be the same on every Python."""
+    if not action.option_strings:
+        return formatter._metavar_formatter(action, action.dest)(1)[0]
+    if action.nargs == 0:
+        return ", ".join(action.option_strings)
+    value = formatter._format_args(action, action.dest.upper())
+    return ", ".join(f"{option} {value}" for option in action.option_strings)
+
+
 def _commands(
     parser: argparse.ArgumentParser, depth: int
 ) -> Iterator[tuple[int, str, argparse.ArgumentParser]]:
@@ -228,8 +239,7 @@ def _command(parser: argparse.ArgumentParser, level: int, summary: str) -> list[
             for choice in action._choices_actions:
                 rows.append((choice.dest, _escape(choice.help or "")))
             continue
-        invocation = formatter._format_action_invocation(action)
-        rows.append((invocation, _escape(_help(formatter, action))))
+        rows.append((_invocation(formatter, action), _escape(_help(formatter, action))))
     if rows:
         lines += ["| argument | what it does |", "| --- | --- |"]
         lines += [f"| `{name}` | {what} |" for name, what in rows]
