@@ -201,14 +201,17 @@ def write_page_file(name: str, page: Path = TUTORIAL) -> Path:
 # -- what each Python block is for -----------------------------------------------------
 
 
+def shop_update(app: Any, quickbooks: FakeQuickBooks) -> Any:
+    """One Web Connector update of ``app`` as the pages' user, against ``quickbooks``."""
+    return WebConnector(app, user="shop", password="s3cret", quickbooks=quickbooks).update()
+
+
 def use_quickstart(module: types.ModuleType, request: Any) -> None:
     """Ada is added once and listed; a restart of the app finds its jobs done: no work."""
     quickbooks = FakeQuickBooks()
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        outcome = WebConnector(
-            module.app, user="shop", password="s3cret", quickbooks=quickbooks
-        ).update()
+        outcome = shop_update(module.app, quickbooks)
     assert outcome.ok and outcome.close_message == "2 done", outcome.transcript()
     assert printed.getvalue() == "Added Ada\nQuickBooks has ['Ada']\n"
     module.handler.queue.close()
@@ -224,9 +227,7 @@ def tutorial_update(module: types.ModuleType) -> tuple[FakeQuickBooks, Any, io.S
     quickbooks = FakeQuickBooks.from_json(write_page_file("company.json"))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        outcome = WebConnector(
-            module.app, user="shop", password="s3cret", quickbooks=quickbooks
-        ).update()
+        outcome = shop_update(module.app, quickbooks)
     return quickbooks, outcome, printed
 
 
@@ -282,9 +283,7 @@ def use_jobs(module: types.ModuleType, request: Any) -> None:
         }
     )
     quickbooks.add_customers(2)
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     mirrored = {
         c.findtext("ListID"): c.findtext("Name") for c in quickbooks.records["Customer"].values()
@@ -362,9 +361,7 @@ def use_postgres(module: types.ModuleType, request: Any) -> None:
         quickbooks.add_customers(3)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = WebConnector(
-                module.app, user="shop", password="s3cret", quickbooks=quickbooks
-            ).update()
+            result = shop_update(module.app, quickbooks)
         assert result.ok, result.transcript()
         names = [f"Customer {n:04}" for n in range(1, 4)]
         assert printed.getvalue() == f"QuickBooks has {names}\n"
@@ -413,9 +410,7 @@ def use_metrics(module: types.ModuleType, request: Any) -> None:
     module.json_lines.setStream(lines)
     try:
         quickbooks = FakeQuickBooks()
-        result = WebConnector(
-            module.app, user="shop", password="s3cret", quickbooks=quickbooks
-        ).update()
+        result = shop_update(module.app, quickbooks)
         assert result.ok, result.transcript()
         page = Client(module.app).get("/metrics").get_data(as_text=True)
     finally:
@@ -518,9 +513,7 @@ def use_status(module: types.ModuleType, request: Any) -> None:
     module.handler.enqueue("add_customer", user="shop")
     quickbooks = FakeQuickBooks()
     quickbooks.load({"customers": [{"Name": "Taken"}]})  # the name is in use: 3100
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     assert module.in_trouble() == ["shop"]
     calls = module.last_session("shop")
@@ -538,9 +531,7 @@ def use_public_url(module: types.ModuleType, request: Any) -> None:
     assert address is not None and address.get("location") == "https://qbwc.example.com/qbwc"
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(1)
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
 
 
@@ -550,9 +541,7 @@ def use_handler(module: types.ModuleType, request: Any) -> None:
 
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(5)
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     iterators = [qbxml.parse(r).find(".//CustomerQueryRq").get("iterator") for r in result.requests]
     assert iterators == ["Start", "Continue", "Continue"]
@@ -599,9 +588,7 @@ def use_qwc_files(module: types.ModuleType, request: Any) -> None:
 def use_from_php_devkit(module: types.ModuleType, request: Any) -> None:
     """The customer is added once, its ListID kept; the key returns the job; reconcile finds it."""
     quickbooks = FakeQuickBooks()
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     (added,) = quickbooks.records["Customer"]
     assert module.list_ids == {5: added}
@@ -609,9 +596,7 @@ def use_from_php_devkit(module: types.ModuleType, request: Any) -> None:
         "add_customer", user="shop", key="customer 5", payload={"id": 5, "name": "Acme"}
     )
     assert again.state is JobState.DONE
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.status == "no work", result.transcript()
     assert len(quickbooks.records["Customer"]) == 1
     query = module.AddCustomer().reconcile(JobContext(job=again, session=None, version="13.0"))
@@ -623,9 +608,7 @@ def use_from_qbwc_gem(module: types.ModuleType, request: Any) -> None:
     """Every page of the iterated query reaches handle; a wrong password is refused."""
     quickbooks = FakeQuickBooks()
     quickbooks.add_customers(250)
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     assert sum("CustomerQueryRq" in r for r in result.requests) == 3
     assert module.mirrored == [f"Customer {n:04}" for n in range(1, 251)]
@@ -638,9 +621,7 @@ def use_from_qbsync(module: types.ModuleType, request: Any) -> None:
     quickbooks = FakeQuickBooks()
     quickbooks.load({"items": [{"type": "ItemService", "Name": "Labor"}]})
     quickbooks.add_customers(120)
-    result = WebConnector(
-        module.app, user="shop", password="s3cret", quickbooks=quickbooks
-    ).update()
+    result = shop_update(module.app, quickbooks)
     assert result.ok, result.transcript()
     kinds = ["Invoice" if "InvoiceQueryRq" in r else "Customer" for r in result.requests]
     assert kinds == ["Customer", "Customer", "Invoice"]
